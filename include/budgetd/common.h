@@ -1,0 +1,36 @@
+/**
+ * @file common.h
+ * @brief Attributes, error codes and small helpers shared by every module.
+ *
+ * Error idiom (as in libuv): functions return 0 or a negative error code;
+ * bd_strerror() names it.  Negative errno values are used where one fits,
+ * the BD_E* codes below where none does.
+ */
+#ifndef BUDGETD_COMMON_H
+#define BUDGETD_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BD_WUR __attribute__((warn_unused_result))
+#define BD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define BD_UNUSED __attribute__((unused))
+#define BD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/** budgetd's own error codes (below the errno range). */
+enum bd_error {
+	BD_EWIRE = -10001,    /**< bad wire framing (magic, length) */
+	BD_ESCHEMA = -10002,  /**< unknown schema id or fingerprint */
+	BD_EDECODE = -10003,  /**< Avro body does not decode */
+	BD_EINVAL = -10004,   /**< a field value is out of range */
+	BD_EUNKNOWN = -10005, /**< refers to something we do not know */
+	BD_EDUP = -10006,     /**< duplicate of something already counted */
+	BD_ESTORE = -10007,   /**< RocksDB error */
+	BD_EKAFKA = -10008,   /**< librdkafka error */
+	BD_ECONFIG = -10009,  /**< bad configuration */
+};
+
+/** @returns a static string naming @p err (negative errno or BD_E*). */
+const char *bd_strerror(int err);
+
+#endif

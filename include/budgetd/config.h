@@ -1,0 +1,71 @@
+/**
+ * @file config.h
+ * @brief The settings table: parsing, defaults, validation, dump.
+ *
+ * One table (config.c) names every setting with its type, default, range
+ * and doc; the file parser, `-X key=value`, validation messages and
+ * `budgetd --show-config` all read it, so they cannot disagree.
+ * Settings starting with `kafka.` are passed to librdkafka unchanged
+ * (minus the prefix) and checked by librdkafka itself at start-up.
+ */
+#ifndef BUDGETD_CONFIG_H
+#define BUDGETD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "budgetd/common.h"
+#include "budgetd/messages.h"
+
+#define BD_CONFIG_MAX_KAFKA 64
+
+typedef struct bd_config_s {
+	char *bootstrap_servers; /**< "" = start the embedded broker */
+	int broker_count;
+	int topic_partitions;
+	char *group_id;
+	char *topic[BD_MSG__COUNT]; /**< indexed by bd_msg_kind_t */
+	char *state_dir;
+	int workers;
+	int features_dim;
+	int clusters;
+	double exploration;
+	char *output_format;
+	int schema_id[BD_MSG__COUNT];
+	int flush_interval_ms;
+	int batch_max;
+	int decision_retention_s;
+	int samples_max;
+	int solve_interval_ms;
+	char *log_level;
+	int kafka_n;
+	char *kafka_key[BD_CONFIG_MAX_KAFKA];
+	char *kafka_val[BD_CONFIG_MAX_KAFKA];
+} bd_config_t;
+
+/** Fills @p cfg with the defaults of the table.  Free with bd_config_free. */
+int bd_config_init(bd_config_t *cfg) BD_WUR;
+void bd_config_free(bd_config_t *cfg);
+
+/**
+ * Sets one setting.  @returns 0, or BD_ECONFIG with "what and why" in errstr
+ * (the caller prefixes where: file and line, or the -X argument).
+ */
+int bd_config_set(bd_config_t *cfg, const char *key, const char *value,
+		  char *errstr, size_t errstr_size) BD_WUR;
+
+/** Reads a `key = value` file (# comments).  errstr names file:line. */
+int bd_config_load_file(bd_config_t *cfg, const char *path, char *errstr,
+			size_t errstr_size) BD_WUR;
+
+/** Cross-setting checks after everything is set. */
+int bd_config_validate(const bd_config_t *cfg, char *errstr,
+		       size_t errstr_size) BD_WUR;
+
+/** Writes every setting as `key = value  # doc` (the config reference). */
+void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs);
+
+/** Wire format of outputs, from cfg->output_format. */
+bd_wire_format_t bd_config_output_format(const bd_config_t *cfg);
+
+#endif

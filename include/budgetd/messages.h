@@ -1,0 +1,179 @@
+/**
+ * @file messages.h
+ * @brief Typed decode and encode of every message kind (the .avsc files in schemas/).
+ *
+ * A codec holds the parsed schemas, their fingerprints, the Confluent
+ * schema ids of the configuration, and reusable Avro values.  Decoded
+ * structs point into the codec's values and scratch buffers: they stay
+ * valid until the next decode of the same kind on the same codec.
+ *
+ * @locality one codec per thread; a codec is never shared.
+ */
+#ifndef BUDGETD_MESSAGES_H
+#define BUDGETD_MESSAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "budgetd/common.h"
+#include "budgetd/wire.h"
+
+#define BD_MAX_TREATMENTS 16
+#define BD_MAX_DIM 4096
+
+typedef enum bd_msg_kind {
+	BD_MSG_FEATURE = 0,
+	BD_MSG_OUTCOME,
+	BD_MSG_CONTROL,
+	BD_MSG_DECISION,
+	BD_MSG_PLAN,
+	BD_MSG_MODEL,
+	BD_MSG_DEADLETTER,
+	BD_MSG__COUNT
+} bd_msg_kind_t;
+
+/** Schema file name of @p kind ("feature_event", ...). */
+const char *bd_msg_kind_name(bd_msg_kind_t kind);
+
+typedef struct bd_buf_s {
+	uint8_t *data;
+	size_t len, cap;
+} bd_buf_t;
+
+void bd_buf_free(bd_buf_t *b);
+
+typedef struct bd_feature_event_s {
+	const char *request_id, *campaign_id, *user_id;
+	int64_t ts_ms;
+	const float *features;
+	int dim;
+} bd_feature_event_t;
+
+typedef struct bd_outcome_event_s {
+	const char *decision_id, *campaign_id, *user_id;
+	int64_t ts_ms;
+	int32_t orders;
+	double value, cost;
+	bool has_features, has_treatment, has_propensity;
+	const float *features;
+	int dim;
+	int32_t treatment;
+	double propensity;
+} bd_outcome_event_t;
+
+typedef enum bd_action {
+	BD_ACTION_UPSERT_CAMPAIGN = 0,
+	BD_ACTION_SET_BUDGET,
+	BD_ACTION_PAUSE,
+	BD_ACTION_RESUME,
+	BD_ACTION_RESOLVE,
+	BD_ACTION_RETRAIN,
+	BD_ACTION__COUNT
+} bd_action_t;
+
+const char *bd_action_name(bd_action_t a);
+
+typedef struct bd_treatment_s {
+	int32_t id;
+	const char *name;
+	double nominal_cost;
+} bd_treatment_t;
+
+typedef struct bd_control_command_s {
+	const char *command_id, *campaign_id;
+	int64_t ts_ms;
+	bd_action_t action;
+	bool has_budget, has_treatments, has_exploration, has_tz;
+	double daily_budget;
+	int n_treatments;
+	bd_treatment_t treatments[BD_MAX_TREATMENTS];
+	double exploration;
+	int32_t timezone_offset_s;
+} bd_control_command_t;
+
+typedef struct bd_decision_s {
+	const char *decision_id, *request_id, *campaign_id, *user_id;
+	int64_t ts_ms;
+	int32_t treatment, cluster;
+	double propensity;
+	bool explored;
+	int64_t plan_version, model_version;
+	const char *reason;
+} bd_decision_t;
+
+typedef struct bd_plan_msg_s {
+	const char *campaign_id;
+	int64_t plan_version, model_version, ts_ms;
+	double daily_budget, remaining_budget, lambda, expected_spend,
+		expected_value;
+	const char *solver;
+	int n_clusters, n_treatments;
+	const double *traffic_share; /**< n_clusters */
+	const double *probabilities; /**< n_clusters x n_treatments */
+	int n_curve;
+	const double *curve_budget, *curve_value;
+} bd_plan_msg_t;
+
+typedef struct bd_dead_letter_s {
+	const char *topic;
+	int32_t partition;
+	int64_t offset, ts_ms;
+	const char *reason, *detail;
+	const void *key;
+	size_t key_len;
+	const void *payload;
+	size_t payload_len;
+} bd_dead_letter_t;
+
+typedef struct bd_codec_s bd_codec_t;
+
+/**
+ * Creates a codec.
+ * @param schema_ids Confluent schema id of each kind (input: accepted ids;
+ *                   output: the id written).  0 means "not registered".
+ * @param out_format framing used by the encoders.
+ */
+int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
+		 bd_wire_format_t out_format, bd_codec_t **out, char *errstr,
+		 size_t errstr_size) BD_WUR;
+void bd_codec_free(bd_codec_t *c);
+
+/** Fingerprint (CRC-64-AVRO of the canonical form) of @p kind's schema. */
+uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind);
+
+/*
+ * Decoders: 0 on success; otherwise a negative code (BD_EWIRE, BD_ESCHEMA,
+ * BD_EDECODE, BD_EINVAL) with the reason in errstr.  They check the framing,
+ * that the schema is the one of @p kind, that the body decodes with no
+ * trailing bytes, and that numbers are finite and in range.
+ */
+int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
+		      bd_feature_event_t *ev, char *errstr,
+		      size_t errstr_size) BD_WUR;
+int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
+		      bd_outcome_event_t *ev, char *errstr,
+		      size_t errstr_size) BD_WUR;
+int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
+		      bd_control_command_t *cmd, char *errstr,
+		      size_t errstr_size) BD_WUR;
+int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
+		       bd_decision_t *d, char *errstr,
+		       size_t errstr_size) BD_WUR;
+int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len,
+		   bd_plan_msg_t *p, char *errstr, size_t errstr_size) BD_WUR;
+
+/* Encoders: append the framed message to out->data (out->len = its size). */
+int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev,
+		      bd_buf_t *out) BD_WUR;
+int bd_encode_outcome(bd_codec_t *c, const bd_outcome_event_t *ev,
+		      bd_buf_t *out) BD_WUR;
+int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
+		      bd_buf_t *out) BD_WUR;
+int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d,
+		       bd_buf_t *out) BD_WUR;
+int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p,
+		   bd_buf_t *out) BD_WUR;
+int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
+			  bd_buf_t *out) BD_WUR;
+
+#endif

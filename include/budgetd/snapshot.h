@@ -1,0 +1,39 @@
+/**
+ * @file snapshot.h
+ * @brief What workers decide with: campaigns, plans and the cluster model,
+ *        as one immutable, reference-counted object.
+ *
+ * The main thread builds a new snapshot on every change and hands one
+ * reference to each worker through the worker's mailbox (uv_async_send);
+ * a worker swaps it in between two batches.  So the decision path reads
+ * plain memory and takes no lock.
+ */
+#ifndef BUDGETD_SNAPSHOT_H
+#define BUDGETD_SNAPSHOT_H
+
+#include "budgetd/campaign.h"
+#include "budgetd/cluster.h"
+#include "budgetd/plan.h"
+
+typedef struct bd_snapshot_s {
+	int refcnt; /* atomic */
+	int64_t version;
+	bd_campaigns_t campaigns; /**< a copy */
+	bd_plan_t **plans;        /**< per campaign (same index), may be NULL */
+	bd_cluster_model_t *model;
+} bd_snapshot_t;
+
+/**
+ * A snapshot of copies of @p cs, references to @p plans (parallel to cs,
+ * entries may be NULL) and to @p model.  @returns NULL when out of memory.
+ */
+bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
+			       bd_plan_t *const *plans, bd_cluster_model_t *model);
+bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s);
+void bd_snapshot_unref(bd_snapshot_t *s);
+
+/** The campaign @p id and its plan (either may come back NULL). */
+const bd_campaign_t *bd_snapshot_find(const bd_snapshot_t *s, const char *id,
+				      const bd_plan_t **plan);
+
+#endif

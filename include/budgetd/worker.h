@@ -1,0 +1,60 @@
+/**
+ * @file worker.h
+ * @brief One thread, one libuv loop, one consumer and one producer.
+ *
+ * A worker consumes its share of the feature and outcome partitions (one
+ * consumer group for all workers of all instances, range assignment, so
+ * partition p of both topics goes to the same worker), decides, joins
+ * outcomes, and writes each poll cycle's state, outputs (outbox) and input
+ * offsets in one RocksDB batch.
+ *
+ * @locality created and stopped by the main thread; everything else runs on
+ *           the worker's own thread.  The only cross-thread entry points are
+ *           bd_worker_post_snapshot() and bd_worker_stop().
+ */
+#ifndef BUDGETD_WORKER_H
+#define BUDGETD_WORKER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "budgetd/common.h"
+#include "budgetd/config.h"
+#include "budgetd/snapshot.h"
+#include "budgetd/store.h"
+
+typedef struct bd_worker_s bd_worker_t;
+
+/** Counters, readable from any thread (relaxed atomics). */
+typedef struct bd_worker_counters_s {
+	uint64_t features, outcomes, historical, decisions, republished,
+		dead_letters, batches, duplicates;
+} bd_worker_counters_t;
+
+/** Shared, read-only context handed to every worker. */
+typedef struct bd_worker_env_s {
+	const bd_config_t *cfg;
+	const char *bootstrap;
+	bd_store_t *store;
+	int64_t *clock_ms; /**< atomic max of event times seen */
+	uv_async_t *failed; /**< sent when a worker stops on an error */
+} bd_worker_env_t;
+
+/**
+ * Starts worker @p id with a reference to @p snap (the caller keeps its own).
+ * @returns 0 or an error, with errstr.
+ */
+int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
+		    bd_worker_t **out, char *errstr, size_t errstr_size) BD_WUR;
+/** Hands a new snapshot to the worker (takes its own reference). */
+void bd_worker_post_snapshot(bd_worker_t *w, bd_snapshot_t *snap);
+/** Asks the worker to drain, write, close its consumer and exit. */
+void bd_worker_stop(bd_worker_t *w);
+/** Waits for the thread to end and frees the worker. */
+void bd_worker_join(bd_worker_t *w);
+/** True once the worker stopped on an error (state write failed). */
+int bd_worker_failed(const bd_worker_t *w);
+void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
+
+#endif

@@ -1,0 +1,353 @@
+/*
+ * The settings table.  Modelled on pgbouncer's CF_* table: adding a setting is
+ * one line here plus its field in bd_config_t; parse, defaults, validation and
+ * the dump follow.
+ */
+#include "budgetd/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_INT, T_DOUBLE, T_ENUM } setting_type_t;
+
+typedef struct setting_s {
+	const char *name;
+	setting_type_t type;
+	size_t offset;
+	const char *def;
+	double min, max;     /* T_INT, T_DOUBLE */
+	const char *choices; /* T_ENUM: '|' separated */
+	const char *doc;
+} setting_t;
+
+#define OFF(f) offsetof(bd_config_t, f)
+
+static const setting_t settings[] = {
+	{"bootstrap.servers", T_STR, OFF(bootstrap_servers), "", 0, 0, NULL,
+	 "Kafka bootstrap servers; empty starts the embedded broker (librdkafka mock cluster)"},
+	{"broker.count", T_INT, OFF(broker_count), "3", 1, 16, NULL,
+	 "Brokers of the embedded cluster"},
+	{"topic.partitions", T_INT, OFF(topic_partitions), "8", 1, 1024, NULL,
+	 "Partitions of the input topics created on the embedded broker"},
+	{"group.id", T_STR, OFF(group_id), "budgetd", 0, 0, NULL,
+	 "Consumer group shared by every budgetd instance"},
+	{"topic.features", T_STR, OFF(topic[BD_MSG_FEATURE]), "budgetd.features", 0, 0, NULL,
+	 "Input: feature events (decision requests), keyed by user_id"},
+	{"topic.outcomes", T_STR, OFF(topic[BD_MSG_OUTCOME]), "budgetd.outcomes", 0, 0, NULL,
+	 "Input: outcome events, keyed by user_id, same partition count as topic.features"},
+	{"topic.control", T_STR, OFF(topic[BD_MSG_CONTROL]), "budgetd.control", 0, 0, NULL,
+	 "Input: control commands (read by every instance)"},
+	{"topic.decisions", T_STR, OFF(topic[BD_MSG_DECISION]), "budgetd.decisions", 0, 0, NULL,
+	 "Output: one decision per request"},
+	{"topic.plans", T_STR, OFF(topic[BD_MSG_PLAN]), "budgetd.plans", 0, 0, NULL,
+	 "Output: cluster plans after each solve"},
+	{"topic.models", T_STR, OFF(topic[BD_MSG_MODEL]), "budgetd.models", 0, 0, NULL,
+	 "Output: distilled model updates"},
+	{"topic.deadletters", T_STR, OFF(topic[BD_MSG_DEADLETTER]), "budgetd.deadletters", 0, 0, NULL,
+	 "Output: input messages that could not be used, with the reason"},
+	{"state.dir", T_STR, OFF(state_dir), "/var/lib/budgetd", 0, 0, NULL,
+	 "RocksDB directory (state, offsets, checkpoints)"},
+	{"workers", T_INT, OFF(workers), "2", 1, 64, NULL,
+	 "Worker threads, each with its own libuv loop and consumer"},
+	{"features.dim", T_INT, OFF(features_dim), "12", 1, 512, NULL,
+	 "Length of every feature vector"},
+	{"clusters", T_INT, OFF(clusters), "8", 1, 512, NULL,
+	 "Clusters K of the initial assignment and of trained models"},
+	{"exploration", T_DOUBLE, OFF(exploration), "0.1", 0, 1, NULL,
+	 "Default share of requests given a uniformly random treatment"},
+	{"output.format", T_ENUM, OFF(output_format), "confluent", 0, 0,
+	 "confluent|single_object", "Framing of output messages"},
+	{"schema.id.feature_event", T_INT, OFF(schema_id[BD_MSG_FEATURE]), "1", 0, INT_MAX, NULL,
+	 "Confluent schema id of FeatureEvent (0: not accepted in Confluent framing)"},
+	{"schema.id.outcome_event", T_INT, OFF(schema_id[BD_MSG_OUTCOME]), "2", 0, INT_MAX, NULL,
+	 "Confluent schema id of OutcomeEvent"},
+	{"schema.id.control_command", T_INT, OFF(schema_id[BD_MSG_CONTROL]), "3", 0, INT_MAX, NULL,
+	 "Confluent schema id of ControlCommand"},
+	{"schema.id.decision", T_INT, OFF(schema_id[BD_MSG_DECISION]), "4", 0, INT_MAX, NULL,
+	 "Confluent schema id of Decision"},
+	{"schema.id.plan", T_INT, OFF(schema_id[BD_MSG_PLAN]), "5", 0, INT_MAX, NULL,
+	 "Confluent schema id of ClusterPlan"},
+	{"schema.id.model_update", T_INT, OFF(schema_id[BD_MSG_MODEL]), "6", 0, INT_MAX, NULL,
+	 "Confluent schema id of ModelUpdate"},
+	{"schema.id.dead_letter", T_INT, OFF(schema_id[BD_MSG_DEADLETTER]), "7", 0, INT_MAX, NULL,
+	 "Confluent schema id of DeadLetter"},
+	{"flush.interval.ms", T_INT, OFF(flush_interval_ms), "100", 1, 60000, NULL,
+	 "Longest time input waits before its state and offsets are written"},
+	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,
+	 "Most input messages in one atomic state batch"},
+	{"decision.retention.s", T_INT, OFF(decision_retention_s), "604800", 60, INT_MAX, NULL,
+	 "How long decisions wait for their outcome"},
+	{"samples.max", T_INT, OFF(samples_max), "1000000", 0, INT_MAX, NULL,
+	 "Joined samples kept per partition for training (oldest dropped)"},
+	{"solve.interval.ms", T_INT, OFF(solve_interval_ms), "5000", 100, 3600000, NULL,
+	 "Re-solve timer"},
+	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
+	 "Least severe level logged"},
+};
+
+static char **str_field(bd_config_t *cfg, const setting_t *s)
+{
+	return (char **)((char *)cfg + s->offset);
+}
+
+static const setting_t *find(const char *key)
+{
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++)
+		if (strcmp(settings[i].name, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+static bool enum_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	for (const char *p = choices; p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, v, n) == 0)
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+static int set_one(bd_config_t *cfg, const setting_t *s, const char *value,
+		   char *errstr, size_t errstr_size)
+{
+	char *end;
+
+	switch (s->type) {
+	case T_ENUM:
+		if (!enum_ok(s->choices, value)) {
+			snprintf(errstr, errstr_size, "%s: '%s' is not one of %s",
+				 s->name, value, s->choices);
+			return BD_ECONFIG;
+		}
+		/* fall through */
+	case T_STR: {
+		char *dup = strdup(value), **f = str_field(cfg, s);
+		if (!dup)
+			return -ENOMEM;
+		free(*f);
+		*f = dup;
+		return 0;
+	}
+	case T_INT: {
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < s->min || v > s->max) {
+			snprintf(errstr, errstr_size,
+				 "%s: '%s' is not an integer in %.0f..%.0f",
+				 s->name, value, s->min, s->max);
+			return BD_ECONFIG;
+		}
+		*(int *)((char *)cfg + s->offset) = (int)v;
+		return 0;
+	}
+	case T_DOUBLE: {
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(v) || v < s->min ||
+		    v > s->max) {
+			snprintf(errstr, errstr_size,
+				 "%s: '%s' is not a number in %g..%g", s->name,
+				 value, s->min, s->max);
+			return BD_ECONFIG;
+		}
+		*(double *)((char *)cfg + s->offset) = v;
+		return 0;
+	}
+	}
+	return BD_ECONFIG;
+}
+
+int bd_config_init(bd_config_t *cfg)
+{
+	char errstr[256];
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++) {
+		int err = set_one(cfg, &settings[i], settings[i].def, errstr,
+				  sizeof(errstr));
+		if (err) {
+			bd_config_free(cfg);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void bd_config_free(bd_config_t *cfg)
+{
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++)
+		if (settings[i].type == T_STR || settings[i].type == T_ENUM) {
+			char **f = str_field(cfg, &settings[i]);
+			free(*f);
+			*f = NULL;
+		}
+	for (int i = 0; i < cfg->kafka_n; i++) {
+		free(cfg->kafka_key[i]);
+		free(cfg->kafka_val[i]);
+	}
+	cfg->kafka_n = 0;
+}
+
+int bd_config_set(bd_config_t *cfg, const char *key, const char *value,
+		  char *errstr, size_t errstr_size)
+{
+	const setting_t *s;
+
+	if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+		int i;
+		for (i = 0; i < cfg->kafka_n; i++)
+			if (strcmp(cfg->kafka_key[i], key + 6) == 0)
+				break;
+		if (i == BD_CONFIG_MAX_KAFKA) {
+			snprintf(errstr, errstr_size, "too many kafka.* settings (limit %d)",
+				 BD_CONFIG_MAX_KAFKA);
+			return BD_ECONFIG;
+		}
+		char *v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+		if (i == cfg->kafka_n) {
+			if (!(cfg->kafka_key[i] = strdup(key + 6))) {
+				free(v);
+				return -ENOMEM;
+			}
+			cfg->kafka_n++;
+		} else {
+			free(cfg->kafka_val[i]);
+		}
+		cfg->kafka_val[i] = v;
+		return 0;
+	}
+	if (!(s = find(key))) {
+		snprintf(errstr, errstr_size, "unknown setting '%s'", key);
+		return BD_ECONFIG;
+	}
+	return set_one(cfg, s, value, errstr, errstr_size);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int bd_config_load_file(bd_config_t *cfg, const char *path, char *errstr,
+			size_t errstr_size)
+{
+	char line[4096], why[512];
+	FILE *f = fopen(path, "r");
+	int lineno = 0, err = 0;
+
+	if (!f) {
+		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+		return BD_ECONFIG;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *eq, *key, *val;
+		lineno++;
+		if ((p = strchr(line, '#')))
+			*p = '\0';
+		p = trim(line);
+		if (!*p)
+			continue;
+		if (!(eq = strchr(p, '='))) {
+			snprintf(errstr, errstr_size,
+				 "%s:%d: expected 'key = value', got '%s'", path,
+				 lineno, p);
+			err = BD_ECONFIG;
+			break;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		if ((err = bd_config_set(cfg, key, val, why, sizeof(why)))) {
+			snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, why);
+			break;
+		}
+	}
+	if (!err && ferror(f)) {
+		snprintf(errstr, errstr_size, "%s: read error", path);
+		err = BD_ECONFIG;
+	}
+	fclose(f);
+	return err;
+}
+
+int bd_config_validate(const bd_config_t *cfg, char *errstr, size_t errstr_size)
+{
+	for (int i = 0; i < BD_MSG__COUNT; i++) {
+		if (!cfg->topic[i][0]) {
+			snprintf(errstr, errstr_size, "topic for %s is empty",
+				 bd_msg_kind_name((bd_msg_kind_t)i));
+			return BD_ECONFIG;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(cfg->topic[i], cfg->topic[j]) == 0) {
+				snprintf(errstr, errstr_size,
+					 "topics of %s and %s are both '%s'",
+					 bd_msg_kind_name((bd_msg_kind_t)j),
+					 bd_msg_kind_name((bd_msg_kind_t)i),
+					 cfg->topic[i]);
+				return BD_ECONFIG;
+			}
+	}
+	if (!cfg->state_dir[0]) {
+		snprintf(errstr, errstr_size, "state.dir is empty");
+		return BD_ECONFIG;
+	}
+	if (!cfg->group_id[0]) {
+		snprintf(errstr, errstr_size, "group.id is empty");
+		return BD_ECONFIG;
+	}
+	return 0;
+}
+
+void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
+{
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++) {
+		const setting_t *s = &settings[i];
+		const char *p = (const char *)cfg + s->offset;
+		switch (s->type) {
+		case T_STR:
+		case T_ENUM:
+			fprintf(f, "%s = %s", s->name, *(char *const *)p);
+			break;
+		case T_INT:
+			fprintf(f, "%s = %d", s->name, *(const int *)p);
+			break;
+		case T_DOUBLE:
+			fprintf(f, "%s = %g", s->name, *(const double *)p);
+			break;
+		}
+		if (with_docs)
+			fprintf(f, "\t# %s (default: '%s')", s->doc, s->def);
+		fputc('\n', f);
+	}
+	for (int i = 0; i < cfg->kafka_n; i++) {
+		/* librdkafka secrets (sasl.password, ssl.key.password) stay hidden */
+		bool secret = strstr(cfg->kafka_key[i], "password") ||
+			      strstr(cfg->kafka_key[i], "secret");
+		fprintf(f, "kafka.%s = %s\n", cfg->kafka_key[i],
+			secret ? "********" : cfg->kafka_val[i]);
+	}
+}
+
+bd_wire_format_t bd_config_output_format(const bd_config_t *cfg)
+{
+	return strcmp(cfg->output_format, "single_object") == 0
+		       ? BD_WIRE_SINGLE_OBJECT
+		       : BD_WIRE_CONFLUENT;
+}

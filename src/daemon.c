@@ -1,0 +1,792 @@
+#include "budgetd/daemon.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "budgetd/broker.h"
+#include "budgetd/campaign.h"
+#include "budgetd/cluster.h"
+#include "budgetd/kafka.h"
+#include "budgetd/log.h"
+#include "budgetd/messages.h"
+#include "budgetd/outbox.h"
+#include "budgetd/plan.h"
+#include "budgetd/snapshot.h"
+#include "budgetd/solver.h"
+#include "budgetd/stats.h"
+#include "budgetd/store.h"
+#include "budgetd/worker.h"
+
+/* Below this many decisions today the solver keeps the uniform plan: the
+ * estimates and the traffic forecast mean nothing yet. */
+#define WARMUP_DECISIONS 200
+#define CURVE_POINTS 21
+
+struct bd_daemon_s {
+	bd_config_t *cfg;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm, sighup;
+	uv_timer_t solve_timer;
+	uv_async_t worker_failed;
+	bd_store_t *store;
+	bd_broker_t *broker;
+	char *bootstrap;
+	rd_kafka_t *control, *producer;
+	rd_kafka_queue_t *control_q, *producer_q;
+	bd_kafka_waker_t control_waker, producer_waker;
+	bd_codec_t *codec;
+	bd_outbox_t *outbox;
+	bd_store_batch_t *batch;
+	bd_buf_t out;
+	bd_campaigns_t campaigns;
+	bd_plan_t **plans; /* parallel to campaigns.v, capacity campaigns.cap */
+	bd_cluster_model_t *model;
+	bd_snapshot_t *snap;
+	int64_t snap_version;
+	int64_t clock_ms; /* atomic: latest event time (workers write) */
+	bd_worker_t **workers;
+	int n_workers;
+	int stopping, exit_code, signals;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- snapshots ------------------------------------------------------------ */
+
+static void publish_snapshot(bd_daemon_t *d)
+{
+	bd_snapshot_t *s = bd_snapshot_new(++d->snap_version, &d->campaigns,
+					   d->plans, d->model);
+	if (!s) {
+		bd_error("out of memory building a snapshot; workers keep the old one");
+		return;
+	}
+	bd_snapshot_unref(d->snap);
+	d->snap = s;
+	for (int i = 0; i < d->n_workers; i++)
+		bd_worker_post_snapshot(d->workers[i], s);
+}
+
+/* Keeps d->plans parallel to d->campaigns after an insert at @p idx. */
+static int plans_sync(bd_daemon_t *d, const char *inserted_id)
+{
+	bd_plan_t **np = calloc((size_t)(d->campaigns.cap ? d->campaigns.cap : 1),
+				sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	/* plans are matched by campaign id, so order changes are harmless */
+	for (int i = 0; i < d->campaigns.n; i++) {
+		for (int o = 0; o < d->campaigns.n; o++)
+			if (d->plans && d->plans[o] &&
+			    strcmp(d->plans[o]->campaign_id, d->campaigns.v[i].id) == 0) {
+				np[i] = d->plans[o];
+				d->plans[o] = NULL;
+				break;
+			}
+	}
+	(void)inserted_id;
+	free(d->plans);
+	d->plans = np;
+	return 0;
+}
+
+/* ---- writes through the main thread's batch ------------------------------- */
+
+static int write_batch(bd_daemon_t *d)
+{
+	char errstr[512];
+	int err;
+	bd_outbox_prepare(d->outbox, d->batch);
+	err = bd_store_batch_write(d->store, d->batch, errstr, sizeof(errstr));
+	if (err) {
+		bd_error("%s", errstr);
+		bd_outbox_discard(d->outbox);
+		return err;
+	}
+	bd_outbox_produce(d->outbox);
+	return 0;
+}
+
+/* ---- solving ----------------------------------------------------------------- */
+
+typedef struct gather_s {
+	bd_daemon_t *d;
+	int ci; /* campaign index */
+	int64_t day;
+	int k, j;
+	double *cell; /* k x j x BD_STAT__COUNT */
+	double dayv[BD_DAY__COUNT];
+} gather_t;
+
+static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
+		     void *opaque)
+{
+	gather_t *g = opaque;
+	const bd_campaign_t *c = &g->d->campaigns.v[g->ci];
+	bd_stats_key_t k;
+	double x[BD_STAT__COUNT] = {0};
+	size_t n = vlen / sizeof(double);
+
+	if (bd_stats_key_parse(key, klen, &k) != 0 || strcmp(k.campaign, c->id) != 0)
+		return 0;
+	if (n > BD_STAT__COUNT)
+		n = BD_STAT__COUNT;
+	memcpy(x, val, n * sizeof(double));
+	if (k.kind == BD_STATS_DAY && k.day == g->day) {
+		for (int i = 0; i < BD_DAY__COUNT; i++)
+			g->dayv[i] += x[i];
+	} else if (k.kind == BD_STATS_CELL &&
+		   k.model_version == g->d->model->version && k.cluster < g->k &&
+		   k.treatment < g->j) {
+		double *cell = g->cell + ((size_t)k.cluster * g->j + k.treatment) *
+						 BD_STAT__COUNT;
+		for (int i = 0; i < BD_STAT__COUNT; i++)
+			cell[i] += x[i];
+	}
+	return 0;
+}
+
+/* Solves campaign @p ci for the rest of its day and publishes the plan. */
+static int solve_campaign(bd_daemon_t *d, int ci, const char *why)
+{
+	const bd_campaign_t *c = &d->campaigns.v[ci];
+	const int K = d->model->k, J = c->n_treatments;
+	int64_t now = atomic_load((_Atomic int64_t *)&d->clock_ms);
+	double sec_of_day;
+	gather_t g = {.d = d, .ci = ci, .k = K, .j = J};
+	bd_plan_t *p = NULL, *old = d->plans[ci];
+	double *r = NULL, *cost = NULL, prior_r[BD_MAX_TREATMENTS] = {0},
+	       prior_c[BD_MAX_TREATMENTS] = {0}, prior_n[BD_MAX_TREATMENTS] = {0};
+	int err = -ENOMEM;
+
+	if (now <= 0)
+		now = wall_ms();
+	g.day = bd_campaign_day(c, now, &sec_of_day);
+	g.cell = calloc((size_t)K * J * BD_STAT__COUNT, sizeof(double));
+	r = calloc((size_t)K * J, sizeof(double));
+	cost = calloc((size_t)K * J, sizeof(double));
+	if (!g.cell || !r || !cost || !(p = bd_plan_new_uniform(c->id, K, J)))
+		goto out;
+	uint8_t prefix[0];
+	if ((err = bd_store_scan(d->store, BD_CF_STATS, prefix, 0, gather_cb, &g)))
+		goto out;
+
+	/* Estimates: per-cell means of matured outcomes, shrunk toward the
+	 * treatment's mean over all clusters (20 pseudo-observations). */
+	double total_dec = 0;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++) {
+			const double *x = g.cell + ((size_t)k * J + t) * BD_STAT__COUNT;
+			prior_r[t] += x[BD_STAT_VALUE];
+			prior_c[t] += x[BD_STAT_COST];
+			prior_n[t] += x[BD_STAT_OUTCOMES];
+			total_dec += x[BD_STAT_DECISIONS];
+		}
+	for (int t = 0; t < J; t++) {
+		prior_r[t] = prior_n[t] > 0 ? prior_r[t] / prior_n[t] : 0;
+		prior_c[t] = prior_n[t] > 0 ? prior_c[t] / prior_n[t] : 0;
+	}
+	for (int k = 0; k < K; k++) {
+		double dec_k = 0;
+		for (int t = 0; t < J; t++) {
+			const double *x = g.cell + ((size_t)k * J + t) * BD_STAT__COUNT;
+			double n = x[BD_STAT_OUTCOMES], m0 = 20;
+			r[k * J + t] = (x[BD_STAT_VALUE] + m0 * prior_r[t]) / (n + m0);
+			cost[k * J + t] = (x[BD_STAT_COST] + m0 * prior_c[t]) / (n + m0);
+			dec_k += x[BD_STAT_DECISIONS];
+		}
+		p->share[k] = total_dec > 0 ? dec_k / total_dec : 1.0 / K;
+	}
+
+	/* Pacing: what is left of the day's budget over the requests expected
+	 * in the rest of the day.  Spend = realised cost + the expected cost of
+	 * decisions still waiting for their outcome.  The traffic forecast is a
+	 * flat profile for now (the pacing issue learns a per-cluster one). */
+	double dec_today = g.dayv[BD_DAY_DECISIONS], out_today = g.dayv[BD_DAY_OUTCOMES];
+	double cost_per_out = out_today > 0 ? g.dayv[BD_DAY_COST] / out_today : 0;
+	double spent = g.dayv[BD_DAY_COST] + (dec_today - out_today) * cost_per_out;
+	double frac = sec_of_day / 86400.0;
+	if (frac < 0.01)
+		frac = 0.01;
+	double remaining = c->daily_budget - spent;
+	double n_rem = dec_today * (1 - frac) / frac;
+	p->daily_budget = c->daily_budget;
+	p->remaining_budget = remaining > 0 ? remaining : 0;
+	p->model_version = d->model->version;
+	p->ts_ms = now;
+	p->version = (old ? old->version : 0) + 1;
+
+	bd_solver_problem_t prob = {K, J, p->share, r, cost};
+	bd_solver_result_t res = {0};
+	if (c->paused) {
+		for (int k = 0; k < K; k++)
+			for (int t = 0; t < J; t++)
+				p->prob[k * J + t] = t == 0;
+		p->solver = "paused";
+	} else if (dec_today < WARMUP_DECISIONS || prior_n[0] == 0) {
+		p->solver = "uniform-warmup";
+	} else {
+		double per_req = n_rem > 1 ? p->remaining_budget / n_rem : 0;
+		if (remaining <= 0)
+			per_req = 0;
+		/* the exploration slice spends too: plan the rest with what is left */
+		double eps = c->exploration, explore_cost = 0;
+		for (int t = 0; t < J; t++)
+			explore_cost += prior_c[t] / J;
+		per_req = (per_req - eps * explore_cost) / (1 - eps + 1e-12);
+		if ((err = bd_solver_lagrange(&prob, per_req, p->prob, &res)))
+			goto out;
+		p->lambda = res.lambda;
+		p->expected_spend = res.cost * n_rem;
+		p->expected_value = res.value * n_rem;
+		p->solver = "lagrange";
+		/* the budget/value curve: value over the rest of the day for
+		 * budgets from 0 to what maximising value would spend */
+		double maxc = bd_solver_max_cost(&prob), *tmp = malloc(sizeof(double) * K * J);
+		if (tmp && bd_plan_curve_alloc(p, CURVE_POINTS) == 0) {
+			for (int i = 0; i < CURVE_POINTS; i++) {
+				bd_solver_result_t cr;
+				double b = maxc * i / (CURVE_POINTS - 1);
+				if (bd_solver_lagrange(&prob, b, tmp, &cr) == 0) {
+					p->curve_budget[i] = b * n_rem;
+					p->curve_value[i] = cr.value * n_rem;
+				}
+			}
+		}
+		free(tmp);
+	}
+
+	/* persist (plans CF + outbox) in one batch, then hand it over */
+	bd_plan_msg_t msg;
+	bd_plan_to_msg(p, &msg);
+	if ((err = bd_encode_plan(d->codec, &msg, &d->out)))
+		goto out;
+	bd_store_batch_put(d->batch, BD_CF_PLANS, c->id, strlen(c->id), d->out.data,
+			   d->out.len);
+	if ((err = bd_outbox_add(d->outbox, d->batch, BD_OUTBOX_GLOBAL, BD_MSG_PLAN,
+				 c->id, strlen(c->id), d->out.data, d->out.len)) ||
+	    (err = write_batch(d)))
+		goto out;
+	bd_debug("campaign %s: plan %lld (%s, %s): remaining %.2f over ~%.0f "
+		 "requests, lambda %.4f",
+		 c->id, (long long)p->version, p->solver, why, p->remaining_budget,
+		 n_rem, p->lambda);
+	d->plans[ci] = p;
+	p = NULL;
+	bd_plan_unref(old);
+	err = 0;
+out:
+	if (err)
+		bd_error("campaign %s: solve failed: %s", c->id, bd_strerror(err));
+	bd_plan_unref(p);
+	free(g.cell);
+	free(r);
+	free(cost);
+	return err;
+}
+
+static void solve_all(bd_daemon_t *d, const char *why)
+{
+	int changed = 0;
+	for (int i = 0; i < d->campaigns.n; i++)
+		if (solve_campaign(d, i, why) == 0)
+			changed = 1;
+	if (changed)
+		publish_snapshot(d);
+}
+
+static void on_solve_timer(uv_timer_t *t)
+{
+	solve_all(t->data, "timer");
+}
+
+/* ---- control commands ------------------------------------------------------ */
+
+static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
+				const char *reason, const char *detail)
+{
+	bd_dead_letter_t dl = {
+		.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
+		.offset = m->offset, .ts_ms = wall_ms(), .reason = reason,
+		.detail = detail, .key = m->key, .key_len = m->key_len,
+		.payload = m->payload, .payload_len = m->len,
+	};
+	bd_warn("control %d@%lld rejected: %s: %s", m->partition,
+		(long long)m->offset, reason, detail);
+	if (bd_encode_dead_letter(d->codec, &dl, &d->out) != 0 ||
+	    bd_outbox_add(d->outbox, d->batch, BD_OUTBOX_GLOBAL, BD_MSG_DEADLETTER,
+			  m->key, m->key_len, d->out.data, d->out.len) != 0)
+		bd_error("cannot dead-letter control %d@%lld", m->partition,
+			 (long long)m->offset);
+}
+
+static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
+{
+	bd_control_command_t cmd;
+	bd_campaign_t *c;
+	char errstr[512];
+	uint8_t rec[sizeof(bd_campaign_t) + 8];
+	int err, effect, n_before = d->campaigns.n;
+
+	err = bd_decode_control(d->codec, m->payload, m->len, &cmd, errstr,
+				sizeof(errstr));
+	if (err) {
+		control_dead_letter(d, m, err == BD_EINVAL ? "invalid" :
+				      err == BD_ESCHEMA ? "schema" :
+				      err == BD_EWIRE ? "wire" : "decode", errstr);
+		goto done;
+	}
+	err = bd_campaigns_apply(&d->campaigns, &cmd, d->cfg->exploration, &effect,
+				 &c, errstr, sizeof(errstr));
+	if (err) {
+		control_dead_letter(d, m, err == BD_EUNKNOWN ? "unknown_campaign"
+							    : "invalid", errstr);
+		goto done;
+	}
+	if (d->campaigns.n != n_before && plans_sync(d, cmd.campaign_id) != 0) {
+		bd_error("out of memory");
+		d->exit_code = 1;
+		return;
+	}
+	int len = bd_campaign_pack(c, rec, sizeof(rec));
+	bd_store_batch_put(d->batch, BD_CF_CAMPAIGNS, c->id, strlen(c->id), rec,
+			   (size_t)len);
+	bd_info("control: %s %s (budget %.2f, %d treatments%s)",
+		bd_action_name(cmd.action), c->id, c->daily_budget,
+		c->n_treatments, c->paused ? ", paused" : "");
+	if (effect & BD_EFFECT_RETRAIN)
+		bd_warn("RETRAIN for %s: no trainer in this build yet (learning "
+			"issue); the model stays at version %lld",
+			c->id, (long long)d->model->version);
+done:
+	bd_store_batch_offset(d->batch, rd_kafka_topic_name(m->rkt), m->partition,
+			      m->offset + 1);
+	if (write_batch(d) != 0) {
+		d->exit_code = 1;
+		return;
+	}
+	if (!err) {
+		/* re-solve at once: a budget change takes effect within a
+		 * solve, not at the next timer tick */
+		int ci = (int)(bd_campaigns_find(&d->campaigns, cmd.campaign_id) -
+			       d->campaigns.v);
+		solve_campaign(d, ci, "control");
+		publish_snapshot(d);
+	}
+}
+
+static void on_control(uv_poll_t *h, int status, int events)
+{
+	bd_kafka_waker_t *wk = h->data;
+	bd_daemon_t *d = wk->data;
+	rd_kafka_message_t *m;
+	bd_kafka_waker_drain(wk);
+	while ((m = rd_kafka_consume_queue(d->control_q, 0))) {
+		if (!m->err)
+			on_control_message(d, m);
+		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			bd_warn("control consumer: %s", rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+	}
+}
+
+static void on_producer(uv_poll_t *h, int status, int events)
+{
+	bd_kafka_waker_t *wk = h->data;
+	bd_kafka_waker_drain(wk);
+	rd_kafka_poll(((bd_daemon_t *)wk->data)->producer, 0);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	bd_outbox_on_delivery(((bd_daemon_t *)opaque)->outbox, m);
+}
+
+/* ---- start-up pieces ------------------------------------------------------- */
+
+static int load_campaigns_cb(const char *key, size_t klen, const char *val,
+			     size_t vlen, void *opaque)
+{
+	bd_daemon_t *d = opaque;
+	bd_campaign_t c;
+	if (bd_campaign_unpack(&c, val, vlen) != 0) {
+		bd_warn("campaign record '%.*s' is damaged; skipped", (int)klen, key);
+		return 0;
+	}
+	if (d->campaigns.n == d->campaigns.cap) {
+		int cap = d->campaigns.cap ? 2 * d->campaigns.cap : 8;
+		bd_campaign_t *v = realloc(d->campaigns.v, (size_t)cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->campaigns.v = v;
+		d->campaigns.cap = cap;
+	}
+	d->campaigns.v[d->campaigns.n++] = c; /* the scan is in key order */
+	return 0;
+}
+
+static int load_state(bd_daemon_t *d)
+{
+	uint8_t none[0];
+	int err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
+	if (err)
+		return err;
+	if ((err = plans_sync(d, NULL)))
+		return err;
+	for (int i = 0; i < d->campaigns.n; i++) {
+		const bd_campaign_t *c = &d->campaigns.v[i];
+		char *val = NULL, errstr[256];
+		size_t vlen = 0;
+		bd_plan_msg_t m;
+		if (bd_store_get(d->store, BD_CF_PLANS, c->id, strlen(c->id), &val,
+				 &vlen) != 0)
+			continue;
+		if (bd_decode_plan(d->codec, val, vlen, &m, errstr, sizeof(errstr)) == 0 &&
+		    m.n_clusters == d->model->k && m.n_treatments == c->n_treatments) {
+			bd_plan_t *p = bd_plan_new_uniform(c->id, m.n_clusters,
+							   m.n_treatments);
+			if (p) {
+				memcpy(p->prob, m.probabilities,
+				       sizeof(double) * (size_t)m.n_clusters * m.n_treatments);
+				memcpy(p->share, m.traffic_share,
+				       sizeof(double) * (size_t)m.n_clusters);
+				p->version = m.plan_version;
+				p->model_version = m.model_version;
+				p->ts_ms = m.ts_ms;
+				p->lambda = m.lambda;
+				p->daily_budget = m.daily_budget;
+				p->remaining_budget = m.remaining_budget;
+				p->solver = "restored";
+				d->plans[i] = p;
+			}
+		}
+		free(val);
+	}
+	bd_info("state: %d campaigns restored", d->campaigns.n);
+	return 0;
+}
+
+static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *tp;
+	const char *ctopic = d->cfg->topic[BD_MSG_CONTROL];
+	int err;
+
+	/* producer for plans and control dead letters */
+	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, errstr, errstr_size)))
+		return BD_ECONFIG;
+	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-main", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return err;
+	}
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_opaque(conf, d);
+	if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return BD_EKAFKA;
+	}
+	/* the control consumer: every instance reads every command, so it
+	 * assigns the partitions itself (no group) at the stored offset */
+	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, errstr, errstr_size)))
+		return BD_ECONFIG;
+	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return err;
+	}
+	if (!(d->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return BD_EKAFKA;
+	}
+	d->outbox = bd_outbox_new(d->store, d->producer, d->cfg->topic);
+	if (!d->outbox)
+		return -ENOMEM;
+	d->control_q = rd_kafka_queue_new(d->control);
+	d->producer_q = rd_kafka_queue_get_main(d->producer);
+	tp = rd_kafka_topic_partition_list_new(1);
+	int64_t off = bd_store_offset_get(d->store, ctopic, 0);
+	rd_kafka_topic_partition_list_add(tp, ctopic, 0)->offset =
+		off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+	err = rd_kafka_assign(d->control, tp) ? BD_EKAFKA : 0;
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (err) {
+		snprintf(errstr, errstr_size, "cannot assign %s/0", ctopic);
+		return err;
+	}
+	/* route the partition's messages to our own queue */
+	rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(d->control, ctopic, 0);
+	if (pq) {
+		rd_kafka_queue_forward(pq, d->control_q);
+		rd_kafka_queue_destroy(pq);
+	}
+	d->control_waker.data = d->producer_waker.data = d;
+	if ((err = bd_kafka_waker_start(&d->control_waker, &d->loop, d->control_q,
+					on_control)) ||
+	    (err = bd_kafka_waker_start(&d->producer_waker, &d->loop,
+					d->producer_q, on_producer))) {
+		snprintf(errstr, errstr_size, "libuv: %s", uv_strerror(err));
+		return err;
+	}
+	return bd_outbox_recover(d->outbox, BD_OUTBOX_GLOBAL);
+}
+
+/* ---- signals and shutdown ---------------------------------------------------- */
+
+static void begin_shutdown(bd_daemon_t *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	bd_info("shutting down: draining workers");
+	uv_timer_stop(&d->solve_timer);
+	for (int i = 0; i < d->n_workers; i++)
+		bd_worker_stop(d->workers[i]);
+	/* joining blocks this loop, which has nothing else to do now */
+	for (int i = 0; i < d->n_workers; i++) {
+		if (bd_worker_failed(d->workers[i]))
+			d->exit_code = 1;
+		bd_worker_join(d->workers[i]);
+	}
+	d->n_workers = 0;
+	rd_kafka_flush(d->producer, 10000);
+	rd_kafka_poll(d->producer, 0);
+	if (write_batch(d) != 0)
+		d->exit_code = 1;
+	bd_kafka_waker_stop(&d->control_waker);
+	bd_kafka_waker_stop(&d->producer_waker);
+	uv_close((uv_handle_t *)&d->solve_timer, NULL);
+	uv_close((uv_handle_t *)&d->worker_failed, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	bd_daemon_t *d = s->data;
+	if (signum == SIGHUP) {
+		bd_info("SIGHUP: configuration reload is not implemented yet "
+			"(operations issue); nothing changed");
+		return;
+	}
+	if (++d->signals > 1) {
+		/* "Quit now": every written batch is consistent, so skipping the
+		 * drain loses nothing; unwritten input is read again. */
+		bd_warn("second signal: exiting at once");
+		_exit(130);
+	}
+	begin_shutdown(d);
+}
+
+static void on_worker_failed(uv_async_t *a)
+{
+	bd_daemon_t *d = a->data;
+	bd_error("a worker stopped on an error; shutting down");
+	d->exit_code = 1;
+	begin_shutdown(d);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static void daemon_free(bd_daemon_t *d)
+{
+	if (d->control) {
+		rd_kafka_consumer_close(d->control);
+		if (d->control_q)
+			rd_kafka_queue_destroy(d->control_q);
+		rd_kafka_destroy(d->control);
+	}
+	if (d->producer_q)
+		rd_kafka_queue_destroy(d->producer_q);
+	if (d->producer)
+		rd_kafka_destroy(d->producer);
+	bd_outbox_free(d->outbox);
+	for (int i = 0; i < d->campaigns.n; i++)
+		if (d->plans)
+			bd_plan_unref(d->plans[i]);
+	free(d->plans);
+	bd_campaigns_free(&d->campaigns);
+	bd_snapshot_unref(d->snap);
+	bd_cluster_model_unref(d->model);
+	bd_codec_free(d->codec);
+	bd_buf_free(&d->out);
+	bd_store_batch_destroy(d->batch);
+	bd_store_close(d->store);
+	bd_broker_stop(d->broker);
+	free(d->bootstrap);
+}
+
+static int make_dirs(const char *path, char *errstr, size_t errstr_size)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+				goto fail;
+			*p = '/';
+		}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		goto fail;
+	if (access(buf, W_OK) != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(errstr, errstr_size, "state.dir: cannot create or write %.900s: %s",
+		 buf, strerror(errno));
+	return BD_ECONFIG;
+}
+
+int bd_daemon_run(bd_config_t *cfg)
+{
+	bd_daemon_t d = {.cfg = cfg};
+	char errstr[1024] = "";
+	int err;
+
+	uv_loop_init(&d.loop);
+	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
+	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
+		goto fail;
+	if (!cfg->bootstrap_servers[0]) {
+		if ((err = bd_broker_start(cfg, &d.broker, errstr, sizeof(errstr))))
+			goto fail;
+		d.bootstrap = strdup(bd_broker_bootstraps(d.broker));
+		/* tests and the demo read this line */
+		printf("bootstrap=%s\n", d.bootstrap);
+		fflush(stdout);
+	} else {
+		d.bootstrap = strdup(cfg->bootstrap_servers);
+	}
+	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id,
+				bd_config_output_format(cfg), &d.codec, errstr,
+				sizeof(errstr))))
+		goto fail;
+	if ((err = bd_cluster_model_initial(cfg->features_dim, cfg->clusters, &d.model)) ||
+	    !(d.batch = bd_store_batch_new(d.store))) {
+		snprintf(errstr, sizeof(errstr), "out of memory");
+		err = -ENOMEM;
+		goto fail;
+	}
+	if ((err = load_state(&d))) {
+		snprintf(errstr, sizeof(errstr), "cannot load state: %s", bd_strerror(err));
+		goto fail;
+	}
+	if ((err = start_kafka(&d, errstr, sizeof(errstr))))
+		goto fail;
+	d.snap = bd_snapshot_new(++d.snap_version, &d.campaigns, d.plans, d.model);
+	d.workers = calloc((size_t)cfg->workers, sizeof(*d.workers));
+	if (!d.snap || !d.workers) {
+		err = -ENOMEM;
+		snprintf(errstr, sizeof(errstr), "out of memory");
+		goto fail;
+	}
+	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
+	d.worker_failed.data = &d;
+	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed};
+	for (int i = 0; i < cfg->workers; i++) {
+		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
+					   sizeof(errstr))))
+			goto fail_workers;
+		d.n_workers++;
+	}
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+	uv_timer_init(&d.loop, &d.solve_timer);
+	d.solve_timer.data = &d;
+	uv_timer_start(&d.solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
+		       (uint64_t)cfg->solve_interval_ms);
+	bd_info("budgetd started: %d workers, state in %s, brokers %s",
+		cfg->workers, cfg->state_dir, d.bootstrap);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d.loop);
+	daemon_free(&d);
+	bd_info("budgetd stopped");
+	return d.exit_code;
+
+fail_workers:
+	for (int i = 0; i < d.n_workers; i++) {
+		bd_worker_stop(d.workers[i]);
+		bd_worker_join(d.workers[i]);
+	}
+	d.n_workers = 0;
+	uv_close((uv_handle_t *)&d.worker_failed, NULL);
+fail:
+	bd_error("%s", errstr[0] ? errstr : bd_strerror(err));
+	if (d.control_waker.q)
+		bd_kafka_waker_stop(&d.control_waker);
+	if (d.producer_waker.q)
+		bd_kafka_waker_stop(&d.producer_waker);
+	uv_run(&d.loop, UV_RUN_NOWAIT);
+	daemon_free(&d);
+	free(d.workers);
+	uv_loop_close(&d.loop);
+	return 1;
+}
+
+static void on_broker_signal(uv_signal_t *s, int signum)
+{
+	uv_signal_stop(s);
+	uv_stop(s->loop);
+}
+
+int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file)
+{
+	bd_broker_t *b = NULL;
+	char errstr[512];
+	uv_loop_t loop;
+	uv_signal_t s1, s2;
+
+	if (bd_broker_start(cfg, &b, errstr, sizeof(errstr)) != 0) {
+		bd_error("%s", errstr);
+		return 1;
+	}
+	printf("bootstrap=%s\n", bd_broker_bootstraps(b));
+	fflush(stdout);
+	if (addr_file) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", addr_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%s\n", bd_broker_bootstraps(b)) < 0 ||
+		    fclose(f) != 0 || rename(tmp, addr_file) != 0) {
+			bd_error("cannot write %s: %s", addr_file, strerror(errno));
+			bd_broker_stop(b);
+			return 1;
+		}
+	}
+	uv_loop_init(&loop);
+	uv_signal_init(&loop, &s1);
+	uv_signal_init(&loop, &s2);
+	uv_signal_start(&s1, on_broker_signal, SIGINT);
+	uv_signal_start(&s2, on_broker_signal, SIGTERM);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&s1, NULL);
+	uv_close((uv_handle_t *)&s2, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	bd_broker_stop(b);
+	bd_info("broker stopped");
+	return 0;
+}

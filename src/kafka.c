@@ -1,0 +1,83 @@
+#include "budgetd/kafka.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
+		      char *errstr, size_t errstr_size)
+{
+	char why[256];
+	if (rd_kafka_conf_set(conf, key, val, why, sizeof(why)) !=
+	    RD_KAFKA_CONF_OK) {
+		snprintf(errstr, errstr_size, "kafka.%s: %s", key, why);
+		return BD_ECONFIG;
+	}
+	return 0;
+}
+
+rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
+				   char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (!conf) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < cfg->kafka_n; i++)
+		if (bd_kafka_conf_set(conf, cfg->kafka_key[i], cfg->kafka_val[i],
+				      errstr, errstr_size))
+			goto fail;
+	if (bd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+			      errstr_size))
+		goto fail;
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+int bd_kafka_waker_start(bd_kafka_waker_t *w, uv_loop_t *loop,
+			 rd_kafka_queue_t *q, uv_poll_cb cb)
+{
+	int err;
+	if (pipe2(w->fds, O_NONBLOCK | O_CLOEXEC) != 0)
+		return -errno;
+	w->q = q;
+	/* librdkafka writes the payload when the queue goes from empty to
+	 * non-empty; we must then drain the queue completely. */
+	rd_kafka_queue_io_event_enable(q, w->fds[1], "1", 1);
+	if ((err = uv_poll_init(loop, &w->poll, w->fds[0])) != 0)
+		goto fail;
+	w->poll.data = w;
+	if ((err = uv_poll_start(&w->poll, UV_READABLE, cb)) != 0)
+		goto fail;
+	return 0;
+fail:
+	rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+	close(w->fds[0]);
+	close(w->fds[1]);
+	return err;
+}
+
+void bd_kafka_waker_drain(bd_kafka_waker_t *w)
+{
+	char buf[256];
+	while (read(w->fds[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+static void waker_closed(uv_handle_t *h)
+{
+	bd_kafka_waker_t *w = h->data;
+	close(w->fds[0]);
+	close(w->fds[1]);
+}
+
+void bd_kafka_waker_stop(bd_kafka_waker_t *w)
+{
+	rd_kafka_queue_io_event_enable(w->q, -1, NULL, 0);
+	uv_close((uv_handle_t *)&w->poll, waker_closed);
+}

@@ -1,0 +1,121 @@
+/*
+ * budgetd: command line, configuration, then the daemon (daemon.c) or the
+ * embedded broker alone.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd/config.h"
+#include "budgetd/daemon.h"
+#include "budgetd/dump.h"
+#include "budgetd/log.h"
+
+#include "config.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: budgetd [options]\n"
+		"  -c, --config FILE       read settings from FILE (key = value lines)\n"
+		"  -X, --set KEY=VALUE     set one setting (after the file; repeatable);\n"
+		"                          kafka.* settings go to librdkafka\n"
+		"      --broker-only       run only the embedded Kafka broker\n"
+		"      --broker-file FILE  with --broker-only: write the bootstrap address to FILE\n"
+		"      --show-config       print every setting with its doc and exit\n"
+		"      --dump WHAT         print the state in state.dir (stats, offsets,\n"
+		"                          campaigns, samples, outbox) and exit; stop the daemon first\n"
+		"      --check-config      validate the configuration and exit\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, 'X'},
+		{"broker-only", no_argument, NULL, 'B'},
+		{"broker-file", required_argument, NULL, 'F'},
+		{"show-config", no_argument, NULL, 'S'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"dump", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	bd_config_t cfg;
+	char errstr[1024];
+	const char *file = NULL, *broker_file = NULL, *dump = NULL;
+	char **sets = calloc((size_t)argc + 1, sizeof(char *));
+	int nsets = 0, broker_only = 0, show = 0, check = 0, c, rc = 2;
+
+	if (!sets || bd_config_init(&cfg) != 0) {
+		fprintf(stderr, "budgetd: out of memory\n");
+		return 1;
+	}
+	while ((c = getopt_long(argc, argv, "c:X:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': file = optarg; break;
+		case 'X': sets[nsets++] = optarg; break;
+		case 'B': broker_only = 1; break;
+		case 'F': broker_file = optarg; break;
+		case 'S': show = 1; break;
+		case 'C': check = 1; break;
+		case 'D': dump = optarg; break;
+		case 'h': usage(stdout); rc = 0; goto out;
+		case 'V': printf("budgetd %s\n", PACKAGE_VERSION); rc = 0; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "budgetd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	if (file && bd_config_load_file(&cfg, file, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "budgetd: %s\n", errstr);
+		goto out;
+	}
+	for (int i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '='), why[512];
+		if (!eq) {
+			fprintf(stderr, "budgetd: -X %s: expected KEY=VALUE\n", sets[i]);
+			goto out;
+		}
+		*eq = '\0';
+		if (bd_config_set(&cfg, sets[i], eq + 1, why, sizeof(why)) != 0) {
+			fprintf(stderr, "budgetd: -X %s=%s: %s\n", sets[i], eq + 1, why);
+			goto out;
+		}
+	}
+	if (bd_config_validate(&cfg, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "budgetd: %s%s%s\n", file ? file : "", file ? ": " : "",
+			errstr);
+		goto out;
+	}
+	bd_log_level = bd_log_level_parse(cfg.log_level);
+	if (show) {
+		bd_config_dump(&cfg, stdout, true);
+		rc = 0;
+		goto out;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		rc = 0;
+		goto out;
+	}
+	if (dump) {
+		rc = bd_dump(cfg.state_dir, dump, stdout, errstr, sizeof(errstr)) ? 1 : 0;
+		if (rc)
+			fprintf(stderr, "budgetd: %s\n", errstr);
+		goto out;
+	}
+	rc = broker_only ? bd_daemon_run_broker(&cfg, broker_file)
+			 : bd_daemon_run(&cfg);
+out:
+	bd_config_free(&cfg);
+	free(sets);
+	return rc;
+}

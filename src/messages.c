@@ -1,0 +1,788 @@
+/*
+ * Typed decode/encode over Avro C's generic values.
+ *
+ * Field access is by index, in the order of the .avsc files; the schemas are
+ * compiled in (schemas_gen.c) so the indexes cannot drift from the schema the
+ * binary uses.  Every decode ends with a semantic check (finite numbers,
+ * ranges, non-empty ids) so that nothing downstream sees a NaN.
+ */
+#include "budgetd/messages.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd/schemas.h"
+
+struct bd_codec_s {
+	avro_schema_t schema[BD_MSG__COUNT];
+	avro_value_iface_t *iface[BD_MSG__COUNT];
+	avro_value_t value[BD_MSG__COUNT];
+	uint64_t fingerprint[BD_MSG__COUNT];
+	uint32_t schema_id[BD_MSG__COUNT];
+	bd_wire_format_t out_format;
+	avro_reader_t reader;
+	avro_writer_t writer;
+	/* scratch for decoded arrays */
+	float *fscratch;
+	size_t fscratch_cap;
+	double *dscratch;
+	size_t dscratch_cap;
+};
+
+static const char *kind_names[BD_MSG__COUNT] = {
+	"feature_event", "outcome_event", "control_command", "decision",
+	"plan",		 "model_update",  "dead_letter",
+};
+
+static const char *action_names[BD_ACTION__COUNT] = {
+	"UPSERT_CAMPAIGN", "SET_BUDGET", "PAUSE", "RESUME", "RESOLVE", "RETRAIN",
+};
+
+const char *bd_msg_kind_name(bd_msg_kind_t kind)
+{
+	return (unsigned)kind < BD_MSG__COUNT ? kind_names[kind] : "unknown";
+}
+
+const char *bd_action_name(bd_action_t a)
+{
+	return (unsigned)a < BD_ACTION__COUNT ? action_names[a] : "unknown";
+}
+
+void bd_buf_free(bd_buf_t *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+static int buf_reserve(bd_buf_t *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+static BD_PRINTF(3, 4) int fail(char *errstr, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errstr, size, fmt, ap);
+	va_end(ap);
+	return BD_EINVAL;
+}
+
+int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
+		 bd_wire_format_t out_format, bd_codec_t **out, char *errstr,
+		 size_t errstr_size)
+{
+	bd_codec_t *c = calloc(1, sizeof(*c));
+	int err = -ENOMEM;
+
+	if (!c)
+		goto fail;
+	c->out_format = out_format;
+	for (int k = 0; k < BD_MSG__COUNT; k++) {
+		const char *json = bd_schemas_get(kind_names[k]);
+		if (!json ||
+		    avro_schema_from_json_length(json, strlen(json),
+						 &c->schema[k]) != 0) {
+			snprintf(errstr, errstr_size, "schema %s: %s",
+				 kind_names[k],
+				 json ? avro_strerror() : "not compiled in");
+			err = BD_ESCHEMA;
+			goto fail;
+		}
+		c->iface[k] = avro_generic_class_from_schema(c->schema[k]);
+		if (!c->iface[k] ||
+		    avro_generic_value_new(c->iface[k], &c->value[k]) != 0) {
+			snprintf(errstr, errstr_size, "schema %s: %s",
+				 kind_names[k], avro_strerror());
+			err = BD_ESCHEMA;
+			goto fail;
+		}
+		err = bd_wire_fingerprint(c->schema[k], &c->fingerprint[k]);
+		if (err)
+			goto fail;
+		c->schema_id[k] = schema_ids ? schema_ids[k] : 0;
+	}
+	c->reader = avro_reader_memory("", 0);
+	c->writer = avro_writer_memory("", 0);
+	if (!c->reader || !c->writer) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	if (err == -ENOMEM)
+		snprintf(errstr, errstr_size, "out of memory");
+	bd_codec_free(c);
+	return err;
+}
+
+void bd_codec_free(bd_codec_t *c)
+{
+	if (!c)
+		return;
+	for (int k = 0; k < BD_MSG__COUNT; k++) {
+		if (c->iface[k]) {
+			if (c->value[k].self)
+				avro_value_decref(&c->value[k]);
+			avro_value_iface_decref(c->iface[k]);
+		}
+		if (c->schema[k])
+			avro_schema_decref(c->schema[k]);
+	}
+	if (c->reader)
+		avro_reader_free(c->reader);
+	if (c->writer)
+		avro_writer_free(c->writer);
+	free(c->fscratch);
+	free(c->dscratch);
+	free(c);
+}
+
+uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind)
+{
+	return c->fingerprint[kind];
+}
+
+/* ---- decode helpers ------------------------------------------------------ */
+
+/* Frames, checks the schema is the one of @kind, decodes the body into the
+ * codec's value of that kind. */
+static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
+		       size_t len, char *errstr, size_t errstr_size)
+{
+	bd_wire_header_t h;
+	avro_value_t *v = &c->value[kind];
+	int err;
+
+	err = bd_wire_header_parse(buf, len, &h, errstr, errstr_size);
+	if (err)
+		return err;
+	if (h.format == BD_WIRE_CONFLUENT) {
+		if (c->schema_id[kind] == 0 || h.schema_id != c->schema_id[kind]) {
+			snprintf(errstr, errstr_size,
+				 "unknown Confluent schema id %u for %s "
+				 "(configured: %u)",
+				 h.schema_id, kind_names[kind],
+				 c->schema_id[kind]);
+			return BD_ESCHEMA;
+		}
+	} else if (h.fingerprint != c->fingerprint[kind]) {
+		snprintf(errstr, errstr_size,
+			 "unknown schema fingerprint %016llx for %s "
+			 "(expected %016llx)",
+			 (unsigned long long)h.fingerprint, kind_names[kind],
+			 (unsigned long long)c->fingerprint[kind]);
+		return BD_ESCHEMA;
+	}
+	avro_value_reset(v);
+	avro_reader_memory_set_source(c->reader,
+				      (const char *)buf + h.body_offset,
+				      (int64_t)(len - h.body_offset));
+	if (avro_value_read(c->reader, v) != 0) {
+		snprintf(errstr, errstr_size, "Avro body of %s does not decode: %s",
+			 kind_names[kind], avro_strerror());
+		avro_value_reset(v);
+		return BD_EDECODE;
+	}
+	/* avro_reader_is_eof() is always false for memory readers: probe
+	 * for one more byte instead. */
+	char extra;
+	if (avro_read(c->reader, &extra, 1) == 0) {
+		snprintf(errstr, errstr_size, "%s has trailing bytes after the Avro body",
+			 kind_names[kind]);
+		return BD_EDECODE;
+	}
+	return 0;
+}
+
+static avro_value_t field(avro_value_t *rec, size_t i)
+{
+	avro_value_t f;
+	avro_value_get_by_index(rec, i, &f, NULL);
+	return f;
+}
+
+/* A string field: non-NULL, NUL-free.  @required: must be non-empty. */
+static int get_str(avro_value_t *rec, size_t i, const char *name, bool required,
+		   const char **out, char *errstr, size_t errstr_size)
+{
+	avro_value_t f = field(rec, i);
+	const char *s;
+	size_t size;
+
+	if (avro_value_get_string(&f, &s, &size) != 0)
+		return fail(errstr, errstr_size, "%s: not a string", name);
+	if (size == 0 || strlen(s) != size - 1)
+		return fail(errstr, errstr_size, "%s contains a NUL byte", name);
+	if (required && s[0] == '\0')
+		return fail(errstr, errstr_size, "%s is empty", name);
+	if (size - 1 > 1024)
+		return fail(errstr, errstr_size, "%s is %zu bytes long (limit 1024)",
+			    name, size - 1);
+	*out = s;
+	return 0;
+}
+
+static int64_t get_long(avro_value_t *rec, size_t i)
+{
+	avro_value_t f = field(rec, i);
+	int64_t x = 0;
+	avro_value_get_long(&f, &x);
+	return x;
+}
+
+static int32_t get_int(avro_value_t *rec, size_t i)
+{
+	avro_value_t f = field(rec, i);
+	int32_t x = 0;
+	avro_value_get_int(&f, &x);
+	return x;
+}
+
+static double get_double(avro_value_t *rec, size_t i)
+{
+	avro_value_t f = field(rec, i);
+	double x = 0;
+	avro_value_get_double(&f, &x);
+	return x;
+}
+
+/* The value of union field i when its non-null branch is set, else NULL. */
+static bool get_optional(avro_value_t *rec, size_t i, avro_value_t *branch)
+{
+	avro_value_t f = field(rec, i);
+	int disc = 0;
+	avro_value_get_discriminant(&f, &disc);
+	if (disc == 0)
+		return false;
+	avro_value_get_current_branch(&f, branch);
+	return true;
+}
+
+static int get_floats(bd_codec_t *c, avro_value_t *arr, const char *name,
+		      const float **out, int *dim, char *errstr, size_t errstr_size)
+{
+	size_t n = 0;
+	avro_value_get_size(arr, &n);
+	if (n > BD_MAX_DIM)
+		return fail(errstr, errstr_size, "%s has %zu values (limit %d)",
+			    name, n, BD_MAX_DIM);
+	if (n > c->fscratch_cap) {
+		float *p = realloc(c->fscratch, n * sizeof(*p));
+		if (!p)
+			return fail(errstr, errstr_size, "out of memory");
+		c->fscratch = p;
+		c->fscratch_cap = n;
+	}
+	for (size_t j = 0; j < n; j++) {
+		avro_value_t e;
+		float x = 0;
+		avro_value_get_by_index(arr, j, &e, NULL);
+		avro_value_get_float(&e, &x);
+		if (!isfinite(x))
+			return fail(errstr, errstr_size,
+				    "%s[%zu] is not a finite number", name, j);
+		c->fscratch[j] = x;
+	}
+	*out = c->fscratch;
+	*dim = (int)n;
+	return 0;
+}
+
+static int check_ts(int64_t ts, char *errstr, size_t errstr_size)
+{
+	/* 0 .. year 2200: anything else is a unit mistake (seconds, us). */
+	if (ts < 0 || ts > 7258118400000LL)
+		return fail(errstr, errstr_size,
+			    "ts_ms %lld is not milliseconds since the epoch",
+			    (long long)ts);
+	return 0;
+}
+
+#define TRY(x)                                                                 \
+	do {                                                                   \
+		int err_ = (x);                                                \
+		if (err_)                                                      \
+			return err_;                                           \
+	} while (0)
+
+int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
+		      bd_feature_event_t *ev, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_FEATURE], arr;
+
+	TRY(decode_body(c, BD_MSG_FEATURE, buf, len, errstr, errstr_size));
+	TRY(get_str(v, 0, "request_id", true, &ev->request_id, errstr, errstr_size));
+	TRY(get_str(v, 1, "campaign_id", true, &ev->campaign_id, errstr, errstr_size));
+	TRY(get_str(v, 2, "user_id", true, &ev->user_id, errstr, errstr_size));
+	ev->ts_ms = get_long(v, 3);
+	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
+	arr = field(v, 4);
+	return get_floats(c, &arr, "features", &ev->features, &ev->dim, errstr,
+			  errstr_size);
+}
+
+int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
+		      bd_outcome_event_t *ev, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_OUTCOME], b;
+
+	TRY(decode_body(c, BD_MSG_OUTCOME, buf, len, errstr, errstr_size));
+	memset(ev, 0, sizeof(*ev));
+	TRY(get_str(v, 0, "decision_id", false, &ev->decision_id, errstr, errstr_size));
+	TRY(get_str(v, 1, "campaign_id", true, &ev->campaign_id, errstr, errstr_size));
+	TRY(get_str(v, 2, "user_id", true, &ev->user_id, errstr, errstr_size));
+	ev->ts_ms = get_long(v, 3);
+	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
+	ev->orders = get_int(v, 4);
+	ev->value = get_double(v, 5);
+	ev->cost = get_double(v, 6);
+	if (ev->orders < 0)
+		return fail(errstr, errstr_size, "orders %d is negative", ev->orders);
+	if (!isfinite(ev->value) || ev->value < 0)
+		return fail(errstr, errstr_size, "value %g is not a finite number >= 0",
+			    ev->value);
+	if (!isfinite(ev->cost) || ev->cost < 0)
+		return fail(errstr, errstr_size, "cost %g is not a finite number >= 0",
+			    ev->cost);
+	if ((ev->has_features = get_optional(v, 7, &b)))
+		TRY(get_floats(c, &b, "features", &ev->features, &ev->dim, errstr,
+			       errstr_size));
+	if ((ev->has_treatment = get_optional(v, 8, &b))) {
+		avro_value_get_int(&b, &ev->treatment);
+		if (ev->treatment < 0 || ev->treatment >= BD_MAX_TREATMENTS)
+			return fail(errstr, errstr_size,
+				    "treatment %d is outside 0..%d", ev->treatment,
+				    BD_MAX_TREATMENTS - 1);
+	}
+	if ((ev->has_propensity = get_optional(v, 9, &b))) {
+		avro_value_get_double(&b, &ev->propensity);
+		if (!(ev->propensity > 0 && ev->propensity <= 1))
+			return fail(errstr, errstr_size,
+				    "propensity %g is outside (0, 1]", ev->propensity);
+	}
+	if (ev->decision_id[0] == '\0' &&
+	    !(ev->has_features && ev->has_treatment && ev->has_propensity))
+		return fail(errstr, errstr_size,
+			    "outcome without decision_id must carry features, "
+			    "treatment and propensity (historical sample)");
+	return 0;
+}
+
+int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
+		      bd_control_command_t *cmd, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_CONTROL], f, b;
+	int action = 0;
+
+	TRY(decode_body(c, BD_MSG_CONTROL, buf, len, errstr, errstr_size));
+	memset(cmd, 0, sizeof(*cmd));
+	TRY(get_str(v, 0, "command_id", true, &cmd->command_id, errstr, errstr_size));
+	TRY(get_str(v, 1, "campaign_id", true, &cmd->campaign_id, errstr, errstr_size));
+	cmd->ts_ms = get_long(v, 2);
+	TRY(check_ts(cmd->ts_ms, errstr, errstr_size));
+	f = field(v, 3);
+	avro_value_get_enum(&f, &action);
+	if (action < 0 || action >= BD_ACTION__COUNT)
+		return fail(errstr, errstr_size, "action %d is unknown", action);
+	cmd->action = (bd_action_t)action;
+	if ((cmd->has_budget = get_optional(v, 4, &b))) {
+		avro_value_get_double(&b, &cmd->daily_budget);
+		if (!isfinite(cmd->daily_budget) || cmd->daily_budget < 0)
+			return fail(errstr, errstr_size,
+				    "daily_budget %g is not a finite number >= 0",
+				    cmd->daily_budget);
+	}
+	if ((cmd->has_treatments = get_optional(v, 5, &b))) {
+		size_t n = 0;
+		unsigned seen = 0;
+		bool has_control = false;
+		avro_value_get_size(&b, &n);
+		if (n == 0 || n > BD_MAX_TREATMENTS)
+			return fail(errstr, errstr_size,
+				    "treatments has %zu entries (need 1..%d)", n,
+				    BD_MAX_TREATMENTS);
+		cmd->n_treatments = (int)n;
+		for (size_t j = 0; j < n; j++) {
+			avro_value_t t;
+			bd_treatment_t *tr = &cmd->treatments[j];
+			avro_value_get_by_index(&b, j, &t, NULL);
+			tr->id = get_int(&t, 0);
+			TRY(get_str(&t, 1, "treatments[].name", false, &tr->name,
+				    errstr, errstr_size));
+			tr->nominal_cost = get_double(&t, 2);
+			if (tr->id < 0 || tr->id >= BD_MAX_TREATMENTS)
+				return fail(errstr, errstr_size,
+					    "treatment id %d is outside 0..%d",
+					    tr->id, BD_MAX_TREATMENTS - 1);
+			if (seen & (1u << tr->id))
+				return fail(errstr, errstr_size,
+					    "treatment id %d appears twice", tr->id);
+			seen |= 1u << tr->id;
+			if (!isfinite(tr->nominal_cost) || tr->nominal_cost < 0)
+				return fail(errstr, errstr_size,
+					    "treatment %d nominal_cost %g is not a "
+					    "finite number >= 0",
+					    tr->id, tr->nominal_cost);
+			if (tr->id == 0) {
+				has_control = true;
+				if (tr->nominal_cost != 0)
+					return fail(errstr, errstr_size,
+						    "treatment 0 is the control and "
+						    "must cost 0, not %g",
+						    tr->nominal_cost);
+			}
+		}
+		if (!has_control)
+			return fail(errstr, errstr_size,
+				    "treatments lack id 0 (the control)");
+		if (seen != (1u << n) - 1)
+			return fail(errstr, errstr_size,
+				    "treatment ids must be 0..%zu without gaps", n - 1);
+	}
+	if ((cmd->has_exploration = get_optional(v, 6, &b))) {
+		avro_value_get_double(&b, &cmd->exploration);
+		if (!(cmd->exploration >= 0 && cmd->exploration <= 1))
+			return fail(errstr, errstr_size,
+				    "exploration %g is outside [0, 1]",
+				    cmd->exploration);
+	}
+	if ((cmd->has_tz = get_optional(v, 7, &b))) {
+		avro_value_get_int(&b, &cmd->timezone_offset_s);
+		if (cmd->timezone_offset_s < -14 * 3600 ||
+		    cmd->timezone_offset_s > 14 * 3600)
+			return fail(errstr, errstr_size,
+				    "timezone_offset_s %d is outside +-14 h",
+				    cmd->timezone_offset_s);
+	}
+	if (cmd->action == BD_ACTION_SET_BUDGET && !cmd->has_budget)
+		return fail(errstr, errstr_size, "SET_BUDGET without daily_budget");
+	return 0;
+}
+
+int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
+		       bd_decision_t *d, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_DECISION], f;
+	int b = 0;
+
+	TRY(decode_body(c, BD_MSG_DECISION, buf, len, errstr, errstr_size));
+	TRY(get_str(v, 0, "decision_id", true, &d->decision_id, errstr, errstr_size));
+	TRY(get_str(v, 1, "request_id", true, &d->request_id, errstr, errstr_size));
+	TRY(get_str(v, 2, "campaign_id", true, &d->campaign_id, errstr, errstr_size));
+	TRY(get_str(v, 3, "user_id", true, &d->user_id, errstr, errstr_size));
+	d->ts_ms = get_long(v, 4);
+	d->treatment = get_int(v, 5);
+	d->cluster = get_int(v, 6);
+	d->propensity = get_double(v, 7);
+	f = field(v, 8);
+	avro_value_get_boolean(&f, &b);
+	d->explored = b != 0;
+	d->plan_version = get_long(v, 9);
+	d->model_version = get_long(v, 10);
+	return get_str(v, 11, "reason", false, &d->reason, errstr, errstr_size);
+}
+
+static int grow_doubles(bd_codec_t *c, size_t n)
+{
+	if (n <= c->dscratch_cap)
+		return 0;
+	double *p = realloc(c->dscratch, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	c->dscratch = p;
+	c->dscratch_cap = n;
+	return 0;
+}
+
+int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
+		   char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_PLAN], cl, cu;
+	size_t k = 0, nc = 0, j = 0;
+
+	TRY(decode_body(c, BD_MSG_PLAN, buf, len, errstr, errstr_size));
+	memset(p, 0, sizeof(*p));
+	TRY(get_str(v, 0, "campaign_id", true, &p->campaign_id, errstr, errstr_size));
+	p->plan_version = get_long(v, 1);
+	p->model_version = get_long(v, 2);
+	p->ts_ms = get_long(v, 3);
+	p->daily_budget = get_double(v, 4);
+	p->remaining_budget = get_double(v, 5);
+	p->lambda = get_double(v, 6);
+	p->expected_spend = get_double(v, 7);
+	p->expected_value = get_double(v, 8);
+	TRY(get_str(v, 9, "solver", false, &p->solver, errstr, errstr_size));
+	cl = field(v, 10);
+	cu = field(v, 11);
+	avro_value_get_size(&cl, &k);
+	avro_value_get_size(&cu, &nc);
+	if (k > 0) {
+		avro_value_t e, pr;
+		avro_value_get_by_index(&cl, 0, &e, NULL);
+		pr = field(&e, 2);
+		avro_value_get_size(&pr, &j);
+	}
+	if (j > BD_MAX_TREATMENTS || k > 1000000)
+		return fail(errstr, errstr_size, "plan too large");
+	if (grow_doubles(c, k + k * j + 2 * nc) != 0)
+		return fail(errstr, errstr_size, "out of memory");
+	double *share = c->dscratch, *prob = share + k, *cb = prob + k * j,
+	       *cv = cb + nc;
+	for (size_t i = 0; i < k; i++) {
+		avro_value_t e, pr;
+		size_t jj = 0;
+		avro_value_get_by_index(&cl, i, &e, NULL);
+		share[i] = get_double(&e, 1);
+		pr = field(&e, 2);
+		avro_value_get_size(&pr, &jj);
+		if (jj != j)
+			return fail(errstr, errstr_size,
+				    "cluster %zu has %zu probabilities, cluster 0 %zu",
+				    i, jj, j);
+		for (size_t t = 0; t < j; t++)
+			prob[i * j + t] = get_double(&pr, t);
+	}
+	for (size_t i = 0; i < nc; i++) {
+		avro_value_t e;
+		avro_value_get_by_index(&cu, i, &e, NULL);
+		cb[i] = get_double(&e, 0);
+		cv[i] = get_double(&e, 1);
+	}
+	p->n_clusters = (int)k;
+	p->n_treatments = (int)j;
+	p->traffic_share = share;
+	p->probabilities = prob;
+	p->n_curve = (int)nc;
+	p->curve_budget = cb;
+	p->curve_value = cv;
+	return 0;
+}
+
+/* ---- encode helpers ------------------------------------------------------ */
+
+static void set_str(avro_value_t *rec, size_t i, const char *s)
+{
+	avro_value_t f = field(rec, i);
+	avro_value_set_string(&f, s ? s : "");
+}
+
+static void set_long(avro_value_t *rec, size_t i, int64_t x)
+{
+	avro_value_t f = field(rec, i);
+	avro_value_set_long(&f, x);
+}
+
+static void set_int(avro_value_t *rec, size_t i, int32_t x)
+{
+	avro_value_t f = field(rec, i);
+	avro_value_set_int(&f, x);
+}
+
+static void set_double(avro_value_t *rec, size_t i, double x)
+{
+	avro_value_t f = field(rec, i);
+	avro_value_set_double(&f, x);
+}
+
+/* Selects branch 0 (null) or 1 of union field i; returns the branch. */
+static avro_value_t set_optional(avro_value_t *rec, size_t i, bool present)
+{
+	avro_value_t f = field(rec, i), b;
+	avro_value_set_branch(&f, present ? 1 : 0, &b);
+	if (!present)
+		avro_value_set_null(&b);
+	return b;
+}
+
+static void set_floats(avro_value_t *arr, const float *x, int n)
+{
+	for (int j = 0; j < n; j++) {
+		avro_value_t e;
+		avro_value_append(arr, &e, NULL);
+		avro_value_set_float(&e, x[j]);
+	}
+}
+
+static int encode_value(bd_codec_t *c, bd_msg_kind_t kind, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[kind];
+	size_t size = 0, hlen;
+	uint8_t hdr[BD_WIRE_HEADER_MAX];
+	int err;
+
+	if (avro_value_sizeof(v, &size) != 0)
+		return BD_EDECODE;
+	hlen = bd_wire_header_write(c->out_format, c->schema_id[kind],
+				    c->fingerprint[kind], hdr);
+	err = buf_reserve(out, hlen + size);
+	if (err)
+		return err;
+	memcpy(out->data, hdr, hlen);
+	avro_writer_memory_set_dest(c->writer, (char *)out->data + hlen,
+				    (int64_t)size);
+	if (avro_value_write(c->writer, v) != 0)
+		return BD_EDECODE;
+	out->len = hlen + size;
+	return 0;
+}
+
+int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_FEATURE], f;
+	avro_value_reset(v);
+	set_str(v, 0, ev->request_id);
+	set_str(v, 1, ev->campaign_id);
+	set_str(v, 2, ev->user_id);
+	set_long(v, 3, ev->ts_ms);
+	f = field(v, 4);
+	set_floats(&f, ev->features, ev->dim);
+	return encode_value(c, BD_MSG_FEATURE, out);
+}
+
+int bd_encode_outcome(bd_codec_t *c, const bd_outcome_event_t *ev, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_OUTCOME], b;
+	avro_value_reset(v);
+	set_str(v, 0, ev->decision_id);
+	set_str(v, 1, ev->campaign_id);
+	set_str(v, 2, ev->user_id);
+	set_long(v, 3, ev->ts_ms);
+	set_int(v, 4, ev->orders);
+	set_double(v, 5, ev->value);
+	set_double(v, 6, ev->cost);
+	b = set_optional(v, 7, ev->has_features);
+	if (ev->has_features)
+		set_floats(&b, ev->features, ev->dim);
+	b = set_optional(v, 8, ev->has_treatment);
+	if (ev->has_treatment)
+		avro_value_set_int(&b, ev->treatment);
+	b = set_optional(v, 9, ev->has_propensity);
+	if (ev->has_propensity)
+		avro_value_set_double(&b, ev->propensity);
+	return encode_value(c, BD_MSG_OUTCOME, out);
+}
+
+int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
+		      bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_CONTROL], f, b;
+	avro_value_reset(v);
+	set_str(v, 0, cmd->command_id);
+	set_str(v, 1, cmd->campaign_id);
+	set_long(v, 2, cmd->ts_ms);
+	f = field(v, 3);
+	avro_value_set_enum(&f, (int)cmd->action);
+	b = set_optional(v, 4, cmd->has_budget);
+	if (cmd->has_budget)
+		avro_value_set_double(&b, cmd->daily_budget);
+	b = set_optional(v, 5, cmd->has_treatments);
+	for (int j = 0; cmd->has_treatments && j < cmd->n_treatments; j++) {
+		avro_value_t t;
+		avro_value_append(&b, &t, NULL);
+		set_int(&t, 0, cmd->treatments[j].id);
+		set_str(&t, 1, cmd->treatments[j].name);
+		set_double(&t, 2, cmd->treatments[j].nominal_cost);
+	}
+	b = set_optional(v, 6, cmd->has_exploration);
+	if (cmd->has_exploration)
+		avro_value_set_double(&b, cmd->exploration);
+	b = set_optional(v, 7, cmd->has_tz);
+	if (cmd->has_tz)
+		avro_value_set_int(&b, cmd->timezone_offset_s);
+	return encode_value(c, BD_MSG_CONTROL, out);
+}
+
+int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_DECISION], f;
+	avro_value_reset(v);
+	set_str(v, 0, d->decision_id);
+	set_str(v, 1, d->request_id);
+	set_str(v, 2, d->campaign_id);
+	set_str(v, 3, d->user_id);
+	set_long(v, 4, d->ts_ms);
+	set_int(v, 5, d->treatment);
+	set_int(v, 6, d->cluster);
+	set_double(v, 7, d->propensity);
+	f = field(v, 8);
+	avro_value_set_boolean(&f, d->explored);
+	set_long(v, 9, d->plan_version);
+	set_long(v, 10, d->model_version);
+	set_str(v, 11, d->reason);
+	return encode_value(c, BD_MSG_DECISION, out);
+}
+
+int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_PLAN], cl, cu;
+	avro_value_reset(v);
+	set_str(v, 0, p->campaign_id);
+	set_long(v, 1, p->plan_version);
+	set_long(v, 2, p->model_version);
+	set_long(v, 3, p->ts_ms);
+	set_double(v, 4, p->daily_budget);
+	set_double(v, 5, p->remaining_budget);
+	set_double(v, 6, p->lambda);
+	set_double(v, 7, p->expected_spend);
+	set_double(v, 8, p->expected_value);
+	set_str(v, 9, p->solver);
+	cl = field(v, 10);
+	for (int k = 0; k < p->n_clusters; k++) {
+		avro_value_t e, pr;
+		avro_value_append(&cl, &e, NULL);
+		set_int(&e, 0, k);
+		set_double(&e, 1, p->traffic_share[k]);
+		pr = field(&e, 2);
+		for (int j = 0; j < p->n_treatments; j++) {
+			avro_value_t x;
+			avro_value_append(&pr, &x, NULL);
+			avro_value_set_double(&x,
+					      p->probabilities[k * p->n_treatments + j]);
+		}
+	}
+	cu = field(v, 11);
+	for (int i = 0; i < p->n_curve; i++) {
+		avro_value_t e;
+		avro_value_append(&cu, &e, NULL);
+		set_double(&e, 0, p->curve_budget[i]);
+		set_double(&e, 1, p->curve_value[i]);
+	}
+	return encode_value(c, BD_MSG_PLAN, out);
+}
+
+int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
+			  bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_DEADLETTER], f, b;
+	avro_value_reset(v);
+	set_str(v, 0, dl->topic);
+	set_int(v, 1, dl->partition);
+	set_long(v, 2, dl->offset);
+	set_long(v, 3, dl->ts_ms);
+	set_str(v, 4, dl->reason);
+	set_str(v, 5, dl->detail);
+	b = set_optional(v, 6, dl->key != NULL);
+	if (dl->key)
+		avro_value_set_bytes(&b, (void *)dl->key, dl->key_len);
+	f = field(v, 7);
+	avro_value_set_bytes(&f, (void *)(dl->payload ? dl->payload : ""),
+			     dl->payload_len);
+	return encode_value(c, BD_MSG_DEADLETTER, out);
+}

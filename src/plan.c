@@ -1,0 +1,79 @@
+#include "budgetd/plan.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
+{
+	bd_plan_t *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->refcnt = 1;
+	snprintf(p->campaign_id, sizeof(p->campaign_id), "%s", campaign_id);
+	p->k = k;
+	p->j = j;
+	p->solver = "uniform";
+	p->prob = malloc((size_t)k * (size_t)j * sizeof(double));
+	p->share = malloc((size_t)k * sizeof(double));
+	if (!p->prob || !p->share) {
+		bd_plan_unref(p);
+		return NULL;
+	}
+	for (int c = 0; c < k; c++) {
+		p->share[c] = 1.0 / k;
+		for (int t = 0; t < j; t++)
+			p->prob[c * j + t] = 1.0 / j;
+	}
+	return p;
+}
+
+int bd_plan_curve_alloc(bd_plan_t *p, int n)
+{
+	free(p->curve_budget);
+	free(p->curve_value);
+	p->curve_budget = calloc((size_t)n, sizeof(double));
+	p->curve_value = calloc((size_t)n, sizeof(double));
+	p->n_curve = (p->curve_budget && p->curve_value) ? n : 0;
+	return p->n_curve == n ? 0 : -1;
+}
+
+bd_plan_t *bd_plan_ref(bd_plan_t *p)
+{
+	atomic_fetch_add_explicit((_Atomic int *)&p->refcnt, 1,
+				  memory_order_relaxed);
+	return p;
+}
+
+void bd_plan_unref(bd_plan_t *p)
+{
+	if (!p || atomic_fetch_sub_explicit((_Atomic int *)&p->refcnt, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	free(p->prob);
+	free(p->share);
+	free(p->curve_budget);
+	free(p->curve_value);
+	free(p);
+}
+
+void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m)
+{
+	m->campaign_id = p->campaign_id;
+	m->plan_version = p->version;
+	m->model_version = p->model_version;
+	m->ts_ms = p->ts_ms;
+	m->daily_budget = p->daily_budget;
+	m->remaining_budget = p->remaining_budget;
+	m->lambda = p->lambda;
+	m->expected_spend = p->expected_spend;
+	m->expected_value = p->expected_value;
+	m->solver = p->solver;
+	m->n_clusters = p->k;
+	m->n_treatments = p->j;
+	m->traffic_share = p->share;
+	m->probabilities = p->prob;
+	m->n_curve = p->n_curve;
+	m->curve_budget = p->curve_budget;
+	m->curve_value = p->curve_value;
+}

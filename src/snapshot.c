@@ -1,0 +1,61 @@
+#include "budgetd/snapshot.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
+			       bd_plan_t *const *plans, bd_cluster_model_t *model)
+{
+	bd_snapshot_t *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->refcnt = 1;
+	s->version = version;
+	if (cs->n) {
+		s->campaigns.v = malloc((size_t)cs->n * sizeof(*cs->v));
+		s->plans = calloc((size_t)cs->n, sizeof(*s->plans));
+		if (!s->campaigns.v || !s->plans) {
+			free(s->campaigns.v);
+			free(s->plans);
+			free(s);
+			return NULL;
+		}
+		memcpy(s->campaigns.v, cs->v, (size_t)cs->n * sizeof(*cs->v));
+		s->campaigns.n = s->campaigns.cap = cs->n;
+		for (int i = 0; i < cs->n; i++)
+			if (plans && plans[i])
+				s->plans[i] = bd_plan_ref(plans[i]);
+	}
+	s->model = bd_cluster_model_ref(model);
+	return s;
+}
+
+bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s)
+{
+	atomic_fetch_add_explicit((_Atomic int *)&s->refcnt, 1,
+				  memory_order_relaxed);
+	return s;
+}
+
+void bd_snapshot_unref(bd_snapshot_t *s)
+{
+	if (!s || atomic_fetch_sub_explicit((_Atomic int *)&s->refcnt, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	for (int i = 0; i < s->campaigns.n; i++)
+		bd_plan_unref(s->plans[i]);
+	free(s->plans);
+	bd_campaigns_free(&s->campaigns);
+	bd_cluster_model_unref(s->model);
+	free(s);
+}
+
+const bd_campaign_t *bd_snapshot_find(const bd_snapshot_t *s, const char *id,
+				      const bd_plan_t **plan)
+{
+	const bd_campaign_t *c = bd_campaigns_find(&s->campaigns, id);
+	if (plan)
+		*plan = c ? s->plans[c - s->campaigns.v] : NULL;
+	return c;
+}

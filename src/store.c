@@ -1,0 +1,343 @@
+/*
+ * RocksDB through its C API.  Column families keep kinds of state apart so
+ * each can have its own options later (e.g. a compaction filter for expired
+ * decisions) and can be scanned without touching the others.
+ */
+#include "budgetd/store.h"
+
+#include <errno.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd/log.h"
+
+static const char *cf_names[BD_CF__COUNT] = {
+	"default", "offsets", "decisions", "stats", "samples",
+	"outbox",  "campaigns", "plans",   "models",
+};
+
+struct bd_store_s {
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_options_t *cf_opts[BD_CF__COUNT];
+	rocksdb_column_family_handle_t *cf[BD_CF__COUNT];
+	rocksdb_mergeoperator_t *merge;
+	rocksdb_writeoptions_t *wopts;
+	rocksdb_readoptions_t *ropts;
+};
+
+struct bd_store_batch_s {
+	rocksdb_writebatch_t *wb;
+	bd_store_t *st; /* whose column family handles it uses */
+};
+
+/* ---- merge operator: element-wise sum of double vectors ----------------- */
+
+static void vec_add(double *acc, size_t n, const char *p, size_t len)
+{
+	size_t m = len / sizeof(double);
+	for (size_t i = 0; i < m && i < n; i++) {
+		double x;
+		memcpy(&x, p + i * sizeof(double), sizeof(double));
+		acc[i] += x;
+	}
+}
+
+static char *sum_operands(const char *existing, size_t elen,
+			  const char *const *ops, const size_t *lens, int n,
+			  size_t *out_len)
+{
+	size_t maxlen = existing ? elen : 0;
+	for (int i = 0; i < n; i++)
+		if (lens[i] > maxlen)
+			maxlen = lens[i];
+	size_t cnt = maxlen / sizeof(double);
+	double *acc = calloc(cnt ? cnt : 1, sizeof(double));
+	if (!acc)
+		return NULL;
+	if (existing)
+		vec_add(acc, cnt, existing, elen);
+	for (int i = 0; i < n; i++)
+		vec_add(acc, cnt, ops[i], lens[i]);
+	*out_len = cnt * sizeof(double);
+	return (char *)acc;
+}
+
+static char *merge_full(void *state, const char *key, size_t klen,
+			const char *existing, size_t elen,
+			const char *const *ops, const size_t *lens, int n,
+			unsigned char *success, size_t *out_len)
+{
+	char *r = sum_operands(existing, elen, ops, lens, n, out_len);
+	*success = r != NULL;
+	return r;
+}
+
+static char *merge_partial(void *state, const char *key, size_t klen,
+			   const char *const *ops, const size_t *lens, int n,
+			   unsigned char *success, size_t *out_len)
+{
+	char *r = sum_operands(NULL, 0, ops, lens, n, out_len);
+	*success = r != NULL;
+	return r;
+}
+
+static void merge_delete_value(void *state, const char *v, size_t len)
+{
+	free((void *)v);
+}
+
+static const char *merge_name(void *state)
+{
+	return "budgetd.vecsum.v1";
+}
+
+static void merge_destroy(void *state)
+{
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
+		  size_t errstr_size)
+{
+	bd_store_t *st = calloc(1, sizeof(*st));
+	char *err = NULL;
+	const char *names[BD_CF__COUNT];
+	const rocksdb_options_t *cfo[BD_CF__COUNT];
+
+	if (!st)
+		return -ENOMEM;
+	st->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(st->opts, 1);
+	rocksdb_options_set_create_missing_column_families(st->opts, 1);
+	/* A corrupt WAL must stop the start, not be silently skipped. */
+	rocksdb_options_set_wal_recovery_mode(st->opts, 2 /* point in time */);
+	rocksdb_options_set_paranoid_checks(st->opts, 1);
+	rocksdb_options_increase_parallelism(st->opts, 2);
+	st->merge = rocksdb_mergeoperator_create(NULL, merge_destroy, merge_full,
+						 merge_partial, merge_delete_value,
+						 merge_name);
+	for (int i = 0; i < BD_CF__COUNT; i++) {
+		st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
+		if (i == BD_CF_STATS)
+			rocksdb_options_set_merge_operator(st->cf_opts[i], st->merge);
+		names[i] = cf_names[i];
+		cfo[i] = st->cf_opts[i];
+	}
+	st->db = rocksdb_open_column_families(st->opts, dir, BD_CF__COUNT, names,
+					      cfo, st->cf, &err);
+	if (err) {
+		snprintf(errstr, errstr_size,
+			 "cannot open state in %s: %s%s", dir, err,
+			 strstr(err, "orrupt")
+				 ? " (the database is damaged: stop budgetd, move the "
+				   "directory aside and restore the latest checkpoint "
+				   "into its place; see docs/operations.md)"
+				 : "");
+		free(err);
+		bd_store_close(st);
+		return BD_ESTORE;
+	}
+	st->wopts = rocksdb_writeoptions_create();
+	st->ropts = rocksdb_readoptions_create();
+	*out = st;
+	return 0;
+}
+
+void bd_store_close(bd_store_t *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < BD_CF__COUNT; i++)
+		if (st->cf[i])
+			rocksdb_column_family_handle_destroy(st->cf[i]);
+	if (st->db)
+		rocksdb_close(st->db);
+	for (int i = 0; i < BD_CF__COUNT; i++)
+		if (st->cf_opts[i])
+			rocksdb_options_destroy(st->cf_opts[i]);
+	/* The merge operator is owned by the options that hold it and goes with
+	 * the last of them; destroying it here as well would free it twice. */
+	if (st->opts)
+		rocksdb_options_destroy(st->opts);
+	if (st->wopts)
+		rocksdb_writeoptions_destroy(st->wopts);
+	if (st->ropts)
+		rocksdb_readoptions_destroy(st->ropts);
+	free(st);
+}
+
+int bd_store_get(bd_store_t *st, bd_cf_t cf, const void *key, size_t klen,
+		 char **val, size_t *vlen)
+{
+	char *err = NULL;
+	*val = rocksdb_get_cf(st->db, st->ropts, st->cf[cf], key, klen, vlen, &err);
+	if (err) {
+		bd_error("RocksDB get in %s: %s", cf_names[cf], err);
+		free(err);
+		return BD_ESTORE;
+	}
+	return *val ? 0 : 1;
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+bd_store_batch_t *bd_store_batch_new(bd_store_t *st)
+{
+	bd_store_batch_t *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->wb = rocksdb_writebatch_create();
+	b->st = st;
+	return b;
+}
+
+void bd_store_batch_destroy(bd_store_batch_t *b)
+{
+	if (!b)
+		return;
+	rocksdb_writebatch_destroy(b->wb);
+	free(b);
+}
+
+void bd_store_batch_clear(bd_store_batch_t *b)
+{
+	rocksdb_writebatch_clear(b->wb);
+}
+
+int bd_store_batch_count(const bd_store_batch_t *b)
+{
+	return rocksdb_writebatch_count(b->wb);
+}
+
+void bd_store_batch_put(bd_store_batch_t *b, bd_cf_t cf, const void *key,
+			size_t klen, const void *val, size_t vlen)
+{
+	rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
+}
+
+void bd_store_batch_add(bd_store_batch_t *b, bd_cf_t cf, const void *key,
+			size_t klen, const double *x, int n)
+{
+	rocksdb_writebatch_merge_cf(b->wb, b->st->cf[cf], key, klen,
+				    (const char *)x, (size_t)n * sizeof(double));
+}
+
+void bd_store_batch_delete(bd_store_batch_t *b, bd_cf_t cf, const void *key,
+			   size_t klen)
+{
+	rocksdb_writebatch_delete_cf(b->wb, b->st->cf[cf], key, klen);
+}
+
+void bd_store_batch_delete_range(bd_store_batch_t *b, bd_cf_t cf,
+				 const void *from, size_t flen, const void *to,
+				 size_t tlen)
+{
+	rocksdb_writebatch_delete_range_cf(b->wb, b->st->cf[cf], from, flen, to,
+					   tlen);
+}
+
+int bd_store_batch_write(bd_store_t *st, bd_store_batch_t *b, char *errstr,
+			 size_t errstr_size)
+{
+	char *err = NULL;
+	rocksdb_write(st->db, st->wopts, b->wb, &err);
+	if (err) {
+		snprintf(errstr, errstr_size, "RocksDB write: %s", err);
+		free(err);
+		return BD_ESTORE;
+	}
+	rocksdb_writebatch_clear(b->wb);
+	return 0;
+}
+
+/* ---- offsets --------------------------------------------------------------- */
+
+static size_t offset_key(char *buf, size_t size, const char *topic,
+			 int32_t partition)
+{
+	size_t n = strlen(topic);
+	if (n + 5 > size)
+		n = size - 5;
+	memcpy(buf, topic, n);
+	buf[n] = '\0';
+	bd_be32((uint8_t *)buf + n + 1, (uint32_t)partition);
+	return n + 5;
+}
+
+int64_t bd_store_offset_get(bd_store_t *st, const char *topic, int32_t partition)
+{
+	char key[300], *val = NULL;
+	size_t klen = offset_key(key, sizeof(key), topic, partition), vlen = 0;
+	int64_t off = -1;
+
+	if (bd_store_get(st, BD_CF_OFFSETS, key, klen, &val, &vlen) == 0) {
+		if (vlen == 8)
+			off = (int64_t)bd_rd_be64((const uint8_t *)val);
+		free(val);
+	}
+	return off;
+}
+
+void bd_store_batch_offset(bd_store_batch_t *b, const char *topic,
+			   int32_t partition, int64_t next_offset)
+{
+	char key[300];
+	uint8_t val[8];
+	size_t klen = offset_key(key, sizeof(key), topic, partition);
+	bd_be64(val, (uint64_t)next_offset);
+	bd_store_batch_put(b, BD_CF_OFFSETS, key, klen, val, sizeof(val));
+}
+
+/* ---- scans and checkpoints ----------------------------------------------- */
+
+int bd_store_scan(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
+		  bd_store_scan_cb *cb, void *opaque)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ropts,
+							     st->cf[cf]);
+	char *err = NULL;
+	int rc = 0;
+
+	if (plen)
+		rocksdb_iter_seek(it, prefix, plen);
+	else
+		rocksdb_iter_seek_to_first(it);
+	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen < plen || memcmp(k, prefix, plen) != 0)
+			break;
+		if ((rc = cb(k, klen, v, vlen, opaque)) != 0)
+			break;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err) {
+		bd_error("RocksDB scan of %s: %s", cf_names[cf], err);
+		free(err);
+		return BD_ESTORE;
+	}
+	return rc > 0 ? 0 : rc;
+}
+
+int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,
+			size_t errstr_size)
+{
+	char *err = NULL;
+	rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(st->db, &err);
+	if (!err)
+		rocksdb_checkpoint_create(cp, dir, 0, &err);
+	if (cp)
+		rocksdb_checkpoint_object_destroy(cp);
+	if (err) {
+		snprintf(errstr, errstr_size, "checkpoint to %s: %s", dir, err);
+		free(err);
+		return BD_ESTORE;
+	}
+	return 0;
+}

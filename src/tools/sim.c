@@ -1,0 +1,618 @@
+/*
+ * budgetd-sim: the simulated world (simworld.c) driven against a running
+ * budgetd over Kafka, or written to a sample file.
+ *
+ *   budgetd-sim run --bootstrap ADDR [options]   one closed-loop day
+ *   budgetd-sim offline --out FILE [options]     logged samples (CSV)
+ *
+ * Closed loop: the day's arrivals become feature events, paced so that the
+ * simulated day takes --duration wall seconds; every decision that comes
+ * back is answered by an outcome event (orders = 0 when the user did not
+ * convert) after the simulated delay.  The outcome of request i depends only
+ * on (seed, i, treatment), so two runs over the same input agree whatever
+ * the timing.  At the end it prints the day's true totals beside the
+ * uniform-random allocation and the oracle for the same arrivals.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "budgetd/decide.h"
+#include "budgetd/messages.h"
+#include "budgetd/simworld.h"
+
+typedef struct opts_s {
+	const char *bootstrap, *campaign, *out, *prefix;
+	int events, explore_set, quiet, zero_outcomes, wait_plan;
+	double budget, budget_frac, duration, explore, midday_factor;
+	int policy;
+	int samples;
+	bd_sim_params_t world;
+} opts_t;
+
+typedef struct pending_s {
+	double due;   /* simulated seconds */
+	int idx;      /* request index */
+} pending_t;
+
+typedef struct req_s {
+	int decided, treatment;
+	double propensity;
+	int outcome_sent;
+} req_t;
+
+static volatile sig_atomic_t stop_flag;
+static void on_sigint(int s)
+{
+	(void)s;
+	stop_flag = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- min-heap of pending outcomes ------------------------------------------ */
+
+typedef struct heap_s {
+	pending_t *v;
+	int n, cap;
+} heap_t;
+
+static int heap_push(heap_t *h, pending_t x)
+{
+	if (h->n == h->cap) {
+		int cap = h->cap ? 2 * h->cap : 1024;
+		pending_t *v = realloc(h->v, (size_t)cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	int i = h->n++;
+	while (i > 0 && h->v[(i - 1) / 2].due > x.due) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = x;
+	return 0;
+}
+
+static pending_t heap_pop(heap_t *h)
+{
+	pending_t top = h->v[0], x = h->v[--h->n];
+	int i = 0;
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1].due < h->v[c].due)
+			c++;
+		if (h->v[c].due >= x.due)
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = x;
+	return top;
+}
+
+/* ---- Kafka helpers ----------------------------------------------------------- */
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr)) ||
+	    rd_kafka_conf_set(conf, "client.id", "budgetd-sim", errstr, sizeof(errstr)) ||
+	    (type == RD_KAFKA_PRODUCER &&
+	     (rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof(errstr)) ||
+	      rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof(errstr)) ||
+	      rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)))) ||
+	    (type == RD_KAFKA_CONSUMER &&
+	     (rd_kafka_conf_set(conf, "group.id", "budgetd-sim", errstr, sizeof(errstr)) ||
+	      rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))))) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	if (!(rk = rd_kafka_new(type, conf, errstr, sizeof(errstr)))) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+/* Assigns every partition of @p topic at its current end, so we read only
+ * what is produced from now on. */
+static int assign_at_end(rd_kafka_t *c, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(c, topic, NULL);
+	rd_kafka_topic_partition_list_t *l;
+	int n = 0;
+
+	if (rd_kafka_metadata(c, 0, t, &md, 10000) != 0 || md->topic_cnt != 1 ||
+	    md->topics[0].err) {
+		fprintf(stderr, "budgetd-sim: no metadata for topic %s\n", topic);
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+		return -1;
+	}
+	n = md->topics[0].partition_cnt;
+	l = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++) {
+		int64_t lo = 0, hi = 0;
+		if (rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 10000)) {
+			fprintf(stderr, "budgetd-sim: no watermarks for %s/%d\n", topic, p);
+			hi = RD_KAFKA_OFFSET_END;
+		}
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi;
+	}
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	rd_kafka_assign(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	return 0;
+}
+
+static int produce(rd_kafka_t *p, const char *topic, const char *key,
+		   const bd_buf_t *b)
+{
+	for (;;) {
+		rd_kafka_resp_err_t err = rd_kafka_producev(
+			p, RD_KAFKA_V_TOPIC(topic),
+			RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+			RD_KAFKA_V_VALUE(b->data, b->len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		if (!err)
+			return 0;
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			fprintf(stderr, "budgetd-sim: produce to %s: %s\n", topic,
+				rd_kafka_err2str(err));
+			return -1;
+		}
+		rd_kafka_poll(p, 10);
+	}
+}
+
+/* ---- closed loop ------------------------------------------------------------- */
+
+static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
+			const bd_sim_world_t *w, const char *campaign,
+			bd_action_t action, double budget, int64_t ts)
+{
+	bd_control_command_t cmd = {0};
+	bd_buf_t b = {0};
+	char cid[160], names[BD_MAX_TREATMENTS][32];
+	int rc;
+
+	snprintf(cid, sizeof(cid), "%s-%d-%lld", campaign, (int)action, (long long)ts);
+	cmd.command_id = cid;
+	cmd.campaign_id = campaign;
+	cmd.ts_ms = wall_ms();
+	cmd.action = action;
+	cmd.has_budget = true;
+	cmd.daily_budget = budget;
+	if (action == BD_ACTION_UPSERT_CAMPAIGN) {
+		cmd.has_treatments = true;
+		cmd.n_treatments = bd_sim_n_treatments(w);
+		for (int t = 0; t < cmd.n_treatments; t++) {
+			snprintf(names[t], sizeof(names[t]), t ? "coupon %g" : "control",
+				 bd_sim_coupon(w, t));
+			cmd.treatments[t] = (bd_treatment_t){t, names[t], bd_sim_coupon(w, t)};
+		}
+		if (o->explore_set) {
+			cmd.has_exploration = true;
+			cmd.exploration = o->explore;
+		}
+	}
+	rc = bd_encode_control(codec, &cmd, &b);
+	if (!rc)
+		rc = produce(prod, "budgetd.control", campaign, &b);
+	bd_buf_free(&b);
+	return rc;
+}
+
+static int wait_for_plan(rd_kafka_t *plans, bd_codec_t *codec, const char *campaign,
+			 double timeout_s)
+{
+	double end = now_s() + timeout_s;
+	char errstr[256];
+	while (now_s() < end && !stop_flag) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(plans, 200);
+		if (!m)
+			continue;
+		bd_plan_msg_t p;
+		int ok = !m->err &&
+			 bd_decode_plan(codec, m->payload, m->len, &p, errstr, sizeof(errstr)) == 0 &&
+			 strcmp(p.campaign_id, campaign) == 0;
+		rd_kafka_message_destroy(m);
+		if (ok)
+			return 0;
+	}
+	return -1;
+}
+
+static int run_loop(const opts_t *o)
+{
+	bd_sim_world_t *w = NULL;
+	rd_kafka_t *prod = NULL, *dec = NULL, *plans = NULL;
+	bd_codec_t *codec = NULL;
+	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
+	char errstr[512], campaign[128];
+	double *times = NULL, budget;
+	int *users = NULL, n = o->events, rc = 1;
+	req_t *reqs = NULL;
+	heap_t heap = {0};
+	bd_buf_t b = {0};
+
+	if (bd_sim_world_new(&o->world, &w) != 0) {
+		fprintf(stderr, "budgetd-sim: cannot build the world\n");
+		return 1;
+	}
+	times = malloc(sizeof(double) * (size_t)n);
+	users = malloc(sizeof(int) * (size_t)n);
+	reqs = calloc((size_t)n, sizeof(*reqs));
+	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1);
+	if (!times || !users || !reqs || bd_sim_day_arrivals(w, n, &rng, times, users) != 0)
+		goto out;
+
+	/* budget: absolute, or a share of what maximising value would spend */
+	double max_spend = 0;
+	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, &max_spend) != 0)
+		goto out;
+	budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
+
+	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		goto out;
+	}
+	if (!(prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	    !(dec = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
+	    !(plans = client(RD_KAFKA_CONSUMER, o->bootstrap)))
+		goto out;
+	if (assign_at_end(dec, "budgetd.decisions") || assign_at_end(plans, "budgetd.plans"))
+		goto out;
+	if (o->campaign)
+		snprintf(campaign, sizeof(campaign), "%s", o->campaign);
+	else
+		snprintf(campaign, sizeof(campaign), "sim-%llu-%d",
+			 (unsigned long long)o->world.seed, (int)getpid());
+
+	/* the simulated day is today (UTC), so decisions look current */
+	int64_t day0 = wall_ms() / 86400000 * 86400000;
+	double day_s = o->world.day_seconds, scale = 86400.0 / day_s;
+	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0))
+		goto out;
+	rd_kafka_flush(prod, 10000);
+	if (o->wait_plan && wait_for_plan(plans, codec, campaign, 60) != 0) {
+		fprintf(stderr, "budgetd-sim: no plan for %s within 60 s: is budgetd running?\n",
+			campaign);
+		goto out;
+	}
+	if (!o->quiet)
+		fprintf(stderr, "budgetd-sim: campaign %s, %d arrivals, budget %.2f "
+			"(%.0f%% of the spend-everything level %.2f), %.0f s\n",
+			campaign, n, budget, 100 * budget / (max_spend + 1e-12),
+			max_spend, o->duration);
+
+	int next = 0, decided = 0, conflicts = 0, midday_done = o->midday_factor <= 0;
+	double t0 = now_s(), last_report = t0, spend = 0, value = 0, orders = 0;
+	double exp_value = 0, exp_spend = 0, end_wait = 0;
+	float feat[512];
+	char rid[192], uid[32], did[17];
+	while (!stop_flag) {
+		double sim = (now_s() - t0) / o->duration * day_s;
+		/* mid-day budget change, for pacing demos */
+		if (!midday_done && sim >= day_s / 2) {
+			budget *= o->midday_factor;
+			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1);
+			midday_done = 1;
+		}
+		for (; next < n && times[next] <= sim; next++) {
+			bd_feature_event_t ev;
+			int u = users[next];
+			memcpy(feat, bd_sim_user_features(w, u), sizeof(float) * (size_t)o->world.dim);
+			snprintf(rid, sizeof(rid), "%s-r%d", o->prefix ? o->prefix : campaign, next);
+			snprintf(uid, sizeof(uid), "u%d", u);
+			ev = (bd_feature_event_t){rid, campaign, uid,
+						  day0 + (int64_t)(times[next] * scale * 1000),
+						  feat, o->world.dim};
+			if (bd_encode_feature(codec, &ev, &b) || produce(prod, "budgetd.features", uid, &b))
+				goto out;
+		}
+		rd_kafka_poll(prod, 0);
+		rd_kafka_message_t *m;
+		while ((m = rd_kafka_consumer_poll(dec, next < n ? 5 : 50))) {
+			bd_decision_t d;
+			int idx = -1;
+			const char *pre = o->prefix ? o->prefix : campaign;
+			int ok = !m->err &&
+				 bd_decode_decision(codec, m->payload, m->len, &d, errstr,
+						    sizeof(errstr)) == 0 &&
+				 strcmp(d.campaign_id, campaign) == 0 &&
+				 strncmp(d.request_id, pre, strlen(pre)) == 0 &&
+				 sscanf(d.request_id + strlen(pre), "-r%d", &idx) == 1 &&
+				 idx >= 0 && idx < n;
+			if (ok && reqs[idx].decided) {
+				/* a decision id published again must not change */
+				if (reqs[idx].treatment != d.treatment)
+					conflicts++;
+			} else if (ok) {
+				reqs[idx].decided = 1;
+				reqs[idx].treatment = d.treatment;
+				reqs[idx].propensity = d.propensity;
+				decided++;
+				bd_sim_outcome_t oc;
+				uint64_t orng = bd_sim_rng_seed(o->world.seed, 1000003ULL + (uint64_t)idx);
+				bd_sim_outcome(w, users[idx], d.treatment, &orng, &oc);
+				double delay = oc.converted ? oc.delay_s
+							    : -log(1 - bd_sim_rng_uniform(&orng)) * o->world.mean_delay_s;
+				if (heap_push(&heap, (pending_t){times[idx] + delay, idx}))
+					goto out;
+			}
+			rd_kafka_message_destroy(m);
+			if (next < n)
+				break;
+		}
+		/* outcomes that are due; at the end of the day, all of them */
+		int flush_all = next == n && decided == n;
+		while (heap.n && (flush_all || heap.v[0].due <= sim)) {
+			pending_t pd = heap_pop(&heap);
+			int u = users[pd.idx], t = reqs[pd.idx].treatment;
+			bd_sim_outcome_t oc;
+			uint64_t orng = bd_sim_rng_seed(o->world.seed, 1000003ULL + (uint64_t)pd.idx);
+			bd_sim_outcome(w, u, t, &orng, &oc);
+			if (!oc.converted && !o->zero_outcomes)
+				continue;
+			snprintf(rid, sizeof(rid), "%s-r%d", o->prefix ? o->prefix : campaign, pd.idx);
+			bd_decision_id_format(bd_decision_hash(campaign, rid), did);
+			snprintf(uid, sizeof(uid), "u%d", u);
+			double due = pd.due < day_s ? pd.due : day_s;
+			bd_outcome_event_t oe = {.decision_id = did, .campaign_id = campaign,
+						 .user_id = uid,
+						 .ts_ms = day0 + (int64_t)(due * scale * 1000),
+						 .orders = oc.orders, .value = oc.value, .cost = oc.cost};
+			if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
+				goto out;
+			reqs[pd.idx].outcome_sent = 1;
+			spend += oc.cost;
+			value += oc.value;
+			orders += oc.orders;
+			exp_value += bd_sim_user_ev(w, u, t);
+			exp_spend += bd_sim_user_ec(w, u, t);
+		}
+		if (!o->quiet && now_s() - last_report >= 5) {
+			last_report = now_s();
+			fprintf(stderr, "budgetd-sim: %5.1f%% of the day: %d events, %d decisions, "
+				"spend %.2f of %.2f\n", 100 * sim / day_s, next, decided, spend, budget);
+		}
+		if (next == n && decided == n && heap.n == 0)
+			break;
+		if (next == n && decided < n) {
+			if (end_wait == 0)
+				end_wait = now_s();
+			else if (now_s() - end_wait > 60) {
+				fprintf(stderr, "budgetd-sim: %d of %d decisions never came\n",
+					n - decided, n);
+				break;
+			}
+		}
+	}
+	rd_kafka_flush(prod, 30000);
+
+	double rnd_value = 0, rnd_spend = 0, orc_value = 0, orc_spend = 0;
+	if (bd_sim_uniform_value(w, users, n, &rnd_value, &rnd_spend) ||
+	    bd_sim_oracle(w, users, n, budget, &orc_value, &orc_spend, NULL))
+		goto out;
+	printf("\n  budgetd closed-loop day (%s)\n", campaign);
+	printf("  events in        %d feature events, %d outcome events\n", n, decided);
+	printf("  decisions out    %d\n", decided);
+	printf("  spend            %.2f of budget %.2f (%.1f%%), expected %.2f\n", spend,
+	       budget, 100 * spend / (budget + 1e-12), exp_spend);
+	printf("  value (GMV)      %.2f true expected, %.2f realised, %.0f orders\n",
+	       exp_value, value, orders);
+	printf("  uniform random   %.2f value for %.2f spend (%.1f%% of budget)\n", rnd_value,
+	       rnd_spend, 100 * rnd_spend / (budget + 1e-12));
+	printf("  oracle           %.2f value at the same budget (budgetd: %.1f%% of it)\n",
+	       orc_value, 100 * exp_value / (orc_value + 1e-12));
+	printf("  see them         kcat -b %s -C -t budgetd.decisions -s value=avro -r <registry> | "
+	       "or: kcat -b %s -C -t budgetd.plans -e -o beginning\n",
+	       o->bootstrap, o->bootstrap);
+	if (conflicts)
+		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
+		       conflicts);
+	printf("demo: events=%d decisions=%d spend=%.2f budget=%.2f value=%.2f "
+	       "random_value=%.2f oracle_value=%.2f\n",
+	       n, decided, spend, budget, exp_value, rnd_value, orc_value);
+	rc = decided == n && conflicts == 0 ? 0 : 1;
+out:
+	if (dec) {
+		rd_kafka_consumer_close(dec);
+		rd_kafka_destroy(dec);
+	}
+	if (plans) {
+		rd_kafka_consumer_close(plans);
+		rd_kafka_destroy(plans);
+	}
+	if (prod)
+		rd_kafka_destroy(prod);
+	bd_codec_free(codec);
+	bd_buf_free(&b);
+	free(heap.v);
+	free(times);
+	free(users);
+	free(reqs);
+	bd_sim_world_free(w);
+	return rc;
+}
+
+static int run_offline(const opts_t *o)
+{
+	bd_sim_world_t *w = NULL;
+	FILE *f;
+	int rc;
+	uint64_t rng = bd_sim_rng_seed(o->world.seed, 2);
+
+	if (!o->out) {
+		fprintf(stderr, "budgetd-sim offline: --out FILE is required\n");
+		return 2;
+	}
+	if (bd_sim_world_new(&o->world, &w) != 0) {
+		fprintf(stderr, "budgetd-sim: cannot build the world\n");
+		return 1;
+	}
+	if (!(f = strcmp(o->out, "-") ? fopen(o->out, "w") : stdout)) {
+		fprintf(stderr, "budgetd-sim: %s: %s\n", o->out, strerror(errno));
+		bd_sim_world_free(w);
+		return 1;
+	}
+	rc = bd_sim_write_samples(w, f, o->samples, o->policy, o->explore, &rng);
+	if (f != stdout && fclose(f) != 0)
+		rc = -EIO;
+	bd_sim_world_free(w);
+	if (rc) {
+		fprintf(stderr, "budgetd-sim: writing %s failed\n", o->out);
+		return 1;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: budgetd-sim run --bootstrap ADDR [options]\n"
+		"       budgetd-sim offline --out FILE [--samples N] [--policy rct|biased]\n"
+		"options:\n"
+		"  --events N          arrivals in the day (default 20000)\n"
+		"  --duration S        wall seconds for the simulated day (default 60)\n"
+		"  --budget B          daily budget (absolute)\n"
+		"  --budget-frac F     daily budget as a share of the spend-everything level (0.3)\n"
+		"  --midday-factor X   multiply the budget by X at noon\n"
+		"  --campaign ID       campaign id (default sim-SEED-PID)\n"
+		"  --request-prefix P  request ids are P-rN (default: the campaign id)\n"
+		"  --explore E         campaign exploration share / biased-policy exploration\n"
+		"  --no-zero-outcomes  send outcome events only for conversions\n"
+		"  --no-wait-plan      do not wait for the campaign's first plan\n"
+		"  -p KEY=VALUE        world knob (seed, users, segments, dim, treatments,\n"
+		"                      coupons, label_noise, feature_noise, heavy_tail, ...)\n"
+		"  -q                  no progress lines\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"bootstrap", required_argument, NULL, 'b'},
+		{"events", required_argument, NULL, 'n'},
+		{"duration", required_argument, NULL, 'd'},
+		{"budget", required_argument, NULL, 'B'},
+		{"budget-frac", required_argument, NULL, 'f'},
+		{"midday-factor", required_argument, NULL, 'm'},
+		{"campaign", required_argument, NULL, 'c'},
+		{"request-prefix", required_argument, NULL, 'r'},
+		{"explore", required_argument, NULL, 'e'},
+		{"no-zero-outcomes", no_argument, NULL, 'Z'},
+		{"no-wait-plan", no_argument, NULL, 'W'},
+		{"out", required_argument, NULL, 'o'},
+		{"samples", required_argument, NULL, 's'},
+		{"policy", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	opts_t o = {.events = 20000, .duration = 60, .budget_frac = 0.3,
+		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1};
+	char errstr[256];
+	int c;
+
+	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline"))) {
+		usage(stderr);
+		return 2;
+	}
+	bd_sim_params_default(&o.world);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "p:qh", lo, NULL)) != -1) {
+		char *end = NULL;
+		switch (c) {
+		case 'b': o.bootstrap = optarg; break;
+		case 'n': o.events = (int)strtol(optarg, &end, 10); break;
+		case 'd': o.duration = strtod(optarg, &end); break;
+		case 'B': o.budget = strtod(optarg, &end); break;
+		case 'f': o.budget_frac = strtod(optarg, &end); break;
+		case 'm': o.midday_factor = strtod(optarg, &end); break;
+		case 'c': o.campaign = optarg; break;
+		case 'r': o.prefix = optarg; break;
+		case 'e': o.explore = strtod(optarg, &end); o.explore_set = 1; break;
+		case 'Z': o.zero_outcomes = 0; break;
+		case 'W': o.wait_plan = 0; break;
+		case 'o': o.out = optarg; break;
+		case 's': o.samples = (int)strtol(optarg, &end, 10); break;
+		case 'P':
+			if (strcmp(optarg, "rct") && strcmp(optarg, "biased")) {
+				fprintf(stderr, "budgetd-sim: --policy rct|biased, not '%s'\n", optarg);
+				return 2;
+			}
+			o.policy = strcmp(optarg, "rct") ? BD_SIM_POLICY_BIASED : BD_SIM_POLICY_RCT;
+			break;
+		case 'p': {
+			char *eq = strchr(optarg, '=');
+			if (!eq) {
+				fprintf(stderr, "budgetd-sim: -p %s: expected KEY=VALUE\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (bd_sim_params_set(&o.world, optarg, eq + 1, errstr, sizeof(errstr))) {
+				fprintf(stderr, "budgetd-sim: -p %s: %s\n", optarg, errstr);
+				return 2;
+			}
+			break;
+		}
+		case 'q': o.quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (end && *end) {
+			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
+				lo[0].name, optarg);
+			return 2;
+		}
+	}
+	if (o.events <= 0 || o.duration <= 0 || o.budget < 0 || o.budget_frac < 0 ||
+	    o.explore < 0 || o.explore > 1 || o.samples <= 0) {
+		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
+		return 2;
+	}
+	if (bd_sim_params_validate(&o.world, errstr, sizeof(errstr))) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		return 2;
+	}
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	if (strcmp(argv[1], "offline") == 0)
+		return run_offline(&o);
+	if (!o.bootstrap) {
+		fprintf(stderr, "budgetd-sim run: --bootstrap ADDR is required\n");
+		return 2;
+	}
+	return run_loop(&o);
+}

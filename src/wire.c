@@ -1,0 +1,320 @@
+/*
+ * Wire framings and schema fingerprints.
+ *
+ * The Parsing Canonical Form follows the Avro 1.11 specification
+ * ("Transforming into Parsing Canonical Form"): primitives as bare names;
+ * named types by full name, defined once and referenced by full name after;
+ * only the attributes name, type, fields, symbols, items, values, size, in
+ * that order; no doc, aliases, defaults or logical types; no white space.
+ */
+#include "budgetd/wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRC64_EMPTY 0xc15d213aa4d7a795ULL
+
+static uint64_t crc_table[256];
+static int crc_ready;
+
+static void crc_init(void)
+{
+	for (int i = 0; i < 256; i++) {
+		uint64_t fp = (uint64_t)i;
+		for (int j = 0; j < 8; j++)
+			fp = (fp >> 1) ^ (CRC64_EMPTY & (0 - (fp & 1)));
+		crc_table[i] = fp;
+	}
+	crc_ready = 1;
+}
+
+uint64_t bd_wire_crc64(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t fp = CRC64_EMPTY;
+	/* The table is the same for every caller; racing initialisers write
+	 * identical values, so no lock is needed. */
+	if (!crc_ready)
+		crc_init();
+	for (size_t i = 0; i < len; i++)
+		fp = (fp >> 8) ^ crc_table[(fp ^ p[i]) & 0xff];
+	return fp;
+}
+
+/* ---- canonical form -------------------------------------------------------- */
+
+typedef struct out_s {
+	char *s;
+	size_t len, cap;
+	int err;
+	char **named; /* full names already defined */
+	size_t n_named, cap_named;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+	if (o->err)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 256;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		char *p = realloc(o->s, cap);
+		if (!p) {
+			o->err = -ENOMEM;
+			return;
+		}
+		o->s = p;
+		o->cap = cap;
+	}
+	memcpy(o->s + o->len, s, n);
+	o->len += n;
+	o->s[o->len] = '\0';
+}
+
+static void puts_(out_t *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* A JSON string literal. */
+static void put_json(out_t *o, const char *s)
+{
+	put(o, "\"", 1);
+	for (; *s; s++) {
+		char esc[8];
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(o, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			puts_(o, esc);
+		} else {
+			put(o, (const char *)&c, 1);
+		}
+	}
+	put(o, "\"", 1);
+}
+
+/* The full name: name if it has a dot, else namespace.name. */
+static int full_name(avro_schema_t s, char *buf, size_t size)
+{
+	const char *name = avro_schema_name(s), *ns = avro_schema_namespace(s);
+	if (!name)
+		return BD_EINVAL;
+	if (strchr(name, '.') || !ns || !*ns)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "%s.%s", ns, name);
+	return 0;
+}
+
+/* @returns 1 if @name was defined before, else records it and returns 0. */
+static int seen(out_t *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_named; i++)
+		if (strcmp(o->named[i], name) == 0)
+			return 1;
+	if (o->n_named == o->cap_named) {
+		size_t cap = o->cap_named ? 2 * o->cap_named : 8;
+		char **p = realloc(o->named, cap * sizeof(*p));
+		if (!p) {
+			o->err = -ENOMEM;
+			return 0;
+		}
+		o->named = p;
+		o->cap_named = cap;
+	}
+	if (!(o->named[o->n_named] = strdup(name))) {
+		o->err = -ENOMEM;
+		return 0;
+	}
+	o->n_named++;
+	return 0;
+}
+
+static void emit(out_t *o, avro_schema_t s)
+{
+	char name[1024], num[32];
+
+	if (o->err)
+		return;
+	switch (avro_typeof(s)) {
+	case AVRO_STRING: puts_(o, "\"string\""); return;
+	case AVRO_BYTES: puts_(o, "\"bytes\""); return;
+	case AVRO_INT32: puts_(o, "\"int\""); return;
+	case AVRO_INT64: puts_(o, "\"long\""); return;
+	case AVRO_FLOAT: puts_(o, "\"float\""); return;
+	case AVRO_DOUBLE: puts_(o, "\"double\""); return;
+	case AVRO_BOOLEAN: puts_(o, "\"boolean\""); return;
+	case AVRO_NULL: puts_(o, "\"null\""); return;
+	case AVRO_LINK:
+		/* a reference to a named type defined earlier */
+		if (full_name(avro_schema_link_target(s), name, sizeof(name)) != 0) {
+			o->err = BD_EINVAL;
+			return;
+		}
+		put_json(o, name);
+		return;
+	case AVRO_RECORD:
+	case AVRO_ENUM:
+	case AVRO_FIXED:
+		if (full_name(s, name, sizeof(name)) != 0) {
+			o->err = BD_EINVAL;
+			return;
+		}
+		if (seen(o, name)) {
+			put_json(o, name);
+			return;
+		}
+		puts_(o, "{\"name\":");
+		put_json(o, name);
+		if (is_avro_record(s)) {
+			puts_(o, ",\"type\":\"record\",\"fields\":[");
+			for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+				if (i)
+					puts_(o, ",");
+				puts_(o, "{\"name\":");
+				put_json(o, avro_schema_record_field_name(s, (int)i));
+				puts_(o, ",\"type\":");
+				emit(o, avro_schema_record_field_get_by_index(s, (int)i));
+				puts_(o, "}");
+			}
+			puts_(o, "]}");
+		} else if (is_avro_enum(s)) {
+			puts_(o, ",\"type\":\"enum\",\"symbols\":[");
+			for (int i = 0; i < avro_schema_enum_number_of_symbols(s); i++) {
+				if (i)
+					puts_(o, ",");
+				put_json(o, avro_schema_enum_get(s, i));
+			}
+			puts_(o, "]}");
+		} else {
+			snprintf(num, sizeof(num), "%lld",
+				 (long long)avro_schema_fixed_size(s));
+			puts_(o, ",\"type\":\"fixed\",\"size\":");
+			puts_(o, num);
+			puts_(o, "}");
+		}
+		return;
+	case AVRO_ARRAY:
+		puts_(o, "{\"type\":\"array\",\"items\":");
+		emit(o, avro_schema_array_items(s));
+		puts_(o, "}");
+		return;
+	case AVRO_MAP:
+		puts_(o, "{\"type\":\"map\",\"values\":");
+		emit(o, avro_schema_map_values(s));
+		puts_(o, "}");
+		return;
+	case AVRO_UNION:
+		puts_(o, "[");
+		for (size_t i = 0; i < avro_schema_union_size(s); i++) {
+			if (i)
+				puts_(o, ",");
+			emit(o, avro_schema_union_branch(s, (int)i));
+		}
+		puts_(o, "]");
+		return;
+	default:
+		o->err = BD_EINVAL;
+	}
+}
+
+int bd_wire_canonical_form(avro_schema_t schema, char **out)
+{
+	out_t o = {0};
+	emit(&o, schema);
+	for (size_t i = 0; i < o.n_named; i++)
+		free(o.named[i]);
+	free(o.named);
+	if (o.err || !o.s) {
+		free(o.s);
+		return o.err ? o.err : BD_EINVAL;
+	}
+	*out = o.s;
+	return 0;
+}
+
+int bd_wire_fingerprint(avro_schema_t schema, uint64_t *fp)
+{
+	char *pcf = NULL;
+	int err = bd_wire_canonical_form(schema, &pcf);
+	if (err)
+		return err;
+	*fp = bd_wire_crc64(pcf, strlen(pcf));
+	free(pcf);
+	return 0;
+}
+
+/* ---- framing ------------------------------------------------------------------ */
+
+int bd_wire_header_parse(const void *buf, size_t len, bd_wire_header_t *h,
+			 char *errstr, size_t errstr_size)
+{
+	const uint8_t *p = buf;
+
+	if (len >= 1 && p[0] == 0x00) {
+		if (len < 5) {
+			snprintf(errstr, errstr_size,
+				 "message of %zu bytes is shorter than the 5-byte "
+				 "Confluent header", len);
+			return BD_EWIRE;
+		}
+		h->format = BD_WIRE_CONFLUENT;
+		h->schema_id = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+			       (uint32_t)p[3] << 8 | p[4];
+		h->fingerprint = 0;
+		h->body_offset = 5;
+		return 0;
+	}
+	if (len >= 2 && p[0] == 0xC3 && p[1] == 0x01) {
+		if (len < 10) {
+			snprintf(errstr, errstr_size,
+				 "message of %zu bytes is shorter than the 10-byte "
+				 "single-object header", len);
+			return BD_EWIRE;
+		}
+		h->format = BD_WIRE_SINGLE_OBJECT;
+		h->schema_id = 0;
+		h->fingerprint = 0;
+		for (int i = 9; i >= 2; i--)
+			h->fingerprint = h->fingerprint << 8 | p[i];
+		h->body_offset = 10;
+		return 0;
+	}
+	if (len == 0)
+		snprintf(errstr, errstr_size,
+			 "empty message is shorter than any header");
+	else if (p[0] == 0xC3)
+		snprintf(errstr, errstr_size,
+			 "wrong magic bytes 0xc3 0x%02x (single-object needs 0xc3 0x01)",
+			 len > 1 ? p[1] : 0);
+	else
+		snprintf(errstr, errstr_size,
+			 "wrong magic byte 0x%02x (expected 0x00 Confluent or "
+			 "0xc3 0x01 single-object)", p[0]);
+	return BD_EWIRE;
+}
+
+size_t bd_wire_header_write(bd_wire_format_t format, uint32_t schema_id,
+			    uint64_t fingerprint, uint8_t *out)
+{
+	if (format == BD_WIRE_CONFLUENT) {
+		out[0] = 0x00;
+		out[1] = (uint8_t)(schema_id >> 24);
+		out[2] = (uint8_t)(schema_id >> 16);
+		out[3] = (uint8_t)(schema_id >> 8);
+		out[4] = (uint8_t)schema_id;
+		return 5;
+	}
+	out[0] = 0xC3;
+	out[1] = 0x01;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)(fingerprint >> (8 * i));
+	return 10;
+}

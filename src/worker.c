@@ -1,0 +1,1023 @@
+/*
+ * The worker: consume -> decode -> decide or join -> stage state, outputs
+ * and offsets in one batch -> write -> produce.
+ *
+ * Exactly-once state: the batch written at the end of each poll cycle holds
+ * the state changes of every message consumed in that cycle together with
+ * the next offsets of their partitions; on (re)assignment the consumer is
+ * positioned at the stored offsets (stored offset = last processed + 1).
+ * Outputs go through the outbox (outbox.h), so an output is never lost
+ * between the write and its delivery.
+ */
+#include "budgetd/worker.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "budgetd/decide.h"
+#include "budgetd/hash.h"
+#include "budgetd/kafka.h"
+#include "budgetd/log.h"
+#include "budgetd/messages.h"
+#include "budgetd/outbox.h"
+#include "budgetd/samples.h"
+#include "budgetd/stats.h"
+
+#define REC_MAX (64 + 4 * 1100 + 512 * 4)
+
+enum { IN_FEATURES = 0, IN_OUTCOMES = 1 };
+
+typedef struct part_s {
+	int assigned[2];     /* per input topic */
+	int64_t next_off[2]; /* next offset to read, -1 = untouched */
+	int off_dirty[2];
+	uint64_t sample_seq;
+	int sample_loaded, sample_dirty;
+} part_t;
+
+/* Decisions written or updated in the current batch, not yet readable from
+ * RocksDB: an in-batch duplicate must see them. */
+typedef struct pending_rec_s {
+	uint64_t hash;
+	uint16_t part;
+	uint16_t len;
+	uint8_t *rec; /* NULL = empty slot */
+} pending_rec_t;
+
+struct bd_worker_s {
+	int id;
+	bd_worker_env_t env;
+	const bd_config_t *cfg;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	uv_async_t mailbox;
+	uv_timer_t timer, again;
+	bd_kafka_waker_t cons_waker, prod_waker;
+	rd_kafka_t *consumer, *producer;
+	rd_kafka_queue_t *cons_q, *prod_q;
+	bd_codec_t *codec;
+	bd_store_batch_t *batch;
+	bd_stats_delta_t *delta;
+	bd_outbox_t *outbox;
+	bd_snapshot_t *snap;
+	bd_buf_t out;
+	part_t *parts;
+	int nparts;
+	pending_rec_t *pend;
+	size_t pend_cap, pend_used;
+	int dirty; /* something staged since the last write */
+	int stopping, failed;
+
+	uv_mutex_t mbox_lock; /* guards the two fields below */
+	bd_snapshot_t *mbox_snap;
+	int mbox_stop;
+
+	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
+		c_republished, c_dead, c_batches, c_dups;
+};
+
+#define COUNT(w, f) atomic_fetch_add_explicit(&(w)->f, 1, memory_order_relaxed)
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- partitions ------------------------------------------------------------ */
+
+static part_t *part_get(bd_worker_t *w, int32_t p)
+{
+	if (p < 0 || p >= 0xffff)
+		return NULL;
+	if (p >= w->nparts) {
+		int n = p + 1;
+		part_t *v = realloc(w->parts, (size_t)n * sizeof(*v));
+		if (!v)
+			return NULL;
+		for (int i = w->nparts; i < n; i++) {
+			memset(&v[i], 0, sizeof(v[i]));
+			v[i].next_off[0] = v[i].next_off[1] = -1;
+		}
+		w->parts = v;
+		w->nparts = n;
+	}
+	return &w->parts[p];
+}
+
+static int input_of(const bd_worker_t *w, const char *topic)
+{
+	if (strcmp(topic, w->cfg->topic[BD_MSG_FEATURE]) == 0)
+		return IN_FEATURES;
+	if (strcmp(topic, w->cfg->topic[BD_MSG_OUTCOME]) == 0)
+		return IN_OUTCOMES;
+	return -1;
+}
+
+/* ---- in-batch decision records ------------------------------------------- */
+
+static pending_rec_t *pend_slot(bd_worker_t *w, uint16_t part, uint64_t h)
+{
+	size_t i = (size_t)bd_hash_mix(h ^ part) & (w->pend_cap - 1);
+	for (;; i = (i + 1) & (w->pend_cap - 1)) {
+		pending_rec_t *s = &w->pend[i];
+		if (!s->rec || (s->hash == h && s->part == part))
+			return s;
+	}
+}
+
+static int pend_put(bd_worker_t *w, uint16_t part, uint64_t h,
+		    const uint8_t *rec, size_t len)
+{
+	pending_rec_t *s;
+	if (2 * (w->pend_used + 1) > w->pend_cap) {
+		size_t cap = w->pend_cap ? w->pend_cap * 2 : 1024;
+		pending_rec_t *old = w->pend;
+		size_t oldcap = w->pend_cap;
+		w->pend = calloc(cap, sizeof(*w->pend));
+		if (!w->pend) {
+			w->pend = old;
+			return -ENOMEM;
+		}
+		w->pend_cap = cap;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].rec)
+				*pend_slot(w, old[i].part, old[i].hash) = old[i];
+		free(old);
+	}
+	s = pend_slot(w, part, h);
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, rec, len);
+	if (s->rec)
+		free(s->rec);
+	else
+		w->pend_used++;
+	s->hash = h;
+	s->part = part;
+	s->len = (uint16_t)len;
+	s->rec = copy;
+	return 0;
+}
+
+static void pend_clear(bd_worker_t *w)
+{
+	for (size_t i = 0; i < w->pend_cap && w->pend_used; i++)
+		if (w->pend[i].rec) {
+			free(w->pend[i].rec);
+			w->pend[i].rec = NULL;
+			w->pend_used--;
+		}
+}
+
+/* Looks a decision up: this batch first, then the store.
+ * @returns 0 found (rec unpacked), 1 absent, <0 error. */
+static int decision_lookup(bd_worker_t *w, uint16_t part, uint64_t h,
+			   bd_decision_rec_t *rec)
+{
+	uint8_t key[10];
+	char *val = NULL;
+	size_t vlen = 0;
+	int err;
+
+	if (w->pend_cap) {
+		pending_rec_t *s = pend_slot(w, part, h);
+		if (s->rec)
+			return bd_decision_rec_unpack(rec, s->rec, s->len);
+	}
+	bd_be16(key, part);
+	bd_be64(key + 2, h);
+	err = bd_store_get(w->env.store, BD_CF_DECISIONS, key, sizeof(key), &val,
+			   &vlen);
+	if (err)
+		return err;
+	err = bd_decision_rec_unpack(rec, (uint8_t *)val, vlen);
+	free(val);
+	return err;
+}
+
+static int decision_store(bd_worker_t *w, uint16_t part, uint64_t h,
+			  const bd_decision_rec_t *rec)
+{
+	uint8_t key[10], buf[REC_MAX];
+	int len = bd_decision_rec_pack(rec, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	bd_be16(key, part);
+	bd_be64(key + 2, h);
+	bd_store_batch_put(w->batch, BD_CF_DECISIONS, key, sizeof(key), buf,
+			   (size_t)len);
+	return pend_put(w, part, h, buf, (size_t)len);
+}
+
+/* ---- outputs ---------------------------------------------------------------- */
+
+static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
+			const char *reason, const char *detail)
+{
+	bd_dead_letter_t dl = {
+		.topic = rd_kafka_topic_name(m->rkt),
+		.partition = m->partition,
+		.offset = m->offset,
+		.ts_ms = now_ms(),
+		.reason = reason,
+		.detail = detail,
+		.key = m->key,
+		.key_len = m->key_len,
+		.payload = m->payload,
+		.payload_len = m->len,
+	};
+	int err = bd_encode_dead_letter(w->codec, &dl, &w->out);
+	if (!err)
+		err = bd_outbox_add(w->outbox, w->batch, (uint16_t)m->partition,
+				    BD_MSG_DEADLETTER, m->key, m->key_len,
+				    w->out.data, w->out.len);
+	if (err)
+		bd_error("cannot dead-letter %s/%d@%lld (%s): %s", dl.topic,
+			 m->partition, (long long)m->offset, reason,
+			 bd_strerror(err));
+	bd_debug("dead letter %s/%d@%lld: %s: %s", dl.topic, m->partition,
+		 (long long)m->offset, reason, detail);
+	COUNT(w, c_dead);
+	w->dirty = 1;
+}
+
+static int publish_decision(bd_worker_t *w, uint16_t part, const bd_decision_t *d)
+{
+	int err = bd_encode_decision(w->codec, d, &w->out);
+	if (err)
+		return err;
+	return bd_outbox_add(w->outbox, w->batch, part, BD_MSG_DECISION,
+			     d->user_id, strlen(d->user_id), w->out.data,
+			     w->out.len);
+}
+
+static int stats_add(bd_worker_t *w, const uint8_t *key, size_t klen,
+		     const double *x, int n)
+{
+	return bd_stats_delta_add(w->delta, key, klen, x, n);
+}
+
+/* ---- feature events ------------------------------------------------------- */
+
+static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
+{
+	bd_feature_event_t ev;
+	bd_decision_t d;
+	bd_decision_rec_t rec;
+	const bd_campaign_t *c;
+	const bd_plan_t *plan;
+	char errstr[512], id[17];
+	uint16_t part = (uint16_t)m->partition;
+	uint8_t key[BD_STATS_KEY_MAX];
+	uint64_t h;
+	int err;
+
+	COUNT(w, c_features);
+	err = bd_decode_feature(w->codec, m->payload, m->len, &ev, errstr,
+				sizeof(errstr));
+	if (err) {
+		dead_letter(w, m, err == BD_EINVAL ? "invalid" :
+				  err == BD_ESCHEMA ? "schema" :
+				  err == BD_EWIRE ? "wire" : "decode", errstr);
+		return;
+	}
+	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
+		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
+			 ev.campaign_id);
+		dead_letter(w, m, "unknown_campaign", errstr);
+		return;
+	}
+	if (ev.dim != w->cfg->features_dim) {
+		snprintf(errstr, sizeof(errstr),
+			 "features has %d values, features.dim is %d", ev.dim,
+			 w->cfg->features_dim);
+		dead_letter(w, m, "invalid", errstr);
+		return;
+	}
+	h = bd_decision_hash(ev.campaign_id, ev.request_id);
+	bd_decision_id_format(h, id);
+	err = decision_lookup(w, part, h, &rec);
+	if (err < 0)
+		goto store_error;
+	if (err == 0) {
+		/* Seen before: answer with the stored decision, count nothing. */
+		if (strcmp(rec.request_id, ev.request_id) != 0) {
+			snprintf(errstr, sizeof(errstr),
+				 "decision id %s collides with request '%s'", id,
+				 rec.request_id);
+			dead_letter(w, m, "invalid", errstr);
+			return;
+		}
+		d = (bd_decision_t){
+			.decision_id = id, .request_id = rec.request_id,
+			.campaign_id = rec.campaign_id, .user_id = rec.user_id,
+			.ts_ms = rec.ts_ms, .treatment = rec.treatment,
+			.cluster = rec.cluster, .propensity = rec.propensity,
+			.explored = rec.explored, .plan_version = rec.plan_version,
+			.model_version = rec.model_version, .reason = rec.reason,
+		};
+		COUNT(w, c_dups);
+		COUNT(w, c_republished);
+		if ((err = publish_decision(w, part, &d)))
+			goto store_error;
+		w->dirty = 1;
+		return;
+	}
+	bd_decide(c, plan, w->snap->model, &ev, h, &d);
+	d.decision_id = id;
+	d.request_id = ev.request_id;
+	d.campaign_id = ev.campaign_id;
+	d.user_id = ev.user_id;
+	rec = (bd_decision_rec_t){
+		.explored = d.explored, .treatment = d.treatment,
+		.cluster = d.cluster, .propensity = d.propensity,
+		.ts_ms = d.ts_ms, .plan_version = d.plan_version,
+		.model_version = d.model_version, .campaign_id = ev.campaign_id,
+		.request_id = ev.request_id, .user_id = ev.user_id,
+		.reason = d.reason, .dim = ev.dim, .features = ev.features,
+	};
+	if ((err = decision_store(w, part, h, &rec)))
+		goto store_error;
+	double one[1] = {1};
+	size_t klen = bd_stats_cell_key(key, part, ev.campaign_id, d.model_version,
+					d.cluster, d.treatment);
+	if ((err = stats_add(w, key, klen, one, 1)))
+		goto store_error;
+	klen = bd_stats_day_key(key, part, ev.campaign_id,
+				bd_campaign_day(c, ev.ts_ms, NULL));
+	if ((err = stats_add(w, key, klen, one, 1)))
+		goto store_error;
+	if ((err = publish_decision(w, part, &d)))
+		goto store_error;
+	/* the event clock: the latest event time seen anywhere */
+	int64_t cur = atomic_load_explicit((_Atomic int64_t *)w->env.clock_ms,
+					   memory_order_relaxed);
+	while (ev.ts_ms > cur &&
+	       !atomic_compare_exchange_weak((_Atomic int64_t *)w->env.clock_ms,
+					     &cur, ev.ts_ms))
+		;
+	COUNT(w, c_decisions);
+	w->dirty = 1;
+	return;
+store_error:
+	bd_error("feature %d@%lld: %s", m->partition, (long long)m->offset,
+		 bd_strerror(err));
+	w->failed = 1;
+}
+
+/* ---- outcome events ------------------------------------------------------- */
+
+static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
+{
+	part_t *p = part_get(w, part);
+	uint8_t key[10], buf[REC_MAX];
+	int len;
+
+	if (!p)
+		return -ENOMEM;
+	if (w->cfg->samples_max == 0)
+		return 0;
+	if (!p->sample_loaded) {
+		char *v = NULL;
+		size_t vlen = 0;
+		uint8_t mk[6] = {'s', 's', 'e', 'q'};
+		bd_be16(mk + 4, part);
+		p->sample_seq = 0;
+		if (bd_store_get(w->env.store, BD_CF_META, mk, sizeof(mk), &v,
+				 &vlen) == 0) {
+			if (vlen == 8)
+				p->sample_seq = bd_rd_be64((uint8_t *)v);
+			free(v);
+		}
+		p->sample_loaded = 1;
+	}
+	len = bd_sample_pack(s, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	bd_store_batch_put(w->batch, BD_CF_SAMPLES, key,
+			   bd_sample_key(key, part, p->sample_seq++), buf,
+			   (size_t)len);
+	p->sample_dirty = 1;
+	return 0;
+}
+
+static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
+			 int64_t model_version, int32_t cluster, int32_t treatment,
+			 bool explored, double propensity,
+			 const bd_outcome_event_t *ev, int64_t day)
+{
+	uint8_t key[BD_STATS_KEY_MAX];
+	double ip = 1.0 / propensity, v = ev->value, c = ev->cost,
+	       o = (double)ev->orders;
+	double x[BD_STAT__COUNT] = {
+		[BD_STAT_OUTCOMES] = 1,
+		[BD_STAT_W] = ip,
+		[BD_STAT_W2] = ip * ip,
+		[BD_STAT_VALUE] = v,
+		[BD_STAT_VALUE2] = v * v,
+		[BD_STAT_COST] = c,
+		[BD_STAT_COST2] = c * c,
+		[BD_STAT_ORDERS] = o,
+		[BD_STAT_ORDERS2] = o * o,
+		[BD_STAT_WVALUE] = v * ip,
+		[BD_STAT_WCOST] = c * ip,
+		[BD_STAT_WORDERS] = o * ip,
+		[BD_STAT_XN] = explored ? 1 : 0,
+		[BD_STAT_XVALUE] = explored ? v : 0,
+		[BD_STAT_XCOST] = explored ? c : 0,
+		[BD_STAT_XORDERS] = explored ? o : 0,
+	};
+	double y[BD_DAY__COUNT] = {
+		[BD_DAY_OUTCOMES] = 1, [BD_DAY_COST] = c, [BD_DAY_VALUE] = v,
+		[BD_DAY_ORDERS] = o,
+	};
+	int err;
+	size_t klen = bd_stats_cell_key(key, part, campaign, model_version,
+					cluster, treatment);
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
+		return err;
+	if (day == INT64_MIN)
+		return 0; /* historical samples do not spend today's budget */
+	klen = bd_stats_day_key(key, part, campaign, day);
+	return stats_add(w, key, klen, y, BD_DAY__COUNT);
+}
+
+static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
+			  const bd_outcome_event_t *ev)
+{
+	const bd_campaign_t *c = bd_snapshot_find(w->snap, ev->campaign_id, NULL);
+	uint16_t part = (uint16_t)m->partition;
+	char errstr[256];
+	int err;
+
+	if (!c) {
+		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
+			 ev->campaign_id);
+		dead_letter(w, m, "unknown_campaign", errstr);
+		return;
+	}
+	if (ev->dim != w->cfg->features_dim || ev->treatment >= c->n_treatments) {
+		snprintf(errstr, sizeof(errstr),
+			 "historical sample: %d features (want %d), treatment %d "
+			 "(campaign has %d)",
+			 ev->dim, w->cfg->features_dim, ev->treatment,
+			 c->n_treatments);
+		dead_letter(w, m, "invalid", errstr);
+		return;
+	}
+	/* A logged propensity of exactly 1/J is taken as randomised (RCT). */
+	bool rct = fabs(ev->propensity - 1.0 / c->n_treatments) < 1e-9;
+	int32_t cluster = bd_cluster_assign(w->snap->model, ev->features);
+	bd_sample_t s = {
+		.ts_ms = ev->ts_ms, .model_version = w->snap->model->version,
+		.treatment = ev->treatment, .cluster = cluster,
+		.orders = ev->orders, .explored = rct,
+		.propensity = ev->propensity, .value = ev->value,
+		.cost = ev->cost, .campaign_id = ev->campaign_id,
+		.dim = ev->dim, .features = ev->features,
+	};
+	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
+				 ev->treatment, rct, ev->propensity, ev,
+				 INT64_MIN)) ||
+	    (err = append_sample(w, part, &s))) {
+		bd_error("historical %d@%lld: %s", m->partition,
+			 (long long)m->offset, bd_strerror(err));
+		w->failed = 1;
+		return;
+	}
+	COUNT(w, c_historical);
+	w->dirty = 1;
+}
+
+static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
+{
+	bd_outcome_event_t ev;
+	bd_decision_rec_t rec;
+	char errstr[512];
+	uint16_t part = (uint16_t)m->partition;
+	uint64_t h;
+	int err;
+
+	COUNT(w, c_outcomes);
+	err = bd_decode_outcome(w->codec, m->payload, m->len, &ev, errstr,
+				sizeof(errstr));
+	if (err) {
+		dead_letter(w, m, err == BD_EINVAL ? "invalid" :
+				  err == BD_ESCHEMA ? "schema" :
+				  err == BD_EWIRE ? "wire" : "decode", errstr);
+		return;
+	}
+	if (ev.decision_id[0] == '\0') {
+		on_historical(w, m, &ev);
+		return;
+	}
+	if (bd_decision_id_parse(ev.decision_id, &h) != 0) {
+		snprintf(errstr, sizeof(errstr),
+			 "decision_id '%.40s' is not 16 lowercase hex digits",
+			 ev.decision_id);
+		dead_letter(w, m, "invalid", errstr);
+		return;
+	}
+	err = decision_lookup(w, part, h, &rec);
+	if (err < 0) {
+		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
+			 bd_strerror(err));
+		w->failed = 1;
+		return;
+	}
+	if (err == 1) {
+		snprintf(errstr, sizeof(errstr),
+			 "no decision %s on partition %d (expired, never made, or "
+			 "the outcome was not keyed by user_id)",
+			 ev.decision_id, m->partition);
+		dead_letter(w, m, "unknown_decision", errstr);
+		return;
+	}
+	if (rec.joined) {
+		snprintf(errstr, sizeof(errstr),
+			 "decision %s already has its outcome", ev.decision_id);
+		dead_letter(w, m, "duplicate", errstr);
+		return;
+	}
+	if (strcmp(rec.campaign_id, ev.campaign_id) != 0 ||
+	    strcmp(rec.user_id, ev.user_id) != 0) {
+		snprintf(errstr, sizeof(errstr),
+			 "decision %s belongs to campaign '%s' user '%s'",
+			 ev.decision_id, rec.campaign_id, rec.user_id);
+		dead_letter(w, m, "invalid", errstr);
+		return;
+	}
+	const bd_campaign_t *c = bd_snapshot_find(w->snap, rec.campaign_id, NULL);
+	int64_t day = c ? bd_campaign_day(c, rec.ts_ms, NULL) : INT64_MIN;
+	bd_sample_t s = {
+		.ts_ms = rec.ts_ms, .model_version = rec.model_version,
+		.treatment = rec.treatment, .cluster = rec.cluster,
+		.orders = ev.orders, .explored = rec.explored,
+		.propensity = rec.propensity, .value = ev.value, .cost = ev.cost,
+		.campaign_id = rec.campaign_id, .dim = rec.dim,
+		.features = rec.features,
+	};
+	rec.joined = true;
+	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
+				 rec.cluster, rec.treatment, rec.explored,
+				 rec.propensity, &ev, day)) ||
+	    (err = append_sample(w, part, &s)) ||
+	    (err = decision_store(w, part, h, &rec))) {
+		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
+			 bd_strerror(err));
+		w->failed = 1;
+		return;
+	}
+	w->dirty = 1;
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+static void handle(bd_worker_t *w, rd_kafka_message_t *m)
+{
+	int in;
+	part_t *p;
+
+	if (m->err) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			bd_warn("consumer: %s", rd_kafka_message_errstr(m));
+		return;
+	}
+	in = input_of(w, rd_kafka_topic_name(m->rkt));
+	if (in < 0 || !(p = part_get(w, m->partition)))
+		return;
+	if (p->next_off[in] >= 0 && m->offset < p->next_off[in])
+		return; /* already applied (a fetch from before a seek) */
+	if (in == IN_FEATURES)
+		on_feature(w, m);
+	else
+		on_outcome(w, m);
+	p->next_off[in] = m->offset + 1;
+	p->off_dirty[in] = 1;
+	w->dirty = 1;
+}
+
+/* Writes everything staged: state, outputs and offsets in one batch. */
+static int flush(bd_worker_t *w)
+{
+	char errstr[512];
+	int err;
+
+	if (w->failed)
+		return BD_ESTORE;
+	if (!w->dirty && bd_outbox_acked(w->outbox) == 0)
+		return 0;
+	bd_stats_delta_flush(w->delta, w->batch);
+	for (int i = 0; i < w->nparts; i++) {
+		part_t *p = &w->parts[i];
+		for (int in = 0; in < 2; in++)
+			if (p->off_dirty[in]) {
+				bd_store_batch_offset(
+					w->batch,
+					w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
+									: BD_MSG_OUTCOME],
+					i, p->next_off[in]);
+				p->off_dirty[in] = 0;
+			}
+		if (p->sample_dirty) {
+			uint8_t mk[6] = {'s', 's', 'e', 'q'}, v[8], from[10], to[10];
+			bd_be16(mk + 4, (uint16_t)i);
+			bd_be64(v, p->sample_seq);
+			bd_store_batch_put(w->batch, BD_CF_META, mk, sizeof(mk), v, 8);
+			if (p->sample_seq > (uint64_t)w->cfg->samples_max)
+				bd_store_batch_delete_range(
+					w->batch, BD_CF_SAMPLES, from,
+					bd_sample_key(from, (uint16_t)i, 0), to,
+					bd_sample_key(to, (uint16_t)i,
+						      p->sample_seq -
+							      (uint64_t)w->cfg->samples_max));
+			p->sample_dirty = 0;
+		}
+	}
+	bd_outbox_prepare(w->outbox, w->batch);
+	err = bd_store_batch_write(w->env.store, w->batch, errstr, sizeof(errstr));
+	if (err) {
+		/* Nothing of this batch happened; the offsets did not move, so
+		 * stopping here loses nothing: the input is read again. */
+		bd_error("worker %d: %s; stopping", w->id, errstr);
+		bd_outbox_discard(w->outbox);
+		w->failed = 1;
+		return err;
+	}
+	bd_outbox_produce(w->outbox);
+	pend_clear(w);
+	w->dirty = 0;
+	COUNT(w, c_batches);
+	return 0;
+}
+
+static void fail_stop(bd_worker_t *w);
+static void on_again(uv_timer_t *t);
+
+static void drain(bd_worker_t *w)
+{
+	int n = 0;
+	rd_kafka_message_t *m;
+
+	while (!w->failed && n < w->cfg->batch_max &&
+	       (m = rd_kafka_consumer_poll(w->consumer, 0))) {
+		handle(w, m);
+		rd_kafka_message_destroy(m);
+		n++;
+	}
+	if (flush(w) != 0 || w->failed) {
+		fail_stop(w);
+		return;
+	}
+	/* The wake-up fires only when the queue goes from empty to non-empty:
+	 * if we stopped early, come back on the next loop iteration. */
+	if (n == w->cfg->batch_max && !w->stopping)
+		uv_timer_start(&w->again, on_again, 0, 0);
+}
+
+static void on_again(uv_timer_t *t)
+{
+	drain(t->data);
+}
+
+static void on_consumer(uv_poll_t *h, int status, int events)
+{
+	bd_kafka_waker_t *wk = h->data;
+	bd_kafka_waker_drain(wk);
+	drain(wk->data);
+}
+
+static void on_producer(uv_poll_t *h, int status, int events)
+{
+	bd_kafka_waker_t *wk = h->data;
+	bd_kafka_waker_drain(wk);
+	rd_kafka_poll(((bd_worker_t *)wk->data)->producer, 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	bd_worker_t *w = t->data;
+	rd_kafka_poll(w->producer, 0);
+	if (flush(w) != 0)
+		fail_stop(w);
+}
+
+/* ---- rebalance -------------------------------------------------------------- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	bd_worker_t *w = opaque;
+
+	/* Whatever is staged belongs to the assignment that is ending. */
+	if (flush(w) != 0)
+		w->failed = 1;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < parts->cnt; i++) {
+			rd_kafka_topic_partition_t *tp = &parts->elems[i];
+			int in = input_of(w, tp->topic);
+			part_t *p = part_get(w, tp->partition);
+			int64_t off = bd_store_offset_get(w->env.store, tp->topic,
+							  tp->partition);
+			/* Our stored offset is the next one to read. */
+			tp->offset = off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
+			if (p && in >= 0) {
+				p->assigned[in] = 1;
+				p->next_off[in] = off;
+				p->sample_loaded = 0;
+			}
+			if (in == IN_FEATURES &&
+			    bd_outbox_recover(w->outbox, (uint16_t)tp->partition))
+				w->failed = 1;
+			bd_info("worker %d: assigned %s/%d at offset %lld", w->id,
+				tp->topic, tp->partition, (long long)off);
+		}
+		rd_kafka_assign(rk, parts);
+	} else {
+		for (int i = 0; i < parts->cnt; i++) {
+			int in = input_of(w, parts->elems[i].topic);
+			part_t *p = part_get(w, parts->elems[i].partition);
+			if (p && in >= 0) {
+				p->assigned[in] = 0;
+				p->next_off[in] = -1;
+			}
+		}
+		bd_info("worker %d: %d partitions revoked", w->id, parts->cnt);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	bd_worker_t *w = opaque;
+	bd_outbox_on_delivery(w->outbox, m);
+}
+
+/* ---- mailbox and stop ------------------------------------------------------ */
+
+static void close_all(bd_worker_t *w)
+{
+	bd_kafka_waker_stop(&w->cons_waker);
+	bd_kafka_waker_stop(&w->prod_waker);
+	uv_close((uv_handle_t *)&w->timer, NULL);
+	uv_close((uv_handle_t *)&w->again, NULL);
+	uv_close((uv_handle_t *)&w->mailbox, NULL);
+}
+
+static void do_stop(bd_worker_t *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	uv_timer_stop(&w->again);
+	if (flush(w) != 0)
+		w->failed = 1;
+	/* close serves the final revoke (rebalance_cb flushes) */
+	rd_kafka_consumer_close(w->consumer);
+	/* wait for outputs, then record their delivery */
+	rd_kafka_flush(w->producer, 10000);
+	if (!w->failed && flush(w) != 0)
+		w->failed = 1;
+	close_all(w);
+}
+
+static void fail_stop(bd_worker_t *w)
+{
+	if (w->stopping)
+		return;
+	/* Do not close the consumer gracefully: nothing more may be written.
+	 * The main thread notices the failed worker and shuts down. */
+	w->stopping = 1;
+	w->failed = 1;
+	close_all(w);
+	if (w->env.failed)
+		uv_async_send(w->env.failed);
+}
+
+static void on_mailbox(uv_async_t *a)
+{
+	bd_worker_t *w = a->data;
+	bd_snapshot_t *snap;
+	int stop;
+
+	uv_mutex_lock(&w->mbox_lock);
+	snap = w->mbox_snap;
+	w->mbox_snap = NULL;
+	stop = w->mbox_stop;
+	uv_mutex_unlock(&w->mbox_lock);
+	if (snap) {
+		bd_snapshot_unref(w->snap);
+		w->snap = snap;
+	}
+	if (stop)
+		do_stop(w);
+}
+
+void bd_worker_post_snapshot(bd_worker_t *w, bd_snapshot_t *snap)
+{
+	bd_snapshot_t *old;
+	uv_mutex_lock(&w->mbox_lock);
+	old = w->mbox_snap;
+	w->mbox_snap = bd_snapshot_ref(snap);
+	uv_mutex_unlock(&w->mbox_lock);
+	bd_snapshot_unref(old);
+	uv_async_send(&w->mailbox);
+}
+
+void bd_worker_stop(bd_worker_t *w)
+{
+	uv_mutex_lock(&w->mbox_lock);
+	w->mbox_stop = 1;
+	uv_mutex_unlock(&w->mbox_lock);
+	uv_async_send(&w->mailbox);
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static void run(void *arg)
+{
+	bd_worker_t *w = arg;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static void worker_free(bd_worker_t *w)
+{
+	if (w->consumer)
+		rd_kafka_destroy(w->consumer);
+	if (w->cons_q)
+		rd_kafka_queue_destroy(w->cons_q);
+	if (w->prod_q)
+		rd_kafka_queue_destroy(w->prod_q);
+	if (w->producer)
+		rd_kafka_destroy(w->producer);
+	bd_outbox_free(w->outbox);
+	bd_codec_free(w->codec);
+	bd_store_batch_destroy(w->batch);
+	bd_stats_delta_free(w->delta);
+	bd_snapshot_unref(w->snap);
+	bd_snapshot_unref(w->mbox_snap);
+	bd_buf_free(&w->out);
+	pend_clear(w);
+	free(w->pend);
+	free(w->parts);
+	uv_mutex_destroy(&w->mbox_lock);
+	free(w);
+}
+
+static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
+			       char *errstr, size_t errstr_size)
+{
+	const bd_config_t *cfg = w->cfg;
+	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, w->env.bootstrap, errstr,
+						  errstr_size);
+	char cid[64];
+	rd_kafka_t *rk;
+
+	if (!conf)
+		return NULL;
+	snprintf(cid, sizeof(cid), "budgetd-w%d", w->id);
+	if (bd_kafka_conf_set(conf, "client.id", cid, errstr, errstr_size))
+		goto fail;
+	if (type == RD_KAFKA_CONSUMER) {
+		/* Offsets live in RocksDB with the state; Kafka's committed
+		 * offsets are not used.  Range assignment keeps partition p of
+		 * features and outcomes on the same consumer. */
+		if (bd_kafka_conf_set(conf, "group.id", cfg->group_id, errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size))
+			goto fail;
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	} else {
+		if (bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
+		    bd_kafka_conf_set(conf, "linger.ms", "1", errstr, errstr_size))
+			goto fail;
+		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	}
+	rd_kafka_conf_set_opaque(conf, w);
+	rk = rd_kafka_new(type, conf, errstr, errstr_size);
+	if (!rk)
+		goto fail;
+	return rk; /* conf now owned by rk */
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
+		    bd_worker_t **out, char *errstr, size_t errstr_size)
+{
+	bd_worker_t *w = calloc(1, sizeof(*w));
+	rd_kafka_topic_partition_list_t *topics = NULL;
+	rd_kafka_resp_err_t kerr;
+	int err = BD_EKAFKA;
+
+	if (!w)
+		return -ENOMEM;
+	w->id = id;
+	w->env = *env;
+	w->cfg = env->cfg;
+	w->snap = bd_snapshot_ref(snap);
+	uv_mutex_init(&w->mbox_lock);
+	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
+				bd_config_output_format(env->cfg), &w->codec,
+				errstr, errstr_size)))
+		goto fail;
+	err = -ENOMEM;
+	if (!(w->batch = bd_store_batch_new(env->store)) ||
+	    !(w->delta = bd_stats_delta_new()))
+		goto fail;
+	err = BD_EKAFKA;
+	if (!(w->producer = make_client(w, RD_KAFKA_PRODUCER, errstr, errstr_size)) ||
+	    !(w->consumer = make_client(w, RD_KAFKA_CONSUMER, errstr, errstr_size)))
+		goto fail;
+	if (!(w->outbox = bd_outbox_new(env->store, w->producer,
+					env->cfg->topic))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	rd_kafka_poll_set_consumer(w->consumer);
+	w->cons_q = rd_kafka_queue_get_consumer(w->consumer);
+	w->prod_q = rd_kafka_queue_get_main(w->producer);
+	if ((err = uv_loop_init(&w->loop)))
+		goto fail;
+	w->cons_waker.data = w->prod_waker.data = w;
+	if ((err = bd_kafka_waker_start(&w->cons_waker, &w->loop, w->cons_q,
+					on_consumer)) ||
+	    (err = bd_kafka_waker_start(&w->prod_waker, &w->loop, w->prod_q,
+					on_producer))) {
+		snprintf(errstr, errstr_size, "worker %d: %s", id, uv_strerror(err));
+		goto fail;
+	}
+	uv_timer_init(&w->loop, &w->timer);
+	uv_timer_init(&w->loop, &w->again);
+	w->timer.data = w->again.data = w;
+	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
+	w->mailbox.data = w;
+	uv_timer_start(&w->timer, on_timer, (uint64_t)w->cfg->flush_interval_ms,
+		       (uint64_t)w->cfg->flush_interval_ms);
+
+	topics = rd_kafka_topic_partition_list_new(2);
+	rd_kafka_topic_partition_list_add(topics, env->cfg->topic[BD_MSG_FEATURE],
+					  RD_KAFKA_PARTITION_UA);
+	rd_kafka_topic_partition_list_add(topics, env->cfg->topic[BD_MSG_OUTCOME],
+					  RD_KAFKA_PARTITION_UA);
+	kerr = rd_kafka_subscribe(w->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (kerr) {
+		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
+		err = BD_EKAFKA;
+		goto fail_loop;
+	}
+	if ((err = uv_thread_create(&w->thread, run, w))) {
+		snprintf(errstr, errstr_size, "thread: %s", uv_strerror(err));
+		goto fail_loop;
+	}
+	*out = w;
+	return 0;
+fail_loop:
+	close_all(w);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&w->loop);
+fail:
+	if (!errstr[0])
+		snprintf(errstr, errstr_size, "worker %d: %s", id, bd_strerror(err));
+	worker_free(w);
+	return err;
+}
+
+void bd_worker_join(bd_worker_t *w)
+{
+	uv_thread_join(&w->thread);
+	uv_loop_close(&w->loop);
+	worker_free(w);
+}
+
+int bd_worker_failed(const bd_worker_t *w)
+{
+	return w->failed;
+}
+
+void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
+{
+	bd_worker_t *m = (bd_worker_t *)w;
+	c->features = atomic_load_explicit(&m->c_features, memory_order_relaxed);
+	c->outcomes = atomic_load_explicit(&m->c_outcomes, memory_order_relaxed);
+	c->historical = atomic_load_explicit(&m->c_historical, memory_order_relaxed);
+	c->decisions = atomic_load_explicit(&m->c_decisions, memory_order_relaxed);
+	c->republished = atomic_load_explicit(&m->c_republished, memory_order_relaxed);
+	c->dead_letters = atomic_load_explicit(&m->c_dead, memory_order_relaxed);
+	c->batches = atomic_load_explicit(&m->c_batches, memory_order_relaxed);
+	c->duplicates = atomic_load_explicit(&m->c_dups, memory_order_relaxed);
+}
