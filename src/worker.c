@@ -73,6 +73,7 @@ struct bd_worker_s {
 	size_t pend_cap, pend_used;
 	int dirty; /* something staged since the last write */
 	int stopping, failed;
+	int stopping_consumer; /* consumer closed: no more commits */
 
 	uv_mutex_t mbox_lock; /* guards the two fields below */
 	bd_snapshot_t *mbox_snap;
@@ -609,6 +610,7 @@ static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 /* Writes everything staged: state, outputs and offsets in one batch. */
 static int flush(bd_worker_t *w)
 {
+	rd_kafka_topic_partition_list_t *commit;
 	char errstr[512];
 	int err;
 
@@ -617,15 +619,17 @@ static int flush(bd_worker_t *w)
 	if (!w->dirty && bd_outbox_acked(w->outbox) == 0)
 		return 0;
 	bd_stats_delta_flush(w->delta, w->batch);
+	commit = rd_kafka_topic_partition_list_new(8);
 	for (int i = 0; i < w->nparts; i++) {
 		part_t *p = &w->parts[i];
 		for (int in = 0; in < 2; in++)
 			if (p->off_dirty[in]) {
-				bd_store_batch_offset(
-					w->batch,
+				const char *topic =
 					w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
-									: BD_MSG_OUTCOME],
-					i, p->next_off[in]);
+									: BD_MSG_OUTCOME];
+				bd_store_batch_offset(w->batch, topic, i, p->next_off[in]);
+				rd_kafka_topic_partition_list_add(commit, topic, i)->offset =
+					p->next_off[in];
 				p->off_dirty[in] = 0;
 			}
 		if (p->sample_dirty) {
@@ -650,10 +654,16 @@ static int flush(bd_worker_t *w)
 		 * stopping here loses nothing: the input is read again. */
 		bd_error("worker %d: %s; stopping", w->id, errstr);
 		bd_outbox_discard(w->outbox);
+		rd_kafka_topic_partition_list_destroy(commit);
 		w->failed = 1;
 		return err;
 	}
 	bd_outbox_produce(w->outbox);
+	/* The stored offsets are the truth; committing them to Kafka as well
+	 * (async, best effort) makes consumer lag visible to the usual tools. */
+	if (commit->cnt && !w->stopping_consumer)
+		rd_kafka_commit(w->consumer, commit, 1);
+	rd_kafka_topic_partition_list_destroy(commit);
 	pend_clear(w);
 	w->dirty = 0;
 	COUNT(w, c_batches);
@@ -783,6 +793,7 @@ static void do_stop(bd_worker_t *w)
 		w->failed = 1;
 	/* close serves the final revoke (rebalance_cb flushes) */
 	rd_kafka_consumer_close(w->consumer);
+	w->stopping_consumer = 1;
 	/* wait for outputs, then record their delivery */
 	rd_kafka_flush(w->producer, 10000);
 	if (!w->failed && flush(w) != 0)

@@ -231,3 +231,10 @@ def tmpdir(name):
 def cleanup(*dirs):
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_caught_up(bootstrap, timeout=60):
+    """Until budgetd's group has committed up to every input high watermark."""
+    r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "caughtup.py"),
+                        bootstrap, "budgetd", str(timeout)], capture_output=True, text=True)
+    check(r.returncode == 0, "budgetd did not catch up: " + r.stdout.strip())

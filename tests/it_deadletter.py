@@ -46,7 +46,8 @@ try:
         ("feature_event", b"\x00\x00\x00\x00\x63" + good[5:], "schema", "schema id 99"),
         ("feature_event", b"\xc3\x01" + struct.pack("<Q", 12345) + good[5:], "schema",
          "fingerprint"),
-        ("feature_event", encode("outcome_event", outcome(did)), "schema", "schema id 2"),
+        ("feature_event", encode("outcome_event", outcome(did, cost=7.0)), "schema",
+         "schema id 2"),
         ("feature_event", good[:-3], "decode", "decode"),
         ("feature_event", good + b"\x00", "decode", "trailing"),
         ("feature_event", encode("feature_event", feature("bad-dim", n=5)), "invalid",
@@ -115,6 +116,7 @@ try:
     check(decisions.read(1, 30, lambda m: decode("decision", m.value())["request_id"] ==
                          "good-2"), "no decision after the bad inputs")
     check(d.p.poll() is None, "daemon still running")
+    wait_caught_up(broker.bootstrap)
     for t in (plans, dlq, decisions):
         t.close()
     check_eq(d.stop(), 0, "exit code")

@@ -96,7 +96,7 @@ try:
                "features": [0.5] * 12, "treatment": 1, "propensity": 1.0 / 3}
         produce(p, "outcome_event", ("h%d" % i).encode(), encode("outcome_event", out))
     p.flush(10)
-    time.sleep(4)
+    wait_caught_up(broker.bootstrap)
     plans.close()
     decisions.close()
     rc = d.stop()

@@ -13,6 +13,7 @@ start_broker brokerA
 start_daemon a "$WORK/stateA"
 "$SIM" run --bootstrap "$BOOTSTRAP" $SIMARGS >"$WORK/simA.out" 2>"$WORK/simA.log" ||
 	fail "simulator run A: $(tail -n 3 "$WORK/simA.out")"
+caught_up
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon A exit code"
 
 # run B: SIGKILLed three times while the day runs
@@ -22,13 +23,20 @@ start_daemon b "$WORK/stateB"
 SIM_PID=$!
 PIDS="$PIDS $SIM_PID"
 kills=0
-for at in 4 3 3; do
+for at in 1.5 0.7 2.2; do
+	# kill while it works: after it has its partitions and some input
+	n=$(grep -c "assigned budgetd.features" "$WORK/b.log")
+	for _ in $(seq 300); do
+		[ "$(grep -c "assigned budgetd.features" "$WORK/b.log")" -gt "$n" ] && break
+		sleep 0.1
+	done
 	sleep "$at"
 	kill -9 "$DAEMON_PID" 2>/dev/null && kills=$((kills + 1))
 	wait "$DAEMON_PID" 2>/dev/null
 	start_daemon b "$WORK/stateB"
 done
 wait "$SIM_PID" || fail "simulator run B: $(tail -n 5 "$WORK/simB.out")"
+caught_up
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon B exit code"
 [ "$kills" = 3 ] || fail "only $kills kills landed"
 grep -q "CONFLICTS" "$WORK/simB.out" && fail "a decision changed treatment: $(grep CONFLICTS "$WORK/simB.out")"

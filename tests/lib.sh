@@ -51,3 +51,9 @@ wait_log() {
 	for _ in $(seq "$n"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	fail "no '$2' in $1 after ${3:-30} s"
 }
+
+# caught_up [SECONDS]: waits until budgetd has applied every input message
+caught_up() {
+	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" budgetd "${1:-60}" 2>/dev/null ||
+		fail "budgetd did not catch up with its input"
+}
