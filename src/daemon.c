@@ -507,7 +507,8 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		return BD_ECONFIG;
 	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size))) {
+	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_default(conf, d->cfg, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
 		rd_kafka_conf_destroy(conf);
 		return err;
 	}
@@ -545,6 +546,43 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		return err;
 	}
 	return bd_outbox_recover(d->outbox, BD_OUTBOX_GLOBAL);
+}
+
+/* Applies the control topic up to its end before any worker starts, so no
+ * feature event of a campaign created while we were down is dead-lettered
+ * as "unknown campaign". */
+static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
+{
+	const char *topic = d->cfg->topic[BD_MSG_CONTROL];
+	int64_t lo = 0, hi = 0, next = bd_store_offset_get(d->store, topic, 0);
+	double deadline = (double)wall_ms() + 60000;
+	int n = 0;
+
+	if (rd_kafka_query_watermark_offsets(d->control, topic, 0, &lo, &hi, 30000)) {
+		snprintf(errstr, errstr_size, "cannot read the end of %s/0", topic);
+		return BD_EKAFKA;
+	}
+	if (next < lo)
+		next = lo;
+	while (next < hi && (double)wall_ms() < deadline && !d->exit_code) {
+		rd_kafka_message_t *m = rd_kafka_consume_queue(d->control_q, 500);
+		if (!m)
+			continue;
+		if (!m->err) {
+			on_control_message(d, m);
+			next = m->offset + 1;
+			n++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	if (next < hi) {
+		snprintf(errstr, errstr_size, "control topic %s/0: stuck at offset %lld of %lld",
+			 topic, (long long)next, (long long)hi);
+		return BD_EKAFKA;
+	}
+	bd_info("control topic caught up: %d commands applied, offset %lld", n,
+		(long long)next);
+	return d->exit_code ? BD_ESTORE : 0;
 }
 
 /* ---- signals and shutdown ---------------------------------------------------- */
@@ -689,9 +727,10 @@ int bd_daemon_run(bd_config_t *cfg)
 		snprintf(errstr, sizeof(errstr), "cannot load state: %s", bd_strerror(err));
 		goto fail;
 	}
-	if ((err = start_kafka(&d, errstr, sizeof(errstr))))
+	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
+	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
-	d.snap = bd_snapshot_new(++d.snap_version, &d.campaigns, d.plans, d.model);
+	publish_snapshot(&d); /* no workers yet: this only builds d.snap */
 	d.workers = calloc((size_t)cfg->workers, sizeof(*d.workers));
 	if (!d.snap || !d.workers) {
 		err = -ENOMEM;

@@ -18,6 +18,16 @@ int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 	return 0;
 }
 
+int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
+			  const char *key, const char *val, char *errstr,
+			  size_t errstr_size)
+{
+	for (int i = 0; i < cfg->kafka_n; i++)
+		if (strcmp(cfg->kafka_key[i], key) == 0)
+			return 0;
+	return bd_kafka_conf_set(conf, key, val, errstr, errstr_size);
+}
+
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
 				   char *errstr, size_t errstr_size)
 {

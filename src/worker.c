@@ -906,13 +906,16 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 		    bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
-		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size))
+		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
+		    /* decisions are online: do not let an idle fetch sit for
+		     * librdkafka's default 500 ms */
+		    bd_kafka_conf_default(conf, cfg, "fetch.wait.max.ms", "5", errstr, errstr_size))
 			goto fail;
 		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	} else {
 		if (bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
-		    bd_kafka_conf_set(conf, "linger.ms", "1", errstr, errstr_size))
+		    bd_kafka_conf_default(conf, cfg, "linger.ms", "1", errstr, errstr_size))
 			goto fail;
 		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	}

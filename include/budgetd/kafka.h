@@ -20,6 +20,14 @@
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
 				   char *errstr, size_t errstr_size);
 
+/**
+ * Sets @p key to @p val unless the operator set kafka.@p key: budgetd's
+ * defaults, which the configuration may override.
+ */
+int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
+			  const char *key, const char *val, char *errstr,
+			  size_t errstr_size) BD_WUR;
+
 /** Sets one property; on failure errstr names it. */
 int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 		      char *errstr, size_t errstr_size) BD_WUR;

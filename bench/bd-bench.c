@@ -1,0 +1,218 @@
+/*
+ * bd-bench: the measuring half of bench/throughput.
+ *
+ *   bd-bench produce  BOOTSTRAP CAMPAIGN N        N feature events, as fast as possible
+ *   bd-bench bare     BOOTSTRAP N                 a bare librdkafka consumer reads N
+ *                                                 feature events: events/s
+ *   bd-bench collect  BOOTSTRAP CAMPAIGN N        waits for N decisions; events/s from
+ *                                                 the decisions' own timestamps
+ *   bd-bench latency  BOOTSTRAP CAMPAIGN RATE S   RATE requests/s for S seconds; request
+ *                                                 to decision latency percentiles
+ *
+ * Each prints one `key=value` line.
+ */
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "budgetd/messages.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const char *group)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr));
+	if (type == RD_KAFKA_PRODUCER) {
+		rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof(errstr));
+		rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof(errstr));
+		rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr, sizeof(errstr));
+	} else {
+		rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+		rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
+		rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", errstr, sizeof(errstr));
+	}
+	rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+	if (!rk) {
+		fprintf(stderr, "bd-bench: %s\n", errstr);
+		exit(1);
+	}
+	return rk;
+}
+
+/* assigns every partition of @topic from the beginning (or the end) */
+static void assign_all(rd_kafka_t *c, const char *topic, int64_t where)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(c, topic, NULL);
+	if (rd_kafka_metadata(c, 0, t, &md, 10000) || md->topics[0].err) {
+		fprintf(stderr, "bd-bench: no metadata for %s\n", topic);
+		exit(1);
+	}
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+	for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+		int64_t lo, hi;
+		rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 10000);
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+			where == RD_KAFKA_OFFSET_END ? hi : lo;
+	}
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	rd_kafka_assign(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
+			 const char *rid, int user, bd_buf_t *b)
+{
+	float f[12];
+	char uid[32];
+	for (int j = 0; j < 12; j++)
+		f[j] = (float)((user * 7919 + j * 104729) % 2000) / 1000.0f - 1.0f;
+	snprintf(uid, sizeof(uid), "u%d", user);
+	bd_feature_event_t ev = {rid, campaign, uid, wall_ms(), f, 12};
+	if (bd_encode_feature(codec, &ev, b))
+		exit(1);
+	while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("budgetd.features"),
+				 RD_KAFKA_V_KEY(uid, strlen(uid)),
+				 RD_KAFKA_V_VALUE(b->data, b->len),
+				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		rd_kafka_poll(p, 10);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
+	bd_codec_t *codec;
+	char errstr[256], rid[64];
+	bd_buf_t b = {0};
+
+	if (argc < 4 || bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr))) {
+		fprintf(stderr, "usage: see the comment at the top of bench/bd-bench.c\n");
+		return 2;
+	}
+	const char *bootstrap = argv[2];
+	if (!strcmp(argv[1], "produce") && argc == 5) {
+		int n = atoi(argv[4]);
+		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+		for (int i = 0; i < n; i++) {
+			snprintf(rid, sizeof(rid), "b%d", i);
+			send_feature(p, codec, argv[3], rid, i % 100000, &b);
+		}
+		rd_kafka_flush(p, 60000);
+		printf("produced=%d\n", n);
+		rd_kafka_destroy(p);
+	} else if (!strcmp(argv[1], "bare") && argc == 4) {
+		int n = atoi(argv[3]), got = 0;
+		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-bare");
+		assign_all(c, "budgetd.features", RD_KAFKA_OFFSET_BEGINNING);
+		double t0 = 0, end = now() + 120;
+		while (got < n && now() < end) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+			if (!m)
+				continue;
+			if (!m->err && got++ == 0)
+				t0 = now();
+			rd_kafka_message_destroy(m);
+		}
+		double dt = now() - t0;
+		printf("bare_eps=%.0f bare_n=%d\n", got > 1 ? (got - 1) / dt : 0, got);
+		rd_kafka_consumer_close(c);
+		rd_kafka_destroy(c);
+	} else if (!strcmp(argv[1], "collect") && argc == 5) {
+		int n = atoi(argv[4]), got = 0;
+		int64_t first = INT64_MAX, last = 0;
+		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-collect");
+		assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_BEGINNING);
+		double end = now() + 300;
+		while (got < n && now() < end) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+			if (!m)
+				continue;
+			bd_decision_t d;
+			if (!m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
+							   sizeof(errstr)) &&
+			    !strcmp(d.campaign_id, argv[3])) {
+				int64_t ts = rd_kafka_message_timestamp(m, NULL);
+				first = ts < first ? ts : first;
+				last = ts > last ? ts : last;
+				got++;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		double dt = (double)(last - first) / 1000.0;
+		printf("daemon_eps=%.0f daemon_n=%d\n", got > 1 && dt > 0 ? (got - 1) / dt : 0, got);
+		rd_kafka_consumer_close(c);
+		rd_kafka_destroy(c);
+	} else if (!strcmp(argv[1], "latency") && argc == 6) {
+		double rate = atof(argv[4]), secs = atof(argv[5]);
+		int n = (int)(rate * secs), got = 0, sent = 0;
+		double *sent_at = calloc((size_t)n, sizeof(double)), *lat = calloc((size_t)n, sizeof(double));
+		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-lat");
+		assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_END);
+		/* warm up: the consumer connects and fetches before we time */
+		for (double w = now() + 2; now() < w;) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+			if (m)
+				rd_kafka_message_destroy(m);
+		}
+		double t0 = now(), end = t0 + secs + 30;
+		while ((got < n) && now() < end) {
+			double t = now();
+			while (sent < n && t0 + sent / rate <= t) {
+				snprintf(rid, sizeof(rid), "lat%d", sent);
+				sent_at[sent] = now();
+				send_feature(p, codec, argv[3], rid, sent % 100000, &b);
+				sent++;
+			}
+			rd_kafka_poll(p, 0);
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1);
+			if (!m)
+				continue;
+			bd_decision_t d;
+			int idx;
+			if (!m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
+							   sizeof(errstr)) &&
+			    sscanf(d.request_id, "lat%d", &idx) == 1 && idx >= 0 && idx < sent)
+				lat[got++] = (now() - sent_at[idx]) * 1000;
+			rd_kafka_message_destroy(m);
+		}
+		qsort(lat, (size_t)got, sizeof(double), cmp_double);
+		printf("latency_n=%d p50_decision_ms=%.2f p99_decision_ms=%.2f\n", got,
+		       got ? lat[got / 2] : -1, got ? lat[(int)(got * 0.99)] : -1);
+		rd_kafka_consumer_close(c);
+		rd_kafka_destroy(c);
+		rd_kafka_destroy(p);
+		free(sent_at);
+		free(lat);
+	} else {
+		fprintf(stderr, "bd-bench: unknown mode or arguments\n");
+		return 2;
+	}
+	bd_buf_free(&b);
+	bd_codec_free(codec);
+	return 0;
+}
