@@ -8,6 +8,9 @@
  *                                                 the decisions' own timestamps
  *   bd-bench latency  BOOTSTRAP CAMPAIGN RATE S   RATE requests/s for S seconds; request
  *                                                 to decision latency percentiles
+ *   bd-bench rtt      BOOTSTRAP RATE S            the same through the broker alone:
+ *                                                 produce -> consume round trip (on the
+ *                                                 models topic, unused by the daemon here)
  *
  * Each prints one `key=value` line.
  */
@@ -46,6 +49,11 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
 		rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", errstr, sizeof(errstr));
+		if (getenv("BD_BENCH_CONF")) {
+			char k[128], v[128];
+			if (sscanf(getenv("BD_BENCH_CONF"), "%127[^=]=%127s", k, v) == 2)
+				rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr));
+		}
 	}
 	rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
 	if (!rk) {
@@ -170,6 +178,8 @@ int main(int argc, char **argv)
 		double rate = atof(argv[4]), secs = atof(argv[5]);
 		int n = (int)(rate * secs), got = 0, sent = 0;
 		double *sent_at = calloc((size_t)n, sizeof(double)), *lat = calloc((size_t)n, sizeof(double));
+		double *in_lat = calloc((size_t)n, sizeof(double));
+		int64_t *sent_ms = calloc((size_t)n, sizeof(int64_t));
 		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
 		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-lat");
 		assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_END);
@@ -185,6 +195,7 @@ int main(int argc, char **argv)
 			while (sent < n && t0 + sent / rate <= t) {
 				snprintf(rid, sizeof(rid), "lat%d", sent);
 				sent_at[sent] = now();
+				sent_ms[sent] = wall_ms();
 				send_feature(p, codec, argv[3], rid, sent % 100000, &b);
 				sent++;
 			}
@@ -196,15 +207,77 @@ int main(int argc, char **argv)
 			int idx;
 			if (!m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
 							   sizeof(errstr)) &&
-			    sscanf(d.request_id, "lat%d", &idx) == 1 && idx >= 0 && idx < sent)
+			    sscanf(d.request_id, "lat%d", &idx) == 1 && idx >= 0 && idx < sent) {
+				/* the decision's CreateTime splits the path in two:
+				 * request -> decided, and decided -> received */
+				in_lat[got] = (double)(rd_kafka_message_timestamp(m, NULL) - sent_ms[idx]);
+				lat[got++] = (now() - sent_at[idx]) * 1000;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		qsort(lat, (size_t)got, sizeof(double), cmp_double);
+		qsort(in_lat, (size_t)got, sizeof(double), cmp_double);
+		fprintf(stderr, "request->decision produced: p50 %.0f p90 %.0f p99 %.0f ms\n",
+			got ? in_lat[got / 2] : -1, got ? in_lat[(int)(got * 0.9)] : -1,
+			got ? in_lat[(int)(got * 0.99)] : -1);
+		printf("latency_n=%d p50_decision_ms=%.2f p90_decision_ms=%.2f "
+		       "p99_decision_ms=%.2f max_decision_ms=%.2f\n", got,
+		       got ? lat[got / 2] : -1, got ? lat[(int)(got * 0.9)] : -1,
+		       got ? lat[(int)(got * 0.99)] : -1, got ? lat[got - 1] : -1);
+		if (getenv("BD_BENCH_TRACE"))
+			for (int i = 0; i < got; i += got / 50 + 1)
+				fprintf(stderr, "%d %.2f\n", i, lat[i]);
+		rd_kafka_consumer_close(c);
+		rd_kafka_destroy(c);
+		rd_kafka_flush(p, 5000);
+		rd_kafka_destroy(p);
+		free(sent_at);
+		free(sent_ms);
+		free(in_lat);
+		free(lat);
+	} else if (!strcmp(argv[1], "rtt") && argc == 5) {
+		double rate = atof(argv[3]), secs = atof(argv[4]);
+		int n = (int)(rate * secs), got = 0, sent = 0;
+		double *sent_at = calloc((size_t)n, sizeof(double)), *lat = calloc((size_t)n, sizeof(double));
+		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-rtt");
+		assign_all(c, "budgetd.models", RD_KAFKA_OFFSET_END);
+		for (double w = now() + 2; now() < w;) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+			if (m)
+				rd_kafka_message_destroy(m);
+		}
+		double t0 = now(), end = t0 + secs + 30;
+		while (got < n && now() < end) {
+			while (sent < n && t0 + sent / rate <= now()) {
+				snprintf(rid, sizeof(rid), "%d", sent);
+				sent_at[sent] = now();
+				while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("budgetd.models"),
+							 RD_KAFKA_V_KEY(rid, strlen(rid)),
+							 RD_KAFKA_V_VALUE(rid, strlen(rid)),
+							 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+					rd_kafka_poll(p, 1);
+				sent++;
+			}
+			rd_kafka_poll(p, 0);
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1);
+			if (!m)
+				continue;
+			int idx;
+			char num[32];
+			snprintf(num, sizeof(num), "%.*s", (int)(m->len < 31 ? m->len : 31),
+				 (const char *)m->payload);
+			if (!m->err && sscanf(num, "%d", &idx) == 1 && idx >= 0 && idx < sent)
 				lat[got++] = (now() - sent_at[idx]) * 1000;
 			rd_kafka_message_destroy(m);
 		}
 		qsort(lat, (size_t)got, sizeof(double), cmp_double);
-		printf("latency_n=%d p50_decision_ms=%.2f p99_decision_ms=%.2f\n", got,
+		printf("rtt_n=%d p50_rtt_ms=%.2f p99_rtt_ms=%.2f\n", got,
 		       got ? lat[got / 2] : -1, got ? lat[(int)(got * 0.99)] : -1);
 		rd_kafka_consumer_close(c);
 		rd_kafka_destroy(c);
+		rd_kafka_flush(p, 5000);
 		rd_kafka_destroy(p);
 		free(sent_at);
 		free(lat);
