@@ -1,0 +1,128 @@
+/* config.c: the settings table drives defaults, parsing, errors and dump. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "budgetd/config.h"
+
+static char err[512];
+
+static void says(const char *what)
+{
+	if (!strstr(err, what))
+		fail_msg("error '%s' does not say '%s'", err, what);
+}
+
+static void test_defaults(void **state)
+{
+	bd_config_t c;
+	(void)state;
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_string_equal(c.bootstrap_servers, "");
+	assert_string_equal(c.topic[BD_MSG_FEATURE], "budgetd.features");
+	assert_int_equal(c.workers, 2);
+	assert_int_equal(c.schema_id[BD_MSG_DEADLETTER], 7);
+	assert_true(c.exploration == 0.1);
+	assert_int_equal(bd_config_output_format(&c), BD_WIRE_CONFLUENT);
+	assert_int_equal(bd_config_validate(&c, err, sizeof(err)), 0);
+	bd_config_free(&c);
+}
+
+static void test_set(void **state)
+{
+	bd_config_t c;
+	(void)state;
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_int_equal(bd_config_set(&c, "workers", "4", err, sizeof(err)), 0);
+	assert_int_equal(c.workers, 4);
+	assert_int_equal(bd_config_set(&c, "exploration", "0.25", err, sizeof(err)), 0);
+	assert_true(c.exploration == 0.25);
+	assert_int_equal(bd_config_set(&c, "output.format", "single_object", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_output_format(&c), BD_WIRE_SINGLE_OBJECT);
+	assert_int_equal(bd_config_set(&c, "nope", "1", err, sizeof(err)), BD_ECONFIG);
+	says("unknown setting 'nope'");
+	assert_int_equal(bd_config_set(&c, "workers", "0", err, sizeof(err)), BD_ECONFIG);
+	says("workers: '0' is not an integer in 1..64");
+	assert_int_equal(bd_config_set(&c, "workers", "3x", err, sizeof(err)), BD_ECONFIG);
+	says("workers");
+	assert_int_equal(bd_config_set(&c, "exploration", "1.5", err, sizeof(err)), BD_ECONFIG);
+	says("exploration");
+	assert_int_equal(bd_config_set(&c, "output.format", "json", err, sizeof(err)), BD_ECONFIG);
+	says("confluent|single_object");
+	assert_int_equal(c.workers, 4); /* failures change nothing */
+	assert_int_equal(bd_config_set(&c, "kafka.linger.ms", "5", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&c, "kafka.linger.ms", "7", err, sizeof(err)), 0);
+	assert_int_equal(c.kafka_n, 1);
+	assert_string_equal(c.kafka_val[0], "7");
+	bd_config_free(&c);
+}
+
+static void test_file(void **state)
+{
+	char path[] = "/tmp/bdconfXXXXXX";
+	bd_config_t c;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	(void)state;
+	fprintf(f, "# comment\n\nworkers = 3   # trailing\nstate.dir=/x/y\n"
+		   "kafka.sasl.password = hunter2\nclusters = many\n");
+	fclose(f);
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_int_equal(bd_config_load_file(&c, path, err, sizeof(err)), BD_ECONFIG);
+	says(":6: clusters");
+	assert_int_equal(c.workers, 3);
+	assert_string_equal(c.state_dir, "/x/y");
+	/* the dump lists every setting and hides secrets */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	bd_config_dump(&c, m, true);
+	fclose(m);
+	assert_non_null(strstr(buf, "workers = 3"));
+	assert_non_null(strstr(buf, "topic.deadletters = budgetd.deadletters"));
+	assert_non_null(strstr(buf, "kafka.sasl.password = ********"));
+	assert_null(strstr(buf, "hunter2"));
+	free(buf);
+	f = fopen(path, "w");
+	fprintf(f, "workers 3\n");
+	fclose(f);
+	assert_int_equal(bd_config_load_file(&c, path, err, sizeof(err)), BD_ECONFIG);
+	says(":1: expected 'key = value'");
+	unlink(path);
+	assert_int_equal(bd_config_load_file(&c, path, err, sizeof(err)), BD_ECONFIG);
+	says("No such file");
+	bd_config_free(&c);
+}
+
+static void test_validate(void **state)
+{
+	bd_config_t c;
+	(void)state;
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_int_equal(bd_config_set(&c, "topic.plans", "budgetd.features", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_validate(&c, err, sizeof(err)), BD_ECONFIG);
+	says("are both 'budgetd.features'");
+	assert_int_equal(bd_config_set(&c, "topic.plans", "p", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&c, "state.dir", "", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_validate(&c, err, sizeof(err)), BD_ECONFIG);
+	says("state.dir is empty");
+	bd_config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_validate),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

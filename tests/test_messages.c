@@ -1,0 +1,274 @@
+/* messages.c: every kind round-trips in both framings; bad input fails with
+ * the right code and a reason that names the problem. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/messages.h"
+
+static const uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
+static bd_codec_t *conf_codec, *so_codec;
+static char err[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &conf_codec, err, sizeof(err)) ||
+	    bd_codec_new(ids, BD_WIRE_SINGLE_OBJECT, &so_codec, err, sizeof(err)))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	bd_codec_free(conf_codec);
+	bd_codec_free(so_codec);
+	return 0;
+}
+
+static const float feats[4] = {0.5f, -1.25f, 3.0f, 0.0f};
+
+static void feature_roundtrip(bd_codec_t *c)
+{
+	bd_feature_event_t in = {"req-1", "camp", "user-9", 1700000000123LL, feats, 4}, out;
+	bd_buf_t b = {0};
+	assert_int_equal(bd_encode_feature(c, &in, &b), 0);
+	assert_int_equal(bd_decode_feature(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.request_id, "req-1");
+	assert_string_equal(out.campaign_id, "camp");
+	assert_string_equal(out.user_id, "user-9");
+	assert_int_equal(out.ts_ms, 1700000000123LL);
+	assert_int_equal(out.dim, 4);
+	assert_memory_equal(out.features, feats, sizeof(feats));
+	bd_buf_free(&b);
+}
+
+static void test_feature(void **state)
+{
+	(void)state;
+	feature_roundtrip(conf_codec);
+	feature_roundtrip(so_codec); /* decoded by the Confluent codec: both framings accepted */
+}
+
+static void test_outcome(void **state)
+{
+	bd_outcome_event_t in = {.decision_id = "00000000000000ab", .campaign_id = "c",
+				 .user_id = "u", .ts_ms = 5, .orders = 2, .value = 12.5,
+				 .cost = 2}, out;
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_outcome(so_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_outcome(so_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.decision_id, "00000000000000ab");
+	assert_int_equal(out.orders, 2);
+	assert_true(out.value == 12.5 && out.cost == 2);
+	assert_false(out.has_features || out.has_treatment || out.has_propensity);
+	/* historical: no decision id, features + treatment + propensity */
+	in.decision_id = "";
+	in.has_features = in.has_treatment = in.has_propensity = true;
+	in.features = feats;
+	in.dim = 4;
+	in.treatment = 3;
+	in.propensity = 0.25;
+	assert_int_equal(bd_encode_outcome(conf_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_outcome(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_true(out.has_features && out.has_treatment && out.has_propensity);
+	assert_int_equal(out.treatment, 3);
+	assert_true(out.propensity == 0.25);
+	assert_memory_equal(out.features, feats, sizeof(feats));
+	bd_buf_free(&b);
+}
+
+static bd_control_command_t control(void)
+{
+	bd_control_command_t c = {.command_id = "cmd", .campaign_id = "camp", .ts_ms = 9,
+				  .action = BD_ACTION_UPSERT_CAMPAIGN, .has_budget = true,
+				  .daily_budget = 100, .has_treatments = true, .n_treatments = 3,
+				  .has_exploration = true, .exploration = 0.2, .has_tz = true,
+				  .timezone_offset_s = 28800};
+	c.treatments[0] = (bd_treatment_t){0, "none", 0};
+	c.treatments[1] = (bd_treatment_t){1, "two", 2};
+	c.treatments[2] = (bd_treatment_t){2, "five", 5};
+	return c;
+}
+
+static void test_control(void **state)
+{
+	bd_control_command_t in = control(), out;
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.action, BD_ACTION_UPSERT_CAMPAIGN);
+	assert_int_equal(out.n_treatments, 3);
+	assert_string_equal(out.treatments[2].name, "five");
+	assert_true(out.treatments[2].nominal_cost == 5);
+	assert_true(out.daily_budget == 100 && out.exploration == 0.2);
+	assert_int_equal(out.timezone_offset_s, 28800);
+	bd_buf_free(&b);
+}
+
+static void test_decision_and_plan(void **state)
+{
+	bd_decision_t d = {"0123456789abcdef", "r", "c", "u", 77, 2, 5, 0.4, true, 3, 1, "plan"}, o;
+	double share[2] = {0.25, 0.75}, prob[6] = {1, 0, 0, 0.5, 0.5, 0};
+	double cb[2] = {0, 10}, cv[2] = {1, 2};
+	bd_plan_msg_t p = {"c", 4, 1, 99, 100, 50, 0.5, 49, 200, "lagrange", 2, 3, share, prob,
+			   2, cb, cv}, q;
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_decision(so_codec, &d, &b), 0);
+	assert_int_equal(bd_decode_decision(so_codec, b.data, b.len, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.decision_id, d.decision_id);
+	assert_int_equal(o.treatment, 2);
+	assert_int_equal(o.cluster, 5);
+	assert_true(o.explored && o.propensity == 0.4 && o.plan_version == 3);
+	assert_string_equal(o.reason, "plan");
+	assert_int_equal(bd_encode_plan(conf_codec, &p, &b), 0);
+	assert_int_equal(bd_decode_plan(conf_codec, b.data, b.len, &q, err, sizeof(err)), 0);
+	assert_int_equal(q.n_clusters, 2);
+	assert_int_equal(q.n_treatments, 3);
+	assert_memory_equal(q.probabilities, prob, sizeof(prob));
+	assert_memory_equal(q.traffic_share, share, sizeof(share));
+	assert_int_equal(q.n_curve, 2);
+	assert_true(q.curve_value[1] == 2 && q.lambda == 0.5);
+	bd_dead_letter_t dl = {"t", 1, 2, 3, "wire", "why", "k", 1, "\x01\x02", 2};
+	assert_int_equal(bd_encode_dead_letter(conf_codec, &dl, &b), 0);
+	assert_true(b.len > 5);
+	bd_buf_free(&b);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static void feature_fails(const void *buf, size_t len, int code, const char *why)
+{
+	bd_feature_event_t ev;
+	err[0] = '\0';
+	assert_int_equal(bd_decode_feature(conf_codec, buf, len, &ev, err, sizeof(err)), code);
+	if (!strstr(err, why))
+		fail_msg("error '%s' does not say '%s'", err, why);
+}
+
+static void test_feature_errors(void **state)
+{
+	bd_feature_event_t in = {"r", "c", "u", 1, feats, 4};
+	bd_buf_t b = {0};
+	uint8_t tmp[64];
+	(void)state;
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	feature_fails("", 0, BD_EWIRE, "empty");
+	feature_fails("x", 1, BD_EWIRE, "magic");
+	memcpy(tmp, b.data, b.len);
+	tmp[4] = 2; /* the outcome's schema id */
+	feature_fails(tmp, b.len, BD_ESCHEMA, "schema id 2");
+	feature_fails(b.data, b.len - 1, BD_EDECODE, "does not decode");
+	memcpy(tmp, b.data, b.len);
+	tmp[b.len] = 0;
+	feature_fails(tmp, b.len + 1, BD_EDECODE, "trailing");
+	float bad[4] = {1, NAN, 0, 0};
+	in.features = bad;
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	feature_fails(b.data, b.len, BD_EINVAL, "features[1] is not a finite");
+	in.features = feats;
+	in.request_id = "";
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	feature_fails(b.data, b.len, BD_EINVAL, "request_id is empty");
+	in.request_id = "r";
+	in.ts_ms = -5;
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	feature_fails(b.data, b.len, BD_EINVAL, "ts_ms");
+	in.ts_ms = 1;
+	float *big = calloc(BD_MAX_DIM + 1, sizeof(float));
+	in.features = big;
+	in.dim = BD_MAX_DIM + 1;
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	feature_fails(b.data, b.len, BD_EINVAL, "limit");
+	free(big);
+	/* a single-object message with an unknown fingerprint */
+	in.features = feats;
+	in.dim = 4;
+	assert_int_equal(bd_encode_feature(so_codec, &in, &b), 0);
+	b.data[2] ^= 1;
+	feature_fails(b.data, b.len, BD_ESCHEMA, "fingerprint");
+	bd_buf_free(&b);
+}
+
+static void outcome_fails(const bd_outcome_event_t *in, const char *why)
+{
+	bd_outcome_event_t out;
+	bd_buf_t b = {0};
+	assert_int_equal(bd_encode_outcome(conf_codec, in, &b), 0);
+	err[0] = '\0';
+	assert_int_equal(bd_decode_outcome(conf_codec, b.data, b.len, &out, err, sizeof(err)),
+			 BD_EINVAL);
+	if (!strstr(err, why))
+		fail_msg("error '%s' does not say '%s'", err, why);
+	bd_buf_free(&b);
+}
+
+static void test_outcome_errors(void **state)
+{
+	bd_outcome_event_t ok = {.decision_id = "0000000000000001", .campaign_id = "c",
+				 .user_id = "u", .ts_ms = 1, .orders = 1, .value = 1, .cost = 1};
+	bd_outcome_event_t x;
+	(void)state;
+	x = ok; x.cost = -1; outcome_fails(&x, "cost");
+	x = ok; x.value = INFINITY; outcome_fails(&x, "value");
+	x = ok; x.orders = -2; outcome_fails(&x, "orders");
+	x = ok; x.has_propensity = true; x.propensity = 0; outcome_fails(&x, "propensity");
+	x = ok; x.has_propensity = true; x.propensity = 1.5; outcome_fails(&x, "propensity");
+	x = ok; x.has_treatment = true; x.treatment = 16; outcome_fails(&x, "treatment 16");
+	x = ok; x.decision_id = ""; outcome_fails(&x, "historical sample");
+}
+
+static void control_fails(const bd_control_command_t *in, const char *why)
+{
+	bd_control_command_t out;
+	bd_buf_t b = {0};
+	assert_int_equal(bd_encode_control(conf_codec, in, &b), 0);
+	err[0] = '\0';
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len, &out, err, sizeof(err)),
+			 BD_EINVAL);
+	if (!strstr(err, why))
+		fail_msg("error '%s' does not say '%s'", err, why);
+	bd_buf_free(&b);
+}
+
+static void test_control_errors(void **state)
+{
+	bd_control_command_t x;
+	(void)state;
+	x = control(); x.treatments[2].id = 1; control_fails(&x, "appears twice");
+	x = control(); x.treatments[0].id = 3; control_fails(&x, "lack id 0");
+	x = control(); x.treatments[0].nominal_cost = 1; control_fails(&x, "must cost 0");
+	x = control(); x.treatments[2].id = 5; control_fails(&x, "without gaps");
+	x = control(); x.treatments[1].nominal_cost = -3; control_fails(&x, "nominal_cost");
+	x = control(); x.daily_budget = -1; control_fails(&x, "daily_budget");
+	x = control(); x.exploration = 2; control_fails(&x, "exploration");
+	x = control(); x.timezone_offset_s = 90000; control_fails(&x, "timezone");
+	x = control(); x.campaign_id = ""; control_fails(&x, "campaign_id is empty");
+	x = control(); x.action = BD_ACTION_SET_BUDGET; x.has_budget = false;
+	control_fails(&x, "SET_BUDGET without daily_budget");
+	x = control(); x.n_treatments = 0; control_fails(&x, "0 entries");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_feature),
+		cmocka_unit_test(test_outcome),
+		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_decision_and_plan),
+		cmocka_unit_test(test_feature_errors),
+		cmocka_unit_test(test_outcome_errors),
+		cmocka_unit_test(test_control_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,244 @@
+/* store.c, stats.c, samples.c: real RocksDB files in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "budgetd/samples.h"
+#include "budgetd/stats.h"
+#include "budgetd/store.h"
+
+static char dir[64], err[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/bdstoreXXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static bd_store_t *open_at(const char *sub)
+{
+	char path[128];
+	bd_store_t *st = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (bd_store_open(path, &st, err, sizeof(err)) != 0)
+		fail_msg("open %s: %s", path, err);
+	return st;
+}
+
+static void get_doubles(bd_store_t *st, const void *k, size_t kl, double *x, size_t n)
+{
+	char *v = NULL;
+	size_t vl = 0;
+	assert_int_equal(bd_store_get(st, BD_CF_STATS, k, kl, &v, &vl), 0);
+	assert_int_equal(vl, n * sizeof(double));
+	memcpy(x, v, vl);
+	free(v);
+}
+
+static void test_put_get_merge(void **state)
+{
+	bd_store_t *st = open_at("a");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	char *v = NULL;
+	size_t vl = 0;
+	double x[3] = {1, 2, 3}, y[2] = {10, 20}, got[3];
+	(void)state;
+	bd_store_batch_put(b, BD_CF_META, "k", 1, "v1", 2);
+	bd_store_batch_add(b, BD_CF_STATS, "s", 1, x, 3);
+	bd_store_batch_add(b, BD_CF_STATS, "s", 1, y, 2); /* shorter vector */
+	assert_int_equal(bd_store_batch_count(b), 3);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(bd_store_batch_count(b), 0);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "k", 1, &v, &vl), 0);
+	assert_memory_equal(v, "v1", 2);
+	free(v);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "absent", 6, &v, &vl), 1);
+	get_doubles(st, "s", 1, got, 3);
+	assert_true(got[0] == 11 && got[1] == 22 && got[2] == 3);
+	/* merges survive a reopen (the operator is registered again) */
+	bd_store_batch_add(b, BD_CF_STATS, "s", 1, x, 3);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+	st = open_at("a");
+	get_doubles(st, "s", 1, got, 3);
+	assert_true(got[0] == 12 && got[1] == 24 && got[2] == 6);
+	b = bd_store_batch_new(st);
+	bd_store_batch_delete(b, BD_CF_META, "k", 1);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "k", 1, &v, &vl), 1);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+}
+
+static void test_offsets_and_checkpoint(void **state)
+{
+	bd_store_t *st = open_at("b"), *cp;
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	char path[128];
+	(void)state;
+	assert_int_equal(bd_store_offset_get(st, "topic", 3), -1);
+	bd_store_batch_offset(b, "topic", 3, 42);
+	bd_store_batch_offset(b, "topic", 4, 7);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(bd_store_offset_get(st, "topic", 3), 42);
+	assert_int_equal(bd_store_offset_get(st, "topic", 4), 7);
+	assert_int_equal(bd_store_offset_get(st, "topi", 3), -1);
+	snprintf(path, sizeof(path), "%s/b-checkpoint", dir);
+	assert_int_equal(bd_store_checkpoint(st, path, err, sizeof(err)), 0);
+	bd_store_batch_offset(b, "topic", 3, 99);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+	cp = open_at("b-checkpoint");
+	assert_int_equal(bd_store_offset_get(cp, "topic", 3), 42); /* as of the checkpoint */
+	bd_store_close(cp);
+}
+
+static int count_cb(const char *k, size_t kl, const char *v, size_t vl, void *o)
+{
+	int *n = o;
+	(void)k; (void)kl; (void)v; (void)vl;
+	return ++*n == 3 ? 1 : 0; /* stop after three */
+}
+
+static void test_scan_and_ranges(void **state)
+{
+	bd_store_t *st = open_at("c");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	uint8_t k[10], from[10], to[10];
+	int n = 0;
+	(void)state;
+	for (uint64_t i = 0; i < 10; i++) {
+		bd_store_batch_put(b, BD_CF_SAMPLES, k, bd_sample_key(k, 1, i), "x", 1);
+		bd_store_batch_put(b, BD_CF_SAMPLES, k, bd_sample_key(k, 2, i), "y", 1);
+	}
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	uint8_t p1[2] = {0, 1};
+	assert_int_equal(bd_store_scan(st, BD_CF_SAMPLES, p1, 2, count_cb, &n), 0);
+	assert_int_equal(n, 3);
+	bd_store_batch_delete_range(b, BD_CF_SAMPLES, from, bd_sample_key(from, 1, 0), to,
+				    bd_sample_key(to, 1, 8));
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	char *v;
+	size_t vl;
+	assert_int_equal(bd_store_get(st, BD_CF_SAMPLES, k, bd_sample_key(k, 1, 7), &v, &vl), 1);
+	assert_int_equal(bd_store_get(st, BD_CF_SAMPLES, k, bd_sample_key(k, 1, 8), &v, &vl), 0);
+	free(v);
+	assert_int_equal(bd_store_get(st, BD_CF_SAMPLES, k, bd_sample_key(k, 2, 0), &v, &vl), 0);
+	free(v);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+}
+
+static void test_stats_keys_and_delta(void **state)
+{
+	uint8_t k1[BD_STATS_KEY_MAX], k2[BD_STATS_KEY_MAX];
+	bd_stats_key_t p;
+	(void)state;
+	size_t n1 = bd_stats_cell_key(k1, 1, "camp", 5, 300, 3);
+	assert_int_equal(bd_stats_key_parse(k1, n1, &p), 0);
+	assert_int_equal(p.kind, BD_STATS_CELL);
+	assert_int_equal(p.partition, 1);
+	assert_string_equal(p.campaign, "camp");
+	assert_int_equal(p.model_version, 5);
+	assert_int_equal(p.cluster, 300);
+	assert_int_equal(p.treatment, 3);
+	size_t n2 = bd_stats_day_key(k2, 2, "camp", 20000);
+	assert_int_equal(bd_stats_key_parse(k2, n2, &p), 0);
+	assert_int_equal(p.kind, BD_STATS_DAY);
+	assert_int_equal(p.day, 20000);
+	assert_true(memcmp(k1, k2, 2) < 0); /* partition first, big-endian */
+	assert_int_equal(bd_stats_key_parse(k1, 3, &p), BD_EDECODE);
+
+	bd_store_t *st = open_at("d");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	bd_stats_delta_t *d = bd_stats_delta_new();
+	double one[2] = {1, 0.5}, got[2];
+	for (int i = 0; i < 1000; i++) {
+		uint8_t k[BD_STATS_KEY_MAX];
+		size_t n = bd_stats_cell_key(k, 0, "c", 0, i % 300, 0); /* grows past 256 */
+		assert_int_equal(bd_stats_delta_add(d, k, n, one, 2), 0);
+	}
+	assert_int_equal(bd_stats_delta_count(d), 300);
+	bd_stats_delta_flush(d, b);
+	assert_int_equal(bd_stats_delta_count(d), 0);
+	assert_int_equal(bd_store_batch_count(b), 300);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	n1 = bd_stats_cell_key(k1, 0, "c", 0, 7, 0);
+	get_doubles(st, k1, n1, got, 2);
+	assert_true(got[0] == 4 && got[1] == 2); /* i = 7, 307, 607, 907 */
+	n1 = bd_stats_cell_key(k1, 0, "c", 0, 200, 0);
+	get_doubles(st, k1, n1, got, 2);
+	assert_true(got[0] == 3); /* i = 200, 500, 800 */
+	bd_stats_delta_free(d);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+}
+
+static void test_samples(void **state)
+{
+	float f[3] = {1, 2, 3}, back[8];
+	bd_sample_t s = {.ts_ms = 9, .model_version = 2, .treatment = 1, .cluster = 4,
+			 .orders = 1, .explored = true, .propensity = 0.3, .value = 7,
+			 .cost = 2, .campaign_id = "camp", .dim = 3, .features = f}, o;
+	uint8_t buf[256];
+	(void)state;
+	int n = bd_sample_pack(&s, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(bd_sample_unpack(&o, buf, (size_t)n, back, 8), 0);
+	assert_string_equal(o.campaign_id, "camp");
+	assert_true(o.explored && o.propensity == 0.3 && o.cluster == 4);
+	assert_memory_equal(o.features, f, sizeof(f));
+	assert_int_equal(bd_sample_unpack(&o, buf, (size_t)n - 1, back, 8), BD_EDECODE);
+	assert_int_equal(bd_sample_unpack(&o, buf, (size_t)n, back, 2), BD_EDECODE);
+	assert_int_equal(bd_sample_pack(&s, buf, 10), -28 /* -ENOSPC */);
+}
+
+static void test_corrupt_refuses(void **state)
+{
+	char cmd[256], path[128];
+	bd_store_t *st = open_at("e");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	(void)state;
+	bd_store_batch_put(b, BD_CF_META, "k", 1, "v", 1);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+	snprintf(cmd, sizeof(cmd), "for f in %s/e/MANIFEST-*; do echo garbage > $f; done", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/e", dir);
+	err[0] = '\0';
+	assert_int_not_equal(bd_store_open(path, &st, err, sizeof(err)), 0);
+	assert_true(strlen(err) > 0);
+	assert_non_null(strstr(err, path));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_get_merge),
+		cmocka_unit_test(test_offsets_and_checkpoint),
+		cmocka_unit_test(test_scan_and_ranges),
+		cmocka_unit_test(test_stats_keys_and_delta),
+		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_corrupt_refuses),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
