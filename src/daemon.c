@@ -54,7 +54,7 @@ struct bd_daemon_s {
 	int64_t clock_ms; /* atomic: latest event time (workers write) */
 	bd_worker_t **workers;
 	int n_workers;
-	int stopping, exit_code, signals;
+	int stopping, exit_code, signals, started;
 };
 
 static int64_t wall_ms(void)
@@ -565,6 +565,9 @@ static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	if (next < lo)
 		next = lo;
 	while (next < hi && (double)wall_ms() < deadline && !d->exit_code) {
+		uv_run(&d->loop, UV_RUN_NOWAIT); /* a stop request during start-up */
+		if (d->signals)
+			return 0;
 		rd_kafka_message_t *m = rd_kafka_consume_queue(d->control_q, 500);
 		if (!m)
 			continue;
@@ -624,7 +627,12 @@ static void on_signal(uv_signal_t *s, int signum)
 			"(operations issue); nothing changed");
 		return;
 	}
-	if (++d->signals > 1) {
+	if (++d->signals == 1 && !d->started) {
+		/* start-up checks d->signals between its steps */
+		bd_info("stop requested during start-up");
+		return;
+	}
+	if (d->signals > 1) {
 		/* "Quit now": every written batch is consistent, so skipping the
 		 * drain loses nothing; unwritten input is read again. */
 		bd_warn("second signal: exiting at once");
@@ -669,6 +677,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_store_close(d->store);
 	bd_broker_stop(d->broker);
 	free(d->bootstrap);
+	free(d->workers);
 }
 
 static int make_dirs(const char *path, char *errstr, size_t errstr_size)
@@ -700,6 +709,19 @@ int bd_daemon_run(bd_config_t *cfg)
 	int err;
 
 	uv_loop_init(&d.loop);
+	/* Signals first, so a stop asked for during start-up ends it cleanly
+	 * instead of by the default action. */
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+	uv_timer_init(&d.loop, &d.solve_timer);
+	d.solve_timer.data = &d;
+	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
+	d.worker_failed.data = &d;
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
 		goto fail;
@@ -730,6 +752,11 @@ int bd_daemon_run(bd_config_t *cfg)
 	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
 	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
+	uv_run(&d.loop, UV_RUN_NOWAIT);
+	if (d.signals) {
+		bd_info("stopped before the workers started");
+		goto stop_early;
+	}
 	publish_snapshot(&d); /* no workers yet: this only builds d.snap */
 	d.workers = calloc((size_t)cfg->workers, sizeof(*d.workers));
 	if (!d.snap || !d.workers) {
@@ -737,8 +764,6 @@ int bd_daemon_run(bd_config_t *cfg)
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
-	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
-	d.worker_failed.data = &d;
 	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed};
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
@@ -746,19 +771,14 @@ int bd_daemon_run(bd_config_t *cfg)
 			goto fail_workers;
 		d.n_workers++;
 	}
-	uv_signal_init(&d.loop, &d.sigint);
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sighup);
-	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
-	uv_signal_start(&d.sigint, on_signal, SIGINT);
-	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&d.sighup, on_signal, SIGHUP);
-	uv_timer_init(&d.loop, &d.solve_timer);
-	d.solve_timer.data = &d;
+	d.started = 1;
 	uv_timer_start(&d.solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
 		       (uint64_t)cfg->solve_interval_ms);
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
 		cfg->workers, cfg->state_dir, d.bootstrap);
+	uv_run(&d.loop, UV_RUN_NOWAIT);
+	if (d.signals && !d.stopping)
+		begin_shutdown(&d); /* asked while the workers were starting */
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d.loop);
 	daemon_free(&d);
@@ -771,18 +791,23 @@ fail_workers:
 		bd_worker_join(d.workers[i]);
 	}
 	d.n_workers = 0;
-	uv_close((uv_handle_t *)&d.worker_failed, NULL);
 fail:
 	bd_error("%s", errstr[0] ? errstr : bd_strerror(err));
+	d.exit_code = 1;
+stop_early:
+	uv_close((uv_handle_t *)&d.worker_failed, NULL);
+	uv_close((uv_handle_t *)&d.solve_timer, NULL);
+	uv_close((uv_handle_t *)&d.sigint, NULL);
+	uv_close((uv_handle_t *)&d.sigterm, NULL);
+	uv_close((uv_handle_t *)&d.sighup, NULL);
 	if (d.control_waker.q)
 		bd_kafka_waker_stop(&d.control_waker);
 	if (d.producer_waker.q)
 		bd_kafka_waker_stop(&d.producer_waker);
-	uv_run(&d.loop, UV_RUN_NOWAIT);
+	uv_run(&d.loop, UV_RUN_DEFAULT); /* runs the close callbacks */
 	daemon_free(&d);
-	free(d.workers);
 	uv_loop_close(&d.loop);
-	return 1;
+	return d.exit_code;
 }
 
 static void on_broker_signal(uv_signal_t *s, int signum)
