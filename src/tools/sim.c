@@ -438,9 +438,8 @@ static int run_loop(const opts_t *o)
 	       rnd_spend, 100 * rnd_spend / (budget + 1e-12));
 	printf("  oracle           %.2f value at the same budget (budgetd: %.1f%% of it)\n",
 	       orc_value, 100 * exp_value / (orc_value + 1e-12));
-	printf("  see them         kcat -b %s -C -t budgetd.decisions -s value=avro -r <registry> | "
-	       "or: kcat -b %s -C -t budgetd.plans -e -o beginning\n",
-	       o->bootstrap, o->bootstrap);
+	printf("  outputs          decisions on budgetd.decisions, plans on budgetd.plans "
+	       "(broker %s)\n", o->bootstrap);
 	if (conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
 		       conflicts);
