@@ -310,7 +310,9 @@ static void solve_all(bd_daemon_t *d, const char *why)
 
 static void on_solve_timer(uv_timer_t *t)
 {
-	solve_all(t->data, "timer");
+	bd_daemon_t *d = t->data;
+	solve_all(d, "timer");
+	bd_outbox_retry(d->outbox);
 }
 
 /* ---- control commands ------------------------------------------------------ */
@@ -344,9 +346,7 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	err = bd_decode_control(d->codec, m->payload, m->len, &cmd, errstr,
 				sizeof(errstr));
 	if (err) {
-		control_dead_letter(d, m, err == BD_EINVAL ? "invalid" :
-				      err == BD_ESCHEMA ? "schema" :
-				      err == BD_EWIRE ? "wire" : "decode", errstr);
+		control_dead_letter(d, m, bd_decode_reason(err), errstr);
 		goto done;
 	}
 	err = bd_campaigns_apply(&d->campaigns, &cmd, d->cfg->exploration, &effect,

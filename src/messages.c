@@ -159,6 +159,16 @@ uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind)
 	return c->fingerprint[kind];
 }
 
+const char *bd_decode_reason(int err)
+{
+	switch (err) {
+	case BD_EWIRE: return "wire";
+	case BD_ESCHEMA: return "schema";
+	case BD_EINVAL: return "invalid";
+	default: return "decode";
+	}
+}
+
 /* ---- decode helpers ------------------------------------------------------ */
 
 /* Frames, checks the schema is the one of @kind, decodes the body into the

@@ -240,6 +240,11 @@ void bd_outbox_produce(bd_outbox_t *ob)
 		free(s[i].data);
 	}
 	ob->staged.n = 0;
+	bd_outbox_retry(ob);
+}
+
+void bd_outbox_retry(bd_outbox_t *ob)
+{
 	if (ob->retry.n)
 		retry_from_store(ob);
 }

@@ -286,9 +286,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	err = bd_decode_feature(w->codec, m->payload, m->len, &ev, errstr,
 				sizeof(errstr));
 	if (err) {
-		dead_letter(w, m, err == BD_EINVAL ? "invalid" :
-				  err == BD_ESCHEMA ? "schema" :
-				  err == BD_EWIRE ? "wire" : "decode", errstr);
+		dead_letter(w, m, bd_decode_reason(err), errstr);
 		return;
 	}
 	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
@@ -512,9 +510,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 	err = bd_decode_outcome(w->codec, m->payload, m->len, &ev, errstr,
 				sizeof(errstr));
 	if (err) {
-		dead_letter(w, m, err == BD_EINVAL ? "invalid" :
-				  err == BD_ESCHEMA ? "schema" :
-				  err == BD_EWIRE ? "wire" : "decode", errstr);
+		dead_letter(w, m, bd_decode_reason(err), errstr);
 		return;
 	}
 	if (ev.decision_id[0] == '\0') {
@@ -717,8 +713,11 @@ static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
 	rd_kafka_poll(w->producer, 0);
-	if (flush(w) != 0)
+	if (flush(w) != 0) {
 		fail_stop(w);
+		return;
+	}
+	bd_outbox_retry(w->outbox); /* failed deliveries, while idle too */
 }
 
 /* ---- rebalance -------------------------------------------------------------- */

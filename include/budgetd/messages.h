@@ -162,6 +162,10 @@ int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
 int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len,
 		   bd_plan_msg_t *p, char *errstr, size_t errstr_size) BD_WUR;
 
+/** The dead-letter reason code of a decoder's error ("wire", "schema",
+ *  "decode" or "invalid"). */
+const char *bd_decode_reason(int err);
+
 /* Encoders: append the framed message to out->data (out->len = its size). */
 int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev,
 		      bd_buf_t *out) BD_WUR;

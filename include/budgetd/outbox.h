@@ -42,6 +42,9 @@ int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b);
 /** After @p b was written: produces everything staged since. */
 void bd_outbox_produce(bd_outbox_t *ob);
+/** Produces again, from the store, the entries whose delivery failed.
+ *  Call it from a timer so retries happen while no input arrives. */
+void bd_outbox_retry(bd_outbox_t *ob);
 /** Drops what was staged (the batch was not written). */
 void bd_outbox_discard(bd_outbox_t *ob);
 /** A partition was acquired: restores its sequence, re-produces its entries. */
