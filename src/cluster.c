@@ -22,6 +22,47 @@ static void model_free(bd_cluster_model_t *m)
 	free(m);
 }
 
+int bd_cluster_model_new(int n_layers, const int *sizes, const bd_activation_t *acts,
+			 bd_cluster_model_t **out)
+{
+	bd_cluster_model_t *m;
+
+	if (n_layers < 1 || n_layers > BD_CLUSTER_MAX_LAYERS)
+		return BD_EINVAL;
+	for (int l = 0; l <= n_layers; l++)
+		if (sizes[l] < 1 || sizes[l] > 512)
+			return BD_EINVAL;
+	if (!(m = calloc(1, sizeof(*m))))
+		return -ENOMEM;
+	m->refcnt = 1;
+	m->kind = "mlp";
+	m->dim = sizes[0];
+	m->k = sizes[n_layers];
+	m->n_layers = n_layers;
+	m->agreement = 0;
+	m->mean = calloc((size_t)m->dim, sizeof(double));
+	m->scale = malloc((size_t)m->dim * sizeof(double));
+	if (!m->mean || !m->scale)
+		goto nomem;
+	for (int j = 0; j < m->dim; j++)
+		m->scale[j] = 1.0;
+	for (int l = 0; l < n_layers; l++) {
+		bd_layer_t *L = &m->layer[l];
+		L->rows = sizes[l + 1];
+		L->cols = sizes[l];
+		L->act = acts[l];
+		L->w = calloc((size_t)L->rows * (size_t)L->cols, sizeof(double));
+		L->b = calloc((size_t)L->rows, sizeof(double));
+		if (!L->w || !L->b)
+			goto nomem;
+	}
+	*out = m;
+	return 0;
+nomem:
+	model_free(m);
+	return -ENOMEM;
+}
+
 int bd_cluster_model_initial(int dim, int k, bd_cluster_model_t **out)
 {
 	bd_cluster_model_t *m = calloc(1, sizeof(*m));

@@ -45,6 +45,13 @@ typedef struct bd_cluster_model_s {
 	double agreement;
 } bd_cluster_model_t;
 
+/**
+ * An empty model of @p n_layers dense layers (sizes: n_layers + 1 entries,
+ * the input dim first, K last), zero weights, normalisation 0/1.
+ */
+int bd_cluster_model_new(int n_layers, const int *sizes, const bd_activation_t *acts,
+			 bd_cluster_model_t **out) BD_WUR;
+
 /** The initial assignment (version 0). */
 int bd_cluster_model_initial(int dim, int k, bd_cluster_model_t **out) BD_WUR;
 
