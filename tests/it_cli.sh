@@ -41,4 +41,13 @@ head -n 1 "$WORK/s.csv" | grep -q '^user_id,segment,treatment,propensity,convert
 [ "$(wc -l <"$WORK/s.csv")" = 501 ] || fail "expected 500 samples"
 "$SIM" offline --out "$WORK/s2.csv" --samples 500 --policy biased -p seed=3
 cmp -s "$WORK/s.csv" "$WORK/s2.csv" || fail "samples are not deterministic for a seed"
+# budgetd-train: unreadable and malformed sample files are named
+TRAIN=$builddir/budgetd-train
+expect_fail 1 "nope.csv" "$TRAIN" --samples "$WORK/nope.csv"
+printf 'a,b\n1,2\n' >"$WORK/bad.csv"
+expect_fail 1 "bad.csv:1: not a sample file" "$TRAIN" --samples "$WORK/bad.csv"
+head -n 3 "$WORK/s.csv" >"$WORK/short.csv"
+printf '5,1,x,0.25\n' >>"$WORK/short.csv"
+expect_fail 1 "short.csv:4: column 3 is not a number" "$TRAIN" --samples "$WORK/short.csv"
+expect_fail 2 "usage" "$TRAIN" --k 1
 echo "PASS: command-line and configuration errors say what and where"
