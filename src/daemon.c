@@ -588,6 +588,43 @@ static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	return d->exit_code ? BD_ESTORE : 0;
 }
 
+/* Publishes @p m on the models topic once per version: the record in the
+ * models column family says it was (outbox: delivered at least once). */
+static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m)
+{
+	uint8_t key[8];
+	char *val = NULL;
+	size_t vlen = 0;
+	bd_model_layer_msg_t layers[BD_CLUSTER_MAX_LAYERS];
+	int err;
+
+	bd_be64(key, (uint64_t)m->version);
+	if (bd_store_get(d->store, BD_CF_MODELS, key, sizeof(key), &val, &vlen) == 0) {
+		free(val);
+		return 0;
+	}
+	for (int l = 0; l < m->n_layers; l++)
+		layers[l] = (bd_model_layer_msg_t){
+			m->layer[l].rows, m->layer[l].cols,
+			m->layer[l].act == BD_ACT_RELU ? "relu" : "none",
+			m->layer[l].w, m->layer[l].b};
+	bd_model_msg_t msg = {
+		.model_version = m->version, .ts_ms = wall_ms(), .kind = m->kind,
+		.clusters = m->k, .dim = m->dim, .feature_mean = m->mean,
+		.feature_scale = m->scale, .n_layers = m->n_layers, .layers = layers,
+		.agreement = m->agreement,
+	};
+	if ((err = bd_encode_model(d->codec, &msg, &d->out)))
+		return err;
+	bd_store_batch_put(d->batch, BD_CF_MODELS, key, sizeof(key), d->out.data, d->out.len);
+	if ((err = bd_outbox_add(d->outbox, d->batch, BD_OUTBOX_GLOBAL, BD_MSG_MODEL, "model",
+				 5, d->out.data, d->out.len)))
+		return err;
+	bd_info("model %lld (%s, K=%d) published on %s", (long long)m->version, m->kind,
+		m->k, d->cfg->topic[BD_MSG_MODEL]);
+	return write_batch(d);
+}
+
 /* ---- signals and shutdown ---------------------------------------------------- */
 
 static void begin_shutdown(bd_daemon_t *d)
@@ -752,6 +789,11 @@ int bd_daemon_run(bd_config_t *cfg)
 	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
 	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
+	if ((err = publish_model(&d, d.model))) {
+		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
+			 (long long)d.model->version, bd_strerror(err));
+		goto fail;
+	}
 	uv_run(&d.loop, UV_RUN_NOWAIT);
 	if (d.signals) {
 		bd_info("stopped before the workers started");

@@ -777,6 +777,51 @@ int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)
 	return encode_value(c, BD_MSG_PLAN, out);
 }
 
+static void set_doubles(avro_value_t *arr, const double *x, int n)
+{
+	for (int j = 0; j < n; j++) {
+		avro_value_t e;
+		avro_value_append(arr, &e, NULL);
+		avro_value_set_double(&e, x[j]);
+	}
+}
+
+int bd_encode_model(bd_codec_t *c, const bd_model_msg_t *m, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_MODEL], f, mp;
+	avro_value_reset(v);
+	set_long(v, 0, m->model_version);
+	set_long(v, 1, m->ts_ms);
+	set_str(v, 2, m->kind);
+	set_int(v, 3, m->clusters);
+	set_int(v, 4, m->dim);
+	f = field(v, 5);
+	set_doubles(&f, m->feature_mean, m->dim);
+	f = field(v, 6);
+	set_doubles(&f, m->feature_scale, m->dim);
+	f = field(v, 7);
+	for (int l = 0; l < m->n_layers; l++) {
+		const bd_model_layer_msg_t *L = &m->layers[l];
+		avro_value_t e, a;
+		avro_value_append(&f, &e, NULL);
+		set_int(&e, 0, L->rows);
+		set_int(&e, 1, L->cols);
+		set_str(&e, 2, L->activation);
+		a = field(&e, 3);
+		set_doubles(&a, L->weights, L->rows * L->cols);
+		a = field(&e, 4);
+		set_doubles(&a, L->bias, L->rows);
+	}
+	set_double(v, 8, m->agreement);
+	mp = field(v, 9);
+	for (int i = 0; i < m->n_metrics; i++) {
+		avro_value_t e;
+		avro_value_add(&mp, m->metric_names[i], &e, NULL, NULL);
+		avro_value_set_double(&e, m->metric_values[i]);
+	}
+	return encode_value(c, BD_MSG_MODEL, out);
+}
+
 int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
 			  bd_buf_t *out)
 {

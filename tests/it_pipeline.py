@@ -120,15 +120,36 @@ try:
     offs = dump_state(state, "offsets")
     check(any(o[1] == "budgetd.features" for o in offs), "feature offsets stored")
 
+    # the published cluster model reproduces the daemon's cluster ids: a
+    # downstream issuer can classify users itself (numpy, no budgetd code)
+    import numpy as np
+    t = Tail(broker.bootstrap, "budgetd.models", from_start=True)
+    ms = t.read(1, 10)
+    t.close()
+    check(ms, "no model on budgetd.models")
+    model = decode("model_update", ms[0].value())
+    check_eq(model["model_version"], 0, "model version")
+    check_eq(model["clusters"], 8, "K")
+    mean, scale = np.array(model["feature_mean"]), np.array(model["feature_scale"])
+    for i in range(N):
+        z = (np.array(feats[i], dtype=np.float32).astype(np.float64) - mean) / scale
+        for layer in model["layers"]:
+            W = np.array(layer["weights"]).reshape(layer["rows"], layer["cols"])
+            z = W @ z + np.array(layer["bias"])
+            if layer["activation"] == "relu":
+                z = np.maximum(z, 0)
+        check_eq(int(np.argmax(z)), dec["r%d" % i]["cluster"], "cluster of r%d by numpy" % i)
+
     # every message on the output topics decodes against schemas/
-    for kind in ("decision", "plan"):
+    for kind in ("decision", "plan", "model_update"):
         t = Tail(broker.bootstrap, TOPICS[kind], from_start=True)
         ms = t.read(10**6, 5)
         t.close()
         check(ms, "messages on " + TOPICS[kind])
         for m in ms:
             decode(kind, m.value())
-    print("PASS: %d decisions, %d outcomes + 5 historical joined; state sums exact" % (N, N))
+    print("PASS: %d decisions, %d outcomes + 5 historical joined; state sums exact; "
+          "numpy reproduces every cluster id from the published model" % (N, N))
 finally:
     d.stop(signal.SIGKILL)
     broker.stop()

@@ -114,6 +114,26 @@ typedef struct bd_plan_msg_s {
 	const double *curve_budget, *curve_value;
 } bd_plan_msg_t;
 
+/** One dense layer of a published model (weights rows x cols, row-major). */
+typedef struct bd_model_layer_msg_s {
+	int32_t rows, cols;
+	const char *activation; /**< "relu" or "none" */
+	const double *weights, *bias;
+} bd_model_layer_msg_t;
+
+typedef struct bd_model_msg_s {
+	int64_t model_version, ts_ms;
+	const char *kind;
+	int32_t clusters, dim;
+	const double *feature_mean, *feature_scale; /**< dim each */
+	int n_layers;
+	const bd_model_layer_msg_t *layers;
+	double agreement;
+	int n_metrics;
+	const char *const *metric_names;
+	const double *metric_values;
+} bd_model_msg_t;
+
 typedef struct bd_dead_letter_s {
 	const char *topic;
 	int32_t partition;
@@ -177,6 +197,7 @@ int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d,
 		       bd_buf_t *out) BD_WUR;
 int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p,
 		   bd_buf_t *out) BD_WUR;
+int bd_encode_model(bd_codec_t *c, const bd_model_msg_t *m, bd_buf_t *out) BD_WUR;
 int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
 			  bd_buf_t *out) BD_WUR;
 
