@@ -23,6 +23,7 @@
 #include "budgetd/solver.h"
 #include "budgetd/stats.h"
 #include "budgetd/store.h"
+#include "budgetd/trainer.h"
 #include "budgetd/worker.h"
 
 /* Below this many decisions today the solver keeps the uniform plan: the
@@ -34,7 +35,11 @@ struct bd_daemon_s {
 	bd_config_t *cfg;
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t solve_timer;
+	uv_timer_t solve_timer, train_timer;
+	uv_work_t train_req;
+	int training, train_err;
+	bd_trainer_params_t train_params;
+	bd_trainer_result_t train_res;
 	uv_async_t worker_failed;
 	bd_store_t *store;
 	bd_broker_t *broker;
@@ -315,6 +320,82 @@ static void on_solve_timer(uv_timer_t *t)
 	bd_outbox_retry(d->outbox);
 }
 
+/* ---- training ------------------------------------------------------------------ */
+
+static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m);
+
+/* @locality libuv's thread pool */
+static void train_work(uv_work_t *req)
+{
+	bd_daemon_t *d = req->data;
+	d->train_err = bd_trainer_run(d->store, &d->train_params,
+				      d->train_params.seed /* = next version */, &d->train_res);
+}
+
+/* @locality the main loop: promotion happens here, between two solves */
+static void train_done(uv_work_t *req, int status)
+{
+	bd_daemon_t *d = req->data;
+	bd_trainer_result_t *r = &d->train_res;
+
+	d->training = 0;
+	if (status == UV_ECANCELED || d->stopping)
+		goto out;
+	if (d->train_err) {
+		bd_error("training failed: %s", bd_strerror(d->train_err));
+		goto out;
+	}
+	if (!r->accepted) {
+		bd_warn("model %lld not promoted: %s (%d samples, %.1f s); version %lld stays",
+			(long long)d->train_params.seed, r->why, r->samples, r->seconds,
+			(long long)d->model->version);
+		goto out;
+	}
+	r->model->agreement = r->student.agreement;
+	if (publish_model(d, r->model) != 0) {
+		bd_error("model %lld could not be stored; not promoted",
+			 (long long)r->model->version);
+		goto out;
+	}
+	bd_info("model %lld promoted: %d samples, held-out losses conversion %.4f value "
+		"%.4f cost %.4f, student agreement %.3f, clusters %d..%d users, %.1f s",
+		(long long)r->model->version, r->samples, r->rep.holdout_conv,
+		r->rep.holdout_value, r->rep.holdout_cost, r->student.agreement,
+		r->min_cluster, r->max_cluster, r->seconds);
+	bd_cluster_model_unref(d->model);
+	d->model = r->model; /* its statistics were rebuilt before this point */
+	r->model = NULL;
+	solve_all(d, "new model");
+	publish_snapshot(d);
+out:
+	bd_trainer_result_free(r);
+}
+
+static void start_training(bd_daemon_t *d, const char *why)
+{
+	const bd_config_t *cfg = d->cfg;
+	if (d->training || d->stopping)
+		return;
+	d->train_params = (bd_trainer_params_t){
+		.k = cfg->clusters, .dim = cfg->features_dim, .epochs = cfg->train_epochs,
+		.min_samples = cfg->train_min_samples, .max_samples = cfg->train_max_samples,
+		.student_hidden = cfg->train_student_hidden,
+		.min_agreement = cfg->train_min_agreement,
+		/* the seed is the version: runs are reproducible per version */
+		.seed = (uint64_t)d->model->version + 1,
+	};
+	d->train_req.data = d;
+	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) == 0) {
+		d->training = 1;
+		bd_info("training model %lld (%s)", (long long)d->model->version + 1, why);
+	}
+}
+
+static void on_train_timer(uv_timer_t *t)
+{
+	start_training(t->data, "schedule");
+}
+
 /* ---- control commands ------------------------------------------------------ */
 
 static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
@@ -368,9 +449,7 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 		bd_action_name(cmd.action), c->id, c->daily_budget,
 		c->n_treatments, c->paused ? ", paused" : "");
 	if (effect & BD_EFFECT_RETRAIN)
-		bd_warn("RETRAIN for %s: no trainer in this build yet (learning "
-			"issue); the model stays at version %lld",
-			c->id, (long long)d->model->version);
+		start_training(d, "RETRAIN command");
 done:
 	bd_store_batch_offset(d->batch, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset + 1);
@@ -438,10 +517,39 @@ static int load_campaigns_cb(const char *key, size_t klen, const char *val,
 	return 0;
 }
 
+static int last_model_cb(const char *key, size_t klen, const char *val, size_t vlen,
+			 void *opaque)
+{
+	bd_daemon_t *d = opaque;
+	bd_cluster_model_t *m;
+	char errstr[256];
+	if (bd_decode_model(d->codec, val, vlen, &m, errstr, sizeof(errstr)) != 0) {
+		bd_warn("stored model is damaged (%s); skipped", errstr);
+		return 0;
+	}
+	if (m->dim != d->cfg->features_dim || m->k != d->cfg->clusters) {
+		bd_warn("stored model %lld has dim %d and K %d, the configuration %d and %d; "
+			"not used", (long long)m->version, m->dim, m->k, d->cfg->features_dim,
+			d->cfg->clusters);
+		bd_cluster_model_unref(m);
+		return 0;
+	}
+	/* keys are big-endian versions: the last one seen is the newest */
+	bd_cluster_model_unref(d->model);
+	d->model = m;
+	return 0;
+}
+
 static int load_state(bd_daemon_t *d)
 {
 	uint8_t none[0];
-	int err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
+	int err = bd_store_scan(d->store, BD_CF_MODELS, none, 0, last_model_cb, d);
+	if (err)
+		return err;
+	if (d->model->version > 0)
+		bd_info("model %lld restored (%s, K=%d)", (long long)d->model->version,
+			d->model->kind, d->model->k);
+	err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
 	if (err)
 		return err;
 	if ((err = plans_sync(d, NULL)))
@@ -650,6 +758,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	bd_kafka_waker_stop(&d->control_waker);
 	bd_kafka_waker_stop(&d->producer_waker);
 	uv_close((uv_handle_t *)&d->solve_timer, NULL);
+	uv_close((uv_handle_t *)&d->train_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -757,6 +866,8 @@ int bd_daemon_run(bd_config_t *cfg)
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
 	uv_timer_init(&d.loop, &d.solve_timer);
 	d.solve_timer.data = &d;
+	uv_timer_init(&d.loop, &d.train_timer);
+	d.train_timer.data = &d;
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
@@ -814,6 +925,10 @@ int bd_daemon_run(bd_config_t *cfg)
 		d.n_workers++;
 	}
 	d.started = 1;
+	if (cfg->train_interval_s > 0)
+		uv_timer_start(&d.train_timer, on_train_timer,
+			       (uint64_t)cfg->train_interval_s * 1000,
+			       (uint64_t)cfg->train_interval_s * 1000);
 	uv_timer_start(&d.solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
 		       (uint64_t)cfg->solve_interval_ms);
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
@@ -839,6 +954,7 @@ fail:
 stop_early:
 	uv_close((uv_handle_t *)&d.worker_failed, NULL);
 	uv_close((uv_handle_t *)&d.solve_timer, NULL);
+	uv_close((uv_handle_t *)&d.train_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);
 	uv_close((uv_handle_t *)&d.sighup, NULL);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/cluster.h"
 #include "budgetd/schemas.h"
 
 struct bd_codec_s {
@@ -583,6 +584,84 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
 	p->curve_budget = cb;
 	p->curve_value = cv;
 	return 0;
+}
+
+int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
+		    bd_cluster_model_t **out, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_MODEL], f, layers;
+	int sizes[BD_CLUSTER_MAX_LAYERS + 1];
+	bd_activation_t acts[BD_CLUSTER_MAX_LAYERS];
+	const char *kind;
+	size_t n_layers = 0, n = 0;
+	bd_cluster_model_t *m = NULL;
+
+	TRY(decode_body(c, BD_MSG_MODEL, buf, len, errstr, errstr_size));
+	TRY(get_str(v, 2, "kind", true, &kind, errstr, errstr_size));
+	layers = field(v, 7);
+	avro_value_get_size(&layers, &n_layers);
+	if (n_layers < 1 || n_layers > BD_CLUSTER_MAX_LAYERS)
+		return fail(errstr, errstr_size, "model has %zu layers", n_layers);
+	sizes[0] = get_int(v, 4);
+	for (size_t l = 0; l < n_layers; l++) {
+		avro_value_t L;
+		const char *act;
+		avro_value_get_by_index(&layers, l, &L, NULL);
+		if (get_int(&L, 1) != sizes[l])
+			return fail(errstr, errstr_size, "layer %zu has %d inputs, expected %d",
+				    l, get_int(&L, 1), sizes[l]);
+		sizes[l + 1] = get_int(&L, 0);
+		TRY(get_str(&L, 2, "activation", true, &act, errstr, errstr_size));
+		acts[l] = strcmp(act, "relu") == 0 ? BD_ACT_RELU : BD_ACT_NONE;
+	}
+	if (sizes[n_layers] != get_int(v, 3))
+		return fail(errstr, errstr_size, "last layer has %d outputs, clusters %d",
+			    sizes[n_layers], get_int(v, 3));
+	if (bd_cluster_model_new((int)n_layers, sizes, acts, &m) != 0)
+		return fail(errstr, errstr_size, "model shape is invalid or too large");
+	m->version = get_long(v, 0);
+	m->kind = strcmp(kind, "random-linear") == 0 ? "random-linear" :
+		  strcmp(kind, "softmax") == 0 ? "softmax" : "mlp";
+	m->agreement = get_double(v, 8);
+	f = field(v, 5);
+	avro_value_get_size(&f, &n);
+	if ((int)n != m->dim)
+		goto bad;
+	for (size_t j = 0; j < n; j++)
+		m->mean[j] = get_double(&f, j);
+	f = field(v, 6);
+	avro_value_get_size(&f, &n);
+	if ((int)n != m->dim)
+		goto bad;
+	for (size_t j = 0; j < n; j++) {
+		m->scale[j] = get_double(&f, j);
+		if (!(m->scale[j] != 0 && isfinite(m->scale[j])))
+			goto bad;
+	}
+	for (size_t l = 0; l < n_layers; l++) {
+		avro_value_t L, w, b;
+		avro_value_get_by_index(&layers, l, &L, NULL);
+		w = field(&L, 3);
+		b = field(&L, 4);
+		bd_layer_t *ml = &m->layer[l];
+		avro_value_get_size(&w, &n);
+		if (n != (size_t)ml->rows * (size_t)ml->cols)
+			goto bad;
+		for (size_t i = 0; i < n; i++)
+			if (!isfinite(ml->w[i] = get_double(&w, i)))
+				goto bad;
+		avro_value_get_size(&b, &n);
+		if (n != (size_t)ml->rows)
+			goto bad;
+		for (size_t i = 0; i < n; i++)
+			if (!isfinite(ml->b[i] = get_double(&b, i)))
+				goto bad;
+	}
+	*out = m;
+	return 0;
+bad:
+	bd_cluster_model_unref(m);
+	return fail(errstr, errstr_size, "model arrays do not match its shape or are not finite");
 }
 
 /* ---- encode helpers ------------------------------------------------------ */

@@ -6,6 +6,31 @@
 
 #include "budgetd/hash.h"
 
+void bd_stats_outcome_vector(double x[BD_STAT__COUNT], double value, double cost,
+			     double orders, double propensity, int explored)
+{
+	double ip = 1.0 / propensity;
+	memset(x, 0, sizeof(double) * BD_STAT__COUNT);
+	x[BD_STAT_OUTCOMES] = 1;
+	x[BD_STAT_W] = ip;
+	x[BD_STAT_W2] = ip * ip;
+	x[BD_STAT_VALUE] = value;
+	x[BD_STAT_VALUE2] = value * value;
+	x[BD_STAT_COST] = cost;
+	x[BD_STAT_COST2] = cost * cost;
+	x[BD_STAT_ORDERS] = orders;
+	x[BD_STAT_ORDERS2] = orders * orders;
+	x[BD_STAT_WVALUE] = value * ip;
+	x[BD_STAT_WCOST] = cost * ip;
+	x[BD_STAT_WORDERS] = orders * ip;
+	if (explored) {
+		x[BD_STAT_XN] = 1;
+		x[BD_STAT_XVALUE] = value;
+		x[BD_STAT_XCOST] = cost;
+		x[BD_STAT_XORDERS] = orders;
+	}
+}
+
 static size_t key_head(uint8_t *buf, char kind, uint16_t partition,
 		       const char *campaign)
 {

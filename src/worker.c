@@ -415,26 +415,9 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 const bd_outcome_event_t *ev, int64_t day)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
-	double ip = 1.0 / propensity, v = ev->value, c = ev->cost,
-	       o = (double)ev->orders;
-	double x[BD_STAT__COUNT] = {
-		[BD_STAT_OUTCOMES] = 1,
-		[BD_STAT_W] = ip,
-		[BD_STAT_W2] = ip * ip,
-		[BD_STAT_VALUE] = v,
-		[BD_STAT_VALUE2] = v * v,
-		[BD_STAT_COST] = c,
-		[BD_STAT_COST2] = c * c,
-		[BD_STAT_ORDERS] = o,
-		[BD_STAT_ORDERS2] = o * o,
-		[BD_STAT_WVALUE] = v * ip,
-		[BD_STAT_WCOST] = c * ip,
-		[BD_STAT_WORDERS] = o * ip,
-		[BD_STAT_XN] = explored ? 1 : 0,
-		[BD_STAT_XVALUE] = explored ? v : 0,
-		[BD_STAT_XCOST] = explored ? c : 0,
-		[BD_STAT_XORDERS] = explored ? o : 0,
-	};
+	double v = ev->value, c = ev->cost, o = (double)ev->orders;
+	double x[BD_STAT__COUNT];
+	bd_stats_outcome_vector(x, v, c, o, propensity, explored);
 	double y[BD_DAY__COUNT] = {
 		[BD_DAY_OUTCOMES] = 1, [BD_DAY_COST] = c, [BD_DAY_VALUE] = v,
 		[BD_DAY_ORDERS] = o,

@@ -37,6 +37,9 @@ typedef struct bd_config_s {
 	int decision_retention_s;
 	int samples_max;
 	int solve_interval_ms;
+	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
+	int train_student_hidden;
+	double train_min_agreement;
 	char *log_level;
 	int kafka_n;
 	char *kafka_key[BD_CONFIG_MAX_KAFKA];

@@ -186,6 +186,15 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len,
  *  "decode" or "invalid"). */
 const char *bd_decode_reason(int err);
 
+struct bd_cluster_model_s;
+/**
+ * Decodes a ModelUpdate into a new cluster model (refcount 1, owned by the
+ * caller; kind is one of "random-linear", "softmax", "mlp").
+ */
+int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
+		    struct bd_cluster_model_s **out, char *errstr,
+		    size_t errstr_size) BD_WUR;
+
 /* Encoders: append the framed message to out->data (out->len = its size). */
 int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev,
 		      bd_buf_t *out) BD_WUR;

@@ -71,6 +71,10 @@ typedef struct bd_stats_key_s {
 	int64_t day;           /**< day */
 } bd_stats_key_t;
 
+/** The cell delta of one joined outcome (exposure excluded). */
+void bd_stats_outcome_vector(double x[BD_STAT__COUNT], double value, double cost,
+			     double orders, double propensity, int explored);
+
 size_t bd_stats_cell_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			 int64_t model_version, int32_t cluster,
 			 int32_t treatment);
