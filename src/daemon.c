@@ -322,7 +322,8 @@ static void on_solve_timer(uv_timer_t *t)
 
 /* ---- training ------------------------------------------------------------------ */
 
-static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m);
+static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
+			 const bd_trainer_result_t *r);
 
 /* @locality libuv's thread pool */
 static void train_work(uv_work_t *req)
@@ -352,7 +353,7 @@ static void train_done(uv_work_t *req, int status)
 		goto out;
 	}
 	r->model->agreement = r->student.agreement;
-	if (publish_model(d, r->model) != 0) {
+	if (publish_model(d, r->model, r) != 0) {
 		bd_error("model %lld could not be stored; not promoted",
 			 (long long)r->model->version);
 		goto out;
@@ -698,8 +699,21 @@ static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
 
 /* Publishes @p m on the models topic once per version: the record in the
  * models column family says it was (outbox: delivered at least once). */
-static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m)
+static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
+			 const bd_trainer_result_t *r)
 {
+	static const char *const names[] = {
+		"samples", "holdout_conversion_loss", "holdout_value_loss", "holdout_cost_loss",
+		"epochs", "inertia", "student_train_agreement", "min_cluster", "max_cluster",
+		"seconds",
+	};
+	double values[BD_ARRAY_SIZE(names)];
+	if (r)
+		memcpy(values, (double[]){r->samples, r->rep.holdout_conv, r->rep.holdout_value,
+					  r->rep.holdout_cost, r->rep.epochs, r->inertia,
+					  r->student.train_agreement, r->min_cluster,
+					  r->max_cluster, r->seconds},
+		       sizeof(values));
 	uint8_t key[8];
 	char *val = NULL;
 	size_t vlen = 0;
@@ -721,6 +735,9 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m)
 		.clusters = m->k, .dim = m->dim, .feature_mean = m->mean,
 		.feature_scale = m->scale, .n_layers = m->n_layers, .layers = layers,
 		.agreement = m->agreement,
+		.n_metrics = r ? (int)BD_ARRAY_SIZE(names) : 0,
+		.metric_names = names,
+		.metric_values = values,
 	};
 	if ((err = bd_encode_model(d->codec, &msg, &d->out)))
 		return err;
@@ -900,7 +917,7 @@ int bd_daemon_run(bd_config_t *cfg)
 	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
 	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
-	if ((err = publish_model(&d, d.model))) {
+	if ((err = publish_model(&d, d.model, NULL))) {
 		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
 			 (long long)d.model->version, bd_strerror(err));
 		goto fail;

@@ -33,6 +33,8 @@ try:
     model = decode("model_update", got[0].value())
     check(model["kind"] in ("mlp", "softmax"), "kind " + model["kind"])
     check(model["agreement"] >= 0.5, "agreement %r" % model["agreement"])
+    check(model["metrics"]["samples"] >= 1000, "metrics: %r" % model["metrics"])
+    check(model["metrics"]["min_cluster"] >= 1, "no empty cluster: %r" % model["metrics"])
     wait_log(d, r"model 1 promoted", 30)
 
     # new decisions use version 1; numpy reproduces their clusters
