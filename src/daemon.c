@@ -381,6 +381,9 @@ static void start_training(bd_daemon_t *d, const char *why)
 		.k = cfg->clusters, .dim = cfg->features_dim, .epochs = cfg->train_epochs,
 		.min_samples = cfg->train_min_samples, .max_samples = cfg->train_max_samples,
 		.student_hidden = cfg->train_student_hidden,
+		.hidden = cfg->train_hidden, .rep_dim = cfg->train_rep_dim,
+		.w_conv = cfg->train_w_conv, .w_value = cfg->train_w_value,
+		.w_cost = cfg->train_w_cost, .huber = cfg->train_huber,
 		.min_agreement = cfg->train_min_agreement,
 		/* the seed is the version: runs are reproducible per version */
 		.seed = (uint64_t)d->model->version + 1,

@@ -170,6 +170,16 @@ int bd_trainer_run(bd_store_t *st, const bd_trainer_params_t *tp, int64_t versio
 	bd_rep_params_default(&rp);
 	rp.epochs = tp->epochs;
 	rp.seed = tp->seed;
+	if (tp->hidden > 0)
+		rp.hidden = tp->hidden;
+	if (tp->rep_dim > 0)
+		rp.rep_dim = tp->rep_dim;
+	if (tp->w_conv > 0 || tp->w_value > 0 || tp->w_cost > 0) {
+		rp.w_conv = tp->w_conv;
+		rp.w_value = tp->w_value;
+		rp.w_cost = tp->w_cost;
+	}
+	rp.huber = tp->huber;
 	bd_rep_data_t d = {pool.n, pool.dim, pool.J, pool.x, pool.t, pool.p, pool.conv,
 			   pool.value, pool.cost};
 	if ((err = bd_rep_train(&d, &rp, &rep, &res->rep)))

@@ -25,6 +25,8 @@
 
 typedef struct bd_trainer_params_s {
 	int k, dim, epochs, min_samples, max_samples, student_hidden;
+	int hidden, rep_dim; /**< 0: the representation's defaults */
+	double w_conv, w_value, w_cost, huber; /**< task weights; all 0: defaults */
 	double min_agreement;
 	uint64_t seed;
 } bd_trainer_params_t;
