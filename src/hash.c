@@ -29,6 +29,11 @@ uint64_t bd_hash_str(const char *s, uint64_t seed)
 	return bd_hash_bytes(s, n, seed);
 }
 
+uint64_t bd_hash_next(uint64_t *state)
+{
+	return bd_hash_mix(*state += 0x9e3779b97f4a7c15ULL);
+}
+
 double bd_hash_unit(uint64_t h)
 {
 	return (double)(h >> 11) * (1.0 / 9007199254740992.0);

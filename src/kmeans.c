@@ -13,17 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "budgetd/hash.h"
 
 static double unit(uint64_t *s)
 {
-	return (double)(next(s) >> 11) * (1.0 / 9007199254740992.0);
+	return bd_hash_unit(bd_hash_next(s));
 }
 
 void bd_kmeans_params_default(bd_kmeans_params_t *p)
@@ -90,7 +84,7 @@ int bd_kmeans_assign_all(const bd_kmeans_result_t *r, const double *x, int n, in
 static void seed_pp(const double *x, int n, int dim, int k, uint64_t *rng, double *c,
 		    double *d2)
 {
-	int first = (int)(next(rng) % (uint64_t)n);
+	int first = (int)(bd_hash_next(rng) % (uint64_t)n);
 	memcpy(c, x + (size_t)first * dim, sizeof(double) * (size_t)dim);
 	for (int i = 0; i < n; i++)
 		d2[i] = dist2(x + (size_t)i * dim, c, dim);
@@ -98,7 +92,7 @@ static void seed_pp(const double *x, int n, int dim, int k, uint64_t *rng, doubl
 		double total = 0;
 		for (int i = 0; i < n; i++)
 			total += d2[i];
-		int pick = (int)(next(rng) % (uint64_t)n);
+		int pick = (int)(bd_hash_next(rng) % (uint64_t)n);
 		if (total > 0) {
 			double u = unit(rng) * total, acc = 0;
 			for (pick = 0; pick < n - 1; pick++) {
@@ -196,7 +190,7 @@ int bd_kmeans_fit(const double *x, int n, int dim, const bd_kmeans_params_t *p,
 	for (int it = 0; it < p->max_iter; it++) {
 		if (p->batch > 0) {
 			for (int b = 0; b < p->batch; b++) {
-				int i = (int)(next(&rng) % (uint64_t)n);
+				int i = (int)(bd_hash_next(&rng) % (uint64_t)n);
 				const double *xi = x + (size_t)i * dim;
 				int m = nearest(out->centroids, k, dim, xi, NULL);
 				double eta = 1.0 / ++counts[m], *cm = out->centroids + (size_t)m * dim;

@@ -15,17 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "budgetd/hash.h"
 
 static double rng_unit(uint64_t *s)
 {
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+	return bd_hash_unit(bd_hash_next(s));
 }
 
 static double rng_normal(uint64_t *s)
@@ -37,7 +31,7 @@ static double rng_normal(uint64_t *s)
 void bd_nn_shuffle(int *idx, int n, uint64_t *rng)
 {
 	for (int i = n - 1; i > 0; i--) {
-		int j = (int)(rng_next(rng) % (uint64_t)(i + 1));
+		int j = (int)(bd_hash_next(rng) % (uint64_t)(i + 1));
 		int t = idx[i];
 		idx[i] = idx[j];
 		idx[j] = t;

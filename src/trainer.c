@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budgetd/hash.h"
 #include "budgetd/kmeans.h"
 #include "budgetd/samples.h"
 #include "budgetd/stats.h"
@@ -20,14 +21,6 @@ typedef struct pool_s {
 	uint8_t *explored;
 	char (*campaign)[128];
 } pool_t;
-
-static uint64_t next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static void pool_free(pool_t *p)
 {
@@ -79,7 +72,7 @@ static int collect(const char *key, size_t klen, const char *val, size_t vlen, v
 	if (p->n < p->cap) {
 		slot = p->n++;
 	} else {
-		uint64_t r = next(&p->rng) % (uint64_t)p->seen;
+		uint64_t r = bd_hash_next(&p->rng) % (uint64_t)p->seen;
 		if (r >= (uint64_t)p->cap)
 			return 0;
 		slot = (int)r;

@@ -19,6 +19,9 @@ uint64_t bd_hash_bytes(const void *buf, size_t len, uint64_t seed);
 uint64_t bd_hash_str(const char *s, uint64_t seed);
 /** splitmix64 finaliser: a bijective mix of @p x. */
 uint64_t bd_hash_mix(uint64_t x);
+/** splitmix64: advances @p state and returns the next 64 random bits (for
+ *  seeded, reproducible training; not for the decision path). */
+uint64_t bd_hash_next(uint64_t *state);
 /** A uniform double in [0, 1) from the top 53 bits of @p h. */
 double bd_hash_unit(uint64_t h);
 
