@@ -252,26 +252,27 @@ static int solve_campaign(bd_daemon_t *d, int ci, const char *why)
 		for (int t = 0; t < J; t++)
 			explore_cost += prior_c[t] / J;
 		per_req = (per_req - eps * explore_cost) / (1 - eps + 1e-12);
-		if ((err = bd_solver_lagrange(&prob, per_req, p->prob, &res)))
+		bd_solver_curve_t *cv;
+		if ((err = bd_solver_curve_new(&prob, &cv)))
 			goto out;
+		if ((err = bd_solver_curve_plan(cv, per_req, p->prob, &res))) {
+			bd_solver_curve_free(cv);
+			goto out;
+		}
 		p->lambda = res.lambda;
 		p->expected_spend = res.cost * n_rem;
 		p->expected_value = res.value * n_rem;
-		p->solver = "lagrange";
+		p->solver = "lp-hull";
 		/* the budget/value curve: value over the rest of the day for
 		 * budgets from 0 to what maximising value would spend */
-		double maxc = bd_solver_max_cost(&prob), *tmp = malloc(sizeof(double) * K * J);
-		if (tmp && bd_plan_curve_alloc(p, CURVE_POINTS) == 0) {
+		double maxc = bd_solver_curve_max_cost(cv);
+		if (bd_plan_curve_alloc(p, CURVE_POINTS) == 0)
 			for (int i = 0; i < CURVE_POINTS; i++) {
-				bd_solver_result_t cr;
 				double b = maxc * i / (CURVE_POINTS - 1);
-				if (bd_solver_lagrange(&prob, b, tmp, &cr) == 0) {
-					p->curve_budget[i] = b * n_rem;
-					p->curve_value[i] = cr.value * n_rem;
-				}
+				p->curve_budget[i] = b * n_rem;
+				p->curve_value[i] = bd_solver_curve_value(cv, b, NULL) * n_rem;
 			}
-		}
-		free(tmp);
+		bd_solver_curve_free(cv);
 	}
 
 	/* persist (plans CF + outbox) in one batch, then hand it over */
