@@ -19,6 +19,7 @@ void bd_stats_outcome_vector(double x[BD_STAT__COUNT], double value, double cost
 	x[BD_STAT_COST] = cost;
 	x[BD_STAT_COST2] = cost * cost;
 	x[BD_STAT_ORDERS] = orders;
+	x[BD_STAT_CONV] = orders > 0;
 	x[BD_STAT_ORDERS2] = orders * orders;
 	x[BD_STAT_WVALUE] = value * ip;
 	x[BD_STAT_WCOST] = cost * ip;
@@ -29,6 +30,13 @@ void bd_stats_outcome_vector(double x[BD_STAT__COUNT], double value, double cost
 		x[BD_STAT_XCOST] = cost;
 		x[BD_STAT_XORDERS] = orders;
 	}
+}
+
+void bd_stats_exposure_vector(double x[BD_STAT__COUNT], double propensity)
+{
+	memset(x, 0, sizeof(double) * BD_STAT__COUNT);
+	x[BD_STAT_DECISIONS] = 1;
+	x[BD_STAT_DW] = 1.0 / propensity;
 }
 
 static size_t key_head(uint8_t *buf, char kind, uint16_t partition,
@@ -43,13 +51,15 @@ static size_t key_head(uint8_t *buf, char kind, uint16_t partition,
 }
 
 size_t bd_stats_cell_key(uint8_t *buf, uint16_t partition, const char *campaign,
-			 int64_t model_version, int32_t cluster, int32_t treatment)
+			 int64_t model_version, int32_t cluster, int32_t treatment,
+			 int64_t hour)
 {
 	size_t n = key_head(buf, BD_STATS_CELL, partition, campaign);
 	bd_be64(buf + n, (uint64_t)model_version);
 	bd_be32(buf + n + 8, (uint32_t)cluster);
 	buf[n + 12] = (uint8_t)treatment;
-	return n + 13;
+	bd_be64(buf + n + 13, (uint64_t)hour);
+	return n + 21;
 }
 
 size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
@@ -76,11 +86,12 @@ int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k)
 	memcpy(k->campaign, p + 3, n + 1);
 	p = nul + 1;
 	klen -= (size_t)(p - (const uint8_t *)key);
-	if (k->kind == BD_STATS_CELL && klen == 13) {
+	if (k->kind == BD_STATS_CELL && klen == 21) {
 		k->model_version = (int64_t)bd_rd_be64(p);
 		k->cluster = (int32_t)((uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
 				       (uint32_t)p[10] << 8 | p[11]);
 		k->treatment = p[12];
+		k->hour = (int64_t)bd_rd_be64(p + 13);
 		return 0;
 	}
 	if (k->kind == BD_STATS_DAY && klen == 8) {

@@ -17,6 +17,7 @@ typedef struct pool_s {
 	uint64_t rng;
 	float *x;
 	int *t, *part;
+	int64_t *hour;
 	double *p, *conv, *value, *cost, *orders;
 	uint8_t *explored;
 	char (*campaign)[128];
@@ -27,6 +28,7 @@ static void pool_free(pool_t *p)
 	free(p->x);
 	free(p->t);
 	free(p->part);
+	free(p->hour);
 	free(p->p);
 	free(p->conv);
 	free(p->value);
@@ -43,6 +45,7 @@ static int pool_alloc(pool_t *p, int cap, int dim)
 	p->x = malloc(sizeof(float) * (size_t)cap * (size_t)dim);
 	p->t = malloc(sizeof(int) * (size_t)cap);
 	p->part = malloc(sizeof(int) * (size_t)cap);
+	p->hour = malloc(sizeof(int64_t) * (size_t)cap);
 	p->p = malloc(sizeof(double) * (size_t)cap);
 	p->conv = malloc(sizeof(double) * (size_t)cap);
 	p->value = malloc(sizeof(double) * (size_t)cap);
@@ -50,7 +53,7 @@ static int pool_alloc(pool_t *p, int cap, int dim)
 	p->orders = malloc(sizeof(double) * (size_t)cap);
 	p->explored = malloc((size_t)cap);
 	p->campaign = malloc(sizeof(*p->campaign) * (size_t)cap);
-	return p->x && p->t && p->part && p->p && p->conv && p->value && p->cost &&
+	return p->x && p->t && p->part && p->hour && p->p && p->conv && p->value && p->cost &&
 			       p->orders && p->explored && p->campaign
 		       ? 0
 		       : -ENOMEM;
@@ -81,6 +84,7 @@ static int collect(const char *key, size_t klen, const char *val, size_t vlen, v
 	p->t[slot] = s.treatment;
 	p->part[slot] = (uint8_t)key[0] << 8 | (uint8_t)key[1];
 	p->p[slot] = s.propensity;
+	p->hour[slot] = bd_stats_hour(s.ts_ms);
 	p->conv[slot] = s.orders > 0;
 	p->value[slot] = s.value;
 	p->cost[slot] = s.cost;
@@ -122,10 +126,12 @@ static int rebuild_stats(bd_store_t *st, const pool_t *p, const bd_cluster_model
 		uint8_t key[BD_STATS_KEY_MAX];
 		double x[BD_STAT__COUNT];
 		size_t klen = bd_stats_cell_key(key, (uint16_t)p->part[i], p->campaign[i],
-						m->version, cluster[i], p->t[i]);
+						m->version, cluster[i], p->t[i],
+						p->hour[i]);
 		bd_stats_outcome_vector(x, p->value[i], p->cost[i], p->orders[i], p->p[i],
 					p->explored[i]);
 		x[BD_STAT_DECISIONS] = 1;
+		x[BD_STAT_DW] = 1.0 / p->p[i];
 		if ((err = bd_stats_delta_add(d, key, klen, x, BD_STAT__COUNT)))
 			goto out;
 	}

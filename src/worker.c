@@ -346,10 +346,11 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	};
 	if ((err = decision_store(w, part, h, &rec)))
 		goto store_error;
-	double one[1] = {1};
+	double one[1] = {1}, x[BD_STAT__COUNT];
+	bd_stats_exposure_vector(x, d.propensity);
 	size_t klen = bd_stats_cell_key(key, part, ev.campaign_id, d.model_version,
-					d.cluster, d.treatment);
-	if ((err = stats_add(w, key, klen, one, 1)))
+					d.cluster, d.treatment, bd_stats_hour(d.ts_ms));
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
 		goto store_error;
 	klen = bd_stats_day_key(key, part, ev.campaign_id,
 				bd_campaign_day(c, ev.ts_ms, NULL));
@@ -412,19 +413,24 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 int64_t model_version, int32_t cluster, int32_t treatment,
 			 bool explored, double propensity,
-			 const bd_outcome_event_t *ev, int64_t day)
+			 const bd_outcome_event_t *ev, int64_t day, int64_t hour)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
 	double v = ev->value, c = ev->cost, o = (double)ev->orders;
 	double x[BD_STAT__COUNT];
 	bd_stats_outcome_vector(x, v, c, o, propensity, explored);
+	if (hour == 0) {
+		/* a historical sample is its own exposure */
+		x[BD_STAT_DECISIONS] = 1;
+		x[BD_STAT_DW] = 1.0 / propensity;
+	}
 	double y[BD_DAY__COUNT] = {
 		[BD_DAY_OUTCOMES] = 1, [BD_DAY_COST] = c, [BD_DAY_VALUE] = v,
 		[BD_DAY_ORDERS] = o,
 	};
 	int err;
 	size_t klen = bd_stats_cell_key(key, part, campaign, model_version,
-					cluster, treatment);
+					cluster, treatment, hour);
 	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
 		return err;
 	if (day == INT64_MIN)
@@ -469,7 +475,7 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	};
 	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
 				 ev->treatment, rct, ev->propensity, ev,
-				 INT64_MIN)) ||
+				 INT64_MIN, 0)) ||
 	    (err = append_sample(w, part, &s))) {
 		bd_error("historical %d@%lld: %s", m->partition,
 			 (long long)m->offset, bd_strerror(err));
@@ -549,7 +555,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 	rec.joined = true;
 	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
-				 rec.propensity, &ev, day)) ||
+				 rec.propensity, &ev, day, bd_stats_hour(rec.ts_ms))) ||
 	    (err = append_sample(w, part, &s)) ||
 	    (err = decision_store(w, part, h, &rec))) {
 		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,

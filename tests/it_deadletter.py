@@ -122,8 +122,8 @@ try:
     check_eq(d.stop(), 0, "exit code")
     # state untouched by the bad inputs: exactly one outcome joined
     cells = [r for r in dump_state(state) if r[0] == "cell" and r[2] == camp]
-    check_eq(sum(float(r[7]) for r in cells if len(r) > 7), 1.0, "outcomes joined")
-    check_eq(sum(float(r[6]) for r in cells), 2.0, "decisions counted")
+    check_eq(sum(float(r[8]) for r in cells if len(r) > 8), 1.0, "outcomes joined")
+    check_eq(sum(float(r[7]) for r in cells), 2.0, "decisions counted")
     print("PASS: %d kinds of bad input dead-lettered with their reasons" % (len(cases) + 1))
 finally:
     d.stop(signal.SIGKILL)

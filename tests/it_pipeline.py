@@ -106,8 +106,9 @@ try:
     rows = dump_state(state)
     cells = [r for r in rows if r[0] == "cell" and r[2] == camp]
     days = [r for r in rows if r[0] == "day" and r[2] == camp]
-    tot = [sum(float(r[6 + k]) if len(r) > 6 + k else 0.0 for r in cells) for k in range(17)]
-    check_eq(tot[0], float(N), "exposures (decisions) in statistics")
+    tot = [sum(float(r[7 + k]) if len(r) > 7 + k else 0.0 for r in cells) for k in range(19)]
+    check_eq(tot[0], float(N + 5), "exposures in statistics (decisions + historical samples)")
+    check(tot[17] >= N + 5, "inverse-propensity exposure weights (sum 1/p >= count)")
     check_eq(tot[1], float(N + 5), "outcomes joined (live + historical)")
     check_eq(tot[4], want_value + 5 * 4.0, "sum of value")
     check_eq(tot[6], want_cost + 5 * 2.0, "sum of cost")

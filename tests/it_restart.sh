@@ -2,11 +2,12 @@
 # Kill -9 mid-stream, restart, and the statistics equal those of a run
 # without the kill.  Both runs see the same closed-loop day (budgetd-sim with
 # exploration 1, so every decision is a hash of its request and both runs
-# decide alike); each has its own embedded broker and state directory.
+# decide alike; a budget that is never exhausted, so exploration never
+# stops); each has its own embedded broker and state directory.
 . "${srcdir:-.}/tests/lib.sh"
 need_python
 EVENTS=${IT_RESTART_EVENTS:-1500}
-SIMARGS="--events $EVENTS --duration 15 --explore 1 --campaign kill-test --request-prefix kt -p seed=11 -q"
+SIMARGS="--events $EVENTS --duration 15 --explore 1 --budget-frac 10 --campaign kill-test --request-prefix kt -p seed=11 -q"
 
 # run A: uninterrupted
 start_broker brokerA
@@ -54,11 +55,11 @@ from collections import defaultdict
 def load(path):
     # summed over partitions: the two runs may assign users to partitions alike,
     # but compare per (kind, campaign, model, cluster, treatment | day) to be safe
-    acc = defaultdict(lambda: [0.0] * 17)
+    acc = defaultdict(lambda: [0.0] * 19)
     for line in open(path):
         f = line.split()
         if f[0] == "cell":
-            key, vals = tuple(f[0:1] + f[2:6]), f[6:]
+            key, vals = tuple(f[0:1] + f[2:7]), f[7:]
         else:
             key, vals = tuple(f[0:1] + f[2:4]), f[4:]
         for i, v in enumerate(vals):

@@ -68,7 +68,7 @@ try:
     check_eq(d.stop(), 0, "exit code")
     # statistics of version 1 exist (rebuilt from the sample log at promotion)
     cells = [r for r in dump_state(state) if r[0] == "cell" and r[2] == "rt" and r[3] == "1"]
-    check(sum(float(r[7]) for r in cells) >= 1000, "version-1 statistics rebuilt")
+    check(sum(float(r[8]) for r in cells) >= 1000, "version-1 statistics rebuilt")
     # the model survives a restart; a candidate that fails its checks
     # (here: too few samples) is not promoted and version 1 stays
     d = start_daemon(broker.bootstrap, state, "-X", "train.min.samples=1000000",

@@ -152,7 +152,7 @@ static void test_stats_keys_and_delta(void **state)
 	uint8_t k1[BD_STATS_KEY_MAX], k2[BD_STATS_KEY_MAX];
 	bd_stats_key_t p;
 	(void)state;
-	size_t n1 = bd_stats_cell_key(k1, 1, "camp", 5, 300, 3);
+	size_t n1 = bd_stats_cell_key(k1, 1, "camp", 5, 300, 3, 493000);
 	assert_int_equal(bd_stats_key_parse(k1, n1, &p), 0);
 	assert_int_equal(p.kind, BD_STATS_CELL);
 	assert_int_equal(p.partition, 1);
@@ -160,6 +160,7 @@ static void test_stats_keys_and_delta(void **state)
 	assert_int_equal(p.model_version, 5);
 	assert_int_equal(p.cluster, 300);
 	assert_int_equal(p.treatment, 3);
+	assert_int_equal(p.hour, 493000);
 	size_t n2 = bd_stats_day_key(k2, 2, "camp", 20000);
 	assert_int_equal(bd_stats_key_parse(k2, n2, &p), 0);
 	assert_int_equal(p.kind, BD_STATS_DAY);
@@ -173,7 +174,7 @@ static void test_stats_keys_and_delta(void **state)
 	double one[2] = {1, 0.5}, got[2];
 	for (int i = 0; i < 1000; i++) {
 		uint8_t k[BD_STATS_KEY_MAX];
-		size_t n = bd_stats_cell_key(k, 0, "c", 0, i % 300, 0); /* grows past 256 */
+		size_t n = bd_stats_cell_key(k, 0, "c", 0, i % 300, 0, 1); /* grows past 256 */
 		assert_int_equal(bd_stats_delta_add(d, k, n, one, 2), 0);
 	}
 	assert_int_equal(bd_stats_delta_count(d), 300);
@@ -181,10 +182,10 @@ static void test_stats_keys_and_delta(void **state)
 	assert_int_equal(bd_stats_delta_count(d), 0);
 	assert_int_equal(bd_store_batch_count(b), 300);
 	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
-	n1 = bd_stats_cell_key(k1, 0, "c", 0, 7, 0);
+	n1 = bd_stats_cell_key(k1, 0, "c", 0, 7, 0, 1);
 	get_doubles(st, k1, n1, got, 2);
 	assert_true(got[0] == 4 && got[1] == 2); /* i = 7, 307, 607, 907 */
-	n1 = bd_stats_cell_key(k1, 0, "c", 0, 200, 0);
+	n1 = bd_stats_cell_key(k1, 0, "c", 0, 200, 0, 1);
 	get_doubles(st, k1, n1, got, 2);
 	assert_true(got[0] == 3); /* i = 200, 500, 800 */
 	bd_stats_delta_free(d);

@@ -4,10 +4,14 @@
  *
  * Two kinds of vectors live in the stats column family, summed by its merge
  * operator:
- *  - cell: partition, campaign, model version, cluster, treatment ->
+ *  - cell: partition, campaign, model version, cluster, treatment, hour of
+ *    the decision (hours since the epoch; 0 for historical samples) ->
  *    BD_STAT__COUNT doubles (exposures, outcomes, sums and sums of squares
  *    of value, cost and orders, their inverse-propensity-weighted sums, and
- *    the same restricted to exploration traffic, the RCT slice);
+ *    the same restricted to exploration traffic, the RCT slice).  An outcome
+ *    lands in its decision's hour, so an hour older than the attribution
+ *    delay holds complete outcomes for all its decisions ("matured"), and
+ *    the hours give each cluster's traffic by time of day;
  *  - day: partition, campaign, day number -> BD_DAY__COUNT doubles
  *    (decisions, outcomes, realised cost, value, orders).
  * Keys start with the partition (big-endian u16) so a partition's state
@@ -42,6 +46,8 @@ enum bd_stat {
 	BD_STAT_XVALUE,
 	BD_STAT_XCOST,
 	BD_STAT_XORDERS,
+	BD_STAT_DW,   /**< sum 1/propensity over decisions (exposures) */
+	BD_STAT_CONV, /**< outcomes with at least one order */
 	BD_STAT__COUNT
 };
 
@@ -68,16 +74,26 @@ typedef struct bd_stats_key_s {
 	int64_t model_version; /**< cell */
 	int32_t cluster;       /**< cell */
 	int32_t treatment;     /**< cell */
+	int64_t hour;          /**< cell: decision time / 1 h; 0: historical */
 	int64_t day;           /**< day */
 } bd_stats_key_t;
 
+/** The cell delta of one exposure (a decision made with @p propensity). */
+void bd_stats_exposure_vector(double x[BD_STAT__COUNT], double propensity);
 /** The cell delta of one joined outcome (exposure excluded). */
 void bd_stats_outcome_vector(double x[BD_STAT__COUNT], double value, double cost,
 			     double orders, double propensity, int explored);
 
 size_t bd_stats_cell_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			 int64_t model_version, int32_t cluster,
-			 int32_t treatment);
+			 int32_t treatment, int64_t hour);
+/** The hour bucket of a decision at @p ts_ms (never 0, which is historical). */
+static inline int64_t bd_stats_hour(int64_t ts_ms)
+{
+	int64_t h = ts_ms >= 0 ? ts_ms / 3600000 : 0;
+	return h > 0 ? h : 1;
+}
+
 size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			int64_t day);
 int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k) BD_WUR;

@@ -1,0 +1,80 @@
+/**
+ * @file estimate.h
+ * @brief What the solver needs from the statistics: per cluster and
+ *        treatment, value, cost and conversion per request with standard
+ *        errors; per cluster, the traffic expected in the rest of the day.
+ *
+ * Means (per cluster, treatment, over matured decision hours only):
+ *   r = sum(value / p) / sum(1 / p)      inverse-propensity (Hajek) weights,
+ *                                        so exploration and policy traffic,
+ *                                        and logged historical samples, mix
+ *                                        without bias
+ *   shrunk: (n r + m0 rbar_t) / (n + m0) toward the treatment's mean over
+ *                                        all clusters, m0 = shrinkage
+ * An hour is matured when it ended more than the attribution delay ago:
+ * its decisions have all their outcomes, so late outcomes do not bias the
+ * means low.  Until enough decisions have matured (warm-up), the means use
+ * every joined outcome instead and say so (immature = 1).
+ *
+ * Traffic: a time-of-day profile per cluster from the decision hours of
+ * past days (hour of day in the campaign's time zone), with a prior: the
+ * pooled profile of all clusters, itself shrunk toward flat.  Today's
+ * volume per cluster = (decisions so far + w * past daily mean) /
+ * (profile share of the day elapsed + w), w = 0.25 day; the rest of the day
+ * is that volume times the profile share still to come.
+ *
+ * @locality the main loop (pure; no I/O).
+ */
+#ifndef BUDGETD_ESTIMATE_H
+#define BUDGETD_ESTIMATE_H
+
+#include <stdint.h>
+
+#include "budgetd/common.h"
+#include "budgetd/stats.h"
+
+typedef struct bd_estimate_s {
+	int k, j;
+	/* accumulated by bd_estimate_add_cell */
+	double *mat;        /**< k x j x BD_STAT__COUNT: matured hours */
+	double *all;        /**< k x j x BD_STAT__COUNT: every hour */
+	double *hist;       /**< k x 24: decisions of past days by hour of day */
+	double *today;      /**< k: decisions today */
+	double *recent;     /**< k x j x 2: today's unmatured hours: decisions, realised cost */
+	int64_t first_hour; /**< earliest live hour seen */
+	/* filled by bd_estimate_finish */
+	double *r, *c, *conv, *r_se, *c_se, *c_var, *n; /**< k x j */
+	double *share;      /**< k: share of the rest of today's traffic */
+	double *profile;    /**< k x 24 */
+	double n_rem;       /**< requests expected in the rest of today */
+	double matured;     /**< matured decisions used */
+	double today_total; /**< decisions so far today */
+	double day_elapsed; /**< profile share of today already past (pooled) */
+	double past_days;   /**< days of traffic history behind the profile */
+	double n_tail;      /**< of n_rem, requests in the day's last tail_s */
+	int immature;       /**< 1: warm-up means over joined outcomes */
+	double pending_cost; /**< expected cost still to come from today's
+				  unmatured decisions (estimate - realised) */
+} bd_estimate_t;
+
+typedef struct bd_estimate_params_s {
+	int64_t now_ms;
+	int64_t mature_before_hour; /**< hours < this are matured */
+	int64_t today_first_hour;   /**< first hour (epoch hours) of today */
+	double sec_of_day;          /**< now, in the campaign's day */
+	int32_t tz_offset_s;
+	double shrinkage;           /**< m0, pseudo-decisions */
+	double min_matured;         /**< matured decisions to leave warm-up */
+	double tail_s;              /**< the day's last seconds whose outcomes
+					 come after the day ends */
+} bd_estimate_params_t;
+
+int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;
+void bd_estimate_free(bd_estimate_t *e);
+/** Adds one cell vector (@p n doubles) of @p hour (0: historical). */
+void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int cluster,
+			  int treatment, int64_t hour, const double *x, int n);
+/** Computes the means, errors, profile and traffic. */
+void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
+
+#endif

@@ -1,0 +1,237 @@
+/**
+ * @file estimate.c
+ * @brief Means, standard errors and traffic forecasts from cell statistics.
+ */
+#include "budgetd/estimate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS BD_STAT__COUNT
+#define PRIOR_PROFILE 200.0 /* pseudo-decisions of a cluster's profile prior */
+#define PRIOR_FLAT 240.0    /* pseudo-decisions of the pooled profile's flat prior */
+#define PAST_WEIGHT 0.25    /* days: weight of the past daily mean in today's volume */
+
+int bd_estimate_init(bd_estimate_t *e, int k, int j)
+{
+	size_t kj = (size_t)k * (size_t)j;
+	memset(e, 0, sizeof(*e));
+	e->k = k;
+	e->j = j;
+	e->first_hour = INT64_MAX;
+	e->mat = calloc(kj * NS, sizeof(double));
+	e->all = calloc(kj * NS, sizeof(double));
+	e->hist = calloc((size_t)k * 24, sizeof(double));
+	e->today = calloc((size_t)k, sizeof(double));
+	e->recent = calloc(kj * 2, sizeof(double));
+	e->r = calloc(kj, sizeof(double));
+	e->c = calloc(kj, sizeof(double));
+	e->conv = calloc(kj, sizeof(double));
+	e->r_se = calloc(kj, sizeof(double));
+	e->c_se = calloc(kj, sizeof(double));
+	e->c_var = calloc(kj, sizeof(double));
+	e->n = calloc(kj, sizeof(double));
+	e->share = calloc((size_t)k, sizeof(double));
+	e->profile = calloc((size_t)k * 24, sizeof(double));
+	if (!e->mat || !e->all || !e->hist || !e->today || !e->recent || !e->r || !e->c || !e->conv ||
+	    !e->r_se || !e->c_se || !e->c_var || !e->n || !e->share || !e->profile) {
+		bd_estimate_free(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void bd_estimate_free(bd_estimate_t *e)
+{
+	free(e->mat);
+	free(e->all);
+	free(e->hist);
+	free(e->today);
+	free(e->recent);
+	free(e->r);
+	free(e->c);
+	free(e->conv);
+	free(e->r_se);
+	free(e->c_se);
+	free(e->c_var);
+	free(e->n);
+	free(e->share);
+	free(e->profile);
+	memset(e, 0, sizeof(*e));
+}
+
+static int hour_of_day(int64_t hour, int32_t tz_offset_s)
+{
+	int64_t h = (hour * 3600 + tz_offset_s) / 3600 % 24;
+	return (int)(h < 0 ? h + 24 : h);
+}
+
+void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int cluster,
+			  int treatment, int64_t hour, const double *x, int n)
+{
+	if (cluster < 0 || cluster >= e->k || treatment < 0 || treatment >= e->j)
+		return;
+	size_t o = ((size_t)cluster * e->j + treatment) * NS;
+	if (n > NS)
+		n = NS;
+	for (int i = 0; i < n; i++)
+		e->all[o + i] += x[i];
+	if (hour < p->mature_before_hour)
+		for (int i = 0; i < n; i++)
+			e->mat[o + i] += x[i];
+	if (hour <= 0)
+		return; /* historical samples carry no traffic information */
+	double dec = x[BD_STAT_DECISIONS];
+	if (hour >= p->today_first_hour)
+		e->today[cluster] += dec;
+	else
+		e->hist[(size_t)cluster * 24 + hour_of_day(hour, p->tz_offset_s)] += dec;
+	if (hour >= p->today_first_hour && hour >= p->mature_before_hour) {
+		e->recent[((size_t)cluster * e->j + treatment) * 2] += dec;
+		e->recent[((size_t)cluster * e->j + treatment) * 2 + 1] += x[BD_STAT_COST];
+	}
+	if (hour < e->first_hour)
+		e->first_hour = hour;
+}
+
+/* Means of one cell source: per-decision (matured) or per-outcome (warm-up). */
+/* @p v2, @p c2: the variances of value and cost per decision */
+static void cell_means(const double *x, int matured, double *r, double *c, double *cv,
+		       double *n, double *v2, double *c2)
+{
+	double dec = matured ? x[BD_STAT_DECISIONS] : x[BD_STAT_OUTCOMES];
+	double w = matured ? x[BD_STAT_DW] : x[BD_STAT_W];
+	*n = dec;
+	if (w > 0) {
+		*r = x[BD_STAT_WVALUE] / w;
+		*c = x[BD_STAT_WCOST] / w;
+	} else {
+		*r = *c = 0;
+	}
+	*cv = dec > 0 ? x[BD_STAT_CONV] / dec : 0;
+	/* spread around the unweighted mean (what the second moments are of) */
+	double rm = dec > 0 ? x[BD_STAT_VALUE] / dec : 0, cm = dec > 0 ? x[BD_STAT_COST] / dec : 0;
+	*v2 = dec > 0 ? fmax(x[BD_STAT_VALUE2] / dec - rm * rm, 0) : 0;
+	*c2 = dec > 0 ? fmax(x[BD_STAT_COST2] / dec - cm * cm, 0) : 0;
+}
+
+static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	const int K = e->k, J = e->j;
+	double tot = 0;
+	for (size_t i = 0; i < (size_t)K * J; i++)
+		tot += e->mat[i * NS + BD_STAT_DECISIONS];
+	e->matured = tot;
+	e->immature = tot < p->min_matured;
+	const double *src = e->immature ? e->all : e->mat;
+	for (int t = 0; t < J; t++) {
+		/* the treatment's mean over all clusters: the shrinkage target */
+		double agg[NS] = {0};
+		for (int k = 0; k < K; k++)
+			for (int i = 0; i < NS; i++)
+				agg[i] += src[((size_t)k * J + t) * NS + i];
+		double r0, c0, cv0, n0, v20, c20;
+		cell_means(agg, !e->immature, &r0, &c0, &cv0, &n0, &v20, &c20);
+		double var_r0 = v20, var_c0 = c20;
+		for (int k = 0; k < K; k++) {
+			size_t i = (size_t)k * J + t;
+			double r, c, cv, n, v2, c2, m0 = p->shrinkage;
+			cell_means(src + i * NS, !e->immature, &r, &c, &cv, &n, &v2, &c2);
+			/* variances shrunk like the means: a handful of
+			 * decisions says little about the spread */
+			double var_r = (n * v2 + m0 * var_r0) / (n + m0 + 1e-300),
+			       var_c = (n * c2 + m0 * var_c0) / (n + m0 + 1e-300);
+			e->n[i] = n;
+			e->r[i] = (n * r + m0 * r0) / (n + m0 + 1e-300);
+			e->c[i] = (n * c + m0 * c0) / (n + m0 + 1e-300);
+			e->conv[i] = (n * cv + m0 * cv0) / (n + m0 + 1e-300);
+			/* the shrunk mean's error: the cell's own spread over
+			 * its data plus the prior's pseudo-data */
+			e->r_se[i] = sqrt(var_r / (n + m0 + 1e-300));
+			e->c_se[i] = sqrt(var_c / (n + m0 + 1e-300));
+			e->c_var[i] = var_c;
+		}
+	}
+}
+
+/* The share of the day's traffic between hours @p a and @p b (0..24). */
+static double prof_share(const double *prof, double a, double b)
+{
+	double s = 0;
+	for (int h = (int)a; h < 24 && h < b; h++) {
+		double lo = fmax(a, h), hi = fmin(b, h + 1);
+		if (hi > lo)
+			s += prof[h] * (hi - lo);
+	}
+	return s;
+}
+
+static void finish_traffic(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	const int K = e->k;
+	double pooled[24], ptot = 0;
+	for (int h = 0; h < 24; h++) {
+		pooled[h] = 0;
+		for (int k = 0; k < K; k++)
+			pooled[h] += e->hist[(size_t)k * 24 + h];
+		ptot += pooled[h];
+	}
+	for (int h = 0; h < 24; h++)
+		pooled[h] = (pooled[h] + PRIOR_FLAT / 24) / (ptot + PRIOR_FLAT);
+	double past_days = 0;
+	if (e->first_hour < p->today_first_hour)
+		past_days = ceil((double)(p->today_first_hour - e->first_hour) / 24.0);
+	e->past_days = past_days;
+	/* where in the day we are: hour of day now and its elapsed fraction */
+	double hod = p->sec_of_day / 3600.0;
+	int hnow = (int)hod;
+	if (hnow > 23)
+		hnow = 23;
+	double part = hod - hnow;
+	double n_rem = 0, elapsed_pooled = 0;
+	for (int h = 0; h < hnow; h++)
+		elapsed_pooled += pooled[h];
+	elapsed_pooled += part * pooled[hnow];
+	e->day_elapsed = elapsed_pooled;
+	e->today_total = 0;
+	e->n_tail = 0;
+	for (int k = 0; k < K; k++) {
+		double *prof = e->profile + (size_t)k * 24, tot = 0;
+		for (int h = 0; h < 24; h++)
+			tot += e->hist[(size_t)k * 24 + h];
+		for (int h = 0; h < 24; h++)
+			prof[h] = (e->hist[(size_t)k * 24 + h] + PRIOR_PROFILE * pooled[h]) /
+				  (tot + PRIOR_PROFILE);
+		double elapsed = part * prof[hnow];
+		for (int h = 0; h < hnow; h++)
+			elapsed += prof[h];
+		double past_mean = past_days > 0 ? tot / past_days : 0;
+		double w = past_days > 0 ? PAST_WEIGHT : 0;
+		double volume = (e->today[k] + w * past_mean) / fmax(elapsed + w, 0.01);
+		double rem = volume * (1 - elapsed);
+		e->share[k] = rem > 0 ? rem : 0;
+		double tail_from = fmax(hod, 24 - p->tail_s / 3600);
+		e->n_tail += volume * prof_share(prof, tail_from, 24);
+		n_rem += e->share[k];
+		e->today_total += e->today[k];
+	}
+	for (int k = 0; k < K; k++)
+		e->share[k] = n_rem > 0 ? e->share[k] / n_rem : 1.0 / K;
+	e->n_rem = n_rem;
+}
+
+void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	finish_means(e, p);
+	finish_traffic(e, p);
+	/* expected cost of the unmatured decisions minus what they have cost
+	 * so far, summed before clamping: clamping each small cell at zero
+	 * would bias the sum up by about one standard deviation per cell */
+	e->pending_cost = 0;
+	for (size_t i = 0; i < (size_t)e->k * e->j; i++)
+		e->pending_cost += e->recent[i * 2] * e->c[i] - e->recent[i * 2 + 1];
+	if (e->pending_cost < 0)
+		e->pending_cost = 0;
+}

@@ -1,0 +1,159 @@
+/* estimate.c: maturity, inverse-propensity weights, shrinkage, the traffic
+ * profile and the pending cost. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/estimate.h"
+#include "budgetd/stats.h"
+
+#define DAY 20000 /* day number */
+#define H0 ((int64_t)DAY * 24)
+
+static bd_estimate_params_t params_at(double hour_of_day)
+{
+	int64_t now = (int64_t)((DAY * 86400.0 + hour_of_day * 3600) * 1000);
+	return (bd_estimate_params_t){
+		.now_ms = now,
+		.mature_before_hour = (now - 7200000) / 3600000,
+		.today_first_hour = H0,
+		.sec_of_day = hour_of_day * 3600,
+		.shrinkage = 0,
+		.min_matured = 10,
+		.tail_s = 7200,
+	};
+}
+
+/* n decisions with propensity p, each with value v and cost c. */
+static void cell(double x[BD_STAT__COUNT], double n, double p, double v, double c)
+{
+	double o[BD_STAT__COUNT], e[BD_STAT__COUNT];
+	memset(x, 0, sizeof(double) * BD_STAT__COUNT);
+	bd_stats_exposure_vector(e, p);
+	bd_stats_outcome_vector(o, v, c, v > 0, p, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] = n * (e[i] + o[i]);
+}
+
+static void test_maturity(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 2), 0);
+	/* matured hours: value 10 per decision under treatment 1 */
+	cell(x, 100, 0.5, 10, 1);
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	/* the last hour: decisions whose outcomes mostly have not come, i.e.
+	 * value 0 so far; they must not drag the mean down */
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 11, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	assert_false(e.immature);
+	assert_true(fabs(e.r[1] - 10) < 1e-12 && fabs(e.c[1] - 1) < 1e-12);
+	assert_true(e.matured == 200);
+	/* today's unmatured decisions still owe their expected cost */
+	assert_true(fabs(e.pending_cost - 100 * 1.0) < 1e-9);
+	bd_estimate_free(&e);
+}
+
+static void test_ipw_and_shrinkage(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT], y[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 2, 1), 0);
+	/* cluster 0: one sub-population logged with p = 0.9 (value 1), another
+	 * with p = 0.1 (value 5): equal true weight, so the mean is 3 */
+	cell(x, 90, 0.9, 1, 0);
+	cell(y, 10, 0.1, 5, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] += y[i];
+	bd_estimate_add_cell(&e, &p, 0, 0, 0, x, BD_STAT__COUNT); /* historical */
+	/* cluster 1: 5 decisions, value 0 */
+	cell(x, 5, 1, 0, 0);
+	bd_estimate_add_cell(&e, &p, 1, 0, H0 + 1, x, BD_STAT__COUNT);
+	p.shrinkage = 0;
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.r[0] - 3) < 1e-12);
+	assert_true(e.r[1] == 0);
+	/* with shrinkage the small cluster moves toward the treatment mean */
+	p.shrinkage = 5;
+	bd_estimate_finish(&e, &p);
+	assert_true(e.r[1] > 0.5 && e.r[1] < e.r[0]);
+	assert_true(e.r_se[0] > 0 && e.r_se[1] > 0);
+	bd_estimate_free(&e);
+}
+
+static void test_warmup_uses_joined_outcomes(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(1); /* nothing matured yet */
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 50, 1, 4, 2);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 0, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	assert_true(e.immature);
+	assert_true(fabs(e.r[0] - 4) < 1e-12 && fabs(e.c[0] - 2) < 1e-12);
+	bd_estimate_free(&e);
+}
+
+static void test_profile(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 2, 1), 0);
+	/* three past days: cluster 0 only in the evening (18-21h), cluster 1
+	 * only in the morning (6-9h), 1000 decisions a day each */
+	for (int d = 1; d <= 3; d++)
+		for (int h = 0; h < 4; h++) {
+			cell(x, 250, 1, 0, 0);
+			bd_estimate_add_cell(&e, &p, 0, 0, H0 - 24 * d + 18 + h, x, BD_STAT__COUNT);
+			bd_estimate_add_cell(&e, &p, 1, 0, H0 - 24 * d + 6 + h, x, BD_STAT__COUNT);
+		}
+	/* today so far (noon): cluster 1's morning happened */
+	for (int h = 0; h < 4; h++) {
+		cell(x, 250, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 1, 0, H0 + 6 + h, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(e.past_days == 3);
+	assert_true(e.today_total == 1000);
+	/* the rest of the day is cluster 0's evening */
+	assert_true(e.share[0] > 0.85);
+	assert_true(e.n_rem > 800 && e.n_rem < 1200);
+	/* the profiles learned the hours */
+	assert_true(e.profile[0 * 24 + 19] > 0.15 && e.profile[0 * 24 + 7] < 0.05);
+	assert_true(e.profile[1 * 24 + 7] > 0.15 && e.profile[1 * 24 + 19] < 0.05);
+	/* the tail: the evening peak is not in the last 2 hours; the whole
+	 * rest of the day is */
+	assert_true(e.n_tail < 0.1 * e.n_rem);
+	p.tail_s = 86400;
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.n_tail - e.n_rem) < 1e-6 * e.n_rem);
+	bd_estimate_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maturity),
+		cmocka_unit_test(test_ipw_and_shrinkage),
+		cmocka_unit_test(test_warmup_uses_joined_outcomes),
+		cmocka_unit_test(test_profile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
