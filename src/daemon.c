@@ -14,10 +14,12 @@
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
 #include "budgetd/cluster.h"
+#include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
 #include "budgetd/log.h"
 #include "budgetd/messages.h"
 #include "budgetd/outbox.h"
+#include "budgetd/pacer.h"
 #include "budgetd/plan.h"
 #include "budgetd/snapshot.h"
 #include "budgetd/solver.h"
@@ -26,16 +28,12 @@
 #include "budgetd/trainer.h"
 #include "budgetd/worker.h"
 
-/* Below this many decisions today the solver keeps the uniform plan: the
- * estimates and the traffic forecast mean nothing yet. */
-#define WARMUP_DECISIONS 200
-#define CURVE_POINTS 21
 
 struct bd_daemon_s {
 	bd_config_t *cfg;
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t solve_timer, train_timer;
+	uv_timer_t solve_timer, pace_timer, train_timer;
 	uv_work_t train_req;
 	int training, train_err;
 	bd_trainer_params_t train_params;
@@ -131,8 +129,8 @@ typedef struct gather_s {
 	bd_daemon_t *d;
 	int ci; /* campaign index */
 	int64_t day;
-	int k, j;
-	double *cell; /* k x j x BD_STAT__COUNT */
+	bd_estimate_params_t ep;
+	bd_estimate_t est;
 	double dayv[BD_DAY__COUNT];
 } gather_t;
 
@@ -153,127 +151,63 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (k.kind == BD_STATS_DAY && k.day == g->day) {
 		for (int i = 0; i < BD_DAY__COUNT; i++)
 			g->dayv[i] += x[i];
-	} else if (k.kind == BD_STATS_CELL &&
-		   k.model_version == g->d->model->version && k.cluster < g->k &&
-		   k.treatment < g->j) {
-		double *cell = g->cell + ((size_t)k.cluster * g->j + k.treatment) *
-						 BD_STAT__COUNT;
-		for (int i = 0; i < BD_STAT__COUNT; i++)
-			cell[i] += x[i];
+	} else if (k.kind == BD_STATS_CELL && k.model_version == g->d->model->version) {
+		bd_estimate_add_cell(&g->est, &g->ep, k.cluster, k.treatment, k.hour, x,
+				     (int)n);
 	}
 	return 0;
 }
 
 /* Solves campaign @p ci for the rest of its day and publishes the plan. */
-static int solve_campaign(bd_daemon_t *d, int ci, const char *why)
+static int solve_campaign(bd_daemon_t *d, int ci, const char *why, bool drift_only)
 {
 	const bd_campaign_t *c = &d->campaigns.v[ci];
+	const bd_config_t *cfg = d->cfg;
 	const int K = d->model->k, J = c->n_treatments;
 	int64_t now = atomic_load((_Atomic int64_t *)&d->clock_ms);
 	double sec_of_day;
-	gather_t g = {.d = d, .ci = ci, .k = K, .j = J};
+	gather_t g = {.d = d, .ci = ci};
 	bd_plan_t *p = NULL, *old = d->plans[ci];
-	double *r = NULL, *cost = NULL, prior_r[BD_MAX_TREATMENTS] = {0},
-	       prior_c[BD_MAX_TREATMENTS] = {0}, prior_n[BD_MAX_TREATMENTS] = {0};
-	int err = -ENOMEM;
+	int err;
 
 	if (now <= 0)
 		now = wall_ms();
 	g.day = bd_campaign_day(c, now, &sec_of_day);
-	g.cell = calloc((size_t)K * J * BD_STAT__COUNT, sizeof(double));
-	r = calloc((size_t)K * J, sizeof(double));
-	cost = calloc((size_t)K * J, sizeof(double));
-	if (!g.cell || !r || !cost || !(p = bd_plan_new_uniform(c->id, K, J)))
-		goto out;
+	g.ep = (bd_estimate_params_t){
+		.now_ms = now,
+		.mature_before_hour = (now - (int64_t)cfg->solve_maturity_s * 1000) / 3600000,
+		.today_first_hour = (now - (int64_t)(sec_of_day * 1000)) / 3600000,
+		.sec_of_day = sec_of_day,
+		.tz_offset_s = c->tz_offset_s,
+		.shrinkage = cfg->solve_shrinkage,
+		.min_matured = BD_PACER_WARMUP,
+		.tail_s = cfg->solve_maturity_s,
+	};
+	if ((err = bd_estimate_init(&g.est, K, J)))
+		return err;
 	uint8_t prefix[0];
 	if ((err = bd_store_scan(d->store, BD_CF_STATS, prefix, 0, gather_cb, &g)))
 		goto out;
-
-	/* Estimates: per-cell means of matured outcomes, shrunk toward the
-	 * treatment's mean over all clusters (20 pseudo-observations). */
-	double total_dec = 0;
-	for (int k = 0; k < K; k++)
-		for (int t = 0; t < J; t++) {
-			const double *x = g.cell + ((size_t)k * J + t) * BD_STAT__COUNT;
-			prior_r[t] += x[BD_STAT_VALUE];
-			prior_c[t] += x[BD_STAT_COST];
-			prior_n[t] += x[BD_STAT_OUTCOMES];
-			total_dec += x[BD_STAT_DECISIONS];
-		}
-	for (int t = 0; t < J; t++) {
-		prior_r[t] = prior_n[t] > 0 ? prior_r[t] / prior_n[t] : 0;
-		prior_c[t] = prior_n[t] > 0 ? prior_c[t] / prior_n[t] : 0;
+	bd_estimate_finish(&g.est, &g.ep);
+	/* Spend = realised cost + the expected cost of today's decisions
+	 * still waiting for their outcomes. */
+	double spent = g.dayv[BD_DAY_COST] + g.est.pending_cost;
+	char why_off[160] = "";
+	if (drift_only && !bd_pacer_off_pace(cfg, old, &g.est, spent, g.day, why_off,
+					     sizeof(why_off))) {
+		err = 1; /* on pace: keep the plan */
+		goto out;
 	}
-	for (int k = 0; k < K; k++) {
-		double dec_k = 0;
-		for (int t = 0; t < J; t++) {
-			const double *x = g.cell + ((size_t)k * J + t) * BD_STAT__COUNT;
-			double n = x[BD_STAT_OUTCOMES], m0 = 20;
-			r[k * J + t] = (x[BD_STAT_VALUE] + m0 * prior_r[t]) / (n + m0);
-			cost[k * J + t] = (x[BD_STAT_COST] + m0 * prior_c[t]) / (n + m0);
-			dec_k += x[BD_STAT_DECISIONS];
-		}
-		p->share[k] = total_dec > 0 ? dec_k / total_dec : 1.0 / K;
-	}
-
-	/* Pacing: what is left of the day's budget over the requests expected
-	 * in the rest of the day.  Spend = realised cost + the expected cost of
-	 * decisions still waiting for their outcome.  The traffic forecast is a
-	 * flat profile for now (the pacing issue learns a per-cluster one). */
-	double dec_today = g.dayv[BD_DAY_DECISIONS], out_today = g.dayv[BD_DAY_OUTCOMES];
-	double cost_per_out = out_today > 0 ? g.dayv[BD_DAY_COST] / out_today : 0;
-	double spent = g.dayv[BD_DAY_COST] + (dec_today - out_today) * cost_per_out;
-	double frac = sec_of_day / 86400.0;
-	if (frac < 0.01)
-		frac = 0.01;
-	double remaining = c->daily_budget - spent;
-	double n_rem = dec_today * (1 - frac) / frac;
-	p->daily_budget = c->daily_budget;
-	p->remaining_budget = remaining > 0 ? remaining : 0;
+	if (drift_only)
+		bd_info("campaign %s: off pace (%s): re-solving", c->id, why_off);
+	err = -ENOMEM;
+	if (!(p = bd_plan_new_uniform(c->id, K, J)))
+		goto out;
 	p->model_version = d->model->version;
 	p->ts_ms = now;
 	p->version = (old ? old->version : 0) + 1;
-
-	bd_solver_problem_t prob = {K, J, p->share, r, cost};
-	bd_solver_result_t res = {0};
-	if (c->paused) {
-		for (int k = 0; k < K; k++)
-			for (int t = 0; t < J; t++)
-				p->prob[k * J + t] = t == 0;
-		p->solver = "paused";
-	} else if (dec_today < WARMUP_DECISIONS || prior_n[0] == 0) {
-		p->solver = "uniform-warmup";
-	} else {
-		double per_req = n_rem > 1 ? p->remaining_budget / n_rem : 0;
-		if (remaining <= 0)
-			per_req = 0;
-		/* the exploration slice spends too: plan the rest with what is left */
-		double eps = c->exploration, explore_cost = 0;
-		for (int t = 0; t < J; t++)
-			explore_cost += prior_c[t] / J;
-		per_req = (per_req - eps * explore_cost) / (1 - eps + 1e-12);
-		bd_solver_curve_t *cv;
-		if ((err = bd_solver_curve_new(&prob, &cv)))
-			goto out;
-		if ((err = bd_solver_curve_plan(cv, per_req, p->prob, &res))) {
-			bd_solver_curve_free(cv);
-			goto out;
-		}
-		p->lambda = res.lambda;
-		p->expected_spend = res.cost * n_rem;
-		p->expected_value = res.value * n_rem;
-		p->solver = "lp-hull";
-		/* the budget/value curve: value over the rest of the day for
-		 * budgets from 0 to what maximising value would spend */
-		double maxc = bd_solver_curve_max_cost(cv);
-		if (bd_plan_curve_alloc(p, CURVE_POINTS) == 0)
-			for (int i = 0; i < CURVE_POINTS; i++) {
-				double b = maxc * i / (CURVE_POINTS - 1);
-				p->curve_budget[i] = b * n_rem;
-				p->curve_value[i] = bd_solver_curve_value(cv, b, NULL) * n_rem;
-			}
-		bd_solver_curve_free(cv);
-	}
+	if ((err = bd_pacer_plan(cfg, c, &g.est, spent, g.day, p)))
+		goto out;
 
 	/* persist (plans CF + outbox) in one batch, then hand it over */
 	bd_plan_msg_t msg;
@@ -286,29 +220,27 @@ static int solve_campaign(bd_daemon_t *d, int ci, const char *why)
 				 c->id, strlen(c->id), d->out.data, d->out.len)) ||
 	    (err = write_batch(d)))
 		goto out;
-	bd_debug("campaign %s: plan %lld (%s, %s): remaining %.2f over ~%.0f "
-		 "requests, lambda %.4f",
-		 c->id, (long long)p->version, p->solver, why, p->remaining_budget,
-		 n_rem, p->lambda);
+	bd_debug("campaign %s: plan %lld (%s, %s): spent %.2f, remaining %.2f over ~%.0f "
+		 "requests, lambda %.4f, explore %.3f",
+		 c->id, (long long)p->version, p->solver, why, spent, p->remaining_budget,
+		 p->pace_nrem, p->lambda, p->explore);
 	d->plans[ci] = p;
 	p = NULL;
 	bd_plan_unref(old);
 	err = 0;
 out:
-	if (err)
+	if (err < 0)
 		bd_error("campaign %s: solve failed: %s", c->id, bd_strerror(err));
 	bd_plan_unref(p);
-	free(g.cell);
-	free(r);
-	free(cost);
+	bd_estimate_free(&g.est);
 	return err;
 }
 
-static void solve_all(bd_daemon_t *d, const char *why)
+static void solve_all(bd_daemon_t *d, const char *why, bool drift_only)
 {
 	int changed = 0;
 	for (int i = 0; i < d->campaigns.n; i++)
-		if (solve_campaign(d, i, why) == 0)
+		if (solve_campaign(d, i, why, drift_only) == 0)
 			changed = 1;
 	if (changed)
 		publish_snapshot(d);
@@ -317,8 +249,15 @@ static void solve_all(bd_daemon_t *d, const char *why)
 static void on_solve_timer(uv_timer_t *t)
 {
 	bd_daemon_t *d = t->data;
-	solve_all(d, "timer");
+	solve_all(d, "timer", false);
 	bd_outbox_retry(d->outbox);
+}
+
+/* Between solves: re-solve only the campaigns whose spend or traffic left
+ * the pace by more than pace.band. */
+static void on_pace_timer(uv_timer_t *t)
+{
+	solve_all(t->data, "pace", true);
 }
 
 /* ---- training ------------------------------------------------------------------ */
@@ -367,7 +306,7 @@ static void train_done(uv_work_t *req, int status)
 	bd_cluster_model_unref(d->model);
 	d->model = r->model; /* its statistics were rebuilt before this point */
 	r->model = NULL;
-	solve_all(d, "new model");
+	solve_all(d, "new model", false);
 	publish_snapshot(d);
 out:
 	bd_trainer_result_free(r);
@@ -467,7 +406,7 @@ done:
 		 * solve, not at the next timer tick */
 		int ci = (int)(bd_campaigns_find(&d->campaigns, cmd.campaign_id) -
 			       d->campaigns.v);
-		solve_campaign(d, ci, "control");
+		solve_campaign(d, ci, "control", false);
 		publish_snapshot(d);
 	}
 }
@@ -583,6 +522,7 @@ static int load_state(bd_daemon_t *d)
 				p->daily_budget = m.daily_budget;
 				p->remaining_budget = m.remaining_budget;
 				p->solver = "restored";
+				p->explore = m.exploration;
 				d->plans[i] = p;
 			}
 		}
@@ -763,6 +703,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	d->stopping = 1;
 	bd_info("shutting down: draining workers");
 	uv_timer_stop(&d->solve_timer);
+	uv_timer_stop(&d->pace_timer);
 	for (int i = 0; i < d->n_workers; i++)
 		bd_worker_stop(d->workers[i]);
 	/* joining blocks this loop, which has nothing else to do now */
@@ -779,6 +720,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	bd_kafka_waker_stop(&d->control_waker);
 	bd_kafka_waker_stop(&d->producer_waker);
 	uv_close((uv_handle_t *)&d->solve_timer, NULL);
+	uv_close((uv_handle_t *)&d->pace_timer, NULL);
 	uv_close((uv_handle_t *)&d->train_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -887,6 +829,8 @@ int bd_daemon_run(bd_config_t *cfg)
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
 	uv_timer_init(&d.loop, &d.solve_timer);
 	d.solve_timer.data = &d;
+	uv_timer_init(&d.loop, &d.pace_timer);
+	d.pace_timer.data = &d;
 	uv_timer_init(&d.loop, &d.train_timer);
 	d.train_timer.data = &d;
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
@@ -952,6 +896,8 @@ int bd_daemon_run(bd_config_t *cfg)
 			       (uint64_t)cfg->train_interval_s * 1000);
 	uv_timer_start(&d.solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
 		       (uint64_t)cfg->solve_interval_ms);
+	uv_timer_start(&d.pace_timer, on_pace_timer, (uint64_t)cfg->pace_check_ms,
+		       (uint64_t)cfg->pace_check_ms);
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
 		cfg->workers, cfg->state_dir, d.bootstrap);
 	uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -975,6 +921,7 @@ fail:
 stop_early:
 	uv_close((uv_handle_t *)&d.worker_failed, NULL);
 	uv_close((uv_handle_t *)&d.solve_timer, NULL);
+	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);

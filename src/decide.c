@@ -59,7 +59,8 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 	       uint64_t hash, bd_decision_t *d)
 {
 	const int J = c->n_treatments;
-	const double eps = c->exploration;
+	/* the plan may scale exploration down: it spends budget too */
+	const double eps = plan && plan->explore >= 0 ? plan->explore : c->exploration;
 	const double *row = NULL;
 	int t;
 

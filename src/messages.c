@@ -540,6 +540,10 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
 	p->expected_spend = get_double(v, 7);
 	p->expected_value = get_double(v, 8);
 	TRY(get_str(v, 9, "solver", false, &p->solver, errstr, errstr_size));
+	p->exploration = get_double(v, 12);
+	p->spent = get_double(v, 13);
+	p->expected_requests = get_double(v, 14);
+	p->overspend_probability = get_double(v, 15);
 	cl = field(v, 10);
 	cu = field(v, 11);
 	avro_value_get_size(&cl, &k);
@@ -853,6 +857,10 @@ int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)
 		set_double(&e, 0, p->curve_budget[i]);
 		set_double(&e, 1, p->curve_value[i]);
 	}
+	set_double(v, 12, p->exploration);
+	set_double(v, 13, p->spent);
+	set_double(v, 14, p->expected_requests);
+	set_double(v, 15, p->overspend_probability);
 	return encode_value(c, BD_MSG_PLAN, out);
 }
 

@@ -14,6 +14,7 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 	p->k = k;
 	p->j = j;
 	p->solver = "uniform";
+	p->explore = -1;
 	p->prob = malloc((size_t)k * (size_t)j * sizeof(double));
 	p->share = malloc((size_t)k * sizeof(double));
 	if (!p->prob || !p->share) {
@@ -76,4 +77,8 @@ void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m)
 	m->n_curve = p->n_curve;
 	m->curve_budget = p->curve_budget;
 	m->curve_value = p->curve_value;
+	m->exploration = p->explore;
+	m->spent = p->pace_spent;
+	m->expected_requests = p->pace_nrem;
+	m->overspend_probability = p->overspend_prob;
 }

@@ -610,17 +610,22 @@ typedef struct scen_s {
 	double var;         /* per-request cost variance of the plan */
 	double m2;          /* its second moment (for the rounding level) */
 	int per_request;    /* count the per-request variation */
+	double horizon;     /* share of the requests whose spend is final */
+	double meanc;       /* the plan's cost per request under the estimates */
 	double budget;      /* per request */
 } scen_t;
 
 static double overspend(const scen_t *sc, const double *sp, double dvar, double *mean)
 {
 	int over = 0;
-	double var = sc->var + dvar, tot = 0;
+	double var = sc->var + dvar, tot = 0, h = sc->horizon;
 	/* m2 - mean^2 cancels: below rounding level it is zero */
-	double sd = sc->per_request && var > 1e-12 * sc->m2 ? sqrt(var * sc->n) : 0;
+	double sd = sc->per_request && var > 1e-12 * sc->m2 ? sqrt(var * sc->n * h) : 0;
 	for (int s = 0; s < sc->S; s++) {
-		double spend = sc->zn[s] * sp[s] + sd * sc->zw[s];
+		/* the mean plan, and the scenario's deviation from it on the
+		 * share of the requests no later solve can correct */
+		double spend = sc->n * sc->meanc + h * (sc->zn[s] * sp[s] - sc->n * sc->meanc) +
+			       sd * sc->zw[s];
 		tot += spend;
 		over += spend > sc->budget * sc->n * (1 + 1e-12);
 	}
@@ -646,6 +651,7 @@ int bd_solver_stochastic(const bd_solver_problem_t *p, const bd_solver_curve_t *
 	sc.n = u->requests;
 	sc.budget = budget;
 	sc.per_request = u->c_var != NULL;
+	sc.horizon = u->horizon > 0 && u->horizon < 1 ? u->horizon : 1;
 	if (!(sc.sp = calloc((size_t)sc.S, sizeof(double))) ||
 	    !(sc.vl = calloc((size_t)sc.S, sizeof(double))) ||
 	    !(sc.zn = malloc(sizeof(double) * (size_t)sc.S)) ||
@@ -688,6 +694,7 @@ int bd_solver_stochastic(const bd_solver_problem_t *p, const bd_solver_curve_t *
 		if (cv->cum_c[m] > budget)
 			break;
 		sc.var = m2 - cv->cum_c[m] * cv->cum_c[m];
+		sc.meanc = cv->cum_c[m];
 		sc.m2 = m2;
 		if (overspend(&sc, sc.sp, 0, NULL) <= u->max_overspend)
 			best_m = m;
@@ -736,6 +743,7 @@ int bd_solver_stochastic(const bd_solver_problem_t *p, const bd_solver_curve_t *
 				sp_try[s] = sc.sp[s] + x * (SC_C(s, g->k, g->to) - SC_C(s, g->k, g->from));
 			double c = cv->cum_c[m] + x * g->dc;
 			sc.var = m2 + x * dm2 - c * c;
+			sc.meanc = c;
 			sc.m2 = m2 + x * dm2;
 			int ok = overspend(&sc, sp_try, 0, NULL) <= u->max_overspend;
 			if (it == 0 && ok) {
@@ -761,6 +769,7 @@ int bd_solver_stochastic(const bd_solver_problem_t *p, const bd_solver_curve_t *
 	res->plan.feasible = best_m >= 0;
 	res->planned_budget = res->plan.cost;
 	sc.var = m2 - res->plan.cost * res->plan.cost;
+	sc.meanc = res->plan.cost;
 	sc.m2 = m2;
 	res->overspend_prob = overspend(&sc, sc.sp, 0, &mean_spend);
 	res->expected_spend = mean_spend;

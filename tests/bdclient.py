@@ -116,8 +116,10 @@ class Tail:
     """Reads a topic from its current end (all partitions)."""
 
     def __init__(self, bootstrap, topic, from_start=False):
+        # short fetch waits: the mock broker answers a waiting fetch only
+        # when the wait ends, which would add up to 500 ms to every read
         self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bdtest-tail",
-                           "enable.auto.commit": False})
+                           "enable.auto.commit": False, "fetch.wait.max.ms": 20})
         md = self.c.list_topics(topic, timeout=10)
         parts = []
         for p in md.topics[topic].partitions:

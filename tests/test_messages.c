@@ -120,8 +120,8 @@ static void test_decision_and_plan(void **state)
 	bd_decision_t d = {"0123456789abcdef", "r", "c", "u", 77, 2, 5, 0.4, true, 3, 1, "plan"}, o;
 	double share[2] = {0.25, 0.75}, prob[6] = {1, 0, 0, 0.5, 0.5, 0};
 	double cb[2] = {0, 10}, cv[2] = {1, 2};
-	bd_plan_msg_t p = {"c", 4, 1, 99, 100, 50, 0.5, 49, 200, "lagrange", 2, 3, share, prob,
-			   2, cb, cv}, q;
+	bd_plan_msg_t p = {"c", 4, 1, 99, 100, 50, 0.5, 49, 200, "lp", 2, 3, share, prob,
+			   2, cb, cv, 0.05, 12.5, 4000, 0.08}, q;
 	bd_buf_t b = {0};
 	(void)state;
 	assert_int_equal(bd_encode_decision(so_codec, &d, &b), 0);
@@ -139,6 +139,8 @@ static void test_decision_and_plan(void **state)
 	assert_memory_equal(q.traffic_share, share, sizeof(share));
 	assert_int_equal(q.n_curve, 2);
 	assert_true(q.curve_value[1] == 2 && q.lambda == 0.5);
+	assert_true(q.exploration == 0.05 && q.spent == 12.5 && q.expected_requests == 4000 &&
+		    q.overspend_probability == 0.08);
 	bd_dead_letter_t dl = {"t", 1, 2, 3, "wire", "why", "k", 1, "\x01\x02", 2};
 	assert_int_equal(bd_encode_dead_letter(conf_codec, &dl, &b), 0);
 	assert_true(b.len > 5);

@@ -379,7 +379,7 @@ static void test_stochastic(void **state)
 			goto next;
 		}
 		/* no uncertainty: the LP plan itself, and it never overspends */
-		bd_solver_uncertainty_t u = {NULL, NULL, NULL, 1000, 0, 200, 1, 0};
+		bd_solver_uncertainty_t u = {NULL, NULL, NULL, 1000, 0, 200, 1, 0, 1};
 		bd_solver_stoch_result_t sr;
 		assert_int_equal(bd_solver_stochastic(&p, cv, in.budget, &u, prob, &sr), 0);
 		if (fabs(sr.plan.value - lres.value) > 1e-12 * (1 + fabs(lres.value)))
@@ -405,6 +405,17 @@ static void test_stochastic(void **state)
 			assert_true(sr.plan.value >= prev - 1e-12 * (1 + fabs(prev)));
 			prev = sr.plan.value;
 		}
+		/* when later solves can correct most of the spend (horizon
+		 * 0.1), less shading is needed: never less value */
+		u.max_overspend = 0.1;
+		assert_int_equal(bd_solver_stochastic(&p, cv, in.budget, &u, prob, &sr), 0);
+		double full = sr.plan.value;
+		u.horizon = 0.1;
+		assert_int_equal(bd_solver_stochastic(&p, cv, in.budget, &u, prob, &sr), 0);
+		assert_true(sr.plan.value >= full - 1e-12 * (1 + fabs(full)));
+		if (sr.plan.feasible)
+			assert_true(sr.overspend_prob <= 0.1);
+		u.horizon = 1;
 		bd_solver_curve_free(cv);
 	next:
 		free(prob);

@@ -37,6 +37,9 @@ typedef struct bd_config_s {
 	int decision_retention_s;
 	int samples_max;
 	int solve_interval_ms;
+	char *solve_mode;
+	double solve_overspend_prob, solve_shrinkage, pace_band, solve_fill_z;
+	int solve_scenarios, solve_maturity_s, pace_check_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
 	int train_student_hidden, train_hidden, train_rep_dim;
 	double train_min_agreement, train_w_conv, train_w_value, train_w_cost, train_huber;

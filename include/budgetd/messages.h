@@ -112,6 +112,7 @@ typedef struct bd_plan_msg_s {
 	const double *probabilities; /**< n_clusters x n_treatments */
 	int n_curve;
 	const double *curve_budget, *curve_value;
+	double exploration, spent, expected_requests, overspend_probability;
 } bd_plan_msg_t;
 
 /** One dense layer of a published model (weights rows x cols, row-major). */

@@ -25,6 +25,12 @@ typedef struct bd_plan_s {
 	double daily_budget, remaining_budget, lambda, expected_spend,
 		expected_value;
 	const char *solver; /**< static string */
+	double explore;     /**< exploration share to use (< 0: the campaign's) */
+	double overspend_prob; /**< stochastic mode: P(spend > remaining budget) */
+	double fill_z;         /**< optimism used to spend a slack budget (0: none) */
+	/* the pace at solve time, for the drift check */
+	int64_t pace_day;
+	double pace_spent, pace_dec, pace_elapsed, pace_nrem, pace_rate;
 	int n_curve;
 	double *curve_budget, *curve_value;
 } bd_plan_t;

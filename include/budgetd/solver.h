@@ -117,6 +117,11 @@ typedef struct bd_solver_uncertainty_s {
 	int scenarios;        /**< scenarios drawn (>= 10) */
 	uint64_t seed;
 	double max_overspend; /**< allowed probability of spending > the budget */
+	/** Share of the requests whose spend no later solve can correct (the
+	 *  deviations of the scenarios apply to it only); 0 or 1: all of them.
+	 *  A daemon that re-solves as spend comes in only risks the spend of
+	 *  the decisions whose outcomes arrive after its last solve. */
+	double horizon;
 } bd_solver_uncertainty_t;
 
 typedef struct bd_solver_stoch_result_s {

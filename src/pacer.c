@@ -1,0 +1,214 @@
+/**
+ * @file pacer.c
+ * @brief The plan for the rest of a campaign's day (see pacer.h).
+ */
+#include "budgetd/pacer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd/solver.h"
+
+/* The plan for the policy share of the rest of the day, by solve.mode. */
+static int solve_policy(const bd_config_t *cfg, const bd_estimate_t *e, double per_req,
+			double n, bd_plan_t *p)
+{
+	const int K = e->k, J = e->j;
+	bd_solver_problem_t prob = {K, J, p->share, e->r, e->c};
+	bd_solver_curve_t *cv = NULL, *plain = NULL;
+	bd_solver_result_t res = {0};
+	double *r_opt = NULL;
+	int *arm = NULL, err;
+
+	if ((err = bd_solver_curve_new(&prob, &cv)))
+		return err;
+	if (per_req > bd_solver_curve_max_cost(cv) && cfg->solve_fill_z > 0) {
+		/* The budget buys more than the value-maximising plan costs.
+		 * Judge each treatment by what its value may plausibly be
+		 * (estimate + z standard errors), with the least z up to
+		 * solve.fill.z that lets the budget bind: the slack goes to the
+		 * costlier treatments the data cannot tell from the best. */
+		if (!(r_opt = malloc(sizeof(double) * (size_t)K * J))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		double lo = 0, hi = cfg->solve_fill_z;
+		for (int it = 0; it < 20; it++) {
+			double z = it == 0 ? hi : 0.5 * (lo + hi);
+			for (int i = 0; i < K * J; i++)
+				r_opt[i] = e->r[i] + z * e->r_se[i];
+			bd_solver_problem_t po = {K, J, p->share, r_opt, e->c};
+			bd_solver_curve_t *c2;
+			if ((err = bd_solver_curve_new(&po, &c2)))
+				goto out;
+			bool binds = bd_solver_curve_max_cost(c2) >= per_req;
+			bd_solver_curve_free(c2);
+			if (it == 0 && !binds) {
+				lo = hi;
+				break;
+			}
+			if (binds)
+				hi = z;
+			else
+				lo = z;
+		}
+		double z = hi; /* the least z that binds, or the cap */
+		for (int i = 0; i < K * J; i++)
+			r_opt[i] = e->r[i] + z * e->r_se[i];
+		prob.r = r_opt;
+		plain = cv; /* published: the curve of the plain estimates */
+		cv = NULL;
+		if ((err = bd_solver_curve_new(&prob, &cv)))
+			goto out;
+		p->fill_z = z;
+	}
+	const char *mode = cfg->solve_mode;
+	if (strcmp(mode, "integer") == 0) {
+		bd_solver_int_stats_t st;
+		err = -ENOMEM;
+		if (!(arm = malloc(sizeof(int) * (size_t)K)) ||
+		    (err = bd_solver_integer(&prob, per_req, 0, arm, &res, &st)))
+			goto out;
+		for (int k = 0; k < K; k++)
+			for (int t = 0; t < J; t++)
+				p->prob[k * J + t] = t == arm[k];
+		p->solver = st.proven ? "integer" : "integer-unproven";
+		p->expected_spend = res.cost * n;
+		p->expected_value = res.value * n;
+	} else if (strcmp(mode, "stochastic") == 0) {
+		bd_solver_stoch_result_t sr;
+		bd_solver_uncertainty_t u = {
+			.r_se = e->r_se, .c_se = e->c_se, .c_var = e->c_var, .requests = n,
+			/* arrivals: Poisson, plus the forecast's error: 5% with
+			 * a learned profile, 30% on the flat prior */
+			.requests_cv = sqrt(1 / fmax(n, 1) + (e->past_days >= 1 ? 0.0025 : 0.09)),
+			.scenarios = cfg->solve_scenarios, .seed = (uint64_t)p->version,
+			.max_overspend = cfg->solve_overspend_prob,
+			/* later solves correct everything but the spend of
+			 * the day's last maturity window */
+			.horizon = e->n_rem > 0 ? fmin(1, fmax(e->n_tail, 1) / e->n_rem) : 1,
+		};
+		if ((err = bd_solver_stochastic(&prob, cv, per_req, &u, p->prob, &sr)))
+			goto out;
+		res = sr.plan;
+		p->solver = "stochastic";
+		p->expected_spend = sr.expected_spend;
+		p->expected_value = sr.expected_value;
+		p->overspend_prob = sr.overspend_prob;
+	} else {
+		if ((err = bd_solver_curve_plan(cv, per_req, p->prob, &res)))
+			goto out;
+		p->solver = "lp";
+		p->expected_spend = res.cost * n;
+		p->expected_value = res.value * n;
+	}
+	p->lambda = res.lambda;
+	if (r_opt) {
+		p->solver = strcmp(p->solver, "stochastic") == 0 ? "stochastic-fill"
+			    : strcmp(p->solver, "lp") == 0       ? "lp-fill"
+								 : "integer-fill";
+		/* report the plan's value under the plain estimates */
+		double v = 0;
+		for (int k = 0; k < K; k++)
+			for (int t = 0; t < J; t++)
+				v += p->share[k] * p->prob[k * J + t] * e->r[k * J + t];
+		p->expected_value = v * n;
+	}
+	/* the budget/value curve over the rest of the day, from nothing to
+	 * what maximising value would spend: a budget change is a lookup */
+	const bd_solver_curve_t *pub = plain ? plain : cv;
+	double maxc = bd_solver_curve_max_cost(pub);
+	if (bd_plan_curve_alloc(p, BD_PACER_CURVE_POINTS) == 0)
+		for (int i = 0; i < BD_PACER_CURVE_POINTS; i++) {
+			double b = maxc * i / (BD_PACER_CURVE_POINTS - 1);
+			p->curve_budget[i] = b * n;
+			p->curve_value[i] = bd_solver_curve_value(pub, b, NULL) * n;
+		}
+	err = 0;
+out:
+	free(arm);
+	free(r_opt);
+	bd_solver_curve_free(cv);
+	bd_solver_curve_free(plain);
+	return err;
+}
+
+int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estimate_t *e,
+		  double spent, int64_t day, bd_plan_t *p)
+{
+	const int K = e->k, J = e->j;
+	double remaining = c->daily_budget - spent, n_rem = e->n_rem, outcomes = 0;
+	int err;
+
+	if (p->k != K || p->j != J || c->n_treatments != J)
+		return BD_EINVAL;
+	memcpy(p->share, e->share, sizeof(double) * (size_t)K);
+	p->daily_budget = c->daily_budget;
+	p->remaining_budget = remaining > 0 ? remaining : 0;
+	p->pace_day = day;
+	p->pace_spent = spent;
+	p->pace_dec = e->today_total;
+	p->pace_elapsed = e->day_elapsed;
+	p->pace_nrem = n_rem;
+	for (size_t i = 0; i < (size_t)K * J; i++)
+		outcomes += e->all[i * BD_STAT__COUNT + BD_STAT_OUTCOMES];
+	if (c->paused || remaining <= 0) {
+		/* control for everyone, no exploration: nothing is spent */
+		for (int k = 0; k < K; k++)
+			for (int t = 0; t < J; t++)
+				p->prob[k * J + t] = t == 0;
+		p->solver = c->paused ? "paused" : "budget-spent";
+		p->explore = 0;
+		return 0;
+	}
+	if (outcomes < BD_PACER_WARMUP) {
+		p->solver = "uniform-warmup";
+		return 0;
+	}
+	if (n_rem < 1)
+		n_rem = 1; /* the day's last requests */
+	double per_req = p->remaining_budget / n_rem;
+	/* The exploration slice is the campaign's explicit choice and spends
+	 * too: plan the policy slice with what it leaves. */
+	double eps = c->exploration, explore_cost = 0;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++)
+			explore_cost += p->share[k] * e->c[k * J + t] / J;
+	p->explore = eps;
+	double policy_req = eps < 1 ? (per_req - eps * explore_cost) / (1 - eps) : 0;
+	if ((err = solve_policy(cfg, e, policy_req > 0 ? policy_req : 0, n_rem * (1 - eps), p)))
+		return err;
+	if (e->immature)
+		p->solver = "lp-warmup"; /* means over joined outcomes so far */
+	/* expected cost per request of the whole policy, for the pace */
+	p->pace_rate = eps * explore_cost + p->expected_spend / n_rem;
+	return 0;
+}
+
+bool bd_pacer_off_pace(const bd_config_t *cfg, const bd_plan_t *old, const bd_estimate_t *e,
+		       double spent, int64_t day, char *why, size_t why_size)
+{
+	if (!old || old->pace_day != day || !(old->pace_nrem > 0) || !(old->pace_elapsed < 1)) {
+		if (why)
+			snprintf(why, why_size, "%s", !old || old->pace_day != day
+							      ? "no plan for today yet"
+							      : "the plan has no forecast");
+		return true;
+	}
+	/* Spend: the plan's cost per request times today's requests since it
+	 * was made.  Traffic: the profile's share of the day since then. */
+	double dec = e->today_total - old->pace_dec;
+	double want_spend = old->pace_spent + old->pace_rate * dec;
+	double want_dec = old->pace_nrem * (e->day_elapsed - old->pace_elapsed) /
+			  (1 - old->pace_elapsed);
+	double band = cfg->pace_band;
+	bool off = fabs(spent - want_spend) > band * fmax(old->remaining_budget, 1e-9) ||
+		   fabs(dec - want_dec) > band * old->pace_nrem;
+	if (off && why)
+		snprintf(why, why_size, "spent %.2f, pace %.2f; %.0f requests, forecast %.0f",
+			 spent, want_spend, dec, want_dec);
+	return off;
+}

@@ -1,0 +1,210 @@
+/* pacer.c: pause, spent budget, warm-up, the exploration slice, spending to
+ * the budget in every solve.mode, the fill of a slack budget, the pace check. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/config.h"
+#include "budgetd/estimate.h"
+#include "budgetd/pacer.h"
+#include "budgetd/plan.h"
+
+#define K 3
+#define J 3
+
+static bd_config_t cfg;
+static char err[256];
+
+static void mode(const char *m)
+{
+	assert_int_equal(bd_config_set(&cfg, "solve.mode", m, err, sizeof(err)), 0);
+}
+
+/* Three clusters of equal traffic; treatment t costs t per request and buys
+ * value that rises with diminishing returns, differently per cluster. */
+static void estimate(bd_estimate_t *e, double outcomes)
+{
+	assert_int_equal(bd_estimate_init(e, K, J), 0);
+	for (int k = 0; k < K; k++) {
+		e->share[k] = 1.0 / K;
+		for (int t = 0; t < J; t++) {
+			int i = k * J + t;
+			e->c[i] = t;
+			e->r[i] = 10 + (k + 1) * sqrt((double)t);
+			e->r_se[i] = 0.5;
+			e->c_se[i] = 0.01;
+			e->c_var[i] = 0.1 * t;
+			e->all[(size_t)i * BD_STAT__COUNT + BD_STAT_OUTCOMES] = outcomes / (K * J);
+		}
+	}
+	e->n_rem = 10000;
+	e->n_tail = 1000;
+	e->today_total = 5000;
+	e->day_elapsed = 0.5;
+	e->past_days = 3;
+}
+
+static bd_campaign_t campaign(double budget)
+{
+	bd_campaign_t c = {.n_treatments = J, .daily_budget = budget, .exploration = 0.1};
+	strcpy(c.id, "c");
+	return c;
+}
+
+/* Expected spend per request of the whole policy (exploration + plan). */
+static double cost_per_request(const bd_plan_t *p, const bd_estimate_t *e, double eps)
+{
+	double plan = 0, expl = 0;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++) {
+			plan += e->share[k] * p->prob[k * J + t] * e->c[k * J + t];
+			expl += e->share[k] * e->c[k * J + t] / J;
+		}
+	return eps * expl + (1 - eps) * plan;
+}
+
+static void test_control_states(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	estimate(&e, 1000);
+	bd_campaign_t c = campaign(10000);
+	c.paused = true;
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 100, 7, p), 0);
+	assert_string_equal(p->solver, "paused");
+	assert_true(p->explore == 0 && p->prob[0] == 1 && p->prob[J] == 1);
+	bd_plan_unref(p);
+
+	c.paused = false; /* spent beyond the budget: nothing more */
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 10000.5, 7, p), 0);
+	assert_string_equal(p->solver, "budget-spent");
+	assert_true(p->explore == 0 && p->remaining_budget == 0 && p->prob[2 * J] == 1);
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+
+	estimate(&e, 150); /* warm-up: too few outcomes */
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	assert_string_equal(p->solver, "uniform-warmup");
+	assert_true(fabs(p->prob[1] - 1.0 / J) < 1e-12 && p->explore < 0);
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+}
+
+static void test_spends_the_budget(void **state)
+{
+	const char *modes[] = {"lp", "integer", "stochastic"};
+	(void)state;
+	for (int m = 0; m < 3; m++) {
+		mode(modes[m]);
+		for (double per = 0.2; per < 1.6; per += 0.3) {
+			bd_estimate_t e;
+			estimate(&e, 1000);
+			double spent = 1234;
+			bd_campaign_t c = campaign(spent + per * e.n_rem);
+			bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+			assert_int_equal(bd_pacer_plan(&cfg, &c, &e, spent, 7, p), 0);
+			double cpr = cost_per_request(p, &e, 0.1);
+			/* never past the remaining budget per request; the LP lands
+			 * on it; the others stay close below */
+			assert_true(cpr <= per * (1 + 1e-9));
+			/* integer: within one cluster's step (share 1/3, cost
+			 * up to 2, policy slice 0.9); stochastic: within the
+			 * shading of the tail's risk */
+			double slack = m == 0 ? 1e-9 : m == 1 ? 0.9 * 2.0 / 3 : 0.1 * per;
+			if (per - cpr > slack)
+				fail_msg("%s at %.2f per request: plan spends %.4f", modes[m], per, cpr);
+			assert_true(fabs(p->pace_rate - cpr) < 1e-9 * (1 + cpr) || m == 2);
+			assert_true(p->explore == 0.1 && p->pace_spent == spent && p->pace_day == 7);
+			assert_int_equal(p->n_curve, BD_PACER_CURVE_POINTS);
+			assert_true(p->curve_value[BD_PACER_CURVE_POINTS - 1] >= p->curve_value[0]);
+			bd_plan_unref(p);
+			bd_estimate_free(&e);
+		}
+	}
+	mode("stochastic");
+}
+
+static void test_fill(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	mode("lp");
+	estimate(&e, 1000);
+	/* treatment 2 is estimated slightly worse than 1 in every cluster,
+	 * within its error: maximising the estimates spends 1 per request */
+	for (int k = 0; k < K; k++) {
+		e.r[k * J + 1] = e.r[k * J + 0] + 1;
+		e.r[k * J + 2] = e.r[k * J + 1] - 0.2;
+		e.r_se[k * J + 1] = 0.05; /* well measured */
+		e.r_se[k * J + 2] = 0.3;  /* rarely tried: could well be the best */
+	}
+	bd_campaign_t c = campaign(1.8 * e.n_rem); /* room for 1.8 per request */
+	assert_int_equal(bd_config_set(&cfg, "solve.fill.z", "0", err, sizeof(err)), 0);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	double without = cost_per_request(p, &e, 0.1);
+	assert_true(fabs(without - (0.1 * 1 + 0.9 * 1)) < 1e-9);
+	bd_plan_unref(p);
+	assert_int_equal(bd_config_set(&cfg, "solve.fill.z", "2", err, sizeof(err)), 0);
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	double with = cost_per_request(p, &e, 0.1);
+	assert_string_equal(p->solver, "lp-fill");
+	assert_true(p->fill_z > 0 && p->fill_z <= 2);
+	assert_true(fabs(with - 1.8) < 1e-6); /* the slack is spent */
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
+static void test_off_pace(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	mode("lp");
+	estimate(&e, 1000);
+	bd_campaign_t c = campaign(1000 + 0.5 * e.n_rem);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 1000, 7, p), 0);
+	char why[160];
+	/* 10% of the day's traffic later (forecast: 2000 of 10000 requests left
+	 * at half the day; say 0.6 of the day elapsed), spent on the plan's pace */
+	e.day_elapsed = 0.6;
+	e.today_total = 5000 + 2000;
+	double on = 1000 + p->pace_rate * 2000;
+	assert_false(bd_pacer_off_pace(&cfg, p, &e, on, 7, why, sizeof(why)));
+	assert_true(bd_pacer_off_pace(&cfg, p, &e, on + 0.06 * p->remaining_budget, 7, why,
+				      sizeof(why)));
+	assert_true(strstr(why, "pace") != NULL);
+	/* twice the forecast traffic: off pace although spend matches it */
+	e.today_total = 5000 + 4000;
+	assert_true(bd_pacer_off_pace(&cfg, p, &e, 1000 + p->pace_rate * 4000, 7, NULL, 0));
+	/* another day: always re-solve */
+	assert_true(bd_pacer_off_pace(&cfg, p, &e, on, 8, NULL, 0));
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
+int main(void)
+{
+	if (bd_config_init(&cfg) != 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_control_states),
+		cmocka_unit_test(test_spends_the_budget),
+		cmocka_unit_test(test_fill),
+		cmocka_unit_test(test_off_pace),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	bd_config_free(&cfg);
+	return rc;
+}
