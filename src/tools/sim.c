@@ -29,7 +29,8 @@
 #include "budgetd/simworld.h"
 
 typedef struct opts_s {
-	const char *bootstrap, *campaign, *out, *prefix;
+	const char *bootstrap, *campaign, *out, *prefix, *trace;
+	int day, probes;
 	int events, explore_set, quiet, zero_outcomes, wait_plan;
 	double budget, budget_frac, duration, explore, midday_factor;
 	int policy;
@@ -267,6 +268,7 @@ static int run_loop(const opts_t *o)
 	req_t *reqs = NULL;
 	heap_t heap = {0};
 	bd_buf_t b = {0};
+	FILE *trace = NULL;
 
 	if (bd_sim_world_new(&o->world, &w) != 0) {
 		fprintf(stderr, "budgetd-sim: cannot build the world\n");
@@ -275,7 +277,9 @@ static int run_loop(const opts_t *o)
 	times = malloc(sizeof(double) * (size_t)n);
 	users = malloc(sizeof(int) * (size_t)n);
 	reqs = calloc((size_t)n, sizeof(*reqs));
-	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1);
+	/* day N has its own arrivals and outcomes */
+	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
+	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
 	if (!times || !users || !reqs || bd_sim_day_arrivals(w, n, &rng, times, users) != 0)
 		goto out;
 
@@ -302,7 +306,26 @@ static int run_loop(const opts_t *o)
 			 (unsigned long long)o->world.seed, (int)getpid());
 
 	/* the simulated day is today (UTC), so decisions look current */
-	int64_t day0 = wall_ms() / 86400000 * 86400000;
+	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
+	/* request ids are unique per day: PREFIX-dN-rI from day 1 on */
+	char pre[192];
+	if (o->day)
+		snprintf(pre, sizeof(pre), "%s-d%d", o->prefix ? o->prefix : campaign, o->day);
+	else
+		snprintf(pre, sizeof(pre), "%s", o->prefix ? o->prefix : campaign);
+	if (o->trace && !(trace = fopen(o->trace, "w"))) {
+		fprintf(stderr, "budgetd-sim: --trace %s: %s\n", o->trace, strerror(errno));
+		goto out;
+	}
+	if (trace)
+		fprintf(trace, "day_frac arrivals_frac expected_spend realised_spend budget "
+			"daemon_spent daemon_expected_requests requests_left\n");
+	int trace_next = 0;
+	double dec_cost = 0;
+	/* budget commands whose plan we time: sent at, budget, latencies */
+	double probe_at = 0, probe_budget = 0, lat_ms[256];
+	int probes_sent = 0, n_lat = 0;
+	double plan_spent = 0, plan_rem = 0;
 	double day_s = o->world.day_seconds, scale = 86400.0 / day_s;
 	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0))
 		goto out;
@@ -322,7 +345,7 @@ static int run_loop(const opts_t *o)
 	double t0 = now_s(), last_report = t0, spend = 0, value = 0, orders = 0;
 	double exp_value = 0, exp_spend = 0, end_wait = 0;
 	float feat[512];
-	char rid[192], uid[32], did[17];
+	char rid[256], uid[32], did[17];
 	while (!stop_flag) {
 		double sim = (now_s() - t0) / o->duration * day_s;
 		/* mid-day budget change, for pacing demos */
@@ -330,12 +353,43 @@ static int run_loop(const opts_t *o)
 			budget *= o->midday_factor;
 			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1);
 			midday_done = 1;
+			probe_at = now_s();
+			probe_budget = budget;
+		} else if (probe_at == 0 && probes_sent < o->probes &&
+			   sim >= day_s * (probes_sent + 0.25) / o->probes) {
+			/* a budget change too small to matter, to time the
+			 * command -> published plan path */
+			budget += 1e-6 * (1 + probes_sent);
+			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget,
+				     day0 + 10 + probes_sent);
+			probes_sent++;
+			probe_at = now_s();
+			probe_budget = budget;
+		}
+		/* drain plans (they arrive several a second) */
+		for (rd_kafka_message_t *pm; (pm = rd_kafka_consumer_poll(plans, 0));) {
+			bd_plan_msg_t pl;
+			int mine = !pm->err &&
+				   bd_decode_plan(codec, pm->payload, pm->len, &pl, errstr,
+						  sizeof(errstr)) == 0 &&
+				   strcmp(pl.campaign_id, campaign) == 0;
+			if (mine) {
+				/* what the daemon believes, for the trace */
+				plan_spent = pl.spent;
+				plan_rem = pl.expected_requests;
+			}
+			if (probe_at > 0 && mine && fabs(pl.daily_budget - probe_budget) < 1e-9) {
+				if (n_lat < 256)
+					lat_ms[n_lat++] = (now_s() - probe_at) * 1000;
+				probe_at = 0;
+			}
+			rd_kafka_message_destroy(pm);
 		}
 		for (; next < n && times[next] <= sim; next++) {
 			bd_feature_event_t ev;
 			int u = users[next];
 			memcpy(feat, bd_sim_user_features(w, u), sizeof(float) * (size_t)o->world.dim);
-			snprintf(rid, sizeof(rid), "%s-r%d", o->prefix ? o->prefix : campaign, next);
+			snprintf(rid, sizeof(rid), "%s-r%d", pre, next);
 			snprintf(uid, sizeof(uid), "u%d", u);
 			ev = (bd_feature_event_t){rid, campaign, uid,
 						  day0 + (int64_t)(times[next] * scale * 1000),
@@ -348,7 +402,6 @@ static int run_loop(const opts_t *o)
 		while ((m = rd_kafka_consumer_poll(dec, next < n ? 5 : 50))) {
 			bd_decision_t d;
 			int idx = -1;
-			const char *pre = o->prefix ? o->prefix : campaign;
 			int ok = !m->err &&
 				 bd_decode_decision(codec, m->payload, m->len, &d, errstr,
 						    sizeof(errstr)) == 0 &&
@@ -366,7 +419,8 @@ static int run_loop(const opts_t *o)
 				reqs[idx].propensity = d.propensity;
 				decided++;
 				bd_sim_outcome_t oc;
-				uint64_t orng = bd_sim_rng_seed(o->world.seed, 1000003ULL + (uint64_t)idx);
+				uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)idx);
+				dec_cost += bd_sim_user_ec(w, users[idx], d.treatment);
 				bd_sim_outcome(w, users[idx], d.treatment, &orng, &oc);
 				double delay = oc.converted ? oc.delay_s
 							    : -log(1 - bd_sim_rng_uniform(&orng)) * o->world.mean_delay_s;
@@ -383,11 +437,11 @@ static int run_loop(const opts_t *o)
 			pending_t pd = heap_pop(&heap);
 			int u = users[pd.idx], t = reqs[pd.idx].treatment;
 			bd_sim_outcome_t oc;
-			uint64_t orng = bd_sim_rng_seed(o->world.seed, 1000003ULL + (uint64_t)pd.idx);
+			uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)pd.idx);
 			bd_sim_outcome(w, u, t, &orng, &oc);
 			if (!oc.converted && !o->zero_outcomes)
 				continue;
-			snprintf(rid, sizeof(rid), "%s-r%d", o->prefix ? o->prefix : campaign, pd.idx);
+			snprintf(rid, sizeof(rid), "%s-r%d", pre, pd.idx);
 			bd_decision_id_format(bd_decision_hash(campaign, rid), did);
 			snprintf(uid, sizeof(uid), "u%d", u);
 			double due = pd.due < day_s ? pd.due : day_s;
@@ -403,6 +457,14 @@ static int run_loop(const opts_t *o)
 			orders += oc.orders;
 			exp_value += bd_sim_user_ev(w, u, t);
 			exp_spend += bd_sim_user_ec(w, u, t);
+		}
+		/* the pace trace: 200 points through the day */
+		while (trace && trace_next <= 200 && (sim >= day_s * trace_next / 200.0 ||
+						      (next == n && decided == n))) {
+			fprintf(trace, "%.4f %.5f %.4f %.4f %.4f %.4f %.1f %d\n", trace_next / 200.0,
+				(double)next / n, dec_cost, spend, budget, plan_spent, plan_rem,
+				n - next);
+			trace_next++;
 		}
 		if (!o->quiet && now_s() - last_report >= 5) {
 			last_report = now_s();
@@ -423,10 +485,21 @@ static int run_loop(const opts_t *o)
 	}
 	rd_kafka_flush(prod, 30000);
 
-	double rnd_value = 0, rnd_spend = 0, orc_value = 0, orc_spend = 0;
+	if (trace)
+		fclose(trace);
+	trace = NULL;
+	double rnd_value = 0, rnd_spend = 0, orc_value = 0, orc_spend = 0, ctl_value = 0,
+	       orc2_value = 0, orc2_spend = 0;
 	if (bd_sim_uniform_value(w, users, n, &rnd_value, &rnd_spend) ||
-	    bd_sim_oracle(w, users, n, budget, &orc_value, &orc_spend, NULL))
+	    bd_sim_oracle(w, users, n, budget, &orc_value, &orc_spend, NULL) ||
+	    bd_sim_oracle(w, users, n, exp_spend, &orc2_value, &orc2_spend, NULL))
 		goto out;
+	/* uniform allocation at budgetd's spend: control for everyone, and a
+	 * random coupon for the share of users that spend buys */
+	for (int i = 0; i < n; i++)
+		ctl_value += bd_sim_user_ev(w, users[i], 0);
+	double uni_share = rnd_spend > 0 ? fmin(1, exp_spend / rnd_spend) : 0;
+	double uni_value = ctl_value + uni_share * (rnd_value - ctl_value);
 	printf("\n  budgetd closed-loop day (%s)\n", campaign);
 	printf("  events in        %d feature events, %d outcome events\n", n, decided);
 	printf("  decisions out    %d\n", decided);
@@ -443,9 +516,20 @@ static int run_loop(const opts_t *o)
 	if (conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
 		       conflicts);
+	/* budget command -> plan latencies, sorted */
+	for (int i = 1; i < n_lat; i++)
+		for (int j = i; j > 0 && lat_ms[j] < lat_ms[j - 1]; j--) {
+			double t = lat_ms[j];
+			lat_ms[j] = lat_ms[j - 1];
+			lat_ms[j - 1] = t;
+		}
 	printf("demo: events=%d decisions=%d spend=%.2f budget=%.2f value=%.2f "
-	       "random_value=%.2f oracle_value=%.2f\n",
-	       n, decided, spend, budget, exp_value, rnd_value, orc_value);
+	       "random_value=%.2f oracle_value=%.2f expected_spend=%.2f "
+	       "oracle_same_spend=%.2f uniform_same_spend=%.2f control_value=%.2f "
+	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f\n",
+	       n, decided, spend, budget, exp_value, rnd_value, orc_value, exp_spend,
+	       orc2_value, uni_value, ctl_value, n_lat, n_lat ? lat_ms[n_lat / 2] : 0,
+	       n_lat ? lat_ms[n_lat - 1] : 0);
 	rc = decided == n && conflicts == 0 ? 0 : 1;
 out:
 	if (dec) {
@@ -458,6 +542,8 @@ out:
 	}
 	if (prod)
 		rd_kafka_destroy(prod);
+	if (trace)
+		fclose(trace);
 	bd_codec_free(codec);
 	bd_buf_free(&b);
 	free(heap.v);
@@ -515,6 +601,9 @@ static void usage(FILE *f)
 		"  --explore E         campaign exploration share / biased-policy exploration\n"
 		"  --no-zero-outcomes  send outcome events only for conversions\n"
 		"  --no-wait-plan      do not wait for the campaign's first plan\n"
+		"  --day N             simulate day N after today (own arrivals, request ids)\n"
+		"  --trace FILE        write cumulative spend against traffic through the day\n"
+		"  --probe-budget N    send N negligible budget changes and time their plans\n"
 		"  -p KEY=VALUE        world knob (seed, users, segments, dim, treatments,\n"
 		"                      coupons, label_noise, feature_noise, heavy_tail, ...)\n"
 		"  -q                  no progress lines\n");
@@ -534,6 +623,9 @@ int main(int argc, char **argv)
 		{"explore", required_argument, NULL, 'e'},
 		{"no-zero-outcomes", no_argument, NULL, 'Z'},
 		{"no-wait-plan", no_argument, NULL, 'W'},
+		{"day", required_argument, NULL, 'D'},
+		{"trace", required_argument, NULL, 'T'},
+		{"probe-budget", required_argument, NULL, 'Q'},
 		{"out", required_argument, NULL, 'o'},
 		{"samples", required_argument, NULL, 's'},
 		{"policy", required_argument, NULL, 'P'},
@@ -565,6 +657,9 @@ int main(int argc, char **argv)
 		case 'e': o.explore = strtod(optarg, &end); o.explore_set = 1; break;
 		case 'Z': o.zero_outcomes = 0; break;
 		case 'W': o.wait_plan = 0; break;
+		case 'D': o.day = (int)strtol(optarg, &end, 10); break;
+		case 'T': o.trace = optarg; break;
+		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
 		case 'o': o.out = optarg; break;
 		case 's': o.samples = (int)strtol(optarg, &end, 10); break;
 		case 'P':
@@ -597,7 +692,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (o.events <= 0 || o.duration <= 0 || o.budget < 0 || o.budget_frac < 0 ||
+	if (o.events <= 0 || o.duration <= 0 || o.day < 0 || o.day > 3650 || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
 	    o.explore < 0 || o.explore > 1 || o.samples <= 0) {
 		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
 		return 2;
