@@ -151,6 +151,8 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (k.kind == BD_STATS_DAY && k.day == g->day) {
 		for (int i = 0; i < BD_DAY__COUNT; i++)
 			g->dayv[i] += x[i];
+	} else if (k.kind == BD_STATS_DELAY) {
+		bd_estimate_add_delay(&g->est, x, (int)n);
 	} else if (k.kind == BD_STATS_CELL && k.model_version == g->d->model->version) {
 		bd_estimate_add_cell(&g->est, &g->ep, k.cluster, k.treatment, k.hour, x,
 				     (int)n);

@@ -21,6 +21,8 @@ static int dump_stats(const char *key, size_t klen, const char *val, size_t vlen
 	if (k.kind == BD_STATS_CELL)
 		fprintf(f, "cell %u %s %lld %d %d %lld", k.partition, k.campaign,
 			(long long)k.model_version, k.cluster, k.treatment, (long long)k.hour);
+	else if (k.kind == BD_STATS_DELAY)
+		fprintf(f, "delay %u %s", k.partition, k.campaign);
 	else
 		fprintf(f, "day %u %s %lld", k.partition, k.campaign, (long long)k.day);
 	for (size_t i = 0; i + sizeof(double) <= vlen; i += sizeof(double)) {

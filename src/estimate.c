@@ -25,7 +25,7 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->all = calloc(kj * NS, sizeof(double));
 	e->hist = calloc((size_t)k * 24, sizeof(double));
 	e->today = calloc((size_t)k, sizeof(double));
-	e->recent = calloc(kj * 2, sizeof(double));
+	e->recent = calloc(kj * BD_ESTIMATE_YOUNG_HOURS * 2, sizeof(double));
 	e->r = calloc(kj, sizeof(double));
 	e->c = calloc(kj, sizeof(double));
 	e->conv = calloc(kj, sizeof(double));
@@ -89,8 +89,13 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 	else
 		e->hist[(size_t)cluster * 24 + hour_of_day(hour, p->tz_offset_s)] += dec;
 	if (hour >= p->today_first_hour && hour >= p->mature_before_hour) {
-		e->recent[((size_t)cluster * e->j + treatment) * 2] += dec;
-		e->recent[((size_t)cluster * e->j + treatment) * 2 + 1] += x[BD_STAT_COST];
+		int64_t y = hour - p->mature_before_hour;
+		if (y >= BD_ESTIMATE_YOUNG_HOURS)
+			y = BD_ESTIMATE_YOUNG_HOURS - 1;
+		double *r = e->recent +
+			    (((size_t)cluster * e->j + treatment) * BD_ESTIMATE_YOUNG_HOURS + y) * 2;
+		r[0] += dec;
+		r[1] += x[BD_STAT_COST];
 	}
 	if (hour < e->first_hour)
 		e->first_hour = hour;
@@ -222,16 +227,75 @@ static void finish_traffic(bd_estimate_t *e, const bd_estimate_params_t *p)
 	e->n_rem = n_rem;
 }
 
+void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n)
+{
+	for (int i = 0; i < n && i < BD_DELAY_BUCKETS; i++)
+		e->delay[i] += x[i];
+}
+
+double bd_estimate_arrived(const bd_estimate_t *e, double age_s)
+{
+	double tot = 0, got = 0;
+	for (int i = 0; i < BD_DELAY_BUCKETS; i++)
+		tot += e->delay[i];
+	if (!(tot > 0))
+		return NAN;
+	if (age_s <= 0)
+		return 0;
+	/* piecewise linear inside the buckets; the open last bucket arrives
+	 * by its start plus one width */
+	for (int i = 0; i < BD_DELAY_BUCKETS; i++) {
+		double lo = (double)i * BD_DELAY_BUCKET_S, f = (age_s - lo) / BD_DELAY_BUCKET_S;
+		got += e->delay[i] * (f >= 1 ? 1 : f > 0 ? f : 0);
+	}
+	return got / tot;
+}
+
+/* The cost still to come from today's young hours.  Where the delay
+ * distribution is known (Bornhuetter-Ferguson): each hour's expected cost
+ * (decisions x estimated cost per decision) times the share not arrived
+ * yet at its age, so the part already in is the realised cost, not the
+ * estimate.  Without it: the expected cost minus what came so far. */
+static void finish_pending(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	const size_t KJ = (size_t)e->k * e->j;
+	double tot = 0;
+	for (int i = 0; i < BD_DELAY_BUCKETS; i++)
+		tot += e->delay[i];
+	e->delay_weight = tot;
+	e->pending_cost = 0;
+	for (int y = 0; y < BD_ESTIMATE_YOUNG_HOURS; y++) {
+		double prior = 0, real = 0;
+		for (size_t i = 0; i < KJ; i++) {
+			const double *r = e->recent + (i * BD_ESTIMATE_YOUNG_HOURS + (size_t)y) * 2;
+			prior += r[0] * e->c[i];
+			real += r[1];
+		}
+		if (prior == 0 && real == 0)
+			continue;
+		/* the hour's decisions spread over it (up to now): the mean of
+		 * the arrived share over four ages */
+		double start_s = (double)(p->mature_before_hour + y) * 3600,
+		       now_s = (double)p->now_ms / 1000, end_s = fmin(start_s + 3600, now_s);
+		double arrived = 0;
+		for (int q = 0; q < 4; q++)
+			arrived += bd_estimate_arrived(e, now_s - (start_s + (end_s - start_s) *
+								       (q + 0.5) / 4));
+		arrived /= 4;
+		if (tot > 0 && isfinite(arrived))
+			e->pending_cost += prior * (1 - arrived);
+		else
+			e->pending_cost += prior - real;
+	}
+	/* summed before clamping: clamping each small cell or hour at zero
+	 * would bias the sum up */
+	if (e->pending_cost < 0)
+		e->pending_cost = 0;
+}
+
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)
 {
 	finish_means(e, p);
 	finish_traffic(e, p);
-	/* expected cost of the unmatured decisions minus what they have cost
-	 * so far, summed before clamping: clamping each small cell at zero
-	 * would bias the sum up by about one standard deviation per cell */
-	e->pending_cost = 0;
-	for (size_t i = 0; i < (size_t)e->k * e->j; i++)
-		e->pending_cost += e->recent[i * 2] * e->c[i] - e->recent[i * 2 + 1];
-	if (e->pending_cost < 0)
-		e->pending_cost = 0;
+	finish_pending(e, p);
 }

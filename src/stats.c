@@ -62,6 +62,11 @@ size_t bd_stats_cell_key(uint8_t *buf, uint16_t partition, const char *campaign,
 	return n + 21;
 }
 
+size_t bd_stats_delay_key(uint8_t *buf, uint16_t partition, const char *campaign)
+{
+	return key_head(buf, BD_STATS_DELAY, partition, campaign);
+}
+
 size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			int64_t day)
 {
@@ -94,6 +99,8 @@ int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k)
 		k->hour = (int64_t)bd_rd_be64(p + 13);
 		return 0;
 	}
+	if (k->kind == BD_STATS_DELAY && klen == 0)
+		return 0;
 	if (k->kind == BD_STATS_DAY && klen == 8) {
 		k->day = (int64_t)bd_rd_be64(p);
 		return 0;

@@ -553,6 +553,20 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 		.features = rec.features,
 	};
 	rec.joined = true;
+	if (ev.cost > 0) {
+		/* how long cost takes to come in, for the pending estimate */
+		double dl[BD_DELAY_BUCKETS] = {0};
+		int64_t b = (ev.ts_ms - rec.ts_ms) / (BD_DELAY_BUCKET_S * 1000);
+		dl[b < 0 ? 0 : b >= BD_DELAY_BUCKETS ? BD_DELAY_BUCKETS - 1 : b] = ev.cost;
+		uint8_t dkey[BD_STATS_KEY_MAX];
+		if ((err = stats_add(w, dkey, bd_stats_delay_key(dkey, part, rec.campaign_id), dl,
+				     BD_DELAY_BUCKETS))) {
+			bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
+				 bd_strerror(err));
+			w->failed = 1;
+			return;
+		}
+	}
 	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
 				 rec.propensity, &ev, day, bd_stats_hour(rec.ts_ms))) ||

@@ -60,6 +60,8 @@ def load(path):
         f = line.split()
         if f[0] == "cell":
             key, vals = tuple(f[0:1] + f[2:7]), f[7:]
+        elif f[0] == "delay":
+            key, vals = tuple(f[0:1] + f[2:3]), f[3:]
         else:
             key, vals = tuple(f[0:1] + f[2:4]), f[4:]
         for i, v in enumerate(vals):

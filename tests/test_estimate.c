@@ -62,6 +62,14 @@ static void test_maturity(void **state)
 	assert_true(e.matured == 200);
 	/* today's unmatured decisions still owe their expected cost */
 	assert_true(fabs(e.pending_cost - 100 * 1.0) < 1e-9);
+	/* with a delay distribution (all cost within 10 minutes), only the
+	 * part not arrived yet at the decisions' ages is still to come: ages
+	 * 7.5, 22.5, 37.5, 52.5 minutes have 0.75, 1, 1, 1 of it in */
+	double dl[BD_DELAY_BUCKETS] = {50};
+	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS);
+	assert_true(bd_estimate_arrived(&e, 300) == 0.5 && bd_estimate_arrived(&e, 3600) == 1);
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.pending_cost - 100 * 1.0 * (1 - 0.9375)) < 1e-9);
 	bd_estimate_free(&e);
 }
 

@@ -33,6 +33,9 @@
 #include "budgetd/common.h"
 #include "budgetd/stats.h"
 
+/** Unmatured hours tracked one by one (older ones count as the oldest). */
+#define BD_ESTIMATE_YOUNG_HOURS 48
+
 typedef struct bd_estimate_s {
 	int k, j;
 	/* accumulated by bd_estimate_add_cell */
@@ -40,7 +43,10 @@ typedef struct bd_estimate_s {
 	double *all;        /**< k x j x BD_STAT__COUNT: every hour */
 	double *hist;       /**< k x 24: decisions of past days by hour of day */
 	double *today;      /**< k: decisions today */
-	double *recent;     /**< k x j x 2: today's unmatured hours: decisions, realised cost */
+	double *recent;     /**< k x j x BD_ESTIMATE_YOUNG_HOURS x 2: today's
+			         unmatured hours (from the oldest): decisions,
+			         realised cost */
+	double delay[BD_DELAY_BUCKETS]; /**< realised cost by outcome delay */
 	int64_t first_hour; /**< earliest live hour seen */
 	/* filled by bd_estimate_finish */
 	double *r, *c, *conv, *r_se, *c_se, *c_var, *n; /**< k x j */
@@ -54,7 +60,8 @@ typedef struct bd_estimate_s {
 	double n_tail;      /**< of n_rem, requests in the day's last tail_s */
 	int immature;       /**< 1: warm-up means over joined outcomes */
 	double pending_cost; /**< expected cost still to come from today's
-				  unmatured decisions (estimate - realised) */
+				  unmatured decisions */
+	double delay_weight; /**< cost behind the delay distribution (0: none) */
 } bd_estimate_t;
 
 typedef struct bd_estimate_params_s {
@@ -74,6 +81,11 @@ void bd_estimate_free(bd_estimate_t *e);
 /** Adds one cell vector (@p n doubles) of @p hour (0: historical). */
 void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int cluster,
 			  int treatment, int64_t hour, const double *x, int n);
+/** Adds a delay vector (realised cost by delay bucket). */
+void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
+/** Share of cost arrived @p age_s after the decision (learned; 1 past the
+ *  maturity); NAN without data. */
+double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
 

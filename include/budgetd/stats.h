@@ -13,7 +13,11 @@
  *    delay holds complete outcomes for all its decisions ("matured"), and
  *    the hours give each cluster's traffic by time of day;
  *  - day: partition, campaign, day number -> BD_DAY__COUNT doubles
- *    (decisions, outcomes, realised cost, value, orders).
+ *    (decisions, outcomes, realised cost, value, orders);
+ *  - delay: partition, campaign -> BD_DELAY_BUCKETS doubles: realised cost
+ *    by the delay from decision to outcome (BD_DELAY_BUCKET_S wide, the
+ *    last bucket open-ended), for the share of a young hour's cost still
+ *    to come.
  * Keys start with the partition (big-endian u16) so a partition's state
  * moves as a unit.  Workers add into an in-memory delta map and write one
  * merge per touched key per batch (a merge per event tops out near 0.2 M/s).
@@ -61,10 +65,14 @@ enum bd_day {
 };
 
 #define BD_STATS_KEY_MAX 160
+#define BD_DELAY_BUCKETS 18
+#define BD_DELAY_BUCKET_S 600
+_Static_assert(BD_DELAY_BUCKETS <= BD_STAT__COUNT, "a delay vector fits a delta slot");
 
 typedef enum bd_stats_key_kind {
 	BD_STATS_CELL = 'S',
 	BD_STATS_DAY = 'D',
+	BD_STATS_DELAY = 'L',
 } bd_stats_key_kind_t;
 
 typedef struct bd_stats_key_s {
@@ -94,6 +102,7 @@ static inline int64_t bd_stats_hour(int64_t ts_ms)
 	return h > 0 ? h : 1;
 }
 
+size_t bd_stats_delay_key(uint8_t *buf, uint16_t partition, const char *campaign);
 size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			int64_t day);
 int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k) BD_WUR;
