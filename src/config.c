@@ -91,9 +91,9 @@ static const setting_t settings[] = {
 	 "whose overspend probability stays under solve.overspend.prob"},
 	{"solve.overspend.prob", T_DOUBLE, OFF(solve_overspend_prob), "0.25", 0, 1, NULL,
 	 "Stochastic mode: allowed probability of spending more than the remaining budget"},
-	{"solve.fill.z", T_DOUBLE, OFF(solve_fill_z), "2", 0, 10, NULL,
-	 "When the budget exceeds what maximising value would spend, judge treatments by value + z "
-	 "standard errors (least z up to this that lets the budget bind; 0: leave the slack unspent)"},
+	{"solve.land", T_INT, OFF(solve_land), "1", 0, 1, NULL,
+	 "1: spend the whole budget; past what maximising value would spend, the slack goes where "
+	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent"},
 	{"solve.scenarios", T_INT, OFF(solve_scenarios), "200", 10, 100000, NULL,
 	 "Stochastic mode: scenarios drawn from the estimates' uncertainty"},
 	{"solve.maturity.s", T_INT, OFF(solve_maturity_s), "7200", 0, 30 * 86400, NULL,

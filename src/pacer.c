@@ -18,53 +18,15 @@ static int solve_policy(const bd_config_t *cfg, const bd_estimate_t *e, double p
 {
 	const int K = e->k, J = e->j;
 	bd_solver_problem_t prob = {K, J, p->share, e->r, e->c};
-	bd_solver_curve_t *cv = NULL, *plain = NULL;
+	bd_solver_curve_t *cv = NULL;
 	bd_solver_result_t res = {0};
-	double *r_opt = NULL;
 	int *arm = NULL, err;
 
-	if ((err = bd_solver_curve_new(&prob, &cv)))
+	/* solve.land: past the value-maximising spend, the curve goes on to
+	 * the costliest plan losing the least value per extra cost, so the
+	 * plan spends the budget (the published curve shows that loss) */
+	if ((err = bd_solver_curve_build(&prob, cfg->solve_land ? BD_SOLVER_LAND : 0, &cv)))
 		return err;
-	if (per_req > bd_solver_curve_max_cost(cv) && cfg->solve_fill_z > 0) {
-		/* The budget buys more than the value-maximising plan costs.
-		 * Judge each treatment by what its value may plausibly be
-		 * (estimate + z standard errors), with the least z up to
-		 * solve.fill.z that lets the budget bind: the slack goes to the
-		 * costlier treatments the data cannot tell from the best. */
-		if (!(r_opt = malloc(sizeof(double) * (size_t)K * J))) {
-			err = -ENOMEM;
-			goto out;
-		}
-		double lo = 0, hi = cfg->solve_fill_z;
-		for (int it = 0; it < 20; it++) {
-			double z = it == 0 ? hi : 0.5 * (lo + hi);
-			for (int i = 0; i < K * J; i++)
-				r_opt[i] = e->r[i] + z * e->r_se[i];
-			bd_solver_problem_t po = {K, J, p->share, r_opt, e->c};
-			bd_solver_curve_t *c2;
-			if ((err = bd_solver_curve_new(&po, &c2)))
-				goto out;
-			bool binds = bd_solver_curve_max_cost(c2) >= per_req;
-			bd_solver_curve_free(c2);
-			if (it == 0 && !binds) {
-				lo = hi;
-				break;
-			}
-			if (binds)
-				hi = z;
-			else
-				lo = z;
-		}
-		double z = hi; /* the least z that binds, or the cap */
-		for (int i = 0; i < K * J; i++)
-			r_opt[i] = e->r[i] + z * e->r_se[i];
-		prob.r = r_opt;
-		plain = cv; /* published: the curve of the plain estimates */
-		cv = NULL;
-		if ((err = bd_solver_curve_new(&prob, &cv)))
-			goto out;
-		p->fill_z = z;
-	}
 	const char *mode = cfg->solve_mode;
 	if (strcmp(mode, "integer") == 0) {
 		bd_solver_int_stats_t st;
@@ -106,20 +68,9 @@ static int solve_policy(const bd_config_t *cfg, const bd_estimate_t *e, double p
 		p->expected_value = res.value * n;
 	}
 	p->lambda = res.lambda;
-	if (r_opt) {
-		p->solver = strcmp(p->solver, "stochastic") == 0 ? "stochastic-fill"
-			    : strcmp(p->solver, "lp") == 0       ? "lp-fill"
-								 : "integer-fill";
-		/* report the plan's value under the plain estimates */
-		double v = 0;
-		for (int k = 0; k < K; k++)
-			for (int t = 0; t < J; t++)
-				v += p->share[k] * p->prob[k * J + t] * e->r[k * J + t];
-		p->expected_value = v * n;
-	}
 	/* the budget/value curve over the rest of the day, from nothing to
-	 * what maximising value would spend: a budget change is a lookup */
-	const bd_solver_curve_t *pub = plain ? plain : cv;
+	 * where the curve ends: a budget change is a lookup */
+	const bd_solver_curve_t *pub = cv;
 	double maxc = bd_solver_curve_max_cost(pub);
 	if (bd_plan_curve_alloc(p, BD_PACER_CURVE_POINTS) == 0)
 		for (int i = 0; i < BD_PACER_CURVE_POINTS; i++) {
@@ -130,9 +81,7 @@ static int solve_policy(const bd_config_t *cfg, const bd_estimate_t *e, double p
 	err = 0;
 out:
 	free(arm);
-	free(r_opt);
 	bd_solver_curve_free(cv);
-	bd_solver_curve_free(plain);
 	return err;
 }
 

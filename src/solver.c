@@ -59,9 +59,10 @@ static int arm_cmp(const void *a, const void *b)
 	return x->t - y->t;
 }
 
-/* Upper-left convex hull of cluster k's arms into @p hull (indices of
- * treatments, cost and value strictly increasing, slopes strictly
- * decreasing).  @returns its length. */
+/* Upper convex hull of cluster k's arms into @p hull (indices of
+ * treatments, cost strictly increasing, slopes strictly decreasing: value
+ * rises, then, past the value-maximising treatment, falls).  @returns its
+ * length. */
 static int cluster_hull(const bd_solver_problem_t *p, int k, arm_t *arms, int *hull)
 {
 	const int J = p->j;
@@ -72,8 +73,8 @@ static int cluster_hull(const bd_solver_problem_t *p, int k, arm_t *arms, int *h
 	arm_t *h = arms; /* hull kept in place at the front: h[0..n) */
 	for (int i = 0; i < J; i++) {
 		arm_t a = arms[i];
-		if (n > 0 && a.v <= h[n - 1].v)
-			continue; /* dominated: costs no less, buys no more */
+		if (n > 0 && a.c == h[n - 1].c)
+			continue; /* same cost, no more value (sorted) */
 		while (n >= 2) {
 			double cross = (h[n - 1].v - h[n - 2].v) * (a.c - h[n - 1].c) -
 				       (a.v - h[n - 1].v) * (h[n - 1].c - h[n - 2].c);
@@ -112,6 +113,11 @@ void bd_solver_curve_free(bd_solver_curve_t *cv)
 
 int bd_solver_curve_new(const bd_solver_problem_t *p, bd_solver_curve_t **out)
 {
+	return bd_solver_curve_build(p, 0, out);
+}
+
+int bd_solver_curve_build(const bd_solver_problem_t *p, int flags, bd_solver_curve_t **out)
+{
 	bd_solver_curve_t *cv = NULL;
 	arm_t *arms = NULL;
 	int *hull = NULL, err;
@@ -140,6 +146,8 @@ int bd_solver_curve_new(const bd_solver_problem_t *p, bd_solver_curve_t **out)
 		for (int i = 1; i < n; i++) {
 			int f = hull[i - 1], t = hull[i];
 			double eff = (r[t] - r[f]) / (c[t] - c[f]);
+			if (!(eff > 0) && !(flags & BD_SOLVER_LAND))
+				break; /* more cost, no more value */
 			/* rounding must not reorder one cluster's segments */
 			if (eff > prev_eff)
 				eff = prev_eff;

@@ -132,34 +132,36 @@ static void test_spends_the_budget(void **state)
 	mode("stochastic");
 }
 
-static void test_fill(void **state)
+static void test_land(void **state)
 {
 	bd_estimate_t e;
 	(void)state;
 	mode("lp");
 	estimate(&e, 1000);
-	/* treatment 2 is estimated slightly worse than 1 in every cluster,
-	 * within its error: maximising the estimates spends 1 per request */
+	/* treatment 2 is estimated slightly worse than 1 in every cluster:
+	 * maximising the estimates spends 1 per request */
 	for (int k = 0; k < K; k++) {
 		e.r[k * J + 1] = e.r[k * J + 0] + 1;
 		e.r[k * J + 2] = e.r[k * J + 1] - 0.2;
-		e.r_se[k * J + 1] = 0.05; /* well measured */
-		e.r_se[k * J + 2] = 0.3;  /* rarely tried: could well be the best */
 	}
 	bd_campaign_t c = campaign(1.8 * e.n_rem); /* room for 1.8 per request */
-	assert_int_equal(bd_config_set(&cfg, "solve.fill.z", "0", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&cfg, "solve.land", "0", err, sizeof(err)), 0);
 	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
 	double without = cost_per_request(p, &e, 0.1);
 	assert_true(fabs(without - (0.1 * 1 + 0.9 * 1)) < 1e-9);
+	double v_without = p->expected_value;
 	bd_plan_unref(p);
-	assert_int_equal(bd_config_set(&cfg, "solve.fill.z", "2", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&cfg, "solve.land", "1", err, sizeof(err)), 0);
 	p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
-	double with = cost_per_request(p, &e, 0.1);
-	assert_string_equal(p->solver, "lp-fill");
-	assert_true(p->fill_z > 0 && p->fill_z <= 2);
-	assert_true(fabs(with - 1.8) < 1e-6); /* the slack is spent */
+	assert_true(fabs(cost_per_request(p, &e, 0.1) - 1.8) < 1e-9); /* lands */
+	assert_true(p->expected_value < v_without); /* at the estimated loss */
+	/* the curve goes past the peak: its last point buys less than the peak */
+	double peak = 0;
+	for (int i = 0; i < p->n_curve; i++)
+		peak = fmax(peak, p->curve_value[i]);
+	assert_true(p->curve_value[p->n_curve - 1] < peak);
 	bd_plan_unref(p);
 	bd_estimate_free(&e);
 	mode("stochastic");
@@ -201,7 +203,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_states),
 		cmocka_unit_test(test_spends_the_budget),
-		cmocka_unit_test(test_fill),
+		cmocka_unit_test(test_land),
 		cmocka_unit_test(test_off_pace),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

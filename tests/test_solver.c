@@ -94,8 +94,9 @@ static void inst_free(inst_t *in)
 	free(in->c);
 }
 
-/* GLPK's optimum; @returns 0 when feasible. */
-static int glpk_solve(const inst_t *in, int integer, double *opt)
+/* GLPK's optimum (@p eq: the budget spent exactly); @returns 0 when
+ * feasible. */
+static int glpk_solve_eq(const inst_t *in, int integer, int eq, double *opt)
 {
 	glp_prob *lp = glp_create_prob();
 	int n = in->k * in->j, nz = 2 * n, *ia = malloc(sizeof(int) * (nz + 1)),
@@ -105,7 +106,7 @@ static int glpk_solve(const inst_t *in, int integer, double *opt)
 	glp_add_rows(lp, in->k + 1);
 	for (int k = 0; k < in->k; k++)
 		glp_set_row_bnds(lp, k + 1, GLP_FX, 1, 1);
-	glp_set_row_bnds(lp, in->k + 1, GLP_UP, 0, in->budget);
+	glp_set_row_bnds(lp, in->k + 1, eq ? GLP_FX : GLP_UP, in->budget, in->budget);
 	glp_add_cols(lp, n);
 	int e = 0;
 	for (int k = 0; k < in->k; k++)
@@ -147,6 +148,11 @@ static int glpk_solve(const inst_t *in, int integer, double *opt)
 	free(ja);
 	free(ar);
 	return rc;
+}
+
+static int glpk_solve(const inst_t *in, int integer, double *opt)
+{
+	return glpk_solve_eq(in, integer, 0, opt);
 }
 
 static void check_plan(const inst_t *in, const double *prob, const bd_solver_result_t *res)
@@ -209,6 +215,44 @@ static void test_lp_against_glpk(void **state)
 	print_message("LP: %d instances equal to GLPK's optimum, %d infeasible on both\n",
 		      compared, infeasible);
 	assert_true(compared > 1500 && infeasible > 20);
+}
+
+/* BD_SOLVER_LAND: the best plan that spends the budget exactly, up to the
+ * costliest plan: GLPK with the budget row fixed. */
+static void test_land_against_glpk(void **state)
+{
+	uint64_t s = 4049;
+	int compared = 0, past_peak = 0;
+	(void)state;
+	for (int trial = 0; trial < 1000; trial++) {
+		inst_t in;
+		inst_random(&in, &s, trial < 500 ? 8 : 40, trial < 500 ? 4 : 8, trial % 4);
+		double *prob = malloc(sizeof(double) * in.k * in.j), opt;
+		bd_solver_problem_t p = {in.k, in.j, in.share, in.r, in.c};
+		bd_solver_curve_t *cv, *plain;
+		bd_solver_result_t res;
+		assert_int_equal(bd_solver_curve_build(&p, BD_SOLVER_LAND, &cv), 0);
+		assert_int_equal(bd_solver_curve_new(&p, &plain), 0);
+		assert_true(bd_solver_curve_max_cost(cv) >= bd_solver_curve_max_cost(plain));
+		if (in.budget > bd_solver_curve_max_cost(cv))
+			in.budget = bd_solver_curve_max_cost(cv) * unit(&s);
+		past_peak += in.budget > bd_solver_curve_max_cost(plain);
+		assert_int_equal(bd_solver_curve_plan(cv, in.budget, prob, &res), 0);
+		check_plan(&in, prob, &res);
+		if (glpk_solve_eq(&in, 0, 1, &opt) == 0) {
+			assert_true(res.feasible);
+			assert_true(fabs(res.cost - in.budget) < 1e-9 * (1 + in.budget));
+			expect_close("LP spending the budget", trial, res.value, opt);
+			compared++;
+		}
+		bd_solver_curve_free(cv);
+		bd_solver_curve_free(plain);
+		free(prob);
+		inst_free(&in);
+	}
+	print_message("land: %d instances equal to GLPK's (budget row fixed), %d past the "
+		      "value-maximising spend\n", compared, past_peak);
+	assert_true(compared > 800 && past_peak > 100);
 }
 
 static void test_integer_against_glpk(void **state)
@@ -432,6 +476,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_lp_against_glpk),
+		cmocka_unit_test(test_land_against_glpk),
 		cmocka_unit_test(test_integer_against_glpk),
 		cmocka_unit_test(test_integer_brute_force),
 		cmocka_unit_test(test_curve),

@@ -38,7 +38,8 @@ typedef struct bd_config_s {
 	int samples_max;
 	int solve_interval_ms;
 	char *solve_mode;
-	double solve_overspend_prob, solve_shrinkage, pace_band, solve_fill_z;
+	double solve_overspend_prob, solve_shrinkage, pace_band;
+	int solve_land;
 	int solve_scenarios, solve_maturity_s, pace_check_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
 	int train_student_hidden, train_hidden, train_rep_dim;

@@ -9,10 +9,9 @@
  *  - fewer than BD_PACER_WARMUP outcomes: the uniform plan;
  *  - else the remaining budget over the requests expected in the rest of
  *    the day, less the exploration slice's expected cost, is the policy's
- *    budget per request, solved by solve.mode; when that budget exceeds
- *    what maximising value would spend, the value estimates are judged
- *    optimistically (solve.fill.z) so the slack buys the treatments the
- *    data cannot tell from the best.
+ *    budget per request, solved by solve.mode; with solve.land, a budget
+ *    beyond what maximising value would spend is spent too, where it loses
+ *    the least estimated value (the campaign wants to land on its budget).
  * The plan keeps the pace it was made at (spend, requests, profile share of
  * the day elapsed, cost per request) for bd_pacer_off_pace.
  *

@@ -27,7 +27,6 @@ typedef struct bd_plan_s {
 	const char *solver; /**< static string */
 	double explore;     /**< exploration share to use (< 0: the campaign's) */
 	double overspend_prob; /**< stochastic mode: P(spend > remaining budget) */
-	double fill_z;         /**< optimism used to spend a slack budget (0: none) */
 	/* the pace at solve time, for the drift check */
 	int64_t pace_day;
 	double pace_spent, pace_dec, pace_elapsed, pace_nrem, pace_rate;

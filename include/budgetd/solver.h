@@ -58,6 +58,11 @@ typedef struct bd_solver_result_s {
 /** The exact LP budget/value curve of one problem (opaque). */
 typedef struct bd_solver_curve_s bd_solver_curve_t;
 
+/** bd_solver_curve_build flag: continue the curve past the value-maximising
+ *  plan to the costliest one, losing the least value per extra cost (the
+ *  plan that spends exactly a budget the value-maximising plan cannot). */
+#define BD_SOLVER_LAND 1
+
 /**
  * Builds the curve of @p p: O(K J log J + S log S) for S hull segments.
  * @returns 0 and *out (caller frees with bd_solver_curve_free), or
@@ -65,6 +70,9 @@ typedef struct bd_solver_curve_s bd_solver_curve_t;
  * -ENOMEM.
  */
 int bd_solver_curve_new(const bd_solver_problem_t *p, bd_solver_curve_t **out) BD_WUR;
+/** bd_solver_curve_new with @p flags (BD_SOLVER_LAND). */
+int bd_solver_curve_build(const bd_solver_problem_t *p, int flags,
+			  bd_solver_curve_t **out) BD_WUR;
 void bd_solver_curve_free(bd_solver_curve_t *cv);
 
 /** Breakpoints of the curve: n points (cost, value) per request, cost
@@ -74,7 +82,8 @@ int bd_solver_curve_points(const bd_solver_curve_t *cv, const double **cost,
 /** Value per request of the LP optimum at @p budget (O(log S));
  *  @p lambda (may be NULL) gets the shadow price there. */
 double bd_solver_curve_value(const bd_solver_curve_t *cv, double budget, double *lambda);
-/** Cost per request of the value-maximising plan (where the curve ends). */
+/** Cost per request where the curve ends: the value-maximising plan, or
+ *  with BD_SOLVER_LAND the costliest plan. */
 double bd_solver_curve_max_cost(const bd_solver_curve_t *cv);
 
 /**
