@@ -284,9 +284,14 @@ static int run_loop(const opts_t *o)
 		goto out;
 
 	/* budget: absolute, or a share of what maximising value would spend */
-	double max_spend = 0;
-	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, &max_spend) != 0)
+	/* the spend-everything level: what maximising value spends on every
+	 * request outside the exploration slice (which stays uniform), i.e.
+	 * the most the campaign's policy can spend */
+	double max_spend = 0, uni_v = 0, uni_s = 0;
+	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, &max_spend) != 0 ||
+	    bd_sim_uniform_value(w, users, n, &uni_v, &uni_s) != 0)
 		goto out;
+	max_spend = (1 - o->explore) * max_spend + o->explore * uni_s;
 	budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
 
 	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
@@ -594,7 +599,8 @@ static void usage(FILE *f)
 		"  --events N          arrivals in the day (default 20000)\n"
 		"  --duration S        wall seconds for the simulated day (default 60)\n"
 		"  --budget B          daily budget (absolute)\n"
-		"  --budget-frac F     daily budget as a share of the spend-everything level (0.3)\n"
+		"  --budget-frac F     daily budget as a share of the spend-everything level: what\n"
+		"                      maximising value spends outside the exploration slice (0.3)\n"
 		"  --midday-factor X   multiply the budget by X at noon\n"
 		"  --campaign ID       campaign id (default sim-SEED-PID)\n"
 		"  --request-prefix P  request ids are P-rN (default: the campaign id)\n"
