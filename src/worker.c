@@ -37,6 +37,7 @@ typedef struct part_s {
 	int assigned[2];     /* per input topic */
 	int64_t next_off[2]; /* next offset to read, -1 = untouched */
 	int off_dirty[2];
+	int commit_pending[2]; /* Kafka's committed offset may lag ours */
 	uint64_t sample_seq;
 	int sample_loaded, sample_dirty;
 } part_t;
@@ -74,6 +75,7 @@ struct bd_worker_s {
 	int dirty; /* something staged since the last write */
 	int stopping, failed;
 	int stopping_consumer; /* consumer closed: no more commits */
+	int recommit;          /* some commit_pending is set */
 
 	uv_mutex_t mbox_lock; /* guards the two fields below */
 	bd_snapshot_t *mbox_snap;
@@ -606,6 +608,33 @@ static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 	w->dirty = 1;
 }
 
+/* Commits to Kafka the stored offsets it may not have: those of partitions
+ * just assigned (a killed predecessor may have stored them without its
+ * async commit landing) and of commits that failed.  Best effort, like
+ * every commit: the offsets in RocksDB are the truth, Kafka's copy only
+ * makes consumer lag visible to the usual tools.
+ * @locality the worker's loop. */
+static void recommit(bd_worker_t *w)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	for (int i = 0; i < w->nparts; i++)
+		for (int in = 0; in < 2; in++) {
+			part_t *p = &w->parts[i];
+			if (!p->commit_pending[in])
+				continue;
+			p->commit_pending[in] = 0;
+			if (p->assigned[in] && p->next_off[in] >= 0)
+				rd_kafka_topic_partition_list_add(
+					l, w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
+									    : BD_MSG_OUTCOME],
+					i)->offset = p->next_off[in];
+		}
+	w->recommit = 0;
+	if (l->cnt && !w->stopping_consumer)
+		rd_kafka_commit(w->consumer, l, 1);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Writes everything staged: state, outputs and offsets in one batch. */
 static int flush(bd_worker_t *w)
 {
@@ -615,8 +644,11 @@ static int flush(bd_worker_t *w)
 
 	if (w->failed)
 		return BD_ESTORE;
-	if (!w->dirty && bd_outbox_acked(w->outbox) == 0)
+	if (!w->dirty && bd_outbox_acked(w->outbox) == 0) {
+		if (w->recommit)
+			recommit(w);
 		return 0;
+	}
 	bd_stats_delta_flush(w->delta, w->batch);
 	commit = rd_kafka_topic_partition_list_new(8);
 	for (int i = 0; i < w->nparts; i++) {
@@ -630,6 +662,7 @@ static int flush(bd_worker_t *w)
 				rd_kafka_topic_partition_list_add(commit, topic, i)->offset =
 					p->next_off[in];
 				p->off_dirty[in] = 0;
+				p->commit_pending[in] = 0;
 			}
 		if (p->sample_dirty) {
 			uint8_t mk[6] = {'s', 's', 'e', 'q'}, v[8], from[10], to[10];
@@ -725,6 +758,27 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- rebalance -------------------------------------------------------------- */
 
+/* A failed commit is tried again at the next flush tick (see recommit).
+ * @locality the worker's loop (served by its consumer poll). */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+		      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	bd_worker_t *w = opaque;
+	(void)rk;
+	for (int i = 0; offsets && i < offsets->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+		rd_kafka_resp_err_t e = tp->err ? tp->err : err;
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+			continue;
+		int in = input_of(w, tp->topic);
+		part_t *p = part_get(w, tp->partition);
+		if (p && in >= 0) {
+			p->commit_pending[in] = 1;
+			w->recommit = 1;
+		}
+	}
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -746,6 +800,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				p->assigned[in] = 1;
 				p->next_off[in] = off;
 				p->sample_loaded = 0;
+				p->commit_pending[in] = off >= 0;
+				w->recommit |= off >= 0;
 			}
 			if (in == IN_FEATURES &&
 			    bd_outbox_recover(w->outbox, (uint16_t)tp->partition))
@@ -914,6 +970,7 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 		    bd_kafka_conf_default(conf, cfg, "fetch.wait.max.ms", "5", errstr, errstr_size))
 			goto fail;
 		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+		rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
 	} else {
 		if (bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
