@@ -91,6 +91,9 @@ static const setting_t settings[] = {
 	 "whose overspend probability stays under solve.overspend.prob"},
 	{"solve.overspend.prob", T_DOUBLE, OFF(solve_overspend_prob), "0.25", 0, 1, NULL,
 	 "Stochastic mode: allowed probability of spending more than the remaining budget"},
+	{"solve.halflife.h", T_DOUBLE, OFF(solve_halflife_h), "24", 0, 1e6, NULL,
+	 "Recency: a decision hour's statistics weigh half as much every this many hours of age "
+	 "(0: all hours alike; historical samples never fade)"},
 	{"solve.land", T_INT, OFF(solve_land), "1", 0, 1, NULL,
 	 "1: spend the whole budget; past what maximising value would spend, the slack goes where "
 	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent"},

@@ -184,6 +184,7 @@ static int solve_campaign(bd_daemon_t *d, int ci, const char *why, bool drift_on
 		.shrinkage = cfg->solve_shrinkage,
 		.min_matured = BD_PACER_WARMUP,
 		.tail_s = cfg->solve_maturity_s,
+		.halflife_h = cfg->solve_halflife_h,
 	};
 	if ((err = bd_estimate_init(&g.est, K, J)))
 		return err;

@@ -76,11 +76,17 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 	size_t o = ((size_t)cluster * e->j + treatment) * NS;
 	if (n > NS)
 		n = NS;
+	/* recency weight of the hour (historical samples: the oldest kind) */
+	double w = 1;
+	if (p->halflife_h > 0 && hour > 0) { /* historical samples do not fade */
+		double age_h = (double)p->now_ms / 3600000.0 - (double)(hour > 0 ? hour : 0);
+		w = age_h > 0 ? exp2(-age_h / p->halflife_h) : 1;
+	}
 	for (int i = 0; i < n; i++)
-		e->all[o + i] += x[i];
+		e->all[o + i] += w * x[i];
 	if (hour < p->mature_before_hour)
 		for (int i = 0; i < n; i++)
-			e->mat[o + i] += x[i];
+			e->mat[o + i] += w * x[i];
 	if (hour <= 0)
 		return; /* historical samples carry no traffic information */
 	double dec = x[BD_STAT_DECISIONS];

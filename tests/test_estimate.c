@@ -102,6 +102,40 @@ static void test_ipw_and_shrinkage(void **state)
 	bd_estimate_free(&e);
 }
 
+static void test_recency(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 100, 1, 10, 0); /* two days ago: value 10 */
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 - 48 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 1, 4, 0); /* this morning: value 4 */
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 1, 7, 0); /* historical: never fades */
+	bd_estimate_add_cell(&e, &p, 0, 0, 0, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.r[0] - 7) < 1e-9); /* no decay: the plain mean */
+	bd_estimate_free(&e);
+
+	p.halflife_h = 24;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 100, 1, 10, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 - 48 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 1, 4, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 1, 7, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, 0, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	/* ages 52 h and 4 h: weights 2^-52/24 and 2^-4/24; historical 1 */
+	double w1 = exp2(-52.0 / 24), w2 = exp2(-4.0 / 24);
+	double want = (w1 * 10 + w2 * 4 + 7) / (w1 + w2 + 1);
+	assert_true(fabs(e.r[0] - want) < 1e-9);
+	assert_true(e.r[0] < 7);
+	bd_estimate_free(&e);
+}
+
 static void test_warmup_uses_joined_outcomes(void **state)
 {
 	bd_estimate_t e;
@@ -160,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maturity),
 		cmocka_unit_test(test_ipw_and_shrinkage),
+		cmocka_unit_test(test_recency),
 		cmocka_unit_test(test_warmup_uses_joined_outcomes),
 		cmocka_unit_test(test_profile),
 	};

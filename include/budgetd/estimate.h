@@ -11,6 +11,10 @@
  *                                        without bias
  *   shrunk: (n r + m0 rbar_t) / (n + m0) toward the treatment's mean over
  *                                        all clusters, m0 = shrinkage
+ *   recency: an hour's statistics weigh 2^(-age / half-life), so the means
+ *                                        follow drifts between days (and the
+ *                                        statistics rebuilt for a new model
+ *                                        from older samples fade)
  * An hour is matured when it ended more than the attribution delay ago:
  * its decisions have all their outcomes, so late outcomes do not bias the
  * means low.  Until enough decisions have matured (warm-up), the means use
@@ -74,6 +78,8 @@ typedef struct bd_estimate_params_s {
 	double min_matured;         /**< matured decisions to leave warm-up */
 	double tail_s;              /**< the day's last seconds whose outcomes
 					 come after the day ends */
+	double halflife_h;          /**< weight of a decision hour halves every
+					 this many hours of age (0: no decay) */
 } bd_estimate_params_t;
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;
