@@ -31,12 +31,13 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->conv = calloc(kj, sizeof(double));
 	e->r_se = calloc(kj, sizeof(double));
 	e->c_se = calloc(kj, sizeof(double));
+	e->conv_se = calloc(kj, sizeof(double));
 	e->c_var = calloc(kj, sizeof(double));
 	e->n = calloc(kj, sizeof(double));
 	e->share = calloc((size_t)k, sizeof(double));
 	e->profile = calloc((size_t)k * 24, sizeof(double));
 	if (!e->mat || !e->all || !e->hist || !e->today || !e->recent || !e->r || !e->c || !e->conv ||
-	    !e->r_se || !e->c_se || !e->c_var || !e->n || !e->share || !e->profile) {
+	    !e->r_se || !e->c_se || !e->conv_se || !e->c_var || !e->n || !e->share || !e->profile) {
 		bd_estimate_free(e);
 		return -ENOMEM;
 	}
@@ -55,6 +56,7 @@ void bd_estimate_free(bd_estimate_t *e)
 	free(e->conv);
 	free(e->r_se);
 	free(e->c_se);
+	free(e->conv_se);
 	free(e->c_var);
 	free(e->n);
 	free(e->share);
@@ -163,6 +165,7 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 			e->r_se[i] = sqrt(var_r / (n + m0 + 1e-300));
 			e->c_se[i] = sqrt(var_c / (n + m0 + 1e-300));
 			e->c_var[i] = var_c;
+			e->conv_se[i] = sqrt(e->conv[i] * (1 - e->conv[i]) / (n + m0 + 1e-300));
 		}
 	}
 }

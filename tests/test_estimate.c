@@ -99,6 +99,9 @@ static void test_ipw_and_shrinkage(void **state)
 	bd_estimate_finish(&e, &p);
 	assert_true(e.r[1] > 0.5 && e.r[1] < e.r[0]);
 	assert_true(e.r_se[0] > 0 && e.r_se[1] > 0);
+	/* conversion: every decision of cluster 0 converted (value > 0) */
+	assert_true(e.conv[0] > 0.99 && e.conv_se[0] >= 0 && e.conv_se[0] < 0.01);
+	assert_true(e.conv[1] > 0 && e.conv[1] < e.conv[0] && e.conv_se[1] > 0.01);
 	bd_estimate_free(&e);
 }
 

@@ -53,7 +53,7 @@ typedef struct bd_estimate_s {
 	double delay[BD_DELAY_BUCKETS]; /**< realised cost by outcome delay */
 	int64_t first_hour; /**< earliest live hour seen */
 	/* filled by bd_estimate_finish */
-	double *r, *c, *conv, *r_se, *c_se, *c_var, *n; /**< k x j */
+	double *r, *c, *conv, *r_se, *c_se, *conv_se, *c_var, *n; /**< k x j */
 	double *share;      /**< k: share of the rest of today's traffic */
 	double *profile;    /**< k x 24 */
 	double n_rem;       /**< requests expected in the rest of today */
