@@ -1,0 +1,154 @@
+/**
+ * @file baselines.c
+ * @brief TSM-SL: an S-learner of value and cost (see baselines.h).
+ */
+#include "budgetd/baselines.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bd_tsm_params_default(bd_tsm_params_t *p)
+{
+	*p = (bd_tsm_params_t){.hidden = 64, .epochs = 10, .batch = 256, .lr = 3e-3,
+			       .l2 = 1e-5, .max_ipw = 50, .seed = 1};
+}
+
+void bd_tsm_free(bd_tsm_t *m)
+{
+	if (!m)
+		return;
+	bd_nn_free(m->nn);
+	free(m->mean);
+	free(m->scale);
+	free(m);
+}
+
+/* Row i's input: normalised features, then the one-hot treatment. */
+static void input_row(const bd_tsm_t *m, const float *x, int t, double *in)
+{
+	for (int k = 0; k < m->dim; k++)
+		in[k] = ((double)x[k] - m->mean[k]) / m->scale[k];
+	for (int u = 0; u < m->j; u++)
+		in[m->dim + u] = u == t;
+}
+
+int bd_tsm_train(const bd_tsm_data_t *d, const bd_tsm_params_t *p, bd_tsm_t **out)
+{
+	bd_tsm_t *m = NULL;
+	double *in = NULL, *tgt = NULL, *w = NULL, *dout = NULL;
+	int *idx = NULL, err = -ENOMEM;
+	const int width = d->dim + d->j;
+
+	*out = NULL;
+	if (d->n < 2 || d->dim < 1 || d->j < 1 || p->batch < 1 || p->epochs < 1 || p->hidden < 1)
+		return BD_EINVAL;
+	if (!(m = calloc(1, sizeof(*m))) || !(m->mean = calloc((size_t)d->dim, sizeof(double))) ||
+	    !(m->scale = calloc((size_t)d->dim, sizeof(double))) ||
+	    !(in = malloc(sizeof(double) * (size_t)p->batch * width)) ||
+	    !(tgt = malloc(sizeof(double) * (size_t)p->batch * 2)) ||
+	    !(w = malloc(sizeof(double) * (size_t)p->batch)) ||
+	    !(dout = malloc(sizeof(double) * (size_t)p->batch * 2)) ||
+	    !(idx = malloc(sizeof(int) * (size_t)d->n)))
+		goto fail;
+	m->dim = d->dim;
+	m->j = d->j;
+	double vs = 0, cs = 0;
+	for (int i = 0; i < d->n; i++) {
+		for (int k = 0; k < d->dim; k++)
+			m->mean[k] += d->x[(size_t)i * d->dim + k];
+		vs += d->value[i] * d->value[i];
+		cs += d->cost[i] * d->cost[i];
+	}
+	for (int k = 0; k < d->dim; k++)
+		m->mean[k] /= d->n;
+	for (int i = 0; i < d->n; i++)
+		for (int k = 0; k < d->dim; k++) {
+			double z = d->x[(size_t)i * d->dim + k] - m->mean[k];
+			m->scale[k] += z * z;
+		}
+	for (int k = 0; k < d->dim; k++)
+		m->scale[k] = sqrt(m->scale[k] / d->n) + 1e-9;
+	m->value_scale = vs > 0 ? sqrt(vs / d->n) : 1;
+	m->cost_scale = cs > 0 ? sqrt(cs / d->n) : 1;
+	int sizes[4] = {width, p->hidden, p->hidden, 2};
+	bd_nn_act_t acts[3] = {BD_NN_RELU, BD_NN_RELU, BD_NN_LINEAR};
+	if ((err = bd_nn_new(3, sizes, acts, p->seed, &m->nn)))
+		goto fail;
+	bd_nn_adam_t adam;
+	bd_nn_adam_default(&adam);
+	adam.lr = p->lr;
+	adam.l2 = p->l2;
+	uint64_t rng = p->seed;
+	for (int i = 0; i < d->n; i++)
+		idx[i] = i;
+	for (int e = 0; e < p->epochs; e++) {
+		bd_nn_shuffle(idx, d->n, &rng);
+		for (int s = 0; s < d->n; s += p->batch) {
+			int b = d->n - s < p->batch ? d->n - s : p->batch;
+			for (int r = 0; r < b; r++) {
+				int i = idx[s + r];
+				input_row(m, d->x + (size_t)i * d->dim, d->t[i], in + (size_t)r * width);
+				tgt[2 * r] = d->value[i] / m->value_scale;
+				tgt[2 * r + 1] = d->cost[i] / m->cost_scale;
+				double ipw = 1 / d->p[i];
+				w[r] = ipw < p->max_ipw ? ipw : p->max_ipw;
+			}
+			const double *o = bd_nn_forward(m->nn, in, b);
+			err = -ENOMEM;
+			if (!o)
+				goto fail;
+			bd_nn_loss_mse(o, tgt, w, NULL, b, 2, dout);
+			bd_nn_backward(m->nn, in, dout, b, NULL);
+			bd_nn_adam_step(m->nn, &adam);
+		}
+	}
+	free(in);
+	free(tgt);
+	free(w);
+	free(dout);
+	free(idx);
+	*out = m;
+	return 0;
+fail:
+	free(in);
+	free(tgt);
+	free(w);
+	free(dout);
+	free(idx);
+	bd_tsm_free(m);
+	return err;
+}
+
+int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_hat)
+{
+	enum { CHUNK = 256 };
+	const int width = m->dim + m->j;
+	double *in = malloc(sizeof(double) * (size_t)CHUNK * width);
+	if (!in)
+		return -ENOMEM;
+	/* one pass per treatment over chunks of rows */
+	for (int t = 0; t < m->j; t++)
+		for (int s = 0; s < n; s += CHUNK) {
+			int b = n - s < CHUNK ? n - s : CHUNK;
+			for (int r = 0; r < b; r++)
+				input_row(m, x + (size_t)(s + r) * m->dim, t, in + (size_t)r * width);
+			const double *o = bd_nn_forward(m->nn, in, b);
+			if (!o) {
+				free(in);
+				return -ENOMEM;
+			}
+			for (int r = 0; r < b; r++) {
+				r_hat[(size_t)(s + r) * m->j + t] = o[2 * r] * m->value_scale;
+				/* treatment 0, the control, gives no incentive: it
+				 * costs nothing; an incentive costs something (a
+				 * predicted 0 would make it free at every price) */
+				c_hat[(size_t)(s + r) * m->j + t] =
+					t == 0 ? 0
+					       : fmax(1e-6 * m->cost_scale, o[2 * r + 1] * m->cost_scale);
+			}
+		}
+	free(in);
+	return 0;
+}

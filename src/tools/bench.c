@@ -1,0 +1,446 @@
+/*
+ * budgetd-bench: the offline comparison of issue 5 on the simulator, where
+ * the truth is known.
+ *
+ *   budgetd-bench [--train N] [--test N] [--epochs E] [--k K] [--csv FILE]
+ *                 [-p KEY=VALUE ...]       (simulator knobs, e.g. seed=2)
+ *
+ * An RCT training set and an RCT test set (users drawn with replacement,
+ * uniform treatments, realised outcomes) from one world; every method is
+ * trained on the training set and evaluated on the test set at budgets of
+ * 10, 30, 50, 70 and 90% of what maximising true value spends:
+ *   EOM     the IPW value per capita of the method's policy on the test RCT
+ *           (metrics.h), normalised to TSM-SL's at the same budget;
+ *   AUCC    of the method's predicted incremental ROI, mean over the coupons;
+ *   v/orc   the policy's TRUE expected value over the oracle's at the budget;
+ *   s/b     its TRUE expected spend over the budget.
+ * Methods built: random (control/uniform mixture), TSM-SL (S-learner,
+ * per-user Lagrangian), hrc (budgetd: representation, k-means, cluster-level
+ * LP; one cluster may be split), hrc_int (the exact integer cluster plan),
+ * oracle (true responses).  DFCL, end-to-end and Bi-DFCL are not built yet
+ * and print as n/a.  Ends with one line:
+ *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=n/a e2e=n/a bidfcl=n/a oracle=X
+ * (EOM at the middle budget, normalised to TSM-SL).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "budgetd/baselines.h"
+#include "budgetd/kmeans.h"
+#include "budgetd/metrics.h"
+#include "budgetd/represent.h"
+#include "budgetd/simworld.h"
+#include "budgetd/solver.h"
+
+#define NB 5
+static const double FRAC[NB] = {0.1, 0.3, 0.5, 0.7, 0.9};
+
+enum { M_RANDOM, M_TSM, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
+static const char *NAME[M__COUNT] = {"random", "tsm_sl", "hrc", "hrc_int", "oracle"};
+
+typedef struct set_s {
+	int n, dim, j;
+	int *user, *t;
+	double *p, *conv, *value, *cost;
+	float *x;
+} set_t;
+
+typedef struct row_s {
+	double eom[NB], eom_cost[NB], vo[NB], sb[NB], aucc;
+} row_t;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_free(set_t *s)
+{
+	free(s->user);
+	free(s->t);
+	free(s->p);
+	free(s->conv);
+	free(s->value);
+	free(s->cost);
+	free(s->x);
+}
+
+/* An RCT set of @p n samples drawn from stream @p stream. */
+static int set_make(const bd_sim_world_t *w, int n, uint64_t seed, uint64_t stream, set_t *s)
+{
+	const int dim = bd_sim_dim(w), J = bd_sim_n_treatments(w), U = bd_sim_n_users(w);
+	uint64_t rng = bd_sim_rng_seed(seed, stream);
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->dim = dim;
+	s->j = J;
+	s->user = malloc(sizeof(int) * (size_t)n);
+	s->t = malloc(sizeof(int) * (size_t)n);
+	s->p = malloc(sizeof(double) * (size_t)n);
+	s->conv = malloc(sizeof(double) * (size_t)n);
+	s->value = malloc(sizeof(double) * (size_t)n);
+	s->cost = malloc(sizeof(double) * (size_t)n);
+	s->x = malloc(sizeof(float) * (size_t)n * (size_t)dim);
+	if (!s->user || !s->t || !s->p || !s->conv || !s->value || !s->cost || !s->x)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		bd_sim_outcome_t o;
+		int u = (int)(bd_sim_rng_uniform(&rng) * U);
+		int t = (int)(bd_sim_rng_uniform(&rng) * J);
+		bd_sim_outcome(w, u, t, &rng, &o);
+		s->user[i] = u;
+		s->t[i] = t;
+		s->p[i] = 1.0 / J;
+		s->conv[i] = o.converted;
+		s->value[i] = o.value;
+		s->cost[i] = o.cost;
+		memcpy(s->x + (size_t)i * dim, bd_sim_user_features(w, u), sizeof(float) * (size_t)dim);
+	}
+	return 0;
+}
+
+/* IPW value and cost per capita of a stochastic policy pi (n x j) on the
+ * test RCT: 1/n sum_i pi(t_i | i) y_i / p_i. */
+static void eom_stochastic(const set_t *s, const double *pi, double *v, double *c)
+{
+	double rv = 0, rc = 0;
+	for (int i = 0; i < s->n; i++) {
+		double w = pi[(size_t)i * s->j + s->t[i]] / s->p[i];
+		rv += w * s->value[i];
+		rc += w * s->cost[i];
+	}
+	*v = rv / s->n;
+	*c = rc / s->n;
+}
+
+/* True expected value and spend of a stochastic policy (totals). */
+static void truth_stochastic(const bd_sim_world_t *w, const set_t *s, const double *pi,
+			     double *v, double *c)
+{
+	double tv = 0, tc = 0;
+	for (int i = 0; i < s->n; i++)
+		for (int t = 0; t < s->j; t++) {
+			double q = pi[(size_t)i * s->j + t];
+			if (q > 0) {
+				tv += q * bd_sim_user_ev(w, s->user[i], t);
+				tc += q * bd_sim_user_ec(w, s->user[i], t);
+			}
+		}
+	*v = tv;
+	*c = tc;
+}
+
+/* A method with per-user predictions: EOM by the metric's own bisection;
+ * the truth of the deterministic policy at that lambda; AUCC. */
+static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const double *rh,
+			    const double *ch, const double *budget, const double *orc, row_t *row,
+			    double *pi)
+{
+	bd_rct_t d = {s->n, s->j, s->t, s->p, s->value, s->cost, rh, ch};
+	int err;
+	for (int b = 0; b < NB; b++) {
+		bd_eom_t e;
+		if ((err = bd_metrics_eom(&d, budget[b], 0, &e)))
+			return err;
+		row->eom[b] = e.value;
+		row->eom_cost[b] = e.cost;
+		memset(pi, 0, sizeof(double) * (size_t)s->n * s->j);
+		for (int i = 0; i < s->n; i++) {
+			int z = 0;
+			double best = rh[(size_t)i * s->j] - e.lambda * ch[(size_t)i * s->j];
+			for (int t = 1; t < s->j; t++) {
+				double sc = rh[(size_t)i * s->j + t] - e.lambda * ch[(size_t)i * s->j + t];
+				if (sc > best) {
+					best = sc;
+					z = t;
+				}
+			}
+			pi[(size_t)i * s->j + z] = 1;
+		}
+		double tv, tc;
+		truth_stochastic(w, s, pi, &tv, &tc);
+		row->vo[b] = tv / orc[b];
+		row->sb[b] = tc / (budget[b] * s->n);
+	}
+	double a = 0;
+	int na = 0;
+	for (int t = 1; t < s->j; t++) {
+		double x;
+		if (bd_metrics_aucc(&d, t, 100, &x) == 0) {
+			a += x;
+			na++;
+		}
+	}
+	row->aucc = na ? a / na : NAN;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--epochs E] [--k K] [--csv FILE]\n"
+		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"train", required_argument, NULL, 'n'}, {"test", required_argument, NULL, 'm'},
+		{"epochs", required_argument, NULL, 'e'}, {"k", required_argument, NULL, 'k'},
+		{"csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int n_train = 100000, n_test = 100000, epochs = 10, K = 8, c, rc = 1;
+	const char *csv = NULL;
+	char err[256];
+	bd_sim_params_t wp;
+	bd_sim_world_t *w = NULL;
+	set_t tr = {0}, te = {0};
+	double *rh = NULL, *ch = NULL, *pi = NULL, *h = NULL;
+	int *lab = NULL, *lab_te = NULL;
+	bd_tsm_t *tsm = NULL;
+	bd_rep_t *rep = NULL;
+	bd_kmeans_result_t km = {0};
+	row_t row[M__COUNT] = {0};
+	const char *step = "allocation";
+
+	bd_sim_params_default(&wp);
+	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': n_train = atoi(optarg); break;
+		case 'm': n_test = atoi(optarg); break;
+		case 'e': epochs = atoi(optarg); break;
+		case 'k': K = atoi(optarg); break;
+		case 'c': csv = optarg; break;
+		case 'p': {
+			char *eq = strchr(optarg, '=');
+			if (!eq) {
+				fprintf(stderr, "budgetd-bench: -p %s: expected KEY=VALUE\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (bd_sim_params_set(&wp, optarg, eq + 1, err, sizeof(err))) {
+				fprintf(stderr, "budgetd-bench: -p %s: %s\n", optarg, err);
+				return 2;
+			}
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	double t0 = now();
+	if (bd_sim_world_new(&wp, &w) || set_make(w, n_train, wp.seed, 101, &tr) ||
+	    set_make(w, n_test, wp.seed, 202, &te)) {
+		fprintf(stderr, "budgetd-bench: cannot build the world or the data\n");
+		goto out;
+	}
+	const int J = te.j, N = te.n;
+	if (!(rh = malloc(sizeof(double) * (size_t)N * J)) ||
+	    !(ch = malloc(sizeof(double) * (size_t)N * J)) ||
+	    !(pi = malloc(sizeof(double) * (size_t)N * J)))
+		goto out;
+
+	/* the budget grid: shares of what maximising true value spends */
+	step = "oracle budgets";
+	double maxv, maxs, budget[NB], orc[NB];
+	if (bd_sim_oracle_assign(w, te.user, N, 0, NULL, &maxv, &maxs))
+		goto out;
+	for (int b = 0; b < NB; b++) {
+		budget[b] = FRAC[b] * maxs / N;
+		if (bd_sim_oracle(w, te.user, N, budget[b] * N, &orc[b], NULL, NULL))
+			goto out;
+	}
+	printf("# world seed %llu, %d users, %d treatments; train %d, test %d RCT samples; "
+	       "value-maximising spend %.4f per capita\n",
+	       (unsigned long long)wp.seed, bd_sim_n_users(w), J, n_train, N, maxs / N);
+
+	/* oracle: the true responses as predictions */
+	for (int i = 0; i < N; i++)
+		for (int t = 0; t < J; t++) {
+			rh[(size_t)i * J + t] = bd_sim_user_ev(w, te.user[i], t);
+			ch[(size_t)i * J + t] = bd_sim_user_ec(w, te.user[i], t);
+		}
+	step = "oracle";
+	if (eval_predictions(w, &te, rh, ch, budget, orc, &row[M_ORACLE], pi))
+		goto out;
+
+	/* random: control, and a uniform coupon for the share the budget buys */
+	step = "random";
+	{
+		double uv, us, cv = 0;
+		if (bd_sim_uniform_value(w, te.user, N, &uv, &us))
+			goto out;
+		for (int i = 0; i < N; i++)
+			cv += bd_sim_user_ev(w, te.user[i], 0);
+		for (int b = 0; b < NB; b++) {
+			double a = fmin(1, budget[b] * N / us);
+			for (int i = 0; i < N; i++)
+				for (int t = 0; t < J; t++)
+					pi[(size_t)i * J + t] = a / J + (t == 0 ? 1 - a : 0);
+			eom_stochastic(&te, pi, &row[M_RANDOM].eom[b], &row[M_RANDOM].eom_cost[b]);
+			double tv, tc;
+			truth_stochastic(w, &te, pi, &tv, &tc);
+			row[M_RANDOM].vo[b] = tv / orc[b];
+			row[M_RANDOM].sb[b] = tc / (budget[b] * N);
+		}
+		row[M_RANDOM].aucc = 0.5; /* a random ranking, by definition */
+	}
+
+	/* TSM-SL */
+	step = "TSM-SL";
+	double t1 = now();
+	bd_tsm_params_t tp;
+	bd_tsm_params_default(&tp);
+	tp.epochs = epochs;
+	tp.seed = wp.seed;
+	bd_tsm_data_t td = {tr.n, tr.dim, tr.j, tr.x, tr.t, tr.p, tr.value, tr.cost};
+	if (bd_tsm_train(&td, &tp, &tsm) || bd_tsm_predict(tsm, te.x, N, rh, ch) ||
+	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_TSM], pi))
+		goto out;
+	double t_tsm = now() - t1;
+
+	/* budgetd: representation -> k-means -> cluster-level estimates and plans */
+	step = "hrc";
+	t1 = now();
+	bd_rep_params_t rp;
+	bd_rep_params_default(&rp);
+	rp.epochs = epochs;
+	rp.seed = wp.seed;
+	bd_rep_metrics_t rm;
+	bd_rep_data_t rd = {tr.n, tr.dim, tr.j, tr.x, tr.t, tr.p, tr.conv, tr.value, tr.cost};
+	if (bd_rep_train(&rd, &rp, &rep, &rm))
+		goto out;
+	size_t hn = (size_t)(tr.n > N ? tr.n : N) * (size_t)rp.rep_dim;
+	if (!(h = malloc(sizeof(double) * hn)) || !(lab = malloc(sizeof(int) * (size_t)tr.n)) ||
+	    !(lab_te = malloc(sizeof(int) * (size_t)N)))
+		goto out;
+	bd_kmeans_params_t kp;
+	bd_kmeans_params_default(&kp);
+	kp.k = K;
+	kp.seed = wp.seed;
+	if (bd_rep_embed(rep, tr.x, tr.n, h) || bd_kmeans_fit(h, tr.n, rp.rep_dim, &kp, &km) ||
+	    bd_kmeans_assign_all(&km, h, tr.n, lab, NULL) || bd_rep_embed(rep, te.x, N, h) ||
+	    bd_kmeans_assign_all(&km, h, N, lab_te, NULL))
+		goto out;
+	double share[512] = {0}, cr[512 * 16] = {0}, cc[512 * 16] = {0}, cn[512 * 16] = {0};
+	for (int i = 0; i < tr.n; i++) {
+		share[lab[i]] += 1.0 / tr.n;
+		cr[lab[i] * J + tr.t[i]] += tr.value[i];
+		cc[lab[i] * J + tr.t[i]] += tr.cost[i];
+		cn[lab[i] * J + tr.t[i]] += 1;
+	}
+	for (int i = 0; i < K * J; i++) {
+		cr[i] = cn[i] > 0 ? cr[i] / cn[i] : 0;
+		cc[i] = cn[i] > 0 ? cc[i] / cn[i] : 0;
+	}
+	double t_hrc = now() - t1;
+	bd_solver_problem_t sp = {K, J, share, cr, cc};
+	double prob[512 * 16];
+	int arm[512];
+	for (int b = 0; b < NB; b++) {
+		bd_solver_result_t res;
+		bd_solver_int_stats_t ist;
+		for (int v = 0; v < 2; v++) {
+			int m = v ? M_HRC_INT : M_HRC;
+			if (v == 0 ? bd_solver_lp(&sp, budget[b], prob, &res)
+				   : bd_solver_integer(&sp, budget[b], 0, arm, &res, &ist))
+				goto out;
+			for (int i = 0; i < N; i++)
+				for (int t = 0; t < J; t++)
+					pi[(size_t)i * J + t] = v ? (t == arm[lab_te[i]])
+								  : prob[lab_te[i] * J + t];
+			eom_stochastic(&te, pi, &row[m].eom[b], &row[m].eom_cost[b]);
+			double tv, tc;
+			truth_stochastic(w, &te, pi, &tv, &tc);
+			row[m].vo[b] = tv / orc[b];
+			row[m].sb[b] = tc / (budget[b] * N);
+		}
+	}
+	/* AUCC of the cluster-level predictions */
+	for (int i = 0; i < N; i++)
+		for (int t = 0; t < J; t++) {
+			rh[(size_t)i * J + t] = cr[lab_te[i] * J + t];
+			ch[(size_t)i * J + t] = cc[lab_te[i] * J + t];
+		}
+	{
+		bd_rct_t d = {N, J, te.t, te.p, te.value, te.cost, rh, ch};
+		double a = 0;
+		int na = 0;
+		for (int t = 1; t < J; t++) {
+			double x;
+			if (bd_metrics_aucc(&d, t, 100, &x) == 0) {
+				a += x;
+				na++;
+			}
+		}
+		row[M_HRC].aucc = row[M_HRC_INT].aucc = na ? a / na : NAN;
+	}
+
+	/* the table: EOM normalised to TSM-SL at each budget */
+	FILE *cf = csv ? fopen(csv, "w") : NULL;
+	if (csv && !cf) {
+		fprintf(stderr, "budgetd-bench: --csv %s: %s\n", csv, strerror(errno));
+		goto out;
+	}
+	if (cf)
+		fprintf(cf, "method,budget_share,budget,eom,eom_norm,eom_cost,value_over_oracle,"
+			    "spend_over_budget,aucc\n");
+	printf("# EOM normalised to TSM-SL at budgets of 10/30/50/70/90%% of the value-maximising spend\n");
+	printf("%-8s %6s %6s %6s %6s %6s %7s %6s %7s %7s\n", "method", "10%", "30%", "50%", "70%",
+	       "90%", "EOM", "AUCC", "v/orc50", "s/b50");
+	for (int m = 0; m < M__COUNT; m++) {
+		double mean = 0;
+		printf("%-8s", NAME[m]);
+		for (int b = 0; b < NB; b++) {
+			double x = row[m].eom[b] / row[M_TSM].eom[b];
+			mean += x / NB;
+			printf(" %6.3f", x);
+			if (cf)
+				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", NAME[m],
+					FRAC[b], budget[b], row[m].eom[b], x, row[m].eom_cost[b],
+					row[m].vo[b], row[m].sb[b], row[m].aucc);
+		}
+		printf(" %7.3f %6.3f %7.3f %7.3f\n", mean, row[m].aucc, row[m].vo[2], row[m].sb[2]);
+	}
+	for (const char *na = "dfcl e2e bidfcl", *q = na; *q;) {
+		int l = (int)strcspn(q, " ");
+		printf("%-8.*s   (not built yet)\n", l, q);
+		q += l + (q[l] == ' ');
+	}
+	if (cf)
+		fclose(cf);
+	printf("# training: TSM-SL %.1f s, representation + k-means %.1f s; total %.1f s\n", t_tsm,
+	       t_hrc, now() - t0);
+	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=n/a e2e=n/a bidfcl=n/a "
+	       "oracle=%.3f\n",
+	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
+	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "budgetd-bench: %s failed\n", step);
+	set_free(&tr);
+	set_free(&te);
+	free(rh);
+	free(ch);
+	free(pi);
+	free(h);
+	free(lab);
+	free(lab_te);
+	bd_tsm_free(tsm);
+	bd_rep_free(rep);
+	bd_kmeans_result_free(&km);
+	bd_sim_world_free(w);
+	return rc;
+}

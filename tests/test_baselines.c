@@ -1,0 +1,116 @@
+/* baselines.c: TSM-SL learns on an easy simulated world (no feature noise,
+ * no individual variation): its per-user Lagrangian policy buys clearly
+ * more true incremental value than random allocation at the same spend,
+ * and spends near the budget. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/baselines.h"
+#include "budgetd/simworld.h"
+
+static void test_tsm_beats_random(void **state)
+{
+	bd_sim_params_t wp;
+	bd_sim_world_t *w;
+	char err[128];
+	(void)state;
+	bd_sim_params_default(&wp);
+	assert_int_equal(bd_sim_params_set(&wp, "users", "20000", err, sizeof(err)), 0);
+	assert_int_equal(bd_sim_params_set(&wp, "feature_noise", "0", err, sizeof(err)), 0);
+	assert_int_equal(bd_sim_params_set(&wp, "individual_sd", "0", err, sizeof(err)), 0);
+	assert_int_equal(bd_sim_world_new(&wp, &w), 0);
+	const int n = 40000, dim = bd_sim_dim(w), J = bd_sim_n_treatments(w), U = 20000;
+	float *x = malloc(sizeof(float) * n * dim);
+	int *t = malloc(sizeof(int) * n), *users = malloc(sizeof(int) * U), *z = malloc(sizeof(int) * U);
+	double *p = malloc(sizeof(double) * n), *v = malloc(sizeof(double) * n),
+	       *c = malloc(sizeof(double) * n), *rh = malloc(sizeof(double) * U * J),
+	       *ch = malloc(sizeof(double) * U * J);
+	float *xu = malloc(sizeof(float) * U * dim);
+	uint64_t rng = bd_sim_rng_seed(7, 1);
+	for (int i = 0; i < n; i++) {
+		bd_sim_outcome_t o;
+		int u = (int)(bd_sim_rng_uniform(&rng) * U);
+		t[i] = (int)(bd_sim_rng_uniform(&rng) * J);
+		bd_sim_outcome(w, u, t[i], &rng, &o);
+		p[i] = 1.0 / J;
+		v[i] = o.value;
+		c[i] = o.cost;
+		memcpy(x + (size_t)i * dim, bd_sim_user_features(w, u), sizeof(float) * dim);
+	}
+	bd_tsm_params_t tp;
+	bd_tsm_params_default(&tp);
+	tp.epochs = 20;
+	bd_tsm_data_t d = {n, dim, J, x, t, p, v, c};
+	bd_tsm_t *m;
+	assert_int_equal(bd_tsm_train(&d, &tp, &m), 0);
+	for (int u = 0; u < U; u++) {
+		users[u] = u;
+		memcpy(xu + (size_t)u * dim, bd_sim_user_features(w, u), sizeof(float) * dim);
+	}
+	assert_int_equal(bd_tsm_predict(m, xu, U, rh, ch), 0);
+	/* every user once, a budget of 30% of the value-maximising spend */
+	double maxs, budget;
+	assert_int_equal(bd_sim_oracle_assign(w, users, U, 0, NULL, NULL, &maxs), 0);
+	budget = 0.3 * maxs;
+	/* per-user Lagrangian on the predictions */
+	double lo = 0, hi = 1000;
+	for (int it = 0; it < 60; it++) {
+		double lam = 0.5 * (lo + hi), pc = 0;
+		for (int u = 0; u < U; u++) {
+			int b = 0;
+			for (int k = 1; k < J; k++)
+				if (rh[u * J + k] - lam * ch[u * J + k] > rh[u * J + b] - lam * ch[u * J + b])
+					b = k;
+			z[u] = b;
+			pc += ch[u * J + b];
+		}
+		if (pc > budget)
+			lo = lam;
+		else
+			hi = lam;
+	}
+	double tv, ts, uv, us, cv = 0, orc;
+	assert_int_equal(bd_sim_policy_value(w, users, U, z, &tv, &ts), 0);
+	assert_int_equal(bd_sim_uniform_value(w, users, U, &uv, &us), 0);
+	assert_int_equal(bd_sim_oracle(w, users, U, budget, &orc, NULL, NULL), 0);
+	for (int u = 0; u < U; u++)
+		cv += bd_sim_user_ev(w, u, 0);
+	/* random at the same true spend: control plus uniform coupons */
+	double rv = cv + fmin(1, ts / us) * (uv - cv);
+	print_message("TSM-SL: value %.0f (incremental %.0f) at spend %.0f for budget %.0f; "
+		      "random %.0f (incremental %.0f); oracle %.0f\n",
+		      tv, tv - cv, ts, budget, rv, rv - cv, orc);
+	/* clearly more incremental value than random at the same spend (here
+	 * 1.34x; the oracle gets 2.8x), and a spend near the budget (its cost
+	 * predictions run a little high: 75% of it) */
+	assert_true(tv - cv > 1.25 * (rv - cv));
+	assert_true(ts / budget > 0.6 && ts / budget < 1.2);
+	assert_true(tv <= orc * (1 + 1e-9) || ts > budget);
+	bd_tsm_free(m);
+	bd_sim_world_free(w);
+	free(x);
+	free(t);
+	free(users);
+	free(z);
+	free(p);
+	free(v);
+	free(c);
+	free(rh);
+	free(ch);
+	free(xu);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tsm_beats_random),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
