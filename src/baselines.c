@@ -152,3 +152,149 @@ int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_
 	free(in);
 	return 0;
 }
+
+/* ---- DFCL-PL ------------------------------------------------------------------ */
+
+void bd_dfcl_params_default(bd_dfcl_params_t *p)
+{
+	*p = (bd_dfcl_params_t){.alpha = 1, .tau = 0.1, .lr = 1e-4, .epochs = 5, .batch = 256,
+				.n_lambda = 0, .seed = 1};
+}
+
+/* The lambdas at which the predictions spend 30, 50 and 70% of what
+ * maximising predicted value spends, per capita over the training rows. */
+static int warm_lambdas(bd_tsm_t *m, const bd_tsm_data_t *d, double *lam)
+{
+	const int J = d->j;
+	double *rh = malloc(sizeof(double) * (size_t)d->n * J),
+	       *ch = malloc(sizeof(double) * (size_t)d->n * J);
+	int err = -ENOMEM;
+	if (!rh || !ch || (err = bd_tsm_predict(m, d->x, d->n, rh, ch)))
+		goto out;
+	/* spend per capita of the argmax policy at lambda */
+#define SPEND(lambda, out)                                                              \
+	do {                                                                            \
+		double sum_ = 0;                                                        \
+		for (int i_ = 0; i_ < d->n; i_++) {                                      \
+			int z_ = 0;                                                     \
+			for (int t_ = 1; t_ < J; t_++)                                  \
+				if (rh[i_ * J + t_] - (lambda)*ch[i_ * J + t_] >           \
+				    rh[i_ * J + z_] - (lambda)*ch[i_ * J + z_])            \
+					z_ = t_;                                        \
+			sum_ += ch[i_ * J + z_];                                        \
+		}                                                                       \
+		(out) = sum_ / d->n;                                                    \
+	} while (0)
+	double s0;
+	SPEND(0.0, s0);
+	const double frac[3] = {0.3, 0.5, 0.7};
+	for (int f = 0; f < 3; f++) {
+		double lo = 0, hi = 1, s;
+		for (int it = 0; it < 60; it++) {
+			SPEND(hi, s);
+			if (s <= frac[f] * s0)
+				break;
+			lo = hi;
+			hi *= 2;
+		}
+		for (int it = 0; it < 50; it++) {
+			double mid = 0.5 * (lo + hi);
+			SPEND(mid, s);
+			if (s <= frac[f] * s0)
+				hi = mid;
+			else
+				lo = mid;
+		}
+		lam[f] = hi;
+	}
+#undef SPEND
+	err = 0;
+out:
+	free(rh);
+	free(ch);
+	return err;
+}
+
+int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p)
+{
+	const int J = d->j, width = d->dim + d->j;
+	double lam[8], nt[64] = {0};
+	double *in = NULL, *dout = NULL;
+	int *idx = NULL, n_lam = p->n_lambda, err;
+
+	if (d->n < 2 || J < 2 || J > 64 || p->batch < 1 || p->epochs < 1 || !(p->tau > 0) ||
+	    n_lam < 0 || n_lam > 8 || d->dim != m->dim || J != m->j)
+		return BD_EINVAL;
+	if (n_lam == 0) {
+		if ((err = warm_lambdas(m, d, lam)))
+			return err;
+		n_lam = 3;
+	} else {
+		for (int l = 0; l < n_lam; l++)
+			lam[l] = p->lambda[l];
+	}
+	for (int i = 0; i < d->n; i++)
+		nt[d->t[i]]++;
+	err = -ENOMEM;
+	if (!(in = malloc(sizeof(double) * (size_t)p->batch * J * width)) ||
+	    !(dout = malloc(sizeof(double) * (size_t)p->batch * J * 2)) ||
+	    !(idx = malloc(sizeof(int) * (size_t)d->n)))
+		goto out;
+	bd_nn_adam_t adam;
+	bd_nn_adam_default(&adam);
+	adam.lr = p->lr;
+	uint64_t rng = p->seed;
+	for (int i = 0; i < d->n; i++)
+		idx[i] = i;
+	const double vs = m->value_scale, cs = m->cost_scale;
+	for (int e = 0; e < p->epochs; e++) {
+		bd_nn_shuffle(idx, d->n, &rng);
+		for (int s = 0; s < d->n; s += p->batch) {
+			int b = d->n - s < p->batch ? d->n - s : p->batch;
+			/* every arm of every row: row (r, j) at r * J + j */
+			for (int r = 0; r < b; r++)
+				for (int j = 0; j < J; j++)
+					input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
+						  in + ((size_t)r * J + j) * width);
+			const double *o = bd_nn_forward(m->nn, in, b * J);
+			if (!o)
+				goto out;
+			memset(dout, 0, sizeof(double) * (size_t)b * J * 2);
+			for (int r = 0; r < b; r++) {
+				int i = idx[s + r], t = d->t[i];
+				double aw = (double)d->n / (J * nt[t]); /* 1 on a balanced RCT */
+				const double *oi = o + (size_t)r * J * 2;
+				double *di = dout + (size_t)r * J * 2;
+				/* alpha L_PL on the factual arm */
+				di[2 * t] += p->alpha * aw * 2 * (oi[2 * t] - d->value[i] / vs) / b;
+				di[2 * t + 1] += p->alpha * aw * 2 * (oi[2 * t + 1] - d->cost[i] / cs) / b;
+				/* L_PLL: the softmax policy's IPW value at each lambda */
+				for (int l = 0; l < n_lam; l++) {
+					double sc[64], mx = -INFINITY, z = 0;
+					for (int j = 0; j < J; j++) {
+						sc[j] = (oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs) / p->tau;
+						mx = fmax(mx, sc[j]);
+					}
+					for (int j = 0; j < J; j++)
+						z += (sc[j] = exp(sc[j] - mx));
+					double g = -(double)d->n / nt[t] *
+						   (d->value[i] - lam[l] * d->cost[i]) / b;
+					double pt = sc[t] / z;
+					for (int j = 0; j < J; j++) {
+						double ds = g * pt * ((j == t) - sc[j] / z);
+						di[2 * j] += ds * vs / p->tau;
+						di[2 * j + 1] += ds * (-lam[l] * cs) / p->tau;
+					}
+				}
+			}
+			bd_nn_backward(m->nn, in, dout, b * J, NULL);
+			bd_nn_adam_step(m->nn, &adam);
+		}
+	}
+	err = 0;
+out:
+	free(in);
+	free(dout);
+	free(idx);
+	return err;
+}

@@ -8,8 +8,17 @@
  * mean squares; an incentive's predicted cost is at least 1e-6 of the
  * cost scale, the control's is 0);
  * allocation is per user by Lagrangian bisection on its
- * predictions (bd_metrics_eom and the bench do that).  DFCL, the end-to-end
- * method and Bi-DFCL are not built yet.
+ * predictions (bd_metrics_eom and the bench do that).
+ *
+ * DFCL-PL: the TSM-SL network fine-tuned with a decision loss on RCT data,
+ *   L = alpha L_PL + L_PLL,  L_PLL = - sum_lambda 1/M sum_i (N / N_{t_i})
+ *       (r_i - lambda c_i) softmax_j((r_hat_ij - lambda c_hat_ij) / tau)[t_i]
+ * (DESIGN.md appendix A).  Choices: the lambdas are those at which the
+ * warm-start predictions meet 30, 50 and 70% of their value-maximising
+ * spend on the training set; tau is in value units (default 0.1: the
+ * predicted differences between arms are tenths of the value here, so tau
+ * = 1 would make the softmax nearly uniform); Adam lr 1e-4, 5 epochs.
+ * The end-to-end method and Bi-DFCL are not built yet.
  *
  * @locality one thread per model.
  */
@@ -50,5 +59,17 @@ int bd_tsm_train(const bd_tsm_data_t *d, const bd_tsm_params_t *p, bd_tsm_t **ou
 void bd_tsm_free(bd_tsm_t *m);
 /** Predicted value and cost of every treatment for @p n rows (n x j each). */
 int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_hat) BD_WUR;
+
+typedef struct bd_dfcl_params_s {
+	double alpha, tau, lr;
+	int epochs, batch, n_lambda;
+	double lambda[8]; /**< 0 of them: chosen from the warm start (see above) */
+	uint64_t seed;
+} bd_dfcl_params_t;
+
+void bd_dfcl_params_default(bd_dfcl_params_t *p);
+/** Fine-tunes @p m (a trained TSM-SL model) in place with the decision loss
+ *  on @p d (RCT).  @returns 0, BD_EINVAL or -ENOMEM. */
+int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p) BD_WUR;
 
 #endif

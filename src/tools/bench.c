@@ -15,11 +15,12 @@
  *   v/orc   the policy's TRUE expected value over the oracle's at the budget;
  *   s/b     its TRUE expected spend over the budget.
  * Methods built: random (control/uniform mixture), TSM-SL (S-learner,
- * per-user Lagrangian), hrc (budgetd: representation, k-means, cluster-level
- * LP; one cluster may be split), hrc_int (the exact integer cluster plan),
- * oracle (true responses).  DFCL, end-to-end and Bi-DFCL are not built yet
- * and print as n/a.  Ends with one line:
- *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=n/a e2e=n/a bidfcl=n/a oracle=X
+ * per-user Lagrangian), DFCL-PL (TSM-SL fine-tuned with the decision loss),
+ * hrc (budgetd: representation, k-means, cluster-level LP; one cluster may
+ * be split), hrc_int (the exact integer cluster plan), oracle (true
+ * responses).  The end-to-end method and Bi-DFCL are not built yet and
+ * print as n/a.  Ends with one line:
+ *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=X e2e=n/a bidfcl=n/a oracle=X
  * (EOM at the middle budget, normalised to TSM-SL).
  */
 #include <errno.h>
@@ -40,8 +41,8 @@
 #define NB 5
 static const double FRAC[NB] = {0.1, 0.3, 0.5, 0.7, 0.9};
 
-enum { M_RANDOM, M_TSM, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
-static const char *NAME[M__COUNT] = {"random", "tsm_sl", "hrc", "hrc_int", "oracle"};
+enum { M_RANDOM, M_TSM, M_DFCL, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
+static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "hrc", "hrc_int", "oracle"};
 
 typedef struct set_s {
 	int n, dim, j;
@@ -310,6 +311,17 @@ int main(int argc, char **argv)
 		goto out;
 	double t_tsm = now() - t1;
 
+	/* DFCL-PL: the TSM-SL model fine-tuned with the decision loss */
+	step = "DFCL";
+	t1 = now();
+	bd_dfcl_params_t dfp;
+	bd_dfcl_params_default(&dfp);
+	dfp.seed = wp.seed;
+	if (bd_dfcl_finetune(tsm, &td, &dfp) || bd_tsm_predict(tsm, te.x, N, rh, ch) ||
+	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_DFCL], pi))
+		goto out;
+	double t_dfcl = now() - t1;
+
 	/* budgetd: representation -> k-means -> cluster-level estimates and plans */
 	step = "hrc";
 	t1 = now();
@@ -413,19 +425,20 @@ int main(int argc, char **argv)
 		}
 		printf(" %7.3f %6.3f %7.3f %7.3f\n", mean, row[m].aucc, row[m].vo[2], row[m].sb[2]);
 	}
-	for (const char *na = "dfcl e2e bidfcl", *q = na; *q;) {
+	for (const char *na = "e2e bidfcl", *q = na; *q;) {
 		int l = (int)strcspn(q, " ");
 		printf("%-8.*s   (not built yet)\n", l, q);
 		q += l + (q[l] == ' ');
 	}
 	if (cf)
 		fclose(cf);
-	printf("# training: TSM-SL %.1f s, representation + k-means %.1f s; total %.1f s\n", t_tsm,
-	       t_hrc, now() - t0);
-	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=n/a e2e=n/a bidfcl=n/a "
+	printf("# training: TSM-SL %.1f s, DFCL fine-tuning %.1f s, representation + k-means %.1f s; "
+	       "total %.1f s\n", t_tsm, t_dfcl, t_hrc, now() - t0);
+	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=n/a bidfcl=n/a "
 	       "oracle=%.3f\n",
 	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
-	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
+	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_DFCL].eom[2] / row[M_TSM].eom[2],
+	       row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
 	rc = 0;
 out:
 	if (rc)
