@@ -186,6 +186,7 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--epochs E] [--k K] [--csv FILE]\n"
+		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
 		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
 }
 
@@ -195,9 +196,13 @@ int main(int argc, char **argv)
 		{"train", required_argument, NULL, 'n'}, {"test", required_argument, NULL, 'm'},
 		{"epochs", required_argument, NULL, 'e'}, {"k", required_argument, NULL, 'k'},
 		{"csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+		{"dfcl-tau", required_argument, NULL, 'T'}, {"dfcl-alpha", required_argument, NULL, 'A'},
+		{"dfcl-lr", required_argument, NULL, 'L'}, {"dfcl-epochs", required_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
 	int n_train = 100000, n_test = 100000, epochs = 10, K = 8, c, rc = 1;
+	bd_dfcl_params_t dfp;
+	bd_dfcl_params_default(&dfp);
 	const char *csv = NULL;
 	char err[256];
 	bd_sim_params_t wp;
@@ -219,6 +224,10 @@ int main(int argc, char **argv)
 		case 'e': epochs = atoi(optarg); break;
 		case 'k': K = atoi(optarg); break;
 		case 'c': csv = optarg; break;
+		case 'T': dfp.tau = atof(optarg); break;
+		case 'A': dfp.alpha = atof(optarg); break;
+		case 'L': dfp.lr = atof(optarg); break;
+		case 'E': dfp.epochs = atoi(optarg); break;
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -236,7 +245,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc) {
+	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc ||
+	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -314,8 +324,6 @@ int main(int argc, char **argv)
 	/* DFCL-PL: the TSM-SL model fine-tuned with the decision loss */
 	step = "DFCL";
 	t1 = now();
-	bd_dfcl_params_t dfp;
-	bd_dfcl_params_default(&dfp);
 	dfp.seed = wp.seed;
 	if (bd_dfcl_finetune(tsm, &td, &dfp) || bd_tsm_predict(tsm, te.x, N, rh, ch) ||
 	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_DFCL], pi))
