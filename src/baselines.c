@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/hash.h"
+
 void bd_tsm_params_default(bd_tsm_params_t *p)
 {
 	*p = (bd_tsm_params_t){.hidden = 64, .epochs = 10, .batch = 256, .lr = 3e-3,
@@ -284,6 +286,108 @@ int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t
 						double ds = g * pt * ((j == t) - sc[j] / z);
 						di[2 * j] += ds * vs / p->tau;
 						di[2 * j + 1] += ds * (-lam[l] * cs) / p->tau;
+					}
+				}
+			}
+			bd_nn_backward(m->nn, in, dout, b * J, NULL);
+			bd_nn_adam_step(m->nn, &adam);
+		}
+	}
+	err = 0;
+out:
+	free(in);
+	free(dout);
+	free(idx);
+	return err;
+}
+
+/* ---- end-to-end (perturbation gradient) --------------------------------------- */
+
+static double normal(uint64_t *s)
+{
+	double u1 = bd_hash_unit(bd_hash_next(s)), u2 = bd_hash_unit(bd_hash_next(s));
+	return sqrt(-2 * log(1 - u1)) * cos(6.283185307179586 * u2);
+}
+
+void bd_e2e_params_default(bd_e2e_params_t *p)
+{
+	*p = (bd_e2e_params_t){.alpha = 1, .beta = 1, .sigma = 0.05, .lr = 1e-4, .pairs = 8,
+			       .epochs = 5, .batch = 256, .seed = 1};
+}
+
+int bd_e2e_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_e2e_params_t *p)
+{
+	const int J = d->j, width = d->dim + d->j;
+	double lam[3], nt[64] = {0};
+	double *in = NULL, *dout = NULL;
+	int *idx = NULL, err;
+
+	if (d->n < 2 || J < 2 || J > 64 || p->batch < 1 || p->epochs < 1 || !(p->sigma > 0) ||
+	    p->pairs < 1 || d->dim != m->dim || J != m->j)
+		return BD_EINVAL;
+	if ((err = warm_lambdas(m, d, lam)))
+		return err;
+	for (int i = 0; i < d->n; i++)
+		nt[d->t[i]]++;
+	err = -ENOMEM;
+	if (!(in = malloc(sizeof(double) * (size_t)p->batch * J * width)) ||
+	    !(dout = malloc(sizeof(double) * (size_t)p->batch * J * 2)) ||
+	    !(idx = malloc(sizeof(int) * (size_t)d->n)))
+		goto out;
+	bd_nn_adam_t adam;
+	bd_nn_adam_default(&adam);
+	adam.lr = p->lr;
+	uint64_t rng = p->seed;
+	for (int i = 0; i < d->n; i++)
+		idx[i] = i;
+	const double vs = m->value_scale, cs = m->cost_scale;
+	for (int e = 0; e < p->epochs; e++) {
+		bd_nn_shuffle(idx, d->n, &rng);
+		for (int s = 0; s < d->n; s += p->batch) {
+			int b = d->n - s < p->batch ? d->n - s : p->batch;
+			for (int r = 0; r < b; r++)
+				for (int j = 0; j < J; j++)
+					input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
+						  in + ((size_t)r * J + j) * width);
+			const double *o = bd_nn_forward(m->nn, in, b * J);
+			if (!o)
+				goto out;
+			memset(dout, 0, sizeof(double) * (size_t)b * J * 2);
+			for (int r = 0; r < b; r++) {
+				int i = idx[s + r], t = d->t[i];
+				double aw = (double)d->n / (J * nt[t]);
+				const double *oi = o + (size_t)r * J * 2;
+				double *di = dout + (size_t)r * J * 2;
+				di[2 * t] += p->alpha * aw * 2 * (oi[2 * t] - d->value[i] / vs) / b;
+				di[2 * t + 1] += p->alpha * aw * 2 * (oi[2 * t + 1] - d->cost[i] / cs) / b;
+				for (int l = 0; l < 3; l++) {
+					/* this row's goal: its weighted Lagrangian value
+					 * if the argmax lands on its logged arm */
+					double gain = (double)d->n / nt[t] * (d->value[i] - lam[l] * d->cost[i]);
+					double sc[64], g[64] = {0};
+					for (int j = 0; j < J; j++)
+						sc[j] = oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs;
+					for (int k = 0; k < p->pairs; k++) {
+						double eps[64], fp, fm;
+						for (int j = 0; j < J; j++)
+							eps[j] = normal(&rng);
+						int zp = 0, zm = 0;
+						for (int j = 1; j < J; j++) {
+							if (sc[j] + p->sigma * eps[j] > sc[zp] + p->sigma * eps[zp])
+								zp = j;
+							if (sc[j] - p->sigma * eps[j] > sc[zm] - p->sigma * eps[zm])
+								zm = j;
+						}
+						fp = zp == t ? gain : 0;
+						fm = zm == t ? gain : 0;
+						for (int j = 0; j < J; j++)
+							g[j] += (fp - fm) * eps[j] / (2 * p->pairs * p->sigma);
+					}
+					/* minimise -beta G: dL/ds = -beta g / b */
+					for (int j = 0; j < J; j++) {
+						double ds = -p->beta * g[j] / b;
+						di[2 * j] += ds * vs;
+						di[2 * j + 1] += ds * (-lam[l] * cs);
 					}
 				}
 			}

@@ -18,7 +18,17 @@
  * spend on the training set; tau is in value units (default 0.1: the
  * predicted differences between arms are tenths of the value here, so tau
  * = 1 would make the softmax nearly uniform); Adam lr 1e-4, 5 epochs.
- * The end-to-end method and Bi-DFCL are not built yet.
+ *
+ * End-to-end (E2E): the TSM-SL network fine-tuned with the marketing goal as
+ * a regularizer, L = alpha L_PL - beta G, G = 1/M sum_i (N / N_{t_i})
+ * (r_i - lambda c_i) 1[argmax_j s_ij = t_i], s_ij = r_hat_ij - lambda
+ * c_hat_ij: the Lagrangian value of the argmax policy on RCT data.  The
+ * argmax has no gradient; it is estimated by perturbation (evolution
+ * strategies): per row, antithetic Gaussian perturbations of the scores,
+ * dG/ds_i ~ 1/(2 K sigma) sum_k (G_i(s_i + sigma e_k) - G_i(s_i - sigma e_k)) e_k,
+ * then back through the network (ds/dr_hat = 1, ds/dc_hat = -lambda).
+ * Choices: the lambdas as for DFCL; K = 8 pairs; sigma = 0.05 value units;
+ * beta 1, alpha 1, Adam lr 1e-4, 5 epochs.  Bi-DFCL is not built yet.
  *
  * @locality one thread per model.
  */
@@ -71,5 +81,15 @@ void bd_dfcl_params_default(bd_dfcl_params_t *p);
 /** Fine-tunes @p m (a trained TSM-SL model) in place with the decision loss
  *  on @p d (RCT).  @returns 0, BD_EINVAL or -ENOMEM. */
 int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p) BD_WUR;
+
+typedef struct bd_e2e_params_s {
+	double alpha, beta, sigma, lr;
+	int pairs, epochs, batch;
+	uint64_t seed;
+} bd_e2e_params_t;
+
+void bd_e2e_params_default(bd_e2e_params_t *p);
+/** Fine-tunes @p m in place with the perturbation-estimated goal (above). */
+int bd_e2e_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_e2e_params_t *p) BD_WUR;
 
 #endif
