@@ -217,43 +217,41 @@ out:
 	return err;
 }
 
-int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p)
+/* A decision term's gradient for row @p i: adds dLoss/d(scaled outputs)
+ * into @p di (J x 2) given the row's outputs @p oi; @p w = N / N_{t_i}
+ * (the row's inverse arm share), @p inv_b = 1 / batch size. */
+typedef void (*row_grad_fn)(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+			    double *di, double w, double inv_b, const double *lam, int n_lam,
+			    void *ctx, uint64_t *rng);
+
+/* Fine-tuning shared by DFCL and the end-to-end method: mini-batches of
+ * every arm of every row (row (r, j) at r * J + j), alpha L_PL on the
+ * factual arm, the decision term of @p fn, Adam. */
+static int finetune(bd_tsm_t *m, const bd_tsm_data_t *d, double alpha, double lr, int epochs,
+		    int batch, uint64_t seed, const double *lam, int n_lam, row_grad_fn fn,
+		    void *ctx)
 {
 	const int J = d->j, width = d->dim + d->j;
-	double lam[8], nt[64] = {0};
-	double *in = NULL, *dout = NULL;
-	int *idx = NULL, n_lam = p->n_lambda, err;
+	double nt[64] = {0}, *in = NULL, *dout = NULL;
+	int *idx = NULL, err = -ENOMEM;
 
-	if (d->n < 2 || J < 2 || J > 64 || p->batch < 1 || p->epochs < 1 || !(p->tau > 0) ||
-	    n_lam < 0 || n_lam > 8 || d->dim != m->dim || J != m->j)
-		return BD_EINVAL;
-	if (n_lam == 0) {
-		if ((err = warm_lambdas(m, d, lam)))
-			return err;
-		n_lam = 3;
-	} else {
-		for (int l = 0; l < n_lam; l++)
-			lam[l] = p->lambda[l];
-	}
 	for (int i = 0; i < d->n; i++)
 		nt[d->t[i]]++;
-	err = -ENOMEM;
-	if (!(in = malloc(sizeof(double) * (size_t)p->batch * J * width)) ||
-	    !(dout = malloc(sizeof(double) * (size_t)p->batch * J * 2)) ||
+	if (!(in = malloc(sizeof(double) * (size_t)batch * J * width)) ||
+	    !(dout = malloc(sizeof(double) * (size_t)batch * J * 2)) ||
 	    !(idx = malloc(sizeof(int) * (size_t)d->n)))
 		goto out;
 	bd_nn_adam_t adam;
 	bd_nn_adam_default(&adam);
-	adam.lr = p->lr;
-	uint64_t rng = p->seed;
+	adam.lr = lr;
+	uint64_t rng = seed;
 	for (int i = 0; i < d->n; i++)
 		idx[i] = i;
 	const double vs = m->value_scale, cs = m->cost_scale;
-	for (int e = 0; e < p->epochs; e++) {
+	for (int e = 0; e < epochs; e++) {
 		bd_nn_shuffle(idx, d->n, &rng);
-		for (int s = 0; s < d->n; s += p->batch) {
-			int b = d->n - s < p->batch ? d->n - s : p->batch;
-			/* every arm of every row: row (r, j) at r * J + j */
+		for (int s = 0; s < d->n; s += batch) {
+			int b = d->n - s < batch ? d->n - s : batch;
 			for (int r = 0; r < b; r++)
 				for (int j = 0; j < J; j++)
 					input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
@@ -267,27 +265,10 @@ int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t
 				double aw = (double)d->n / (J * nt[t]); /* 1 on a balanced RCT */
 				const double *oi = o + (size_t)r * J * 2;
 				double *di = dout + (size_t)r * J * 2;
-				/* alpha L_PL on the factual arm */
-				di[2 * t] += p->alpha * aw * 2 * (oi[2 * t] - d->value[i] / vs) / b;
-				di[2 * t + 1] += p->alpha * aw * 2 * (oi[2 * t + 1] - d->cost[i] / cs) / b;
-				/* L_PLL: the softmax policy's IPW value at each lambda */
-				for (int l = 0; l < n_lam; l++) {
-					double sc[64], mx = -INFINITY, z = 0;
-					for (int j = 0; j < J; j++) {
-						sc[j] = (oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs) / p->tau;
-						mx = fmax(mx, sc[j]);
-					}
-					for (int j = 0; j < J; j++)
-						z += (sc[j] = exp(sc[j] - mx));
-					double g = -(double)d->n / nt[t] *
-						   (d->value[i] - lam[l] * d->cost[i]) / b;
-					double pt = sc[t] / z;
-					for (int j = 0; j < J; j++) {
-						double ds = g * pt * ((j == t) - sc[j] / z);
-						di[2 * j] += ds * vs / p->tau;
-						di[2 * j + 1] += ds * (-lam[l] * cs) / p->tau;
-					}
-				}
+				di[2 * t] += alpha * aw * 2 * (oi[2 * t] - d->value[i] / vs) / b;
+				di[2 * t + 1] += alpha * aw * 2 * (oi[2 * t + 1] - d->cost[i] / cs) / b;
+				fn(m, d, i, oi, di, (double)d->n / nt[t], 1.0 / b, lam, n_lam, ctx,
+				   &rng);
 			}
 			bd_nn_backward(m->nn, in, dout, b * J, NULL);
 			bd_nn_adam_step(m->nn, &adam);
@@ -299,6 +280,52 @@ out:
 	free(dout);
 	free(idx);
 	return err;
+}
+
+/* DFCL's L_PLL: minus the softmax policy's IPW value at each lambda. */
+static void dfcl_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+		      double *di, double w, double inv_b, const double *lam, int n_lam, void *ctx,
+		      uint64_t *rng)
+{
+	const bd_dfcl_params_t *p = ctx;
+	const int J = d->j, t = d->t[i];
+	const double vs = m->value_scale, cs = m->cost_scale;
+	(void)rng;
+	for (int l = 0; l < n_lam; l++) {
+		double sc[64], mx = -INFINITY, z = 0;
+		for (int j = 0; j < J; j++) {
+			sc[j] = (oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs) / p->tau;
+			mx = fmax(mx, sc[j]);
+		}
+		for (int j = 0; j < J; j++)
+			z += (sc[j] = exp(sc[j] - mx));
+		double g = -w * (d->value[i] - lam[l] * d->cost[i]) * inv_b, pt = sc[t] / z;
+		for (int j = 0; j < J; j++) {
+			double ds = g * pt * ((j == t) - sc[j] / z);
+			di[2 * j] += ds * vs / p->tau;
+			di[2 * j + 1] += ds * (-lam[l] * cs) / p->tau;
+		}
+	}
+}
+
+int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p)
+{
+	double lam[8];
+	int n_lam = p->n_lambda, err;
+
+	if (d->n < 2 || d->j < 2 || d->j > 64 || p->batch < 1 || p->epochs < 1 ||
+	    !(p->tau > 0) || n_lam < 0 || n_lam > 8 || d->dim != m->dim || d->j != m->j)
+		return BD_EINVAL;
+	if (n_lam == 0) {
+		if ((err = warm_lambdas(m, d, lam)))
+			return err;
+		n_lam = 3;
+	} else {
+		for (int l = 0; l < n_lam; l++)
+			lam[l] = p->lambda[l];
+	}
+	return finetune(m, d, p->alpha, p->lr, p->epochs, p->batch, p->seed, lam, n_lam,
+			dfcl_grad, (void *)p);
 }
 
 /* ---- end-to-end (perturbation gradient) --------------------------------------- */
@@ -315,90 +342,55 @@ void bd_e2e_params_default(bd_e2e_params_t *p)
 			       .epochs = 5, .batch = 256, .seed = 1};
 }
 
+/* The end-to-end goal's gradient: per row, antithetic perturbations of
+ * the scores; the row's Lagrangian value counts when the argmax lands on
+ * its logged arm. */
+static void e2e_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+		     double *di, double w, double inv_b, const double *lam, int n_lam, void *ctx,
+		     uint64_t *rng)
+{
+	const bd_e2e_params_t *p = ctx;
+	const int J = d->j, t = d->t[i];
+	const double vs = m->value_scale, cs = m->cost_scale;
+	for (int l = 0; l < n_lam; l++) {
+		double gain = w * (d->value[i] - lam[l] * d->cost[i]);
+		double sc[64], g[64] = {0};
+		for (int j = 0; j < J; j++)
+			sc[j] = oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs;
+		for (int k = 0; k < p->pairs; k++) {
+			double eps[64];
+			for (int j = 0; j < J; j++)
+				eps[j] = normal(rng);
+			int zp = 0, zm = 0;
+			for (int j = 1; j < J; j++) {
+				if (sc[j] + p->sigma * eps[j] > sc[zp] + p->sigma * eps[zp])
+					zp = j;
+				if (sc[j] - p->sigma * eps[j] > sc[zm] - p->sigma * eps[zm])
+					zm = j;
+			}
+			double fp = zp == t ? gain : 0, fm = zm == t ? gain : 0;
+			for (int j = 0; j < J; j++)
+				g[j] += (fp - fm) * eps[j] / (2 * p->pairs * p->sigma);
+		}
+		/* minimise -beta G */
+		for (int j = 0; j < J; j++) {
+			double ds = -p->beta * g[j] * inv_b;
+			di[2 * j] += ds * vs;
+			di[2 * j + 1] += ds * (-lam[l] * cs);
+		}
+	}
+}
+
 int bd_e2e_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_e2e_params_t *p)
 {
-	const int J = d->j, width = d->dim + d->j;
-	double lam[3], nt[64] = {0};
-	double *in = NULL, *dout = NULL;
-	int *idx = NULL, err;
+	double lam[3];
+	int err;
 
-	if (d->n < 2 || J < 2 || J > 64 || p->batch < 1 || p->epochs < 1 || !(p->sigma > 0) ||
-	    p->pairs < 1 || d->dim != m->dim || J != m->j)
+	if (d->n < 2 || d->j < 2 || d->j > 64 || p->batch < 1 || p->epochs < 1 ||
+	    !(p->sigma > 0) || p->pairs < 1 || d->dim != m->dim || d->j != m->j)
 		return BD_EINVAL;
 	if ((err = warm_lambdas(m, d, lam)))
 		return err;
-	for (int i = 0; i < d->n; i++)
-		nt[d->t[i]]++;
-	err = -ENOMEM;
-	if (!(in = malloc(sizeof(double) * (size_t)p->batch * J * width)) ||
-	    !(dout = malloc(sizeof(double) * (size_t)p->batch * J * 2)) ||
-	    !(idx = malloc(sizeof(int) * (size_t)d->n)))
-		goto out;
-	bd_nn_adam_t adam;
-	bd_nn_adam_default(&adam);
-	adam.lr = p->lr;
-	uint64_t rng = p->seed;
-	for (int i = 0; i < d->n; i++)
-		idx[i] = i;
-	const double vs = m->value_scale, cs = m->cost_scale;
-	for (int e = 0; e < p->epochs; e++) {
-		bd_nn_shuffle(idx, d->n, &rng);
-		for (int s = 0; s < d->n; s += p->batch) {
-			int b = d->n - s < p->batch ? d->n - s : p->batch;
-			for (int r = 0; r < b; r++)
-				for (int j = 0; j < J; j++)
-					input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
-						  in + ((size_t)r * J + j) * width);
-			const double *o = bd_nn_forward(m->nn, in, b * J);
-			if (!o)
-				goto out;
-			memset(dout, 0, sizeof(double) * (size_t)b * J * 2);
-			for (int r = 0; r < b; r++) {
-				int i = idx[s + r], t = d->t[i];
-				double aw = (double)d->n / (J * nt[t]);
-				const double *oi = o + (size_t)r * J * 2;
-				double *di = dout + (size_t)r * J * 2;
-				di[2 * t] += p->alpha * aw * 2 * (oi[2 * t] - d->value[i] / vs) / b;
-				di[2 * t + 1] += p->alpha * aw * 2 * (oi[2 * t + 1] - d->cost[i] / cs) / b;
-				for (int l = 0; l < 3; l++) {
-					/* this row's goal: its weighted Lagrangian value
-					 * if the argmax lands on its logged arm */
-					double gain = (double)d->n / nt[t] * (d->value[i] - lam[l] * d->cost[i]);
-					double sc[64], g[64] = {0};
-					for (int j = 0; j < J; j++)
-						sc[j] = oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs;
-					for (int k = 0; k < p->pairs; k++) {
-						double eps[64], fp, fm;
-						for (int j = 0; j < J; j++)
-							eps[j] = normal(&rng);
-						int zp = 0, zm = 0;
-						for (int j = 1; j < J; j++) {
-							if (sc[j] + p->sigma * eps[j] > sc[zp] + p->sigma * eps[zp])
-								zp = j;
-							if (sc[j] - p->sigma * eps[j] > sc[zm] - p->sigma * eps[zm])
-								zm = j;
-						}
-						fp = zp == t ? gain : 0;
-						fm = zm == t ? gain : 0;
-						for (int j = 0; j < J; j++)
-							g[j] += (fp - fm) * eps[j] / (2 * p->pairs * p->sigma);
-					}
-					/* minimise -beta G: dL/ds = -beta g / b */
-					for (int j = 0; j < J; j++) {
-						double ds = -p->beta * g[j] / b;
-						di[2 * j] += ds * vs;
-						di[2 * j + 1] += ds * (-lam[l] * cs);
-					}
-				}
-			}
-			bd_nn_backward(m->nn, in, dout, b * J, NULL);
-			bd_nn_adam_step(m->nn, &adam);
-		}
-	}
-	err = 0;
-out:
-	free(in);
-	free(dout);
-	free(idx);
-	return err;
+	return finetune(m, d, p->alpha, p->lr, p->epochs, p->batch, p->seed, lam, 3, e2e_grad,
+			(void *)p);
 }
