@@ -125,25 +125,36 @@ static int write_batch(bd_daemon_t *d)
 
 /* ---- solving ----------------------------------------------------------------- */
 
+/* What one campaign's solve reads from the statistics. */
 typedef struct gather_s {
-	bd_daemon_t *d;
-	int ci; /* campaign index */
-	int64_t day;
+	int active; /* this campaign is being solved */
+	int64_t now, day;
 	bd_estimate_params_t ep;
 	bd_estimate_t est;
 	double dayv[BD_DAY__COUNT];
 } gather_t;
 
+typedef struct scan_s {
+	bd_daemon_t *d;
+	gather_t *g; /* parallel to d->campaigns.v */
+} scan_t;
+
 static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		     void *opaque)
 {
-	gather_t *g = opaque;
-	const bd_campaign_t *c = &g->d->campaigns.v[g->ci];
+	scan_t *sc = opaque;
+	bd_daemon_t *d = sc->d;
 	bd_stats_key_t k;
 	double x[BD_STAT__COUNT] = {0};
 	size_t n = vlen / sizeof(double);
 
-	if (bd_stats_key_parse(key, klen, &k) != 0 || strcmp(k.campaign, c->id) != 0)
+	if (bd_stats_key_parse(key, klen, &k) != 0)
+		return 0;
+	const bd_campaign_t *c = bd_campaigns_find(&d->campaigns, k.campaign);
+	if (!c)
+		return 0;
+	gather_t *g = &sc->g[c - d->campaigns.v];
+	if (!g->active)
 		return 0;
 	if (n > BD_STAT__COUNT)
 		n = BD_STAT__COUNT;
@@ -153,29 +164,26 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 			g->dayv[i] += x[i];
 	} else if (k.kind == BD_STATS_DELAY) {
 		bd_estimate_add_delay(&g->est, x, (int)n);
-	} else if (k.kind == BD_STATS_CELL && k.model_version == g->d->model->version) {
+	} else if (k.kind == BD_STATS_CELL && k.model_version == d->model->version) {
 		bd_estimate_add_cell(&g->est, &g->ep, k.cluster, k.treatment, k.hour, x,
 				     (int)n);
 	}
 	return 0;
 }
 
-/* Solves campaign @p ci for the rest of its day and publishes the plan. */
-static int solve_campaign(bd_daemon_t *d, int ci, const char *why, bool drift_only)
+static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 {
 	const bd_campaign_t *c = &d->campaigns.v[ci];
 	const bd_config_t *cfg = d->cfg;
-	const int K = d->model->k, J = c->n_treatments;
 	int64_t now = atomic_load((_Atomic int64_t *)&d->clock_ms);
 	double sec_of_day;
-	gather_t g = {.d = d, .ci = ci};
-	bd_plan_t *p = NULL, *old = d->plans[ci];
-	int err;
 
 	if (now <= 0)
 		now = wall_ms();
-	g.day = bd_campaign_day(c, now, &sec_of_day);
-	g.ep = (bd_estimate_params_t){
+	memset(g, 0, sizeof(*g));
+	g->now = now;
+	g->day = bd_campaign_day(c, now, &sec_of_day);
+	g->ep = (bd_estimate_params_t){
 		.now_ms = now,
 		.mature_before_hour = (now - (int64_t)cfg->solve_maturity_s * 1000) / 3600000,
 		.today_first_hour = (now - (int64_t)(sec_of_day * 1000)) / 3600000,
@@ -186,30 +194,40 @@ static int solve_campaign(bd_daemon_t *d, int ci, const char *why, bool drift_on
 		.tail_s = cfg->solve_maturity_s,
 		.halflife_h = cfg->solve_halflife_h,
 	};
-	if ((err = bd_estimate_init(&g.est, K, J)))
-		return err;
-	uint8_t prefix[0];
-	if ((err = bd_store_scan(d->store, BD_CF_STATS, prefix, 0, gather_cb, &g)))
-		goto out;
-	bd_estimate_finish(&g.est, &g.ep);
+	int err = bd_estimate_init(&g->est, d->model->k, c->n_treatments);
+	g->active = err == 0;
+	return err;
+}
+
+/* Solves campaign @p ci from its gathered statistics for the rest of its
+ * day and publishes the plan.  @returns 0 (new plan), 1 (on pace: the old
+ * plan stays) or an error. */
+static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
+			  bool drift_only)
+{
+	const bd_campaign_t *c = &d->campaigns.v[ci];
+	const bd_config_t *cfg = d->cfg;
+	const int K = d->model->k, J = c->n_treatments;
+	bd_plan_t *p = NULL, *old = d->plans[ci];
+	int err;
+
+	bd_estimate_finish(&g->est, &g->ep);
 	/* Spend = realised cost + the expected cost of today's decisions
 	 * still waiting for their outcomes. */
-	double spent = g.dayv[BD_DAY_COST] + g.est.pending_cost;
+	double spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;
 	char why_off[160] = "";
-	if (drift_only && !bd_pacer_off_pace(cfg, old, &g.est, spent, g.day, why_off,
-					     sizeof(why_off))) {
-		err = 1; /* on pace: keep the plan */
-		goto out;
-	}
+	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
+					     sizeof(why_off)))
+		return 1; /* on pace: keep the plan */
 	if (drift_only)
 		bd_info("campaign %s: off pace (%s): re-solving", c->id, why_off);
 	err = -ENOMEM;
 	if (!(p = bd_plan_new_uniform(c->id, K, J)))
 		goto out;
 	p->model_version = d->model->version;
-	p->ts_ms = now;
+	p->ts_ms = g->now;
 	p->version = (old ? old->version : 0) + 1;
-	if ((err = bd_pacer_plan(cfg, c, &g.est, spent, g.day, p)))
+	if ((err = bd_pacer_plan(cfg, c, &g->est, spent, g->day, p)))
 		goto out;
 
 	/* persist (plans CF + outbox) in one batch, then hand it over */
@@ -235,18 +253,45 @@ out:
 	if (err < 0)
 		bd_error("campaign %s: solve failed: %s", c->id, bd_strerror(err));
 	bd_plan_unref(p);
-	bd_estimate_free(&g.est);
 	return err;
+}
+
+/* Solves campaign @p ci, or every campaign when @p ci < 0, from ONE scan of
+ * the statistics; publishes a snapshot when a plan changed.
+ * @returns whether it did.  @locality the main loop. */
+static int solve(bd_daemon_t *d, int ci, const char *why, bool drift_only)
+{
+	const int n = d->campaigns.n;
+	scan_t sc = {d, calloc((size_t)(n ? n : 1), sizeof(gather_t))};
+	int changed = 0, err = -ENOMEM;
+
+	if (!sc.g)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if ((ci < 0 || i == ci) && (err = gather_init(d, i, &sc.g[i])))
+			goto out;
+	const uint8_t none[1] = {0};
+	if ((err = bd_store_scan(d->store, BD_CF_STATS, none, 0, gather_cb, &sc)))
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (sc.g[i].active && solve_gathered(d, i, &sc.g[i], why, drift_only) == 0)
+			changed = 1;
+	err = 0;
+out:
+	if (err)
+		bd_error("solve (%s): %s", why, bd_strerror(err));
+	for (int i = 0; sc.g && i < n; i++)
+		if (sc.g[i].active)
+			bd_estimate_free(&sc.g[i].est);
+	free(sc.g);
+	if (changed)
+		publish_snapshot(d);
+	return changed;
 }
 
 static void solve_all(bd_daemon_t *d, const char *why, bool drift_only)
 {
-	int changed = 0;
-	for (int i = 0; i < d->campaigns.n; i++)
-		if (solve_campaign(d, i, why, drift_only) == 0)
-			changed = 1;
-	if (changed)
-		publish_snapshot(d);
+	(void)solve(d, -1, why, drift_only);
 }
 
 static void on_solve_timer(uv_timer_t *t)
@@ -409,8 +454,9 @@ done:
 		 * solve, not at the next timer tick */
 		int ci = (int)(bd_campaigns_find(&d->campaigns, cmd.campaign_id) -
 			       d->campaigns.v);
-		solve_campaign(d, ci, "control", false);
-		publish_snapshot(d);
+		/* the workers need the changed campaign even if no plan came */
+		if (!solve(d, ci, "control", false))
+			publish_snapshot(d);
 	}
 }
 
