@@ -105,6 +105,10 @@ static const setting_t settings[] = {
 	 "Pseudo-decisions pulling a cluster's means toward the treatment's overall mean"},
 	{"pace.band", T_DOUBLE, OFF(pace_band), "0.05", 0.001, 1, NULL,
 	 "Re-solve at once when spend since the plan drifts from its pace by this share of the remaining budget"},
+	{"pace.lead", T_DOUBLE, OFF(pace_lead), "0.03", 0, 0.5, NULL,
+	 "Plans may run this share ahead of the even pace while later solves can still correct it "
+	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
+	 "ahead always can slow down"},
 	{"pace.check.ms", T_INT, OFF(pace_check_ms), "1000", 50, 3600000, NULL,
 	 "How often spend is checked against the pace"},
 	{"train.interval.s", T_INT, OFF(train_interval_s), "3600", 0, 31 * 86400, NULL,

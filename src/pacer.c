@@ -119,7 +119,16 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	}
 	if (n_rem < 1)
 		n_rem = 1; /* the day's last requests */
-	double per_req = p->remaining_budget / n_rem;
+	/* The lead: spend that runs short is lost whenever the rest of the
+	 * day is capped (the costliest plan barely reaches the budget, as at
+	 * 100% of the spend-everything level), while spend that runs ahead is
+	 * taken back by the next solves, which see less budget left.  So plan
+	 * a little ahead of the even pace, but only on the share of the rest
+	 * of the day that later solves can still correct: none in the last
+	 * maturity window.  Re-solved continuously, remaining budget falls as
+	 * (requests left)^(1 + lead) and still reaches 0 at the day's end. */
+	double h = e->n_rem > 0 ? fmin(1, fmax(e->n_tail, 0) / e->n_rem) : 1;
+	double per_req = p->remaining_budget / n_rem * (1 + cfg->pace_lead * (1 - h));
 	/* The exploration slice is the campaign's explicit choice and spends
 	 * too: plan the policy slice with what it leaves. */
 	double eps = c->exploration, explore_cost = 0;

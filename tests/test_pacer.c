@@ -112,14 +112,16 @@ static void test_spends_the_budget(void **state)
 			bd_plan_t *p = bd_plan_new_uniform("c", K, J);
 			assert_int_equal(bd_pacer_plan(&cfg, &c, &e, spent, 7, p), 0);
 			double cpr = cost_per_request(p, &e, 0.1);
-			/* never past the remaining budget per request; the LP lands
-			 * on it; the others stay close below */
-			assert_true(cpr <= per * (1 + 1e-9));
+			/* never past the remaining budget per request and the lead
+			 * (n_tail / n_rem = 0.1 of it is not correctable); the LP
+			 * lands on it; the others stay close below */
+			double target = per * (1 + cfg.pace_lead * 0.9);
+			assert_true(cpr <= target * (1 + 1e-9));
 			/* integer: within one cluster's step (share 1/3, cost
 			 * up to 2, policy slice 0.9); stochastic: within the
 			 * shading of the tail's risk */
 			double slack = m == 0 ? 1e-9 : m == 1 ? 0.9 * 2.0 / 3 : 0.1 * per;
-			if (per - cpr > slack)
+			if (target - cpr > slack)
 				fail_msg("%s at %.2f per request: plan spends %.4f", modes[m], per, cpr);
 			assert_true(fabs(p->pace_rate - cpr) < 1e-9 * (1 + cpr) || m == 2);
 			assert_true(p->explore == 0.1 && p->pace_spent == spent && p->pace_day == 7);
@@ -155,7 +157,8 @@ static void test_land(void **state)
 	assert_int_equal(bd_config_set(&cfg, "solve.land", "1", err, sizeof(err)), 0);
 	p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
-	assert_true(fabs(cost_per_request(p, &e, 0.1) - 1.8) < 1e-9); /* lands */
+	/* lands (on the budget and the lead: n_tail is 0.1 of the rest) */
+	assert_true(fabs(cost_per_request(p, &e, 0.1) - 1.8 * (1 + cfg.pace_lead * 0.9)) < 1e-9);
 	assert_true(p->expected_value < v_without); /* at the estimated loss */
 	/* the curve goes past the peak: its last point buys less than the peak */
 	double peak = 0;
@@ -163,6 +166,65 @@ static void test_land(void **state)
 		peak = fmax(peak, p->curve_value[i]);
 	assert_true(p->curve_value[p->n_curve - 1] < peak);
 	bd_plan_unref(p);
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
+/* pace.lead: ahead of the even pace on the correctable share of the rest of
+ * the day only; at the cap it keeps the costliest plan that estimates put
+ * just above the pace. */
+static void set_lead(double lead)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%.17g", lead);
+	assert_int_equal(bd_config_set(&cfg, "pace.lead", v, err, sizeof(err)), 0);
+}
+
+static void test_lead(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	mode("lp");
+	estimate(&e, 1000);
+	const double per = 1.0, lead = cfg.pace_lead;
+	assert_true(lead > 0.01);
+	bd_campaign_t c = campaign(per * e.n_rem);
+	struct {
+		double n_tail, lead, want;
+	} cases[] = {
+		{1000, lead, per * (1 + lead * 0.9)}, /* 10% of the rest is the tail */
+		{0, lead, per * (1 + lead)},          /* all of it correctable */
+		{10000, lead, per},                   /* all of it in the tail */
+		{20000, lead, per},                   /* (a forecast above the rest) */
+		{1000, 0, per},                       /* no lead */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_lead(cases[i].lead);
+		e.n_tail = cases[i].n_tail;
+		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+		double cpr = cost_per_request(p, &e, 0.1);
+		if (fabs(cpr - cases[i].want) > 1e-9)
+			fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, cases[i].want);
+		bd_plan_unref(p);
+	}
+	/* at the cap: the costliest plan (2 per request, exploration 1) is
+	 * estimated 2% above the even pace */
+	const double cap = 0.1 * 1 + 0.9 * 2;
+	c = campaign(cap / 1.02 * e.n_rem);
+	e.n_tail = 0;
+	for (int with = 0; with < 2; with++) {
+		set_lead(with ? lead : 0);
+		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+		double cpr = cost_per_request(p, &e, 0.1);
+		if (with)
+			assert_true(fabs(cpr - cap) < 1e-9); /* everyone the costliest */
+		else
+			assert_true(cpr < cap * 0.99);        /* throttled */
+		bd_plan_unref(p);
+	}
+	set_lead(lead);
 	bd_estimate_free(&e);
 	mode("stochastic");
 }
@@ -204,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_control_states),
 		cmocka_unit_test(test_spends_the_budget),
 		cmocka_unit_test(test_land),
+		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_off_pace),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,7 +38,7 @@ typedef struct bd_config_s {
 	int samples_max;
 	int solve_interval_ms;
 	char *solve_mode;
-	double solve_overspend_prob, solve_shrinkage, pace_band, solve_halflife_h;
+	double solve_overspend_prob, solve_shrinkage, pace_band, pace_lead, solve_halflife_h;
 	int solve_land;
 	int solve_scenarios, solve_maturity_s, pace_check_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;

@@ -8,7 +8,9 @@
  *    off (nothing more is spent);
  *  - fewer than BD_PACER_WARMUP outcomes: the uniform plan;
  *  - else the remaining budget over the requests expected in the rest of
- *    the day, less the exploration slice's expected cost, is the policy's
+ *    the day, raised by pace.lead on the share of them that later solves
+ *    can still correct (not the day's last maturity window), less the
+ *    exploration slice's expected cost, is the policy's
  *    budget per request, solved by solve.mode; with solve.land, a budget
  *    beyond what maximising value would spend is spent too, where it loses
  *    the least estimated value (the campaign wants to land on its budget).
