@@ -266,6 +266,8 @@ static int run_loop(const opts_t *o)
 	double *times = NULL, budget;
 	int *users = NULL, n = o->events, rc = 1;
 	req_t *reqs = NULL;
+	int *tmax = NULL;
+	double *ref_ec = NULL, *ref_rc = NULL, max_realised = 0, ref_e = 0, ref_r = 0;
 	heap_t heap = {0};
 	bd_buf_t b = {0};
 	FILE *trace = NULL;
@@ -292,6 +294,31 @@ static int run_loop(const opts_t *o)
 	    bd_sim_uniform_value(w, users, n, &uni_v, &uni_s) != 0)
 		goto out;
 	max_spend = (1 - o->explore) * max_spend + o->explore * uni_s;
+	/* the same level per request, expected and realised on this day's
+	 * outcome draws (the draws of request i are the same whatever the
+	 * treatment's source): how far the spend-everything policy itself
+	 * lands from its expectation, the noise floor of a 100% day */
+	if (!(tmax = malloc(sizeof(int) * (size_t)n)) ||
+	    !(ref_ec = malloc(sizeof(double) * (size_t)n)) ||
+	    !(ref_rc = malloc(sizeof(double) * (size_t)n)) ||
+	    bd_sim_oracle_assign(w, users, n, 0, tmax, NULL, NULL) != 0)
+		goto out;
+	const int nt = bd_sim_n_treatments(w);
+	for (int i = 0; i < n; i++) {
+		double me = 0, mr = 0, xr = 0;
+		for (int t = 0; t < nt; t++) {
+			bd_sim_outcome_t oc;
+			uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)i);
+			bd_sim_outcome(w, users[i], t, &orng, &oc);
+			me += bd_sim_user_ec(w, users[i], t) / nt;
+			mr += oc.cost / nt;
+			if (t == tmax[i])
+				xr = oc.cost;
+		}
+		ref_ec[i] = (1 - o->explore) * bd_sim_user_ec(w, users[i], tmax[i]) + o->explore * me;
+		ref_rc[i] = (1 - o->explore) * xr + o->explore * mr;
+		max_realised += ref_rc[i];
+	}
 	budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
 
 	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
@@ -324,7 +351,8 @@ static int run_loop(const opts_t *o)
 	}
 	if (trace)
 		fprintf(trace, "day_frac arrivals_frac expected_spend realised_spend budget "
-			"daemon_spent daemon_expected_requests requests_left\n");
+			"daemon_spent daemon_expected_requests requests_left "
+			"everything_expected everything_realised\n");
 	int trace_next = 0;
 	double dec_cost = 0;
 	/* budget commands whose plan we time: sent at, budget, latencies */
@@ -393,6 +421,8 @@ static int run_loop(const opts_t *o)
 		for (; next < n && times[next] <= sim; next++) {
 			bd_feature_event_t ev;
 			int u = users[next];
+			ref_e += ref_ec[next];
+			ref_r += ref_rc[next];
 			memcpy(feat, bd_sim_user_features(w, u), sizeof(float) * (size_t)o->world.dim);
 			snprintf(rid, sizeof(rid), "%s-r%d", pre, next);
 			snprintf(uid, sizeof(uid), "u%d", u);
@@ -466,9 +496,9 @@ static int run_loop(const opts_t *o)
 		/* the pace trace: 200 points through the day */
 		while (trace && trace_next <= 200 && (sim >= day_s * trace_next / 200.0 ||
 						      (next == n && decided == n))) {
-			fprintf(trace, "%.4f %.5f %.4f %.4f %.4f %.4f %.1f %d\n", trace_next / 200.0,
-				(double)next / n, dec_cost, spend, budget, plan_spent, plan_rem,
-				n - next);
+			fprintf(trace, "%.4f %.5f %.4f %.4f %.4f %.4f %.1f %d %.4f %.4f\n",
+				trace_next / 200.0, (double)next / n, dec_cost, spend, budget,
+				plan_spent, plan_rem, n - next, ref_e, ref_r);
 			trace_next++;
 		}
 		if (!o->quiet && now_s() - last_report >= 5) {
@@ -510,6 +540,8 @@ static int run_loop(const opts_t *o)
 	printf("  decisions out    %d\n", decided);
 	printf("  spend            %.2f of budget %.2f (%.1f%%), expected %.2f\n", spend,
 	       budget, 100 * spend / (budget + 1e-12), exp_spend);
+	printf("  spend-everything %.2f expected, %.2f realised on the same draws\n",
+	       max_spend, max_realised);
 	printf("  value (GMV)      %.2f true expected, %.2f realised, %.0f orders\n",
 	       exp_value, value, orders);
 	printf("  uniform random   %.2f value for %.2f spend (%.1f%% of budget)\n", rnd_value,
@@ -531,10 +563,11 @@ static int run_loop(const opts_t *o)
 	printf("demo: events=%d decisions=%d spend=%.2f budget=%.2f value=%.2f "
 	       "random_value=%.2f oracle_value=%.2f expected_spend=%.2f "
 	       "oracle_same_spend=%.2f uniform_same_spend=%.2f control_value=%.2f "
-	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f\n",
+	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f "
+	       "everything_expected=%.2f everything_realised=%.2f\n",
 	       n, decided, spend, budget, exp_value, rnd_value, orc_value, exp_spend,
 	       orc2_value, uni_value, ctl_value, n_lat, n_lat ? lat_ms[n_lat / 2] : 0,
-	       n_lat ? lat_ms[n_lat - 1] : 0);
+	       n_lat ? lat_ms[n_lat - 1] : 0, max_spend, max_realised);
 	rc = decided == n && conflicts == 0 ? 0 : 1;
 out:
 	if (dec) {
@@ -555,6 +588,9 @@ out:
 	free(times);
 	free(users);
 	free(reqs);
+	free(tmax);
+	free(ref_ec);
+	free(ref_rc);
 	bd_sim_world_free(w);
 	return rc;
 }
