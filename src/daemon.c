@@ -415,6 +415,8 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	char errstr[512];
 	uint8_t rec[sizeof(bd_campaign_t) + 8];
 	int err, effect, n_before = d->campaigns.n;
+	/* for the log: how long the command took to reach us, and to a plan */
+	const int64_t t_in = wall_ms(), t_sent = rd_kafka_message_timestamp(m, NULL);
 
 	err = bd_decode_control(d->codec, m->payload, m->len, &cmd, errstr,
 				sizeof(errstr));
@@ -457,6 +459,11 @@ done:
 		/* the workers need the changed campaign even if no plan came */
 		if (!solve(d, ci, "control", false))
 			publish_snapshot(d);
+		const int64_t t_out = wall_ms();
+		bd_info("control: %s %s: plan written %lld ms after the command arrived, "
+			"%lld ms after it was sent",
+			bd_action_name(cmd.action), cmd.campaign_id, (long long)(t_out - t_in),
+			t_sent > 0 ? (long long)(t_out - t_sent) : -1LL);
 	}
 }
 
