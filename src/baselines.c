@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "budgetd/hash.h"
+#include "baselines_int.h"
 
 void bd_tsm_params_default(bd_tsm_params_t *p)
 {
@@ -28,7 +29,7 @@ void bd_tsm_free(bd_tsm_t *m)
 }
 
 /* Row i's input: normalised features, then the one-hot treatment. */
-static void input_row(const bd_tsm_t *m, const float *x, int t, double *in)
+void bd__tsm_input_row(const bd_tsm_t *m, const float *x, int t, double *in)
 {
 	for (int k = 0; k < m->dim; k++)
 		in[k] = ((double)x[k] - m->mean[k]) / m->scale[k];
@@ -91,7 +92,7 @@ int bd_tsm_train(const bd_tsm_data_t *d, const bd_tsm_params_t *p, bd_tsm_t **ou
 			int b = d->n - s < p->batch ? d->n - s : p->batch;
 			for (int r = 0; r < b; r++) {
 				int i = idx[s + r];
-				input_row(m, d->x + (size_t)i * d->dim, d->t[i], in + (size_t)r * width);
+				bd__tsm_input_row(m, d->x + (size_t)i * d->dim, d->t[i], in + (size_t)r * width);
 				tgt[2 * r] = d->value[i] / m->value_scale;
 				tgt[2 * r + 1] = d->cost[i] / m->cost_scale;
 				double ipw = 1 / d->p[i];
@@ -135,7 +136,7 @@ int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_
 		for (int s = 0; s < n; s += CHUNK) {
 			int b = n - s < CHUNK ? n - s : CHUNK;
 			for (int r = 0; r < b; r++)
-				input_row(m, x + (size_t)(s + r) * m->dim, t, in + (size_t)r * width);
+				bd__tsm_input_row(m, x + (size_t)(s + r) * m->dim, t, in + (size_t)r * width);
 			const double *o = bd_nn_forward(m->nn, in, b);
 			if (!o) {
 				free(in);
@@ -165,7 +166,7 @@ void bd_dfcl_params_default(bd_dfcl_params_t *p)
 
 /* The lambdas at which the predictions spend 30, 50 and 70% of what
  * maximising predicted value spends, per capita over the training rows. */
-static int warm_lambdas(bd_tsm_t *m, const bd_tsm_data_t *d, double *lam)
+int bd__tsm_warm_lambdas(bd_tsm_t *m, const bd_tsm_data_t *d, double *lam)
 {
 	const int J = d->j;
 	double *rh = malloc(sizeof(double) * (size_t)d->n * J),
@@ -254,7 +255,7 @@ static int finetune(bd_tsm_t *m, const bd_tsm_data_t *d, double alpha, double lr
 			int b = d->n - s < batch ? d->n - s : batch;
 			for (int r = 0; r < b; r++)
 				for (int j = 0; j < J; j++)
-					input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
+					bd__tsm_input_row(m, d->x + (size_t)idx[s + r] * d->dim, j,
 						  in + ((size_t)r * J + j) * width);
 			const double *o = bd_nn_forward(m->nn, in, b * J);
 			if (!o)
@@ -282,19 +283,15 @@ out:
 	return err;
 }
 
-/* DFCL's L_PLL: minus the softmax policy's IPW value at each lambda. */
-static void dfcl_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
-		      double *di, double w, double inv_b, const double *lam, int n_lam, void *ctx,
-		      uint64_t *rng)
+void bd__pll_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+		  double *di, double w, double inv_b, const double *lam, int n_lam, double tau)
 {
-	const bd_dfcl_params_t *p = ctx;
 	const int J = d->j, t = d->t[i];
 	const double vs = m->value_scale, cs = m->cost_scale;
-	(void)rng;
 	for (int l = 0; l < n_lam; l++) {
 		double sc[64], mx = -INFINITY, z = 0;
 		for (int j = 0; j < J; j++) {
-			sc[j] = (oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs) / p->tau;
+			sc[j] = (oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs) / tau;
 			mx = fmax(mx, sc[j]);
 		}
 		for (int j = 0; j < J; j++)
@@ -302,10 +299,20 @@ static void dfcl_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const do
 		double g = -w * (d->value[i] - lam[l] * d->cost[i]) * inv_b, pt = sc[t] / z;
 		for (int j = 0; j < J; j++) {
 			double ds = g * pt * ((j == t) - sc[j] / z);
-			di[2 * j] += ds * vs / p->tau;
-			di[2 * j + 1] += ds * (-lam[l] * cs) / p->tau;
+			di[2 * j] += ds * vs / tau;
+			di[2 * j + 1] += ds * (-lam[l] * cs) / tau;
 		}
 	}
+}
+
+/* DFCL's L_PLL: minus the softmax policy's IPW value at each lambda. */
+static void dfcl_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+		      double *di, double w, double inv_b, const double *lam, int n_lam, void *ctx,
+		      uint64_t *rng)
+{
+	const bd_dfcl_params_t *p = ctx;
+	(void)rng;
+	bd__pll_grad(m, d, i, oi, di, w, inv_b, lam, n_lam, p->tau);
 }
 
 int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p)
@@ -317,7 +324,7 @@ int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t
 	    !(p->tau > 0) || n_lam < 0 || n_lam > 8 || d->dim != m->dim || d->j != m->j)
 		return BD_EINVAL;
 	if (n_lam == 0) {
-		if ((err = warm_lambdas(m, d, lam)))
+		if ((err = bd__tsm_warm_lambdas(m, d, lam)))
 			return err;
 		n_lam = 3;
 	} else {
@@ -389,7 +396,7 @@ int bd_e2e_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_e2e_params_t *
 	if (d->n < 2 || d->j < 2 || d->j > 64 || p->batch < 1 || p->epochs < 1 ||
 	    !(p->sigma > 0) || p->pairs < 1 || d->dim != m->dim || d->j != m->j)
 		return BD_EINVAL;
-	if ((err = warm_lambdas(m, d, lam)))
+	if ((err = bd__tsm_warm_lambdas(m, d, lam)))
 		return err;
 	return finetune(m, d, p->alpha, p->lr, p->epochs, p->batch, p->seed, lam, 3, e2e_grad,
 			(void *)p);

@@ -2,12 +2,14 @@
  * budgetd-bench: the offline comparison of issue 5 on the simulator, where
  * the truth is known.
  *
- *   budgetd-bench [--train N] [--test N] [--epochs E] [--k K] [--csv FILE]
- *                 [-p KEY=VALUE ...]       (simulator knobs, e.g. seed=2)
+ *   budgetd-bench [--train N] [--test N] [--obs N] [--epochs E] [--k K]
+ *                 [--csv FILE] [-p KEY=VALUE ...]   (simulator knobs, e.g. seed=2)
  *
- * An RCT training set and an RCT test set (users drawn with replacement,
- * uniform treatments, realised outcomes) from one world; every method is
- * trained on the training set and evaluated on the test set at budgets of
+ * An RCT training set, an observational set logged by the simulator's
+ * biased policy (bd_sim_logging_probs, exploration --obs-explore) and an
+ * RCT test set (users drawn with replacement, realised outcomes) from one
+ * world; every method is trained on the RCT training set (Bi-DFCL also on
+ * the observational set) and evaluated on the test set at budgets of
  * 10, 30, 50, 70 and 90% of what maximising true value spends:
  *   EOM     the IPW value per capita of the method's policy on the test RCT
  *           (metrics.h), normalised to TSM-SL's at the same budget;
@@ -19,8 +21,10 @@
  * hrc (budgetd: representation, k-means, cluster-level LP; one cluster may
  * be split), hrc_int (the exact integer cluster plan), oracle (true
  * responses), e2e (TSM-SL fine-tuned with the perturbation-estimated
- * goal).  Bi-DFCL is not built yet and prints as n/a.  Ends with one line:
- *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=X e2e=X bidfcl=n/a oracle=X
+ * goal), bidfcl (Bi-DFCL: target on the observational set, teacher = the
+ * TSM-SL model, bridge trained by the implicit hypergradient of the
+ * decision loss on the RCT set; bidfcl.h).  Ends with one line:
+ *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=X e2e=X bidfcl=X oracle=X
  * (EOM at the middle budget, normalised to TSM-SL).
  */
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include <time.h>
 
 #include "budgetd/baselines.h"
+#include "budgetd/bidfcl.h"
 #include "budgetd/kmeans.h"
 #include "budgetd/metrics.h"
 #include "budgetd/represent.h"
@@ -41,8 +46,9 @@
 #define NB 5
 static const double FRAC[NB] = {0.1, 0.3, 0.5, 0.7, 0.9};
 
-enum { M_RANDOM, M_TSM, M_DFCL, M_E2E, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
-static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "e2e", "hrc", "hrc_int", "oracle"};
+enum { M_RANDOM, M_TSM, M_DFCL, M_E2E, M_BIDFCL, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
+static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "e2e", "bidfcl",
+				     "hrc", "hrc_int", "oracle"};
 
 typedef struct set_s {
 	int n, dim, j;
@@ -52,7 +58,7 @@ typedef struct set_s {
 } set_t;
 
 typedef struct row_s {
-	double eom[NB], eom_cost[NB], vo[NB], sb[NB], aucc;
+	double eom[NB], eom_cost[NB], eom_h[NB], vo[NB], sb[NB], aucc;
 } row_t;
 
 static double now(void)
@@ -73,8 +79,11 @@ static void set_free(set_t *s)
 	free(s->x);
 }
 
-/* An RCT set of @p n samples drawn from stream @p stream. */
-static int set_make(const bd_sim_world_t *w, int n, uint64_t seed, uint64_t stream, set_t *s)
+/* A set of @p n samples drawn from stream @p stream: an RCT when
+ * @p explore < 0, else logged by the biased policy with that exploration
+ * (propensities kept as 1: Bi-DFCL treats it as plain observational data). */
+static int set_make(const bd_sim_world_t *w, int n, uint64_t seed, uint64_t stream,
+		    double explore, set_t *s)
 {
 	const int dim = bd_sim_dim(w), J = bd_sim_n_treatments(w), U = bd_sim_n_users(w);
 	uint64_t rng = bd_sim_rng_seed(seed, stream);
@@ -95,10 +104,17 @@ static int set_make(const bd_sim_world_t *w, int n, uint64_t seed, uint64_t stre
 		bd_sim_outcome_t o;
 		int u = (int)(bd_sim_rng_uniform(&rng) * U);
 		int t = (int)(bd_sim_rng_uniform(&rng) * J);
+		if (explore >= 0) {
+			double lp[64], q = bd_sim_rng_uniform(&rng), acc = 0;
+			bd_sim_logging_probs(w, u, explore, lp);
+			for (t = 0; t < J - 1; t++)
+				if (q < (acc += lp[t]))
+					break;
+		}
 		bd_sim_outcome(w, u, t, &rng, &o);
 		s->user[i] = u;
 		s->t[i] = t;
-		s->p[i] = 1.0 / J;
+		s->p[i] = explore >= 0 ? 1 : 1.0 / J;
 		s->conv[i] = o.converted;
 		s->value[i] = o.value;
 		s->cost[i] = o.cost;
@@ -108,17 +124,21 @@ static int set_make(const bd_sim_world_t *w, int n, uint64_t seed, uint64_t stre
 }
 
 /* IPW value and cost per capita of a stochastic policy pi (n x j) on the
- * test RCT: 1/n sum_i pi(t_i | i) y_i / p_i. */
-static void eom_stochastic(const set_t *s, const double *pi, double *v, double *c)
+ * test RCT: 1/n sum_i pi(t_i | i) y_i / p_i; @p vh (may be NULL) the Hajek
+ * (self-normalised) value, sum w_i y_i / sum w_i. */
+static void eom_stochastic(const set_t *s, const double *pi, double *v, double *c, double *vh)
 {
-	double rv = 0, rc = 0;
+	double rv = 0, rc = 0, sw = 0;
 	for (int i = 0; i < s->n; i++) {
 		double w = pi[(size_t)i * s->j + s->t[i]] / s->p[i];
 		rv += w * s->value[i];
 		rc += w * s->cost[i];
+		sw += w;
 	}
 	*v = rv / s->n;
 	*c = rc / s->n;
+	if (vh)
+		*vh = sw > 0 ? rv / sw : 0;
 }
 
 /* True expected value and spend of a stochastic policy (totals). */
@@ -152,6 +172,12 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
 			return err;
 		row->eom[b] = e.value;
 		row->eom_cost[b] = e.cost;
+		/* Hajek: the self-normalised value of the same policy (the IPW
+		 * lambda, so both price the same allocation) */
+		bd_eom_t eh;
+		if ((err = bd_metrics_eom_at(&d, e.lambda, 1, &eh)))
+			return err;
+		row->eom_h[b] = eh.value;
 		memset(pi, 0, sizeof(double) * (size_t)s->n * s->j);
 		for (int i = 0; i < s->n; i++) {
 			int z = 0;
@@ -185,8 +211,11 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--epochs E] [--k K] [--csv FILE]\n"
+	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
+		   "                     [--epochs E] [--k K] [--csv FILE]\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
+		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
+		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
 }
 
@@ -198,16 +227,25 @@ int main(int argc, char **argv)
 		{"csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
 		{"dfcl-tau", required_argument, NULL, 'T'}, {"dfcl-alpha", required_argument, NULL, 'A'},
 		{"dfcl-lr", required_argument, NULL, 'L'}, {"dfcl-epochs", required_argument, NULL, 'E'},
+		{"obs", required_argument, NULL, 'o'}, {"obs-explore", required_argument, NULL, 'x'},
+		{"bidfcl-outer", required_argument, NULL, 'O'}, {"bidfcl-cg", required_argument, NULL, 'C'},
+		{"bidfcl-lr", required_argument, NULL, 'l'},
+		{"bidfcl-bridge-lr", required_argument, NULL, 'b'},
+		{"bidfcl-full-hessian", no_argument, NULL, 'F'},
+		{"bidfcl-damping", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
-	int n_train = 100000, n_test = 100000, epochs = 10, K = 8, c, rc = 1;
+	int n_train = 100000, n_test = 100000, n_obs = 200000, epochs = 10, K = 8, c, rc = 1;
+	double obs_explore = 0.1;
 	bd_dfcl_params_t dfp;
 	bd_dfcl_params_default(&dfp);
+	bd_bidfcl_params_t bip;
+	bd_bidfcl_params_default(&bip);
 	const char *csv = NULL;
 	char err[256];
 	bd_sim_params_t wp;
 	bd_sim_world_t *w = NULL;
-	set_t tr = {0}, te = {0};
+	set_t tr = {0}, te = {0}, ob = {0};
 	double *rh = NULL, *ch = NULL, *pi = NULL, *h = NULL;
 	int *lab = NULL, *lab_te = NULL;
 	bd_tsm_t *tsm = NULL;
@@ -228,6 +266,14 @@ int main(int argc, char **argv)
 		case 'A': dfp.alpha = atof(optarg); break;
 		case 'L': dfp.lr = atof(optarg); break;
 		case 'E': dfp.epochs = atoi(optarg); break;
+		case 'o': n_obs = atoi(optarg); break;
+		case 'x': obs_explore = atof(optarg); break;
+		case 'O': bip.outer = atoi(optarg); break;
+		case 'C': bip.cg_iters = atoi(optarg); break;
+		case 'l': bip.lr = atof(optarg); break;
+		case 'b': bip.bridge_lr = atof(optarg); break;
+		case 'F': bip.full_hessian = 1; break;
+		case 'D': bip.damping = atof(optarg); break;
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -246,13 +292,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc ||
-	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0) {
+	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0 || n_obs < 1000 ||
+	    !(obs_explore >= 0 && obs_explore <= 1) || bip.outer < 0 || bip.cg_iters < 1 ||
+	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0)) {
 		usage(stderr);
 		return 2;
 	}
 	double t0 = now();
-	if (bd_sim_world_new(&wp, &w) || set_make(w, n_train, wp.seed, 101, &tr) ||
-	    set_make(w, n_test, wp.seed, 202, &te)) {
+	if (bd_sim_world_new(&wp, &w) || set_make(w, n_train, wp.seed, 101, -1, &tr) ||
+	    set_make(w, n_test, wp.seed, 202, -1, &te) ||
+	    set_make(w, n_obs, wp.seed, 303, obs_explore, &ob)) {
 		fprintf(stderr, "budgetd-bench: cannot build the world or the data\n");
 		goto out;
 	}
@@ -272,9 +321,11 @@ int main(int argc, char **argv)
 		if (bd_sim_oracle(w, te.user, N, budget[b] * N, &orc[b], NULL, NULL))
 			goto out;
 	}
-	printf("# world seed %llu, %d users, %d treatments; train %d, test %d RCT samples; "
-	       "value-maximising spend %.4f per capita\n",
-	       (unsigned long long)wp.seed, bd_sim_n_users(w), J, n_train, N, maxs / N);
+	printf("# world seed %llu, %d users, %d treatments; train %d, test %d RCT samples, "
+	       "%d observational (biased policy, exploration %g); value-maximising spend %.4f "
+	       "per capita\n",
+	       (unsigned long long)wp.seed, bd_sim_n_users(w), J, n_train, N, n_obs, obs_explore,
+	       maxs / N);
 
 	/* oracle: the true responses as predictions */
 	for (int i = 0; i < N; i++)
@@ -299,7 +350,8 @@ int main(int argc, char **argv)
 			for (int i = 0; i < N; i++)
 				for (int t = 0; t < J; t++)
 					pi[(size_t)i * J + t] = a / J + (t == 0 ? 1 - a : 0);
-			eom_stochastic(&te, pi, &row[M_RANDOM].eom[b], &row[M_RANDOM].eom_cost[b]);
+			eom_stochastic(&te, pi, &row[M_RANDOM].eom[b], &row[M_RANDOM].eom_cost[b],
+				       &row[M_RANDOM].eom_h[b]);
 			double tv, tc;
 			truth_stochastic(w, &te, pi, &tv, &tc);
 			row[M_RANDOM].vo[b] = tv / orc[b];
@@ -337,6 +389,22 @@ int main(int argc, char **argv)
 	}
 	bd_tsm_free(e2e);
 	double t_e2e = now() - t1;
+
+	/* Bi-DFCL: the TSM-SL model (before DFCL changes it) is the teacher */
+	step = "Bi-DFCL";
+	t1 = now();
+	bd_tsm_t *bi = NULL;
+	bd_bidfcl_stats_t bst;
+	bd_tsm_data_t od = {ob.n, ob.dim, ob.j, ob.x, ob.t, ob.p, ob.value, ob.cost};
+	bip.seed = wp.seed;
+	if (bd_bidfcl_train(&od, &td, tsm, &tp, &bip, &bi, &bst) ||
+	    bd_tsm_predict(bi, te.x, N, rh, ch) ||
+	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_BIDFCL], pi)) {
+		bd_tsm_free(bi);
+		goto out;
+	}
+	bd_tsm_free(bi);
+	double t_bi = now() - t1;
 
 	/* DFCL-PL: the TSM-SL model fine-tuned with the decision loss */
 	step = "DFCL";
@@ -397,7 +465,7 @@ int main(int argc, char **argv)
 				for (int t = 0; t < J; t++)
 					pi[(size_t)i * J + t] = v ? (t == arm[lab_te[i]])
 								  : prob[lab_te[i] * J + t];
-			eom_stochastic(&te, pi, &row[m].eom[b], &row[m].eom_cost[b]);
+			eom_stochastic(&te, pi, &row[m].eom[b], &row[m].eom_cost[b], &row[m].eom_h[b]);
 			double tv, tc;
 			truth_stochastic(w, &te, pi, &tv, &tc);
 			row[m].vo[b] = tv / orc[b];
@@ -432,45 +500,54 @@ int main(int argc, char **argv)
 	}
 	if (cf)
 		fprintf(cf, "method,budget_share,budget,eom,eom_norm,eom_cost,value_over_oracle,"
-			    "spend_over_budget,aucc\n");
-	printf("# EOM normalised to TSM-SL at budgets of 10/30/50/70/90%% of the value-maximising spend\n");
-	printf("%-8s %6s %6s %6s %6s %6s %7s %6s %7s %7s\n", "method", "10%", "30%", "50%", "70%",
-	       "90%", "EOM", "AUCC", "v/orc50", "s/b50");
+			    "spend_over_budget,aucc,eom_hajek,eom_hajek_norm\n");
+	printf("# EOM normalised to TSM-SL at budgets of 10/30/50/70/90%% of the value-maximising "
+	       "spend; EOMh: the mean over the budgets of the Hajek (self-normalised) EOM\n");
+	printf("%-8s %6s %6s %6s %6s %6s %7s %7s %6s %7s %7s\n", "method", "10%", "30%", "50%",
+	       "70%", "90%", "EOM", "EOMh", "AUCC", "v/orc50", "s/b50");
 	for (int m = 0; m < M__COUNT; m++) {
-		double mean = 0;
+		double mean = 0, mean_h = 0;
 		printf("%-8s", NAME[m]);
 		for (int b = 0; b < NB; b++) {
 			double x = row[m].eom[b] / row[M_TSM].eom[b];
+			double xh = row[m].eom_h[b] / row[M_TSM].eom_h[b];
 			mean += x / NB;
+			mean_h += xh / NB;
 			printf(" %6.3f", x);
 			if (cf)
-				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", NAME[m],
-					FRAC[b], budget[b], row[m].eom[b], x, row[m].eom_cost[b],
-					row[m].vo[b], row[m].sb[b], row[m].aucc);
+				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n",
+					NAME[m], FRAC[b], budget[b], row[m].eom[b], x,
+					row[m].eom_cost[b], row[m].vo[b], row[m].sb[b], row[m].aucc,
+					row[m].eom_h[b], xh);
 		}
-		printf(" %7.3f %6.3f %7.3f %7.3f\n", mean, row[m].aucc, row[m].vo[2], row[m].sb[2]);
-	}
-	for (const char *na = "bidfcl", *q = na; *q;) {
-		int l = (int)strcspn(q, " ");
-		printf("%-8.*s   (not built yet)\n", l, q);
-		q += l + (q[l] == ' ');
+		printf(" %7.3f %7.3f %6.3f %7.3f %7.3f\n", mean, mean_h, row[m].aucc, row[m].vo[2],
+		       row[m].sb[2]);
 	}
 	if (cf)
 		fclose(cf);
+	printf("# Bi-DFCL: %d upper steps, %d CG iterations (%d stopped on negative curvature), "
+	       "mean relative CG residual %.3f, mean gates value %.3f cost %.3f "
+	       "(1: the teacher's labels)\n",
+	       bst.upper_steps, bst.cg_iters, bst.negative_curvature, bst.cg_rel_resid,
+	       bst.gate_value, bst.gate_cost);
 	printf("# training: TSM-SL %.1f s, end-to-end (warm start + fine-tuning) %.1f s, DFCL "
-	       "fine-tuning %.1f s, representation + k-means %.1f s; total %.1f s\n",
-	       t_tsm, t_e2e, t_dfcl, t_hrc, now() - t0);
-	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=%.3f bidfcl=n/a "
+	       "fine-tuning %.1f s, Bi-DFCL %.1f s (obs warm start %.1f s, bi-level %.1f s), "
+	       "representation + k-means %.1f s; total %.1f s\n",
+	       t_tsm, t_e2e, t_dfcl, t_bi, bst.seconds_warm, bst.seconds_bilevel, t_hrc,
+	       now() - t0);
+	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=%.3f bidfcl=%.3f "
 	       "oracle=%.3f\n",
 	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
 	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_DFCL].eom[2] / row[M_TSM].eom[2],
-	       row[M_E2E].eom[2] / row[M_TSM].eom[2], row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
+	       row[M_E2E].eom[2] / row[M_TSM].eom[2], row[M_BIDFCL].eom[2] / row[M_TSM].eom[2],
+	       row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
 	rc = 0;
 out:
 	if (rc)
 		fprintf(stderr, "budgetd-bench: %s failed\n", step);
 	set_free(&tr);
 	set_free(&te);
+	set_free(&ob);
 	free(rh);
 	free(ch);
 	free(pi);
