@@ -124,6 +124,27 @@ fail:
 	return err;
 }
 
+int bd_tsm_clone(const bd_tsm_t *m, bd_tsm_t **out)
+{
+	bd_tsm_t *c = NULL;
+	int err = -ENOMEM;
+	*out = NULL;
+	if (!(c = calloc(1, sizeof(*c))) || !(c->mean = malloc(sizeof(double) * (size_t)m->dim)) ||
+	    !(c->scale = malloc(sizeof(double) * (size_t)m->dim)) ||
+	    (err = bd_nn_clone(m->nn, &c->nn))) {
+		bd_tsm_free(c);
+		return err;
+	}
+	c->dim = m->dim;
+	c->j = m->j;
+	memcpy(c->mean, m->mean, sizeof(double) * (size_t)m->dim);
+	memcpy(c->scale, m->scale, sizeof(double) * (size_t)m->dim);
+	c->value_scale = m->value_scale;
+	c->cost_scale = m->cost_scale;
+	*out = c;
+	return 0;
+}
+
 int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_hat)
 {
 	enum { CHUNK = 256 };
@@ -161,7 +182,7 @@ int bd_tsm_predict(bd_tsm_t *m, const float *x, int n, double *r_hat, double *c_
 void bd_dfcl_params_default(bd_dfcl_params_t *p)
 {
 	*p = (bd_dfcl_params_t){.alpha = 1, .tau = 0.1, .lr = 1e-4, .epochs = 5, .batch = 256,
-				.n_lambda = 0, .seed = 1};
+				.n_lambda = 0, .ifd = 0, .delta_min = 0.05, .seed = 1};
 }
 
 /* The lambdas at which the predictions spend 30, 50 and 70% of what
@@ -315,13 +336,58 @@ static void dfcl_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const do
 	bd__pll_grad(m, d, i, oi, di, w, inv_b, lam, n_lam, p->tau);
 }
 
+/* DFCL-IFD: the dual decision loss L = - w (r - lambda c) 1[argmax_j s_j =
+ * t], s_j = r_hat_j - lambda c_hat_j, has no gradient; its finite
+ * difference per score is taken over the smallest change of that score
+ * that changes the argmax: raising a losing s_j to the winner's s_z (the
+ * decision becomes j), or lowering the winner to the runner-up (it becomes
+ * the runner-up).  dL/ds_j ~ (L(after) - L(now)) / (change), the change at
+ * least p->delta_min value units so near-ties do not explode. */
+static void ifd_grad(const bd_tsm_t *m, const bd_tsm_data_t *d, int i, const double *oi,
+		     double *di, double w, double inv_b, const double *lam, int n_lam, void *ctx,
+		     uint64_t *rng)
+{
+	const bd_dfcl_params_t *p = ctx;
+	const int J = d->j, t = d->t[i];
+	const double vs = m->value_scale, cs = m->cost_scale;
+	(void)rng;
+	for (int l = 0; l < n_lam; l++) {
+		double s[64], gain = w * (d->value[i] - lam[l] * d->cost[i]);
+		int z = 0, z2 = -1;
+		for (int j = 0; j < J; j++)
+			s[j] = oi[2 * j] * vs - lam[l] * oi[2 * j + 1] * cs;
+		for (int j = 1; j < J; j++)
+			if (s[j] > s[z])
+				z = j;
+		for (int j = 0; j < J; j++)
+			if (j != z && (z2 < 0 || s[j] > s[z2]))
+				z2 = j;
+		/* L(a) = -gain when the decision a is the logged arm, else 0 */
+		const double lz = z == t ? -gain : 0;
+		for (int j = 0; j < J; j++) {
+			double g;
+			if (j == z) {
+				double lo = z2 == t ? -gain : 0;
+				g = (lo - lz) / -fmax(s[z] - s[z2], p->delta_min);
+			} else {
+				double lj = j == t ? -gain : 0;
+				g = (lj - lz) / fmax(s[z] - s[j], p->delta_min);
+			}
+			double ds = g * inv_b;
+			di[2 * j] += ds * vs;
+			di[2 * j + 1] += ds * (-lam[l] * cs);
+		}
+	}
+}
+
 int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t *p)
 {
 	double lam[8];
 	int n_lam = p->n_lambda, err;
 
 	if (d->n < 2 || d->j < 2 || d->j > 64 || p->batch < 1 || p->epochs < 1 ||
-	    !(p->tau > 0) || n_lam < 0 || n_lam > 8 || d->dim != m->dim || d->j != m->j)
+	    !(p->tau > 0) || n_lam < 0 || n_lam > 8 || d->dim != m->dim || d->j != m->j ||
+	    (p->ifd && !(p->delta_min > 0)))
 		return BD_EINVAL;
 	if (n_lam == 0) {
 		if ((err = bd__tsm_warm_lambdas(m, d, lam)))
@@ -332,7 +398,7 @@ int bd_dfcl_finetune(bd_tsm_t *m, const bd_tsm_data_t *d, const bd_dfcl_params_t
 			lam[l] = p->lambda[l];
 	}
 	return finetune(m, d, p->alpha, p->lr, p->epochs, p->batch, p->seed, lam, n_lam,
-			dfcl_grad, (void *)p);
+			p->ifd ? ifd_grad : dfcl_grad, (void *)p);
 }
 
 /* ---- end-to-end (perturbation gradient) --------------------------------------- */

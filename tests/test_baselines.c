@@ -21,7 +21,7 @@
 /* The per-user Lagrangian policy of @p m's predictions at 30% of the
  * value-maximising spend, against random allocation at the same spend. */
 static void evaluate(const bd_sim_world_t *w, bd_tsm_t *m, const float *xu, const int *users,
-		     int U, double *rh, double *ch, int *z, const char *name)
+		     int U, double *rh, double *ch, int *z, const char *name, double min_spend)
 {
 	const int J = bd_sim_n_treatments(w);
 	assert_int_equal(bd_tsm_predict(m, xu, U, rh, ch), 0);
@@ -59,9 +59,11 @@ static void evaluate(const bd_sim_world_t *w, bd_tsm_t *m, const float *xu, cons
 		      name, tv, tv - cv, ts, budget, rv, rv - cv, orc);
 	/* clearly more incremental value than random at the same spend (here
 	 * TSM-SL 1.34x, DFCL-PL 1.24x, end-to-end 1.30x; the oracle 2.8x), and
-	 * a spend near the budget (TSM-SL's cost predictions run high: 75%) */
+	 * a spend near the budget (TSM-SL's cost predictions run high: 75%;
+	 * DFCL-IFD's decision gradient pushes them higher still: 36%, so its
+	 * floor is lower, see docs/offline.md) */
 	assert_true(tv - cv > 1.2 * (rv - cv));
-	assert_true(ts / budget > 0.6 && ts / budget < 1.2);
+	assert_true(ts / budget > min_spend && ts / budget < 1.2);
 	assert_true(tv <= orc * (1 + 1e-9) || ts > budget);
 }
 
@@ -104,7 +106,7 @@ static void test_tsm_beats_random(void **state)
 		users[u] = u;
 		memcpy(xu + (size_t)u * dim, bd_sim_user_features(w, u), sizeof(float) * dim);
 	}
-	evaluate(w, m, xu, users, U, rh, ch, z, "TSM-SL");
+	evaluate(w, m, xu, users, U, rh, ch, z, "TSM-SL", 0.6);
 	/* Bi-DFCL: a biased observational log of the same size, TSM-SL the
 	 * teacher; a short bi-level run */
 	{
@@ -136,7 +138,7 @@ static void test_tsm_beats_random(void **state)
 		assert_int_equal(st.upper_steps, 30);
 		assert_true(st.gate_value > 0 && st.gate_value < 1 && st.gate_cost > 0 &&
 			    st.gate_cost < 1);
-		evaluate(w, bi, xu, users, U, rh, ch, z, "Bi-DFCL");
+		evaluate(w, bi, xu, users, U, rh, ch, z, "Bi-DFCL", 0.6);
 		bd_tsm_free(bi);
 		/* the implicit-differentiation parts against finite differences */
 		double he, gs, gv, me;
@@ -159,18 +161,28 @@ static void test_tsm_beats_random(void **state)
 		free(vo);
 		free(co);
 	}
-	/* DFCL-PL: the same model fine-tuned with the decision loss */
+	/* DFCL-IFD on a copy of the warm start */
 	bd_dfcl_params_t dp;
 	bd_dfcl_params_default(&dp);
+	{
+		bd_tsm_t *cp;
+		assert_int_equal(bd_tsm_clone(m, &cp), 0);
+		dp.ifd = 1;
+		assert_int_equal(bd_dfcl_finetune(cp, &d, &dp), 0);
+		evaluate(w, cp, xu, users, U, rh, ch, z, "DFCL-IFD", 0.3);
+		bd_tsm_free(cp);
+		dp.ifd = 0;
+	}
+	/* DFCL-PL: the same model fine-tuned with the decision loss */
 	assert_int_equal(bd_dfcl_finetune(m, &d, &dp), 0);
-	evaluate(w, m, xu, users, U, rh, ch, z, "DFCL-PL");
+	evaluate(w, m, xu, users, U, rh, ch, z, "DFCL-PL", 0.6);
 	/* the end-to-end method: a fresh warm start, the perturbation gradient */
 	bd_tsm_t *e2e;
 	bd_e2e_params_t ep;
 	bd_e2e_params_default(&ep);
 	assert_int_equal(bd_tsm_train(&d, &tp, &e2e), 0);
 	assert_int_equal(bd_e2e_finetune(e2e, &d, &ep), 0);
-	evaluate(w, e2e, xu, users, U, rh, ch, z, "end-to-end");
+	evaluate(w, e2e, xu, users, U, rh, ch, z, "end-to-end", 0.6);
 	bd_tsm_free(e2e);
 	bd_tsm_free(m);
 	bd_sim_world_free(w);

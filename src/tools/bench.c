@@ -17,7 +17,9 @@
  *   v/orc   the policy's TRUE expected value over the oracle's at the budget;
  *   s/b     its TRUE expected spend over the budget.
  * Methods built: random (control/uniform mixture), TSM-SL (S-learner,
- * per-user Lagrangian), DFCL-PL (TSM-SL fine-tuned with the decision loss),
+ * per-user Lagrangian), DFCL-PL (TSM-SL fine-tuned with the decision loss;
+ * dfcl_mer: the same at tau 0.01; dfcl_ifd: the finite-difference dual
+ * decision gradient),
  * hrc (budgetd: representation, k-means, cluster-level LP; one cluster may
  * be split), hrc_int (the exact integer cluster plan), oracle (true
  * responses), e2e (TSM-SL fine-tuned with the perturbation-estimated
@@ -46,9 +48,12 @@
 #define NB 5
 static const double FRAC[NB] = {0.1, 0.3, 0.5, 0.7, 0.9};
 
-enum { M_RANDOM, M_TSM, M_DFCL, M_E2E, M_BIDFCL, M_HRC, M_HRC_INT, M_ORACLE, M__COUNT };
-static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "e2e", "bidfcl",
-				     "hrc", "hrc_int", "oracle"};
+enum {
+	M_RANDOM, M_TSM, M_DFCL, M_DFCL_MER, M_DFCL_IFD, M_E2E, M_BIDFCL, M_HRC, M_HRC_INT,
+	M_ORACLE, M__COUNT
+};
+static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "dfcl_mer", "dfcl_ifd",
+				     "e2e", "bidfcl", "hrc", "hrc_int", "oracle"};
 
 typedef struct set_s {
 	int n, dim, j;
@@ -214,6 +219,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
 		   "                     [--epochs E] [--k K] [--csv FILE]\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
+		   "                     [--dfcl-ifd-delta D]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
@@ -233,6 +239,7 @@ int main(int argc, char **argv)
 		{"bidfcl-bridge-lr", required_argument, NULL, 'b'},
 		{"bidfcl-full-hessian", no_argument, NULL, 'F'},
 		{"bidfcl-damping", required_argument, NULL, 'D'},
+		{"dfcl-ifd-delta", required_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int n_train = 100000, n_test = 100000, n_obs = 200000, epochs = 10, K = 8, c, rc = 1;
@@ -274,6 +281,7 @@ int main(int argc, char **argv)
 		case 'b': bip.bridge_lr = atof(optarg); break;
 		case 'F': bip.full_hessian = 1; break;
 		case 'D': bip.damping = atof(optarg); break;
+		case 'I': dfp.delta_min = atof(optarg); break;
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -294,7 +302,7 @@ int main(int argc, char **argv)
 	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc ||
 	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0 || n_obs < 1000 ||
 	    !(obs_explore >= 0 && obs_explore <= 1) || bip.outer < 0 || bip.cg_iters < 1 ||
-	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0)) {
+	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0) || !(dfp.delta_min > 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -405,6 +413,29 @@ int main(int argc, char **argv)
 	}
 	bd_tsm_free(bi);
 	double t_bi = now() - t1;
+
+	/* DFCL-MER (tau 0.01) and DFCL-IFD, each on a copy of the warm start */
+	double t_var[2];
+	for (int v = 0; v < 2; v++) {
+		bd_tsm_t *cp = NULL;
+		bd_dfcl_params_t vp = dfp;
+		step = v ? "DFCL-IFD" : "DFCL-MER";
+		t1 = now();
+		if (v)
+			vp.ifd = 1;
+		else
+			vp.tau = 0.01;
+		vp.seed = wp.seed;
+		if (bd_tsm_clone(tsm, &cp) || bd_dfcl_finetune(cp, &td, &vp) ||
+		    bd_tsm_predict(cp, te.x, N, rh, ch) ||
+		    eval_predictions(w, &te, rh, ch, budget, orc,
+				     &row[v ? M_DFCL_IFD : M_DFCL_MER], pi)) {
+			bd_tsm_free(cp);
+			goto out;
+		}
+		bd_tsm_free(cp);
+		t_var[v] = now() - t1;
+	}
 
 	/* DFCL-PL: the TSM-SL model fine-tuned with the decision loss */
 	step = "DFCL";
@@ -531,10 +562,10 @@ int main(int argc, char **argv)
 	       bst.upper_steps, bst.cg_iters, bst.negative_curvature, bst.cg_rel_resid,
 	       bst.gate_value, bst.gate_cost);
 	printf("# training: TSM-SL %.1f s, end-to-end (warm start + fine-tuning) %.1f s, DFCL "
-	       "fine-tuning %.1f s, Bi-DFCL %.1f s (obs warm start %.1f s, bi-level %.1f s), "
-	       "representation + k-means %.1f s; total %.1f s\n",
-	       t_tsm, t_e2e, t_dfcl, t_bi, bst.seconds_warm, bst.seconds_bilevel, t_hrc,
-	       now() - t0);
+	       "fine-tuning PL %.1f s, MER %.1f s, IFD %.1f s, Bi-DFCL %.1f s (obs warm start "
+	       "%.1f s, bi-level %.1f s), representation + k-means %.1f s; total %.1f s\n",
+	       t_tsm, t_e2e, t_dfcl, t_var[0], t_var[1], t_bi, bst.seconds_warm,
+	       bst.seconds_bilevel, t_hrc, now() - t0);
 	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=%.3f bidfcl=%.3f "
 	       "oracle=%.3f\n",
 	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
