@@ -19,6 +19,8 @@ try:
     sim = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--events", "3000",
                           "--duration", "8", "--campaign", "rt", "--explore", "1", "-q"],
                          capture_output=True, text=True, timeout=180)
+    if sim.returncode != 0:
+        d.dump_log()  # the daemon's side of a missing plan
     check(sim.returncode == 0, "simulator: " + sim.stdout[-400:] + sim.stderr[-400:])
     wait_caught_up(broker.bootstrap)
     models = Tail(broker.bootstrap, "budgetd.models")
