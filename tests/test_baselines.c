@@ -1,6 +1,7 @@
-/* baselines.c, bidfcl.c: TSM-SL, DFCL-PL and the end-to-end method
- * fine-tuned from it, and Bi-DFCL (observational target, TSM-SL teacher),
- * learn on an easy simulated world (no feature noise,
+/* baselines.c, bidfcl.c and budgetd's own pipeline: TSM-SL, DFCL-PL,
+ * DFCL-IFD and the end-to-end method fine-tuned from it, Bi-DFCL
+ * (observational target, TSM-SL teacher), and representation + k-means +
+ * the cluster LP (hrc), learn on an easy simulated world (no feature noise,
  * no individual variation): its per-user Lagrangian policy buys clearly
  * more true incremental value than random allocation at the same spend,
  * and spends near the budget. */
@@ -16,7 +17,10 @@
 
 #include "budgetd/baselines.h"
 #include "budgetd/bidfcl.h"
+#include "budgetd/kmeans.h"
+#include "budgetd/represent.h"
 #include "budgetd/simworld.h"
+#include "budgetd/solver.h"
 
 /* The per-user Lagrangian policy of @p m's predictions at 30% of the
  * value-maximising spend, against random allocation at the same spend. */
@@ -67,6 +71,72 @@ static void evaluate(const bd_sim_world_t *w, bd_tsm_t *m, const float *xu, cons
 	assert_true(tv <= orc * (1 + 1e-9) || ts > budget);
 }
 
+/* budgetd's method offline: representation, k-means (K=8) on h(x), cell
+ * means per (cluster, treatment), the exact cluster LP at 30% of the
+ * value-maximising spend; its true value against random at the same
+ * spend, as evaluate() does for the per-user methods. */
+static void hrc(const bd_sim_world_t *w, const float *x, const int *t, const double *p,
+		const double *cv, const double *v, const double *c, int n, const float *xu,
+		const int *users, int U)
+{
+	enum { K = 8 };
+	const int J = bd_sim_n_treatments(w), dim = bd_sim_dim(w);
+	bd_rep_data_t rd = {n, dim, J, x, t, p, cv, v, c};
+	bd_rep_params_t rp;
+	bd_rep_metrics_t rm;
+	bd_rep_t *rep;
+	bd_rep_params_default(&rp);
+	assert_int_equal(bd_rep_train(&rd, &rp, &rep, &rm), 0);
+	double *h = malloc(sizeof(double) * (size_t)(n > U ? n : U) * rp.rep_dim);
+	int *lab = malloc(sizeof(int) * n), *lu = malloc(sizeof(int) * U);
+	bd_kmeans_params_t kp;
+	bd_kmeans_result_t km;
+	bd_kmeans_params_default(&kp);
+	kp.k = K;
+	assert_int_equal(bd_rep_embed(rep, x, n, h), 0);
+	assert_int_equal(bd_kmeans_fit(h, n, rp.rep_dim, &kp, &km), 0);
+	assert_int_equal(bd_kmeans_assign_all(&km, h, n, lab, NULL), 0);
+	assert_int_equal(bd_rep_embed(rep, xu, U, h), 0);
+	assert_int_equal(bd_kmeans_assign_all(&km, h, U, lu, NULL), 0);
+	double share[K] = {0}, r[K * 8] = {0}, cc[K * 8] = {0}, cn[K * 8] = {0}, prob[K * 8];
+	for (int i = 0; i < n; i++) {
+		share[lab[i]] += 1.0 / n;
+		r[lab[i] * J + t[i]] += v[i];
+		cc[lab[i] * J + t[i]] += c[i];
+		cn[lab[i] * J + t[i]]++;
+	}
+	for (int i = 0; i < K * J; i++) {
+		r[i] = cn[i] > 0 ? r[i] / cn[i] : 0;
+		cc[i] = cn[i] > 0 ? cc[i] / cn[i] : 0;
+	}
+	double maxs, tv = 0, ts = 0, uv, us, cvl = 0, orc;
+	assert_int_equal(bd_sim_oracle_assign(w, users, U, 0, NULL, NULL, &maxs), 0);
+	const double budget = 0.3 * maxs;
+	bd_solver_problem_t sp = {K, J, share, r, cc};
+	bd_solver_result_t res;
+	assert_int_equal(bd_solver_lp(&sp, budget / U, prob, &res), 0);
+	for (int u = 0; u < U; u++)
+		for (int a = 0; a < J; a++) {
+			tv += prob[lu[u] * J + a] * bd_sim_user_ev(w, u, a);
+			ts += prob[lu[u] * J + a] * bd_sim_user_ec(w, u, a);
+		}
+	assert_int_equal(bd_sim_uniform_value(w, users, U, &uv, &us), 0);
+	assert_int_equal(bd_sim_oracle(w, users, U, budget, &orc, NULL, NULL), 0);
+	for (int u = 0; u < U; u++)
+		cvl += bd_sim_user_ev(w, u, 0);
+	double rv = cvl + fmin(1, ts / us) * (uv - cvl);
+	print_message("hrc: value %.0f (incremental %.0f) at spend %.0f for budget %.0f; "
+		      "random %.0f (incremental %.0f); oracle %.0f\n",
+		      tv, tv - cvl, ts, budget, rv, rv - cvl, orc);
+	assert_true(tv - cvl > 1.2 * (rv - cvl));
+	assert_true(ts / budget > 0.6 && ts / budget < 1.2);
+	bd_kmeans_result_free(&km);
+	bd_rep_free(rep);
+	free(h);
+	free(lab);
+	free(lu);
+}
+
 static void test_tsm_beats_random(void **state)
 {
 	bd_sim_params_t wp;
@@ -83,7 +153,7 @@ static void test_tsm_beats_random(void **state)
 	int *t = malloc(sizeof(int) * n), *users = malloc(sizeof(int) * U), *z = malloc(sizeof(int) * U);
 	double *p = malloc(sizeof(double) * n), *v = malloc(sizeof(double) * n),
 	       *c = malloc(sizeof(double) * n), *rh = malloc(sizeof(double) * U * J),
-	       *ch = malloc(sizeof(double) * U * J);
+	       *ch = malloc(sizeof(double) * U * J), *cv = malloc(sizeof(double) * n);
 	float *xu = malloc(sizeof(float) * U * dim);
 	uint64_t rng = bd_sim_rng_seed(7, 1);
 	for (int i = 0; i < n; i++) {
@@ -94,6 +164,7 @@ static void test_tsm_beats_random(void **state)
 		p[i] = 1.0 / J;
 		v[i] = o.value;
 		c[i] = o.cost;
+		cv[i] = o.converted;
 		memcpy(x + (size_t)i * dim, bd_sim_user_features(w, u), sizeof(float) * dim);
 	}
 	bd_tsm_params_t tp;
@@ -107,6 +178,7 @@ static void test_tsm_beats_random(void **state)
 		memcpy(xu + (size_t)u * dim, bd_sim_user_features(w, u), sizeof(float) * dim);
 	}
 	evaluate(w, m, xu, users, U, rh, ch, z, "TSM-SL", 0.6);
+	hrc(w, x, t, p, cv, v, c, n, xu, users, U);
 	/* Bi-DFCL: a biased observational log of the same size, TSM-SL the
 	 * teacher; a short bi-level run */
 	{
@@ -195,6 +267,7 @@ static void test_tsm_beats_random(void **state)
 	free(c);
 	free(rh);
 	free(ch);
+	free(cv);
 	free(xu);
 }
 
