@@ -37,6 +37,17 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void samples_free(samples_t *s)
+{
+	free(s->user);
+	free(s->treatment);
+	free(s->prop);
+	free(s->conv);
+	free(s->value);
+	free(s->cost);
+	free(s->x);
+}
+
 static int grow(samples_t *s)
 {
 	int cap = s->cap ? 2 * s->cap : 4096;
@@ -242,6 +253,7 @@ int main(int argc, char **argv)
 	double t0 = now();
 	if (read_samples(path, &s, err, sizeof(err))) {
 		fprintf(stderr, "budgetd-train: %s\n", err);
+		samples_free(&s); /* what was read before the error */
 		return 1;
 	}
 	printf("samples          %d rows, %d features, %d treatments (read in %.1f s)\n", s.n,
@@ -380,12 +392,6 @@ out:
 	free(xn);
 	free(label);
 	free(rlabel);
-	free(s.user);
-	free(s.treatment);
-	free(s.prop);
-	free(s.conv);
-	free(s.value);
-	free(s.cost);
-	free(s.x);
+	samples_free(&s);
 	return rc;
 }
