@@ -108,8 +108,8 @@ int main(int argc, char **argv)
 		sink += k;
 	}
 	double teacher_ns = (now() - t0) * 1e9 / reps - student_ns;
-	printf("machine: %ld cores; rows=%d; representation 16-d, K=%d, student %d hidden\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), n, kp.k, dp.hidden);
+	printf("machine: %ld cores; rows=%d; representation %d-d, K=%d, student %d hidden\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), n, rp.rep_dim, kp.k, dp.hidden);
 	printf("epoch: batched %.2f s, unbatched %.2f s; full training %d epochs %.1f s; "
 	       "student agreement %.3f (%.3f on these rows)\n",
 	       mb.seconds, m1.seconds, mf.epochs, mf.seconds, dm.agreement, (double)agree / reps);

@@ -83,7 +83,7 @@ static void test_learns_responses(void **state)
 		fail_msg("correlation with the truth: conversion %.3f, value uplift %.3f", corr,
 			 ucorr);
 	/* h(x) is finite and deterministic */
-	double h1[16], h2[16];
+	double h1[64], h2[64]; /* train.rep.dim is at most 64 */
 	assert_int_equal(bd_rep_embed(r, x, 1, h1), 0);
 	assert_int_equal(bd_rep_embed(r, x, 1, h2), 0);
 	assert_memory_equal(h1, h2, sizeof(double) * (size_t)rp.rep_dim);
