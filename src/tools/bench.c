@@ -219,7 +219,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
 		   "                     [--epochs E] [--k K] [--csv FILE]\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
-		   "                     [--dfcl-ifd-delta D]\n"
+		   "                     [--dfcl-ifd-delta D] [--rep-dim D]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
@@ -240,10 +240,12 @@ int main(int argc, char **argv)
 		{"bidfcl-full-hessian", no_argument, NULL, 'F'},
 		{"bidfcl-damping", required_argument, NULL, 'D'},
 		{"dfcl-ifd-delta", required_argument, NULL, 'I'},
+		{"rep-dim", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int n_train = 100000, n_test = 100000, n_obs = 200000, epochs = 10, K = 8, c, rc = 1;
 	double obs_explore = 0.1;
+	int rep_dim = 0; /* 0: bd_rep_params_default's */
 	bd_dfcl_params_t dfp;
 	bd_dfcl_params_default(&dfp);
 	bd_bidfcl_params_t bip;
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
 		case 'F': bip.full_hessian = 1; break;
 		case 'D': bip.damping = atof(optarg); break;
 		case 'I': dfp.delta_min = atof(optarg); break;
+		case 'R': rep_dim = atoi(optarg); break;
 		case 'p': {
 			char *eq = strchr(optarg, '=');
 			if (!eq) {
@@ -302,7 +305,8 @@ int main(int argc, char **argv)
 	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc ||
 	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0 || n_obs < 1000 ||
 	    !(obs_explore >= 0 && obs_explore <= 1) || bip.outer < 0 || bip.cg_iters < 1 ||
-	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0) || !(dfp.delta_min > 0)) {
+	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0) || !(dfp.delta_min > 0) ||
+	    rep_dim < 0 || rep_dim > 64) {
 		usage(stderr);
 		return 2;
 	}
@@ -453,6 +457,8 @@ int main(int argc, char **argv)
 	bd_rep_params_default(&rp);
 	rp.epochs = epochs;
 	rp.seed = wp.seed;
+	if (rep_dim > 0)
+		rp.rep_dim = rep_dim;
 	bd_rep_metrics_t rm;
 	bd_rep_data_t rd = {tr.n, tr.dim, tr.j, tr.x, tr.t, tr.p, tr.conv, tr.value, tr.cost};
 	if (bd_rep_train(&rd, &rp, &rep, &rm))
