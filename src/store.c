@@ -133,9 +133,11 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 		snprintf(errstr, errstr_size,
 			 "cannot open state in %s: %s%s", dir, err,
 			 strstr(err, "orrupt")
-				 ? " (the database is damaged: stop budgetd, move the "
-				   "directory aside and restore the latest checkpoint "
-				   "into its place; see docs/operations.md)"
+				 ? " (the database is damaged and budgetd will not start "
+				   "on it: move the directory aside and put a backup in "
+				   "its place, a copy taken while budgetd was stopped or "
+				   "a RocksDB checkpoint; budgetd takes no checkpoints "
+				   "of its own yet)"
 				 : "");
 		free(err);
 		bd_store_close(st);

@@ -229,6 +229,7 @@ static void test_corrupt_refuses(void **state)
 	assert_int_not_equal(bd_store_open(path, &st, err, sizeof(err)), 0);
 	assert_true(strlen(err) > 0);
 	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "damaged")); /* and what to do about it */
 }
 
 int main(void)
