@@ -104,6 +104,14 @@ static double spend_at(const double *rh, const double *ch, int n, int J, double 
 	return s / n;
 }
 
+/* " name=v1,v2,..", each value with @p decimals decimals. */
+static void print_list(const char *name, const double *v, int n, int decimals)
+{
+	printf(" %s=", name);
+	for (int i = 0; i < n; i++)
+		printf("%s%.*f", i ? "," : "", decimals, v[i]);
+}
+
 int main(int argc, char **argv)
 {
 	int sizes[MAXN], ns = 0;
@@ -264,24 +272,16 @@ int main(int argc, char **argv)
 		free(ch);
 		rct_free(&d);
 	}
-	printf("scale: users=");
+	printf("scale:");
+	double users[MAXN];
 	for (int si = 0; si < ns; si++)
-		printf("%s%d", si ? "," : "", sizes[si]);
-	printf(" cluster_solve_us=");
-	for (int si = 0; si < ns; si++)
-		printf("%s%.1f", si ? "," : "", r_cl[si]);
-	printf(" with_share_count_ms=");
-	for (int si = 0; si < ns; si++)
-		printf("%s%.2f", si ? "," : "", r_cnt[si]);
-	printf(" per_user_solve_ms=");
-	for (int si = 0; si < ns; si++)
-		printf("%s%.1f", si ? "," : "", r_pu[si]);
-	printf(" rep_epoch_s=");
-	for (int si = 0; si < ns; si++)
-		printf("%s%.2f", si ? "," : "", r_re[si]);
-	printf(" tsm_epoch_s=");
-	for (int si = 0; si < ns; si++)
-		printf("%s%.2f", si ? "," : "", r_te[si]);
+		users[si] = sizes[si];
+	print_list("users", users, ns, 0);
+	print_list("cluster_solve_us", r_cl, ns, 1);
+	print_list("with_share_count_ms", r_cnt, ns, 2);
+	print_list("per_user_solve_ms", r_pu, ns, 1);
+	print_list("rep_epoch_s", r_re, ns, 2);
+	print_list("tsm_epoch_s", r_te, ns, 2);
 	printf("\n");
 	bd_cluster_model_unref(student);
 	bd_kmeans_result_free(&km);
