@@ -22,6 +22,7 @@
 #include "budgetd/kmeans.h"
 #include "budgetd/represent.h"
 #include "budgetd/simworld.h"
+#include "budgetd/solver.h"
 
 typedef struct samples_s {
 	int n, dim, J, cap;
@@ -188,6 +189,63 @@ static double unexplained(const bd_sim_world_t *w, const int *user, int n, const
 	return total > 0 ? within / total : 0;
 }
 
+/* Budgets of the decision ceiling: fractions of the spend at which the
+ * per-user oracle's value peaks. */
+static const double ceiling_fracs[] = {0.25, 0.5, 0.75};
+#define N_CEILING (int)(sizeof(ceiling_fracs) / sizeof(ceiling_fracs[0]))
+
+/* The decision ceiling of a clustering: the share of the per-user oracle's
+ * incremental value (over everyone on control) that the best per-cluster
+ * plan reaches at the same budget when every cluster's TRUE mean value and
+ * cost per treatment are known.  It weighs effects as the solver does: a
+ * clustering loses only where it pools users whose best treatment at the
+ * budget's price differs, and the loss is what that costs in value.
+ * Estimation noise is left out: this is what the clusters allow, not what
+ * a model estimates.  @p out gets N_CEILING shares; returns 0 or -1. */
+static int ceiling(const bd_sim_world_t *w, const int *user, int n, const int *label, int k,
+		   double *out)
+{
+	int J = bd_sim_n_treatments(w), rc = -1;
+	double *share = calloc((size_t)k, sizeof(double));
+	double *r = calloc((size_t)k * J, sizeof(double)), *c = calloc((size_t)k * J, sizeof(double));
+	bd_solver_curve_t *cv = NULL;
+	double v0 = 0, vmax, smax;
+	if (!share || !r || !c)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		share[label[i]] += 1.0 / n;
+		v0 += bd_sim_user_ev(w, user[i], 0);
+		for (int t = 0; t < J; t++) {
+			r[(size_t)label[i] * J + t] += bd_sim_user_ev(w, user[i], t);
+			c[(size_t)label[i] * J + t] += bd_sim_user_ec(w, user[i], t);
+		}
+	}
+	for (int g = 0; g < k; g++)
+		for (int t = 0; t < J; t++) { /* cluster means, per request overall */
+			double m = share[g] > 0 ? 1.0 / (share[g] * n) : 0;
+			r[(size_t)g * J + t] *= m;
+			c[(size_t)g * J + t] *= m;
+		}
+	bd_solver_problem_t p = {.k = k, .j = J, .share = share, .r = r, .c = c};
+	if (bd_solver_curve_new(&p, &cv) ||
+	    bd_sim_oracle(w, user, n, HUGE_VAL, &vmax, &smax, NULL))
+		goto out;
+	for (int b = 0; b < N_CEILING; b++) {
+		double budget = ceiling_fracs[b] * smax, vo;
+		if (bd_sim_oracle(w, user, n, budget, &vo, NULL, NULL))
+			goto out;
+		double vk = bd_solver_curve_value(cv, budget / n, NULL) * n;
+		out[b] = vo > v0 ? (vk - v0) / (vo - v0) : 0;
+	}
+	rc = 0;
+out:
+	bd_solver_curve_free(cv);
+	free(share);
+	free(r);
+	free(c);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: budgetd-train --samples FILE [--k K] [--epochs N] [--hidden H]\n"
@@ -332,6 +390,13 @@ int main(int argc, char **argv)
 				xn[(size_t)i * s.dim + j] = ((double)s.x[(size_t)i * s.dim + j] -
 							     rep->mean[j]) / rep->scale[j];
 		double u_rep = unexplained(w, s.user, s.n, label, k);
+		/* decision ceilings, in the order printed below */
+		enum { C_H, C_PRED, C_RAW, C_STUDENT, C_RAND, C_SEG, C__N };
+		double ceil_[C__N][N_CEILING];
+		for (int a = 0; a < C__N; a++)
+			for (int b = 0; b < N_CEILING; b++)
+				ceil_[a][b] = NAN;
+		(void)ceiling(w, s.user, s.n, label, k, ceil_[C_H]);
 		/* for comparison: clusters of the predicted response vectors
 		 * (conversion, value, cost of every treatment) */
 		double u_pred = -1;
@@ -350,8 +415,10 @@ int main(int argc, char **argv)
 						row[j] *= rep->value_scale * 10;
 				}
 				if (bd_kmeans_fit(pr, s.n, m, &kp, &pk) == 0 &&
-				    bd_kmeans_assign_all(&pk, pr, s.n, pl, NULL) == 0)
+				    bd_kmeans_assign_all(&pk, pr, s.n, pl, NULL) == 0) {
 					u_pred = unexplained(w, s.user, s.n, pl, k);
+					(void)ceiling(w, s.user, s.n, pl, k, ceil_[C_PRED]);
+				}
 			}
 			bd_kmeans_result_free(&pk);
 			free(pr);
@@ -361,25 +428,49 @@ int main(int argc, char **argv)
 		double u_raw = -1, u_rand, u_student;
 		if (bd_kmeans_fit(xn, s.n, s.dim, &kp, &raw) == 0 &&
 		    bd_kmeans_assign_all(&raw, xn, s.n, rlabel, &inertia) >= 0)
+		{
 			u_raw = unexplained(w, s.user, s.n, rlabel, k);
+			(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_RAW]);
+		}
 		for (int i = 0; i < s.n; i++)
 			rlabel[i] = bd_cluster_assign(student, s.x + (size_t)i * s.dim);
 		u_student = unexplained(w, s.user, s.n, rlabel, k);
+		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_STUDENT]);
 		uint64_t r = 99;
 		for (int i = 0; i < s.n; i++)
 			rlabel[i] = (int)(bd_sim_rng_next(&r) % (uint64_t)k);
 		u_rand = unexplained(w, s.user, s.n, rlabel, k);
+		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_RAND]);
 		for (int i = 0; i < s.n; i++)
 			rlabel[i] = bd_sim_user_segment(w, s.user[i]) % k;
 		double u_seg = unexplained(w, s.user, s.n, rlabel, k);
+		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_SEG]);
 		printf("evidence         share of the true-effect variance left within clusters "
 		       "(lower is better), K=%d:\n", k);
 		printf("  h(x) k-means      %.4f\n  student (x)       %.4f\n  raw-feature k-means %.4f\n"
 		       "  random            %.4f\n  true segments     %.4f (reference, %d segments)\n",
 		       u_rep, u_student, u_raw, u_rand, u_seg, bd_sim_n_segments(w));
+		static const char *const cname[C__N] = {"h(x) k-means", "predicted k-means",
+							 "raw-feature k-means", "student (x)",
+							 "random", "true segments"};
+		double cmean[C__N];
+		printf("decision ceiling share of the per-user oracle's incremental value that the "
+		       "best plan per cluster reaches with true cluster means (higher is better), "
+		       "at %.2f/%.2f/%.2f of the oracle's value-maximising spend:\n",
+		       ceiling_fracs[0], ceiling_fracs[1], ceiling_fracs[2]);
+		for (int a = 0; a < C__N; a++) {
+			cmean[a] = 0;
+			for (int b = 0; b < N_CEILING; b++)
+				cmean[a] += ceil_[a][b] / N_CEILING;
+			printf("  %-20s %.4f %.4f %.4f  mean %.4f\n", cname[a], ceil_[a][0],
+			       ceil_[a][1], ceil_[a][2], cmean[a]);
+		}
 		printf("train: rows=%d k=%d agreement=%.4f ns_per_user=%.0f unexplained_h=%.4f "
-		       "unexplained_pred=%.4f unexplained_raw=%.4f unexplained_random=%.4f\n",
-		       s.n, k, dm.agreement, ns, u_rep, u_pred, u_raw, u_rand);
+		       "unexplained_pred=%.4f unexplained_raw=%.4f unexplained_random=%.4f "
+		       "ceiling_h=%.4f ceiling_pred=%.4f ceiling_raw=%.4f ceiling_random=%.4f "
+		       "ceiling_student=%.4f\n",
+		       s.n, k, dm.agreement, ns, u_rep, u_pred, u_raw, u_rand, cmean[C_H],
+		       cmean[C_PRED], cmean[C_RAW], cmean[C_RAND], cmean[C_STUDENT]);
 		bd_sim_world_free(w);
 	}
 	rc = 0;
