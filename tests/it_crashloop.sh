@@ -1,18 +1,25 @@
 #!/bin/sh
-# Kill -9 mid-stream, restart, and the statistics equal those of a run
-# without the kill.  Both runs see the same closed-loop day (budgetd-sim with
-# exploration 1, so every decision is a hash of its request and both runs
-# decide alike; a budget that is never exhausted, so exploration never
+# The crash loop: SIGKILL the daemon at KILLS random points of a closed-loop
+# day (default 24) -- while it opens its store, replays, joins the group or
+# works -- restart it each time, and the statistics, spend and sample log
+# equal those of a run without kills, and no decision id is ever published
+# with two different treatments.  Both runs see the same day (budgetd-sim
+# with exploration 1, so every decision is a hash of its request and both
+# runs decide alike; a budget that is never exhausted, so exploration never
 # stops); each has its own embedded broker and state directory.
+#   IT_CRASH_KILLS=N IT_CRASH_SEED=S IT_CRASH_EVENTS=E tests/it_crashloop.sh
 . "${srcdir:-.}/tests/lib.sh"
 need_python
-EVENTS=${IT_RESTART_EVENTS:-1500}
-SIMARGS="--events $EVENTS --duration 15 --explore 1 --budget-frac 10 --campaign kill-test --request-prefix kt -p seed=11 -q"
+EVENTS=${IT_CRASH_EVENTS:-3000}
+KILLS=${IT_CRASH_KILLS:-24}
+SEED=${IT_CRASH_SEED:-$(date +%s)}
+echo "crash loop: $KILLS kills, seed $SEED (IT_CRASH_SEED=$SEED repeats the kill points)"
+SIMARGS="--events $EVENTS --explore 1 --budget-frac 10 --campaign kill-test --request-prefix kt -p seed=11 -q"
 
 # run A: uninterrupted
 start_broker brokerA
 start_daemon a "$WORK/stateA"
-"$SIM" run --bootstrap "$BOOTSTRAP" $SIMARGS >"$WORK/simA.out" 2>"$WORK/simA.log" ||
+"$SIM" run --bootstrap "$BOOTSTRAP" --duration 15 $SIMARGS >"$WORK/simA.out" 2>"$WORK/simA.log" ||
 	fail "simulator run A: $(tail -n 3 "$WORK/simA.out")"
 caught_up
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon A exit code"
@@ -20,26 +27,35 @@ kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon A exit code"
 # run B: SIGKILLed three times while the day runs
 start_broker brokerB
 start_daemon b "$WORK/stateB"
-"$SIM" run --bootstrap "$BOOTSTRAP" $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
+"$SIM" run --bootstrap "$BOOTSTRAP" --duration 90 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
 SIM_PID=$!
 PIDS="$PIDS $SIM_PID"
-kills=0
-for at in 1.5 0.7 2.2; do
-	# kill while it works: after it has its partitions and some input
-	n=$(grep -c "assigned budgetd.features" "$WORK/b.log")
-	for _ in $(seq 300); do
-		[ "$(grep -c "assigned budgetd.features" "$WORK/b.log")" -gt "$n" ] && break
-		sleep 0.1
-	done
+# Kill points from SEED: odd kills at a uniform [0.2, 4.0) s after the
+# (re)start -- while the store opens, the control topic replays or the group
+# forms -- even kills at [0.1, 2.0) s after the partitions are assigned, mid-work.
+awk -v n="$KILLS" -v s="$SEED" 'BEGIN { srand(s); for (i = 1; i <= n; i++)
+	printf "%s %.2f\n", i % 2 ? "start" : "work", i % 2 ? 0.2 + 3.8 * rand() : 0.1 + 1.9 * rand() }' \
+	>"$WORK/kill-points"
+kills=0 early=0
+while read -r mode at; do
+	if [ "$mode" = work ]; then
+		for _ in $(seq 300); do
+			grep -q "assigned budgetd.features" "$WORK/b.log" && break
+			sleep 0.1
+		done
+	fi
 	sleep "$at"
+	grep -q "assigned budgetd.features" "$WORK/b.log" || early=$((early + 1))
 	kill -9 "$DAEMON_PID" 2>/dev/null && kills=$((kills + 1))
 	wait "$DAEMON_PID" 2>/dev/null
+	# each run's own log says whether it got as far as its partitions
+	mv "$WORK/b.log" "$WORK/b.log.$kills"
 	start_daemon b "$WORK/stateB"
-done
+done <"$WORK/kill-points"
 wait "$SIM_PID" || fail "simulator run B: $(tail -n 5 "$WORK/simB.out")"
 caught_up
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon B exit code"
-[ "$kills" = 3 ] || fail "only $kills kills landed"
+[ "$kills" = "$KILLS" ] || fail "only $kills of $KILLS kills landed"
 grep -q "CONFLICTS" "$WORK/simB.out" && fail "a decision changed treatment: $(grep CONFLICTS "$WORK/simB.out")"
 
 "$BUDGETD" -X state.dir="$WORK/stateA" --dump stats >"$WORK/a.stats" || fail "dump A"
@@ -79,4 +95,4 @@ out = sum(v[1] for k, v in a.items() if k[0] == "cell")
 assert dec == events and out == events, "decisions %r outcomes %r, want %d" % (dec, out, events)
 print("statistics equal over %d keys; %d decisions and %d outcomes each" % (len(a), dec, out))
 PY
-echo "PASS: 3 SIGKILLs, statistics and sample log equal to the uninterrupted run"
+echo "PASS: $kills SIGKILLs ($early before the partitions were assigned), statistics, spend and sample log equal to the uninterrupted run"
