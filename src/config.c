@@ -109,6 +109,10 @@ static const setting_t settings[] = {
 	 "Plans may run this share ahead of the even pace while later solves can still correct it "
 	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
 	 "ahead always can slow down"},
+	{"health.window.ms", T_INT, OFF(health_window_ms), "15000", 100, 3600000, NULL,
+	 "Degraded while a broker or output problem was seen this recently; keep it above "
+	 "kafka.reconnect.backoff.max.ms (10 s by default), at which a lost broker is reported "
+	 "again"},
 	{"pace.check.ms", T_INT, OFF(pace_check_ms), "1000", 50, 3600000, NULL,
 	 "How often spend is checked against the pace"},
 	{"train.interval.s", T_INT, OFF(train_interval_s), "3600", 0, 31 * 86400, NULL,

@@ -33,7 +33,11 @@ struct bd_daemon_s {
 	bd_config_t *cfg;
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t solve_timer, pace_timer, train_timer;
+	uv_timer_t solve_timer, pace_timer, train_timer, health_timer;
+	bd_health_t *health;
+	int degraded;	   /* as last logged */
+	int64_t degraded_since_ms;
+	int kafka_fatal;   /* the main producer or control consumer is unusable */
 	uv_work_t train_req;
 	int training, train_err;
 	bd_trainer_params_t train_params;
@@ -491,7 +495,44 @@ static void on_producer(uv_poll_t *h, int status, int events)
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-	bd_outbox_on_delivery(((bd_daemon_t *)opaque)->outbox, m);
+	bd_daemon_t *d = opaque;
+	if (m->err)
+		bd_health_note(d->health, BD_HEALTH_OUTPUT, "delivery to %s failed: %s",
+			       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+	bd_outbox_on_delivery(d->outbox, m);
+}
+
+/* @locality the main loop (served by the producer and control polls). */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	bd_daemon_t *d = opaque;
+	if (bd_kafka_on_error(d->health, rk, err, reason))
+		d->kafka_fatal = 1;
+}
+
+static void begin_shutdown(bd_daemon_t *d);
+
+/* Logs each change of the health state; stops on a fatal client error.
+ * @locality the main loop. */
+static void on_health_timer(uv_timer_t *t)
+{
+	bd_daemon_t *d = t->data;
+	int64_t now = (int64_t)(uv_hrtime() / 1000000);
+	char why[300];
+	int deg = bd_health_eval(d->health, now, why, sizeof(why));
+
+	if (deg && !d->degraded) {
+		d->degraded_since_ms = now;
+		bd_warn("health: degraded: %s", why);
+	} else if (!deg && d->degraded) {
+		bd_info("health: ok again after %.1f s degraded",
+			(double)(now - d->degraded_since_ms) / 1000);
+	}
+	d->degraded = deg;
+	if (d->kafka_fatal && !d->stopping) {
+		d->exit_code = 1;
+		begin_shutdown(d);
+	}
 }
 
 /* ---- start-up pieces ------------------------------------------------------- */
@@ -605,6 +646,7 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		return err;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_opaque(conf, d);
 	if (!(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
 		rd_kafka_conf_destroy(conf);
@@ -621,6 +663,8 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		rd_kafka_conf_destroy(conf);
 		return err;
 	}
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_opaque(conf, d);
 	if (!(d->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
 		rd_kafka_conf_destroy(conf);
 		return BD_EKAFKA;
@@ -760,6 +804,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	bd_info("shutting down: draining workers");
 	uv_timer_stop(&d->solve_timer);
 	uv_timer_stop(&d->pace_timer);
+	uv_timer_stop(&d->health_timer);
 	for (int i = 0; i < d->n_workers; i++)
 		bd_worker_stop(d->workers[i]);
 	/* joining blocks this loop, which has nothing else to do now */
@@ -778,6 +823,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->solve_timer, NULL);
 	uv_close((uv_handle_t *)&d->pace_timer, NULL);
 	uv_close((uv_handle_t *)&d->train_timer, NULL);
+	uv_close((uv_handle_t *)&d->health_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -841,6 +887,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_store_batch_destroy(d->batch);
 	bd_store_close(d->store);
 	bd_broker_stop(d->broker);
+	bd_health_free(d->health);
 	free(d->bootstrap);
 	free(d->workers);
 }
@@ -889,6 +936,14 @@ int bd_daemon_run(bd_config_t *cfg)
 	d.pace_timer.data = &d;
 	uv_timer_init(&d.loop, &d.train_timer);
 	d.train_timer.data = &d;
+	uv_timer_init(&d.loop, &d.health_timer);
+	d.health_timer.data = &d;
+	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* from here: client errors during start-up count too */
+	uv_timer_start(&d.health_timer, on_health_timer, 500, 500);
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
@@ -938,7 +993,8 @@ int bd_daemon_run(bd_config_t *cfg)
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
-	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed};
+	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed,
+			       d.health};
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
 					   sizeof(errstr))))
@@ -979,6 +1035,7 @@ stop_early:
 	uv_close((uv_handle_t *)&d.solve_timer, NULL);
 	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);
+	uv_close((uv_handle_t *)&d.health_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);
 	uv_close((uv_handle_t *)&d.sighup, NULL);
@@ -998,12 +1055,64 @@ static void on_broker_signal(uv_signal_t *s, int signum)
 	uv_stop(s->loop);
 }
 
-int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file)
+/* --broker-faults: fault commands on standard input, one per line; each
+ * is answered on standard output with "ok: LINE" or "error: WHY". */
+typedef struct fault_reader_s {
+	uv_pipe_t pipe;
+	bd_broker_t *broker;
+	char line[1024];
+	size_t len;
+	char rbuf[4096];
+} fault_reader_t;
+
+static void fault_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	fault_reader_t *fr = h->data;
+	(void)hint;
+	*buf = uv_buf_init(fr->rbuf, sizeof(fr->rbuf));
+}
+
+static void fault_line(fault_reader_t *fr)
+{
+	char errstr[512];
+	fr->line[fr->len] = '\0';
+	fr->len = 0;
+	if (!fr->line[0])
+		return;
+	if (bd_broker_fault(fr->broker, fr->line, errstr, sizeof(errstr)) == 0) {
+		bd_info("broker fault: %s", fr->line);
+		printf("ok: %s\n", fr->line);
+	} else {
+		bd_warn("broker fault: %s", errstr);
+		printf("error: %s\n", errstr);
+	}
+	fflush(stdout);
+}
+
+static void fault_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	fault_reader_t *fr = st->data;
+	if (n < 0) { /* EOF or error: no more commands, keep serving */
+		uv_read_stop(st);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = buf->base[i];
+		if (ch == '\n')
+			fault_line(fr);
+		else if (fr->len + 1 < sizeof(fr->line))
+			fr->line[fr->len++] = ch;
+	}
+}
+
+int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file, int faults)
 {
 	bd_broker_t *b = NULL;
 	char errstr[512];
 	uv_loop_t loop;
 	uv_signal_t s1, s2;
+	fault_reader_t fr = {0};
+	int piped = 0;
 
 	if (bd_broker_start(cfg, &b, errstr, sizeof(errstr)) != 0) {
 		bd_error("%s", errstr);
@@ -1027,9 +1136,23 @@ int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file)
 	uv_signal_init(&loop, &s2);
 	uv_signal_start(&s1, on_broker_signal, SIGINT);
 	uv_signal_start(&s2, on_broker_signal, SIGTERM);
+	if (faults) {
+		int e;
+		fr.broker = b;
+		fr.pipe.data = &fr;
+		if ((e = uv_pipe_init(&loop, &fr.pipe, 0)) == 0) {
+			piped = 1;
+			if ((e = uv_pipe_open(&fr.pipe, 0)) == 0)
+				e = uv_read_start((uv_stream_t *)&fr.pipe, fault_alloc, fault_read);
+		}
+		if (e) /* keep serving without it */
+			bd_error("--broker-faults: cannot read standard input: %s", uv_strerror(e));
+	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&s1, NULL);
 	uv_close((uv_handle_t *)&s2, NULL);
+	if (piped)
+		uv_close((uv_handle_t *)&fr.pipe, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	bd_broker_stop(b);

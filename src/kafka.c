@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "budgetd/log.h"
 
 int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 		      char *errstr, size_t errstr_size)
@@ -26,6 +29,57 @@ int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
 		if (strcmp(cfg->kafka_key[i], key) == 0)
 			return 0;
 	return bd_kafka_conf_set(conf, key, val, errstr, errstr_size);
+}
+
+int bd_kafka_on_error(bd_health_t *health, rd_kafka_t *rk, int err, const char *reason)
+{
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+		bd_error("%s: fatal: %s: %s; stopping", rd_kafka_name(rk),
+			 rd_kafka_err2name(orig), why);
+		bd_health_note(health, BD_HEALTH_KAFKA, "%s: fatal: %s", rd_kafka_name(rk), why);
+		return 1;
+	}
+	/* librdkafka logs these itself; note them for the health state */
+	bd_health_note(health, BD_HEALTH_KAFKA, "%s: %s", rd_kafka_name(rk), reason);
+	return 0;
+}
+
+/* The value after "key": in @p p, past spaces and the colon. */
+static const char *json_value(const char *p, const char *key)
+{
+	const char *q = strstr(p, key);
+	if (!q)
+		return NULL;
+	q += strlen(key);
+	while (*q == ' ' || *q == ':')
+		q++;
+	return q;
+}
+
+int bd_kafka_stats_health(bd_health_t *health, rd_kafka_t *rk, const char *json)
+{
+	const char *p = strstr(json, "\"brokers\"");
+	int down = 0;
+	while (p && (p = json_value(p, "\"nodeid\""))) {
+		long id = strtol(p, NULL, 10);
+		const char *st = json_value(p, "\"state\"");
+		if (!st || *st != '"')
+			break;
+		st++;
+		size_t n = strcspn(st, "\"");
+		/* INIT: never needed (sparse connections); UP: fine; anything
+		 * else is a broker this client needs and cannot reach */
+		if (id >= 0 && !(n == 2 && strncmp(st, "UP", 2) == 0) &&
+		    !(n == 4 && strncmp(st, "INIT", 4) == 0)) {
+			bd_health_note(health, BD_HEALTH_KAFKA, "%s: broker %ld is %.*s",
+				       rd_kafka_name(rk), id, (int)(n < 32 ? n : 32), st);
+			down++;
+		}
+		p = st + n;
+	}
+	return down;
 }
 
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,

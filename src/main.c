@@ -23,6 +23,9 @@ static void usage(FILE *f)
 		"                          kafka.* settings go to librdkafka\n"
 		"      --broker-only       run only the embedded Kafka broker\n"
 		"      --broker-file FILE  with --broker-only: write the bootstrap address to FILE\n"
+		"      --broker-faults     with --broker-only: read fault commands on standard\n"
+		"                          input (down B, up B, rtt B MS, leader T P B, errors\n"
+		"                          REQUEST N ERROR); for fault tests and demos\n"
 		"      --show-config       print every setting with its doc and exit\n"
 		"      --dump WHAT         print the state in state.dir (stats, offsets,\n"
 		"                          campaigns, samples, outbox) and exit; stop the daemon first\n"
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
 		{"set", required_argument, NULL, 'X'},
 		{"broker-only", no_argument, NULL, 'B'},
 		{"broker-file", required_argument, NULL, 'F'},
+		{"broker-faults", no_argument, NULL, 'f'},
 		{"show-config", no_argument, NULL, 'S'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"dump", required_argument, NULL, 'D'},
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
 	char errstr[1024];
 	const char *file = NULL, *broker_file = NULL, *dump = NULL;
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
-	int nsets = 0, broker_only = 0, show = 0, check = 0, c, rc = 2;
+	int nsets = 0, broker_only = 0, faults = 0, show = 0, check = 0, c, rc = 2;
 
 	if (!sets || bd_config_init(&cfg) != 0) {
 		fprintf(stderr, "budgetd: out of memory\n");
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 		case 'X': sets[nsets++] = optarg; break;
 		case 'B': broker_only = 1; break;
 		case 'F': broker_file = optarg; break;
+		case 'f': faults = 1; break;
 		case 'S': show = 1; break;
 		case 'C': check = 1; break;
 		case 'D': dump = optarg; break;
@@ -112,7 +117,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "budgetd: %s\n", errstr);
 		goto out;
 	}
-	rc = broker_only ? bd_daemon_run_broker(&cfg, broker_file)
+	rc = broker_only ? bd_daemon_run_broker(&cfg, broker_file, faults)
 			 : bd_daemon_run(&cfg);
 out:
 	bd_config_free(&cfg);

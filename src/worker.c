@@ -74,6 +74,7 @@ struct bd_worker_s {
 	size_t pend_cap, pend_used;
 	int dirty; /* something staged since the last write */
 	int stopping, failed;
+	int fatal; /* a client's fatal error: stop at the next tick */
 	int stopping_consumer; /* consumer closed: no more commits */
 	int recommit;          /* some commit_pending is set */
 
@@ -749,7 +750,7 @@ static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
 	rd_kafka_poll(w->producer, 0);
-	if (flush(w) != 0) {
+	if (w->fatal || flush(w) != 0) {
 		fail_stop(w);
 		return;
 	}
@@ -827,7 +828,28 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	bd_worker_t *w = opaque;
+	if (m->err)
+		bd_health_note(w->env.health, BD_HEALTH_OUTPUT, "delivery to %s failed: %s",
+			       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 	bd_outbox_on_delivery(w->outbox, m);
+}
+
+/* Producers only: their queue is served on every timer tick.
+ * @locality the worker's loop. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	bd_worker_t *w = opaque;
+	(void)len;
+	bd_kafka_stats_health(w->env.health, rk, json);
+	return 0; /* librdkafka frees json */
+}
+
+/* @locality the worker's loop (served by its consumer and producer polls). */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	bd_worker_t *w = opaque;
+	if (bd_kafka_on_error(w->env.health, rk, err, reason))
+		w->fatal = 1;
 }
 
 /* ---- mailbox and stop ------------------------------------------------------ */
@@ -974,10 +996,14 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 	} else {
 		if (bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
-		    bd_kafka_conf_default(conf, cfg, "linger.ms", "1", errstr, errstr_size))
+		    bd_kafka_conf_default(conf, cfg, "linger.ms", "1", errstr, errstr_size) ||
+		    bd_kafka_conf_default(conf, cfg, "statistics.interval.ms", "1000", errstr,
+					  errstr_size))
 			goto fail;
 		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+		rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	}
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	rd_kafka_conf_set_opaque(conf, w);
 	rk = rd_kafka_new(type, conf, errstr, errstr_size);
 	if (!rk)

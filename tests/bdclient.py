@@ -144,10 +144,11 @@ class Tail:
 # ---- processes ---------------------------------------------------------------
 
 class Proc:
-    def __init__(self, args, name):
+    def __init__(self, args, name, stdin=None):
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=self.log,
+                                  text=True)
         self.bootstrap = None
 
     def wait_bootstrap(self, timeout=20):
@@ -183,10 +184,23 @@ class Proc:
         return self.p.returncode
 
 
-def start_broker():
-    b = Proc([BUDGETD, "--broker-only"] + TEST_KAFKA, "broker")
+def start_broker(faults=False):
+    """The embedded broker; with faults, fault() injects mock-cluster faults."""
+    if faults:
+        b = Proc([BUDGETD, "--broker-only", "--broker-faults"] + TEST_KAFKA, "broker",
+                 stdin=subprocess.PIPE)
+    else:
+        b = Proc([BUDGETD, "--broker-only"] + TEST_KAFKA, "broker")
     b.wait_bootstrap()
     return b
+
+
+def fault(broker, command):
+    """Sends one fault command (see budgetd --help) and checks the answer."""
+    broker.p.stdin.write(command + "\n")
+    broker.p.stdin.flush()
+    answer = broker.p.stdout.readline().strip()
+    check(answer == "ok: " + command, "fault %r: broker answered %r" % (command, answer))
 
 
 def start_daemon(bootstrap, state_dir, *extra):

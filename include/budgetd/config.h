@@ -40,7 +40,7 @@ typedef struct bd_config_s {
 	char *solve_mode;
 	double solve_overspend_prob, solve_shrinkage, pace_band, pace_lead, solve_halflife_h;
 	int solve_land;
-	int solve_scenarios, solve_maturity_s, pace_check_ms;
+	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
 	int train_student_hidden, train_hidden, train_rep_dim;
 	double train_min_agreement, train_w_conv, train_w_value, train_w_cost, train_huber;

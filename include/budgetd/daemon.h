@@ -24,6 +24,6 @@ int bd_daemon_run(bd_config_t *cfg);
 
 /** Runs only the embedded broker until SIGTERM/SIGINT. @p addr_file, when
  *  not NULL, receives the bootstrap address. */
-int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file);
+int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file, int faults);
 
 #endif

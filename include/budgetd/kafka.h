@@ -12,6 +12,7 @@
 
 #include "budgetd/common.h"
 #include "budgetd/config.h"
+#include "budgetd/health.h"
 
 /**
  * A configuration with the `kafka.*` pass-through settings applied, then
@@ -31,6 +32,28 @@ int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
 /** Sets one property; on failure errstr names it. */
 int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 		      char *errstr, size_t errstr_size) BD_WUR;
+
+/**
+ * What an error_cb does with a client error: notes it in @p health (it
+ * makes the daemon degraded for a while) and logs it.  librdkafka recovers
+ * from most errors by itself (reconnects, retries, new leaders); only a
+ * fatal one (an idempotent producer's broken sequence) leaves the client
+ * unusable.  @returns 1 for a fatal error: the caller stops, and the
+ * outputs it owed are produced again from the outbox by the next start.
+ * @locality the thread that serves the client's callbacks.
+ */
+int bd_kafka_on_error(bd_health_t *health, rd_kafka_t *rk, int err, const char *reason);
+
+/**
+ * What a stats_cb does with librdkafka's statistics (JSON): notes every
+ * broker the client needs but has no connection to (state other than UP or
+ * INIT).  librdkafka reports a lost broker through error_cb only now and
+ * then (identical errors are suppressed), while its statistics say at each
+ * interval whether it is still gone, so this keeps the daemon degraded for
+ * exactly as long as the broker is away.  @returns the brokers noted.
+ * @locality the thread that serves the client's callbacks.
+ */
+int bd_kafka_stats_health(bd_health_t *health, rd_kafka_t *rk, const char *json);
 
 /**
  * Wakes a libuv loop when @p q becomes non-empty.

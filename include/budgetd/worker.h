@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "budgetd/common.h"
+#include "budgetd/health.h"
 #include "budgetd/config.h"
 #include "budgetd/snapshot.h"
 #include "budgetd/store.h"
@@ -39,6 +40,7 @@ typedef struct bd_worker_env_s {
 	bd_store_t *store;
 	int64_t *clock_ms; /**< atomic max of event times seen */
 	uv_async_t *failed; /**< sent when a worker stops on an error */
+	bd_health_t *health; /**< notes broker and delivery problems */
 } bd_worker_env_t;
 
 /**

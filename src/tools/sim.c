@@ -132,6 +132,8 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap)
 	    (type == RD_KAFKA_CONSUMER &&
 	     (rd_kafka_conf_set(conf, "group.id", "budgetd-sim", errstr, sizeof(errstr)) ||
 	      rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, sizeof(errstr)) ||
+	      /* a position reset (broker faults) must not skip decisions */
+	      rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr)) ||
 	      rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))))) {
 		fprintf(stderr, "budgetd-sim: %s\n", errstr);
 		rd_kafka_conf_destroy(conf);

@@ -1,0 +1,57 @@
+/**
+ * @file health.h
+ * @brief Whether budgetd is healthy or degraded, and why.
+ *
+ * Parts of the daemon note problems as they see them (a broker connection
+ * lost, a request failing, an output whose delivery failed); the daemon is
+ * degraded while any source has noted one within the last window, and
+ * healthy again once a whole window passes without one.  librdkafka
+ * reports a lost broker again at every reconnect attempt (at most
+ * reconnect.backoff.max.ms apart, 10 s by default), so a window of at least
+ * that long keeps an outage from flapping.  The main loop evaluates the
+ * state on a timer, logs each change, and the admin endpoint reports it.
+ *
+ * @locality bd_health_note: any thread; the rest: the main loop.
+ */
+#ifndef BUDGETD_HEALTH_H
+#define BUDGETD_HEALTH_H
+
+#include <stdint.h>
+
+#include "budgetd/common.h"
+
+typedef enum bd_health_src_e {
+	BD_HEALTH_KAFKA,  /**< a client lost its broker, a request failed */
+	BD_HEALTH_OUTPUT, /**< an output's delivery failed (it is retried) */
+	BD_HEALTH_STORE,  /**< a state write failed */
+	BD_HEALTH__COUNT
+} bd_health_src_t;
+
+typedef struct bd_health_s bd_health_t;
+
+/** @returns a new tracker (all healthy) or NULL; free with bd_health_free. */
+bd_health_t *bd_health_new(int64_t window_ms) BD_WUR;
+void bd_health_free(bd_health_t *h);
+
+/** Notes a problem of @p src now (reason copied, truncated to 255 bytes). */
+void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
+	BD_PRINTF(3, 4);
+
+/** Notes at @p now_ms, on uv_hrtime()'s clock in ms (for tests). */
+void bd_health_note_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
+		       const char *reason);
+
+/**
+ * Evaluates at @p now_ms (uv_hrtime()'s clock in ms): @returns 1 when degraded (then @p why, when not
+ * NULL, gets "source: latest reason" of the most recent problem), 0 when
+ * healthy.  Also counts problems per source (bd_health_count).
+ */
+int bd_health_eval(bd_health_t *h, int64_t now_ms, char *why, size_t why_size);
+
+/** Problems noted from @p src since start. */
+uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src);
+
+/** "kafka", "output", "store". */
+const char *bd_health_src_name(bd_health_src_t src);
+
+#endif

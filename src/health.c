@@ -1,0 +1,89 @@
+#include "budgetd/health.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "budgetd/log.h"
+
+struct bd_health_s {
+	uv_mutex_t lock; /* notes come from worker and librdkafka threads */
+	int64_t window_ms;
+	int64_t last_ms[BD_HEALTH__COUNT]; /* 0: never */
+	char reason[BD_HEALTH__COUNT][256];
+	_Atomic uint64_t count[BD_HEALTH__COUNT];
+};
+
+static const char *const names[BD_HEALTH__COUNT] = {"kafka", "output", "store"};
+
+const char *bd_health_src_name(bd_health_src_t src)
+{
+	return (unsigned)src < BD_HEALTH__COUNT ? names[src] : "?";
+}
+
+bd_health_t *bd_health_new(int64_t window_ms)
+{
+	bd_health_t *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	if (uv_mutex_init(&h->lock) != 0) {
+		free(h);
+		return NULL;
+	}
+	h->window_ms = window_ms;
+	return h;
+}
+
+void bd_health_free(bd_health_t *h)
+{
+	if (!h)
+		return;
+	uv_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void bd_health_note_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
+		       const char *reason)
+{
+	if (!h || (unsigned)src >= BD_HEALTH__COUNT)
+		return;
+	atomic_fetch_add_explicit(&h->count[src], 1, memory_order_relaxed);
+	uv_mutex_lock(&h->lock);
+	h->last_ms[src] = now_ms > 0 ? now_ms : 1;
+	snprintf(h->reason[src], sizeof(h->reason[src]), "%s", reason);
+	uv_mutex_unlock(&h->lock);
+}
+
+void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	bd_health_note_at(h, src, (int64_t)(uv_hrtime() / 1000000), reason);
+}
+
+int bd_health_eval(bd_health_t *h, int64_t now_ms, char *why, size_t why_size)
+{
+	int worst = -1;
+	uv_mutex_lock(&h->lock);
+	for (int s = 0; s < BD_HEALTH__COUNT; s++)
+		if (h->last_ms[s] && now_ms - h->last_ms[s] < h->window_ms &&
+		    (worst < 0 || h->last_ms[s] > h->last_ms[worst]))
+			worst = s;
+	if (worst >= 0 && why)
+		snprintf(why, why_size, "%s: %s", names[worst], h->reason[worst]);
+	uv_mutex_unlock(&h->lock);
+	return worst >= 0;
+}
+
+uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src)
+{
+	return (unsigned)src < BD_HEALTH__COUNT
+		       ? atomic_load_explicit(&h->count[src], memory_order_relaxed)
+		       : 0;
+}

@@ -1,0 +1,98 @@
+/* health.c and the librdkafka statistics reader behind "degraded". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/health.h"
+#include "budgetd/kafka.h"
+
+static void test_window(void **state)
+{
+	(void)state;
+	bd_health_t *h = bd_health_new(3000);
+	char why[300] = "";
+	assert_non_null(h);
+	assert_int_equal(bd_health_eval(h, 10000, why, sizeof(why)), 0);
+	bd_health_note_at(h, BD_HEALTH_KAFKA, 10000, "broker 2 is DOWN");
+	assert_int_equal(bd_health_eval(h, 10001, why, sizeof(why)), 1);
+	assert_string_equal(why, "kafka: broker 2 is DOWN");
+	/* the most recent problem names the state */
+	bd_health_note_at(h, BD_HEALTH_OUTPUT, 11000, "delivery failed");
+	assert_int_equal(bd_health_eval(h, 12999, why, sizeof(why)), 1);
+	assert_string_equal(why, "output: delivery failed");
+	/* still degraded while any source is inside the window */
+	assert_int_equal(bd_health_eval(h, 13500, why, sizeof(why)), 1);
+	/* a whole window without a problem: healthy */
+	assert_int_equal(bd_health_eval(h, 14000, NULL, 0), 0);
+	assert_int_equal(bd_health_count(h, BD_HEALTH_KAFKA), 1);
+	assert_int_equal(bd_health_count(h, BD_HEALTH_OUTPUT), 1);
+	assert_int_equal(bd_health_count(h, BD_HEALTH_STORE), 0);
+	bd_health_free(h);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+	size_t n;
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A real statistics document (a producer while the mock cluster's broker 2
+ * was down): broker 2 is TRY_CONNECT, 1 and 3 are UP. */
+static void test_stats(void **state)
+{
+	(void)state;
+	const char *srcdir = getenv("srcdir");
+	char path[4096], why[300];
+	snprintf(path, sizeof(path), "%s/tests/data/rdkafka-stats-broker-down.json",
+		 srcdir ? srcdir : ".");
+	char *json = slurp(path);
+	char errstr[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	assert_int_equal(rd_kafka_conf_set(conf, "client.id", "t", errstr, sizeof(errstr)),
+			 RD_KAFKA_CONF_OK);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	assert_non_null(rk);
+	bd_health_t *h = bd_health_new(1000);
+	assert_int_equal(bd_kafka_stats_health(h, rk, json), 1);
+	assert_int_equal(bd_health_eval(h, (int64_t)(uv_hrtime() / 1000000), why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "broker 2 is TRY_CONNECT"));
+	/* the same document with every broker up: nothing noted */
+	for (char *p = json; (p = strstr(p, "\"TRY_CONNECT\"")) != NULL;)
+		memcpy(p, "\"UP\"         ", 13);
+	bd_health_t *h2 = bd_health_new(1000);
+	assert_int_equal(bd_kafka_stats_health(h2, rk, json), 0);
+	/* INIT (never needed) is not a problem either */
+	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
+							 "\"state\":\"INIT\"}}}"), 0);
+	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
+							 "\"state\":\"DOWN\"}}}"), 1);
+	/* truncated documents end the scan */
+	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"), 0);
+	assert_int_equal(bd_kafka_stats_health(h2, rk, ""), 0);
+	bd_health_free(h);
+	bd_health_free(h2);
+	rd_kafka_destroy(rk);
+	free(json);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_stats),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
