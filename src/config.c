@@ -81,7 +81,21 @@ static const setting_t settings[] = {
 	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,
 	 "Most input messages in one atomic state batch"},
 	{"decision.retention.s", T_INT, OFF(decision_retention_s), "604800", 60, INT_MAX, NULL,
-	 "How long decisions wait for their outcome"},
+	 "How long decisions wait for their outcome: an outcome more than this after its "
+	 "decision (event times) is dead-lettered as expired"},
+	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
+	 "Input messages larger than this are dead-lettered (oversized, first 1024 bytes kept) "
+	 "without being decoded"},
+	{"input.max.future.s", T_INT, OFF(input_max_future_s), "2592000", 0, INT_MAX, NULL,
+	 "Feature events dated more than this ahead of the host's clock are invalid: their time "
+	 "would move the event clock, and with it the campaign day (budgetd-sim replays future "
+	 "days, hence a month)"},
+	{"input.max.skew.ms", T_INT, OFF(input_max_skew_ms), "60000", 0, INT_MAX, NULL,
+	 "Outcomes dated more than this before their decision are invalid (clock skew between "
+	 "the producers is tolerated up to this)"},
+	{"log.counters.s", T_INT, OFF(log_counters_s), "60", 0, 86400, NULL,
+	 "Log the input and dead-letter counters this often when they changed, and at shutdown "
+	 "(0: at shutdown only)"},
 	{"samples.max", T_INT, OFF(samples_max), "1000000", 0, INT_MAX, NULL,
 	 "Joined samples kept per partition for training (oldest dropped)"},
 	{"solve.interval.ms", T_INT, OFF(solve_interval_ms), "5000", 100, 3600000, NULL,

@@ -61,6 +61,12 @@ struct bd_daemon_s {
 	int64_t clock_ms; /* atomic: latest event time (workers write) */
 	bd_worker_t **workers;
 	int n_workers;
+	/* dead letters of control commands (this thread only), and the
+	 * counters of workers already joined, for the totals */
+	uint64_t control_dead[BD_DEAD__COUNT];
+	bd_worker_counters_t joined;
+	uv_timer_t counters_timer;
+	uint64_t counters_logged; /* inputs + dead letters at the last log */
 	int stopping, exit_code, signals, started;
 };
 
@@ -395,14 +401,19 @@ static void on_train_timer(uv_timer_t *t)
 /* ---- control commands ------------------------------------------------------ */
 
 static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
-				const char *reason, const char *detail)
+				bd_dead_reason_t why, const char *detail)
 {
+	const char *reason = bd_dead_reason_name(why);
 	bd_dead_letter_t dl = {
 		.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
 		.offset = m->offset, .ts_ms = wall_ms(), .reason = reason,
 		.detail = detail, .key = m->key, .key_len = m->key_len,
-		.payload = m->payload, .payload_len = m->len,
+		.payload = m->payload,
+		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
+				       ? BD_DEAD_OVERSIZED_KEEP
+				       : m->len,
 	};
+	d->control_dead[why]++;
 	bd_warn("control %d@%lld rejected: %s: %s", m->partition,
 		(long long)m->offset, reason, detail);
 	if (bd_encode_dead_letter(d->codec, &dl, &d->out) != 0 ||
@@ -422,17 +433,27 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	/* for the log: how long the command took to reach us, and to a plan */
 	const int64_t t_in = wall_ms(), t_sent = rd_kafka_message_timestamp(m, NULL);
 
+	if (m->len > (size_t)d->cfg->input_max_bytes) {
+		/* not decoded: see the workers' oversized() */
+		snprintf(errstr, sizeof(errstr),
+			 "message is %zu bytes, input.max.bytes is %d (payload cut to "
+			 "its first %d bytes)",
+			 m->len, d->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
+		err = BD_EINVAL;
+		control_dead_letter(d, m, BD_DEAD_OVERSIZED, errstr);
+		goto done;
+	}
 	err = bd_decode_control(d->codec, m->payload, m->len, &cmd, errstr,
 				sizeof(errstr));
 	if (err) {
-		control_dead_letter(d, m, bd_decode_reason(err), errstr);
+		control_dead_letter(d, m, bd_decode_dead_reason(err), errstr);
 		goto done;
 	}
 	err = bd_campaigns_apply(&d->campaigns, &cmd, d->cfg->exploration, &effect,
 				 &c, errstr, sizeof(errstr));
 	if (err) {
-		control_dead_letter(d, m, err == BD_EUNKNOWN ? "unknown_campaign"
-							    : "invalid", errstr);
+		control_dead_letter(d, m, err == BD_EUNKNOWN ? BD_DEAD_UNKNOWN_CAMPAIGN
+							    : BD_DEAD_INVALID, errstr);
 		goto done;
 	}
 	if (d->campaigns.n != n_before && plans_sync(d, cmd.campaign_id) != 0) {
@@ -794,6 +815,44 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 	return write_batch(d);
 }
 
+/* ---- counters ----------------------------------------------------------------- */
+
+/* Every worker's counters (running and joined) plus the control consumer's
+ * dead letters: what a metrics endpoint will serve. */
+static void counters_sum(const bd_daemon_t *d, bd_worker_counters_t *sum)
+{
+	bd_worker_counters_t c;
+	*sum = d->joined;
+	for (int i = 0; i < d->n_workers; i++) {
+		bd_worker_counters(d->workers[i], &c);
+		bd_worker_counters_add(sum, &c);
+	}
+	for (int r = 0; r < BD_DEAD__COUNT; r++) {
+		sum->dead[r] += d->control_dead[r];
+		sum->dead_letters += d->control_dead[r];
+	}
+}
+
+/* Logs the counters, when they changed since the last time unless
+ * @p always.  Counts only: payloads never go to the log. */
+static void counters_log(bd_daemon_t *d, bool always)
+{
+	bd_worker_counters_t sum;
+	char line[512];
+	counters_sum(d, &sum);
+	uint64_t seen = sum.features + sum.outcomes + sum.dead_letters;
+	if (!always && seen == d->counters_logged)
+		return;
+	d->counters_logged = seen;
+	bd_worker_counters_format(&sum, line, sizeof(line));
+	bd_info("counters: %s", line);
+}
+
+static void on_counters_timer(uv_timer_t *t)
+{
+	counters_log(t->data, false);
+}
+
 /* ---- signals and shutdown ---------------------------------------------------- */
 
 static void begin_shutdown(bd_daemon_t *d)
@@ -809,11 +868,14 @@ static void begin_shutdown(bd_daemon_t *d)
 		bd_worker_stop(d->workers[i]);
 	/* joining blocks this loop, which has nothing else to do now */
 	for (int i = 0; i < d->n_workers; i++) {
+		bd_worker_counters_t last;
 		if (bd_worker_failed(d->workers[i]))
 			d->exit_code = 1;
-		bd_worker_join(d->workers[i]);
+		bd_worker_join(d->workers[i], &last);
+		bd_worker_counters_add(&d->joined, &last);
 	}
 	d->n_workers = 0;
+	counters_log(d, true);
 	rd_kafka_flush(d->producer, 10000);
 	rd_kafka_poll(d->producer, 0);
 	if (write_batch(d) != 0)
@@ -824,6 +886,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->pace_timer, NULL);
 	uv_close((uv_handle_t *)&d->train_timer, NULL);
 	uv_close((uv_handle_t *)&d->health_timer, NULL);
+	uv_close((uv_handle_t *)&d->counters_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -905,6 +968,15 @@ static int make_dirs(const char *path, char *errstr, size_t errstr_size)
 		}
 	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
 		goto fail;
+	/* RocksDB's own message for a file in the way names neither the
+	 * setting nor the path */
+	struct stat sb;
+	if (stat(buf, &sb) != 0)
+		goto fail;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		goto fail;
+	}
 	if (access(buf, W_OK) != 0)
 		goto fail;
 	return 0;
@@ -936,6 +1008,8 @@ int bd_daemon_run(bd_config_t *cfg)
 	d.pace_timer.data = &d;
 	uv_timer_init(&d.loop, &d.train_timer);
 	d.train_timer.data = &d;
+	uv_timer_init(&d.loop, &d.counters_timer);
+	d.counters_timer.data = &d;
 	uv_timer_init(&d.loop, &d.health_timer);
 	d.health_timer.data = &d;
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
@@ -1010,6 +1084,10 @@ int bd_daemon_run(bd_config_t *cfg)
 		       (uint64_t)cfg->solve_interval_ms);
 	uv_timer_start(&d.pace_timer, on_pace_timer, (uint64_t)cfg->pace_check_ms,
 		       (uint64_t)cfg->pace_check_ms);
+	if (cfg->log_counters_s > 0)
+		uv_timer_start(&d.counters_timer, on_counters_timer,
+			       (uint64_t)cfg->log_counters_s * 1000,
+			       (uint64_t)cfg->log_counters_s * 1000);
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
 		cfg->workers, cfg->state_dir, d.bootstrap);
 	uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -1024,7 +1102,7 @@ int bd_daemon_run(bd_config_t *cfg)
 fail_workers:
 	for (int i = 0; i < d.n_workers; i++) {
 		bd_worker_stop(d.workers[i]);
-		bd_worker_join(d.workers[i]);
+		bd_worker_join(d.workers[i], NULL);
 	}
 	d.n_workers = 0;
 fail:
@@ -1036,6 +1114,7 @@ stop_early:
 	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);
 	uv_close((uv_handle_t *)&d.health_timer, NULL);
+	uv_close((uv_handle_t *)&d.counters_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);
 	uv_close((uv_handle_t *)&d.sighup, NULL);

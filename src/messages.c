@@ -160,14 +160,36 @@ uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind)
 	return c->fingerprint[kind];
 }
 
-const char *bd_decode_reason(int err)
+static const char *const dead_reason_names[BD_DEAD__COUNT] = {
+	[BD_DEAD_WIRE] = "wire",
+	[BD_DEAD_SCHEMA] = "schema",
+	[BD_DEAD_DECODE] = "decode",
+	[BD_DEAD_INVALID] = "invalid",
+	[BD_DEAD_UNKNOWN_CAMPAIGN] = "unknown_campaign",
+	[BD_DEAD_UNKNOWN_DECISION] = "unknown_decision",
+	[BD_DEAD_DUPLICATE] = "duplicate",
+	[BD_DEAD_EXPIRED] = "expired",
+	[BD_DEAD_OVERSIZED] = "oversized",
+};
+
+const char *bd_dead_reason_name(bd_dead_reason_t r)
+{
+	return (unsigned)r < BD_DEAD__COUNT ? dead_reason_names[r] : "invalid";
+}
+
+bd_dead_reason_t bd_decode_dead_reason(int err)
 {
 	switch (err) {
-	case BD_EWIRE: return "wire";
-	case BD_ESCHEMA: return "schema";
-	case BD_EINVAL: return "invalid";
-	default: return "decode";
+	case BD_EWIRE: return BD_DEAD_WIRE;
+	case BD_ESCHEMA: return BD_DEAD_SCHEMA;
+	case BD_EINVAL: return BD_DEAD_INVALID;
+	default: return BD_DEAD_DECODE;
 	}
+}
+
+const char *bd_decode_reason(int err)
+{
+	return bd_dead_reason_name(bd_decode_dead_reason(err));
 }
 
 /* ---- decode helpers ------------------------------------------------------ */

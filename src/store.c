@@ -130,10 +130,13 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 	st->db = rocksdb_open_column_families(st->opts, dir, BD_CF__COUNT, names,
 					      cfo, st->cf, &err);
 	if (err) {
+		/* A MANIFEST that CURRENT names but that is gone is damage
+		 * too (a missing directory is created, never an error). */
+		bool damaged = strstr(err, "orrupt") ||
+			       (strstr(err, "MANIFEST") && strstr(err, "No such file"));
 		snprintf(errstr, errstr_size,
 			 "cannot open state in %s: %s%s", dir, err,
-			 strstr(err, "orrupt")
-				 ? " (the database is damaged and budgetd will not start "
+			 damaged ? " (the database is damaged and budgetd will not start "
 				   "on it: move the directory aside and put a backup in "
 				   "its place, a copy taken while budgetd was stopped or "
 				   "a RocksDB checkpoint; budgetd takes no checkpoints "

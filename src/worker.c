@@ -84,6 +84,7 @@ struct bd_worker_s {
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups;
+	_Atomic uint64_t c_dead_by[BD_DEAD__COUNT]; /* c_dead by reason */
 };
 
 #define COUNT(w, f) atomic_fetch_add_explicit(&(w)->f, 1, memory_order_relaxed)
@@ -225,8 +226,9 @@ static int decision_store(bd_worker_t *w, uint16_t part, uint64_t h,
 /* ---- outputs ---------------------------------------------------------------- */
 
 static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
-			const char *reason, const char *detail)
+			bd_dead_reason_t why, const char *detail)
 {
+	const char *reason = bd_dead_reason_name(why);
 	bd_dead_letter_t dl = {
 		.topic = rd_kafka_topic_name(m->rkt),
 		.partition = m->partition,
@@ -237,7 +239,9 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 		.key = m->key,
 		.key_len = m->key_len,
 		.payload = m->payload,
-		.payload_len = m->len,
+		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
+				       ? BD_DEAD_OVERSIZED_KEEP
+				       : m->len,
 	};
 	int err = bd_encode_dead_letter(w->codec, &dl, &w->out);
 	if (!err)
@@ -251,7 +255,25 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 	bd_debug("dead letter %s/%d@%lld: %s: %s", dl.topic, m->partition,
 		 (long long)m->offset, reason, detail);
 	COUNT(w, c_dead);
+	atomic_fetch_add_explicit(&w->c_dead_by[why], 1, memory_order_relaxed);
 	w->dirty = 1;
+}
+
+/* Input larger than input.max.bytes is refused before it is decoded: Avro C
+ * would allocate whatever the body claims (a million features, megabytes
+ * of string) before any of our limits could look at it.
+ * @returns true if @p m was dead-lettered. */
+static bool oversized(bd_worker_t *w, const rd_kafka_message_t *m)
+{
+	char errstr[160];
+	if (m->len <= (size_t)w->cfg->input_max_bytes)
+		return false;
+	snprintf(errstr, sizeof(errstr),
+		 "message is %zu bytes, input.max.bytes is %d (payload cut to its "
+		 "first %d bytes)",
+		 m->len, w->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
+	dead_letter(w, m, BD_DEAD_OVERSIZED, errstr);
+	return true;
 }
 
 static int publish_decision(bd_worker_t *w, uint16_t part, const bd_decision_t *d)
@@ -286,23 +308,39 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	int err;
 
 	COUNT(w, c_features);
+	if (oversized(w, m))
+		return;
 	err = bd_decode_feature(w->codec, m->payload, m->len, &ev, errstr,
 				sizeof(errstr));
 	if (err) {
-		dead_letter(w, m, bd_decode_reason(err), errstr);
+		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
+		return;
+	}
+	/* The event clock is the latest event time seen and decides the
+	 * campaign day: one event dated years ahead would end today's budget
+	 * for every campaign.  The host's clock is the only other clock. */
+	int64_t ahead = ev.ts_ms - now_ms();
+	if (w->cfg->input_max_future_s > 0 &&
+	    ahead > (int64_t)w->cfg->input_max_future_s * 1000) {
+		snprintf(errstr, sizeof(errstr),
+			 "ts_ms %lld is %lld s ahead of this host's clock "
+			 "(input.max.future.s is %d)",
+			 (long long)ev.ts_ms, (long long)(ahead / 1000),
+			 w->cfg->input_max_future_s);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
 	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
 			 ev.campaign_id);
-		dead_letter(w, m, "unknown_campaign", errstr);
+		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
 	if (ev.dim != w->cfg->features_dim) {
 		snprintf(errstr, sizeof(errstr),
 			 "features has %d values, features.dim is %d", ev.dim,
 			 w->cfg->features_dim);
-		dead_letter(w, m, "invalid", errstr);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
 	h = bd_decision_hash(ev.campaign_id, ev.request_id);
@@ -316,7 +354,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 			snprintf(errstr, sizeof(errstr),
 				 "decision id %s collides with request '%s'", id,
 				 rec.request_id);
-			dead_letter(w, m, "invalid", errstr);
+			dead_letter(w, m, BD_DEAD_INVALID, errstr);
 			return;
 		}
 		d = (bd_decision_t){
@@ -453,7 +491,7 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	if (!c) {
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
 			 ev->campaign_id);
-		dead_letter(w, m, "unknown_campaign", errstr);
+		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
 	if (ev->dim != w->cfg->features_dim || ev->treatment >= c->n_treatments) {
@@ -462,7 +500,7 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 			 "(campaign has %d)",
 			 ev->dim, w->cfg->features_dim, ev->treatment,
 			 c->n_treatments);
-		dead_letter(w, m, "invalid", errstr);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
 	/* A logged propensity of exactly 1/J is taken as randomised (RCT). */
@@ -499,10 +537,12 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 	int err;
 
 	COUNT(w, c_outcomes);
+	if (oversized(w, m))
+		return;
 	err = bd_decode_outcome(w->codec, m->payload, m->len, &ev, errstr,
 				sizeof(errstr));
 	if (err) {
-		dead_letter(w, m, bd_decode_reason(err), errstr);
+		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
 		return;
 	}
 	if (ev.decision_id[0] == '\0') {
@@ -513,7 +553,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 		snprintf(errstr, sizeof(errstr),
 			 "decision_id '%.40s' is not 16 lowercase hex digits",
 			 ev.decision_id);
-		dead_letter(w, m, "invalid", errstr);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
 	err = decision_lookup(w, part, h, &rec);
@@ -528,13 +568,13 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 			 "no decision %s on partition %d (expired, never made, or "
 			 "the outcome was not keyed by user_id)",
 			 ev.decision_id, m->partition);
-		dead_letter(w, m, "unknown_decision", errstr);
+		dead_letter(w, m, BD_DEAD_UNKNOWN_DECISION, errstr);
 		return;
 	}
 	if (rec.joined) {
 		snprintf(errstr, sizeof(errstr),
 			 "decision %s already has its outcome", ev.decision_id);
-		dead_letter(w, m, "duplicate", errstr);
+		dead_letter(w, m, BD_DEAD_DUPLICATE, errstr);
 		return;
 	}
 	if (strcmp(rec.campaign_id, ev.campaign_id) != 0 ||
@@ -542,7 +582,27 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 		snprintf(errstr, sizeof(errstr),
 			 "decision %s belongs to campaign '%s' user '%s'",
 			 ev.decision_id, rec.campaign_id, rec.user_id);
-		dead_letter(w, m, "invalid", errstr);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+		return;
+	}
+	/* Event times, not the host's clock: a replay after a restart must
+	 * decide exactly as the first run did. */
+	if (ev.ts_ms < rec.ts_ms - w->cfg->input_max_skew_ms) {
+		snprintf(errstr, sizeof(errstr),
+			 "outcome ts_ms %lld is %lld ms before its decision's ts_ms "
+			 "%lld (input.max.skew.ms is %d)",
+			 (long long)ev.ts_ms, (long long)(rec.ts_ms - ev.ts_ms),
+			 (long long)rec.ts_ms, w->cfg->input_max_skew_ms);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+		return;
+	}
+	if (ev.ts_ms - rec.ts_ms > (int64_t)w->cfg->decision_retention_s * 1000) {
+		snprintf(errstr, sizeof(errstr),
+			 "outcome comes %lld s after decision %s, "
+			 "decision.retention.s is %d",
+			 (long long)((ev.ts_ms - rec.ts_ms) / 1000), ev.decision_id,
+			 w->cfg->decision_retention_s);
+		dead_letter(w, m, BD_DEAD_EXPIRED, errstr);
 		return;
 	}
 	const bd_campaign_t *c = bd_snapshot_find(w->snap, rec.campaign_id, NULL);
@@ -1096,10 +1156,12 @@ fail:
 	return err;
 }
 
-void bd_worker_join(bd_worker_t *w)
+void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 {
 	uv_thread_join(&w->thread);
 	uv_loop_close(&w->loop);
+	if (final)
+		bd_worker_counters(w, final);
 	worker_free(w);
 }
 
@@ -1119,4 +1181,44 @@ void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
 	c->dead_letters = atomic_load_explicit(&m->c_dead, memory_order_relaxed);
 	c->batches = atomic_load_explicit(&m->c_batches, memory_order_relaxed);
 	c->duplicates = atomic_load_explicit(&m->c_dups, memory_order_relaxed);
+	for (int r = 0; r < BD_DEAD__COUNT; r++)
+		c->dead[r] = atomic_load_explicit(&m->c_dead_by[r], memory_order_relaxed);
+}
+
+void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_t *c)
+{
+	sum->features += c->features;
+	sum->outcomes += c->outcomes;
+	sum->historical += c->historical;
+	sum->decisions += c->decisions;
+	sum->republished += c->republished;
+	sum->dead_letters += c->dead_letters;
+	sum->batches += c->batches;
+	sum->duplicates += c->duplicates;
+	for (int r = 0; r < BD_DEAD__COUNT; r++)
+		sum->dead[r] += c->dead[r];
+}
+
+int bd_worker_counters_format(const bd_worker_counters_t *c, char *buf, size_t size)
+{
+	size_t n;
+	int k = snprintf(buf, size,
+			 "features=%llu outcomes=%llu historical=%llu decisions=%llu "
+			 "republished=%llu duplicates=%llu batches=%llu; dead letters:",
+			 (unsigned long long)c->features, (unsigned long long)c->outcomes,
+			 (unsigned long long)c->historical, (unsigned long long)c->decisions,
+			 (unsigned long long)c->republished, (unsigned long long)c->duplicates,
+			 (unsigned long long)c->batches);
+	for (int r = 0; r < BD_DEAD__COUNT && k >= 0; r++) {
+		n = (size_t)k < size ? size - (size_t)k : 0;
+		k += snprintf(n ? buf + k : NULL, n, " %s=%llu",
+			      bd_dead_reason_name((bd_dead_reason_t)r),
+			      (unsigned long long)c->dead[r]);
+	}
+	if (k >= 0) {
+		n = (size_t)k < size ? size - (size_t)k : 0;
+		k += snprintf(n ? buf + k : NULL, n, " total=%llu",
+			      (unsigned long long)c->dead_letters);
+	}
+	return k;
 }

@@ -57,3 +57,15 @@ caught_up() {
 	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" budgetd "${1:-60}" 2>/dev/null ||
 		fail "budgetd did not catch up with its input"
 }
+
+# refuse_start STATE_DIR PATTERN: budgetd must refuse to start on STATE_DIR,
+# by itself (non-zero exit, no Kafka needed), with PATTERN in its error
+refuse_start() {
+	timeout 30 "$BUDGETD" -X state.dir="$1" -X bootstrap.servers=127.0.0.1:9 \
+		>"$WORK/refuse.out" 2>"$WORK/refuse.log"
+	rc=$?
+	[ "$rc" -ne 0 ] || fail "budgetd started on $1"
+	[ "$rc" -ne 124 ] || fail "budgetd did not stop by itself on $1"
+	grep -q -- "$2" "$WORK/refuse.log" ||
+		fail "no '$2' in the error: $(tail -n 3 "$WORK/refuse.log")"
+}

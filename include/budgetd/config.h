@@ -35,6 +35,10 @@ typedef struct bd_config_s {
 	int flush_interval_ms;
 	int batch_max;
 	int decision_retention_s;
+	int input_max_bytes;
+	int input_max_future_s;
+	int input_max_skew_ms;
+	int log_counters_s;
 	int samples_max;
 	int solve_interval_ms;
 	char *solve_mode;

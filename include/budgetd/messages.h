@@ -183,8 +183,31 @@ int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
 int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len,
 		   bd_plan_msg_t *p, char *errstr, size_t errstr_size) BD_WUR;
 
-/** The dead-letter reason code of a decoder's error ("wire", "schema",
- *  "decode" or "invalid"). */
+/** Why an input message was dead-lettered: the DeadLetter's reason code
+ *  (bd_dead_reason_name()) and the index of its counter. */
+typedef enum {
+	BD_DEAD_WIRE,             /**< framing: too short, unknown magic byte */
+	BD_DEAD_SCHEMA,           /**< unknown schema id or fingerprint */
+	BD_DEAD_DECODE,           /**< Avro body truncated or with trailing bytes */
+	BD_DEAD_INVALID,          /**< decodes, but a value breaks a rule */
+	BD_DEAD_UNKNOWN_CAMPAIGN, /**< no such campaign */
+	BD_DEAD_UNKNOWN_DECISION, /**< outcome for no stored decision */
+	BD_DEAD_DUPLICATE,        /**< second outcome for a decision */
+	BD_DEAD_EXPIRED,          /**< outcome later than decision.retention.s */
+	BD_DEAD_OVERSIZED,        /**< larger than input.max.bytes, not decoded */
+	BD_DEAD__COUNT
+} bd_dead_reason_t;
+
+/** A dead letter of reason BD_DEAD_OVERSIZED carries only this many first
+ *  bytes of the payload: the whole of it may not fit in a Kafka message. */
+#define BD_DEAD_OVERSIZED_KEEP 1024
+
+/** The reason code, e.g. "unknown_campaign". */
+const char *bd_dead_reason_name(bd_dead_reason_t r);
+/** The dead-letter reason of a decoder's error (wire, schema, decode or
+ *  invalid). */
+bd_dead_reason_t bd_decode_dead_reason(int err);
+/** bd_dead_reason_name(bd_decode_dead_reason(err)). */
 const char *bd_decode_reason(int err);
 
 struct bd_cluster_model_s;

@@ -22,15 +22,18 @@
 #include "budgetd/common.h"
 #include "budgetd/health.h"
 #include "budgetd/config.h"
+#include "budgetd/messages.h"
 #include "budgetd/snapshot.h"
 #include "budgetd/store.h"
 
 typedef struct bd_worker_s bd_worker_t;
 
-/** Counters, readable from any thread (relaxed atomics). */
+/** Counters, readable from any thread (relaxed atomics).  dead_letters is
+ *  the sum of dead[], one counter per reason (bd_dead_reason_t). */
 typedef struct bd_worker_counters_s {
 	uint64_t features, outcomes, historical, decisions, republished,
 		dead_letters, batches, duplicates;
+	uint64_t dead[BD_DEAD__COUNT];
 } bd_worker_counters_t;
 
 /** Shared, read-only context handed to every worker. */
@@ -53,10 +56,21 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 void bd_worker_post_snapshot(bd_worker_t *w, bd_snapshot_t *snap);
 /** Asks the worker to drain, write, close its consumer and exit. */
 void bd_worker_stop(bd_worker_t *w);
-/** Waits for the thread to end and frees the worker. */
-void bd_worker_join(bd_worker_t *w);
+/** Waits for the thread to end and frees the worker; its final counters go
+ *  to @p final unless NULL. */
+void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
+/** Adds @p c to @p sum, counter by counter (several workers, the control
+ *  consumer's dead letters, workers already joined). */
+void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_t *c);
+/**
+ * Formats @p c on one line, "features=.. outcomes=.. ...; dead letters:
+ * wire=.. schema=.. ... total=..", every reason always present (zeros too)
+ * so that a reader need not know which reasons exist.
+ * @returns the length snprintf would have written.
+ */
+int bd_worker_counters_format(const bd_worker_counters_t *c, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a control command whose action enum index is 9 (invalid).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" control_unknown_action

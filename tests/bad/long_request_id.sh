@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a 5000-byte request_id (invalid).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" long_request_id

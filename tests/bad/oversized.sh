@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a message over a configured input.max.bytes (oversized).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" oversized

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: JSON on the feature topic: unknown magic byte (wire).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" wrong_magic
