@@ -123,6 +123,11 @@ static const setting_t settings[] = {
 	 "Plans may run this share ahead of the even pace while later solves can still correct it "
 	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
 	 "ahead always can slow down"},
+	{"admin.listen", T_STR, OFF(admin_listen), "127.0.0.1:9877", 0, 0, NULL,
+	 "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, /api/*): HOST:PORT; "
+	 "it has no authentication, so keep it on loopback or behind a proxy (empty: off)"},
+	{"admin.refresh.ms", T_INT, OFF(admin_refresh_ms), "1000", 100, 60000, NULL,
+	 "How often the admin documents are rendered (they are at most this old)"},
 	{"health.window.ms", T_INT, OFF(health_window_ms), "15000", 100, 3600000, NULL,
 	 "Degraded while a broker or output problem was seen this recently; keep it above "
 	 "kafka.reconnect.backoff.max.ms (10 s by default), at which a lost broker is reported "
@@ -417,4 +422,34 @@ bd_wire_format_t bd_config_output_format(const bd_config_t *cfg)
 	return strcmp(cfg->output_format, "single_object") == 0
 		       ? BD_WIRE_SINGLE_OBJECT
 		       : BD_WIRE_CONFLUENT;
+}
+
+void bd_config_each(const bd_config_t *cfg, bd_config_each_cb cb, void *opaque)
+{
+	char val[64];
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++) {
+		const setting_t *s = &settings[i];
+		const char *p = (const char *)cfg + s->offset, *v = val;
+		switch (s->type) {
+		case T_STR:
+		case T_ENUM:
+			v = *(char *const *)p;
+			break;
+		case T_INT:
+			snprintf(val, sizeof(val), "%d", *(const int *)p);
+			break;
+		case T_DOUBLE:
+			snprintf(val, sizeof(val), "%g", *(const double *)p);
+			break;
+		}
+		cb(s->name, v, s->def, s->doc, opaque);
+	}
+	for (int i = 0; i < cfg->kafka_n; i++) {
+		char key[300];
+		bool secret = strstr(cfg->kafka_key[i], "password") ||
+			      strstr(cfg->kafka_key[i], "secret");
+		snprintf(key, sizeof(key), "kafka.%s", cfg->kafka_key[i]);
+		cb(key, secret ? "********" : cfg->kafka_val[i], "", "passed to librdkafka",
+		   opaque);
+	}
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "budgetd/admin.h"
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
 #include "budgetd/cluster.h"
@@ -21,6 +22,7 @@
 #include "budgetd/outbox.h"
 #include "budgetd/pacer.h"
 #include "budgetd/plan.h"
+#include "budgetd/report.h"
 #include "budgetd/snapshot.h"
 #include "budgetd/solver.h"
 #include "budgetd/stats.h"
@@ -64,6 +66,15 @@ struct bd_daemon_s {
 	/* dead letters of control commands (this thread only), and the
 	 * counters of workers already joined, for the totals */
 	uint64_t control_dead[BD_DEAD__COUNT];
+	/* the admin endpoint and what it shows */
+	bd_admin_t *admin;
+	uv_timer_t admin_timer;
+	bd_report_track_t **tracks;
+	int n_tracks;
+	bd_histo_t solve_histo;
+	uint64_t n_control_in, n_plans_out, n_models_out;
+	int64_t started_ms;
+	char health_why[300];
 	bd_worker_counters_t joined;
 	uv_timer_t counters_timer;
 	uint64_t counters_logged; /* inputs + dead letters at the last log */
@@ -209,6 +220,23 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 	return err;
 }
 
+/* The status track of campaign @p id, created on first use. */
+static bd_report_track_t *track_for(bd_daemon_t *d, const char *id)
+{
+	for (int i = 0; i < d->n_tracks; i++)
+		if (strcmp(d->tracks[i]->campaign_id, id) == 0)
+			return d->tracks[i];
+	bd_report_track_t **v = realloc(d->tracks, sizeof(*v) * (size_t)(d->n_tracks + 1));
+	if (!v)
+		return NULL;
+	d->tracks = v;
+	if (!(v[d->n_tracks] = calloc(1, sizeof(**v))))
+		return NULL;
+	v[d->n_tracks]->day = -1;
+	snprintf(v[d->n_tracks]->campaign_id, sizeof(v[0]->campaign_id), "%s", id);
+	return v[d->n_tracks++];
+}
+
 /* Solves campaign @p ci from its gathered statistics for the rest of its
  * day and publishes the plan.  @returns 0 (new plan), 1 (on pace: the old
  * plan stays) or an error. */
@@ -225,6 +253,9 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	/* Spend = realised cost + the expected cost of today's decisions
 	 * still waiting for their outcomes. */
 	double spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;
+	bd_report_track_t *tr = track_for(d, c->id);
+	if (!tr || bd_report_track_update(tr, c, &g->est, spent, g->day, g->ep.sec_of_day))
+		bd_warn("campaign %s: out of memory for the status track", c->id);
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
 					     sizeof(why_off)))
@@ -258,6 +289,7 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	d->plans[ci] = p;
 	p = NULL;
 	bd_plan_unref(old);
+	d->n_plans_out++;
 	err = 0;
 out:
 	if (err < 0)
@@ -274,6 +306,7 @@ static int solve(bd_daemon_t *d, int ci, const char *why, bool drift_only)
 	const int n = d->campaigns.n;
 	scan_t sc = {d, calloc((size_t)(n ? n : 1), sizeof(gather_t))};
 	int changed = 0, err = -ENOMEM;
+	uint64_t t0 = uv_hrtime();
 
 	if (!sc.g)
 		goto out;
@@ -296,6 +329,7 @@ out:
 	free(sc.g);
 	if (changed)
 		publish_snapshot(d);
+	bd_histo_observe(&d->solve_histo, (double)(uv_hrtime() - t0) / 1e9);
 	return changed;
 }
 
@@ -433,6 +467,8 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	/* for the log: how long the command took to reach us, and to a plan */
 	const int64_t t_in = wall_ms(), t_sent = rd_kafka_message_timestamp(m, NULL);
 
+	d->n_control_in++;
+
 	if (m->len > (size_t)d->cfg->input_max_bytes) {
 		/* not decoded: see the workers' oversized() */
 		snprintf(errstr, sizeof(errstr),
@@ -550,6 +586,8 @@ static void on_health_timer(uv_timer_t *t)
 			(double)(now - d->degraded_since_ms) / 1000);
 	}
 	d->degraded = deg;
+	if (deg)
+		snprintf(d->health_why, sizeof(d->health_why), "%s", why);
 	if (d->kafka_fatal && !d->stopping) {
 		d->exit_code = 1;
 		begin_shutdown(d);
@@ -557,6 +595,113 @@ static void on_health_timer(uv_timer_t *t)
 }
 
 /* ---- start-up pieces ------------------------------------------------------- */
+
+/* ---- the admin endpoint ------------------------------------------------------ */
+
+static void counters_sum(const bd_daemon_t *d, bd_worker_counters_t *sum);
+
+static const char *const store_props[] = {
+	"rocksdb.estimate-num-keys",	  "rocksdb.total-sst-files-size",
+	"rocksdb.cur-size-all-mem-tables", "rocksdb.estimate-live-data-size",
+	"rocksdb.num-running-compactions", "rocksdb.num-running-flushes",
+	"rocksdb.block-cache-usage",
+};
+
+static void admin_put(bd_daemon_t *d, bd_admin_doc_t doc, int status, const char *type,
+		      bd_sbuf_t *b)
+{
+	size_t len;
+	if (bd_sbuf_failed(b)) {
+		bd_sbuf_free(b);
+		bd_warn("admin: out of memory rendering %s", bd_admin_doc_path(doc));
+		return;
+	}
+	char *body = bd_sbuf_take(b, &len);
+	bd_admin_publish(d->admin, doc, status, type, body, len);
+}
+
+/* Renders every admin document from the main loop's state and hands them to
+ * the server thread.  @locality the main loop. */
+static void admin_refresh(bd_daemon_t *d)
+{
+	static const char json[] = "application/json", text[] = "text/plain; charset=utf-8";
+	const int nc = d->campaigns.n;
+	const bd_report_track_t **tracks = calloc((size_t)(nc ? nc : 1), sizeof(*tracks));
+	bd_report_lag_t *lag = calloc((size_t)(2 * d->cfg->topic_partitions + 1), sizeof(*lag));
+	double store_val[BD_ARRAY_SIZE(store_props)];
+	bd_sbuf_t b = BD_SBUF_INIT;
+
+	if (!d->admin || !tracks || !lag)
+		goto out;
+	bd_report_t r = {
+		.cfg = d->cfg, .now_ms = atomic_load((_Atomic int64_t *)&d->clock_ms),
+		.started_ms = d->started_ms, .ready = d->started && !d->stopping,
+		.degraded = d->degraded, .why = d->health_why,
+		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
+		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
+		.store_name = store_props, .store_value = store_val,
+		.control_in = d->n_control_in, .plans_out = d->n_plans_out,
+		.models_out = d->n_models_out,
+	};
+	if (r.now_ms <= 0)
+		r.now_ms = wall_ms();
+	for (int s = 0; s < BD_HEALTH__COUNT && s < 3; s++)
+		r.health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
+	for (int k = 0; k < BD_DEAD__COUNT; k++)
+		r.control_dead += d->control_dead[k];
+	counters_sum(d, &r.counters);
+	bd_histo_add_to(&d->solve_histo, &r.solve);
+	for (int i = 0; i < d->n_workers; i++) {
+		bd_worker_latency(d->workers[i], &r.latency);
+		for (int in = 0; in < 2; in++)
+			for (int p = 0; p < d->cfg->topic_partitions; p++) {
+				int64_t l = bd_worker_lag(d->workers[i], in, p);
+				if (l >= 0 && r.n_lag < 2 * d->cfg->topic_partitions)
+					lag[r.n_lag++] = (bd_report_lag_t){
+						d->cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE],
+						p, l};
+			}
+	}
+	for (size_t i = 0; i < BD_ARRAY_SIZE(store_props); i++)
+		if (!d->store || bd_store_property(d->store, store_props[i], &store_val[i]))
+			store_val[i] = NAN;
+	for (int i = 0; i < nc; i++)
+		for (int t = 0; t < d->n_tracks; t++)
+			if (strcmp(d->tracks[t]->campaign_id, d->campaigns.v[i].id) == 0)
+				tracks[i] = d->tracks[t];
+
+	bd_report_metrics(&r, &b);
+	admin_put(d, BD_ADMIN_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+	if (d->degraded)
+		bd_sbuf_printf(&b, "degraded: %s\n", d->health_why);
+	else
+		bd_sbuf_cat(&b, "ok\n");
+	admin_put(d, BD_ADMIN_HEALTHZ, d->degraded ? 503 : 200, text, &b);
+	bd_sbuf_cat(&b, r.ready ? "ready\n" : "not ready\n");
+	admin_put(d, BD_ADMIN_READYZ, r.ready ? 200 : 503, text, &b);
+	bd_report_api_status(&r, &b);
+	admin_put(d, BD_ADMIN_API_STATUS, 200, json, &b);
+	bd_report_api_campaigns(&r, &b);
+	admin_put(d, BD_ADMIN_API_CAMPAIGNS, 200, json, &b);
+	bd_report_api_plans(&r, &b);
+	admin_put(d, BD_ADMIN_API_PLANS, 200, json, &b);
+	bd_report_api_clusters(&r, &b);
+	admin_put(d, BD_ADMIN_API_CLUSTERS, 200, json, &b);
+	bd_report_api_models(&r, &b);
+	admin_put(d, BD_ADMIN_API_MODELS, 200, json, &b);
+	bd_report_api_health(&r, &b);
+	admin_put(d, BD_ADMIN_API_HEALTH, 200, json, &b);
+	bd_report_api_config(&r, &b);
+	admin_put(d, BD_ADMIN_API_CONFIG, 200, json, &b);
+out:
+	free(tracks);
+	free(lag);
+}
+
+static void on_admin_timer(uv_timer_t *t)
+{
+	admin_refresh(t->data);
+}
 
 static int load_campaigns_cb(const char *key, size_t klen, const char *val,
 			     size_t vlen, void *opaque)
@@ -812,6 +957,7 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 		return err;
 	bd_info("model %lld (%s, K=%d) published on %s", (long long)m->version, m->kind,
 		m->k, d->cfg->topic[BD_MSG_MODEL]);
+	d->n_models_out++;
 	return write_batch(d);
 }
 
@@ -864,6 +1010,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_timer_stop(&d->solve_timer);
 	uv_timer_stop(&d->pace_timer);
 	uv_timer_stop(&d->health_timer);
+	uv_timer_stop(&d->admin_timer);
 	for (int i = 0; i < d->n_workers; i++)
 		bd_worker_stop(d->workers[i]);
 	/* joining blocks this loop, which has nothing else to do now */
@@ -886,6 +1033,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->pace_timer, NULL);
 	uv_close((uv_handle_t *)&d->train_timer, NULL);
 	uv_close((uv_handle_t *)&d->health_timer, NULL);
+	uv_close((uv_handle_t *)&d->admin_timer, NULL);
 	uv_close((uv_handle_t *)&d->counters_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -951,6 +1099,10 @@ static void daemon_free(bd_daemon_t *d)
 	bd_store_close(d->store);
 	bd_broker_stop(d->broker);
 	bd_health_free(d->health);
+	bd_admin_stop(d->admin);
+	for (int i = 0; i < d->n_tracks; i++)
+		bd_report_track_free(d->tracks[i]);
+	free(d->tracks);
 	free(d->bootstrap);
 	free(d->workers);
 }
@@ -1012,12 +1164,24 @@ int bd_daemon_run(bd_config_t *cfg)
 	d.counters_timer.data = &d;
 	uv_timer_init(&d.loop, &d.health_timer);
 	d.health_timer.data = &d;
+	uv_timer_init(&d.loop, &d.admin_timer);
+	d.admin_timer.data = &d;
+	d.started_ms = wall_ms();
+	/* first, so /healthz and /readyz answer during a slow start */
+	if (cfg->admin_listen[0]) {
+		if ((err = bd_admin_start(cfg->admin_listen, &d.admin, errstr, sizeof(errstr))))
+			goto fail;
+		bd_info("admin endpoint on http://%s (port %d)", cfg->admin_listen,
+			bd_admin_port(d.admin));
+	}
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	/* from here: client errors during start-up count too */
 	uv_timer_start(&d.health_timer, on_health_timer, 500, 500);
+	uv_timer_start(&d.admin_timer, on_admin_timer, (uint64_t)cfg->admin_refresh_ms,
+		       (uint64_t)cfg->admin_refresh_ms);
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
@@ -1114,6 +1278,7 @@ stop_early:
 	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);
 	uv_close((uv_handle_t *)&d.health_timer, NULL);
+	uv_close((uv_handle_t *)&d.admin_timer, NULL);
 	uv_close((uv_handle_t *)&d.counters_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);

@@ -346,3 +346,12 @@ int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,
 	}
 	return 0;
 }
+
+int bd_store_property(bd_store_t *st, const char *name, double *out)
+{
+	uint64_t v;
+	if (rocksdb_property_int(st->db, name, &v) != 0)
+		return BD_EINVAL;
+	*out = (double)v;
+	return 0;
+}

@@ -22,6 +22,7 @@
 
 #include "budgetd/decide.h"
 #include "budgetd/hash.h"
+#include "budgetd/histo.h"
 #include "budgetd/kafka.h"
 #include "budgetd/log.h"
 #include "budgetd/messages.h"
@@ -85,6 +86,16 @@ struct bd_worker_s {
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups;
 	_Atomic uint64_t c_dead_by[BD_DEAD__COUNT]; /* c_dead by reason */
+
+	/* request -> decision latency: Kafka timestamps of this batch's
+	 * feature events, observed when their decisions go to the producer */
+	bd_histo_t lat;
+	int64_t *dec_ts;
+	size_t dec_n, dec_cap;
+	/* consumer lag per input and partition (-1: not ours), read by the
+	 * main loop for /metrics */
+	_Atomic int64_t *lag;
+	int lag_n;
 };
 
 #define COUNT(w, f) atomic_fetch_add_explicit(&(w)->f, 1, memory_order_relaxed)
@@ -294,6 +305,17 @@ static int stats_add(bd_worker_t *w, const uint8_t *key, size_t klen,
 
 /* ---- feature events ------------------------------------------------------- */
 
+static int grow_ts(bd_worker_t *w)
+{
+	size_t cap = w->dec_cap ? w->dec_cap * 2 : 256;
+	int64_t *v = realloc(w->dec_ts, cap * sizeof(*v));
+	if (!v)
+		return -1; /* the latency of this one goes unmeasured */
+	w->dec_ts = v;
+	w->dec_cap = cap;
+	return 0;
+}
+
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 {
 	bd_feature_event_t ev;
@@ -407,6 +429,9 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 					     &cur, ev.ts_ms))
 		;
 	COUNT(w, c_decisions);
+	int64_t mts = rd_kafka_message_timestamp(m, NULL);
+	if (mts > 0 && (w->dec_n < w->dec_cap || grow_ts(w) == 0))
+		w->dec_ts[w->dec_n++] = mts;
 	w->dirty = 1;
 	return;
 store_error:
@@ -749,9 +774,14 @@ static int flush(bd_worker_t *w)
 		bd_outbox_discard(w->outbox);
 		rd_kafka_topic_partition_list_destroy(commit);
 		w->failed = 1;
+		w->dec_n = 0;
 		return err;
 	}
 	bd_outbox_produce(w->outbox);
+	int64_t t = now_ms();
+	for (size_t i = 0; i < w->dec_n; i++)
+		bd_histo_observe(&w->lat, (double)(t - w->dec_ts[i]) / 1000);
+	w->dec_n = 0;
 	/* The stored offsets are the truth; committing them to Kafka as well
 	 * (async, best effort) makes consumer lag visible to the usual tools. */
 	if (commit->cnt && !w->stopping_consumer)
@@ -806,9 +836,32 @@ static void on_producer(uv_poll_t *h, int status, int events)
 	rd_kafka_poll(((bd_worker_t *)wk->data)->producer, 0);
 }
 
+/* Consumer lag of each partition we own, from librdkafka's cached high
+ * watermarks (no request to the broker). */
+static void update_lag(bd_worker_t *w)
+{
+	for (int in = 0; in < 2; in++)
+		for (int p = 0; p < w->lag_n; p++) {
+			part_t *pt = p < w->nparts ? &w->parts[p] : NULL;
+			int64_t lag = -1, lo, hi;
+			if (pt && pt->assigned[in] &&
+			    rd_kafka_get_watermark_offsets(
+				    w->consumer,
+				    w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
+								    : BD_MSG_OUTCOME],
+				    p, &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0) {
+				int64_t next = pt->next_off[in] >= 0 ? pt->next_off[in] : lo;
+				lag = hi > next ? hi - next : 0;
+			}
+			atomic_store_explicit(&w->lag[in * w->lag_n + p], lag,
+					      memory_order_relaxed);
+		}
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
+	update_lag(w);
 	rd_kafka_poll(w->producer, 0);
 	if (w->fatal || flush(w) != 0) {
 		fail_stop(w);
@@ -1002,6 +1055,8 @@ static void run(void *arg)
 
 static void worker_free(bd_worker_t *w)
 {
+	free(w->dec_ts);
+	free((void *)w->lag);
 	if (w->consumer)
 		rd_kafka_destroy(w->consumer);
 	if (w->cons_q)
@@ -1089,6 +1144,13 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->cfg = env->cfg;
 	w->snap = bd_snapshot_ref(snap);
 	uv_mutex_init(&w->mbox_lock);
+	w->lag_n = env->cfg->topic_partitions;
+	if (!(w->lag = malloc(sizeof(*w->lag) * 2 * (size_t)w->lag_n))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < 2 * w->lag_n; i++)
+		atomic_init(&w->lag[i], -1);
 	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
 				bd_config_output_format(env->cfg), &w->codec,
 				errstr, errstr_size)))
@@ -1221,4 +1283,17 @@ int bd_worker_counters_format(const bd_worker_counters_t *c, char *buf, size_t s
 			      (unsigned long long)c->dead_letters);
 	}
 	return k;
+}
+
+void bd_worker_latency(const bd_worker_t *w, bd_histo_snap_t *snap)
+{
+	bd_histo_add_to(&w->lat, snap);
+}
+
+int64_t bd_worker_lag(const bd_worker_t *w, int input, int partition)
+{
+	if (input < 0 || input > 1 || partition < 0 || partition >= w->lag_n)
+		return -1;
+	return atomic_load_explicit(&((bd_worker_t *)w)->lag[input * w->lag_n + partition],
+				    memory_order_relaxed);
 }

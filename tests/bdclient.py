@@ -32,7 +32,9 @@ TOPICS = {"feature_event": "budgetd.features", "outcome_event": "budgetd.outcome
           "control_command": "budgetd.control", "decision": "budgetd.decisions",
           "plan": "budgetd.plans", "model_update": "budgetd.models",
           "dead_letter": "budgetd.deadletters"}
-TEST_KAFKA = ["-X", "kafka.session.timeout.ms=6000", "-X", "kafka.heartbeat.interval.ms=500"]
+# (also: an admin endpoint on any free port, so tests run side by side)
+TEST_KAFKA = ["-X", "kafka.session.timeout.ms=6000", "-X", "kafka.heartbeat.interval.ms=500",
+              "-X", "admin.listen=127.0.0.1:0"]
 
 
 def fail(msg):

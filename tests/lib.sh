@@ -3,7 +3,8 @@ set -u
 : "${srcdir:=.}" "${builddir:=.}" "${PYTHON:=/usr/bin/python3}"
 BUDGETD=$builddir/budgetd
 SIM=$builddir/budgetd-sim
-TEST_KAFKA="-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500"
+# (also: an admin endpoint on any free port, so tests run side by side)
+TEST_KAFKA="-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 -X admin.listen=127.0.0.1:0"
 WORK=$(mktemp -d /tmp/budgetd-it.XXXXXX)
 PIDS=""
 
@@ -61,7 +62,7 @@ caught_up() {
 # refuse_start STATE_DIR PATTERN: budgetd must refuse to start on STATE_DIR,
 # by itself (non-zero exit, no Kafka needed), with PATTERN in its error
 refuse_start() {
-	timeout 30 "$BUDGETD" -X state.dir="$1" -X bootstrap.servers=127.0.0.1:9 \
+	timeout 30 "$BUDGETD" -X state.dir="$1" -X bootstrap.servers=127.0.0.1:9 -X admin.listen= \
 		>"$WORK/refuse.out" 2>"$WORK/refuse.log"
 	rc=$?
 	[ "$rc" -ne 0 ] || fail "budgetd started on $1"

@@ -45,6 +45,8 @@ typedef struct bd_config_s {
 	double solve_overspend_prob, solve_shrinkage, pace_band, pace_lead, solve_halflife_h;
 	int solve_land;
 	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
+	char *admin_listen;
+	int admin_refresh_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
 	int train_student_hidden, train_hidden, train_rep_dim;
 	double train_min_agreement, train_w_conv, train_w_value, train_w_cost, train_huber;
@@ -78,5 +80,12 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs);
 
 /** Wire format of outputs, from cfg->output_format. */
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg);
+
+/** Called once per setting with its current value as text (librdkafka
+ *  secrets masked), its default and its doc. */
+typedef void (*bd_config_each_cb)(const char *key, const char *value, const char *def,
+				  const char *doc, void *opaque);
+/** Every setting of the table, then the kafka.* pass-through ones. */
+void bd_config_each(const bd_config_t *cfg, bd_config_each_cb cb, void *opaque);
 
 #endif

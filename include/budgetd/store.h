@@ -112,4 +112,9 @@ static inline uint64_t bd_rd_be64(const uint8_t *p)
 	return x;
 }
 
+/** An integer RocksDB property ("rocksdb.estimate-num-keys", ...), summed
+ *  over the default column family.  @returns 0 or BD_EINVAL (unknown).
+ *  @locality any thread. */
+int bd_store_property(bd_store_t *st, const char *name, double *out) BD_WUR;
+
 #endif

@@ -21,6 +21,7 @@
 
 #include "budgetd/common.h"
 #include "budgetd/health.h"
+#include "budgetd/histo.h"
 #include "budgetd/config.h"
 #include "budgetd/messages.h"
 #include "budgetd/snapshot.h"
@@ -62,6 +63,13 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
+/** Adds the worker's request -> decision latencies (from each feature
+ *  event's Kafka timestamp to its decision's hand-off to the producer) to
+ *  @p snap.  @locality any thread. */
+void bd_worker_latency(const bd_worker_t *w, bd_histo_snap_t *snap);
+/** Consumer lag of @p partition of input 0 (features) or 1 (outcomes), or
+ *  -1 when the worker does not own it.  @locality any thread. */
+int64_t bd_worker_lag(const bd_worker_t *w, int input, int partition);
 /** Adds @p c to @p sum, counter by counter (several workers, the control
  *  consumer's dead letters, workers already joined). */
 void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_t *c);

@@ -7,7 +7,7 @@ need_python
 
 # a database with a campaign in it, flushed to table files
 good=$WORK/good
-"$BUDGETD" -X state.dir="$good" -X workers=1 >"$WORK/d.out" 2>"$WORK/d.log" &
+"$BUDGETD" -X state.dir="$good" -X workers=1 -X admin.listen= >"$WORK/d.out" 2>"$WORK/d.log" &
 pid=$!
 PIDS="$PIDS $pid"
 wait_log "$WORK/d.out" "^bootstrap=" 30

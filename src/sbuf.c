@@ -1,0 +1,146 @@
+#include "budgetd/sbuf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int reserve(bd_sbuf_t *b, size_t extra)
+{
+	if (b->oom)
+		return -1;
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	char *s = realloc(b->s, cap);
+	if (!s) {
+		b->oom = 1;
+		return -1;
+	}
+	b->s = s;
+	b->cap = cap;
+	return 0;
+}
+
+void bd_sbuf_printf(bd_sbuf_t *b, const char *fmt, ...)
+{
+	va_list ap;
+	char small[256];
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(b, (size_t)n) != 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		memcpy(b->s + b->len, small, (size_t)n + 1);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+static void put(bd_sbuf_t *b, const char *s, size_t n)
+{
+	if (reserve(b, n) != 0)
+		return;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void bd_sbuf_cat(bd_sbuf_t *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+void bd_sbuf_json_str(bd_sbuf_t *b, const char *s)
+{
+	put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			put(b, e, 2);
+		} else if (c < 0x20) {
+			bd_sbuf_printf(b, "\\u%04x", c);
+		} else {
+			put(b, s, 1);
+		}
+	}
+	put(b, "\"", 1);
+}
+
+void bd_sbuf_json_num(bd_sbuf_t *b, double v)
+{
+	if (isfinite(v))
+		bd_sbuf_printf(b, "%.17g", v);
+	else
+		put(b, "null", 4);
+}
+
+void bd_sbuf_prom_label(bd_sbuf_t *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			put(b, "\\", 1);
+		if (*s == '\n')
+			put(b, "\\n", 2);
+		else
+			put(b, s, 1);
+	}
+}
+
+void bd_sbuf_prom_num(bd_sbuf_t *b, double v)
+{
+	if (isnan(v))
+		put(b, "NaN", 3);
+	else if (isinf(v))
+		bd_sbuf_cat(b, v > 0 ? "+Inf" : "-Inf");
+	else
+		bd_sbuf_printf(b, "%.17g", v);
+}
+
+void bd_sbuf_html(bd_sbuf_t *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': bd_sbuf_cat(b, "&amp;"); break;
+		case '<': bd_sbuf_cat(b, "&lt;"); break;
+		case '>': bd_sbuf_cat(b, "&gt;"); break;
+		case '"': bd_sbuf_cat(b, "&quot;"); break;
+		case '\'': bd_sbuf_cat(b, "&#39;"); break;
+		default: put(b, s, 1);
+		}
+	}
+}
+
+int bd_sbuf_failed(const bd_sbuf_t *b)
+{
+	return b->oom;
+}
+
+char *bd_sbuf_take(bd_sbuf_t *b, size_t *len)
+{
+	char *s = b->s;
+	if (len)
+		*len = b->len;
+	if (!s && !b->oom)
+		s = calloc(1, 1);
+	b->s = NULL;
+	b->len = b->cap = 0;
+	b->oom = 0;
+	return s;
+}
+
+void bd_sbuf_free(bd_sbuf_t *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+	b->oom = 0;
+}
