@@ -30,6 +30,8 @@ static const char *const paths[BD_ADMIN__COUNT] = {
 	"/metrics",	    "/healthz",	       "/readyz",	"/status",
 	"/api/status",	    "/api/campaigns",  "/api/plans",	"/api/clusters",
 	"/api/models",	    "/api/config",     "/api/health",
+	"/text/campaigns",  "/text/plans",     "/text/clusters", "/text/models",
+	"/text/config",	    "/text/health",
 };
 
 const char *bd_admin_doc_path(bd_admin_doc_t doc)

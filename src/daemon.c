@@ -636,7 +636,7 @@ static void admin_refresh(bd_daemon_t *d)
 	bd_report_t r = {
 		.cfg = d->cfg, .now_ms = atomic_load((_Atomic int64_t *)&d->clock_ms),
 		.started_ms = d->started_ms, .ready = d->started && !d->stopping,
-		.degraded = d->degraded, .why = d->health_why,
+		.degraded = d->degraded, .why = d->health_why, .bootstrap = d->bootstrap,
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
 		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
 		.store_name = store_props, .store_value = store_val,
@@ -693,6 +693,18 @@ static void admin_refresh(bd_daemon_t *d)
 	admin_put(d, BD_ADMIN_API_HEALTH, 200, json, &b);
 	bd_report_api_config(&r, &b);
 	admin_put(d, BD_ADMIN_API_CONFIG, 200, json, &b);
+	bd_report_text_campaigns(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_CAMPAIGNS, 200, text, &b);
+	bd_report_text_plans(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_PLANS, 200, text, &b);
+	bd_report_text_clusters(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_CLUSTERS, 200, text, &b);
+	bd_report_text_models(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_MODELS, 200, text, &b);
+	bd_report_text_config(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_CONFIG, 200, text, &b);
+	bd_report_text_health(&r, &b);
+	admin_put(d, BD_ADMIN_TEXT_HEALTH, 200, text, &b);
 out:
 	free(tracks);
 	free(lag);

@@ -9,7 +9,17 @@
 
 #include "budgetd/log.h"
 
+#define MAX_BROKERS 64
+
+typedef struct broker_seen_s {
+	char client[64];
+	int broker;
+	int64_t last_up_ms; /* or first seen, when never up */
+} broker_seen_t;
+
 struct bd_health_s {
+	broker_seen_t seen[MAX_BROKERS];
+	int n_seen;
 	uv_mutex_t lock; /* notes come from worker and librdkafka threads */
 	int64_t window_ms;
 	int64_t last_ms[BD_HEALTH__COUNT]; /* 0: never */
@@ -86,4 +96,29 @@ uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src)
 	return (unsigned)src < BD_HEALTH__COUNT
 		       ? atomic_load_explicit(&h->count[src], memory_order_relaxed)
 		       : 0;
+}
+
+int bd_health_broker_seen(bd_health_t *h, const char *client, int broker, int up,
+			  int64_t now_ms)
+{
+	broker_seen_t *b = NULL;
+	int lost = 0;
+	uv_mutex_lock(&h->lock);
+	for (int i = 0; i < h->n_seen && !b; i++)
+		if (h->seen[i].broker == broker && strcmp(h->seen[i].client, client) == 0)
+			b = &h->seen[i];
+	if (!b && h->n_seen < MAX_BROKERS) {
+		b = &h->seen[h->n_seen++];
+		snprintf(b->client, sizeof(b->client), "%s", client);
+		b->broker = broker;
+		b->last_up_ms = now_ms;
+	}
+	if (b) {
+		if (up)
+			b->last_up_ms = now_ms;
+		else
+			lost = now_ms - b->last_up_ms >= BD_HEALTH_BROKER_GRACE_MS;
+	}
+	uv_mutex_unlock(&h->lock);
+	return lost;
 }

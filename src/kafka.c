@@ -70,9 +70,11 @@ int bd_kafka_stats_health(bd_health_t *health, rd_kafka_t *rk, const char *json)
 		st++;
 		size_t n = strcspn(st, "\"");
 		/* INIT: never needed (sparse connections); UP: fine; anything
-		 * else is a broker this client needs and cannot reach */
-		if (id >= 0 && !(n == 2 && strncmp(st, "UP", 2) == 0) &&
-		    !(n == 4 && strncmp(st, "INIT", 4) == 0)) {
+		 * else for long is a broker this client needs and cannot reach */
+		int up = (n == 2 && strncmp(st, "UP", 2) == 0) ||
+			 (n == 4 && strncmp(st, "INIT", 4) == 0);
+		if (id >= 0 && bd_health_broker_seen(health, rd_kafka_name(rk), (int)id, up,
+						     (int64_t)(uv_hrtime() / 1000000))) {
 			bd_health_note(health, BD_HEALTH_KAFKA, "%s: broker %ld is %.*s",
 				       rd_kafka_name(rk), id, (int)(n < 32 ? n : 32), st);
 			down++;

@@ -449,6 +449,7 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_printf(o, "{\"now_ms\":%lld,\"ready\":%s,\"status\":\"%s\"",
 		       (long long)r->now_ms, r->ready ? "true" : "false",
 		       r->degraded ? "degraded" : "ok");
+	kv_str(o, "bootstrap", r->bootstrap ? r->bootstrap : "", 1);
 	kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
 	kv_num(o, "model_version", r->model ? (double)r->model->version : NAN, 1);
 	bd_sbuf_cat(o, ",\"campaigns\":[");
@@ -502,4 +503,125 @@ void bd_report_api_config(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_cat(o, "{\"settings\":[");
 	bd_config_each(r->cfg, cfg_cb, &cj);
 	bd_sbuf_cat(o, "]}\n");
+}
+
+/* ---- text tables (budgetctl's default output) ------------------------------ */
+
+static const char *fmt_num(char *buf, size_t n, double v)
+{
+	if (isnan(v))
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.2f", v);
+	return buf;
+}
+
+void bd_report_text_campaigns(const bd_report_t *r, bd_sbuf_t *o)
+{
+	char a[32], b[32], c2[32], l[32];
+	bd_sbuf_printf(o, "%-24s %12s %12s %12s %8s %10s %6s %s\n", "CAMPAIGN", "BUDGET", "SPENT",
+		       "PACE", "PLAN", "LAMBDA", "STATE", "TREATMENTS");
+	for (int i = 0; i < r->campaigns->n; i++) {
+		const bd_campaign_t *c = &r->campaigns->v[i];
+		const bd_report_track_t *t = r->tracks[i];
+		bd_sbuf_printf(o, "%-24s %12.2f %12s %12s %8lld %10s %6s ", c->id, c->daily_budget,
+			       fmt_num(a, sizeof(a), t ? t->spent : NAN),
+			       fmt_num(b, sizeof(b),
+				       t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day)
+					 : NAN),
+			       r->plans[i] ? (long long)r->plans[i]->version : 0LL,
+			       fmt_num(l, sizeof(l), r->plans[i] ? r->plans[i]->lambda : NAN),
+			       c->paused ? "paused" : "active");
+		for (int j = 0; j < c->n_treatments; j++)
+			bd_sbuf_printf(o, "%s%s(%s)", j ? ", " : "", c->treatment_name[j],
+				       fmt_num(c2, sizeof(c2), c->nominal_cost[j]));
+		bd_sbuf_cat(o, "\n");
+	}
+}
+
+void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *o)
+{
+	for (int i = 0; i < r->campaigns->n; i++) {
+		const bd_plan_t *p = r->plans[i];
+		const bd_campaign_t *c = &r->campaigns->v[i];
+		if (!p)
+			continue;
+		bd_sbuf_printf(o, "campaign %s: plan %lld (%s, model %lld): remaining %.2f of %.2f, "
+				  "expected spend %.2f, value %.2f, lambda %.4f, explore %.3f\n",
+			       p->campaign_id, (long long)p->version, p->solver ? p->solver : "",
+			       (long long)p->model_version, p->remaining_budget, p->daily_budget,
+			       p->expected_spend, p->expected_value, p->lambda, p->explore);
+		bd_sbuf_printf(o, "  %-8s %7s", "CLUSTER", "SHARE");
+		for (int j = 0; j < p->j; j++)
+			bd_sbuf_printf(o, " %12.12s", j < c->n_treatments ? c->treatment_name[j] : "?");
+		bd_sbuf_cat(o, "\n");
+		for (int g = 0; g < p->k; g++) {
+			bd_sbuf_printf(o, "  %-8d %7.3f", g, p->share[g]);
+			for (int j = 0; j < p->j; j++)
+				bd_sbuf_printf(o, " %12.3f", p->prob[(size_t)g * p->j + j]);
+			bd_sbuf_cat(o, "\n");
+		}
+	}
+}
+
+void bd_report_text_clusters(const bd_report_t *r, bd_sbuf_t *o)
+{
+	bd_sbuf_printf(o, "model %lld, K=%d; per cluster and treatment: estimated value / cost "
+			  "per request (decisions)\n",
+		       r->model ? (long long)r->model->version : 0LL, r->model ? r->model->k : 0);
+	for (int i = 0; i < r->campaigns->n; i++) {
+		const bd_report_track_t *t = r->tracks[i];
+		const bd_campaign_t *c = &r->campaigns->v[i];
+		if (!t || !t->r)
+			continue;
+		bd_sbuf_printf(o, "campaign %s\n  %-8s", c->id, "CLUSTER");
+		for (int j = 0; j < t->j; j++)
+			bd_sbuf_printf(o, " %24.24s", j < c->n_treatments ? c->treatment_name[j] : "?");
+		bd_sbuf_cat(o, "\n");
+		for (int g = 0; g < t->k; g++) {
+			bd_sbuf_printf(o, "  %-8d", g);
+			for (int j = 0; j < t->j; j++) {
+				size_t x = (size_t)g * t->j + j;
+				char cell[64];
+				snprintf(cell, sizeof(cell), "%.3f / %.3f (%.0f)", t->r[x], t->c[x],
+					 t->n[x]);
+				bd_sbuf_printf(o, " %24s", cell);
+			}
+			bd_sbuf_cat(o, "\n");
+		}
+	}
+}
+
+void bd_report_text_models(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_cluster_model_t *m = r->model;
+	bd_sbuf_printf(o, "%-8s %-14s %5s %4s %7s %10s\n", "VERSION", "KIND", "DIM", "K", "LAYERS",
+		       "AGREEMENT");
+	if (m)
+		bd_sbuf_printf(o, "%-8lld %-14s %5d %4d %7d %10.4f  (in use)\n", (long long)m->version,
+			       m->kind ? m->kind : "", m->dim, m->k, m->n_layers, m->agreement);
+}
+
+void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *o)
+{
+	bd_sbuf_printf(o, "status:   %s%s%s\nready:    %s\nproblems: kafka %llu, output %llu, "
+			  "store %llu (since start)\n",
+		       r->degraded ? "degraded: " : "ok", r->degraded && r->why ? r->why : "", "",
+		       r->ready ? "yes" : "no", (unsigned long long)r->health_problems[0],
+		       (unsigned long long)r->health_problems[1],
+		       (unsigned long long)r->health_problems[2]);
+}
+
+static void cfg_text_cb(const char *key, const char *value, const char *def, const char *doc,
+			void *opaque)
+{
+	(void)doc;
+	bd_sbuf_printf(opaque, "%-28s = %-28s%s%s\n", key, value,
+		       strcmp(value, def) && *def ? "  # default: " : "",
+		       strcmp(value, def) && *def ? def : "");
+}
+
+void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *o)
+{
+	bd_config_each(r->cfg, cfg_text_cb, o);
 }

@@ -65,11 +65,14 @@ try:
     for at, cmd in SCHEDULE:
         while time.time() - t0 < at:
             time.sleep(0.1)
-        fault(broker, cmd)
         if cmd == "up 2":
-            # the outage was long enough to be noticed
-            degraded_seen = "health: degraded" in d.log_text()
-    check(degraded_seen, "no 'health: degraded' while broker 2 was down")
+            # degraded now, 6 s into the outage, and not healthy since
+            # it was noticed
+            states = re.findall(r"health: (degraded|ok again)", d.log_text())
+            degraded_seen = bool(states) and states[-1] == "degraded"
+        fault(broker, cmd)
+    check(degraded_seen, "not degraded at the end of broker 2's outage: %r" % re.findall(
+        r"health: (degraded|ok again)", d.log_text()))
     rc = sim.wait(180)
     out = open(sim_out.name).read()
     m = re.search(r"^demo: events=(\d+) decisions=(\d+) spend=([0-9.]+)", out, re.M)

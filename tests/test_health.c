@@ -66,6 +66,17 @@ static void test_stats(void **state)
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	assert_non_null(rk);
 	bd_health_t *h = bd_health_new(1000);
+	int64_t now = (int64_t)(uv_hrtime() / 1000000);
+	/* first sight of broker 2 not up: connecting, not yet a problem */
+	assert_int_equal(bd_kafka_stats_health(h, rk, json), 0);
+	/* ... still not up a grace period later: lost */
+	assert_int_equal(bd_health_broker_seen(h, rd_kafka_name(rk), 2, 0,
+					       now + BD_HEALTH_BROKER_GRACE_MS - 1), 0);
+	bd_health_t *h3 = bd_health_new(1000);
+	assert_int_equal(bd_health_broker_seen(h3, rd_kafka_name(rk), 2, 0,
+					       now - BD_HEALTH_BROKER_GRACE_MS), 0);
+	bd_health_free(h);
+	h = h3;
 	assert_int_equal(bd_kafka_stats_health(h, rk, json), 1);
 	assert_int_equal(bd_health_eval(h, (int64_t)(uv_hrtime() / 1000000), why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "broker 2 is TRY_CONNECT"));
@@ -77,8 +88,18 @@ static void test_stats(void **state)
 	/* INIT (never needed) is not a problem either */
 	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
 							 "\"state\":\"INIT\"}}}"), 0);
-	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
+	/* a broker first seen a grace period ago and DOWN now: lost */
+	bd_health_t *h4 = bd_health_new(1000);
+	assert_int_equal(bd_health_broker_seen(h4, rd_kafka_name(rk), 1, 0,
+					       now - BD_HEALTH_BROKER_GRACE_MS), 0);
+	assert_int_equal(bd_kafka_stats_health(h4, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
 							 "\"state\":\"DOWN\"}}}"), 1);
+	/* back up: the clock restarts, so connecting again is no problem yet */
+	assert_int_equal(bd_kafka_stats_health(h4, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
+							 "\"state\":\"UP\"}}}"), 0);
+	assert_int_equal(bd_kafka_stats_health(h4, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"
+							 "\"state\":\"CONNECT\"}}}"), 0);
+	bd_health_free(h4);
 	/* truncated documents end the scan */
 	assert_int_equal(bd_kafka_stats_health(h2, rk, "{\"brokers\":{\"b/1\":{\"nodeid\":1,"), 0);
 	assert_int_equal(bd_kafka_stats_health(h2, rk, ""), 0);

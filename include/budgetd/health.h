@@ -48,6 +48,20 @@ void bd_health_note_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
  */
 int bd_health_eval(bd_health_t *h, int64_t now_ms, char *why, size_t why_size);
 
+/** A broker counts as lost once a client has seen it in some state other
+ *  than UP (or INIT: never needed) for this long: connecting takes a few
+ *  state changes (CONNECT, APIVERSION_QUERY, ...) that are not problems. */
+#define BD_HEALTH_BROKER_GRACE_MS 3000
+
+/**
+ * Records that client @p client saw broker @p broker @p up (1) or not (0)
+ * at @p now_ms (uv_hrtime()'s clock); @returns 1 when the broker has been
+ * not up for BD_HEALTH_BROKER_GRACE_MS or more (the caller notes it).
+ * Tracks up to 64 (client, broker) pairs; more are ignored.
+ */
+int bd_health_broker_seen(bd_health_t *h, const char *client, int broker, int up,
+			  int64_t now_ms);
+
 /** Problems noted from @p src since start. */
 uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src);
 

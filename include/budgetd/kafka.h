@@ -46,8 +46,8 @@ int bd_kafka_on_error(bd_health_t *health, rd_kafka_t *rk, int err, const char *
 
 /**
  * What a stats_cb does with librdkafka's statistics (JSON): notes every
- * broker the client needs but has no connection to (state other than UP or
- * INIT).  librdkafka reports a lost broker through error_cb only now and
+ * broker the client needs but has had no connection to for
+ * BD_HEALTH_BROKER_GRACE_MS (state other than UP or INIT all along).  librdkafka reports a lost broker through error_cb only now and
  * then (identical errors are suppressed), while its statistics say at each
  * interval whether it is still gone, so this keeps the daemon degraded for
  * exactly as long as the broker is away.  @returns the brokers noted.

@@ -60,6 +60,7 @@ typedef struct bd_report_s {
 	int ready;
 	int degraded;
 	const char *why; /**< when degraded */
+	const char *bootstrap; /**< the brokers the daemon uses (for budgetctl) */
 	uint64_t health_problems[3]; /**< by bd_health_src_t */
 	bd_worker_counters_t counters;
 	uint64_t control_in, control_dead, plans_out, models_out;
@@ -87,5 +88,12 @@ void bd_report_api_models(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_api_health(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_api_config(const bd_report_t *r, bd_sbuf_t *out);
+/** The same as aligned text tables (budgetctl without --json). */
+void bd_report_text_campaigns(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_clusters(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_models(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *out);
 
 #endif
