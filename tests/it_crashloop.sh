@@ -57,6 +57,27 @@ caught_up
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon B exit code"
 [ "$kills" = "$KILLS" ] || fail "only $kills of $KILLS kills landed"
 grep -q "CONFLICTS" "$WORK/simB.out" && fail "a decision changed treatment: $(grep CONFLICTS "$WORK/simB.out")"
+# Exactly-once input: a restart resumes at the stored offsets, so no input
+# is ever read twice and the duplicate guards (repeated requests, repeated
+# outcomes) never fire; the day has no bad input, so no dead letter at all.
+# (Without the stored offsets the guards would still keep the statistics
+# right, but every restart would re-read and dead-letter old outcomes.)
+"$PYTHON" - "$BOOTSTRAP" <<'PY' || fail "dead letters in the killed run"
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "crashloop-dlq",
+              "enable.auto.commit": False})
+t = "budgetd.deadletters"
+parts = c.list_topics(t, timeout=10).topics[t].partitions
+n = 0
+for p in parts:
+    lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+    n += hi - lo
+c.close()
+if n:
+    print("%d dead letters in the killed run (inputs read twice?)" % n)
+    sys.exit(1)
+PY
 
 "$BUDGETD" -X state.dir="$WORK/stateA" --dump stats >"$WORK/a.stats" || fail "dump A"
 "$BUDGETD" -X state.dir="$WORK/stateB" --dump stats >"$WORK/b.stats" || fail "dump B"
