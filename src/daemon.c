@@ -868,10 +868,11 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		rd_kafka_queue_forward(pq, d->control_q);
 		rd_kafka_queue_destroy(pq);
 	}
+	/* The control waker starts after the catch-up (catch_up_control):
+	 * running during it, it would apply the commands itself and the
+	 * catch-up would wait for messages already taken. */
 	d->control_waker.data = d->producer_waker.data = d;
-	if ((err = bd_kafka_waker_start(&d->control_waker, &d->loop, d->control_q,
-					on_control)) ||
-	    (err = bd_kafka_waker_start(&d->producer_waker, &d->loop,
+	if ((err = bd_kafka_waker_start(&d->producer_waker, &d->loop,
 					d->producer_q, on_producer))) {
 		snprintf(errstr, errstr_size, "libuv: %s", uv_strerror(err));
 		return err;
@@ -916,7 +917,13 @@ static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	}
 	bd_info("control topic caught up: %d commands applied, offset %lld", n,
 		(long long)next);
-	return d->exit_code ? BD_ESTORE : 0;
+	if (d->exit_code)
+		return BD_ESTORE;
+	/* from now on commands arrive through the loop */
+	int err = bd_kafka_waker_start(&d->control_waker, &d->loop, d->control_q, on_control);
+	if (err)
+		snprintf(errstr, errstr_size, "libuv: %s", uv_strerror(err));
+	return err;
 }
 
 /* Publishes @p m on the models topic once per version: the record in the

@@ -120,6 +120,10 @@ int bd_kafka_waker_start(bd_kafka_waker_t *w, uv_loop_t *loop,
 	w->poll.data = w;
 	if ((err = uv_poll_start(&w->poll, UV_READABLE, cb)) != 0)
 		goto fail;
+	/* a queue that already holds messages never goes from empty to
+	 * non-empty: wake once now so they are drained */
+	if (write(w->fds[1], "1", 1) != 1)
+		(void)0; /* the pipe is empty and non-blocking: cannot fail */
 	return 0;
 fail:
 	rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
