@@ -66,6 +66,7 @@ struct bd_daemon_s {
 	uint64_t control_dead[BD_DEAD__COUNT];
 	bd_worker_counters_t joined;
 	uv_timer_t counters_timer;
+	uv_timer_t checkpoint_timer; /* checkpoint.dir */
 	uint64_t counters_logged; /* inputs + dead letters at the last log */
 	int stopping, exit_code, signals, started;
 };
@@ -853,6 +854,24 @@ static void on_counters_timer(uv_timer_t *t)
 	counters_log(t->data, false);
 }
 
+/* A backup every checkpoint.interval.s: a consistent checkpoint (state with
+ * the offsets it reflects), the newest checkpoint.keep kept.  Hard links on
+ * one file system: milliseconds on this thread.  A failure is logged and
+ * tried again next time; deciding goes on. */
+static void on_checkpoint_timer(uv_timer_t *t)
+{
+	bd_daemon_t *d = t->data;
+	char dir[4096], path[4200], errstr[1024];
+	uint64_t t0 = uv_hrtime();
+	bd_config_checkpoint_dir(d->cfg, dir, sizeof(dir));
+	if (bd_store_checkpoint_rotate(d->store, dir, d->cfg->checkpoint_keep, path,
+				       sizeof(path), errstr, sizeof(errstr)) != 0)
+		bd_error("checkpoint failed: %s", errstr);
+	else
+		bd_info("checkpoint written: %s (%.0f ms)", path,
+			(double)(uv_hrtime() - t0) / 1e6);
+}
+
 /* ---- signals and shutdown ---------------------------------------------------- */
 
 static void begin_shutdown(bd_daemon_t *d)
@@ -887,6 +906,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->train_timer, NULL);
 	uv_close((uv_handle_t *)&d->health_timer, NULL);
 	uv_close((uv_handle_t *)&d->counters_timer, NULL);
+	uv_close((uv_handle_t *)&d->checkpoint_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -1012,6 +1032,8 @@ int bd_daemon_run(bd_config_t *cfg)
 	d.counters_timer.data = &d;
 	uv_timer_init(&d.loop, &d.health_timer);
 	d.health_timer.data = &d;
+	uv_timer_init(&d.loop, &d.checkpoint_timer);
+	d.checkpoint_timer.data = &d;
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
 		err = -ENOMEM;
 		goto fail;
@@ -1088,6 +1110,10 @@ int bd_daemon_run(bd_config_t *cfg)
 		uv_timer_start(&d.counters_timer, on_counters_timer,
 			       (uint64_t)cfg->log_counters_s * 1000,
 			       (uint64_t)cfg->log_counters_s * 1000);
+	if (cfg->checkpoint_dir[0])
+		uv_timer_start(&d.checkpoint_timer, on_checkpoint_timer,
+			       (uint64_t)cfg->checkpoint_interval_s * 1000,
+			       (uint64_t)cfg->checkpoint_interval_s * 1000);
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
 		cfg->workers, cfg->state_dir, d.bootstrap);
 	uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -1115,6 +1141,7 @@ stop_early:
 	uv_close((uv_handle_t *)&d.train_timer, NULL);
 	uv_close((uv_handle_t *)&d.health_timer, NULL);
 	uv_close((uv_handle_t *)&d.counters_timer, NULL);
+	uv_close((uv_handle_t *)&d.checkpoint_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);
 	uv_close((uv_handle_t *)&d.sighup, NULL);
