@@ -51,7 +51,17 @@ static const setting_t settings[] = {
 	{"topic.deadletters", T_STR, OFF(topic[BD_MSG_DEADLETTER]), "budgetd.deadletters", 0, 0, NULL,
 	 "Output: input messages that could not be used, with the reason"},
 	{"state.dir", T_STR, OFF(state_dir), "/var/lib/budgetd", 0, 0, NULL,
-	 "RocksDB directory (state, offsets, checkpoints)"},
+	 "RocksDB directory (state and the input offsets it reflects)"},
+	{"checkpoint.dir", T_STR, OFF(checkpoint_dir), "", 0, 0, NULL,
+	 "Directory of the periodic backups: every checkpoint.interval.s a consistent RocksDB "
+	 "checkpoint (hard links on the same file system) is written to "
+	 "checkpoint.dir/checkpoint-<UTC time>; a relative path is taken from the directory that "
+	 "holds state.dir; it must not be state.dir or inside it (empty: no checkpoints)"},
+	{"checkpoint.interval.s", T_INT, OFF(checkpoint_interval_s), "3600", 1, 31 * 86400, NULL,
+	 "Time between checkpoints; a restore re-reads from Kafka what came after its "
+	 "checkpoint, so keep it well below the input topics' retention"},
+	{"checkpoint.keep", T_INT, OFF(checkpoint_keep), "3", 1, 10000, NULL,
+	 "Checkpoints kept in checkpoint.dir; older ones are deleted after a new one is written"},
 	{"workers", T_INT, OFF(workers), "2", 1, 64, NULL,
 	 "Worker threads, each with its own libuv loop and consumer"},
 	{"features.dim", T_INT, OFF(features_dim), "12", 1, 512, NULL,
@@ -380,6 +390,20 @@ int bd_config_validate(const bd_config_t *cfg, char *errstr, size_t errstr_size)
 		snprintf(errstr, errstr_size, "state.dir is empty");
 		return BD_ECONFIG;
 	}
+	if (cfg->checkpoint_dir[0]) {
+		char cp[4096];
+		size_t n = strlen(cfg->state_dir);
+		bd_config_checkpoint_dir(cfg, cp, sizeof(cp));
+		while (n > 1 && cfg->state_dir[n - 1] == '/')
+			n--;
+		if (strncmp(cp, cfg->state_dir, n) == 0 && (cp[n] == '\0' || cp[n] == '/')) {
+			snprintf(errstr, errstr_size,
+				 "checkpoint.dir: %s is state.dir or inside it; a backup must "
+				 "survive moving a damaged state.dir aside",
+				 cp);
+			return BD_ECONFIG;
+		}
+	}
 	if (!cfg->group_id[0]) {
 		snprintf(errstr, errstr_size, "group.id is empty");
 		return BD_ECONFIG;
@@ -404,8 +428,16 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 			fprintf(f, "%s = %g", s->name, *(const double *)p);
 			break;
 		}
-		if (with_docs)
-			fprintf(f, "\t# %s (default: '%s')", s->doc, s->def);
+		if (with_docs) {
+			fprintf(f, "\t# %s (default: '%s'", s->doc, s->def);
+			if (s->type == T_INT)
+				fprintf(f, "; range: %.0f..%.0f", s->min, s->max);
+			else if (s->type == T_DOUBLE)
+				fprintf(f, "; range: %g..%g", s->min, s->max);
+			else if (s->type == T_ENUM)
+				fprintf(f, "; one of: %s", s->choices);
+			fputc(')', f);
+		}
 		fputc('\n', f);
 	}
 	for (int i = 0; i < cfg->kafka_n; i++) {
@@ -415,6 +447,30 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 		fprintf(f, "kafka.%s = %s\n", cfg->kafka_key[i],
 			secret ? "********" : cfg->kafka_val[i]);
 	}
+}
+
+void bd_config_checkpoint_dir(const bd_config_t *cfg, char *buf, size_t size)
+{
+	const char *cp = cfg->checkpoint_dir, *sd = cfg->state_dir;
+	size_t n = strlen(sd);
+
+	if (!cp[0] || cp[0] == '/') {
+		snprintf(buf, size, "%s", cp);
+		return;
+	}
+	/* the parent of state.dir: trailing slashes and the last component off */
+	while (n > 1 && sd[n - 1] == '/')
+		n--;
+	while (n > 0 && sd[n - 1] != '/')
+		n--;
+	while (n > 1 && sd[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(buf, size, "%s", cp); /* state.dir is relative: "." */
+	else if (n == 1 && sd[0] == '/')
+		snprintf(buf, size, "/%s", cp);
+	else
+		snprintf(buf, size, "%.*s/%s", (int)n, sd, cp);
 }
 
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg)

@@ -5,11 +5,17 @@
  */
 #include "budgetd/store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "budgetd/log.h"
 
@@ -139,8 +145,9 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 			 damaged ? " (the database is damaged and budgetd will not start "
 				   "on it: move the directory aside and put a backup in "
 				   "its place, a copy taken while budgetd was stopped or "
-				   "a RocksDB checkpoint; budgetd takes no checkpoints "
-				   "of its own yet)"
+				   "a checkpoint (checkpoint.dir, budgetd --checkpoint))"
+			 : strstr(err, "LOCK") ? " (another process has it open: is budgetd "
+						 "running on it?)"
 				 : "");
 		free(err);
 		bd_store_close(st);
@@ -344,6 +351,134 @@ int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,
 		free(err);
 		return BD_ESTORE;
 	}
+	return 0;
+}
+
+/* ---- rotating checkpoints ------------------------------------------------ */
+
+#define CP_PREFIX "checkpoint-"
+
+static int mkdirs(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+				return errno;
+			*p = '/';
+		}
+	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		return errno;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 ? errno : 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_tmp(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+/* Deletes checkpoint-*.tmp leftovers and all but the newest @p keep
+ * checkpoints (the names sort by time).  Returns how many failed. */
+static int rotate(const char *dir, int keep, char *errstr, size_t errstr_size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL, path[4096];
+	size_t n = 0, cap = 0, done = 0;
+	int failed = 0;
+
+	if (!d) {
+		snprintf(errstr, errstr_size, "%s: %s", dir, strerror(errno));
+		return 1;
+	}
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, CP_PREFIX, strlen(CP_PREFIX)) != 0)
+			continue;
+		if (n == cap) {
+			char **v = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+			if (!v)
+				break;
+			names = v;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	/* complete checkpoints, oldest first: delete while more than keep remain */
+	size_t complete = 0;
+	for (size_t i = 0; i < n; i++)
+		complete += !is_tmp(names[i]);
+	for (size_t i = 0; i < n; i++) {
+		bool tmp = is_tmp(names[i]);
+		if (!tmp && (keep <= 0 || complete - done <= (size_t)keep))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		int rc = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		if (rc != 0) {
+			snprintf(errstr, errstr_size, "cannot delete %s: %s", path,
+				 strerror(rc > 0 ? rc : errno));
+			failed++;
+		}
+		done += !tmp;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return failed;
+}
+
+int bd_store_checkpoint_rotate(bd_store_t *st, const char *dir, int keep,
+			       char *path, size_t path_size, char *errstr,
+			       size_t errstr_size)
+{
+	char target[4096], stamp[32];
+	struct timeval tv;
+	struct tm tm;
+	int e;
+
+	if (!dir[0]) {
+		snprintf(errstr, errstr_size, "checkpoint: no directory given");
+		return BD_ECONFIG;
+	}
+	if ((e = mkdirs(dir)) != 0) {
+		snprintf(errstr, errstr_size, "checkpoint: cannot create %s: %s", dir,
+			 strerror(e));
+		return BD_ESTORE;
+	}
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	if (snprintf(target, sizeof(target), "%s/" CP_PREFIX "%s.%03dZ", dir, stamp,
+		     (int)(tv.tv_usec / 1000)) >= (int)sizeof(target)) {
+		snprintf(errstr, errstr_size, "checkpoint: %s: name too long", dir);
+		return BD_ECONFIG;
+	}
+	if ((e = bd_store_checkpoint(st, target, errstr, errstr_size)))
+		return e;
+	if (path)
+		snprintf(path, path_size, "%s", target);
+	if (rotate(dir, keep, errstr, errstr_size))
+		bd_warn("checkpoint %s written, but old ones not deleted: %s", target,
+			errstr);
 	return 0;
 }
 

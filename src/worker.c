@@ -41,6 +41,16 @@ typedef struct part_s {
 	int commit_pending[2]; /* Kafka's committed offset may lag ours */
 	uint64_t sample_seq;
 	int sample_loaded, sample_dirty;
+	/* An outcome whose decision is not known yet while this partition's
+	 * features are behind (a replay: a restored checkpoint re-reads
+	 * features whose outcomes are already in Kafka).  The outcomes
+	 * partition is paused at hold_off until the features reach hold_hi,
+	 * their high watermark when the outcome arrived, then read again from
+	 * hold_off (hold_hi -1: not known yet; at most HOLD_MAX_MS).  -1:
+	 * nothing held. */
+	int64_t hold_off, hold_hi, hold_since_ms;
+	int64_t held_last; /* an outcome is held once at most */
+	int hold_released; /* resumed: skip until hold_off comes again */
 } part_t;
 
 /* Decisions written or updated in the current batch, not yet readable from
@@ -121,6 +131,7 @@ static part_t *part_get(bd_worker_t *w, int32_t p)
 		for (int i = w->nparts; i < n; i++) {
 			memset(&v[i], 0, sizeof(v[i]));
 			v[i].next_off[0] = v[i].next_off[1] = -1;
+			v[i].hold_off = v[i].held_last = -1;
 		}
 		w->parts = v;
 		w->nparts = n;
@@ -552,7 +563,79 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	w->dirty = 1;
 }
 
-static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
+/* Should this outcome with an unknown decision wait for the features?  Yes
+ * while the features partition of the same number (same key, same
+ * partition) is this worker's and is behind its high watermark: the
+ * decision may be among the features not read yet.  Pauses the outcomes
+ * partition; release_holds lets it go on once the features caught up.
+ * Live traffic never gets here for a decision it knows (an outcome follows
+ * its published decision), so only a replay or a bad outcome waits. */
+#define HOLD_MAX_MS 30000
+
+/* The features' high watermark of partition @p i as of the last fetch,
+ * -1 while no fetch has answered yet. */
+static int64_t features_hi(bd_worker_t *w, int32_t i)
+{
+	int64_t lo = -1, hi = -1;
+	if (rd_kafka_get_watermark_offsets(w->consumer, w->cfg->topic[BD_MSG_FEATURE], i,
+					   &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	return hi < 0 ? -1 : hi;
+}
+
+static int hold_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
+{
+	part_t *p = part_get(w, m->partition);
+	int64_t hi;
+
+	/* (unknown watermark: the features have not been fetched yet) */
+	if (!p || !p->assigned[IN_FEATURES] || p->held_last == m->offset ||
+	    ((hi = features_hi(w, m->partition)) >= 0 && hi <= p->next_off[IN_FEATURES]))
+		return 0;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition);
+	rd_kafka_pause_partitions(w->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	p->hold_off = p->held_last = m->offset;
+	p->hold_hi = hi;
+	p->hold_since_ms = now_ms();
+	p->hold_released = 0;
+	bd_debug("worker %d: outcome %d@%lld waits for features %lld..%lld", w->id,
+		 m->partition, (long long)m->offset,
+		 (long long)p->next_off[IN_FEATURES], (long long)hi);
+	return 1;
+}
+
+/* Resumes the outcomes partitions whose features caught up (hold_outcome),
+ * from the held outcome on. */
+static void release_holds(bd_worker_t *w)
+{
+	for (int i = 0; i < w->nparts; i++) {
+		part_t *p = &w->parts[i];
+		if (p->hold_off < 0 || p->hold_released)
+			continue;
+		if (p->hold_hi < 0)
+			p->hold_hi = features_hi(w, i);
+		if (p->assigned[IN_FEATURES] &&
+		    (p->hold_hi < 0 || p->next_off[IN_FEATURES] < p->hold_hi) &&
+		    now_ms() - p->hold_since_ms < HOLD_MAX_MS)
+			continue;
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(l, w->cfg->topic[BD_MSG_OUTCOME], i)->offset =
+			p->hold_off;
+		rd_kafka_error_t *e = rd_kafka_seek_partitions(w->consumer, l, 0);
+		if (e) {
+			bd_warn("worker %d: seek outcomes/%d: %s", w->id, i,
+				rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+		rd_kafka_resume_partitions(w->consumer, l);
+		rd_kafka_topic_partition_list_destroy(l);
+		p->hold_released = 1;
+	}
+}
+
+static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 {
 	bd_outcome_event_t ev;
 	bd_decision_rec_t rec;
@@ -586,6 +669,11 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m)
 		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
 			 bd_strerror(err));
 		w->failed = 1;
+		return;
+	}
+	if (err == 1 && hold_outcome(w, m)) {
+		atomic_fetch_sub_explicit(&w->c_outcomes, 1, memory_order_relaxed);
+		*held = 1;
 		return;
 	}
 	if (err == 1) {
@@ -685,10 +773,21 @@ static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 		return;
 	if (p->next_off[in] >= 0 && m->offset < p->next_off[in])
 		return; /* already applied (a fetch from before a seek) */
-	if (in == IN_FEATURES)
+	if (in == IN_OUTCOMES && p->hold_off >= 0) {
+		/* held (hold_outcome): only the held one, fetched again after
+		 * the release, goes on; later ones fetched before are stale */
+		if (!p->hold_released || m->offset != p->hold_off)
+			return;
+		p->hold_off = -1;
+	}
+	if (in == IN_FEATURES) {
 		on_feature(w, m);
-	else
-		on_outcome(w, m);
+	} else {
+		int held = 0;
+		on_outcome(w, m, &held);
+		if (held)
+			return;
+	}
 	p->next_off[in] = m->offset + 1;
 	p->off_dirty[in] = 1;
 	w->dirty = 1;
@@ -807,6 +906,7 @@ static void drain(bd_worker_t *w)
 		rd_kafka_message_destroy(m);
 		n++;
 	}
+	release_holds(w);
 	if (flush(w) != 0 || w->failed) {
 		fail_stop(w);
 		return;
@@ -868,6 +968,7 @@ static void on_timer(uv_timer_t *t)
 		return;
 	}
 	bd_outbox_retry(w->outbox); /* failed deliveries, while idle too */
+	release_holds(w);
 }
 
 /* ---- rebalance -------------------------------------------------------------- */
@@ -913,6 +1014,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (p && in >= 0) {
 				p->assigned[in] = 1;
 				p->next_off[in] = off;
+				if (in == IN_OUTCOMES)
+					p->hold_off = -1;
 				p->sample_loaded = 0;
 				p->commit_pending[in] = off >= 0;
 				w->recommit |= off >= 0;
@@ -924,6 +1027,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				tp->topic, tp->partition, (long long)off);
 		}
 		rd_kafka_assign(rk, parts);
+		/* an outcomes partition held (hold_outcome) before a revoke */
+		rd_kafka_resume_partitions(rk, parts);
 	} else {
 		for (int i = 0; i < parts->cnt; i++) {
 			int in = input_of(w, parts->elems[i].topic);
@@ -931,6 +1036,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (p && in >= 0) {
 				p->assigned[in] = 0;
 				p->next_off[in] = -1;
+				if (in == IN_OUTCOMES)
+					p->hold_off = -1;
 			}
 		}
 		bd_info("worker %d: %d partitions revoked", w->id, parts->cnt);

@@ -116,6 +116,49 @@ static void test_validate(void **state)
 	bd_config_free(&c);
 }
 
+static void cp_dir(const char *state_dir, const char *cp, const char *want)
+{
+	bd_config_t c;
+	char buf[256];
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_int_equal(bd_config_set(&c, "state.dir", state_dir, err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&c, "checkpoint.dir", cp, err, sizeof(err)), 0);
+	bd_config_checkpoint_dir(&c, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+	bd_config_free(&c);
+}
+
+static void test_checkpoint_dir(void **state)
+{
+	bd_config_t c;
+	(void)state;
+	assert_int_equal(bd_config_init(&c), 0);
+	assert_string_equal(c.checkpoint_dir, "");
+	assert_int_equal(c.checkpoint_interval_s, 3600);
+	assert_int_equal(c.checkpoint_keep, 3);
+	assert_int_not_equal(bd_config_set(&c, "checkpoint.keep", "0", err, sizeof(err)), 0);
+	says("checkpoint.keep");
+	assert_int_not_equal(bd_config_set(&c, "checkpoint.interval.s", "0", err, sizeof(err)), 0);
+	/* inside state.dir: refused, a backup must survive moving it aside */
+	assert_int_equal(bd_config_set(&c, "state.dir", "/srv/bd/state/", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&c, "checkpoint.dir", "/srv/bd/state/cp", err, sizeof(err)), 0);
+	assert_int_not_equal(bd_config_validate(&c, err, sizeof(err)), 0);
+	says("inside");
+	assert_int_equal(bd_config_set(&c, "checkpoint.dir", "state", err, sizeof(err)), 0);
+	assert_int_not_equal(bd_config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&c, "checkpoint.dir", "/srv/bd/state-cp", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_validate(&c, err, sizeof(err)), 0);
+	bd_config_free(&c);
+	/* absolute as given; relative from the directory holding state.dir */
+	cp_dir("/var/lib/budgetd", "/backup/bd", "/backup/bd");
+	cp_dir("/var/lib/budgetd", "budgetd-checkpoints", "/var/lib/budgetd-checkpoints");
+	cp_dir("/var/lib/budgetd//", "cp", "/var/lib/cp");
+	cp_dir("/budgetd", "cp", "/cp");
+	cp_dir("state", "cp", "cp");
+	cp_dir("run/state", "cp", "run/cp");
+	cp_dir("/var/lib/budgetd", "", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_checkpoint_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

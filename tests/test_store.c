@@ -1,5 +1,7 @@
 /* store.c, stats.c, samples.c: real RocksDB files in a temporary directory. */
+#include <dirent.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +111,89 @@ static void test_offsets_and_checkpoint(void **state)
 	cp = open_at("b-checkpoint");
 	assert_int_equal(bd_store_offset_get(cp, "topic", 3), 42); /* as of the checkpoint */
 	bd_store_close(cp);
+}
+
+/* entries of @p path starting with "checkpoint-", complete or (tmp) not */
+static int count_entries(const char *path, bool tmp)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "checkpoint-", 11) == 0 &&
+		    (strstr(e->d_name, ".tmp") != NULL) == tmp)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int sum_cb(const char *k, size_t kl, const char *v, size_t vl, void *o)
+{
+	double *acc = o, x;
+	(void)k; (void)kl;
+	assert_int_equal(vl, sizeof(double));
+	memcpy(&x, v, sizeof(x));
+	acc[0] += x;
+	acc[1] += 1;
+	return 0;
+}
+
+static void test_checkpoint_rotate(void **state)
+{
+	bd_store_t *st = open_at("r"), *cp;
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	char cpdir[128], path[256], first[256] = "", stale[300], *v;
+	size_t vl;
+	double one = 1, acc[2];
+	(void)state;
+	snprintf(cpdir, sizeof(cpdir), "%s/backups/deeper", dir); /* created */
+	for (int i = 0; i < 5; i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%d", i);
+		bd_store_batch_add(b, BD_CF_STATS, key, strlen(key), &one, 1);
+		bd_store_batch_offset(b, "features", 0, 100 + i);
+		bd_store_batch_put(b, BD_CF_CAMPAIGNS, "c", 1, key, strlen(key));
+		assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+		if (i == 2) { /* a crash's leftover: deleted by the next rotation */
+			snprintf(stale, sizeof(stale), "mkdir %s/checkpoint-19700101T000000.000Z.tmp",
+				 cpdir);
+			assert_int_equal(system(stale), 0);
+		}
+		assert_int_equal(bd_store_checkpoint_rotate(st, cpdir, 3, path, sizeof(path),
+							     err, sizeof(err)), 0);
+		assert_non_null(strstr(path, "/checkpoint-"));
+		assert_true(strcmp(path, first) > 0); /* names sort by time */
+		snprintf(first, sizeof(first), "%s", path);
+		usleep(2000); /* distinct milliseconds */
+	}
+	assert_int_equal(count_entries(cpdir, false), 3);
+	assert_int_equal(count_entries(cpdir, true), 0);
+	/* more after the newest checkpoint: not in it */
+	bd_store_batch_add(b, BD_CF_STATS, "k0", 2, &one, 1);
+	bd_store_batch_offset(b, "features", 0, 999);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+	/* the newest checkpoint opens as a store with the content as of then */
+	if (bd_store_open(path, &cp, err, sizeof(err)) != 0)
+		fail_msg("open checkpoint %s: %s", path, err);
+	assert_int_equal(bd_store_offset_get(cp, "features", 0), 104);
+	acc[0] = acc[1] = 0;
+	assert_int_equal(bd_store_scan(cp, BD_CF_STATS, "", 0, sum_cb, acc), 0);
+	assert_true(acc[0] == 5 && acc[1] == 5);
+	assert_int_equal(bd_store_get(cp, BD_CF_CAMPAIGNS, "c", 1, &v, &vl), 0);
+	assert_memory_equal(v, "k4", 2);
+	free(v);
+	bd_store_close(cp);
+	/* keep 0 deletes nothing; a rotation into an unwritable place fails */
+	st = open_at("r");
+	assert_int_equal(bd_store_checkpoint_rotate(st, cpdir, 0, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(count_entries(cpdir, false), 4);
+	assert_int_not_equal(bd_store_checkpoint_rotate(st, "/proc/no/such", 3, NULL, 0, err,
+							sizeof(err)), 0);
+	assert_non_null(strstr(err, "/proc/no/such"));
+	bd_store_close(st);
 }
 
 static int count_cb(const char *k, size_t kl, const char *v, size_t vl, void *o)
@@ -237,6 +322,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_merge),
 		cmocka_unit_test(test_offsets_and_checkpoint),
+		cmocka_unit_test(test_checkpoint_rotate),
 		cmocka_unit_test(test_scan_and_ranges),
 		cmocka_unit_test(test_stats_keys_and_delta),
 		cmocka_unit_test(test_samples),

@@ -26,6 +26,8 @@ typedef struct bd_config_s {
 	char *group_id;
 	char *topic[BD_MSG__COUNT]; /**< indexed by bd_msg_kind_t */
 	char *state_dir;
+	char *checkpoint_dir; /**< "" = no periodic checkpoints */
+	int checkpoint_interval_s, checkpoint_keep;
 	int workers;
 	int features_dim;
 	int clusters;
@@ -77,6 +79,12 @@ int bd_config_validate(const bd_config_t *cfg, char *errstr,
 
 /** Writes every setting as `key = value  # doc` (the config reference). */
 void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs);
+
+/**
+ * The directory periodic checkpoints go to: checkpoint.dir, a relative one
+ * taken from the directory that holds state.dir ("" when checkpoints are off).
+ */
+void bd_config_checkpoint_dir(const bd_config_t *cfg, char *buf, size_t size);
 
 /** Wire format of outputs, from cfg->output_format. */
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg);

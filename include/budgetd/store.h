@@ -88,6 +88,20 @@ int bd_store_scan(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
 int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,
 			size_t errstr_size) BD_WUR;
 
+/**
+ * A backup: writes a checkpoint to @p dir/checkpoint-<UTC time> (e.g.
+ * checkpoint-20250301T120000.123Z; @p dir is created if missing), then
+ * deletes the oldest checkpoints in @p dir beyond @p keep (0: none) and any
+ * checkpoint-*.tmp a crash left.  A checkpoint is a whole database: open it
+ * with bd_store_open (or start budgetd on a copy of it); it holds the input
+ * offsets of its state, so a daemon started on it re-reads from Kafka what
+ * came after.  Nothing is deleted when the new checkpoint fails.  The path
+ * written goes to @p path (may be NULL).
+ */
+int bd_store_checkpoint_rotate(bd_store_t *st, const char *dir, int keep,
+			       char *path, size_t path_size, char *errstr,
+			       size_t errstr_size) BD_WUR;
+
 /* Key helpers: big-endian so that keys sort numerically. */
 static inline void bd_be16(uint8_t *p, uint16_t x)
 {
