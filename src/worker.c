@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,10 @@ struct bd_worker_s {
 	uv_mutex_t mbox_lock; /* guards the two fields below */
 	bd_snapshot_t *mbox_snap;
 	int mbox_stop;
+
+	/* read by the main loop: its watchdog and readiness checks */
+	_Atomic uint64_t beat_ns; /* uv_hrtime() at the latest timer tick */
+	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups;
@@ -809,6 +814,8 @@ static void on_producer(uv_poll_t *h, int status, int events)
 static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
+	/* the loop is alive: this tick ran (see bd_worker_heartbeat) */
+	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
 	rd_kafka_poll(w->producer, 0);
 	if (w->fatal || flush(w) != 0) {
 		fail_stop(w);
@@ -871,7 +878,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				tp->topic, tp->partition, (long long)off);
 		}
 		rd_kafka_assign(rk, parts);
+		/* an empty assignment (more workers than partitions) counts: the
+		 * group has settled for this worker */
+		atomic_store_explicit(&w->holding, 1, memory_order_relaxed);
 	} else {
+		atomic_store_explicit(&w->holding, 0, memory_order_relaxed);
 		for (int i = 0; i < parts->cnt; i++) {
 			int in = input_of(w, parts->elems[i].topic);
 			part_t *p = part_get(w, parts->elems[i].partition);
@@ -997,6 +1008,10 @@ void bd_worker_stop(bd_worker_t *w)
 static void run(void *arg)
 {
 	bd_worker_t *w = arg;
+	char name[16];
+	/* "top -H", gdb and the watchdog test tell the loops apart by it */
+	snprintf(name, sizeof(name), "bd-worker-%d", w->id);
+	pthread_setname_np(pthread_self(), name);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -1124,6 +1139,7 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->timer.data = w->again.data = w;
 	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
 	w->mailbox.data = w;
+	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
 	uv_timer_start(&w->timer, on_timer, (uint64_t)w->cfg->flush_interval_ms,
 		       (uint64_t)w->cfg->flush_interval_ms);
 
@@ -1163,6 +1179,16 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 	if (final)
 		bd_worker_counters(w, final);
 	worker_free(w);
+}
+
+uint64_t bd_worker_heartbeat(const bd_worker_t *w)
+{
+	return atomic_load_explicit(&((bd_worker_t *)w)->beat_ns, memory_order_relaxed);
+}
+
+int bd_worker_assigned(const bd_worker_t *w)
+{
+	return atomic_load_explicit(&((bd_worker_t *)w)->holding, memory_order_relaxed);
 }
 
 int bd_worker_failed(const bd_worker_t *w)
