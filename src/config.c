@@ -67,7 +67,8 @@ static const setting_t settings[] = {
 	{"clusters", T_INT, OFF(clusters), "8", 1, 512, NULL,
 	 "Clusters K of the initial assignment and of trained models", R_RESTART},
 	{"exploration", T_DOUBLE, OFF(exploration), "0.1", 0, 1, NULL,
-	 "Default share of requests given a uniformly random treatment", R_LIVE},
+	 "Default share of requests given a uniformly random treatment, for campaigns created "
+	 "without their own (a reload affects campaigns created after it)", R_LIVE},
 	{"output.format", T_ENUM, OFF(output_format), "confluent", 0, 0,
 	 "confluent|single_object", "Framing of output messages", R_RESTART},
 	{"schema.id.feature_event", T_INT, OFF(schema_id[BD_MSG_FEATURE]), "1", 0, INT_MAX, NULL,
