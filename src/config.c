@@ -15,6 +15,13 @@
 
 typedef enum { T_STR, T_INT, T_DOUBLE, T_ENUM } setting_type_t;
 
+/* What a SIGHUP does with a changed value.  R_LIVE only for settings that
+ * the main loop alone reads (solving, pacing, training parameters copied
+ * per run, timers, the health window, the log level): the workers keep
+ * reading the live struct while it changes, so a setting a worker, the
+ * broker or a librdkafka client reads stays R_RESTART. */
+typedef enum { R_RESTART, R_LIVE } setting_reload_t;
+
 typedef struct setting_s {
 	const char *name;
 	setting_type_t type;
@@ -23,153 +30,155 @@ typedef struct setting_s {
 	double min, max;     /* T_INT, T_DOUBLE */
 	const char *choices; /* T_ENUM: '|' separated */
 	const char *doc;
+	setting_reload_t reload;
 } setting_t;
 
 #define OFF(f) offsetof(bd_config_t, f)
 
 static const setting_t settings[] = {
 	{"bootstrap.servers", T_STR, OFF(bootstrap_servers), "", 0, 0, NULL,
-	 "Kafka bootstrap servers; empty starts the embedded broker (librdkafka mock cluster)"},
+	 "Kafka bootstrap servers; empty starts the embedded broker (librdkafka mock cluster)", R_RESTART},
 	{"broker.count", T_INT, OFF(broker_count), "3", 1, 16, NULL,
-	 "Brokers of the embedded cluster"},
+	 "Brokers of the embedded cluster", R_RESTART},
 	{"topic.partitions", T_INT, OFF(topic_partitions), "8", 1, 1024, NULL,
-	 "Partitions of the input topics created on the embedded broker"},
+	 "Partitions of the input topics created on the embedded broker", R_RESTART},
 	{"group.id", T_STR, OFF(group_id), "budgetd", 0, 0, NULL,
-	 "Consumer group shared by every budgetd instance"},
+	 "Consumer group shared by every budgetd instance", R_RESTART},
 	{"topic.features", T_STR, OFF(topic[BD_MSG_FEATURE]), "budgetd.features", 0, 0, NULL,
-	 "Input: feature events (decision requests), keyed by user_id"},
+	 "Input: feature events (decision requests), keyed by user_id", R_RESTART},
 	{"topic.outcomes", T_STR, OFF(topic[BD_MSG_OUTCOME]), "budgetd.outcomes", 0, 0, NULL,
-	 "Input: outcome events, keyed by user_id, same partition count as topic.features"},
+	 "Input: outcome events, keyed by user_id, same partition count as topic.features", R_RESTART},
 	{"topic.control", T_STR, OFF(topic[BD_MSG_CONTROL]), "budgetd.control", 0, 0, NULL,
-	 "Input: control commands (read by every instance)"},
+	 "Input: control commands (read by every instance)", R_RESTART},
 	{"topic.decisions", T_STR, OFF(topic[BD_MSG_DECISION]), "budgetd.decisions", 0, 0, NULL,
-	 "Output: one decision per request"},
+	 "Output: one decision per request", R_RESTART},
 	{"topic.plans", T_STR, OFF(topic[BD_MSG_PLAN]), "budgetd.plans", 0, 0, NULL,
-	 "Output: cluster plans after each solve"},
+	 "Output: cluster plans after each solve", R_RESTART},
 	{"topic.models", T_STR, OFF(topic[BD_MSG_MODEL]), "budgetd.models", 0, 0, NULL,
-	 "Output: distilled model updates"},
+	 "Output: distilled model updates", R_RESTART},
 	{"topic.deadletters", T_STR, OFF(topic[BD_MSG_DEADLETTER]), "budgetd.deadletters", 0, 0, NULL,
-	 "Output: input messages that could not be used, with the reason"},
+	 "Output: input messages that could not be used, with the reason", R_RESTART},
 	{"state.dir", T_STR, OFF(state_dir), "/var/lib/budgetd", 0, 0, NULL,
-	 "RocksDB directory (state and the input offsets it reflects)"},
+	 "RocksDB directory (state and the input offsets it reflects)", R_RESTART},
 	{"checkpoint.dir", T_STR, OFF(checkpoint_dir), "", 0, 0, NULL,
 	 "Directory of the periodic backups: every checkpoint.interval.s a consistent RocksDB "
 	 "checkpoint (hard links on the same file system) is written to "
 	 "checkpoint.dir/checkpoint-<UTC time>; a relative path is taken from the directory that "
-	 "holds state.dir; it must not be state.dir or inside it (empty: no checkpoints)"},
+	 "holds state.dir; it must not be state.dir or inside it (empty: no checkpoints)", R_RESTART},
 	{"checkpoint.interval.s", T_INT, OFF(checkpoint_interval_s), "3600", 1, 31 * 86400, NULL,
 	 "Time between checkpoints; a restore re-reads from Kafka what came after its "
-	 "checkpoint, so keep it well below the input topics' retention"},
+	 "checkpoint, so keep it well below the input topics' retention", R_RESTART},
 	{"checkpoint.keep", T_INT, OFF(checkpoint_keep), "3", 1, 10000, NULL,
-	 "Checkpoints kept in checkpoint.dir; older ones are deleted after a new one is written"},
+	 "Checkpoints kept in checkpoint.dir; older ones are deleted after a new one is written", R_RESTART},
 	{"workers", T_INT, OFF(workers), "2", 1, 64, NULL,
-	 "Worker threads, each with its own libuv loop and consumer"},
+	 "Worker threads, each with its own libuv loop and consumer", R_RESTART},
 	{"features.dim", T_INT, OFF(features_dim), "12", 1, 512, NULL,
-	 "Length of every feature vector"},
+	 "Length of every feature vector", R_RESTART},
 	{"clusters", T_INT, OFF(clusters), "8", 1, 512, NULL,
-	 "Clusters K of the initial assignment and of trained models"},
+	 "Clusters K of the initial assignment and of trained models", R_RESTART},
 	{"exploration", T_DOUBLE, OFF(exploration), "0.1", 0, 1, NULL,
-	 "Default share of requests given a uniformly random treatment"},
+	 "Default share of requests given a uniformly random treatment, for campaigns created "
+	 "without their own (a reload affects campaigns created after it)", R_LIVE},
 	{"output.format", T_ENUM, OFF(output_format), "confluent", 0, 0,
-	 "confluent|single_object", "Framing of output messages"},
+	 "confluent|single_object", "Framing of output messages", R_RESTART},
 	{"schema.id.feature_event", T_INT, OFF(schema_id[BD_MSG_FEATURE]), "1", 0, INT_MAX, NULL,
-	 "Confluent schema id of FeatureEvent (0: not accepted in Confluent framing)"},
+	 "Confluent schema id of FeatureEvent (0: not accepted in Confluent framing)", R_RESTART},
 	{"schema.id.outcome_event", T_INT, OFF(schema_id[BD_MSG_OUTCOME]), "2", 0, INT_MAX, NULL,
-	 "Confluent schema id of OutcomeEvent"},
+	 "Confluent schema id of OutcomeEvent", R_RESTART},
 	{"schema.id.control_command", T_INT, OFF(schema_id[BD_MSG_CONTROL]), "3", 0, INT_MAX, NULL,
-	 "Confluent schema id of ControlCommand"},
+	 "Confluent schema id of ControlCommand", R_RESTART},
 	{"schema.id.decision", T_INT, OFF(schema_id[BD_MSG_DECISION]), "4", 0, INT_MAX, NULL,
-	 "Confluent schema id of Decision"},
+	 "Confluent schema id of Decision", R_RESTART},
 	{"schema.id.plan", T_INT, OFF(schema_id[BD_MSG_PLAN]), "5", 0, INT_MAX, NULL,
-	 "Confluent schema id of ClusterPlan"},
+	 "Confluent schema id of ClusterPlan", R_RESTART},
 	{"schema.id.model_update", T_INT, OFF(schema_id[BD_MSG_MODEL]), "6", 0, INT_MAX, NULL,
-	 "Confluent schema id of ModelUpdate"},
+	 "Confluent schema id of ModelUpdate", R_RESTART},
 	{"schema.id.dead_letter", T_INT, OFF(schema_id[BD_MSG_DEADLETTER]), "7", 0, INT_MAX, NULL,
-	 "Confluent schema id of DeadLetter"},
+	 "Confluent schema id of DeadLetter", R_RESTART},
 	{"flush.interval.ms", T_INT, OFF(flush_interval_ms), "100", 1, 60000, NULL,
-	 "Longest time input waits before its state and offsets are written"},
+	 "Longest time input waits before its state and offsets are written", R_RESTART},
 	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,
-	 "Most input messages in one atomic state batch"},
+	 "Most input messages in one atomic state batch", R_RESTART},
 	{"decision.retention.s", T_INT, OFF(decision_retention_s), "604800", 60, INT_MAX, NULL,
 	 "How long decisions wait for their outcome: an outcome more than this after its "
-	 "decision (event times) is dead-lettered as expired"},
+	 "decision (event times) is dead-lettered as expired", R_RESTART},
 	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
 	 "Input messages larger than this are dead-lettered (oversized, first 1024 bytes kept) "
-	 "without being decoded"},
+	 "without being decoded", R_RESTART},
 	{"input.max.future.s", T_INT, OFF(input_max_future_s), "2592000", 0, INT_MAX, NULL,
 	 "Feature events dated more than this ahead of the host's clock are invalid: their time "
 	 "would move the event clock, and with it the campaign day (budgetd-sim replays future "
-	 "days, hence a month)"},
+	 "days, hence a month)", R_RESTART},
 	{"input.max.skew.ms", T_INT, OFF(input_max_skew_ms), "60000", 0, INT_MAX, NULL,
 	 "Outcomes dated more than this before their decision are invalid (clock skew between "
-	 "the producers is tolerated up to this)"},
+	 "the producers is tolerated up to this)", R_RESTART},
 	{"log.counters.s", T_INT, OFF(log_counters_s), "60", 0, 86400, NULL,
 	 "Log the input and dead-letter counters this often when they changed, and at shutdown "
-	 "(0: at shutdown only)"},
+	 "(0: at shutdown only)", R_LIVE},
 	{"samples.max", T_INT, OFF(samples_max), "1000000", 0, INT_MAX, NULL,
-	 "Joined samples kept per partition for training (oldest dropped)"},
+	 "Joined samples kept per partition for training (oldest dropped)", R_RESTART},
 	{"solve.interval.ms", T_INT, OFF(solve_interval_ms), "5000", 100, 3600000, NULL,
-	 "Re-solve timer"},
+	 "Re-solve timer", R_LIVE},
 	{"solve.mode", T_ENUM, OFF(solve_mode), "stochastic", 0, 0, "lp|integer|stochastic",
 	 "Plan: the exact LP (one cluster may be split), the exact integer plan, or the LP plan "
-	 "whose overspend probability stays under solve.overspend.prob"},
+	 "whose overspend probability stays under solve.overspend.prob", R_LIVE},
 	{"solve.overspend.prob", T_DOUBLE, OFF(solve_overspend_prob), "0.25", 0, 1, NULL,
-	 "Stochastic mode: allowed probability of spending more than the remaining budget"},
+	 "Stochastic mode: allowed probability of spending more than the remaining budget", R_LIVE},
 	{"solve.halflife.h", T_DOUBLE, OFF(solve_halflife_h), "24", 0, 1e6, NULL,
 	 "Recency: a decision hour's statistics weigh half as much every this many hours of age "
-	 "(0: all hours alike; historical samples never fade)"},
+	 "(0: all hours alike; historical samples never fade)", R_LIVE},
 	{"solve.land", T_INT, OFF(solve_land), "1", 0, 1, NULL,
 	 "1: spend the whole budget; past what maximising value would spend, the slack goes where "
-	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent"},
+	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent", R_LIVE},
 	{"solve.scenarios", T_INT, OFF(solve_scenarios), "200", 10, 100000, NULL,
-	 "Stochastic mode: scenarios drawn from the estimates' uncertainty"},
+	 "Stochastic mode: scenarios drawn from the estimates' uncertainty", R_LIVE},
 	{"solve.maturity.s", T_INT, OFF(solve_maturity_s), "7200", 0, 30 * 86400, NULL,
-	 "Attribution delay: only decisions older than this count in the means"},
+	 "Attribution delay: only decisions older than this count in the means", R_LIVE},
 	{"solve.shrinkage", T_DOUBLE, OFF(solve_shrinkage), "50", 0, 1e9, NULL,
-	 "Pseudo-decisions pulling a cluster's means toward the treatment's overall mean"},
+	 "Pseudo-decisions pulling a cluster's means toward the treatment's overall mean", R_LIVE},
 	{"pace.band", T_DOUBLE, OFF(pace_band), "0.05", 0.001, 1, NULL,
-	 "Re-solve at once when spend since the plan drifts from its pace by this share of the remaining budget"},
+	 "Re-solve at once when spend since the plan drifts from its pace by this share of the remaining budget", R_LIVE},
 	{"pace.lead", T_DOUBLE, OFF(pace_lead), "0.03", 0, 0.5, NULL,
 	 "Plans may run this share ahead of the even pace while later solves can still correct it "
 	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
-	 "ahead always can slow down"},
+	 "ahead always can slow down", R_LIVE},
 	{"admin.listen", T_STR, OFF(admin_listen), "127.0.0.1:9877", 0, 0, NULL,
 	 "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, /api/*): HOST:PORT; "
-	 "it has no authentication, so keep it on loopback or behind a proxy (empty: off)"},
+	 "it has no authentication, so keep it on loopback or behind a proxy (empty: off)", R_RESTART},
 	{"admin.refresh.ms", T_INT, OFF(admin_refresh_ms), "1000", 100, 60000, NULL,
-	 "How often the admin documents are rendered (they are at most this old)"},
+	 "How often the admin documents are rendered (they are at most this old)", R_RESTART},
 	{"health.window.ms", T_INT, OFF(health_window_ms), "15000", 100, 3600000, NULL,
 	 "Degraded while a broker or output problem was seen this recently; keep it above "
 	 "kafka.reconnect.backoff.max.ms (10 s by default), at which a lost broker is reported "
-	 "again"},
+	 "again", R_LIVE},
 	{"pace.check.ms", T_INT, OFF(pace_check_ms), "1000", 50, 3600000, NULL,
-	 "How often spend is checked against the pace"},
+	 "How often spend is checked against the pace", R_LIVE},
 	{"train.interval.s", T_INT, OFF(train_interval_s), "3600", 0, 31 * 86400, NULL,
-	 "Retrain the cluster model this often (0: only on RETRAIN commands)"},
+	 "Retrain the cluster model this often (0: only on RETRAIN commands)", R_LIVE},
 	{"train.min.samples", T_INT, OFF(train_min_samples), "2000", 10, INT_MAX, NULL,
-	 "Fewest joined samples a training run needs"},
+	 "Fewest joined samples a training run needs", R_LIVE},
 	{"train.max.samples", T_INT, OFF(train_max_samples), "200000", 100, 50000000, NULL,
-	 "Samples a training run uses at most (uniform reservoir over the log)"},
+	 "Samples a training run uses at most (uniform reservoir over the log)", R_LIVE},
 	{"train.epochs", T_INT, OFF(train_epochs), "10", 1, 1000, NULL,
-	 "Epochs of the representation network"},
+	 "Epochs of the representation network", R_LIVE},
 	{"train.student.hidden", T_INT, OFF(train_student_hidden), "32", 0, 512, NULL,
-	 "Hidden width of the distilled classifier (0: softmax regression)"},
+	 "Hidden width of the distilled classifier (0: softmax regression)", R_LIVE},
 	{"train.hidden", T_INT, OFF(train_hidden), "64", 1, 512, NULL,
-	 "Width of the representation network's first shared layer"},
+	 "Width of the representation network's first shared layer", R_LIVE},
 	{"train.rep.dim", T_INT, OFF(train_rep_dim), "16", 1, 64, NULL,
-	 "Size of the hidden representation h(x) (the second shared layer)"},
+	 "Size of the hidden representation h(x) (the second shared layer)", R_LIVE},
 	{"train.weight.conversion", T_DOUBLE, OFF(train_w_conv), "1", 0, 1000, NULL,
-	 "Task weight of the conversion heads"},
+	 "Task weight of the conversion heads", R_LIVE},
 	{"train.weight.value", T_DOUBLE, OFF(train_w_value), "1", 0, 1000, NULL,
-	 "Task weight of the value heads"},
+	 "Task weight of the value heads", R_LIVE},
 	{"train.weight.cost", T_DOUBLE, OFF(train_w_cost), "1", 0, 1000, NULL,
-	 "Task weight of the cost heads"},
+	 "Task weight of the cost heads", R_LIVE},
 	{"train.huber", T_DOUBLE, OFF(train_huber), "0", 0, 1000, NULL,
-	 "Huber threshold for value and cost (in units of their RMS; 0: squared loss)"},
+	 "Huber threshold for value and cost (in units of their RMS; 0: squared loss)", R_LIVE},
 	{"train.min.agreement", T_DOUBLE, OFF(train_min_agreement), "0.8", 0, 1, NULL,
-	 "A new model is promoted only if the student agrees this much with the teacher"},
+	 "A new model is promoted only if the student agrees this much with the teacher", R_LIVE},
 	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
-	 "Least severe level logged"},
+	 "Least severe level logged", R_LIVE},
 };
 
 static char **str_field(bd_config_t *cfg, const setting_t *s)
@@ -436,7 +445,8 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 				fprintf(f, "; range: %g..%g", s->min, s->max);
 			else if (s->type == T_ENUM)
 				fprintf(f, "; one of: %s", s->choices);
-			fputc(')', f);
+			fprintf(f, "; %s)", s->reload == R_LIVE ? "SIGHUP applies it"
+								: "takes effect at restart");
 		}
 		fputc('\n', f);
 	}
@@ -444,8 +454,9 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 		/* librdkafka secrets (sasl.password, ssl.key.password) stay hidden */
 		bool secret = strstr(cfg->kafka_key[i], "password") ||
 			      strstr(cfg->kafka_key[i], "secret");
-		fprintf(f, "kafka.%s = %s\n", cfg->kafka_key[i],
-			secret ? "********" : cfg->kafka_val[i]);
+		fprintf(f, "kafka.%s = %s%s\n", cfg->kafka_key[i],
+			secret ? "********" : cfg->kafka_val[i],
+			with_docs ? "\t# librdkafka (takes effect at restart)" : "");
 	}
 }
 
@@ -471,6 +482,154 @@ void bd_config_checkpoint_dir(const bd_config_t *cfg, char *buf, size_t size)
 		snprintf(buf, size, "/%s", cp);
 	else
 		snprintf(buf, size, "%.*s/%s", (int)n, sd, cp);
+}
+
+int bd_config_build(bd_config_t *cfg, const bd_config_source_t *src, char *errstr,
+		    size_t errstr_size)
+{
+	char why[512];
+	int err;
+
+	if ((err = bd_config_init(cfg))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return err;
+	}
+	if (src->file && (err = bd_config_load_file(cfg, src->file, errstr, errstr_size)))
+		goto fail;
+	for (int i = 0; i < src->nsets; i++) {
+		/* "key=value" is split on a copy: the overrides are applied again
+		 * at every reload */
+		char *kv = strdup(src->sets[i]), *eq = kv ? strchr(kv, '=') : NULL;
+		if (!kv) {
+			snprintf(errstr, errstr_size, "out of memory");
+			err = -ENOMEM;
+			goto fail;
+		}
+		if (!eq) {
+			snprintf(errstr, errstr_size, "-X %s: expected KEY=VALUE", kv);
+			err = BD_ECONFIG;
+		} else {
+			*eq = '\0';
+			if ((err = bd_config_set(cfg, kv, eq + 1, why, sizeof(why))))
+				snprintf(errstr, errstr_size, "-X %s=%s: %s", kv, eq + 1, why);
+		}
+		free(kv);
+		if (err)
+			goto fail;
+	}
+	if ((err = bd_config_validate(cfg, why, sizeof(why)))) {
+		snprintf(errstr, errstr_size, "%s%s%s", src->file ? src->file : "",
+			 src->file ? ": " : "", why);
+		goto fail;
+	}
+	return 0;
+fail:
+	bd_config_free(cfg);
+	return err;
+}
+
+/* Formats @p s's value in @p cfg the way the dump does. */
+static void value_str(const bd_config_t *cfg, const setting_t *s, char *buf, size_t size)
+{
+	const char *p = (const char *)cfg + s->offset;
+	switch (s->type) {
+	case T_STR:
+	case T_ENUM:
+		snprintf(buf, size, "%s", *(char *const *)p);
+		break;
+	case T_INT:
+		snprintf(buf, size, "%d", *(const int *)p);
+		break;
+	case T_DOUBLE:
+		snprintf(buf, size, "%g", *(const double *)p);
+		break;
+	}
+}
+
+static bool same_value(const bd_config_t *a, const bd_config_t *b, const setting_t *s)
+{
+	const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
+	switch (s->type) {
+	case T_STR:
+	case T_ENUM:
+		return strcmp(*(char *const *)pa, *(char *const *)pb) == 0;
+	case T_INT:
+		return *(const int *)pa == *(const int *)pb;
+	case T_DOUBLE:
+		return *(const double *)pa == *(const double *)pb;
+	}
+	return true;
+}
+
+static bool same_kafka(const bd_config_t *a, const bd_config_t *b)
+{
+	if (a->kafka_n != b->kafka_n)
+		return false;
+	for (int i = 0; i < a->kafka_n; i++) {
+		int j;
+		for (j = 0; j < b->kafka_n; j++)
+			if (strcmp(a->kafka_key[i], b->kafka_key[j]) == 0)
+				break;
+		if (j == b->kafka_n || strcmp(a->kafka_val[i], b->kafka_val[j]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Copies one value, exactly (no text round trip for doubles). */
+static int copy_value(bd_config_t *dst, const bd_config_t *src, const setting_t *s)
+{
+	const char *ps = (const char *)src + s->offset;
+	char *pd = (char *)dst + s->offset;
+	switch (s->type) {
+	case T_STR:
+	case T_ENUM: {
+		char *dup = strdup(*(char *const *)ps);
+		if (!dup)
+			return -ENOMEM;
+		free(*(char **)pd);
+		*(char **)pd = dup;
+		return 0;
+	}
+	case T_INT:
+		*(int *)pd = *(const int *)ps;
+		return 0;
+	case T_DOUBLE:
+		*(double *)pd = *(const double *)ps;
+		return 0;
+	}
+	return BD_ECONFIG;
+}
+
+int bd_config_reload(bd_config_t *live, const bd_config_t *next,
+		     bd_config_change_cb_t cb, void *opaque)
+{
+	char was[256], now[256];
+	int applied = 0;
+
+	for (size_t i = 0; i < BD_ARRAY_SIZE(settings); i++) {
+		const setting_t *s = &settings[i];
+		if (same_value(live, next, s))
+			continue;
+		value_str(live, s, was, sizeof(was));
+		value_str(next, s, now, sizeof(now));
+		if (s->reload == R_LIVE && copy_value(live, next, s) != 0) {
+			cb(opaque, s->name, was, now, BD_CONFIG_NOT_APPLIED);
+			continue;
+		}
+		applied += s->reload == R_LIVE;
+		cb(opaque, s->name, was, now,
+		   s->reload == R_LIVE ? BD_CONFIG_APPLIED : BD_CONFIG_AT_RESTART);
+	}
+	if (!same_kafka(live, next))
+		cb(opaque, "kafka.*", "", "", BD_CONFIG_AT_RESTART);
+	return applied;
+}
+
+bool bd_config_reloadable(const char *key)
+{
+	const setting_t *s = find(key);
+	return s && s->reload == R_LIVE;
 }
 
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg)

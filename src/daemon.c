@@ -19,6 +19,7 @@
 #include "budgetd/kafka.h"
 #include "budgetd/log.h"
 #include "budgetd/messages.h"
+#include "budgetd/notify.h"
 #include "budgetd/outbox.h"
 #include "budgetd/pacer.h"
 #include "budgetd/plan.h"
@@ -32,7 +33,8 @@
 
 
 struct bd_daemon_s {
-	bd_config_t *cfg;
+	bd_config_t *cfg; /* the workers read its restart-only settings */
+	const bd_config_source_t *src; /* built again on SIGHUP */
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t solve_timer, pace_timer, train_timer, health_timer;
@@ -79,6 +81,12 @@ struct bd_daemon_s {
 	uv_timer_t counters_timer;
 	uv_timer_t checkpoint_timer; /* checkpoint.dir */
 	uint64_t counters_logged; /* inputs + dead letters at the last log */
+	/* systemd: readiness checks, then the periodic STATUS= line */
+	uv_timer_t ready_timer, watchdog_timer;
+	uint64_t watchdog_usec; /* 0: systemd wants no WATCHDOG=1 */
+	int ready;		/* READY=1 sent */
+	int assigned_told;	/* workers assigned, as last in STATUS= */
+	int stale_worker;	/* the worker last reported silent, or -1 */
 	int stopping, exit_code, signals, started;
 };
 
@@ -636,7 +644,7 @@ static void admin_refresh(bd_daemon_t *d)
 		goto out;
 	bd_report_t r = {
 		.cfg = d->cfg, .now_ms = atomic_load((_Atomic int64_t *)&d->clock_ms),
-		.started_ms = d->started_ms, .ready = d->started && !d->stopping,
+		.started_ms = d->started_ms, .ready = d->ready && !d->stopping,
 		.degraded = d->degraded, .why = d->health_why, .bootstrap = d->bootstrap,
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
 		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
@@ -1037,6 +1045,187 @@ static void on_checkpoint_timer(uv_timer_t *t)
 			(double)(uv_hrtime() - t0) / 1e6);
 }
 
+/* ---- systemd: readiness, status, watchdog ------------------------------------ */
+
+/* How often the STATUS= summary is refreshed once ready. */
+#define STATUS_EVERY_MS 5000
+/* How often readiness is checked while the workers wait for partitions. */
+#define READY_POLL_MS 100
+
+static void status_summary(bd_daemon_t *d)
+{
+	bd_worker_counters_t sum;
+	counters_sum(d, &sum);
+	bd_notify_status("running: %d workers, %d campaigns, model %lld; features=%llu "
+			 "outcomes=%llu decisions=%llu dead letters=%llu; %s",
+			 d->n_workers, d->campaigns.n, (long long)d->model->version,
+			 (unsigned long long)sum.features, (unsigned long long)sum.outcomes,
+			 (unsigned long long)sum.decisions,
+			 (unsigned long long)sum.dead_letters,
+			 d->degraded ? "degraded" : "healthy");
+}
+
+/* Until every worker holds its first assignment: READY=1 once they do
+ * (systemd then starts the units ordered after us, and its watchdog);
+ * afterwards the periodic STATUS= line.  The workers publish assignment
+ * as an atomic flag, polled here: cheaper than another async handle per
+ * worker, and start-up is not timed to 100 ms.  @locality the main loop. */
+static void on_ready_timer(uv_timer_t *t)
+{
+	bd_daemon_t *d = t->data;
+	int assigned = 0;
+
+	if (d->ready || d->stopping) {
+		status_summary(d);
+		return;
+	}
+	for (int i = 0; i < d->n_workers; i++)
+		assigned += bd_worker_assigned(d->workers[i]);
+	if (assigned < d->n_workers) {
+		if (assigned != d->assigned_told) /* a line per change, not per poll */
+			bd_notify_status("waiting for partitions: %d of %d workers assigned",
+					 assigned, d->n_workers);
+		d->assigned_told = assigned;
+		return;
+	}
+	d->ready = 1;
+	bd_notify_ready();
+	bd_info("ready: every worker holds its partitions (READY=1)");
+	status_summary(d);
+	uv_timer_set_repeat(t, STATUS_EVERY_MS);
+}
+
+/* WATCHDOG=1 at half systemd's interval, only while every loop is alive:
+ * this timer running shows the main loop is; each worker's heartbeat shows
+ * its own.  A silent worker stops the pings, and systemd restarts us.
+ * @locality the main loop. */
+static void on_watchdog_timer(uv_timer_t *t)
+{
+	bd_daemon_t *d = t->data;
+	uint64_t beats[64], now = uv_hrtime();
+	/* a tick may come late by a flush interval under load; never call a
+	 * loop stuck sooner than half the watchdog interval */
+	uint64_t max_age = d->watchdog_usec * 1000 / 2,
+		 slack = (uint64_t)d->cfg->flush_interval_ms * 3 * 1000000;
+	int n = d->n_workers < 64 ? d->n_workers : 64;
+
+	if (max_age < slack)
+		max_age = slack;
+	for (int i = 0; i < n; i++)
+		beats[i] = bd_worker_heartbeat(d->workers[i]);
+	int stale = bd_notify_stale_beat(beats, n, now, max_age);
+	if (stale >= 0) {
+		if (d->stale_worker != stale)
+			bd_error("watchdog: worker %d's loop silent for %.1f s; not telling "
+				 "systemd we are alive", stale,
+				 (double)(now - beats[stale]) / 1e9);
+		d->stale_worker = stale;
+		return;
+	}
+	if (d->stale_worker >= 0)
+		bd_warn("watchdog: worker %d's loop is alive again", d->stale_worker);
+	d->stale_worker = -1;
+	bd_notify_watchdog();
+}
+
+/* ---- reload (SIGHUP) ----------------------------------------------------------- */
+
+typedef struct reload_s {
+	int applied, at_restart;
+	bool timers, health, log_level;
+} reload_t;
+
+static void on_change(void *opaque, const char *name, const char *was, const char *now,
+		      bd_config_change_t what)
+{
+	reload_t *r = opaque;
+	if (what == BD_CONFIG_AT_RESTART) {
+		r->at_restart++;
+		if (strcmp(name, "kafka.*") == 0) /* values may be secrets */
+			bd_warn("reload: a kafka.* setting changed: takes effect at restart");
+		else
+			bd_warn("reload: %s changed: takes effect at restart (running '%s', "
+				"configured '%s')", name, was, now);
+		return;
+	}
+	if (what == BD_CONFIG_NOT_APPLIED) {
+		bd_error("reload: %s: out of memory; stays '%s'", name, was);
+		return;
+	}
+	r->applied++;
+	bd_info("reload: %s = %s (was %s)", name, now, was);
+	if (strcmp(name, "health.window.ms") == 0)
+		r->health = true;
+	else if (strcmp(name, "log.level") == 0)
+		r->log_level = true;
+	else if (strstr(name, ".interval.") || strstr(name, ".check.") ||
+		 strcmp(name, "log.counters.s") == 0)
+		r->timers = true;
+}
+
+/* Timers started with the configuration's intervals (again on reload). */
+static void start_timers(bd_daemon_t *d)
+{
+	const bd_config_t *cfg = d->cfg;
+	if (cfg->train_interval_s > 0)
+		uv_timer_start(&d->train_timer, on_train_timer,
+			       (uint64_t)cfg->train_interval_s * 1000,
+			       (uint64_t)cfg->train_interval_s * 1000);
+	else
+		uv_timer_stop(&d->train_timer);
+	uv_timer_start(&d->solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
+		       (uint64_t)cfg->solve_interval_ms);
+	uv_timer_start(&d->pace_timer, on_pace_timer, (uint64_t)cfg->pace_check_ms,
+		       (uint64_t)cfg->pace_check_ms);
+	if (cfg->log_counters_s > 0)
+		uv_timer_start(&d->counters_timer, on_counters_timer,
+			       (uint64_t)cfg->log_counters_s * 1000,
+			       (uint64_t)cfg->log_counters_s * 1000);
+	else
+		uv_timer_stop(&d->counters_timer);
+}
+
+/* Builds the configuration again from the -c file and the -X overrides and
+ * applies what can change live; a configuration that does not parse or
+ * validate changes nothing.  The main loop owns every live setting, so no
+ * worker sees one change under it.  @locality the main loop. */
+static void reload(bd_daemon_t *d)
+{
+	bd_config_t next;
+	char errstr[1024];
+	reload_t r = {0};
+	const char *file = d->src && d->src->file ? d->src->file : NULL;
+
+	if (d->ready)
+		bd_notify_reloading();
+	bd_info("SIGHUP: reloading the configuration (%s)",
+		file ? file : "no -c file: -X settings only");
+	if (!d->src || bd_config_build(&next, d->src, errstr, sizeof(errstr)) != 0) {
+		bd_warn("reload failed: %s; the running configuration stays",
+			d->src ? errstr : "no configuration source");
+		if (d->ready)
+			bd_notify_status("reload failed: %s", d->src ? errstr : "no source");
+		goto out;
+	}
+	bd_config_reload(d->cfg, &next, on_change, &r);
+	bd_config_free(&next);
+	if (r.log_level)
+		bd_log_level = bd_log_level_parse(d->cfg->log_level);
+	if (r.health)
+		bd_health_set_window(d->health, d->cfg->health_window_ms);
+	/* before start-up finishes, the timers start later with these values */
+	if (r.timers && d->started && !d->stopping)
+		start_timers(d);
+	bd_info("reload done: %d settings applied, %d take effect at restart", r.applied,
+		r.at_restart);
+out:
+	/* READY=1 ends the reload even when it failed: we run on as before */
+	if (d->ready) {
+		bd_notify_ready();
+		status_summary(d);
+	}
+}
+
 /* ---- signals and shutdown ---------------------------------------------------- */
 
 static void begin_shutdown(bd_daemon_t *d)
@@ -1044,6 +1233,12 @@ static void begin_shutdown(bd_daemon_t *d)
 	if (d->stopping)
 		return;
 	d->stopping = 1;
+	/* first: systemd then waits TimeoutStopSec for the drain below, which
+	 * blocks this loop (no watchdog pings from here on) */
+	bd_notify_stopping();
+	bd_notify_status("shutting down: draining workers");
+	uv_timer_stop(&d->ready_timer);
+	uv_timer_stop(&d->watchdog_timer);
 	bd_info("shutting down: draining workers");
 	uv_timer_stop(&d->solve_timer);
 	uv_timer_stop(&d->pace_timer);
@@ -1074,6 +1269,8 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->admin_timer, NULL);
 	uv_close((uv_handle_t *)&d->counters_timer, NULL);
 	uv_close((uv_handle_t *)&d->checkpoint_timer, NULL);
+	uv_close((uv_handle_t *)&d->ready_timer, NULL);
+	uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -1084,8 +1281,10 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	bd_daemon_t *d = s->data;
 	if (signum == SIGHUP) {
-		bd_info("SIGHUP: configuration reload is not implemented yet "
-			"(operations issue); nothing changed");
+		if (d->stopping)
+			bd_info("SIGHUP while shutting down: ignored");
+		else
+			reload(d);
 		return;
 	}
 	if (++d->signals == 1 && !d->started) {
@@ -1177,9 +1376,9 @@ fail:
 	return BD_ECONFIG;
 }
 
-int bd_daemon_run(bd_config_t *cfg)
+int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 {
-	bd_daemon_t d = {.cfg = cfg};
+	bd_daemon_t d = {.cfg = cfg, .src = src, .stale_worker = -1};
 	char errstr[1024] = "";
 	int err;
 
@@ -1215,6 +1414,10 @@ int bd_daemon_run(bd_config_t *cfg)
 		bd_info("admin endpoint on http://%s (port %d)", cfg->admin_listen,
 			bd_admin_port(d.admin));
 	}
+	uv_timer_init(&d.loop, &d.ready_timer);
+	d.ready_timer.data = &d;
+	uv_timer_init(&d.loop, &d.watchdog_timer);
+	d.watchdog_timer.data = &d;
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
 		err = -ENOMEM;
 		goto fail;
@@ -1225,6 +1428,7 @@ int bd_daemon_run(bd_config_t *cfg)
 		       (uint64_t)cfg->admin_refresh_ms);
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
+	bd_notify_status("opening state in %s", cfg->state_dir);
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
 		goto fail;
@@ -1252,6 +1456,7 @@ int bd_daemon_run(bd_config_t *cfg)
 		snprintf(errstr, sizeof(errstr), "cannot load state: %s", bd_strerror(err));
 		goto fail;
 	}
+	bd_notify_status("replaying control topic %s", cfg->topic[BD_MSG_CONTROL]);
 	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
 	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
@@ -1274,6 +1479,7 @@ int bd_daemon_run(bd_config_t *cfg)
 	}
 	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed,
 			       d.health};
+	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
 					   sizeof(errstr))))
@@ -1281,22 +1487,23 @@ int bd_daemon_run(bd_config_t *cfg)
 		d.n_workers++;
 	}
 	d.started = 1;
-	if (cfg->train_interval_s > 0)
-		uv_timer_start(&d.train_timer, on_train_timer,
-			       (uint64_t)cfg->train_interval_s * 1000,
-			       (uint64_t)cfg->train_interval_s * 1000);
-	uv_timer_start(&d.solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
-		       (uint64_t)cfg->solve_interval_ms);
-	uv_timer_start(&d.pace_timer, on_pace_timer, (uint64_t)cfg->pace_check_ms,
-		       (uint64_t)cfg->pace_check_ms);
-	if (cfg->log_counters_s > 0)
-		uv_timer_start(&d.counters_timer, on_counters_timer,
-			       (uint64_t)cfg->log_counters_s * 1000,
-			       (uint64_t)cfg->log_counters_s * 1000);
+	start_timers(&d);
 	if (cfg->checkpoint_dir[0])
 		uv_timer_start(&d.checkpoint_timer, on_checkpoint_timer,
 			       (uint64_t)cfg->checkpoint_interval_s * 1000,
 			       (uint64_t)cfg->checkpoint_interval_s * 1000);
+	bd_notify_status("waiting for partitions: 0 of %d workers assigned", d.n_workers);
+	uv_timer_start(&d.ready_timer, on_ready_timer, READY_POLL_MS, READY_POLL_MS);
+	/* systemd arms its watchdog at READY=1; pinging from here is harmless
+	 * and covers a slow partition assignment too */
+	if ((d.watchdog_usec = bd_notify_watchdog_usec()) > 0) {
+		uint64_t every = d.watchdog_usec / 2000; /* half, in ms */
+		bd_info("systemd watchdog: %.1f s; WATCHDOG=1 every %llu ms while every "
+			"loop is alive", (double)d.watchdog_usec / 1e6,
+			(unsigned long long)(every ? every : 1));
+		uv_timer_start(&d.watchdog_timer, on_watchdog_timer, every ? every : 1,
+			       every ? every : 1);
+	}
 	bd_info("budgetd started: %d workers, state in %s, brokers %s",
 		cfg->workers, cfg->state_dir, d.bootstrap);
 	uv_run(&d.loop, UV_RUN_NOWAIT);
@@ -1326,6 +1533,8 @@ stop_early:
 	uv_close((uv_handle_t *)&d.admin_timer, NULL);
 	uv_close((uv_handle_t *)&d.counters_timer, NULL);
 	uv_close((uv_handle_t *)&d.checkpoint_timer, NULL);
+	uv_close((uv_handle_t *)&d.ready_timer, NULL);
+	uv_close((uv_handle_t *)&d.watchdog_timer, NULL);
 	uv_close((uv_handle_t *)&d.sigint, NULL);
 	uv_close((uv_handle_t *)&d.sigterm, NULL);
 	uv_close((uv_handle_t *)&d.sighup, NULL);

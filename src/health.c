@@ -47,6 +47,15 @@ bd_health_t *bd_health_new(int64_t window_ms)
 	return h;
 }
 
+void bd_health_set_window(bd_health_t *h, int64_t window_ms)
+{
+	/* under the lock like every other field, though only the main loop
+	 * reads the window (bd_health_eval) */
+	uv_mutex_lock(&h->lock);
+	h->window_ms = window_ms;
+	uv_mutex_unlock(&h->lock);
+}
+
 void bd_health_free(bd_health_t *h)
 {
 	if (!h)

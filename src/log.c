@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int bd_log_level = BD_LOG_INFO;
+_Atomic int bd_log_level = BD_LOG_INFO;
 static const char *bd_log_ident = "budgetd";
 
 int bd_log_level_parse(const char *s)

@@ -115,26 +115,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
-	if (file && bd_config_load_file(&cfg, file, errstr, sizeof(errstr)) != 0) {
+	bd_config_source_t src = {file, sets, nsets};
+	/* built from the sources, the way a SIGHUP builds it again */
+	bd_config_free(&cfg);
+	if (bd_config_build(&cfg, &src, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, "budgetd: %s\n", errstr);
-		goto out;
-	}
-	for (int i = 0; i < nsets; i++) {
-		char *eq = strchr(sets[i], '='), why[512];
-		if (!eq) {
-			fprintf(stderr, "budgetd: -X %s: expected KEY=VALUE\n", sets[i]);
-			goto out;
-		}
-		*eq = '\0';
-		if (bd_config_set(&cfg, sets[i], eq + 1, why, sizeof(why)) != 0) {
-			fprintf(stderr, "budgetd: -X %s=%s: %s\n", sets[i], eq + 1, why);
-			goto out;
-		}
-	}
-	if (bd_config_validate(&cfg, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "budgetd: %s%s%s\n", file ? file : "", file ? ": " : "",
-			errstr);
-		goto out;
+		goto out; /* bd_config_free of a freed config is harmless */
 	}
 	bd_log_level = bd_log_level_parse(cfg.log_level);
 	if (show) {
@@ -158,7 +144,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = broker_only ? bd_daemon_run_broker(&cfg, broker_file, faults)
-			 : bd_daemon_run(&cfg);
+			 : bd_daemon_run(&cfg, &src);
 out:
 	bd_config_free(&cfg);
 	free(sets);

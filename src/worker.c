@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,10 @@ struct bd_worker_s {
 	uv_mutex_t mbox_lock; /* guards the two fields below */
 	bd_snapshot_t *mbox_snap;
 	int mbox_stop;
+
+	/* read by the main loop: its watchdog and readiness checks */
+	_Atomic uint64_t beat_ns; /* uv_hrtime() at the latest timer tick */
+	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups;
@@ -962,7 +967,19 @@ static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
 	update_lag(w);
+	/* the loop is alive: this tick ran (see bd_worker_heartbeat) */
+	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
 	rd_kafka_poll(w->producer, 0);
+	/* An idle consumer must still poll within max.poll.interval.ms, or it
+	 * leaves the group (and rejoins, every 5 minutes of quiet): its queue
+	 * wakes the loop only when messages come. */
+	if (!w->stopping_consumer && !w->failed) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
+		if (m) {
+			handle(w, m);
+			rd_kafka_message_destroy(m);
+		}
+	}
 	if (w->fatal || flush(w) != 0) {
 		fail_stop(w);
 		return;
@@ -1029,7 +1046,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, parts);
 		/* an outcomes partition held (hold_outcome) before a revoke */
 		rd_kafka_resume_partitions(rk, parts);
+		/* an empty assignment (more workers than partitions) counts: the
+		 * group has settled for this worker */
+		atomic_store_explicit(&w->holding, 1, memory_order_relaxed);
 	} else {
+		atomic_store_explicit(&w->holding, 0, memory_order_relaxed);
 		for (int i = 0; i < parts->cnt; i++) {
 			int in = input_of(w, parts->elems[i].topic);
 			part_t *p = part_get(w, parts->elems[i].partition);
@@ -1157,6 +1178,10 @@ void bd_worker_stop(bd_worker_t *w)
 static void run(void *arg)
 {
 	bd_worker_t *w = arg;
+	char name[16];
+	/* "top -H", gdb and the watchdog test tell the loops apart by it */
+	snprintf(name, sizeof(name), "bd-worker-%d", w->id);
+	pthread_setname_np(pthread_self(), name);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -1293,6 +1318,7 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->timer.data = w->again.data = w;
 	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
 	w->mailbox.data = w;
+	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
 	uv_timer_start(&w->timer, on_timer, (uint64_t)w->cfg->flush_interval_ms,
 		       (uint64_t)w->cfg->flush_interval_ms);
 
@@ -1332,6 +1358,16 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 	if (final)
 		bd_worker_counters(w, final);
 	worker_free(w);
+}
+
+uint64_t bd_worker_heartbeat(const bd_worker_t *w)
+{
+	return atomic_load_explicit(&((bd_worker_t *)w)->beat_ns, memory_order_relaxed);
+}
+
+int bd_worker_assigned(const bd_worker_t *w)
+{
+	return atomic_load_explicit(&((bd_worker_t *)w)->holding, memory_order_relaxed);
 }
 
 int bd_worker_failed(const bd_worker_t *w)

@@ -159,6 +159,77 @@ static void test_checkpoint_dir(void **state)
 	cp_dir("/var/lib/budgetd", "", "");
 }
 
+typedef struct changes_s {
+	char names[8][64];
+	bd_config_change_t what[8];
+	int n;
+} changes_t;
+
+static void note_change(void *opaque, const char *name, const char *was, const char *now,
+			bd_config_change_t what)
+{
+	changes_t *ch = opaque;
+	(void)was;
+	(void)now;
+	if (ch->n < 8) {
+		snprintf(ch->names[ch->n], sizeof(ch->names[0]), "%s", name);
+		ch->what[ch->n++] = what;
+	}
+}
+
+/* SIGHUP's path: build again from file + -X, copy only live settings. */
+static void test_reload(void **state)
+{
+	char path[] = "/tmp/bdconfXXXXXX";
+	char *sets[] = {"solve.interval.ms=700", "kafka.linger.ms=5"};
+	bd_config_source_t src = {path, sets, 2};
+	bd_config_t live, next;
+	changes_t ch = {0};
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	(void)state;
+	fprintf(f, "workers = 3\nsolve.interval.ms = 9000\npace.band = 0.1\n");
+	fclose(f);
+	assert_int_equal(bd_config_build(&live, &src, err, sizeof(err)), 0);
+	assert_int_equal(live.workers, 3);
+	assert_int_equal(live.solve_interval_ms, 700); /* -X over the file */
+	/* the file changes: a live one, a restart-only one, -X still wins */
+	f = fopen(path, "w");
+	fprintf(f, "workers = 4\nsolve.interval.ms = 9000\npace.band = 0.125\n"
+		   "solve.mode = lp\n");
+	fclose(f);
+	assert_int_equal(bd_config_build(&next, &src, err, sizeof(err)), 0);
+	assert_int_equal(bd_config_reload(&live, &next, note_change, &ch), 2);
+	bd_config_free(&next);
+	assert_int_equal(ch.n, 3);
+	assert_string_equal(ch.names[0], "workers");
+	assert_int_equal(ch.what[0], BD_CONFIG_AT_RESTART);
+	assert_int_equal(live.workers, 3); /* restart-only: unchanged */
+	assert_true(live.pace_band == 0.125); /* exact, no text round trip */
+	assert_string_equal(live.solve_mode, "lp");
+	assert_int_equal(live.solve_interval_ms, 700);
+	assert_true(bd_config_reloadable("pace.band"));
+	assert_false(bd_config_reloadable("workers"));
+	assert_false(bd_config_reloadable("kafka.linger.ms"));
+	/* a broken file: an error naming file:line, nothing to free */
+	f = fopen(path, "w");
+	fprintf(f, "# c\npace.band = 0.2\nsolve.interval.ms = soon\n");
+	fclose(f);
+	assert_int_equal(bd_config_build(&next, &src, err, sizeof(err)), BD_ECONFIG);
+	says(":3: solve.interval.ms: 'soon' is not an integer");
+	assert_non_null(strstr(err, path));
+	/* a changed kafka.* is reported without its value */
+	sets[1] = "kafka.linger.ms=6";
+	unlink(path);
+	src.file = NULL;
+	ch.n = 0;
+	assert_int_equal(bd_config_build(&next, &src, err, sizeof(err)), 0);
+	bd_config_reload(&live, &next, note_change, &ch);
+	bd_config_free(&next);
+	assert_string_equal(ch.names[ch.n - 1], "kafka.*");
+	bd_config_free(&live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_checkpoint_dir),
+		cmocka_unit_test(test_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,11 @@
  * `budgetd --show-config` all read it, so they cannot disagree.
  * Settings starting with `kafka.` are passed to librdkafka unchanged
  * (minus the prefix) and checked by librdkafka itself at start-up.
+ *
+ * Reload (SIGHUP): the daemon builds a new configuration from the same
+ * sources (bd_config_build) and hands it to bd_config_reload, which copies
+ * the settings the table marks as live into the running configuration and
+ * reports the others as taking effect at restart.
  */
 #ifndef BUDGETD_CONFIG_H
 #define BUDGETD_CONFIG_H
@@ -85,6 +90,48 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs);
  * taken from the directory that holds state.dir ("" when checkpoints are off).
  */
 void bd_config_checkpoint_dir(const bd_config_t *cfg, char *buf, size_t size);
+
+/** Where a configuration comes from: the -c file (or NULL), then the -X
+ *  overrides on top, each "key=value" (kept as given, for reloads). */
+typedef struct bd_config_source_s {
+	const char *file;
+	char *const *sets;
+	int nsets;
+} bd_config_source_t;
+
+/**
+ * Defaults, then @p src->file, then @p src->sets, then bd_config_validate.
+ * @returns 0, or an error with errstr naming where ("FILE:LINE: ...",
+ * "-X key=value: ...", "FILE: ..." for a cross-setting check); on error
+ * @p cfg holds nothing to free.
+ */
+int bd_config_build(bd_config_t *cfg, const bd_config_source_t *src, char *errstr,
+		    size_t errstr_size) BD_WUR;
+
+typedef enum bd_config_change_e {
+	BD_CONFIG_APPLIED,     /**< copied into the running configuration */
+	BD_CONFIG_AT_RESTART,  /**< restart-only: the running value stays */
+	BD_CONFIG_NOT_APPLIED, /**< live, but out of memory copying it */
+} bd_config_change_t;
+
+/** Told about each changed setting: its name, old and new values as the
+ *  dump prints them ("kafka.*" with empty values: secrets stay hidden). */
+typedef void (*bd_config_change_cb_t)(void *opaque, const char *name, const char *was,
+				      const char *now, bd_config_change_t what);
+
+/**
+ * Copies the live settings of @p next that differ into @p live and calls
+ * @p cb for every setting that differs, applied or not.  Only settings the
+ * table marks live are written, so threads that read restart-only
+ * settings of @p live concurrently are not disturbed.
+ * @returns how many settings were applied.
+ * @locality the thread that owns @p live's live settings (the main loop).
+ */
+int bd_config_reload(bd_config_t *live, const bd_config_t *next,
+		     bd_config_change_cb_t cb, void *opaque);
+
+/** Whether a SIGHUP applies @p key (false for unknown keys and kafka.*). */
+bool bd_config_reloadable(const char *key);
 
 /** Wire format of outputs, from cfg->output_format. */
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg);

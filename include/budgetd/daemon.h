@@ -8,6 +8,9 @@
  * workers.  Shutdown (SIGTERM/SIGINT): workers drain, write and close their
  * consumers; then the main thread writes, and the broker stops last.  A
  * second SIGTERM/SIGINT exits at once (state is consistent at every batch).
+ * SIGHUP reloads the configuration (see bd_config_reload).  systemd is
+ * told each step (notify.h): STATUS= lines, READY=1 once every worker holds
+ * its partitions, RELOADING=1/READY=1 around a reload, STOPPING=1.
  *
  * @locality everything here runs on the main thread's loop.
  */
@@ -19,8 +22,11 @@
 
 typedef struct bd_daemon_s bd_daemon_t;
 
-/** Runs the daemon until it is stopped; @returns the process exit code. */
-int bd_daemon_run(bd_config_t *cfg);
+/** Runs the daemon until it is stopped; @returns the process exit code.
+ *  @p src (kept by the caller until then) is what a SIGHUP reads again:
+ *  the settings the table marks live are applied, the others are reported
+ *  as taking effect at restart. */
+int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src);
 
 /** Runs only the embedded broker until SIGTERM/SIGINT. @p addr_file, when
  *  not NULL, receives the bootstrap address. */

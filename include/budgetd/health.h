@@ -33,6 +33,10 @@ typedef struct bd_health_s bd_health_t;
 bd_health_t *bd_health_new(int64_t window_ms) BD_WUR;
 void bd_health_free(bd_health_t *h);
 
+/** Changes the window (health.window.ms reloaded); the next evaluation
+ *  uses it. */
+void bd_health_set_window(bd_health_t *h, int64_t window_ms);
+
 /** Notes a problem of @p src now (reason copied, truncated to 255 bytes). */
 void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
 	BD_PRINTF(3, 4);

@@ -11,6 +11,8 @@
 #ifndef BUDGETD_LOG_H
 #define BUDGETD_LOG_H
 
+#include <stdatomic.h>
+
 #include "budgetd/common.h"
 
 typedef enum bd_log_level {
@@ -20,7 +22,8 @@ typedef enum bd_log_level {
 	BD_LOG_DEBUG = 3,
 } bd_log_level_t;
 
-extern int bd_log_level;
+/* Atomic: a SIGHUP changes it on the main loop while every thread logs. */
+extern _Atomic int bd_log_level;
 
 /** Parses "error", "warn", "info" or "debug"; @returns the level or -1. */
 int bd_log_level_parse(const char *s);

@@ -10,7 +10,9 @@
  *
  * @locality created and stopped by the main thread; everything else runs on
  *           the worker's own thread.  The only cross-thread entry points are
- *           bd_worker_post_snapshot() and bd_worker_stop().
+ *           bd_worker_post_snapshot() and bd_worker_stop(), and the atomic
+ *           readers bd_worker_counters(), bd_worker_heartbeat() and
+ *           bd_worker_assigned().
  */
 #ifndef BUDGETD_WORKER_H
 #define BUDGETD_WORKER_H
@@ -60,6 +62,14 @@ void bd_worker_stop(bd_worker_t *w);
 /** Waits for the thread to end and frees the worker; its final counters go
  *  to @p final unless NULL. */
 void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final);
+/** uv_hrtime() of the worker loop's latest timer tick (every
+ *  flush.interval.ms while the loop runs): the watchdog's evidence that the
+ *  loop is not stuck.  @locality any thread. */
+uint64_t bd_worker_heartbeat(const bd_worker_t *w);
+/** 1 while the worker holds a partition assignment (from its consumer
+ *  group's assign to the next revoke; an empty one counts), else 0.
+ *  @locality any thread. */
+int bd_worker_assigned(const bd_worker_t *w);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
