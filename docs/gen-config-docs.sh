@@ -29,13 +29,17 @@ trap 'rm -f "$TABLE"' EXIT
 	doc = substr(rest, 1, p - 1); tail = substr(rest, p + 12, length(rest) - p - 12)
 	q = index(tail, "'\''"); def = substr(tail, 1, q - 1); extra = substr(tail, q + 1)
 	sub(/^; /, "", extra)
+	# the reload note comes last: its own column
+	reload = "restart"
+	if (extra ~ /SIGHUP applies it$/) reload = "SIGHUP"
+	sub(/;? ?(SIGHUP applies it|takes effect at restart)$/, "", extra)
 	if (extra ~ /^range: /) {
 		split(substr(extra, 8), r, /\.\./)
 		extra = (r[2] == "2147483647") ? "at least " r[1] : r[1] " to " r[2]
 	} else if (extra ~ /^one of: /) {
 		extra = "one of " substr(extra, 9); gsub(/\|/, ", ", extra)
 	}
-	printf "%s\t%s\t%s\t%s\n", name, def, extra, doc
+	printf "%s\t%s\t%s\t%s\t%s\n", name, def, extra, doc, reload
 }' >"$TABLE"
 [ -s "$TABLE" ] || { echo "$0: no settings from $BUDGETD --show-config" >&2; exit 1; }
 
@@ -88,6 +92,7 @@ EOF
 		print "\\&" roff($4) "."
 		line = "Default: " ($2 == "" ? "empty" : "\\fB" roff($2) "\\fR")
 		if ($3 != "") line = line "; " roff($3)
+		line = line ($5 == "SIGHUP" ? "; SIGHUP applies a change" : "; a change takes effect at restart")
 		print ".br"
 		print line "."
 	}' "$TABLE"
@@ -143,15 +148,19 @@ budgetd with the file, the line and the reason. `budgetd --check-config`
 checks without starting; `budgetd --show-config` prints every setting with its
 current value, doc, default and range. Keys starting with `kafka.` go, without
 the prefix, to every librdkafka client (`kafka.security.protocol = SASL_SSL`);
-librdkafka checks them at start-up. The same reference is the man page
+librdkafka checks them at start-up. Reload: `SIGHUP` settings are applied by
+a SIGHUP (the file is read again, the `-X` overrides kept on top, and a bad
+file keeps the running configuration); `restart` ones only by a restart. The
+same reference is the man page
 `budgetd.conf(5)`.
 
-| Setting | Default | Range | Description |
-|---|---|---|---|
+| Setting | Default | Range | Reload | Description |
+|---|---|---|---|---|
 EOF
 	awk -F '\t' '{
 		doc = $4; gsub(/\|/, "\\|", doc); gsub(/</, "\\&lt;", doc); gsub(/>/, "\\&gt;", doc)
 		r = $3; gsub(/\|/, "\\|", r)
-		printf "| `%s` | %s | %s | %s |\n", $1, ($2 == "" ? "(empty)" : "`" $2 "`"), r, doc
+		printf "| `%s` | %s | %s | %s | %s |\n", $1, ($2 == "" ? "(empty)" : "`" $2 "`"), r,
+			($5 == "SIGHUP" ? "SIGHUP" : "restart"), doc
 	}' "$TABLE"
 } >"$OUT/configuration.md"
