@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -34,6 +35,8 @@ def get(url, timeout=5):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError) as e:  # not listening (yet)
+        return None, str(e)
 
 
 def metric(text, name, labels=""):
@@ -91,6 +94,11 @@ try:
                              "--web.listen-address=127.0.0.1:%d" % pport],
                             stdout=plog, stderr=subprocess.STDOUT)
     papi = "http://127.0.0.1:%d" % pport
+    end = time.time() + 60  # its start: a few seconds on a loaded machine
+    while time.time() < end and get(papi + "/-/ready")[0] != 200:
+        check(prom.poll() is None, "prometheus exited (rc %r)" % prom.poll())
+        time.sleep(0.3)
+    check(get(papi + "/-/ready")[0] == 200, "prometheus not ready after 60 s")
 
     def query(q):
         s, body = get(papi + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
@@ -111,7 +119,7 @@ try:
         'budgetd_decision_latency_seconds_count': float(EVENTS),
     }
     got = {}
-    end = time.time() + 40
+    end = time.time() + 60
     while time.time() < end and any(got.get(q) != v for q, v in want.items()):
         time.sleep(0.5)
         for q in want:
