@@ -39,6 +39,9 @@ const char *bd_admin_doc_path(bd_admin_doc_t doc)
 	return (unsigned)doc < BD_ADMIN__COUNT ? paths[doc] : "?";
 }
 
+static const char html_csp[] =
+	"default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'";
+
 static enum MHD_Result reply(struct MHD_Connection *conn, int status, const char *type,
 			     const char *body, size_t len)
 {
@@ -48,6 +51,10 @@ static enum MHD_Result reply(struct MHD_Connection *conn, int status, const char
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	/* the status page: its own inline script and style, fetches from here
+	 * only; nothing it draws can load or run anything else */
+	if (strncmp(type, "text/html", 9) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy", html_csp);
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;

@@ -27,6 +27,7 @@
 #include "budgetd/snapshot.h"
 #include "budgetd/solver.h"
 #include "budgetd/stats.h"
+#include "budgetd/status_html.h"
 #include "budgetd/store.h"
 #include "budgetd/trainer.h"
 #include "budgetd/worker.h"
@@ -1413,6 +1414,9 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 			goto fail;
 		bd_info("admin endpoint on http://%s (port %d)", cfg->admin_listen,
 			bd_admin_port(d.admin));
+		bd_sbuf_t page = BD_SBUF_INIT; /* the status page never changes */
+		bd_sbuf_cat(&page, bd_status_html);
+		admin_put(&d, BD_ADMIN_STATUS, 200, "text/html; charset=utf-8", &page);
 	}
 	uv_timer_init(&d.loop, &d.ready_timer);
 	d.ready_timer.data = &d;

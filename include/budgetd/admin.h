@@ -62,7 +62,9 @@ void bd_admin_stop(bd_admin_t *a);
 
 /**
  * Replaces document @p doc by @p body (taken: freed by the admin), served
- * with @p status (200, 503) and @p content_type (a static string).
+ * with @p status (200, 503) and @p content_type (a static string).  A
+ * text/html document (the status page) also gets a Content-Security-Policy:
+ * its own inline script and style, connections to this endpoint only.
  */
 void bd_admin_publish(bd_admin_t *a, bd_admin_doc_t doc, int status,
 		      const char *content_type, char *body, size_t len);
