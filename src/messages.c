@@ -201,6 +201,19 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 			 (unsigned long long)c->fingerprint[kind]);
 		return BD_ESCHEMA;
 	}
+	/* Avro C must never see a malformed body: it leaks on failed reads
+	 * and allocates whatever length a message claims (wire.c) */
+	const char *why;
+	if (bd_wire_body_check(c->schema[kind], (const char *)buf + h.body_offset,
+			       len - h.body_offset, &why) != 0) {
+		if (strncmp(why, "trailing", 8) == 0)
+			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
+		else
+			snprintf(errstr, errstr_size,
+				 "Avro body of %s does not decode: %s",
+				 kind_names[kind], why);
+		return BD_EDECODE;
+	}
 	avro_value_reset(v);
 	avro_reader_memory_set_source(c->reader,
 				      (const char *)buf + h.body_offset,

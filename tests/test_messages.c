@@ -215,6 +215,30 @@ static void outcome_fails(const bd_outcome_event_t *in, const char *why)
 	bd_buf_free(&b);
 }
 
+/*
+ * Bodies Avro C 1.11.1 mishandles (found by tests/fuzz/fuzz_feature): a
+ * negative or a huge string length (it mallocs that length) and a body cut
+ * inside the context map (it leaks the key read so far).  They must fail
+ * cleanly; under ./quickstart check's ASan pass the old code aborted on
+ * the allocation or reported the leak here.
+ */
+static void test_feature_malformed_bodies(void **state)
+{
+	static const uint8_t negative[] = {0, 0, 0, 0, 1, 0x01};
+	static const uint8_t huge[] = {0, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+	static const uint8_t cut_map[] = {0, 0, 0, 0, 1, 2, 'r', 2, 'c', 2, 'u', 2, 0,
+					  2, 2, 'k', 10, 'x'};
+	static const uint8_t lying_count[] = {0, 0, 0, 0, 1, 2, 'r', 2, 'c', 2, 'u', 2, 0,
+					     0x03, 0};
+	(void)state;
+	feature_fails(negative, sizeof(negative), BD_EDECODE, "negative length");
+	feature_fails(huge, sizeof(huge), BD_EDECODE, "truncated");
+	feature_fails(cut_map, sizeof(cut_map), BD_EDECODE, "truncated");
+	feature_fails(lying_count, sizeof(lying_count), BD_EDECODE, "block count");
+	/* the codec still decodes good messages afterwards */
+	test_feature(state);
+}
+
 static void test_outcome_errors(void **state)
 {
 	bd_outcome_event_t ok = {.decision_id = "0000000000000001", .campaign_id = "c",
@@ -269,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_decision_and_plan),
 		cmocka_unit_test(test_feature_errors),
+		cmocka_unit_test(test_feature_malformed_bodies),
 		cmocka_unit_test(test_outcome_errors),
 		cmocka_unit_test(test_control_errors),
 	};
