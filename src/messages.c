@@ -237,7 +237,9 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 
 static avro_value_t field(avro_value_t *rec, size_t i)
 {
-	avro_value_t f;
+	/* cannot fail: i is an index of the compiled-in schema; initialised
+	 * because clang cannot see that */
+	avro_value_t f = {NULL, NULL};
 	avro_value_get_by_index(rec, i, &f, NULL);
 	return f;
 }
