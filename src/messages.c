@@ -643,7 +643,8 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 	if ((int)n != m->dim)
 		goto bad;
 	for (size_t j = 0; j < n; j++)
-		m->mean[j] = get_double(&f, j);
+		if (!isfinite(m->mean[j] = get_double(&f, j)))
+			goto bad;
 	f = field(v, 6);
 	avro_value_get_size(&f, &n);
 	if ((int)n != m->dim)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "budgetd/cluster.h"
 #include "budgetd/messages.h"
 
 static const uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
@@ -239,6 +240,35 @@ static void test_feature_malformed_bodies(void **state)
 	test_feature(state);
 }
 
+/* A model decodes only with finite numbers everywhere: a NaN feature mean
+ * (found by tests/fuzz/fuzz_model) used to pass and send every user to
+ * cluster 0, NaN comparing false with every score. */
+static void test_model_not_finite(void **state)
+{
+	double mean[2] = {0.5, -1}, scale[2] = {1, 2}, w[4] = {1, 0, 0, 1}, b[2] = {0, 0};
+	bd_model_layer_msg_t layer = {2, 2, "none", w, b};
+	bd_model_msg_t in = {3, 1, "softmax", 2, 2, mean, scale, 1, &layer, 0.9, 0, NULL, NULL};
+	bd_cluster_model_t *m = NULL;
+	bd_buf_t buf = {0};
+	(void)state;
+	assert_int_equal(bd_encode_model(conf_codec, &in, &buf), 0);
+	assert_int_equal(bd_decode_model(conf_codec, buf.data, buf.len, &m, err, sizeof(err)), 0);
+	assert_int_equal(m->dim, 2);
+	assert_true(m->mean[1] == -1 && m->scale[1] == 2);
+	bd_cluster_model_unref(m);
+	for (int k = 0; k < 3; k++) {
+		double *x = k == 0 ? &mean[1] : k == 1 ? &scale[0] : &w[3];
+		double keep = *x;
+		*x = NAN;
+		assert_int_equal(bd_encode_model(conf_codec, &in, &buf), 0);
+		assert_int_equal(bd_decode_model(conf_codec, buf.data, buf.len, &m, err,
+						 sizeof(err)),
+				 BD_EINVAL);
+		*x = keep;
+	}
+	bd_buf_free(&buf);
+}
+
 static void test_outcome_errors(void **state)
 {
 	bd_outcome_event_t ok = {.decision_id = "0000000000000001", .campaign_id = "c",
@@ -294,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_decision_and_plan),
 		cmocka_unit_test(test_feature_errors),
 		cmocka_unit_test(test_feature_malformed_bodies),
+		cmocka_unit_test(test_model_not_finite),
 		cmocka_unit_test(test_outcome_errors),
 		cmocka_unit_test(test_control_errors),
 	};

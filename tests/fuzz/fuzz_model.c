@@ -5,6 +5,8 @@
  */
 #include "fuzz_common.h"
 
+#include <math.h>
+
 #include "budgetd/cluster.h"
 
 static volatile int fuzz_sink;
@@ -17,6 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (bd_decode_model(fuzz_codec(), data, size, &m, errstr, sizeof(errstr)))
 		return 0;
+	/* what the decoder promises (messages.h: numbers are finite) */
+	for (int j = 0; j < m->dim; j++)
+		if (!isfinite(m->mean[j]) || !isfinite(m->scale[j]) || m->scale[j] == 0)
+			abort();
 	x = calloc((size_t)m->dim, sizeof(*x));
 	if (x)
 		fuzz_sink = bd_cluster_assign(m, x);
