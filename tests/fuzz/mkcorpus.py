@@ -10,7 +10,6 @@ re-running when a schema changes.
 """
 import math
 import os
-import shutil
 import struct
 import sys
 
@@ -135,9 +134,13 @@ def corpus():
 
 def main():
     out = os.path.join(HERE, "corpus")
-    shutil.rmtree(out, ignore_errors=True)
     for target, msgs in corpus().items():
-        os.makedirs(os.path.join(out, target))
+        d = os.path.join(out, target)
+        os.makedirs(d, exist_ok=True)
+        # the regress-* inputs of fixed bugs stay; only the seeds are rewritten
+        for f in os.listdir(d):
+            if f.startswith("seed-"):
+                os.remove(os.path.join(d, f))
         for i, m in enumerate(msgs):
             with open(os.path.join(out, target, "seed-%02d" % i), "wb") as f:
                 f.write(m)
