@@ -33,7 +33,11 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 		t->j = e->j;
 	}
 	snprintf(t->campaign_id, sizeof(t->campaign_id), "%s", c->id);
-	if (day != t->day) { /* a new day: a new track */
+	/* a new day, or the clock went back (before the first event the
+	 * event clock is the wall clock; a replay can start earlier): a new
+	 * track, so the spend line never runs backwards in time */
+	if (day != t->day ||
+	    (t->n_points > 0 && sec_of_day + BD_REPORT_STEP_S < t->point_s[t->n_points - 1])) {
 		t->day = day;
 		t->n_points = 0;
 	}

@@ -318,3 +318,155 @@ size_t bd_wire_header_write(bd_wire_format_t format, uint32_t schema_id,
 		out[2 + i] = (uint8_t)(fingerprint >> (8 * i));
 	return 10;
 }
+
+/* ---- body check ------------------------------------------------------------ */
+
+/*
+ * Avro C 1.11.1 (Debian 12) trusts the lengths it reads: a negative or huge
+ * string length becomes a malloc of that size (a message can make the
+ * daemon map gigabytes it then leaks), and a body that fails half-way
+ * leaks what was read so far (map keys, the map itself).  So every body is
+ * walked here first against the schema, allocating nothing, and
+ * avro_value_read only ever sees bytes that decode exactly.
+ */
+typedef struct walk_s {
+	const uint8_t *p, *end;
+	const char *why;
+} walk_t;
+
+static int walk_long(walk_t *w, int64_t *out)
+{
+	uint64_t v = 0;
+	/* at most 10 bytes, as Avro C's read_long */
+	for (int i = 0; i < 10; i++) {
+		if (w->p == w->end) {
+			w->why = "truncated";
+			return BD_EDECODE;
+		}
+		uint8_t b = *w->p++;
+		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+			return 0;
+		}
+	}
+	w->why = "varint longer than 10 bytes";
+	return BD_EDECODE;
+}
+
+static int walk_skip(walk_t *w, int64_t n)
+{
+	if (n < 0 || n > w->end - w->p) {
+		w->why = n < 0 ? "negative length" : "truncated";
+		return BD_EDECODE;
+	}
+	w->p += n;
+	return 0;
+}
+
+static int walk(walk_t *w, avro_schema_t s)
+{
+	int64_t n;
+	int err;
+
+	switch (avro_typeof(s)) {
+	case AVRO_NULL: return 0;
+	case AVRO_BOOLEAN: return walk_skip(w, 1);
+	case AVRO_FLOAT: return walk_skip(w, 4);
+	case AVRO_DOUBLE: return walk_skip(w, 8);
+	case AVRO_INT64: return walk_long(w, &n);
+	case AVRO_INT32:
+		if ((err = walk_long(w, &n)))
+			return err;
+		if (n < INT32_MIN || n > INT32_MAX) {
+			w->why = "int out of range";
+			return BD_EDECODE;
+		}
+		return 0;
+	case AVRO_STRING:
+	case AVRO_BYTES:
+		if ((err = walk_long(w, &n)))
+			return err;
+		return walk_skip(w, n);
+	case AVRO_FIXED: return walk_skip(w, avro_schema_fixed_size(s));
+	case AVRO_ENUM:
+		if ((err = walk_long(w, &n)))
+			return err;
+		if (n < 0 || n >= avro_schema_enum_number_of_symbols(s)) {
+			w->why = "enum symbol out of range";
+			return BD_EDECODE;
+		}
+		return 0;
+	case AVRO_UNION:
+		if ((err = walk_long(w, &n)))
+			return err;
+		if (n < 0 || (uint64_t)n >= avro_schema_union_size(s)) {
+			w->why = "union branch out of range";
+			return BD_EDECODE;
+		}
+		return walk(w, avro_schema_union_branch(s, (int)n));
+	case AVRO_RECORD:
+		for (size_t i = 0; i < avro_schema_record_size(s); i++)
+			if ((err = walk(w, avro_schema_record_field_get_by_index(s, (int)i))))
+				return err;
+		return 0;
+	case AVRO_ARRAY:
+	case AVRO_MAP:
+		for (;;) {
+			if ((err = walk_long(w, &n)))
+				return err;
+			if (n == 0)
+				return 0;
+			if (n < 0) {
+				int64_t size;
+				if (n == INT64_MIN) {
+					w->why = "block count out of range";
+					return BD_EDECODE;
+				}
+				n = -n; /* followed by the block's size in bytes */
+				if ((err = walk_long(w, &size)))
+					return err;
+				if (size < 0) {
+					w->why = "negative block size";
+					return BD_EDECODE;
+				}
+			}
+			/* every item of budgetd's schemas takes at least one
+			 * byte: a count beyond the bytes left is a lie, and
+			 * would otherwise loop for as long as it claims */
+			if (n > w->end - w->p) {
+				w->why = "block count beyond the message";
+				return BD_EDECODE;
+			}
+			for (int64_t i = 0; i < n; i++) {
+				if (avro_typeof(s) == AVRO_MAP) {
+					int64_t key_len;
+					if ((err = walk_long(w, &key_len)) ||
+					    (err = walk_skip(w, key_len)) ||
+					    (err = walk(w, avro_schema_map_values(s))))
+						return err;
+				} else if ((err = walk(w, avro_schema_array_items(s)))) {
+					return err;
+				}
+			}
+		}
+	case AVRO_LINK: return walk(w, avro_schema_link_target(s));
+	default:
+		w->why = "unsupported schema type";
+		return BD_EDECODE;
+	}
+}
+
+int bd_wire_body_check(avro_schema_t schema, const void *buf, size_t len,
+		       const char **why)
+{
+	walk_t w = {buf, (const uint8_t *)buf + len, NULL};
+	int err = walk(&w, schema);
+
+	if (!err && w.p != w.end) {
+		w.why = "trailing bytes after the Avro body";
+		err = BD_EDECODE;
+	}
+	*why = w.why;
+	return err;
+}

@@ -8,6 +8,7 @@ the wire formats, so the tests check budgetd against the spec, not itself.
 import io
 import os
 import re
+import shlex
 import shutil
 import signal
 import struct
@@ -35,6 +36,10 @@ TOPICS = {"feature_event": "budgetd.features", "outcome_event": "budgetd.outcome
 # (also: an admin endpoint on any free port, so tests run side by side)
 TEST_KAFKA = ["-X", "kafka.session.timeout.ms=6000", "-X", "kafka.heartbeat.interval.ms=500",
               "-X", "admin.listen=127.0.0.1:0"]
+# BUDGETD_WRAPPER: a command line the daemon runs under (valgrind, see
+# ./quickstart valgrind); BUDGETD_TIMEOUT_MULT scales every wait here for it.
+WRAPPER = shlex.split(os.environ.get("BUDGETD_WRAPPER", ""))
+SLOW = float(os.environ.get("BUDGETD_TIMEOUT_MULT", "1"))
 
 
 def fail(msg):
@@ -130,7 +135,7 @@ class Tail:
         self.c.assign(parts)
 
     def read(self, want, timeout=30, pred=None):
-        out, end = [], time.time() + timeout
+        out, end = [], time.time() + timeout * SLOW
         while len(out) < want and time.time() < end:
             m = self.c.poll(0.2)
             if m is None or m.error():
@@ -154,7 +159,7 @@ class Proc:
         self.bootstrap = None
 
     def wait_bootstrap(self, timeout=20):
-        end = time.time() + timeout
+        end = time.time() + timeout * SLOW
         while time.time() < end:
             line = self.p.stdout.readline()
             if line.startswith("bootstrap="):
@@ -179,7 +184,7 @@ class Proc:
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
-                self.p.wait(timeout)
+                self.p.wait(timeout * SLOW)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
@@ -206,13 +211,13 @@ def fault(broker, command):
 
 
 def start_daemon(bootstrap, state_dir, *extra):
-    args = [BUDGETD, "-X", "bootstrap.servers=" + bootstrap, "-X", "state.dir=" + state_dir,
+    args = WRAPPER + [BUDGETD, "-X", "bootstrap.servers=" + bootstrap, "-X", "state.dir=" + state_dir,
             "-X", "workers=2", "-X", "solve.interval.ms=1000"] + TEST_KAFKA + list(extra)
     return Proc(args, "budgetd")
 
 
 def wait_log(proc, pattern, timeout=30):
-    end = time.time() + timeout
+    end = time.time() + timeout * SLOW
     while time.time() < end:
         if re.search(pattern, proc.log_text()):
             return True
@@ -254,5 +259,5 @@ def cleanup(*dirs):
 def wait_caught_up(bootstrap, timeout=60):
     """Until budgetd's group has committed up to every input high watermark."""
     r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "caughtup.py"),
-                        bootstrap, "budgetd", str(timeout)], capture_output=True, text=True)
+                        bootstrap, "budgetd", str(timeout * SLOW)], capture_output=True, text=True)
     check(r.returncode == 0, "budgetd did not catch up: " + r.stdout.strip())

@@ -5,6 +5,10 @@ BUDGETD=$builddir/budgetd
 SIM=$builddir/budgetd-sim
 # (also: an admin endpoint on any free port, so tests run side by side)
 TEST_KAFKA="-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 -X admin.listen=127.0.0.1:0"
+# BUDGETD_WRAPPER: a command line start_daemon runs the daemon under
+# (valgrind: ./quickstart valgrind); BUDGETD_TIMEOUT_MULT (an integer)
+# scales the waits below for it.
+: "${BUDGETD_WRAPPER:=}" "${BUDGETD_TIMEOUT_MULT:=1}"
 WORK=$(mktemp -d /tmp/budgetd-it.XXXXXX)
 PIDS=""
 
@@ -40,7 +44,8 @@ start_broker() {
 start_daemon() {
 	name=$1 state=$2
 	shift 2
-	"$BUDGETD" -X bootstrap.servers="$BOOTSTRAP" -X state.dir="$state" -X workers=2 \
+	# shellcheck disable=SC2086 # the wrapper is a command line: split it
+	$BUDGETD_WRAPPER "$BUDGETD" -X bootstrap.servers="$BOOTSTRAP" -X state.dir="$state" -X workers=2 \
 		-X solve.interval.ms=1000 $TEST_KAFKA "$@" >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
 	DAEMON_PID=$!
 	PIDS="$PIDS $DAEMON_PID"
@@ -48,14 +53,14 @@ start_daemon() {
 
 # wait_log FILE PATTERN [SECONDS]
 wait_log() {
-	n=$(( ${3:-30} * 10 ))
+	n=$(( ${3:-30} * 10 * BUDGETD_TIMEOUT_MULT ))
 	for _ in $(seq "$n"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	fail "no '$2' in $1 after ${3:-30} s"
 }
 
 # caught_up [SECONDS]: waits until budgetd has applied every input message
 caught_up() {
-	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" budgetd "${1:-60}" 2>/dev/null ||
+	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" budgetd "$(( ${1:-60} * BUDGETD_TIMEOUT_MULT ))" 2>/dev/null ||
 		fail "budgetd did not catch up with its input"
 }
 

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "budgetd/cluster.h"
 #include "budgetd/messages.h"
 
 static const uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
@@ -215,6 +216,59 @@ static void outcome_fails(const bd_outcome_event_t *in, const char *why)
 	bd_buf_free(&b);
 }
 
+/*
+ * Bodies Avro C 1.11.1 mishandles (found by tests/fuzz/fuzz_feature): a
+ * negative or a huge string length (it mallocs that length) and a body cut
+ * inside the context map (it leaks the key read so far).  They must fail
+ * cleanly; under ./quickstart check's ASan pass the old code aborted on
+ * the allocation or reported the leak here.
+ */
+static void test_feature_malformed_bodies(void **state)
+{
+	static const uint8_t negative[] = {0, 0, 0, 0, 1, 0x01};
+	static const uint8_t huge[] = {0, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+	static const uint8_t cut_map[] = {0, 0, 0, 0, 1, 2, 'r', 2, 'c', 2, 'u', 2, 0,
+					  2, 2, 'k', 10, 'x'};
+	static const uint8_t lying_count[] = {0, 0, 0, 0, 1, 2, 'r', 2, 'c', 2, 'u', 2, 0,
+					     0x03, 0};
+	(void)state;
+	feature_fails(negative, sizeof(negative), BD_EDECODE, "negative length");
+	feature_fails(huge, sizeof(huge), BD_EDECODE, "truncated");
+	feature_fails(cut_map, sizeof(cut_map), BD_EDECODE, "truncated");
+	feature_fails(lying_count, sizeof(lying_count), BD_EDECODE, "block count");
+	/* the codec still decodes good messages afterwards */
+	test_feature(state);
+}
+
+/* A model decodes only with finite numbers everywhere: a NaN feature mean
+ * (found by tests/fuzz/fuzz_model) used to pass and send every user to
+ * cluster 0, NaN comparing false with every score. */
+static void test_model_not_finite(void **state)
+{
+	double mean[2] = {0.5, -1}, scale[2] = {1, 2}, w[4] = {1, 0, 0, 1}, b[2] = {0, 0};
+	bd_model_layer_msg_t layer = {2, 2, "none", w, b};
+	bd_model_msg_t in = {3, 1, "softmax", 2, 2, mean, scale, 1, &layer, 0.9, 0, NULL, NULL};
+	bd_cluster_model_t *m = NULL;
+	bd_buf_t buf = {0};
+	(void)state;
+	assert_int_equal(bd_encode_model(conf_codec, &in, &buf), 0);
+	assert_int_equal(bd_decode_model(conf_codec, buf.data, buf.len, &m, err, sizeof(err)), 0);
+	assert_int_equal(m->dim, 2);
+	assert_true(m->mean[1] == -1 && m->scale[1] == 2);
+	bd_cluster_model_unref(m);
+	for (int k = 0; k < 3; k++) {
+		double *x = k == 0 ? &mean[1] : k == 1 ? &scale[0] : &w[3];
+		double keep = *x;
+		*x = NAN;
+		assert_int_equal(bd_encode_model(conf_codec, &in, &buf), 0);
+		assert_int_equal(bd_decode_model(conf_codec, buf.data, buf.len, &m, err,
+						 sizeof(err)),
+				 BD_EINVAL);
+		*x = keep;
+	}
+	bd_buf_free(&buf);
+}
+
 static void test_outcome_errors(void **state)
 {
 	bd_outcome_event_t ok = {.decision_id = "0000000000000001", .campaign_id = "c",
@@ -269,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_decision_and_plan),
 		cmocka_unit_test(test_feature_errors),
+		cmocka_unit_test(test_feature_malformed_bodies),
+		cmocka_unit_test(test_model_not_finite),
 		cmocka_unit_test(test_outcome_errors),
 		cmocka_unit_test(test_control_errors),
 	};

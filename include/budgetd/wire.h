@@ -58,6 +58,15 @@ int bd_wire_header_parse(const void *buf, size_t len, bd_wire_header_t *h,
 			 char *errstr, size_t errstr_size) BD_WUR;
 
 /**
+ * Checks that @p len bytes are exactly one Avro binary value of @p schema
+ * (lengths, counts, union branches and enum symbols in range, no trailing
+ * bytes) without allocating; decoders call it before avro_value_read.
+ * @returns 0, or BD_EDECODE with a static reason in @p why.
+ */
+int bd_wire_body_check(avro_schema_t schema, const void *buf, size_t len,
+		       const char **why) BD_WUR;
+
+/**
  * Writes the header of @p format into @p out (at least BD_WIRE_HEADER_MAX
  * bytes).  @returns the number of bytes written (5 or 10).
  */

@@ -1,0 +1,20 @@
+/* ControlCommand decoder alone (fuzz_campaign also applies the command). */
+#include "fuzz_common.h"
+
+static volatile double fuzz_sink;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	bd_control_command_t cmd;
+	char errstr[512];
+	double s = 0;
+
+	if (bd_decode_control(fuzz_codec(), data, size, &cmd, errstr, sizeof(errstr)))
+		return 0;
+	s += (double)fuzz_touch_str(cmd.command_id) + (double)fuzz_touch_str(cmd.campaign_id);
+	for (int j = 0; j < cmd.n_treatments; j++)
+		s += (double)fuzz_touch_str(cmd.treatments[j].name) +
+		     cmd.treatments[j].nominal_cost;
+	fuzz_sink = s;
+	return 0;
+}
