@@ -1349,15 +1349,7 @@ static void daemon_free(bd_daemon_t *d)
 static int make_dirs(const char *path, char *errstr, size_t errstr_size)
 {
 	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-				goto fail;
-			*p = '/';
-		}
-	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+	if ((errno = bd_store_mkdirs(path, buf, sizeof(buf))) != 0)
 		goto fail;
 	/* RocksDB's own message for a file in the way names neither the
 	 * setting nor the path */

@@ -358,21 +358,29 @@ int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,
 
 #define CP_PREFIX "checkpoint-"
 
-static int mkdirs(const char *path)
+int bd_store_mkdirs(const char *path, char *at, size_t at_size)
 {
 	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return ENAMETOOLONG;
+	int e = 0;
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		e = ENAMETOOLONG;
+		goto out;
+	}
 	for (char *p = buf + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
-			if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-				return errno;
+			if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+				e = errno;
+				goto out;
+			}
 			*p = '/';
 		}
 	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-		return errno;
-	return 0;
+		e = errno;
+out:
+	if (at)
+		snprintf(at, at_size, "%s", buf);
+	return e;
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -459,7 +467,7 @@ int bd_store_checkpoint_rotate(bd_store_t *st, const char *dir, int keep,
 		snprintf(errstr, errstr_size, "checkpoint: no directory given");
 		return BD_ECONFIG;
 	}
-	if ((e = mkdirs(dir)) != 0) {
+	if ((e = bd_store_mkdirs(dir, NULL, 0)) != 0) {
 		snprintf(errstr, errstr_size, "checkpoint: cannot create %s: %s", dir,
 			 strerror(e));
 		return BD_ESTORE;

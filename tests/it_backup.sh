@@ -88,36 +88,8 @@ restore() {
 		fail "$2: sample log $(cat "$WORK/$2.samples") rows, original $(cat "$WORK/a.samples")"
 	cmp -s "$WORK/a.campaigns" "$WORK/$2.campaigns" ||
 		fail "$2: campaigns differ: $(diff "$WORK/a.campaigns" "$WORK/$2.campaigns")"
-	"$PYTHON" - "$WORK/a.stats" "$WORK/$2.stats" "$((2 * EVENTS))" <<'PY' || fail "$2: statistics differ"
-import sys
-from collections import defaultdict
-
-def load(path):
-    # summed over partitions, per (kind, campaign, model, cluster, treatment | day)
-    acc = defaultdict(lambda: [0.0] * 19)
-    for line in open(path):
-        f = line.split()
-        if f[0] == "cell":
-            key, vals = tuple(f[0:1] + f[2:7]), f[7:]
-        elif f[0] == "delay":
-            key, vals = tuple(f[0:1] + f[2:3]), f[3:]
-        else:
-            key, vals = tuple(f[0:1] + f[2:4]), f[4:]
-        for i, v in enumerate(vals):
-            acc[key][i] += float(v)
-    return acc
-
-a, r = load(sys.argv[1]), load(sys.argv[2])
-events = int(sys.argv[3])
-assert set(a) == set(r), "different keys: %s" % (set(a) ^ set(r))
-for k in a:
-    for i, (x, y) in enumerate(zip(a[k], r[k])):
-        assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), "%s[%d]: %r original, %r restored" % (k, i, x, y)
-dec = sum(v[0] for k, v in a.items() if k[0] == "cell")
-out = sum(v[1] for k, v in a.items() if k[0] == "cell")
-assert dec == events and out == events, "decisions %r outcomes %r, want %d" % (dec, out, events)
-print("statistics equal over %d keys; %d decisions and %d outcomes" % (len(a), dec, out))
-PY
+	"$PYTHON" "$srcdir/tests/statscmp.py" "$WORK/a.stats" "$WORK/$2.stats" "$((2 * EVENTS))" \
+		original restored || fail "$2: statistics differ"
 	echo "ok: $2 restored from $(basename "$1") (features offset sum $from, replayed to $(sum_offsets "$state"))"
 }
 restore "$newest" newest

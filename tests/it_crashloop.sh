@@ -85,35 +85,6 @@ PY
 "$BUDGETD" -X state.dir="$WORK/stateB" --dump samples | wc -l >"$WORK/b.samples"
 cmp -s "$WORK/a.samples" "$WORK/b.samples" ||
 	fail "sample log: $(cat "$WORK/a.samples") rows without kills, $(cat "$WORK/b.samples") with"
-"$PYTHON" - "$WORK/a.stats" "$WORK/b.stats" "$EVENTS" <<'PY' || fail "statistics differ"
-import sys
-from collections import defaultdict
-
-def load(path):
-    # summed over partitions: the two runs may assign users to partitions alike,
-    # but compare per (kind, campaign, model, cluster, treatment | day) to be safe
-    acc = defaultdict(lambda: [0.0] * 19)
-    for line in open(path):
-        f = line.split()
-        if f[0] == "cell":
-            key, vals = tuple(f[0:1] + f[2:7]), f[7:]
-        elif f[0] == "delay":
-            key, vals = tuple(f[0:1] + f[2:3]), f[3:]
-        else:
-            key, vals = tuple(f[0:1] + f[2:4]), f[4:]
-        for i, v in enumerate(vals):
-            acc[key][i] += float(v)
-    return acc
-
-a, b = load(sys.argv[1]), load(sys.argv[2])
-events = int(sys.argv[3])
-assert set(a) == set(b), "different keys: %s" % (set(a) ^ set(b))
-for k in a:
-    for i, (x, y) in enumerate(zip(a[k], b[k])):
-        assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), "%s[%d]: %r without kills, %r with" % (k, i, x, y)
-dec = sum(v[0] for k, v in a.items() if k[0] == "cell")
-out = sum(v[1] for k, v in a.items() if k[0] == "cell")
-assert dec == events and out == events, "decisions %r outcomes %r, want %d" % (dec, out, events)
-print("statistics equal over %d keys; %d decisions and %d outcomes each" % (len(a), dec, out))
-PY
+"$PYTHON" "$srcdir/tests/statscmp.py" "$WORK/a.stats" "$WORK/b.stats" "$EVENTS" \
+	"without kills" "with kills" || fail "statistics differ"
 echo "PASS: $kills SIGKILLs ($early before the partitions were assigned), statistics, spend and sample log equal to the uninterrupted run"

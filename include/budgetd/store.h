@@ -131,4 +131,8 @@ static inline uint64_t bd_rd_be64(const uint8_t *p)
  *  @locality any thread. */
 int bd_store_property(bd_store_t *st, const char *name, double *out) BD_WUR;
 
+/** mkdir -p with mode 0750.  @returns 0 or an errno; @p at (may be NULL)
+ *  gets the path as far as it got (where it failed). */
+int bd_store_mkdirs(const char *path, char *at, size_t at_size);
+
 #endif
