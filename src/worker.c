@@ -1075,8 +1075,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	bd_outbox_on_delivery(w->outbox, m);
 }
 
-/* Producers only: their queue is served on every timer tick.
- * @locality the worker's loop. */
+/* Served on every timer tick (the producer's rd_kafka_poll, the consumer's
+ * poll).  @locality the worker's loop. */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	bd_worker_t *w = opaque;
@@ -1236,8 +1236,14 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
 		    /* decisions are online: do not let an idle fetch sit for
 		     * librdkafka's default 500 ms */
-		    bd_kafka_conf_default(conf, cfg, "fetch.wait.max.ms", "5", errstr, errstr_size))
+		    bd_kafka_conf_default(conf, cfg, "fetch.wait.max.ms", "5", errstr, errstr_size) ||
+		    /* the consumer needs every input partition's leader all the
+		     * time, so its statistics show a lost broker even when no
+		     * output goes to it (served by the consumer polls) */
+		    bd_kafka_conf_default(conf, cfg, "statistics.interval.ms", "1000", errstr,
+					  errstr_size))
 			goto fail;
+		rd_kafka_conf_set_stats_cb(conf, stats_cb);
 		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 		rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
 	} else {
