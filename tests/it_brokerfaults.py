@@ -98,9 +98,16 @@ try:
     print("feature events on the broker: %d distinct requests; decisions published: %d "
           "distinct ids; the simulator saw %s decisions; outcomes on the broker: %d "
           "distinct decisions" % (len(requests), len(treat), m.group(2), n_outcomes))
-    check_eq(len(requests), EVENTS, "distinct requests that reached the broker")
+    # The simulator's own producer can lose a message to the injected
+    # faults (seen: 1 of 2000 under ASan); budgetd's promise is about what
+    # reached the broker: every request there gets one decision, every
+    # outcome there is joined once.
+    check(len(requests) >= EVENTS * 0.99, "only %d requests reached the broker" % len(requests))
+    if len(requests) != EVENTS:
+        print("note: %d of the simulator's %d requests reached the broker" %
+              (len(requests), EVENTS))
     check(all(len(v) == 1 for v in treat.values()), "a decision published with two treatments")
-    check_eq(len(treat), EVENTS, "distinct decisions published")
+    check_eq(len(treat), len(requests), "distinct decisions published")
     check("CONFLICTS" not in out, "a decision changed treatment: " + out[-400:])
     # The simulator sends an outcome for each decision it read: that many
     # outcomes went in.  (It reads the decisions through the same faults;
@@ -126,7 +133,7 @@ try:
     dec = sum(float(r[7]) for r in cells)
     outc = sum(float(r[8]) for r in cells)
     spend = sum(float(r[6]) for r in days)
-    check_eq(dec, float(EVENTS), "decisions counted in the statistics")
+    check_eq(dec, float(len(requests)), "decisions counted in the statistics")
     # every outcome that reached the broker is joined, once (what the
     # simulator's own producer may lose to the faults is not budgetd's)
     check_eq(outc, float(n_outcomes), "outcomes joined in the statistics")
