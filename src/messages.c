@@ -170,6 +170,10 @@ static const char *const dead_reason_names[BD_DEAD__COUNT] = {
 	[BD_DEAD_DUPLICATE] = "duplicate",
 	[BD_DEAD_EXPIRED] = "expired",
 	[BD_DEAD_OVERSIZED] = "oversized",
+	[BD_DEAD_FUTURE] = "future",
+	[BD_DEAD_IMPLAUSIBLE] = "implausible",
+	[BD_DEAD_ENCODING] = "encoding",
+	[BD_DEAD_CONFLICT] = "conflict",
 };
 
 const char *bd_dead_reason_name(bd_dead_reason_t r)

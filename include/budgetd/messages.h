@@ -195,6 +195,10 @@ typedef enum {
 	BD_DEAD_DUPLICATE,        /**< second outcome for a decision */
 	BD_DEAD_EXPIRED,          /**< outcome later than decision.retention.s */
 	BD_DEAD_OVERSIZED,        /**< larger than input.max.bytes, not decoded */
+	BD_DEAD_FUTURE,           /**< event time too far ahead of the clocks */
+	BD_DEAD_IMPLAUSIBLE,      /**< a value or cost outside its campaign's bounds */
+	BD_DEAD_ENCODING,         /**< a string that is not valid UTF-8 */
+	BD_DEAD_CONFLICT,         /**< an id already bound to something else */
 	BD_DEAD__COUNT
 } bd_dead_reason_t;
 
