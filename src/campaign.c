@@ -1,11 +1,26 @@
 #include "budgetd/campaign.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CAMPAIGN_RECORD_VERSION 1
+#define CAMPAIGN_RECORD_VERSION 2
+
+/* The record of version 1: bd_campaign_t before the outcome bounds. */
+typedef struct campaign_v1_s {
+	char id[BD_ID_MAX];
+	int n_treatments;
+	char treatment_name[BD_MAX_TREATMENTS][64];
+	double nominal_cost[BD_MAX_TREATMENTS];
+	double daily_budget;
+	double exploration;
+	int32_t tz_offset_s;
+	bool paused;
+	int64_t created_ms, updated_ms;
+	int64_t budget_changes;
+} campaign_v1_t;
 
 void bd_campaigns_free(bd_campaigns_t *cs)
 {
@@ -54,6 +69,7 @@ static int insert(bd_campaigns_t *cs, const char *id, bd_campaign_t **out)
 	memmove(&cs->v[i + 1], &cs->v[i], (size_t)(cs->n - i) * sizeof(*cs->v));
 	memset(&cs->v[i], 0, sizeof(*cs->v));
 	snprintf(cs->v[i].id, sizeof(cs->v[i].id), "%s", id);
+	cs->v[i].max_value = cs->v[i].max_cost = cs->v[i].winsor_value = NAN;
 	cs->n++;
 	*out = &cs->v[i];
 	return 0;
@@ -110,6 +126,12 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 			c->exploration = cmd->exploration;
 		if (cmd->has_tz)
 			c->tz_offset_s = cmd->timezone_offset_s;
+		if (cmd->has_max_value)
+			c->max_value = cmd->max_value;
+		if (cmd->has_max_cost)
+			c->max_cost = cmd->max_cost;
+		if (cmd->has_winsor_value)
+			c->winsor_value = cmd->winsor_value;
 		*effect = BD_EFFECT_RESOLVE;
 		break;
 	case BD_ACTION_SET_BUDGET:
@@ -149,12 +171,35 @@ int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size)
 	return (int)(1 + sizeof(*c));
 }
 
+/* A version 1 record: the same fields, no bounds. */
+static void unpack_v1(bd_campaign_t *c, const void *rec)
+{
+	campaign_v1_t o;
+	memcpy(&o, rec, sizeof(o));
+	memset(c, 0, sizeof(*c));
+	memcpy(c->id, o.id, sizeof(c->id));
+	c->n_treatments = o.n_treatments;
+	memcpy(c->treatment_name, o.treatment_name, sizeof(c->treatment_name));
+	memcpy(c->nominal_cost, o.nominal_cost, sizeof(c->nominal_cost));
+	c->daily_budget = o.daily_budget;
+	c->exploration = o.exploration;
+	c->tz_offset_s = o.tz_offset_s;
+	c->paused = o.paused;
+	c->created_ms = o.created_ms;
+	c->updated_ms = o.updated_ms;
+	c->budget_changes = o.budget_changes;
+	c->max_value = c->max_cost = c->winsor_value = NAN;
+}
+
 int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
 {
-	if (len != 1 + sizeof(*c) ||
-	    ((const uint8_t *)buf)[0] != CAMPAIGN_RECORD_VERSION)
+	const uint8_t *b = buf;
+	if (len == 1 + sizeof(campaign_v1_t) && b[0] == 1)
+		unpack_v1(c, b + 1);
+	else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION)
+		memcpy(c, b + 1, sizeof(*c));
+	else
 		return BD_EDECODE;
-	memcpy(c, (const uint8_t *)buf + 1, sizeof(*c));
 	c->id[BD_ID_MAX - 1] = '\0';
 	return 0;
 }
