@@ -114,8 +114,8 @@ static const setting_t settings[] = {
 	 "the producers is tolerated up to this)", R_RESTART},
 	{"outcome.max.value", T_DOUBLE, OFF(outcome_max_value), "1e9", 0, BD_OUTCOME_BOUND_MAX, NULL,
 	 "Largest value one outcome may report, for campaigns without their own max_value: a "
-	 "larger one is dead-lettered as implausible (the simulator's most extreme worlds stay "
-	 "below 1e7)", R_RESTART},
+	 "larger one is dead-lettered as implausible (the largest of 2 million outcomes of the "
+	 "simulator's most extreme world: 3e6, docs/solving.md)", R_RESTART},
 	{"outcome.max.cost.factor", T_DOUBLE, OFF(outcome_max_cost_factor), "10", 0, 1e6, NULL,
 	 "Largest cost one outcome may report, as a multiple of its campaign's largest nominal "
 	 "cost (at most 1e15), for campaigns without their own max_cost: a larger one is "
