@@ -2,25 +2,18 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CAMPAIGN_RECORD_VERSION 2
 
-/* The record of version 1: bd_campaign_t before the outcome bounds. */
-typedef struct campaign_v1_s {
-	char id[BD_ID_MAX];
-	int n_treatments;
-	char treatment_name[BD_MAX_TREATMENTS][64];
-	double nominal_cost[BD_MAX_TREATMENTS];
-	double daily_budget;
-	double exploration;
-	int32_t tz_offset_s;
-	bool paused;
-	int64_t created_ms, updated_ms;
-	int64_t budget_changes;
-} campaign_v1_t;
+/* A record of version 1 holds bd_campaign_t as it was before the outcome
+ * bounds: today's layout up to them (the bounds were appended). */
+#define CAMPAIGN_V1_SIZE offsetof(bd_campaign_t, max_value)
+_Static_assert(CAMPAIGN_V1_SIZE == 1336 || sizeof(void *) != 8,
+	       "fields before the bounds changed: version 1 records no longer match");
 
 void bd_campaigns_free(bd_campaigns_t *cs)
 {
@@ -171,35 +164,18 @@ int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size)
 	return (int)(1 + sizeof(*c));
 }
 
-/* A version 1 record: the same fields, no bounds. */
-static void unpack_v1(bd_campaign_t *c, const void *rec)
-{
-	campaign_v1_t o;
-	memcpy(&o, rec, sizeof(o));
-	memset(c, 0, sizeof(*c));
-	memcpy(c->id, o.id, sizeof(c->id));
-	c->n_treatments = o.n_treatments;
-	memcpy(c->treatment_name, o.treatment_name, sizeof(c->treatment_name));
-	memcpy(c->nominal_cost, o.nominal_cost, sizeof(c->nominal_cost));
-	c->daily_budget = o.daily_budget;
-	c->exploration = o.exploration;
-	c->tz_offset_s = o.tz_offset_s;
-	c->paused = o.paused;
-	c->created_ms = o.created_ms;
-	c->updated_ms = o.updated_ms;
-	c->budget_changes = o.budget_changes;
-	c->max_value = c->max_cost = c->winsor_value = NAN;
-}
-
 int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
-	if (len == 1 + sizeof(campaign_v1_t) && b[0] == 1)
-		unpack_v1(c, b + 1);
-	else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION)
+	if (len == 1 + CAMPAIGN_V1_SIZE && b[0] == 1) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c, b + 1, CAMPAIGN_V1_SIZE);
+		c->max_value = c->max_cost = c->winsor_value = NAN;
+	} else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION) {
 		memcpy(c, b + 1, sizeof(*c));
-	else
+	} else {
 		return BD_EDECODE;
+	}
 	c->id[BD_ID_MAX - 1] = '\0';
 	return 0;
 }
