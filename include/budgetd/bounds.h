@@ -43,8 +43,10 @@
 typedef struct bd_bounds_s {
 	double max_value, max_cost, winsor_value;
 	int32_t max_orders;
-	/* where each bound comes from, for the dead letter's detail */
-	char value_from[48], cost_from[96];
+	/* where the bounds come from, for the dead letter's detail (formatted
+	 * only then: the bounds are taken for every outcome) */
+	int own_value, own_cost; /**< the campaign's own; -1: no campaign */
+	double cost_factor, largest_nominal;
 } bd_bounds_t;
 
 /** What violated a bound (bd_bounds_check). */
