@@ -1,5 +1,9 @@
 """it_solveguard: a solve that meets a non-finite number publishes nothing.
 
+First, end to end, a value above the campaign's winsor_value counts only
+that much in the cell statistics while the day's value and spend count the
+outcome as reported (budgetd_outcomes_winsorized_total counts it).
+
 The outcome bounds keep absurd numbers out of the statistics; a store
 written before them may still hold one.  Here today's realised cost of a
 campaign is made infinite in a stopped daemon's state (tests/stats_poke,
@@ -87,21 +91,40 @@ state = tmpdir("guard")
 poke = os.path.join(os.environ.get("builddir", "."), "tests", "stats_poke")
 d = start_daemon(broker.bootstrap, state, *FAST)
 try:
-    # a campaign with a plan, and a request that moves the event clock
+    # a campaign with a plan, a request that moves the event clock, and its
+    # outcome, of a value above the campaign's winsor_value
     wait_log(d, r"ready: every worker holds its partitions", 60)
+    port = admin_port(d)
     plans = Tail(broker.bootstrap, "budgetd.plans")
+    decisions = Tail(broker.bootstrap, "budgetd.decisions")
     p = producer(broker.bootstrap)
-    produce(p, "control_command", CAMP,
-            encode("control_command", control(CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.1)))
+    produce(p, "control_command", CAMP, encode("control_command", control(
+        CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.1, winsor_value=10.0)))
     p.flush(10)
     check(plans.read(1, 30, ours), "no plan for the new campaign")
     produce(p, "feature_event", b"u1", encode("feature_event", {
         "request_id": "r1", "campaign_id": CAMP, "user_id": "u1", "ts_ms": now_ms(),
         "features": [0.5] * 12, "context": {}}))
     p.flush(10)
+    got = decisions.read(1, 30)
+    check(got, "no decision")
+    produce(p, "outcome_event", b"u1", encode("outcome_event", {
+        "decision_id": decode("decision", got[0].value())["decision_id"], "campaign_id": CAMP,
+        "user_id": "u1", "ts_ms": now_ms(), "orders": 1, "value": 1000.0, "cost": 2.0,
+        "features": None, "treatment": None, "propensity": None}))
+    p.flush(10)
     wait_caught_up(broker.bootstrap)
-    time.sleep(1.5)  # a solve after the request
+    time.sleep(1.5)  # a solve after the request, a render of /metrics
+    check_eq(metric(get(port, "/metrics")[1], "budgetd_outcomes_winsorized_total"), 1.0,
+             "outcomes winsorized")
     check_eq(d.stop(), 0, "exit code of the first run")
+    rows = dump_state(state)
+    cells = [r for r in rows if r[0] == "cell" and r[2] == CAMP and len(r) > 11]
+    days = [r for r in rows if r[0] == "day" and r[2] == CAMP]
+    check_eq(sum(float(r[8]) for r in cells), 1.0, "outcomes in the cells")
+    check_eq(sum(float(r[11]) for r in cells), 10.0, "value in the cells (winsorised)")
+    check_eq(sum(float(r[7]) for r in days), 1000.0, "the day's value (as reported)")
+    check_eq(sum(float(r[6]) for r in days), 2.0, "the day's spend (as reported)")
     last = max(decode("plan", m.value())["plan_version"] for m in plans.read(1000, 1, ours))
 
     # today's realised cost: infinite
@@ -143,12 +166,17 @@ try:
         plan["plan_version"], last))
     finite_plan(plan, "plans topic")
     wait_log(d, r"health: ok again", 10)
-    st, body = get(port, "/healthz")
+    for _ in range(50):  # the documents are rendered every admin.refresh.ms
+        st, body = get(port, "/healthz")
+        if st == 200:
+            break
+        time.sleep(0.1)
     check_eq((st, body), (200, "ok\n"), "/healthz after the good solve")
     api_plan(port)
     metrics_finite(get(port, "/metrics")[1])
     check_eq(d.stop(), 0, "exit code")
-    print("PASS: it_solveguard: failing solve kept plan %d, degraded, logged once, counted "
+    print("PASS: it_solveguard: a value of 1000 counted 10 in the cells and 1000 in the day; "
+          "failing solve kept plan %d, degraded, logged once, counted "
           "%d; a good solve published plan %d and health is ok" % (last, fails,
                                                                     plan["plan_version"]))
 finally:
