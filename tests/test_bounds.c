@@ -120,13 +120,20 @@ static void test_per_campaign(void **state)
 	bd_campaigns_free(&cs);
 }
 
-static void test_check(void **state)
+/* The bounds of a campaign of treatments costing 0, 2 and 5 without its
+ * own. */
+static void default_bounds(bd_bounds_t *b)
 {
 	bd_campaign_t c = {.n_treatments = 3, .nominal_cost = {0, 2, 5},
 			   .max_value = NAN, .max_cost = NAN, .winsor_value = NAN};
+	bd_bounds_of(&c, &cfg, b);
+}
+
+static void test_check(void **state)
+{
 	bd_bounds_t b;
 	(void)state;
-	bd_bounds_of(&c, &cfg, &b);
+	default_bounds(&b);
 	/* at the bounds: plausible */
 	assert_int_equal(bd_bounds_check(&b, "c", 1000, 1e9, 50, NAN, err, sizeof(err)),
 			 BD_BOUNDS_OK);
@@ -184,11 +191,9 @@ static double cell_mean(int n, double v, double p, int extra, double x, const bd
 
 static void test_winsorised_cell(void **state)
 {
-	bd_campaign_t c = {.n_treatments = 3, .nominal_cost = {0, 2, 5},
-			   .max_value = NAN, .max_cost = NAN, .winsor_value = NAN};
 	bd_bounds_t b;
 	(void)state;
-	bd_bounds_of(&c, &cfg, &b);
+	default_bounds(&b);
 	const int n = 1000;
 	const double base = cell_mean(n, 40, 0.25, 0, 0, NULL);
 	assert_true(fabs(base - 40) < 1e-9);
