@@ -25,6 +25,10 @@ struct bd_codec_s {
 	uint64_t fingerprint[BD_MSG__COUNT];
 	uint32_t schema_id[BD_MSG__COUNT];
 	bd_wire_format_t out_format;
+	/* an earlier layout of a kind still read (older layouts, below) */
+	avro_schema_t old_schema[BD_MSG__COUNT];
+	uint64_t old_fingerprint[BD_MSG__COUNT];
+	bd_buf_t padded; /* an earlier layout's body brought up to date */
 	avro_reader_t reader;
 	avro_writer_t writer;
 	/* scratch for decoded arrays */
@@ -42,6 +46,66 @@ static const char *kind_names[BD_MSG__COUNT] = {
 static const char *action_names[BD_ACTION__COUNT] = {
 	"UPSERT_CAMPAIGN", "SET_BUDGET", "PAUSE", "RESUME", "RESOLVE", "RETRAIN",
 };
+
+static int buf_reserve(bd_buf_t *b, size_t need);
+
+/* Older layouts still read.  A schema that grew only by optional fields
+ * appended at its end (["null", T] with default null) reads a body of its
+ * earlier layout as that body followed by one 0x00 per added field (union
+ * branch 0: null): Avro resolution with defaults filled, for the one kind of
+ * change budgetd makes to its own input schemas.  Bodies come with the
+ * earlier layout's fingerprint (single-object framing) or with the kind's
+ * Confluent schema id, where a body that is one layout or the other is told
+ * apart by walking it (bd_wire_body_check). */
+static const struct {
+	bd_msg_kind_t kind;
+	const char *name; /* embedded schema (schemas/old/NAME.avsc) */
+	int added;        /* optional fields appended since */
+} old_layouts[] = {
+	{BD_MSG_CONTROL, "control_command.v1", 3}, /* + max_value, max_cost, winsor_value */
+};
+
+#define N_OLD_LAYOUTS (sizeof(old_layouts) / sizeof(old_layouts[0]))
+
+static int old_layout_of(bd_msg_kind_t kind)
+{
+	for (size_t i = 0; i < N_OLD_LAYOUTS; i++)
+		if (old_layouts[i].kind == kind)
+			return (int)i;
+	return -1;
+}
+
+static int old_layouts_load(bd_codec_t *c, char *errstr, size_t errstr_size)
+{
+	for (size_t i = 0; i < N_OLD_LAYOUTS; i++) {
+		bd_msg_kind_t k = old_layouts[i].kind;
+		const char *json = bd_schemas_get(old_layouts[i].name);
+		if (!json || avro_schema_from_json_length(json, strlen(json),
+							  &c->old_schema[k]) != 0) {
+			snprintf(errstr, errstr_size, "schema %s: %s", old_layouts[i].name,
+				 json ? avro_strerror() : "not compiled in");
+			return BD_ESCHEMA;
+		}
+		int err = bd_wire_fingerprint(c->old_schema[k], &c->old_fingerprint[k]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Copies the body @p body of @p len bytes, written with the earlier layout
+ * of @p kind, into c->padded in the current layout. */
+static int old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, size_t len)
+{
+	int added = old_layouts[old_layout_of(kind)].added;
+	int err = buf_reserve(&c->padded, len + (size_t)added);
+	if (err)
+		return err;
+	memcpy(c->padded.data, body, len);
+	memset(c->padded.data + len, 0, (size_t)added);
+	c->padded.len = len + (size_t)added;
+	return 0;
+}
 
 const char *bd_msg_kind_name(bd_msg_kind_t kind)
 {
@@ -118,6 +182,8 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 			goto fail;
 		c->schema_id[k] = schema_ids ? schema_ids[k] : 0;
 	}
+	if ((err = old_layouts_load(c, errstr, errstr_size)))
+		goto fail;
 	c->reader = avro_reader_memory("", 0);
 	c->writer = avro_writer_memory("", 0);
 	if (!c->reader || !c->writer) {
@@ -145,7 +211,10 @@ void bd_codec_free(bd_codec_t *c)
 		}
 		if (c->schema[k])
 			avro_schema_decref(c->schema[k]);
+		if (c->old_schema[k])
+			avro_schema_decref(c->old_schema[k]);
 	}
+	bd_buf_free(&c->padded);
 	if (c->reader)
 		avro_reader_free(c->reader);
 	if (c->writer)
@@ -219,7 +288,8 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 				 c->schema_id[kind]);
 			return BD_ESCHEMA;
 		}
-	} else if (h.fingerprint != c->fingerprint[kind]) {
+	} else if (h.fingerprint != c->fingerprint[kind] &&
+		   !(c->old_schema[kind] && h.fingerprint == c->old_fingerprint[kind])) {
 		snprintf(errstr, errstr_size,
 			 "unknown schema fingerprint %016llx for %s "
 			 "(expected %016llx)",
@@ -229,9 +299,21 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	/* Avro C must never see a malformed body: it leaks on failed reads
 	 * and allocates whatever length a message claims (wire.c) */
-	const char *why;
-	if (bd_wire_body_check(c->schema[kind], (const char *)buf + h.body_offset,
-			       len - h.body_offset, &why) != 0) {
+	const char *why, *body = (const char *)buf + h.body_offset;
+	size_t body_len = len - h.body_offset;
+	bool old = c->old_schema[kind] &&
+		   (h.format == BD_WIRE_CONFLUENT
+			    ? bd_wire_body_check(c->schema[kind], body, body_len, &why) != 0 &&
+				      bd_wire_body_check(c->old_schema[kind], body, body_len,
+							 &why) == 0
+			    : h.fingerprint == c->old_fingerprint[kind]);
+	if (old) {
+		if ((err = old_layout_pad(c, kind, body, body_len)))
+			return err;
+		body = (const char *)c->padded.data;
+		body_len = c->padded.len;
+	}
+	if (bd_wire_body_check(c->schema[kind], body, body_len, &why) != 0) {
 		if (strncmp(why, "trailing", 8) == 0)
 			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
 		else
@@ -241,9 +323,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 		return BD_EDECODE;
 	}
 	avro_value_reset(v);
-	avro_reader_memory_set_source(c->reader,
-				      (const char *)buf + h.body_offset,
-				      (int64_t)(len - h.body_offset));
+	avro_reader_memory_set_source(c->reader, body, (int64_t)body_len);
 	if (avro_value_read(c->reader, v) != 0) {
 		snprintf(errstr, errstr_size, "Avro body of %s does not decode: %s",
 			 kind_names[kind], avro_strerror());

@@ -12,6 +12,10 @@
 
 #include "budgetd/cluster.h"
 #include "budgetd/messages.h"
+#include "budgetd/schemas.h"
+#include "budgetd/wire.h"
+
+#include <avro.h>
 
 static const uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
 static bd_codec_t *conf_codec, *so_codec;
@@ -123,6 +127,48 @@ static void test_control(void **state)
 	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
 	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
 	assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value);
+	bd_buf_free(&b);
+}
+
+/* A ControlCommand written with the layout before the bounds (what every
+ * producer of the previous release writes) still decodes, bounds unset, in
+ * both framings; a body of neither layout does not. */
+static void test_control_old_layout(void **state)
+{
+	bd_control_command_t in = control(), out;
+	bd_buf_t b = {0};
+	avro_schema_t old;
+	uint64_t fp;
+	const char *json = bd_schemas_get("control_command.v1");
+	(void)state;
+	assert_non_null(json);
+	assert_int_equal(avro_schema_from_json_length(json, strlen(json), &old), 0);
+	assert_int_equal(bd_wire_fingerprint(old, &fp), 0);
+	avro_schema_decref(old);
+	in.has_max_value = in.has_max_cost = in.has_winsor_value = false;
+	/* the old body is the new one without its three trailing nulls */
+	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
+	assert_int_equal(memcmp(b.data + b.len - 3, "\0\0\0", 3), 0);
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 3, &out, err,
+					   sizeof(err)), 0);
+	assert_string_equal(out.campaign_id, "camp");
+	assert_int_equal(out.n_treatments, 3);
+	assert_int_equal(out.timezone_offset_s, 28800);
+	assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value);
+	/* single-object framing names the old layout by its fingerprint */
+	assert_int_equal(bd_encode_control(so_codec, &in, &b), 0);
+	for (int i = 0; i < 8; i++)
+		b.data[2 + i] = (uint8_t)(fp >> (8 * i));
+	assert_int_equal(bd_decode_control(so_codec, b.data, b.len - 3, &out, err,
+					   sizeof(err)), 0);
+	assert_int_equal(out.n_treatments, 3);
+	/* ... and a body of the new layout under the old fingerprint is not it */
+	assert_int_equal(bd_decode_control(so_codec, b.data, b.len, &out, err, sizeof(err)),
+			 BD_EDECODE);
+	/* one byte short of either layout */
+	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 4, &out, err,
+					   sizeof(err)), BD_EDECODE);
 	bd_buf_free(&b);
 }
 
@@ -339,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_feature),
 		cmocka_unit_test(test_outcome),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_control_old_layout),
 		cmocka_unit_test(test_decision_and_plan),
 		cmocka_unit_test(test_feature_errors),
 		cmocka_unit_test(test_feature_malformed_bodies),
