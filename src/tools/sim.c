@@ -12,6 +12,10 @@
  * on (seed, i, treatment), so two runs over the same input agree whatever
  * the timing.  At the end it prints the day's true totals beside the
  * uniform-random allocation and the oracle for the same arrivals.
+ *
+ * Event times are the simulated day's (today's UTC midnight + day N on),
+ * hours ahead of the host's clock: the daemon must run with
+ * clock.mode=event.  Control commands carry the simulated time too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -202,9 +206,11 @@ static int produce(rd_kafka_t *p, const char *topic, const char *key,
 
 /* ---- closed loop ------------------------------------------------------------- */
 
+/* A control command dated @p at_ms (simulated time); @p ts only makes its
+ * command id unique. */
 static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 			const bd_sim_world_t *w, const char *campaign,
-			bd_action_t action, double budget, int64_t ts)
+			bd_action_t action, double budget, int64_t ts, int64_t at_ms)
 {
 	bd_control_command_t cmd = {0};
 	bd_buf_t b = {0};
@@ -214,7 +220,7 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 	snprintf(cid, sizeof(cid), "%s-%d-%lld", campaign, (int)action, (long long)ts);
 	cmd.command_id = cid;
 	cmd.campaign_id = campaign;
-	cmd.ts_ms = wall_ms();
+	cmd.ts_ms = at_ms;
 	cmd.action = action;
 	cmd.has_budget = true;
 	cmd.daily_budget = budget;
@@ -362,7 +368,8 @@ static int run_loop(const opts_t *o)
 	int probes_sent = 0, n_lat = 0;
 	double plan_spent = 0, plan_rem = 0;
 	double day_s = o->world.day_seconds, scale = 86400.0 / day_s;
-	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0))
+	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
+			 day0))
 		goto out;
 	rd_kafka_flush(prod, 10000);
 	if (o->wait_plan && wait_for_plan(plans, codec, campaign, 60) != 0) {
@@ -386,7 +393,8 @@ static int run_loop(const opts_t *o)
 		/* mid-day budget change, for pacing demos */
 		if (!midday_done && sim >= day_s / 2) {
 			budget *= o->midday_factor;
-			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1);
+			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1,
+				     day0 + (int64_t)(sim * scale * 1000));
 			midday_done = 1;
 			probe_at = now_s();
 			probe_budget = budget;
@@ -396,7 +404,7 @@ static int run_loop(const opts_t *o)
 			 * command -> published plan path */
 			budget += 1e-6 * (1 + probes_sent);
 			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget,
-				     day0 + 10 + probes_sent);
+				     day0 + 10 + probes_sent, day0 + (int64_t)(sim * scale * 1000));
 			probes_sent++;
 			probe_at = now_s();
 			probe_budget = budget;
