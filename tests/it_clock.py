@@ -11,7 +11,9 @@ global event clock decided every campaign's day.  Here, for each clock rule:
               clock two days, and only B's;
 
 and in every case A's spent_today, its plan's spent and remaining budget
-and its clock are what they were, and A's plan is not dated ahead.  Last,
+and its clock are what they were, and A's plan is not dated ahead (nor
+after a SET_BUDGET and a RESOLVE for A dated two days ahead: commands move
+no clock).  Last,
 budgetd-sim's hostile producer (--hostile-future) in event mode: every
 request it dates a day ahead is a dead letter `future`, none is decided,
 and the honest day is complete.
@@ -124,9 +126,14 @@ def one_run(label, args, refused):
               "A's spent_today %r, its plan's spent %r" % (a0["spent_today"], before["spent"]))
         b0 = campaign(port, B)
 
-        # ONE event of B dated two days ahead
+        # ONE event of B dated two days ahead; and commands for A dated two
+        # days ahead (same budget): a command moves no clock either
         user, rec = feature(B, 999, now_ms() + 2 * DAY_MS)
         produce(p, "feature_event", user.encode(), encode("feature_event", rec))
+        for action in ("SET_BUDGET", "RESOLVE"):
+            cmd = control(A, action, 1000.0)
+            cmd["ts_ms"] = now_ms() + 2 * DAY_MS
+            produce(p, "control_command", A, encode("control_command", cmd))
         p.flush(10)
         wait_caught_up(broker.bootstrap)
         # two solves later: A is where it was
