@@ -85,27 +85,14 @@ int64_t bd_clock_now(const bd_clock_rule_t *r, int64_t clock_ms, int64_t created
 
 /* ---- the registry ------------------------------------------------------------ */
 
-static int find_pos(const bd_clocks_t *reg, const char *id, int *found)
+static int cmp_id(const void *key, const void *elem)
 {
-	int lo = 0, hi = reg->n;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2, c = strcmp(reg->v[mid]->id, id);
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = 0;
-	return lo;
+	return strcmp(key, (*(bd_clock_t *const *)elem)->id);
 }
 
 bd_clock_t *bd_clocks_get(bd_clocks_t *reg, const char *id)
 {
-	int found, i = find_pos(reg, id, &found);
+	int found, i = bd_sorted_pos(reg->v, reg->n, sizeof(*reg->v), id, cmp_id, &found);
 	bd_clock_t *c;
 
 	if (found)

@@ -21,6 +21,7 @@ and the honest day is complete.
 The real daemon on the embedded broker; traffic from this script (python
 avro, independent of budgetd's codec).
 """
+import contextlib
 import json
 import re
 import subprocess
@@ -73,11 +74,25 @@ def counters(d):
     return {k: int(v) for k, v in (kv.split("=") for kv in dead.split())}
 
 
-def one_run(label, args, refused):
+@contextlib.contextmanager
+def daemon(*args):
+    """A broker and a daemon on a fresh state, killed and removed after."""
     broker = start_broker()
     state = tmpdir("clock")
-    d = start_daemon(broker.bootstrap, state, "-X", "pace.check.ms=60000", *args)
+    d = start_daemon(broker.bootstrap, state, *args)
     try:
+        yield broker, d
+    except SystemExit:
+        d.dump_log()
+        raise
+    finally:
+        d.stop(signal.SIGKILL)
+        broker.stop(signal.SIGKILL)
+        cleanup(state)
+
+
+def one_run(label, args, refused):
+    with daemon("-X", "pace.check.ms=60000", *args) as (broker, d):
         wait_log(d, r"admin endpoint on .*\(port \d+\)", 20)
         port = int(re.search(r"admin endpoint on .*\(port (\d+)\)", d.log_text()).group(1))
         wait_log(d, r"assigned budgetd\.features", 40)
@@ -171,21 +186,11 @@ def one_run(label, args, refused):
         print("PASS: %s: A's spent_today %.2f, remaining %.2f and clock unchanged; plan dated "
               "%+.1f s from now" % (label, a1["spent_today"], after["remaining_budget"],
                                     (after["ts_ms"] - now_ms()) / 1000))
-    except SystemExit:
-        d.dump_log()
-        raise
-    finally:
-        d.stop(signal.SIGKILL)
-        broker.stop(signal.SIGKILL)
-        cleanup(state)
 
 
 def hostile_sim():
     """budgetd-sim with a producer a day off beside the honest one."""
-    broker = start_broker()
-    state = tmpdir("clock-sim")
-    d = start_daemon(broker.bootstrap, state, *SIM_CLOCK)
-    try:
+    with daemon(*SIM_CLOCK) as (broker, d):
         wait_log(d, r"assigned budgetd\.features", 40)
         sim = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--events", "1500",
                               "--duration", "6", "--campaign", "clk-sim", "--hostile-future",
@@ -203,13 +208,6 @@ def hostile_sim():
         check_eq(counters(d)["future"], int(kv["hostile_future"]), "dead letters 'future'")
         print("PASS: budgetd-sim --hostile-future: %s requests a day ahead refused, none "
               "decided; 1500 honest decisions" % kv["hostile_future"])
-    except SystemExit:
-        d.dump_log()
-        raise
-    finally:
-        d.stop(signal.SIGKILL)
-        broker.stop(signal.SIGKILL)
-        cleanup(state)
 
 
 d_refresh = 1.0  # admin.refresh.ms (default 1000)
