@@ -13,7 +13,7 @@ global event clock decided every campaign's day.  Here, for each clock rule:
 and in every case A's spent_today, its plan's spent and remaining budget
 and its clock are what they were, and A's plan is not dated ahead (nor
 after a SET_BUDGET and a RESOLVE for A dated two days ahead: commands move
-no clock).  Last,
+no clock), and after a restart (the clocks are stored with the state).  Last,
 budgetd-sim's hostile producer (--hostile-future) in event mode: every
 request it dates a day ahead is a dead letter `future`, none is decided,
 and the honest day is complete.
@@ -74,27 +74,45 @@ def counters(d):
     return {k: int(v) for k, v in (kv.split("=") for kv in dead.split())}
 
 
+class Run:
+    """A broker and a daemon on a fresh state (restart: a new daemon on it)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.broker = start_broker()
+        self.state = tmpdir("clock")
+        self.d = start_daemon(self.broker.bootstrap, self.state, *args)
+
+    def restart(self):
+        check_eq(self.d.stop(), 0, "exit code")
+        self.d = start_daemon(self.broker.bootstrap, self.state, *self.args)
+        return self.d
+
+
 @contextlib.contextmanager
 def daemon(*args):
-    """A broker and a daemon on a fresh state, killed and removed after."""
-    broker = start_broker()
-    state = tmpdir("clock")
-    d = start_daemon(broker.bootstrap, state, *args)
+    """A Run, killed and removed after."""
+    r = Run(args)
     try:
-        yield broker, d
+        yield r
     except SystemExit:
-        d.dump_log()
+        r.d.dump_log()
         raise
     finally:
-        d.stop(signal.SIGKILL)
-        broker.stop(signal.SIGKILL)
-        cleanup(state)
+        r.d.stop(signal.SIGKILL)
+        r.broker.stop(signal.SIGKILL)
+        cleanup(r.state)
+
+
+def admin_port(d):
+    wait_log(d, r"admin endpoint on .*\(port \d+\)", 20)
+    return int(re.search(r"admin endpoint on .*\(port (\d+)\)", d.log_text()).group(1))
 
 
 def one_run(label, args, refused):
-    with daemon("-X", "pace.check.ms=60000", *args) as (broker, d):
-        wait_log(d, r"admin endpoint on .*\(port \d+\)", 20)
-        port = int(re.search(r"admin endpoint on .*\(port (\d+)\)", d.log_text()).group(1))
+    with daemon("-X", "pace.check.ms=60000", *args) as run:
+        broker, d = run.broker, run.d
+        port = admin_port(d)
         wait_log(d, r"assigned budgetd\.features", 40)
         plans = Tail(broker.bootstrap, "budgetd.plans")
         decisions = Tail(broker.bootstrap, "budgetd.decisions")
@@ -181,16 +199,27 @@ def one_run(label, args, refused):
             check_eq(b1["clock_ms"], b0["clock_ms"], "B's clock (its event was refused)")
         else:
             check_eq(b1["clock_ms"], rec["ts_ms"], "B's clock (its event was taken)")
+        # the clocks survive a restart: A's day and spend stay
+        first = run.d
+        d = run.restart()
+        check_eq(counters(first)["future"], 1 if refused else 0, "dead letters 'future' counted")
+        port = admin_port(d)
+        wait_log(d, r"assigned budgetd\.features", 40)
+        time.sleep(2 * d_refresh + 1)
+        a2 = campaign(port, A)
+        check_eq(a2["clock_ms"], a1["clock_ms"], "A's clock after a restart")
+        check_eq(round(a2["spent_today"], 6), round(a1["spent_today"], 6),
+                 "A's spent_today after a restart")
         check_eq(d.stop(), 0, "exit code")
-        check_eq(counters(d)["future"], 1 if refused else 0, "dead letters 'future' counted")
-        print("PASS: %s: A's spent_today %.2f, remaining %.2f and clock unchanged; plan dated "
+        print("PASS: %s: A's spent_today %.2f, remaining %.2f and clock unchanged, also after a restart; plan dated "
               "%+.1f s from now" % (label, a1["spent_today"], after["remaining_budget"],
                                     (after["ts_ms"] - now_ms()) / 1000))
 
 
 def hostile_sim():
     """budgetd-sim with a producer a day off beside the honest one."""
-    with daemon(*SIM_CLOCK) as (broker, d):
+    with daemon(*SIM_CLOCK) as run:
+        broker, d = run.broker, run.d
         wait_log(d, r"assigned budgetd\.features", 40)
         sim = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--events", "1500",
                               "--duration", "6", "--campaign", "clk-sim", "--hostile-future",
