@@ -22,22 +22,16 @@ void bd_campaigns_free(bd_campaigns_t *cs)
 	cs->n = cs->cap = 0;
 }
 
+static int cmp_id(const void *key, const void *elem)
+{
+	return strcmp(key, ((const bd_campaign_t *)elem)->id);
+}
+
 static int find_pos(const bd_campaigns_t *cs, const char *id, bool *found)
 {
-	int lo = 0, hi = cs->n;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2, c = strcmp(cs->v[mid].id, id);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	int f, i = bd_sorted_pos(cs->v, cs->n, sizeof(*cs->v), id, cmp_id, &f);
+	*found = f;
+	return i;
 }
 
 bd_campaign_t *bd_campaigns_find(const bd_campaigns_t *cs, const char *id)

@@ -2,6 +2,25 @@
 
 #include <string.h>
 
+int bd_sorted_pos(const void *base, int n, size_t size, const void *key,
+		  int (*cmp)(const void *key, const void *elem), int *found)
+{
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2, c = cmp(key, (const char *)base + (size_t)mid * size);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
 const char *bd_strerror(int err)
 {
 	switch (err) {

@@ -105,10 +105,22 @@ static const setting_t settings[] = {
 	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
 	 "Input messages larger than this are dead-lettered (oversized, first 1024 bytes kept) "
 	 "without being decoded", R_RESTART},
-	{"input.max.future.s", T_INT, OFF(input_max_future_s), "2592000", 0, INT_MAX, NULL,
-	 "Feature events dated more than this ahead of the host's clock are invalid: their time "
-	 "would move the event clock, and with it the campaign day (budgetd-sim replays future "
-	 "days, hence a month)", R_RESTART},
+	{"clock.mode", T_ENUM, OFF(clock_mode), "wall", 0, 0, "wall|event",
+	 "Where event times are held: wall (live traffic) refuses an event (feature event or "
+	 "outcome) dated more than clock.max.ahead.s ahead of this host's clock; event (replays, "
+	 "simulated compressed days such as budgetd-sim's) trusts event times and refuses a "
+	 "feature event more than clock.max.jump.s ahead of its campaign's clock.  Refused "
+	 "events are dead letters (future); each campaign's day and now come from its own "
+	 "accepted feature events (docs/architecture.md, Time)", R_RESTART},
+	{"clock.max.ahead.s", T_INT, OFF(clock_max_ahead_s), "300", 1, 86400, NULL,
+	 "clock.mode wall: how far an event time may run ahead of this host's clock (clock skew "
+	 "between the producers and this host)", R_RESTART},
+	{"clock.max.jump.s", T_INT, OFF(clock_max_jump_s), "43200", 0, INT_MAX, NULL,
+	 "clock.mode event: how far a feature event may run ahead of its campaign's clock (before "
+	 "the campaign's first event: its creation command's ts_ms), so one event moves a clock "
+	 "by this much at most and a producer a day off is refused; keep it above the longest gap "
+	 "between a campaign's events on one partition (a replay may read a partition alone), or "
+	 "the events after the gap are all refused (0: no bound)", R_RESTART},
 	{"input.max.skew.ms", T_INT, OFF(input_max_skew_ms), "60000", 0, INT_MAX, NULL,
 	 "Outcomes dated more than this before their decision are invalid (clock skew between "
 	 "the producers is tolerated up to this)", R_RESTART},
@@ -196,6 +208,25 @@ static const setting_t settings[] = {
 	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
 	 "Least severe level logged", R_LIVE},
 };
+
+/* Settings that are gone, with what replaced them: a configuration naming
+ * one is refused (it meant something the daemon no longer does), with
+ * this hint. */
+static const struct {
+	const char *name, *hint;
+} removed[] = {
+	{"input.max.future.s",
+	 "removed: event times are now bounded by clock.max.ahead.s (default 300 s) ahead of "
+	 "this host's clock; replays and simulated days set clock.mode=event (docs/configuration.md)"},
+};
+
+static const char *removed_hint(const char *key)
+{
+	for (size_t i = 0; i < BD_ARRAY_SIZE(removed); i++)
+		if (strcmp(removed[i].name, key) == 0)
+			return removed[i].hint;
+	return NULL;
+}
 
 static char **str_field(bd_config_t *cfg, const setting_t *s)
 {
@@ -334,7 +365,9 @@ int bd_config_set(bd_config_t *cfg, const char *key, const char *value,
 		return 0;
 	}
 	if (!(s = find(key))) {
-		snprintf(errstr, errstr_size, "unknown setting '%s'", key);
+		const char *hint = removed_hint(key);
+		snprintf(errstr, errstr_size, "unknown setting '%s'%s%s", key, hint ? ": " : "",
+			 hint ? hint : "");
 		return BD_ECONFIG;
 	}
 	return set_one(cfg, s, value, errstr, errstr_size);

@@ -14,6 +14,7 @@
 #include "budgetd/admin.h"
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
+#include "budgetd/clock.h"
 #include "budgetd/cluster.h"
 #include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
@@ -63,7 +64,8 @@ struct bd_daemon_s {
 	bd_cluster_model_t *model;
 	bd_snapshot_t *snap;
 	int64_t snap_version;
-	int64_t clock_ms; /* atomic: latest event time (workers write) */
+	bd_clocks_t clocks; /* each campaign's clock; workers advance them */
+	bd_clock_rule_t clock_rule;
 	bd_worker_t **workers;
 	int n_workers;
 	/* dead letters of control commands (this thread only), and the
@@ -98,12 +100,24 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Campaign @p c's "now": its own clock under the rule (clock.h). */
+static int64_t campaign_now(bd_daemon_t *d, const bd_campaign_t *c)
+{
+	const bd_clock_t *clk = bd_clocks_get(&d->clocks, c->id);
+	return bd_clock_now(&d->clock_rule, clk ? bd_clock_read(clk) : 0, c->created_ms,
+			    wall_ms());
+}
+
 /* ---- snapshots ------------------------------------------------------------ */
 
 static void publish_snapshot(bd_daemon_t *d)
 {
 	bd_snapshot_t *s = bd_snapshot_new(++d->snap_version, &d->campaigns,
 					   d->plans, d->model);
+	if (s && bd_snapshot_attach_clocks(s, &d->clocks) != 0) {
+		bd_snapshot_unref(s);
+		s = NULL;
+	}
 	if (!s) {
 		bd_error("out of memory building a snapshot; workers keep the old one");
 		return;
@@ -206,11 +220,10 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 {
 	const bd_campaign_t *c = &d->campaigns.v[ci];
 	const bd_config_t *cfg = d->cfg;
-	int64_t now = atomic_load((_Atomic int64_t *)&d->clock_ms);
+	/* the campaign's own clock: no other campaign's events move its day */
+	int64_t now = campaign_now(d, c);
 	double sec_of_day;
 
-	if (now <= 0)
-		now = wall_ms();
 	memset(g, 0, sizeof(*g));
 	g->now = now;
 	g->day = bd_campaign_day(c, now, &sec_of_day);
@@ -694,14 +707,18 @@ static void admin_refresh(bd_daemon_t *d)
 	static const char json[] = "application/json", text[] = "text/plain; charset=utf-8";
 	const int nc = d->campaigns.n;
 	const bd_report_track_t **tracks = calloc((size_t)(nc ? nc : 1), sizeof(*tracks));
+	int64_t *clock_now = calloc((size_t)(nc ? nc : 1), sizeof(*clock_now)), latest = 0;
 	bd_report_lag_t *lag = calloc((size_t)(2 * d->cfg->topic_partitions + 1), sizeof(*lag));
 	double store_val[BD_ARRAY_SIZE(store_props)];
 	bd_sbuf_t b = BD_SBUF_INIT;
 
-	if (!d->admin || !tracks || !lag)
+	if (!d->admin || !tracks || !lag || !clock_now)
 		goto out;
+	for (int i = 0; i < nc; i++)
+		if ((clock_now[i] = campaign_now(d, &d->campaigns.v[i])) > latest)
+			latest = clock_now[i];
 	bd_report_t r = {
-		.cfg = d->cfg, .now_ms = atomic_load((_Atomic int64_t *)&d->clock_ms),
+		.cfg = d->cfg, .now_ms = latest, .campaign_now = clock_now,
 		.started_ms = d->started_ms, .ready = d->ready && !d->stopping,
 		.degraded = d->degraded, .why = d->health_why, .bootstrap = d->bootstrap,
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
@@ -774,6 +791,7 @@ static void admin_refresh(bd_daemon_t *d)
 	admin_put(d, BD_ADMIN_TEXT_HEALTH, 200, text, &b);
 out:
 	free(tracks);
+	free(clock_now);
 	free(lag);
 }
 
@@ -839,6 +857,8 @@ static int load_state(bd_daemon_t *d)
 	if (err)
 		return err;
 	if ((err = plans_sync(d, NULL)))
+		return err;
+	if ((err = bd_clocks_load(&d->clocks, d->store)))
 		return err;
 	for (int i = 0; i < d->campaigns.n; i++) {
 		const bd_campaign_t *c = &d->campaigns.v[i];
@@ -1388,6 +1408,7 @@ static void daemon_free(bd_daemon_t *d)
 	free(d->plans);
 	bd_campaigns_free(&d->campaigns);
 	bd_snapshot_unref(d->snap);
+	bd_clocks_free(&d->clocks); /* after every snapshot that points to them */
 	bd_cluster_model_unref(d->model);
 	bd_codec_free(d->codec);
 	bd_buf_free(&d->out);
@@ -1432,6 +1453,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	char errstr[1024] = "";
 	int err;
 
+	bd_clock_rule_from_config(&d.clock_rule, cfg);
 	uv_loop_init(&d.loop);
 	/* Signals first, so a stop asked for during start-up ends it cleanly
 	 * instead of by the default action. */
@@ -1530,8 +1552,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
-	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed,
-			       d.health};
+	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.worker_failed, d.health};
 	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,

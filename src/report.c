@@ -34,9 +34,10 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 		t->j = e->j;
 	}
 	snprintf(t->campaign_id, sizeof(t->campaign_id), "%s", c->id);
-	/* a new day, or the clock went back (before the first event the
-	 * event clock is the wall clock; a replay can start earlier): a new
-	 * track, so the spend line never runs backwards in time */
+	/* a new day, or the clock went back (before a campaign's first event
+	 * its now is the host's clock or its creation time, clock.h; a replay
+	 * can start earlier): a new track, so the spend line never runs
+	 * backwards in time */
 	if (day != t->day ||
 	    (t->n_points > 0 && sec_of_day + BD_REPORT_STEP_S < t->point_s[t->n_points - 1])) {
 		t->day = day;
@@ -154,8 +155,9 @@ static double get_lambda(const bd_report_t *r, int i)
 
 static double get_plan_age(const bd_report_t *r, int i)
 {
-	/* ts_ms is on the event clock, like now_ms */
-	return r->plans[i] ? (double)(r->now_ms - r->plans[i]->ts_ms) / 1000 : NAN;
+	/* ts_ms is on the campaign's clock */
+	int64_t now = r->campaign_now ? r->campaign_now[i] : r->now_ms;
+	return r->plans[i] ? (double)(now - r->plans[i]->ts_ms) / 1000 : NAN;
 }
 
 static double get_plan_version(const bd_report_t *r, int i)
@@ -323,6 +325,8 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	kv_num(o, "tz_offset_s", c->tz_offset_s, 1);
 	kv_num(o, "budget_changes", (double)c->budget_changes, 1);
 	kv_num(o, "updated_ms", (double)c->updated_ms, 1);
+	if (r->campaign_now)
+		kv_num(o, "clock_ms", (double)r->campaign_now[i], 1);
 	bd_sbuf_cat(o, ",\"treatments\":[");
 	for (int j = 0; j < c->n_treatments; j++) {
 		bd_sbuf_printf(o, "%s{\"id\":%d,", j ? "," : "", j);

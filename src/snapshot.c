@@ -1,5 +1,6 @@
 #include "budgetd/snapshot.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,18 @@ bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
 	return s;
 }
 
+int bd_snapshot_attach_clocks(bd_snapshot_t *s, bd_clocks_t *reg)
+{
+	if (!s->campaigns.n)
+		return 0;
+	if (!s->clocks && !(s->clocks = calloc((size_t)s->campaigns.n, sizeof(*s->clocks))))
+		return -ENOMEM;
+	for (int i = 0; i < s->campaigns.n; i++)
+		if (!(s->clocks[i] = bd_clocks_get(reg, s->campaigns.v[i].id)))
+			return -ENOMEM;
+	return 0;
+}
+
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s)
 {
 	atomic_fetch_add_explicit((_Atomic int *)&s->refcnt, 1,
@@ -46,6 +59,7 @@ void bd_snapshot_unref(bd_snapshot_t *s)
 	for (int i = 0; i < s->campaigns.n; i++)
 		bd_plan_unref(s->plans[i]);
 	free(s->plans);
+	free(s->clocks); /* the clocks are the registry's */
 	bd_campaigns_free(&s->campaigns);
 	bd_cluster_model_unref(s->model);
 	free(s);
@@ -58,4 +72,9 @@ const bd_campaign_t *bd_snapshot_find(const bd_snapshot_t *s, const char *id,
 	if (plan)
 		*plan = c ? s->plans[c - s->campaigns.v] : NULL;
 	return c;
+}
+
+bd_clock_t *bd_snapshot_clock(const bd_snapshot_t *s, const bd_campaign_t *c)
+{
+	return s->clocks ? s->clocks[c - s->campaigns.v] : NULL;
 }

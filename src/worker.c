@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "budgetd/bounds.h"
+#include "budgetd/clock.h"
 #include "budgetd/decide.h"
 #include "budgetd/hash.h"
 #include "budgetd/histo.h"
@@ -80,6 +81,8 @@ struct bd_worker_s {
 	bd_stats_delta_t *delta;
 	bd_outbox_t *outbox;
 	bd_snapshot_t *snap;
+	bd_clock_rule_t clock_rule;
+	bd_clock_marks_t clock_marks; /* campaign clocks this batch moved */
 	bd_buf_t out;
 	part_t *parts;
 	int nparts;
@@ -355,24 +358,20 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
 		return;
 	}
-	/* The event clock is the latest event time seen and decides the
-	 * campaign day: one event dated years ahead would end today's budget
-	 * for every campaign.  The host's clock is the only other clock. */
-	int64_t ahead = ev.ts_ms - now_ms();
-	if (w->cfg->input_max_future_s > 0 &&
-	    ahead > (int64_t)w->cfg->input_max_future_s * 1000) {
-		snprintf(errstr, sizeof(errstr),
-			 "ts_ms %lld is %lld s ahead of this host's clock "
-			 "(input.max.future.s is %d)",
-			 (long long)ev.ts_ms, (long long)(ahead / 1000),
-			 w->cfg->input_max_future_s);
-		dead_letter(w, m, BD_DEAD_INVALID, errstr);
-		return;
-	}
 	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
 			 ev.campaign_id);
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
+		return;
+	}
+	/* The campaign's clock decides its day (clock.h): an event beyond
+	 * the rule would end today's budget early.  Refused, it moves
+	 * nothing and gets no decision. */
+	bd_clock_t *clk = bd_snapshot_clock(w->snap, c);
+	if (bd_clock_check_feature(&w->clock_rule, clk ? bd_clock_read(clk) : 0,
+				   c->created_ms, now_ms(), ev.ts_ms, errstr,
+				   sizeof(errstr)) > 0) {
+		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
 		return;
 	}
 	if (ev.dim != w->cfg->features_dim) {
@@ -438,13 +437,12 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 		goto store_error;
 	if ((err = publish_decision(w, part, &d)))
 		goto store_error;
-	/* the event clock: the latest event time seen anywhere */
-	int64_t cur = atomic_load_explicit((_Atomic int64_t *)w->env.clock_ms,
-					   memory_order_relaxed);
-	while (ev.ts_ms > cur &&
-	       !atomic_compare_exchange_weak((_Atomic int64_t *)w->env.clock_ms,
-					     &cur, ev.ts_ms))
-		;
+	/* this campaign's clock, written with the batch */
+	if (clk) {
+		bd_clock_advance(clk, ev.ts_ms);
+		if ((err = bd_clock_mark(&w->clock_marks, part, clk)))
+			goto store_error;
+	}
 	COUNT(w, c_decisions);
 	int64_t mts = rd_kafka_message_timestamp(m, NULL);
 	if (mts > 0 && (w->dec_n < w->dec_cap || grow_ts(w) == 0))
@@ -697,6 +695,11 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
 		return;
 	}
+	if (bd_clock_check_outcome(&w->clock_rule, now_ms(), ev.ts_ms, errstr,
+				   sizeof(errstr)) > 0) {
+		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
+		return;
+	}
 	if (ev.decision_id[0] == '\0') {
 		on_historical(w, m, &ev);
 		return;
@@ -885,6 +888,7 @@ static int flush(bd_worker_t *w)
 		return 0;
 	}
 	bd_stats_delta_flush(w->delta, w->batch);
+	bd_clock_marks_stage(&w->clock_marks, w->batch);
 	commit = rd_kafka_topic_partition_list_new(8);
 	for (int i = 0; i < w->nparts; i++) {
 		part_t *p = &w->parts[i];
@@ -1246,6 +1250,7 @@ static void worker_free(bd_worker_t *w)
 	bd_codec_free(w->codec);
 	bd_store_batch_destroy(w->batch);
 	bd_stats_delta_free(w->delta);
+	bd_clock_marks_free(&w->clock_marks);
 	bd_snapshot_unref(w->snap);
 	bd_snapshot_unref(w->mbox_snap);
 	bd_buf_free(&w->out);
@@ -1325,6 +1330,7 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->id = id;
 	w->env = *env;
 	w->cfg = env->cfg;
+	bd_clock_rule_from_config(&w->clock_rule, env->cfg);
 	w->snap = bd_snapshot_ref(snap);
 	uv_mutex_init(&w->mbox_lock);
 	w->lag_n = env->cfg->topic_partitions;

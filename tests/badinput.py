@@ -114,9 +114,17 @@ KINDS = {
                         r"request_id is 5000 bytes long \(limit 1024\)", {}),
     "huge_string": (lambda c: [fe(feature("bad-str", user="u" * 200000))], "invalid",
                     r"user_id is 200000 bytes long \(limit 1024\)", {}),
-    "future_timestamp": (lambda c: [fe(feature("bad-future", ts=now_ms() + 400 * 24 * HOUR_MS))],
-                         "invalid", r"s ahead of this host's clock \(input.max.future.s is "
-                         r"2592000\)", {}),
+    # 10 minutes ahead: inside the 30 days the old input.max.future.s let
+    # through, and enough to move every campaign's day near midnight
+    "future_timestamp": (lambda c: [fe(feature("bad-future", ts=now_ms() + 600000))],
+                         "future", r"is (59\d|600) s ahead of this host's clock "
+                         r"\(clock.max.ahead.s is 300, clock.mode wall\)", {}),
+    # event mode (replays): 13 h ahead of the campaign's clock, which the
+    # good request set
+    "future_jump": (lambda c: [fe(feature("bad-jump", ts=c["dts"] + 13 * HOUR_MS))],
+                    "future", r"is 46800 s ahead of its campaign's clock \d+ "
+                    r"\(clock.max.jump.s is 43200, clock.mode event\)",
+                    {"args": ["-X", "clock.mode=event"]}),
     "oversized": (lambda c: [fe(feature("bad-big", context={"pad": "p" * 3000}))],
                   "oversized", r"message is 3\d{3} bytes, input.max.bytes is 2048 "
                   r"\(payload cut to its first 1024 bytes\)",
@@ -147,6 +155,8 @@ KINDS = {
     # the real outcome, then the same again: the second is the duplicate
     "duplicate_outcome": (lambda c: [oe(c["real"]), oe(c["real"])], "duplicate",
                           r"already has its outcome", {"joined": 1, "letter": 1}),
+    "future_outcome": (lambda c: [oe(outcome(c["did"], ts=now_ms() + 600000))], "future",
+                       r"is (59\d|600) s ahead of this host's clock", {}),
     "outcome_before_decision": (lambda c: [oe(outcome(c["did"], ts=c["dts"] - 600000))],
                                 "invalid", r"is 600000 ms before its decision's ts_ms "
                                 r"\d+ \(input.max.skew.ms is 60000\)", {}),

@@ -25,6 +25,10 @@ SRCDIR = os.environ.get("srcdir", os.path.join(os.path.dirname(__file__), ".."))
 BUILDDIR = os.environ.get("builddir", ".")
 BUDGETD = os.path.join(BUILDDIR, "budgetd")
 SIM = os.path.join(BUILDDIR, "budgetd-sim")
+# budgetd-sim dates its events in its simulated day, hours ahead of this
+# host's clock: a daemon it drives holds event times as they come
+# (docs/architecture.md, Time)
+SIM_CLOCK = ["-X", "clock.mode=event"]
 
 KINDS = ["feature_event", "outcome_event", "control_command", "decision",
          "plan", "model_update", "dead_letter"]

@@ -22,7 +22,7 @@ n_checkpoints() { grep -c "checkpoint written" "$WORK/a.log" 2>/dev/null || true
 start_broker broker
 
 # day 1, checkpoints every 2 s, 3 kept
-start_daemon a "$WORK/stateA" -X checkpoint.dir="$CP" -X checkpoint.interval.s=2 \
+start_daemon a "$WORK/stateA" $SIM_CLOCK -X checkpoint.dir="$CP" -X checkpoint.interval.s=2 \
 	-X checkpoint.keep=3
 "$SIM" run --bootstrap "$BOOTSTRAP" --duration 12 --request-prefix d1 $SIMARGS \
 	>"$WORK/sim1.out" 2>"$WORK/sim1.log" || fail "simulator day 1: $(tail -n 3 "$WORK/sim1.out")"
@@ -46,7 +46,7 @@ links=$(find "$newest" -name '*.sst' -links +1 | wc -l)
 [ "$links" -gt 0 ] || echo "note: no hard-linked table files (another file system?)"
 
 # day 2 on the same state, no checkpoints
-start_daemon a "$WORK/stateA"
+start_daemon a "$WORK/stateA" $SIM_CLOCK
 "$SIM" run --bootstrap "$BOOTSTRAP" --duration 8 --day 1 --request-prefix d2 $SIMARGS \
 	>"$WORK/sim2.out" 2>"$WORK/sim2.log" || fail "simulator day 2: $(tail -n 3 "$WORK/sim2.out")"
 caught_up
@@ -77,7 +77,7 @@ restore() {
 	[ "$from" -lt "$(sum_offsets "$WORK/stateA")" ] ||
 		fail "$2: the checkpoint is not behind the final state; nothing to replay"
 	# its own group, so that catching up is measured by its own commits
-	start_daemon "$2" "$state" -X group.id="restore-$2"
+	start_daemon "$2" "$state" $SIM_CLOCK -X group.id="restore-$2"
 	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" "restore-$2" 90 ||
 		fail "$2: the restored daemon did not catch up"
 	kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "$2: daemon exit code"

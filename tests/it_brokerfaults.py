@@ -48,7 +48,7 @@ def drain(tail, idle=2.0):
 
 broker = start_broker(faults=True)
 state = tmpdir("faults")
-d = start_daemon(broker.bootstrap, state, "-X", "health.window.ms=3000",
+d = start_daemon(broker.bootstrap, state, *SIM_CLOCK, "-X", "health.window.ms=3000",
                  "-X", "kafka.reconnect.backoff.max.ms=1000")
 sim = None
 passed = False

@@ -6,7 +6,7 @@
 need_python
 CTL=$builddir/budgetctl
 start_broker broker
-start_daemon d "$WORK/state"
+start_daemon d "$WORK/state" $SIM_CLOCK
 wait_log "$WORK/d.log" "admin endpoint on" 20
 PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" | head -n 1)
 ADMIN=127.0.0.1:$PORT

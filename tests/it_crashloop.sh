@@ -18,7 +18,7 @@ SIMARGS="--events $EVENTS --explore 1 --budget-frac 10 --campaign kill-test --re
 
 # run A: uninterrupted
 start_broker brokerA
-start_daemon a "$WORK/stateA"
+start_daemon a "$WORK/stateA" $SIM_CLOCK
 "$SIM" run --bootstrap "$BOOTSTRAP" --duration 15 $SIMARGS >"$WORK/simA.out" 2>"$WORK/simA.log" ||
 	fail "simulator run A: $(tail -n 3 "$WORK/simA.out")"
 caught_up
@@ -26,7 +26,7 @@ kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon A exit code"
 
 # run B: SIGKILLed three times while the day runs
 start_broker brokerB
-start_daemon b "$WORK/stateB"
+start_daemon b "$WORK/stateB" $SIM_CLOCK
 "$SIM" run --bootstrap "$BOOTSTRAP" --duration 90 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
 SIM_PID=$!
 PIDS="$PIDS $SIM_PID"
@@ -50,7 +50,7 @@ while read -r mode at; do
 	wait "$DAEMON_PID" 2>/dev/null
 	# each run's own log says whether it got as far as its partitions
 	mv "$WORK/b.log" "$WORK/b.log.$kills"
-	start_daemon b "$WORK/stateB"
+	start_daemon b "$WORK/stateB" $SIM_CLOCK
 done <"$WORK/kill-points"
 wait "$SIM_PID" || fail "simulator run B: $(tail -n 5 "$WORK/simB.out")"
 caught_up

@@ -2,7 +2,7 @@
 # The demo path: daemon with its own embedded broker + simulator for a short
 # day; the summary line is complete and the numbers are sane.
 . "${srcdir:-.}/tests/lib.sh"
-"$BUDGETD" -X state.dir="$WORK/state" -X solve.interval.ms=500 $TEST_KAFKA \
+"$BUDGETD" -X state.dir="$WORK/state" -X solve.interval.ms=500 $SIM_CLOCK $TEST_KAFKA \
 	>"$WORK/daemon.out" 2>"$WORK/daemon.log" &
 DAEMON_PID=$!
 PIDS="$PIDS $DAEMON_PID"

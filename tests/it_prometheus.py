@@ -53,7 +53,7 @@ if not shutil.which("prometheus") or not shutil.which("promtool"):
 broker = start_broker()
 state = tmpdir("prom")
 prom_dir = tmpdir("prom-tsdb")
-d = start_daemon(broker.bootstrap, state)
+d = start_daemon(broker.bootstrap, state, *SIM_CLOCK)
 prom = None
 passed = False
 try:

@@ -12,7 +12,7 @@ state = tmpdir("retrain")
 # the gate is lowered: this test is about the pipeline; quality is bench/learning
 args = ("-X", "train.min.samples=1000", "-X", "train.epochs=4", "-X", "train.interval.s=0",
         "-X", "train.min.agreement=0.5")
-d = start_daemon(broker.bootstrap, state, *args)
+d = start_daemon(broker.bootstrap, state, *SIM_CLOCK, *args)
 try:
     wait_log(d, r"assigned budgetd\.features", 40)
     # a short simulated day fills the sample log (every decision gets an outcome)
@@ -73,7 +73,7 @@ try:
     check(sum(float(r[8]) for r in cells) >= 1000, "version-1 statistics rebuilt")
     # the model survives a restart; a candidate that fails its checks
     # (here: too few samples) is not promoted and version 1 stays
-    d = start_daemon(broker.bootstrap, state, "-X", "train.min.samples=1000000",
+    d = start_daemon(broker.bootstrap, state, *SIM_CLOCK, "-X", "train.min.samples=1000000",
                      "-X", "train.interval.s=0")
     wait_log(d, r"model 1 restored", 30)
     wait_log(d, r"assigned budgetd\.features", 40)

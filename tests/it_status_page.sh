@@ -15,7 +15,7 @@ CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || tru
 CAMPAIGN='page<i>x</i>&"q'
 
 start_broker broker
-start_daemon d "$WORK/state"
+start_daemon d "$WORK/state" $SIM_CLOCK
 wait_log "$WORK/d.log" "admin endpoint on" 20
 PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" | head -n 1)
 [ -n "$PORT" ] || fail "no admin port in the log"

@@ -3,6 +3,10 @@ set -u
 : "${srcdir:=.}" "${builddir:=.}" "${PYTHON:=/usr/bin/python3}"
 BUDGETD=$builddir/budgetd
 SIM=$builddir/budgetd-sim
+# budgetd-sim dates its events in its simulated day (today's UTC midnight +
+# day N on, hours ahead of this host's clock): a daemon it drives holds
+# event times as they come (docs/architecture.md, Time).
+SIM_CLOCK="-X clock.mode=event"
 # (also: an admin endpoint on any free port, so tests run side by side)
 TEST_KAFKA="-X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 -X admin.listen=127.0.0.1:0"
 # BUDGETD_WRAPPER: a command line start_daemon runs the daemon under

@@ -33,4 +33,13 @@ enum bd_error {
 /** @returns a static string naming @p err (negative errno or BD_E*). */
 const char *bd_strerror(int err);
 
+/**
+ * Binary search in the @p n elements of @p size bytes at @p base, sorted
+ * by @p cmp (which compares @p key with an element, like bsearch's).
+ * @returns the index of @p key, or where it would be inserted; @p found
+ * says which.
+ */
+int bd_sorted_pos(const void *base, int n, size_t size, const void *key,
+		  int (*cmp)(const void *key, const void *elem), int *found);
+
 #endif

@@ -60,7 +60,9 @@ typedef struct bd_report_lag_s {
 
 typedef struct bd_report_s {
 	const bd_config_t *cfg;
-	int64_t now_ms, started_ms;
+	int64_t now_ms; /**< the latest campaign clock (clock.h), else the host's */
+	int64_t started_ms;
+	const int64_t *campaign_now; /**< parallel to campaigns->v: each one's now */
 	int ready;
 	int degraded;
 	const char *why; /**< when degraded */

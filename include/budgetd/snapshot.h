@@ -12,6 +12,7 @@
 #define BUDGETD_SNAPSHOT_H
 
 #include "budgetd/campaign.h"
+#include "budgetd/clock.h"
 #include "budgetd/cluster.h"
 #include "budgetd/plan.h"
 
@@ -20,6 +21,10 @@ typedef struct bd_snapshot_s {
 	int64_t version;
 	bd_campaigns_t campaigns; /**< a copy */
 	bd_plan_t **plans;        /**< per campaign (same index), may be NULL */
+	/** per campaign (same index): its clock, shared with the daemon's
+	 *  registry, which outlives every snapshot; NULL entries (or no array)
+	 *  until bd_snapshot_attach_clocks */
+	bd_clock_t **clocks;
 	bd_cluster_model_t *model;
 } bd_snapshot_t;
 
@@ -29,11 +34,19 @@ typedef struct bd_snapshot_s {
  */
 bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
 			       bd_plan_t *const *plans, bd_cluster_model_t *model);
+/**
+ * Points each campaign of @p s, not yet handed to anyone, to its clock in
+ * @p reg (created there on first use).  @returns 0 or -ENOMEM.
+ * @locality the main loop (the registry's).
+ */
+int bd_snapshot_attach_clocks(bd_snapshot_t *s, bd_clocks_t *reg) BD_WUR;
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s);
 void bd_snapshot_unref(bd_snapshot_t *s);
 
 /** The campaign @p id and its plan (either may come back NULL). */
 const bd_campaign_t *bd_snapshot_find(const bd_snapshot_t *s, const char *id,
 				      const bd_plan_t **plan);
+/** The clock of @p c, a campaign of @p s (NULL before attach). */
+bd_clock_t *bd_snapshot_clock(const bd_snapshot_t *s, const bd_campaign_t *c);
 
 #endif

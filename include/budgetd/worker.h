@@ -45,7 +45,6 @@ typedef struct bd_worker_env_s {
 	const bd_config_t *cfg;
 	const char *bootstrap;
 	bd_store_t *store;
-	int64_t *clock_ms; /**< atomic max of event times seen */
 	uv_async_t *failed; /**< sent when a worker stops on an error */
 	bd_health_t *health; /**< notes broker and delivery problems */
 } bd_worker_env_t;

@@ -12,6 +12,15 @@
  * on (seed, i, treatment), so two runs over the same input agree whatever
  * the timing.  At the end it prints the day's true totals beside the
  * uniform-random allocation and the oracle for the same arrivals.
+ *
+ * Event times are the simulated day's (today's UTC midnight + day N on),
+ * hours ahead of the host's clock: the daemon must run with
+ * clock.mode=event.  Control commands carry the simulated time too.
+ *
+ * Hostile input (--hostile-*): one producer that misbehaves beside the
+ * honest traffic, each bad message a separate request or outcome, so the
+ * honest day goes on; what the daemon rightly refuses gets no decision
+ * and is not counted in the day's figures (it is reported apart).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +44,7 @@ typedef struct opts_s {
 	double budget, budget_frac, duration, explore, midday_factor;
 	int policy;
 	int samples;
+	double hostile_future, hostile_value, hostile_utf8; /* shares */
 	bd_sim_params_t world;
 } opts_t;
 
@@ -202,9 +212,11 @@ static int produce(rd_kafka_t *p, const char *topic, const char *key,
 
 /* ---- closed loop ------------------------------------------------------------- */
 
+/* A control command dated @p at_ms (simulated time); @p ts only makes its
+ * command id unique. */
 static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 			const bd_sim_world_t *w, const char *campaign,
-			bd_action_t action, double budget, int64_t ts)
+			bd_action_t action, double budget, int64_t ts, int64_t at_ms)
 {
 	bd_control_command_t cmd = {0};
 	bd_buf_t b = {0};
@@ -214,7 +226,7 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 	snprintf(cid, sizeof(cid), "%s-%d-%lld", campaign, (int)action, (long long)ts);
 	cmd.command_id = cid;
 	cmd.campaign_id = campaign;
-	cmd.ts_ms = wall_ms();
+	cmd.ts_ms = at_ms;
 	cmd.action = action;
 	cmd.has_budget = true;
 	cmd.daily_budget = budget;
@@ -273,6 +285,11 @@ static int run_loop(const opts_t *o)
 	heap_t heap = {0};
 	bd_buf_t b = {0};
 	FILE *trace = NULL;
+	/* hostile input: its own random stream (the honest day stays the
+	 * same), what was sent, and which of it the daemon decided anyway */
+	uint64_t hrng = bd_sim_rng_seed(o->world.seed, 0x6057113ULL + (uint64_t)o->day);
+	int h_future = 0, h_utf8 = 0, h_value = 0, h_decided = 0;
+	char *h_seen = NULL; /* per request: 1 future, 2 utf8 decided */
 
 	if (bd_sim_world_new(&o->world, &w) != 0) {
 		fprintf(stderr, "budgetd-sim: cannot build the world\n");
@@ -281,10 +298,11 @@ static int run_loop(const opts_t *o)
 	times = malloc(sizeof(double) * (size_t)n);
 	users = malloc(sizeof(int) * (size_t)n);
 	reqs = calloc((size_t)n, sizeof(*reqs));
+	h_seen = calloc((size_t)n, 1);
 	/* day N has its own arrivals and outcomes */
 	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
 	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
-	if (!times || !users || !reqs || bd_sim_day_arrivals(w, n, &rng, times, users) != 0)
+	if (!times || !users || !reqs || !h_seen || bd_sim_day_arrivals(w, n, &rng, times, users) != 0)
 		goto out;
 
 	/* budget: absolute, or a share of what maximising value would spend */
@@ -362,7 +380,8 @@ static int run_loop(const opts_t *o)
 	int probes_sent = 0, n_lat = 0;
 	double plan_spent = 0, plan_rem = 0;
 	double day_s = o->world.day_seconds, scale = 86400.0 / day_s;
-	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0))
+	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
+			 day0))
 		goto out;
 	rd_kafka_flush(prod, 10000);
 	if (o->wait_plan && wait_for_plan(plans, codec, campaign, 60) != 0) {
@@ -386,7 +405,8 @@ static int run_loop(const opts_t *o)
 		/* mid-day budget change, for pacing demos */
 		if (!midday_done && sim >= day_s / 2) {
 			budget *= o->midday_factor;
-			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1);
+			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1,
+				     day0 + (int64_t)(sim * scale * 1000));
 			midday_done = 1;
 			probe_at = now_s();
 			probe_budget = budget;
@@ -396,7 +416,7 @@ static int run_loop(const opts_t *o)
 			 * command -> published plan path */
 			budget += 1e-6 * (1 + probes_sent);
 			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget,
-				     day0 + 10 + probes_sent);
+				     day0 + 10 + probes_sent, day0 + (int64_t)(sim * scale * 1000));
 			probes_sent++;
 			probe_at = now_s();
 			probe_budget = budget;
@@ -433,19 +453,46 @@ static int run_loop(const opts_t *o)
 						  feat, o->world.dim};
 			if (bd_encode_feature(codec, &ev, &b) || produce(prod, "budgetd.features", uid, &b))
 				goto out;
+			/* the hostile producer's requests beside it: a day ahead,
+			 * or a request id that is not UTF-8 */
+			if (o->hostile_future > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_future) {
+				snprintf(rid, sizeof(rid), "%s-f%d", pre, next);
+				ev.ts_ms += 86400000;
+				if (bd_encode_feature(codec, &ev, &b) ||
+				    produce(prod, "budgetd.features", uid, &b))
+					goto out;
+				ev.ts_ms -= 86400000;
+				h_future++;
+			}
+			if (o->hostile_utf8 > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_utf8) {
+				snprintf(rid, sizeof(rid), "%s-u%d\xff\xfe", pre, next);
+				if (bd_encode_feature(codec, &ev, &b) ||
+				    produce(prod, "budgetd.features", uid, &b))
+					goto out;
+				h_utf8++;
+			}
 		}
 		rd_kafka_poll(prod, 0);
 		rd_kafka_message_t *m;
 		while ((m = rd_kafka_consumer_poll(dec, next < n ? 5 : 50))) {
 			bd_decision_t d;
 			int idx = -1;
-			int ok = !m->err &&
-				 bd_decode_decision(codec, m->payload, m->len, &d, errstr,
-						    sizeof(errstr)) == 0 &&
-				 strcmp(d.campaign_id, campaign) == 0 &&
+			int decoded = !m->err && bd_decode_decision(codec, m->payload, m->len,
+								    &d, errstr, sizeof(errstr)) == 0;
+			int ok = decoded && strcmp(d.campaign_id, campaign) == 0 &&
 				 strncmp(d.request_id, pre, strlen(pre)) == 0 &&
 				 sscanf(d.request_id + strlen(pre), "-r%d", &idx) == 1 &&
 				 idx >= 0 && idx < n;
+			char hk = 0;
+			if (!ok && decoded && strcmp(d.campaign_id, campaign) == 0 &&
+			    strncmp(d.request_id, pre, strlen(pre)) == 0 &&
+			    sscanf(d.request_id + strlen(pre), "-%c%d", &hk, &idx) == 2 &&
+			    (hk == 'f' || hk == 'u') && idx >= 0 && idx < n &&
+			    !(h_seen[idx] & (hk == 'f' ? 1 : 2))) {
+				/* a hostile request decided: the daemon took it */
+				h_seen[idx] |= hk == 'f' ? 1 : 2;
+				h_decided++;
+			}
 			if (ok && reqs[idx].decided) {
 				/* a decision id published again must not change */
 				if (reqs[idx].treatment != d.treatment)
@@ -486,6 +533,16 @@ static int run_loop(const opts_t *o)
 						 .user_id = uid,
 						 .ts_ms = day0 + (int64_t)(due * scale * 1000),
 						 .orders = oc.orders, .value = oc.value, .cost = oc.cost};
+			if (o->hostile_value > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_value) {
+				/* first an impossible value for the same decision: if the
+				 * daemon refuses it, the honest outcome joins as usual */
+				bd_outcome_event_t bad = oe;
+				bad.value = 1e300;
+				if (bd_encode_outcome(codec, &bad, &b) ||
+				    produce(prod, "budgetd.outcomes", uid, &b))
+					goto out;
+				h_value++;
+			}
 			if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
 				goto out;
 			reqs[pd.idx].outcome_sent = 1;
@@ -555,6 +612,10 @@ static int run_loop(const opts_t *o)
 	if (conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
 		       conflicts);
+	if (h_future + h_utf8 + h_value)
+		printf("  hostile          %d requests a day ahead, %d with a non-UTF-8 id (%d of "
+		       "them decided), %d outcomes valued 1e300 (not in the figures above)\n",
+		       h_future, h_utf8, h_decided, h_value);
 	/* budget command -> plan latencies, sorted */
 	for (int i = 1; i < n_lat; i++)
 		for (int j = i; j > 0 && lat_ms[j] < lat_ms[j - 1]; j--) {
@@ -566,10 +627,12 @@ static int run_loop(const opts_t *o)
 	       "random_value=%.2f oracle_value=%.2f expected_spend=%.2f "
 	       "oracle_same_spend=%.2f uniform_same_spend=%.2f control_value=%.2f "
 	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f "
-	       "everything_expected=%.2f everything_realised=%.2f\n",
+	       "everything_expected=%.2f everything_realised=%.2f "
+	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d\n",
 	       n, decided, spend, budget, exp_value, rnd_value, orc_value, exp_spend,
 	       orc2_value, uni_value, ctl_value, n_lat, n_lat ? lat_ms[n_lat / 2] : 0,
-	       n_lat ? lat_ms[n_lat - 1] : 0, max_spend, max_realised);
+	       n_lat ? lat_ms[n_lat - 1] : 0, max_spend, max_realised, h_future, h_utf8,
+	       h_decided, h_value);
 	rc = decided == n && conflicts == 0 ? 0 : 1;
 out:
 	if (dec) {
@@ -590,6 +653,7 @@ out:
 	free(times);
 	free(users);
 	free(reqs);
+	free(h_seen);
 	free(tmax);
 	free(ref_ec);
 	free(ref_rc);
@@ -648,6 +712,13 @@ static void usage(FILE *f)
 		"  --day N             simulate day N after today (own arrivals, request ids)\n"
 		"  --trace FILE        write cumulative spend against traffic through the day\n"
 		"  --probe-budget N    send N negligible budget changes and time their plans\n"
+		"  --hostile-future F  also send, for a share F of the requests, a separate request\n"
+		"                      (id P-fN) dated a day ahead: a producer whose clock is off\n"
+		"  --hostile-utf8 F    ... a separate request whose id (P-uN) ends in bytes ff fe\n"
+		"  --hostile-value F   precede a share F of the outcomes by one for the same\n"
+		"                      decision valued 1e300\n"
+		"                      (refused requests get no decision and are not counted as\n"
+		"                      missing; the run reports how many the daemon decided)\n"
 		"  -p KEY=VALUE        world knob (seed, users, segments, dim, treatments,\n"
 		"                      coupons, label_noise, feature_noise, heavy_tail, ...)\n"
 		"  -q                  no progress lines\n");
@@ -670,6 +741,9 @@ int main(int argc, char **argv)
 		{"day", required_argument, NULL, 'D'},
 		{"trace", required_argument, NULL, 'T'},
 		{"probe-budget", required_argument, NULL, 'Q'},
+		{"hostile-future", required_argument, NULL, 'F'},
+		{"hostile-utf8", required_argument, NULL, 'U'},
+		{"hostile-value", required_argument, NULL, 'V'},
 		{"out", required_argument, NULL, 'o'},
 		{"samples", required_argument, NULL, 's'},
 		{"policy", required_argument, NULL, 'P'},
@@ -704,6 +778,9 @@ int main(int argc, char **argv)
 		case 'D': o.day = (int)strtol(optarg, &end, 10); break;
 		case 'T': o.trace = optarg; break;
 		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
+		case 'F': o.hostile_future = strtod(optarg, &end); break;
+		case 'U': o.hostile_utf8 = strtod(optarg, &end); break;
+		case 'V': o.hostile_value = strtod(optarg, &end); break;
 		case 'o': o.out = optarg; break;
 		case 's': o.samples = (int)strtol(optarg, &end, 10); break;
 		case 'P':
@@ -737,7 +814,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.events <= 0 || o.duration <= 0 || o.day < 0 || o.day > 3650 || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
-	    o.explore < 0 || o.explore > 1 || o.samples <= 0) {
+	    o.explore < 0 || o.explore > 1 || o.samples <= 0 ||
+	    !(o.hostile_future >= 0 && o.hostile_future <= 1) ||
+	    !(o.hostile_utf8 >= 0 && o.hostile_utf8 <= 1) ||
+	    !(o.hostile_value >= 0 && o.hostile_value <= 1)) {
 		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
 		return 2;
 	}
