@@ -30,6 +30,7 @@
 #include "budgetd/status_html.h"
 #include "budgetd/store.h"
 #include "budgetd/trainer.h"
+#include "budgetd/utf8.h"
 #include "budgetd/worker.h"
 
 
@@ -730,8 +731,18 @@ static int load_campaigns_cb(const char *key, size_t klen, const char *val,
 {
 	bd_daemon_t *d = opaque;
 	bd_campaign_t c;
+	char q[BD_UTF8_QUOTE_ID], id[BD_ID_MAX];
 	if (bd_campaign_unpack(&c, val, vlen) != 0) {
-		bd_warn("campaign record '%.*s' is damaged; skipped", (int)klen, key);
+		snprintf(id, sizeof(id), "%.*s", (int)(klen < BD_ID_MAX ? klen : BD_ID_MAX - 1), key);
+		bd_warn("campaign record '%s' is damaged; skipped", bd_utf8_quote(q, sizeof(q), id));
+		return 0;
+	}
+	/* a release before the UTF-8 checks created campaigns from any bytes:
+	 * no event can name such a campaign any more (encoding), and its
+	 * plans would not decode */
+	if (!bd_utf8_valid(c.id, strlen(c.id), NULL)) {
+		bd_warn("campaign '%s': its id is not valid UTF-8 (an older release took it); "
+			"not loaded", bd_utf8_quote(q, sizeof(q), c.id));
 		return 0;
 	}
 	if (d->campaigns.n == d->campaigns.cap) {

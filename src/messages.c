@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "budgetd/cluster.h"
+#include "budgetd/sbuf.h"
 #include "budgetd/schemas.h"
+#include "budgetd/utf8.h"
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -229,9 +231,15 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	/* Avro C must never see a malformed body: it leaks on failed reads
 	 * and allocates whatever length a message claims (wire.c) */
-	const char *why;
-	if (bd_wire_body_check(c->schema[kind], (const char *)buf + h.body_offset,
-			       len - h.body_offset, &why) != 0) {
+	char why[160];
+	err = bd_wire_body_check(c->schema[kind], (const char *)buf + h.body_offset,
+				 len - h.body_offset, why, sizeof(why));
+	if (err == BD_EENCODING) {
+		/* "request_id is not valid UTF-8 (byte 0xff at offset 1)" */
+		snprintf(errstr, errstr_size, "%s", why);
+		return err;
+	}
+	if (err) {
 		if (strncmp(why, "trailing", 8) == 0)
 			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
 		else
@@ -708,10 +716,22 @@ bad:
 
 /* ---- encode helpers ------------------------------------------------------ */
 
+/* Every string written is UTF-8, whatever it was given: the inputs are
+ * checked (wire.c) and details quote them safely (utf8.h), so this only
+ * ever replaces bytes of state written before those checks (U+FFFD). */
 static void set_str(avro_value_t *rec, size_t i, const char *s)
 {
 	avro_value_t f = field(rec, i);
-	avro_value_set_string(&f, s ? s : "");
+	bd_sbuf_t t = BD_SBUF_INIT;
+	if (!s)
+		s = "";
+	if (bd_utf8_valid(s, strlen(s), NULL)) {
+		avro_value_set_string(&f, s);
+		return;
+	}
+	bd_sbuf_text(&t, s);
+	avro_value_set_string(&f, bd_sbuf_failed(&t) || !t.s ? "" : t.s);
+	bd_sbuf_free(&t);
 }
 
 static void set_long(avro_value_t *rec, size_t i, int64_t x)

@@ -30,6 +30,7 @@
 #include "budgetd/outbox.h"
 #include "budgetd/samples.h"
 #include "budgetd/stats.h"
+#include "budgetd/utf8.h"
 
 #define REC_MAX (64 + 4 * 1100 + 512 * 4)
 
@@ -339,7 +340,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	bd_decision_rec_t rec;
 	const bd_campaign_t *c;
 	const bd_plan_t *plan;
-	char errstr[512], id[17];
+	char errstr[512], id[17], q[BD_UTF8_QUOTE_ID];
 	uint16_t part = (uint16_t)m->partition;
 	uint8_t key[BD_STATS_KEY_MAX];
 	uint64_t h;
@@ -370,7 +371,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	}
 	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
-			 ev.campaign_id);
+			 bd_utf8_quote(q, sizeof(q), ev.campaign_id));
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
@@ -530,8 +531,9 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	int err;
 
 	if (!c) {
+		char q[BD_UTF8_QUOTE_ID];
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
-			 ev->campaign_id);
+			 bd_utf8_quote(q, sizeof(q), ev->campaign_id));
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
@@ -644,7 +646,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 {
 	bd_outcome_event_t ev;
 	bd_decision_rec_t rec;
-	char errstr[512];
+	char errstr[512], q[BD_UTF8_QUOTE_ID], q2[BD_UTF8_QUOTE_ID];
 	uint16_t part = (uint16_t)m->partition;
 	uint64_t h;
 	int err;
@@ -664,8 +666,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	if (bd_decision_id_parse(ev.decision_id, &h) != 0) {
 		snprintf(errstr, sizeof(errstr),
-			 "decision_id '%.40s' is not 16 lowercase hex digits",
-			 ev.decision_id);
+			 "decision_id '%s' is not 16 lowercase hex digits",
+			 bd_utf8_quote(q, sizeof(q), ev.decision_id));
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
@@ -699,7 +701,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	    strcmp(rec.user_id, ev.user_id) != 0) {
 		snprintf(errstr, sizeof(errstr),
 			 "decision %s belongs to campaign '%s' user '%s'",
-			 ev.decision_id, rec.campaign_id, rec.user_id);
+			 ev.decision_id, bd_utf8_quote(q, sizeof(q), rec.campaign_id),
+			 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}

@@ -164,9 +164,12 @@ uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind);
 
 /*
  * Decoders: 0 on success; otherwise a negative code (BD_EWIRE, BD_ESCHEMA,
- * BD_EDECODE, BD_EINVAL) with the reason in errstr.  They check the framing,
- * that the schema is the one of @p kind, that the body decodes with no
- * trailing bytes, and that numbers are finite and in range.
+ * BD_EDECODE, BD_EENCODING, BD_EINVAL) with the reason in errstr.  They
+ * check the framing, that the schema is the one of @p kind, that the body
+ * decodes with no trailing bytes, that every string (map keys and values
+ * included, fields budgetd does not read too) is strict UTF-8, and that
+ * numbers are finite and in range.  So every string they return is valid
+ * UTF-8.
  */
 int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
 		      bd_feature_event_t *ev, char *errstr,
@@ -223,7 +226,9 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 		    struct bd_cluster_model_s **out, char *errstr,
 		    size_t errstr_size) BD_WUR;
 
-/* Encoders: append the framed message to out->data (out->len = its size). */
+/* Encoders: append the framed message to out->data (out->len = its size).
+ * A string that is not UTF-8 is written with U+FFFD for its bad bytes, so
+ * every message they write decodes. */
 int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev,
 		      bd_buf_t *out) BD_WUR;
 int bd_encode_outcome(bd_codec_t *c, const bd_outcome_event_t *ev,
