@@ -103,8 +103,8 @@ static const setting_t settings[] = {
 	 "How long decisions wait for their outcome: an outcome more than this after its "
 	 "decision (event times) is dead-lettered as expired", R_RESTART},
 	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
-	 "Input messages larger than this are dead-lettered (oversized, first 1024 bytes kept) "
-	 "without being decoded", R_RESTART},
+	 "Input messages, or their keys, larger than this are dead-lettered (oversized, first "
+	 "1024 bytes of the key and of the payload kept) without being decoded", R_RESTART},
 	{"input.max.future.s", T_INT, OFF(input_max_future_s), "2592000", 0, INT_MAX, NULL,
 	 "Feature events dated more than this ahead of the host's clock are invalid: their time "
 	 "would move the event clock, and with it the campaign day (budgetd-sim replays future "

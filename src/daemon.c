@@ -452,18 +452,16 @@ static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
 	bd_dead_letter_t dl = {
 		.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
 		.offset = m->offset, .ts_ms = wall_ms(), .reason = reason,
-		.detail = detail, .key = m->key, .key_len = m->key_len,
-		.payload = m->payload,
-		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
-				       ? BD_DEAD_OVERSIZED_KEEP
-				       : m->len,
+		.detail = detail, .key = m->key,
+		.key_len = bd_dead_keep(why, m->key_len), .payload = m->payload,
+		.payload_len = bd_dead_keep(why, m->len),
 	};
 	d->control_dead[why]++;
 	bd_warn("control %d@%lld rejected: %s: %s", m->partition,
 		(long long)m->offset, reason, detail);
 	if (bd_encode_dead_letter(d->codec, &dl, &d->out) != 0 ||
 	    bd_outbox_add(d->outbox, d->batch, BD_OUTBOX_GLOBAL, BD_MSG_DEADLETTER,
-			  m->key, m->key_len, d->out.data, d->out.len) != 0)
+			  m->key, dl.key_len, d->out.data, d->out.len) != 0)
 		bd_error("cannot dead-letter control %d@%lld", m->partition,
 			 (long long)m->offset);
 }
@@ -480,12 +478,9 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 
 	d->n_control_in++;
 
-	if (m->len > (size_t)d->cfg->input_max_bytes) {
+	if (bd_dead_oversized(m->key_len, m->len, d->cfg->input_max_bytes, errstr,
+			      sizeof(errstr))) {
 		/* not decoded: see the workers' oversized() */
-		snprintf(errstr, sizeof(errstr),
-			 "message is %zu bytes, input.max.bytes is %d (payload cut to "
-			 "its first %d bytes)",
-			 m->len, d->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
 		err = BD_EINVAL;
 		control_dead_letter(d, m, BD_DEAD_OVERSIZED, errstr);
 		goto done;

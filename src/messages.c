@@ -183,12 +183,39 @@ const char *bd_dead_reason_name(bd_dead_reason_t r)
 	return (unsigned)r < BD_DEAD__COUNT ? dead_reason_names[r] : "invalid";
 }
 
+size_t bd_dead_keep(bd_dead_reason_t why, size_t len)
+{
+	return why == BD_DEAD_OVERSIZED && len > BD_DEAD_OVERSIZED_KEEP ? BD_DEAD_OVERSIZED_KEEP
+									: len;
+}
+
+bool bd_dead_oversized(size_t key_len, size_t len, int max_bytes, char *errstr,
+		       size_t errstr_size)
+{
+	const char *cut = key_len > BD_DEAD_OVERSIZED_KEEP ? "key and payload cut to their"
+							   : "payload cut to its";
+	if (len > (size_t)max_bytes)
+		snprintf(errstr, errstr_size,
+			 "message is %zu bytes, input.max.bytes is %d (%s first %d bytes)", len,
+			 max_bytes, cut, BD_DEAD_OVERSIZED_KEEP);
+	else if (key_len > (size_t)max_bytes)
+		/* the key goes into the dead letter twice (Kafka key and field) */
+		snprintf(errstr, errstr_size,
+			 "key is %zu bytes, input.max.bytes is %d (key and payload cut to their "
+			 "first %d bytes)",
+			 key_len, max_bytes, BD_DEAD_OVERSIZED_KEEP);
+	else
+		return false;
+	return true;
+}
+
 bd_dead_reason_t bd_decode_dead_reason(int err)
 {
 	switch (err) {
 	case BD_EWIRE: return BD_DEAD_WIRE;
 	case BD_ESCHEMA: return BD_DEAD_SCHEMA;
 	case BD_EINVAL: return BD_DEAD_INVALID;
+	case BD_EENCODING: return BD_DEAD_ENCODING;
 	default: return BD_DEAD_DECODE;
 	}
 }

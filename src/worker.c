@@ -265,16 +265,14 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 		.reason = reason,
 		.detail = detail,
 		.key = m->key,
-		.key_len = m->key_len,
+		.key_len = bd_dead_keep(why, m->key_len),
 		.payload = m->payload,
-		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
-				       ? BD_DEAD_OVERSIZED_KEEP
-				       : m->len,
+		.payload_len = bd_dead_keep(why, m->len),
 	};
 	int err = bd_encode_dead_letter(w->codec, &dl, &w->out);
 	if (!err)
 		err = bd_outbox_add(w->outbox, w->batch, (uint16_t)m->partition,
-				    BD_MSG_DEADLETTER, m->key, m->key_len,
+				    BD_MSG_DEADLETTER, m->key, dl.key_len,
 				    w->out.data, w->out.len);
 	if (err)
 		bd_error("cannot dead-letter %s/%d@%lld (%s): %s", dl.topic,
@@ -289,17 +287,15 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 
 /* Input larger than input.max.bytes is refused before it is decoded: Avro C
  * would allocate whatever the body claims (a million features, megabytes
- * of string) before any of our limits could look at it.
+ * of string) before any of our limits could look at it.  A key longer than
+ * that too: it would go into the dead letter twice.
  * @returns true if @p m was dead-lettered. */
 static bool oversized(bd_worker_t *w, const rd_kafka_message_t *m)
 {
 	char errstr[160];
-	if (m->len <= (size_t)w->cfg->input_max_bytes)
+	if (!bd_dead_oversized(m->key_len, m->len, w->cfg->input_max_bytes, errstr,
+			       sizeof(errstr)))
 		return false;
-	snprintf(errstr, sizeof(errstr),
-		 "message is %zu bytes, input.max.bytes is %d (payload cut to its "
-		 "first %d bytes)",
-		 m->len, w->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
 	dead_letter(w, m, BD_DEAD_OVERSIZED, errstr);
 	return true;
 }

@@ -209,10 +209,23 @@ typedef enum {
  *  bytes of the payload: the whole of it may not fit in a Kafka message. */
 #define BD_DEAD_OVERSIZED_KEEP 1024
 
+/** How many of @p len bytes of an input's key or payload its dead letter
+ *  of reason @p why carries: all, or BD_DEAD_OVERSIZED_KEEP for
+ *  oversized (a key and a payload at most that long each). */
+size_t bd_dead_keep(bd_dead_reason_t why, size_t len);
+
+/**
+ * Whether an input is too large to decode: its payload (@p len bytes) or
+ * its key (@p key_len) longer than @p max_bytes (input.max.bytes).  If so,
+ * the dead letter's detail is in @p errstr.
+ */
+bool bd_dead_oversized(size_t key_len, size_t len, int max_bytes, char *errstr,
+		       size_t errstr_size);
+
 /** The reason code, e.g. "unknown_campaign". */
 const char *bd_dead_reason_name(bd_dead_reason_t r);
-/** The dead-letter reason of a decoder's error (wire, schema, decode or
- *  invalid). */
+/** The dead-letter reason of a decoder's error (wire, schema, decode,
+ *  encoding or invalid). */
 bd_dead_reason_t bd_decode_dead_reason(int err);
 /** bd_dead_reason_name(bd_decode_dead_reason(err)). */
 const char *bd_decode_reason(int err);
