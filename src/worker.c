@@ -378,18 +378,22 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
-	h = bd_decision_hash(ev.campaign_id, ev.request_id);
+	h = bd_decision_hash(ev.campaign_id, ev.user_id, ev.request_id);
 	bd_decision_id_format(h, id);
 	err = decision_lookup(w, part, h, &rec);
 	if (err < 0)
 		goto store_error;
 	if (err == 0) {
 		/* Seen before: answer with the stored decision, count nothing. */
-		if (strcmp(rec.request_id, ev.request_id) != 0) {
+		if (strcmp(rec.request_id, ev.request_id) != 0 ||
+		    strcmp(rec.user_id, ev.user_id) != 0 ||
+		    strcmp(rec.campaign_id, ev.campaign_id) != 0) {
+			char q2[BD_UTF8_QUOTE_ID];
 			snprintf(errstr, sizeof(errstr),
-				 "decision id %s collides with request '%s'", id,
-				 rec.request_id);
-			dead_letter(w, m, BD_DEAD_INVALID, errstr);
+				 "decision id %s collides with request '%s' of user '%s'", id,
+				 bd_utf8_quote(q, sizeof(q), rec.request_id),
+				 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
+			dead_letter(w, m, BD_DEAD_CONFLICT, errstr);
 			return;
 		}
 		d = (bd_decision_t){

@@ -479,8 +479,9 @@ static int run_loop(const opts_t *o)
 			if (!oc.converted && !o->zero_outcomes)
 				continue;
 			snprintf(rid, sizeof(rid), "%s-r%d", pre, pd.idx);
-			bd_decision_id_format(bd_decision_hash(campaign, rid), did);
 			snprintf(uid, sizeof(uid), "u%d", u);
+			/* the id as anyone computes it (docs/messages.md) */
+			bd_decision_id_format(bd_decision_hash(campaign, uid, rid), did);
 			double due = pd.due < day_s ? pd.due : day_s;
 			bd_outcome_event_t oe = {.decision_id = did, .campaign_id = campaign,
 						 .user_id = uid,
