@@ -15,6 +15,7 @@
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
 #include "budgetd/cluster.h"
+#include "budgetd/cmdids.h"
 #include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
 #include "budgetd/log.h"
@@ -77,6 +78,8 @@ struct bd_daemon_s {
 	int n_tracks;
 	bd_histo_t solve_histo;
 	uint64_t n_control_in, n_plans_out, n_models_out;
+	uint64_t n_control_dups; /* commands ignored: their id was applied before */
+	bd_cmdids_t cmdids;
 	int64_t started_ms;
 	char health_why[300];
 	bd_worker_counters_t joined;
@@ -466,6 +469,33 @@ static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
 			 (long long)m->offset);
 }
 
+/* A command whose id was applied before is ignored (the schema says so:
+ * a producer's retry must not apply it twice), dead-lettered as a
+ * duplicate and counted.  @returns 1 if @p cmd is new, 0 if it was
+ * dead-lettered, <0 on a store error (logged). */
+static int command_seen(bd_daemon_t *d, const rd_kafka_message_t *m,
+			const bd_control_command_t *cmd)
+{
+	char errstr[256], q[BD_UTF8_QUOTE_ID], qc[BD_UTF8_QUOTE_ID];
+	uint64_t seq = 0;
+	int err = bd_cmdids_seen(&d->cmdids, cmd->command_id, &seq);
+	if (err < 0) {
+		bd_error("control %d@%lld: cannot read the remembered command ids: %s",
+			 m->partition, (long long)m->offset, bd_strerror(err));
+		return err;
+	}
+	if (err == 1)
+		return 1;
+	snprintf(errstr, sizeof(errstr),
+		 "command_id '%s' was applied before; ignored (%s %s; command %llu of "
+		 "those remembered)",
+		 bd_utf8_quote(q, sizeof(q), cmd->command_id), bd_action_name(cmd->action),
+		 bd_utf8_quote(qc, sizeof(qc), cmd->campaign_id), (unsigned long long)seq + 1);
+	d->n_control_dups++;
+	control_dead_letter(d, m, BD_DEAD_DUPLICATE, errstr);
+	return 0;
+}
+
 static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 {
 	bd_control_command_t cmd;
@@ -491,6 +521,14 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 		control_dead_letter(d, m, bd_decode_dead_reason(err), errstr);
 		goto done;
 	}
+	if ((err = command_seen(d, m, &cmd)) != 1) {
+		if (err < 0) {
+			d->exit_code = 1;
+			return;
+		}
+		err = BD_EDUP;
+		goto done;
+	}
 	err = bd_campaigns_apply(&d->campaigns, &cmd, d->cfg->exploration, &effect,
 				 &c, errstr, sizeof(errstr));
 	if (err) {
@@ -506,6 +544,14 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	int len = bd_campaign_pack(c, rec, sizeof(rec));
 	bd_store_batch_put(d->batch, BD_CF_CAMPAIGNS, c->id, strlen(c->id), rec,
 			   (size_t)len);
+	/* the id with the effect, in one batch: a replay is exact */
+	if (bd_cmdids_remember(&d->cmdids, d->batch, cmd.command_id,
+			       d->cfg->control_ids_max) != 0) {
+		bd_error("control %d@%lld: cannot read the remembered command ids",
+			 m->partition, (long long)m->offset);
+		d->exit_code = 1;
+		return;
+	}
 	bd_info("control: %s %s (budget %.2f, %d treatments%s)",
 		bd_action_name(cmd.action), c->id, c->daily_budget,
 		c->n_treatments, c->paused ? ", paused" : "");
@@ -515,6 +561,7 @@ done:
 	bd_store_batch_offset(d->batch, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset + 1);
 	if (write_batch(d) != 0) {
+		bd_cmdids_init(&d->cmdids, d->store); /* read back what is stored */
 		d->exit_code = 1;
 		return;
 	}
@@ -646,7 +693,8 @@ static void admin_refresh(bd_daemon_t *d)
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
 		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
 		.store_name = store_props, .store_value = store_val,
-		.control_in = d->n_control_in, .plans_out = d->n_plans_out,
+		.control_in = d->n_control_in, .control_dups = d->n_control_dups,
+		.plans_out = d->n_plans_out,
 		.models_out = d->n_models_out,
 	};
 	if (r.now_ms <= 0)
@@ -1434,6 +1482,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
 		goto fail;
+	bd_cmdids_init(&d.cmdids, d.store);
 	if (!cfg->bootstrap_servers[0]) {
 		if ((err = bd_broker_start(cfg, &d.broker, errstr, sizeof(errstr))))
 			goto fail;

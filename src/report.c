@@ -220,6 +220,10 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_control_dead_letters_total", "counter",
 	       "Control commands sent to the dead-letter topic");
 	sample(o, "budgetd_control_dead_letters_total", NULL, NULL, (double)r->control_dead);
+	family(o, "budgetd_control_duplicates_total", "counter",
+	       "Control commands ignored because their command_id was applied before (each is "
+	       "also a dead letter duplicate)");
+	sample(o, "budgetd_control_duplicates_total", NULL, NULL, (double)r->control_dups);
 	family(o, "budgetd_decode_errors_total", "counter",
 	       "Inputs that did not decode (framing, schema, Avro body), by reason");
 	for (int k = 0; k < BD_DEAD__COUNT; k++) {
