@@ -90,14 +90,14 @@ try:
     for r in got:
         check_eq(r["campaign_id"], CAMP, "campaign of a decision")
         by_pair.setdefault((r["request_id"], r["user_id"]), []).append(r)
+    match = sum(r["decision_id"] == decision_id(CAMP, r["user_id"], r["request_id"]) for r in got)
+    check(match == len(got), "%d of %d decision ids match the formula of docs/messages.md"
+          % (match, len(got)))
     twice = {k: [r["decision_id"] for r in v] for k, v in by_pair.items() if len(v) > 1}
     missing = set(sent) - set(by_pair)
     check(not twice and not missing,
           "one decision per (request, user) with its own user: for %s none, %s twice"
           % (sorted(missing), twice))
-    match = sum(r["decision_id"] == decision_id(CAMP, r["user_id"], r["request_id"]) for r in got)
-    check(match == len(got), "%d of %d decision ids match the formula of docs/messages.md"
-          % (match, len(got)))
     ids = {r["decision_id"] for r in got}
     check_eq(len(ids), len(got), "distinct decision ids")
     for r in again:
