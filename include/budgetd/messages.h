@@ -206,7 +206,8 @@ typedef enum {
 } bd_dead_reason_t;
 
 /** A dead letter of reason BD_DEAD_OVERSIZED carries only this many first
- *  bytes of the payload: the whole of it may not fit in a Kafka message. */
+ *  bytes of the payload and of the key: the whole may not fit in a Kafka
+ *  message. */
 #define BD_DEAD_OVERSIZED_KEEP 1024
 
 /** How many of @p len bytes of an input's key or payload its dead letter
