@@ -1,13 +1,21 @@
 #include "budgetd/campaign.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "budgetd/utf8.h"
 
-#define CAMPAIGN_RECORD_VERSION 1
+#define CAMPAIGN_RECORD_VERSION 2
+
+/* A record of version 1 holds bd_campaign_t as it was before the outcome
+ * bounds: today's layout up to them (the bounds were appended). */
+#define CAMPAIGN_V1_SIZE offsetof(bd_campaign_t, max_value)
+_Static_assert(CAMPAIGN_V1_SIZE == 1336 || sizeof(void *) != 8,
+	       "fields before the bounds changed: version 1 records no longer match");
 
 void bd_campaigns_free(bd_campaigns_t *cs)
 {
@@ -56,6 +64,7 @@ static int insert(bd_campaigns_t *cs, const char *id, bd_campaign_t **out)
 	memmove(&cs->v[i + 1], &cs->v[i], (size_t)(cs->n - i) * sizeof(*cs->v));
 	memset(&cs->v[i], 0, sizeof(*cs->v));
 	snprintf(cs->v[i].id, sizeof(cs->v[i].id), "%s", id);
+	cs->v[i].max_value = cs->v[i].max_cost = cs->v[i].winsor_value = NAN;
 	cs->n++;
 	*out = &cs->v[i];
 	return 0;
@@ -112,6 +121,12 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 			c->exploration = cmd->exploration;
 		if (cmd->has_tz)
 			c->tz_offset_s = cmd->timezone_offset_s;
+		if (cmd->has_max_value)
+			c->max_value = cmd->max_value;
+		if (cmd->has_max_cost)
+			c->max_cost = cmd->max_cost;
+		if (cmd->has_winsor_value)
+			c->winsor_value = cmd->winsor_value;
 		*effect = BD_EFFECT_RESOLVE;
 		break;
 	case BD_ACTION_SET_BUDGET:
@@ -153,10 +168,16 @@ int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size)
 
 int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
 {
-	if (len != 1 + sizeof(*c) ||
-	    ((const uint8_t *)buf)[0] != CAMPAIGN_RECORD_VERSION)
+	const uint8_t *b = buf;
+	if (len == 1 + CAMPAIGN_V1_SIZE && b[0] == 1) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c, b + 1, CAMPAIGN_V1_SIZE);
+		c->max_value = c->max_cost = c->winsor_value = NAN;
+	} else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION) {
+		memcpy(c, b + 1, sizeof(*c));
+	} else {
 		return BD_EDECODE;
-	memcpy(c, (const uint8_t *)buf + 1, sizeof(*c));
+	}
 	c->id[BD_ID_MAX - 1] = '\0';
 	return 0;
 }

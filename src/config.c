@@ -116,6 +116,22 @@ static const setting_t settings[] = {
 	{"input.max.skew.ms", T_INT, OFF(input_max_skew_ms), "60000", 0, INT_MAX, NULL,
 	 "Outcomes dated more than this before their decision are invalid (clock skew between "
 	 "the producers is tolerated up to this)", R_RESTART},
+	{"outcome.max.value", T_DOUBLE, OFF(outcome_max_value), "1e9", 0, BD_OUTCOME_BOUND_MAX, NULL,
+	 "Largest value one outcome may report, for campaigns without their own max_value: a "
+	 "larger one is dead-lettered as implausible (the largest of 2 million outcomes of the "
+	 "simulator's most extreme world: 3e6, docs/solving.md)", R_RESTART},
+	{"outcome.max.cost.factor", T_DOUBLE, OFF(outcome_max_cost_factor), "10", 0, 1e6, NULL,
+	 "Largest cost one outcome may report, as a multiple of its campaign's largest nominal "
+	 "cost (at most 1e15), for campaigns without their own max_cost: a larger one is "
+	 "dead-lettered as implausible and its cost is not counted in spend", R_RESTART},
+	{"outcome.winsor.value.factor", T_DOUBLE, OFF(outcome_winsor_value_factor), "1000", 0, 1e9,
+	 NULL,
+	 "An outcome's value counts in the statistics behind the estimates at most this multiple "
+	 "of its campaign's largest nominal cost (winsorised; the day's value and spend count it "
+	 "whole), for campaigns without their own winsor_value; 0, or a campaign whose treatments "
+	 "all cost 0: capped at the value bound only", R_RESTART},
+	{"outcome.max.orders", T_INT, OFF(outcome_max_orders), "1000", 0, INT_MAX, NULL,
+	 "Most orders one outcome may report; more is dead-lettered as implausible", R_RESTART},
 	{"log.counters.s", T_INT, OFF(log_counters_s), "60", 0, 86400, NULL,
 	 "Log the input and dead-letter counters this often when they changed, and at shutdown "
 	 "(0: at shutdown only)", R_LIVE},

@@ -251,9 +251,54 @@ static bd_report_track_t *track_for(bd_daemon_t *d, const char *id)
 	return v[d->n_tracks++];
 }
 
+/* Records how a solve of campaign @p c ended (solve_gathered's @p err,
+ * @p fail the reason): a failure is counted, logged when its reason
+ * changes (not at every pass) and keeps the campaign failing (solve_health)
+ * until a plan is published again. */
+static void solve_result(const bd_campaign_t *c, bd_report_track_t *tr, int err,
+			 const char *fail)
+{
+	char why[256];
+	if (err == 1)
+		return; /* on pace: nothing new either way */
+	if (err == 0) {
+		if (tr && tr->solve_error[0]) {
+			bd_info("campaign %s: solved again (it failed: %s)", c->id, tr->solve_error);
+			tr->solve_error[0] = '\0';
+		}
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", fail[0] ? fail : bd_strerror(err));
+	if (tr && strcmp(tr->solve_error, why) == 0) {
+		tr->solve_failures++;
+		return;
+	}
+	bd_error("campaign %s: solve failed: %s (its last good plan stays)", c->id, why);
+	if (tr) {
+		tr->solve_failures++;
+		snprintf(tr->solve_error, sizeof(tr->solve_error), "%s", why);
+	}
+}
+
+/* Degraded while some campaign's solves fail (the first one names it). */
+static void solve_health(bd_daemon_t *d)
+{
+	char why[BD_ID_MAX + 300];
+	for (int i = 0; i < d->n_tracks; i++)
+		if (d->tracks[i]->solve_error[0]) {
+			snprintf(why, sizeof(why), "campaign %s: solve failed: %s",
+				 d->tracks[i]->campaign_id, d->tracks[i]->solve_error);
+			bd_health_set(d->health, BD_HEALTH_SOLVE, why);
+			return;
+		}
+	bd_health_set(d->health, BD_HEALTH_SOLVE, NULL);
+}
+
 /* Solves campaign @p ci from its gathered statistics for the rest of its
- * day and publishes the plan.  @returns 0 (new plan), 1 (on pace: the old
- * plan stays) or an error. */
+ * day and publishes the plan.  Nothing non-finite is published: a solve
+ * whose estimates, spend or plan hold one fails, and the last good plan
+ * stays.  @returns 0 (new plan), 1 (on pace: the old plan stays) or an
+ * error. */
 static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 			  bool drift_only)
 {
@@ -261,6 +306,7 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	const bd_config_t *cfg = d->cfg;
 	const int K = d->model->k, J = c->n_treatments;
 	bd_plan_t *p = NULL, *old = d->plans[ci];
+	char fail[256] = "";
 	int err;
 
 	bd_estimate_finish(&g->est, &g->ep);
@@ -268,12 +314,22 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	 * still waiting for their outcomes. */
 	double spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;
 	bd_report_track_t *tr = track_for(d, c->id);
+	if ((err = bd_estimate_check(&g->est, fail, sizeof(fail))))
+		goto out;
+	if (!isfinite(spent)) {
+		snprintf(fail, sizeof(fail), "spend today is %g (realised cost %g)", spent,
+			 g->dayv[BD_DAY_COST]);
+		err = BD_EINVAL;
+		goto out;
+	}
 	if (!tr || bd_report_track_update(tr, c, &g->est, spent, g->day, g->ep.sec_of_day))
 		bd_warn("campaign %s: out of memory for the status track", c->id);
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
-					     sizeof(why_off)))
-		return 1; /* on pace: keep the plan */
+					     sizeof(why_off))) {
+		err = 1; /* on pace: keep the plan */
+		goto out;
+	}
 	if (drift_only)
 		bd_info("campaign %s: off pace (%s): re-solving", c->id, why_off);
 	err = -ENOMEM;
@@ -282,7 +338,8 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	p->model_version = d->model->version;
 	p->ts_ms = g->now;
 	p->version = (old ? old->version : 0) + 1;
-	if ((err = bd_pacer_plan(cfg, c, &g->est, spent, g->day, p)))
+	if ((err = bd_pacer_plan(cfg, c, &g->est, spent, g->day, p)) ||
+	    (err = bd_plan_check(p, fail, sizeof(fail))))
 		goto out;
 
 	/* persist (plans CF + outbox) in one batch, then hand it over */
@@ -306,8 +363,7 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	d->n_plans_out++;
 	err = 0;
 out:
-	if (err < 0)
-		bd_error("campaign %s: solve failed: %s", c->id, bd_strerror(err));
+	solve_result(c, tr, err, fail);
 	bd_plan_unref(p);
 	return err;
 }
@@ -333,6 +389,7 @@ static int solve(bd_daemon_t *d, int ci, const char *why, bool drift_only)
 	for (int i = 0; i < n; i++)
 		if (sc.g[i].active && solve_gathered(d, i, &sc.g[i], why, drift_only) == 0)
 			changed = 1;
+	solve_health(d);
 	err = 0;
 out:
 	if (err)
@@ -699,7 +756,7 @@ static void admin_refresh(bd_daemon_t *d)
 	};
 	if (r.now_ms <= 0)
 		r.now_ms = wall_ms();
-	for (int s = 0; s < BD_HEALTH__COUNT && s < 3; s++)
+	for (int s = 0; s < BD_HEALTH__COUNT; s++)
 		r.health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
 	for (int k = 0; k < BD_DEAD__COUNT; k++)
 		r.control_dead += d->control_dead[k];

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,4 +308,56 @@ void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)
 	finish_means(e, p);
 	finish_traffic(e, p);
 	finish_pending(e, p);
+}
+
+/* The first non-finite of @p n numbers at @p v, or -1. */
+static long first_bad(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return (long)i;
+	return -1;
+}
+
+int bd_estimate_check(const bd_estimate_t *e, char *why, size_t why_size)
+{
+	const size_t KJ = (size_t)e->k * (size_t)e->j;
+	const struct {
+		const char *name;
+		const double *v;
+		size_t n;
+	} cell[] = {
+		{"value per request", e->r, KJ},	{"cost per request", e->c, KJ},
+		{"conversion", e->conv, KJ},		{"value's standard error", e->r_se, KJ},
+		{"cost's standard error", e->c_se, KJ}, {"conversion's standard error", e->conv_se, KJ},
+		{"cost variance", e->c_var, KJ},	{"decisions", e->n, KJ},
+	}, traffic[] = {
+		{"traffic share of cluster", e->share, (size_t)e->k},
+		{"traffic profile", e->profile, (size_t)e->k * 24},
+		{"past traffic", e->hist, (size_t)e->k * 24},
+	};
+	const double scalar[] = {e->n_rem, e->n_tail, e->today_total, e->day_elapsed,
+				 e->past_days, e->matured, e->pending_cost};
+	static const char *const scalar_name[] = {"requests expected", "requests in the tail",
+						  "decisions today", "share of the day elapsed",
+						  "past days", "matured decisions",
+						  "pending cost"};
+	long b;
+	for (size_t i = 0; i < BD_ARRAY_SIZE(cell); i++)
+		if ((b = first_bad(cell[i].v, cell[i].n)) >= 0) {
+			snprintf(why, why_size, "estimate: %s of cluster %ld treatment %ld is %g",
+				 cell[i].name, b / e->j, b % e->j, cell[i].v[b]);
+			return BD_EINVAL;
+		}
+	for (size_t i = 0; i < BD_ARRAY_SIZE(traffic); i++)
+		if ((b = first_bad(traffic[i].v, traffic[i].n)) >= 0) {
+			snprintf(why, why_size, "estimate: %s %ld is %g", traffic[i].name, b,
+				 traffic[i].v[b]);
+			return BD_EINVAL;
+		}
+	if ((b = first_bad(scalar, BD_ARRAY_SIZE(scalar))) >= 0) {
+		snprintf(why, why_size, "estimate: %s is %g", scalar_name[b], scalar[b]);
+		return BD_EINVAL;
+	}
+	return 0;
 }

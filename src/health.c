@@ -24,10 +24,13 @@ struct bd_health_s {
 	int64_t window_ms;
 	int64_t last_ms[BD_HEALTH__COUNT]; /* 0: never */
 	char reason[BD_HEALTH__COUNT][256];
+	int64_t cond_ms[BD_HEALTH__COUNT]; /* 0: the condition is clear */
+	char cond[BD_HEALTH__COUNT][256];
 	_Atomic uint64_t count[BD_HEALTH__COUNT];
 };
 
-static const char *const names[BD_HEALTH__COUNT] = {"kafka", "output", "store"};
+static const char *const names[BD_HEALTH__COUNT] = {"kafka", "output", "store", "solve",
+						     "spend"};
 
 const char *bd_health_src_name(bd_health_src_t src)
 {
@@ -86,18 +89,54 @@ void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
 	bd_health_note_at(h, src, (int64_t)(uv_hrtime() / 1000000), reason);
 }
 
+void bd_health_set_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
+		      const char *reason)
+{
+	if (!h || (unsigned)src >= BD_HEALTH__COUNT)
+		return;
+	uv_mutex_lock(&h->lock);
+	if (!reason) {
+		h->cond_ms[src] = 0;
+	} else {
+		if (!h->cond_ms[src])
+			atomic_fetch_add_explicit(&h->count[src], 1, memory_order_relaxed);
+		if (!h->cond_ms[src] || strcmp(h->cond[src], reason) != 0)
+			h->cond_ms[src] = now_ms > 0 ? now_ms : 1; /* its latest news */
+		snprintf(h->cond[src], sizeof(h->cond[src]), "%s", reason);
+	}
+	uv_mutex_unlock(&h->lock);
+}
+
+void bd_health_set(bd_health_t *h, bd_health_src_t src, const char *reason)
+{
+	bd_health_set_at(h, src, (int64_t)(uv_hrtime() / 1000000), reason);
+}
+
 int bd_health_eval(bd_health_t *h, int64_t now_ms, char *why, size_t why_size)
 {
-	int worst = -1;
+	int64_t worst_ms = 0;
+	const char *worst = NULL;
+	int src = 0;
 	uv_mutex_lock(&h->lock);
-	for (int s = 0; s < BD_HEALTH__COUNT; s++)
+	/* the most recent problem names the state: a note inside the window
+	 * or a condition set */
+	for (int s = 0; s < BD_HEALTH__COUNT; s++) {
 		if (h->last_ms[s] && now_ms - h->last_ms[s] < h->window_ms &&
-		    (worst < 0 || h->last_ms[s] > h->last_ms[worst]))
-			worst = s;
-	if (worst >= 0 && why)
-		snprintf(why, why_size, "%s: %s", names[worst], h->reason[worst]);
+		    (!worst || h->last_ms[s] > worst_ms)) {
+			worst = h->reason[s];
+			worst_ms = h->last_ms[s];
+			src = s;
+		}
+		if (h->cond_ms[s] && (!worst || h->cond_ms[s] > worst_ms)) {
+			worst = h->cond[s];
+			worst_ms = h->cond_ms[s];
+			src = s;
+		}
+	}
+	if (worst && why)
+		snprintf(why, why_size, "%s: %s", names[src], worst);
 	uv_mutex_unlock(&h->lock);
-	return worst >= 0;
+	return worst != NULL;
 }
 
 uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src)

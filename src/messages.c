@@ -468,6 +468,21 @@ int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
 	return 0;
 }
 
+/* An optional outcome bound of a control command: finite, above 0 (or at
+ * least 0 when @p zero_ok), at most BD_OUTCOME_BOUND_MAX. */
+static int get_bound(avro_value_t *v, size_t i, const char *name, bool zero_ok, bool *has,
+		     double *out, char *errstr, size_t errstr_size)
+{
+	avro_value_t b;
+	if (!(*has = get_optional(v, i, &b)))
+		return 0;
+	avro_value_get_double(&b, out);
+	if (!(*out <= BD_OUTCOME_BOUND_MAX && (zero_ok ? *out >= 0 : *out > 0)))
+		return fail(errstr, errstr_size, "%s %g is outside %s0, %g]", name, *out,
+			    zero_ok ? "[" : "(", BD_OUTCOME_BOUND_MAX);
+	return 0;
+}
+
 int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 		      bd_control_command_t *cmd, char *errstr, size_t errstr_size)
 {
@@ -554,6 +569,12 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 				    "timezone_offset_s %d is outside +-14 h",
 				    cmd->timezone_offset_s);
 	}
+	TRY(get_bound(v, 8, "max_value", false, &cmd->has_max_value, &cmd->max_value, errstr,
+		      errstr_size));
+	TRY(get_bound(v, 9, "max_cost", true, &cmd->has_max_cost, &cmd->max_cost, errstr,
+		      errstr_size));
+	TRY(get_bound(v, 10, "winsor_value", false, &cmd->has_winsor_value, &cmd->winsor_value,
+		      errstr, errstr_size));
 	if (cmd->action == BD_ACTION_SET_BUDGET && !cmd->has_budget)
 		return fail(errstr, errstr_size, "SET_BUDGET without daily_budget");
 	return 0;
@@ -884,6 +905,15 @@ int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
 	b = set_optional(v, 7, cmd->has_tz);
 	if (cmd->has_tz)
 		avro_value_set_int(&b, cmd->timezone_offset_s);
+	b = set_optional(v, 8, cmd->has_max_value);
+	if (cmd->has_max_value)
+		avro_value_set_double(&b, cmd->max_value);
+	b = set_optional(v, 9, cmd->has_max_cost);
+	if (cmd->has_max_cost)
+		avro_value_set_double(&b, cmd->max_cost);
+	b = set_optional(v, 10, cmd->has_winsor_value);
+	if (cmd->has_winsor_value)
+		avro_value_set_double(&b, cmd->winsor_value);
 	return encode_value(c, BD_MSG_CONTROL, out);
 }
 

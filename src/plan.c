@@ -1,5 +1,6 @@
 #include "budgetd/plan.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,4 +82,47 @@ void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m)
 	m->spent = p->pace_spent;
 	m->expected_requests = p->pace_nrem;
 	m->overspend_probability = p->overspend_prob;
+}
+
+int bd_plan_check(const bd_plan_t *p, char *why, size_t why_size)
+{
+	const struct {
+		const char *name;
+		double v;
+	} num[] = {
+		{"daily_budget", p->daily_budget},	   {"remaining_budget", p->remaining_budget},
+		{"lambda", p->lambda},			   {"expected_spend", p->expected_spend},
+		{"expected_value", p->expected_value},	   {"exploration", p->explore},
+		{"spent", p->pace_spent},		   {"expected_requests", p->pace_nrem},
+		{"overspend_probability", p->overspend_prob}, {"pace rate", p->pace_rate},
+		{"elapsed share", p->pace_elapsed},	   {"decisions today", p->pace_dec},
+	};
+	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
+		if (!isfinite(num[i].v)) {
+			snprintf(why, why_size, "plan: %s is %g", num[i].name, num[i].v);
+			return BD_EINVAL;
+		}
+	for (int k = 0; k < p->k; k++) {
+		if (!isfinite(p->share[k])) {
+			snprintf(why, why_size, "plan: traffic share of cluster %d is %g", k,
+				 p->share[k]);
+			return BD_EINVAL;
+		}
+		for (int t = 0; t < p->j; t++) {
+			double x = p->prob[(size_t)k * p->j + t];
+			if (!(x >= 0 && x <= 1)) {
+				snprintf(why, why_size,
+					 "plan: probability of treatment %d in cluster %d is %g", t,
+					 k, x);
+				return BD_EINVAL;
+			}
+		}
+	}
+	for (int i = 0; i < p->n_curve; i++)
+		if (!isfinite(p->curve_budget[i]) || !isfinite(p->curve_value[i])) {
+			snprintf(why, why_size, "plan: curve point %d is (%g, %g)", i,
+				 p->curve_budget[i], p->curve_value[i]);
+			return BD_EINVAL;
+		}
+	return 0;
 }

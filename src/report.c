@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/bounds.h"
 #include "budgetd/messages.h"
 
 /* ---- the day's track ------------------------------------------------------ */
@@ -175,7 +176,6 @@ static double get_remaining(const bd_report_t *r, int i)
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 {
 	const bd_worker_counters_t *c = &r->counters;
-	static const char *const health_src[3] = {"kafka", "output", "store"};
 
 	family(o, "budgetd_up", "gauge", "1 while the daemon runs");
 	sample(o, "budgetd_up", NULL, NULL, 1);
@@ -190,9 +190,9 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	       "1 while a broker, delivery or store problem is recent (health.window.ms)");
 	sample(o, "budgetd_degraded", NULL, NULL, r->degraded);
 	family(o, "budgetd_health_problems_total", "counter", "Problems noted, by source");
-	for (int i = 0; i < 3; i++)
-		sample(o, "budgetd_health_problems_total", "source", health_src[i],
-		       (double)r->health_problems[i]);
+	for (int i = 0; i < BD_HEALTH__COUNT; i++)
+		sample(o, "budgetd_health_problems_total", "source",
+		       bd_health_src_name((bd_health_src_t)i), (double)r->health_problems[i]);
 
 	family(o, "budgetd_events_in_total", "counter", "Messages read, by input topic");
 	sample(o, "budgetd_events_in_total", "topic", r->cfg->topic[BD_MSG_FEATURE],
@@ -233,6 +233,9 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	}
 	family(o, "budgetd_batches_total", "counter", "State batches written (one per poll cycle)");
 	sample(o, "budgetd_batches_total", NULL, NULL, (double)c->batches);
+	family(o, "budgetd_outcomes_winsorized_total", "counter",
+	       "Outcomes whose value the statistics counted at their campaign's winsor_value");
+	sample(o, "budgetd_outcomes_winsorized_total", NULL, NULL, (double)c->winsorized);
 
 	family(o, "budgetd_decision_latency_seconds", "histogram",
 	       "From a feature event's Kafka timestamp to its decision's hand-off to the producer");
@@ -260,6 +263,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		     "Event time since the campaign's plan was solved", get_plan_age);
 	per_campaign(r, o, "budgetd_plan_version", "Version of the campaign's plan",
 		     get_plan_version);
+	family(o, "budgetd_solve_failures_total", "counter",
+	       "Failed solves of the campaign (its last good plan stays)");
+	for (int i = 0; i < r->campaigns->n; i++)
+		sample(o, "budgetd_solve_failures_total", "campaign", r->campaigns->v[i].id,
+		       r->tracks[i] ? (double)r->tracks[i]->solve_failures : 0);
 
 	family(o, "budgetd_model_version", "gauge", "Cluster model in use");
 	sample(o, "budgetd_model_version", NULL, NULL, r->model ? (double)r->model->version : 0);
@@ -331,6 +339,12 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 		bd_sbuf_cat(o, "}");
 	}
 	bd_sbuf_cat(o, "]");
+	bd_bounds_t bd;
+	bd_bounds_of(c, r->cfg, &bd);
+	kv_num(o, "max_value", bd.max_value, 1);
+	kv_num(o, "max_cost", bd.max_cost, 1);
+	kv_num(o, "winsor_value", bd.winsor_value, 1);
+	kv_str(o, "solve_error", t ? t->solve_error : "", 1);
 	kv_num(o, "spent_today", t ? t->spent : NAN, 1);
 	kv_num(o, "pace_target", t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day) : NAN,
 	       1);
@@ -450,10 +464,12 @@ void bd_report_api_health(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_printf(o, "{\"ready\":%s,\"status\":\"%s\"", r->ready ? "true" : "false",
 		       r->degraded ? "degraded" : "ok");
 	kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
-	bd_sbuf_printf(o, ",\"problems\":{\"kafka\":%llu,\"output\":%llu,\"store\":%llu}}\n",
-		       (unsigned long long)r->health_problems[0],
-		       (unsigned long long)r->health_problems[1],
-		       (unsigned long long)r->health_problems[2]);
+	bd_sbuf_cat(o, ",\"problems\":{");
+	for (int s = 0; s < BD_HEALTH__COUNT; s++)
+		bd_sbuf_printf(o, "%s\"%s\":%llu", s ? "," : "",
+			       bd_health_src_name((bd_health_src_t)s),
+			       (unsigned long long)r->health_problems[s]);
+	bd_sbuf_cat(o, "}}\n");
 }
 
 void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
@@ -627,12 +643,13 @@ void bd_report_text_models(const bd_report_t *r, bd_sbuf_t *o)
 
 void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *o)
 {
-	bd_sbuf_printf(o, "status:   %s%s%s\nready:    %s\nproblems: kafka %llu, output %llu, "
-			  "store %llu (since start)\n",
-		       r->degraded ? "degraded: " : "ok", r->degraded && r->why ? r->why : "", "",
-		       r->ready ? "yes" : "no", (unsigned long long)r->health_problems[0],
-		       (unsigned long long)r->health_problems[1],
-		       (unsigned long long)r->health_problems[2]);
+	bd_sbuf_printf(o, "status:   %s%s\nready:    %s\nproblems:",
+		       r->degraded ? "degraded: " : "ok", r->degraded && r->why ? r->why : "",
+		       r->ready ? "yes" : "no");
+	for (int s = 0; s < BD_HEALTH__COUNT; s++)
+		bd_sbuf_printf(o, "%s %s %llu", s ? "," : "", bd_health_src_name((bd_health_src_t)s),
+			       (unsigned long long)r->health_problems[s]);
+	bd_sbuf_cat(o, " (since start)\n");
 }
 
 static void cfg_text_cb(const char *key, const char *value, const char *def, const char *doc,

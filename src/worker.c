@@ -21,6 +21,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "budgetd/bounds.h"
 #include "budgetd/decide.h"
 #include "budgetd/hash.h"
 #include "budgetd/histo.h"
@@ -100,7 +101,7 @@ struct bd_worker_s {
 	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
-		c_republished, c_dead, c_batches, c_dups;
+		c_republished, c_dead, c_batches, c_dups, c_winsorized;
 	_Atomic uint64_t c_dead_by[BD_DEAD__COUNT]; /* c_dead by reason */
 
 	/* request -> decision latency: Kafka timestamps of this batch's
@@ -493,15 +494,18 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 	return 0;
 }
 
+/* @p cell_value: the outcome's value as the cell statistics count it
+ * (winsorised); the day vector counts what was reported. */
 static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 int64_t model_version, int32_t cluster, int32_t treatment,
 			 bool explored, double propensity,
-			 const bd_outcome_event_t *ev, int64_t day, int64_t hour)
+			 const bd_outcome_event_t *ev, double cell_value, int64_t day,
+			 int64_t hour)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
 	double v = ev->value, c = ev->cost, o = (double)ev->orders;
 	double x[BD_STAT__COUNT];
-	bd_stats_outcome_vector(x, v, c, o, propensity, explored);
+	bd_stats_outcome_vector(x, cell_value, c, o, propensity, explored);
 	if (hour == 0) {
 		/* a historical sample is its own exposure */
 		x[BD_STAT_DECISIONS] = 1;
@@ -520,6 +524,37 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 		return 0; /* historical samples do not spend today's budget */
 	klen = bd_stats_day_key(key, part, campaign, day);
 	return stats_add(w, key, klen, y, BD_DAY__COUNT);
+}
+
+/* Refuses an outcome outside its campaign's bounds (bounds.h) as
+ * implausible.  A refused cost is money left out of spend, so it also
+ * degrades health for a while.  @p propensity: a historical sample's, NAN
+ * for a live outcome.  @returns true if dead-lettered. */
+static bool implausible(bd_worker_t *w, const rd_kafka_message_t *m, const bd_bounds_t *b,
+			const bd_outcome_event_t *ev, double propensity)
+{
+	char errstr[512];
+	bd_bounds_fail_t f = bd_bounds_check(b, ev->campaign_id, ev->orders, ev->value,
+					     ev->cost, propensity, errstr, sizeof(errstr));
+	if (f == BD_BOUNDS_OK)
+		return false;
+	if (f == BD_BOUNDS_COST)
+		bd_health_note(w->env.health, BD_HEALTH_SPEND,
+			       "campaign %s: an outcome's cost %g above its bound %g was "
+			       "refused as implausible: not counted in spend",
+			       ev->campaign_id, ev->cost, b->max_cost);
+	dead_letter(w, m, BD_DEAD_IMPLAUSIBLE, errstr);
+	return true;
+}
+
+/* The value an outcome counts as in the cell statistics and the sample log
+ * (bounds.h: winsorised at the campaign's soft cap). */
+static double winsorised(bd_worker_t *w, const bd_bounds_t *b, double value)
+{
+	double v = bd_bounds_winsor(b, value);
+	if (v < value)
+		COUNT(w, c_winsorized);
+	return v;
 }
 
 static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
@@ -546,6 +581,10 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
+	bd_bounds_t bounds;
+	bd_bounds_of(c, w->cfg, &bounds);
+	if (implausible(w, m, &bounds, ev, ev->propensity))
+		return;
 	/* A logged propensity of exactly 1/J is taken as randomised (RCT). */
 	bool rct = fabs(ev->propensity - 1.0 / c->n_treatments) < 1e-9;
 	int32_t cluster = bd_cluster_assign(w->snap->model, ev->features);
@@ -553,12 +592,12 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 		.ts_ms = ev->ts_ms, .model_version = w->snap->model->version,
 		.treatment = ev->treatment, .cluster = cluster,
 		.orders = ev->orders, .explored = rct,
-		.propensity = ev->propensity, .value = ev->value,
+		.propensity = ev->propensity, .value = winsorised(w, &bounds, ev->value),
 		.cost = ev->cost, .campaign_id = ev->campaign_id,
 		.dim = ev->dim, .features = ev->features,
 	};
 	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
-				 ev->treatment, rct, ev->propensity, ev,
+				 ev->treatment, rct, ev->propensity, ev, s.value,
 				 INT64_MIN, 0)) ||
 	    (err = append_sample(w, part, &s))) {
 		bd_error("historical %d@%lld: %s", m->partition,
@@ -728,11 +767,16 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	const bd_campaign_t *c = bd_snapshot_find(w->snap, rec.campaign_id, NULL);
 	int64_t day = c ? bd_campaign_day(c, rec.ts_ms, NULL) : INT64_MIN;
+	bd_bounds_t bounds;
+	bd_bounds_of(c, w->cfg, &bounds);
+	if (implausible(w, m, &bounds, &ev, NAN))
+		return; /* the decision stays open for a corrected outcome */
 	bd_sample_t s = {
 		.ts_ms = rec.ts_ms, .model_version = rec.model_version,
 		.treatment = rec.treatment, .cluster = rec.cluster,
 		.orders = ev.orders, .explored = rec.explored,
-		.propensity = rec.propensity, .value = ev.value, .cost = ev.cost,
+		.propensity = rec.propensity, .value = winsorised(w, &bounds, ev.value),
+		.cost = ev.cost,
 		.campaign_id = rec.campaign_id, .dim = rec.dim,
 		.features = rec.features,
 	};
@@ -753,7 +797,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
-				 rec.propensity, &ev, day, bd_stats_hour(rec.ts_ms))) ||
+				 rec.propensity, &ev, s.value, day,
+				 bd_stats_hour(rec.ts_ms))) ||
 	    (err = append_sample(w, part, &s)) ||
 	    (err = decision_store(w, part, h, &rec))) {
 		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
@@ -1395,6 +1440,7 @@ void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
 	c->dead_letters = atomic_load_explicit(&m->c_dead, memory_order_relaxed);
 	c->batches = atomic_load_explicit(&m->c_batches, memory_order_relaxed);
 	c->duplicates = atomic_load_explicit(&m->c_dups, memory_order_relaxed);
+	c->winsorized = atomic_load_explicit(&m->c_winsorized, memory_order_relaxed);
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		c->dead[r] = atomic_load_explicit(&m->c_dead_by[r], memory_order_relaxed);
 }
@@ -1409,6 +1455,7 @@ void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_
 	sum->dead_letters += c->dead_letters;
 	sum->batches += c->batches;
 	sum->duplicates += c->duplicates;
+	sum->winsorized += c->winsorized;
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		sum->dead[r] += c->dead[r];
 }

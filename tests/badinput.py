@@ -32,10 +32,15 @@ def feature(req, user="u1", n=12, value=0.25, campaign=CAMP, ts=None, context=No
             "context": context or {}}
 
 
-def outcome(did, cost=1.0, user="u1", ts=None):
+def outcome(did, cost=1.0, user="u1", ts=None, value=3.0, orders=1):
     return {"decision_id": did, "campaign_id": CAMP, "user_id": user,
-            "ts_ms": now_ms() if ts is None else ts, "orders": 1, "value": 3.0,
+            "ts_ms": now_ms() if ts is None else ts, "orders": orders, "value": value,
             "cost": cost, "features": None, "treatment": None, "propensity": None}
+
+
+def historical(propensity):
+    return dict(outcome("", cost=0.0), features=[0.25] * 12, treatment=1,
+                propensity=propensity)
 
 
 def fe(rec):
@@ -102,7 +107,10 @@ TR2 = [{"id": 0, "name": "a", "nominal_cost": 0.0}, {"id": 0, "name": "b", "nomi
 # options: n dead letters (1), joined outcomes (0), daemon args, decision_ts
 # (the good decision's event time relative to now), keep (payload bytes the
 # dead letter keeps; default all), keep_key (the same for the key), outputs
-# (the admin documents and budgetctl --json are checked to be UTF-8 after it).
+# (the admin documents and budgetctl --json are checked to be UTF-8 after it),
+# plans (after the bad input a RESOLVE gets a new plan, and every plan of the
+# campaign has finite numbers only), health (a log line "health: degraded:
+# <this regex>" must come).
 KINDS = {
     # framing
     "empty_message": (lambda c: [("feature_event", b"u1", b"")], "wire", r"shorter", {}),
@@ -185,6 +193,20 @@ KINDS = {
                         r"'XYZ' is not 16 lowercase hex", {}),
     "negative_cost": (lambda c: [oe(outcome(c["did"], cost=-1.0))], "invalid",
                       r"cost -1 is not a finite number >= 0", {}),
+    # outside the campaign's bounds (TREATMENTS' largest nominal cost is 5)
+    "implausible_value": (lambda c: [oe(outcome(c["did"], value=1e308))], "implausible",
+                          r"value 1e\+308 is above 1e\+09, the most campaign 'it-bad' accepts "
+                          r"\(outcome.max.value\)", {"plans": True}),
+    "implausible_cost": (lambda c: [oe(outcome(c["did"], cost=1e308))], "implausible",
+                         r"cost 1e\+308 is above 50, the most campaign 'it-bad' accepts "
+                         r"\(outcome.max.cost.factor 10 x its largest nominal cost 5\): "
+                         r"not counted in spend",
+                         {"plans": True, "health": r"spend: campaign it-bad: an outcome's cost "
+                          r"1e\+308 above its bound 50 was refused"}),
+    "implausible_orders": (lambda c: [oe(outcome(c["did"], orders=2000000000))], "implausible",
+                           r"orders 2000000000 is above outcome.max.orders 1000", {"plans": True}),
+    "implausible_propensity": (lambda c: [oe(historical(1e-300))], "implausible",
+                               r"propensity 1e-300 is below 1e-09", {"plans": True}),
     "wrong_user": (lambda c: [oe(dict(outcome(c["did"]), user_id="u2"))], "invalid",
                    r"belongs to campaign 'it-bad' user 'u1'", {}),
     # the real outcome, then the same again: the second is the duplicate
@@ -211,6 +233,8 @@ KINDS = {
     # caught by the schema walk before Avro C reads it (wire.c): a decode error
     "control_unknown_action": (lambda c: [("control_command", b"k", control_unknown_action(9))],
                                "decode", r"enum symbol out of range", {}),
+    "control_bad_bound": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", max_cost=math.inf))],
+                          "invalid", r"max_cost inf is outside \[0, 1e\+15\]", {}),
     "control_unknown_campaign": (lambda c: [cc(control("ghost", "SET_BUDGET", 5.0))],
                                  "unknown_campaign", r"ghost", {}),
     "control_utf8_campaign": (lambda c: [cc_raw(control("X@@@", "UPSERT_CAMPAIGN", 5.0, TREATMENTS,
@@ -292,6 +316,39 @@ def check_outputs_utf8(d):
             fail("budgetctl --json show %s is not valid UTF-8: %s" % (what, e))
 
 
+def numbers(x):
+    """Every number of a decoded message, with its path."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            for p, n in numbers(v):
+                yield k + p, n
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            for p, n in numbers(v):
+                yield "[%d]" % i + p, n
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield "", x
+
+
+def check_plans(tails, p):
+    """A RESOLVE gets a new plan, and every plan of the campaign so far has
+    finite numbers only (what a bad outcome must not poison)."""
+    def ours(m):
+        return decode("plan", m.value())["campaign_id"] == CAMP
+    seen = tails.read(TOPICS["plan"], 1000, 1, ours)
+    last = max([decode("plan", m.value())["plan_version"] for m in seen] or [0])
+    produce(p, "control_command", CAMP, encode("control_command", control(CAMP, "RESOLVE")))
+    p.flush(10)
+    new = tails.read(TOPICS["plan"], 1, 30,
+                     lambda m: ours(m) and decode("plan", m.value())["plan_version"] > last)
+    check(new, "no new plan after a RESOLVE (did the solve fail?)")
+    for m in seen + new:
+        plan = decode("plan", m.value())
+        bad = ["%s=%r" % pn for pn in numbers(plan) if not math.isfinite(pn[1])]
+        check(not bad, "plan %d has non-finite numbers: %s" % (plan["plan_version"],
+                                                                 ", ".join(bad)))
+
+
 def last_counters(text):
     lines = re.findall(r"counters: (.*)", text)
     check(lines, "no 'counters:' line in the daemon's log")
@@ -371,6 +428,10 @@ def run(kind):
                          lambda m: decode("decision", m.value())["request_id"] == "good-2"),
               "no decision after the bad input")
         check(d.p.poll() is None, "daemon still running")
+        if opt.get("plans"):
+            check_plans(tails, p)
+        if opt.get("health"):
+            wait_log(d, r"health: degraded: " + opt["health"], 10)
         wait_caught_up(broker.bootstrap)
         extra = tails.read(TOPICS["dead_letter"], 1, 0.3)
         check(not extra, "an extra dead letter: %r" % [decode("dead_letter", m.value())["reason"]

@@ -41,6 +41,23 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 [ $ok = 1 ] || fail "budget and pause not applied: $(cat "$WORK/c.txt")"
+# outcome bounds: the simulator's coupons go up to 8, so by default cost <= 80
+# and value counts at most 8000 in the statistics
+bounds() {
+	"$CTL" --admin "$ADMIN" --json show campaigns | "$PYTHON" -c 'import json,sys
+c = json.load(sys.stdin)["campaigns"][0]
+print(c["max_value"], c["max_cost"], c["winsor_value"])'
+}
+[ "$(bounds)" = "1000000000 80 8000" ] || fail "default bounds: $(bounds)"
+"$CTL" --admin "$ADMIN" set-bounds ctl-test max_cost=3.5 winsor_value=100 >"$WORK/b.out" ||
+	fail "set-bounds"
+grep -q "sent UPSERT_CAMPAIGN ctl-test" "$WORK/b.out" || fail "set-bounds: $(cat "$WORK/b.out")"
+ok=0
+for _ in $(seq 50); do
+	[ "$(bounds)" = "1000000000 3.5 100" ] && { ok=1; break; }
+	sleep 0.2
+done
+[ $ok = 1 ] || fail "bounds not applied: $(bounds)"
 "$CTL" --admin "$ADMIN" resume ctl-test >/dev/null || fail "resume"
 "$CTL" --admin "$ADMIN" solve >"$WORK/solve.out" || fail "solve"
 grep -q "sent RESOLVE ctl-test" "$WORK/solve.out" || fail "solve: $(cat "$WORK/solve.out")"
@@ -50,6 +67,8 @@ grep -q "control: RESUME ctl-test" "$WORK/d.log" || fail "resume not applied"
 # errors: usage 2, failure 1
 "$CTL" --admin "$ADMIN" show nothing 2>/dev/null; [ $? = 2 ] || fail "bad usage must exit 2"
 "$CTL" --admin "$ADMIN" set-budget ctl-test -5 2>/dev/null; [ $? = 2 ] || fail "negative budget must exit 2"
+"$CTL" --admin "$ADMIN" set-bounds ctl-test max_cost=-1 2>/dev/null; [ $? = 2 ] ||
+	fail "a negative bound must exit 2"
 "$CTL" --admin 127.0.0.1:1 show health 2>"$WORK/e.txt"; [ $? = 1 ] || fail "unreachable admin must exit 1"
 grep -q "cannot reach budgetd's admin endpoint" "$WORK/e.txt" || fail "message: $(cat "$WORK/e.txt")"
-echo "PASS: budgetctl show (tables and JSON), set-budget, pause, resume, solve; exit codes"
+echo "PASS: budgetctl show (tables and JSON), set-budget, pause, set-bounds, resume, solve; exit codes"

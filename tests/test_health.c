@@ -36,6 +36,43 @@ static void test_window(void **state)
 	bd_health_free(h);
 }
 
+/* A condition lasts until it is cleared, not a window; it is counted once
+ * per time it is set. */
+static void test_condition(void **state)
+{
+	(void)state;
+	bd_health_t *h = bd_health_new(3000);
+	char why[300] = "";
+	assert_non_null(h);
+	bd_health_set_at(h, BD_HEALTH_SOLVE, 10000, "campaign a: solve failed: plan: lambda is nan");
+	assert_int_equal(bd_health_eval(h, 10001, why, sizeof(why)), 1);
+	assert_string_equal(why, "solve: campaign a: solve failed: plan: lambda is nan");
+	/* long past the window: still degraded */
+	assert_int_equal(bd_health_eval(h, 500000, why, sizeof(why)), 1);
+	/* set again (every failing pass): counted once */
+	bd_health_set_at(h, BD_HEALTH_SOLVE, 600000, "campaign a: solve failed: plan: lambda is nan");
+	assert_int_equal(bd_health_count(h, BD_HEALTH_SOLVE), 1);
+	/* a newer note names the state while it is recent, then the
+	 * condition again */
+	bd_health_note_at(h, BD_HEALTH_SPEND, 700000, "campaign b: cost refused");
+	assert_int_equal(bd_health_eval(h, 700001, why, sizeof(why)), 1);
+	assert_string_equal(why, "spend: campaign b: cost refused");
+	assert_int_equal(bd_health_eval(h, 704000, why, sizeof(why)), 1);
+	assert_string_equal(why, "solve: campaign a: solve failed: plan: lambda is nan");
+	/* a new reason is news */
+	bd_health_set_at(h, BD_HEALTH_SOLVE, 705000, "campaign c: solve failed: x");
+	assert_int_equal(bd_health_eval(h, 705001, why, sizeof(why)), 1);
+	assert_string_equal(why, "solve: campaign c: solve failed: x");
+	/* cleared: healthy at once */
+	bd_health_set_at(h, BD_HEALTH_SOLVE, 706000, NULL);
+	assert_int_equal(bd_health_eval(h, 706001, NULL, 0), 0);
+	bd_health_set_at(h, BD_HEALTH_SOLVE, 707000, "again");
+	assert_int_equal(bd_health_count(h, BD_HEALTH_SOLVE), 2);
+	assert_string_equal(bd_health_src_name(BD_HEALTH_SOLVE), "solve");
+	assert_string_equal(bd_health_src_name(BD_HEALTH_SPEND), "spend");
+	bd_health_free(h);
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -113,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

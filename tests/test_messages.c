@@ -93,7 +93,9 @@ static bd_control_command_t control(void)
 				  .action = BD_ACTION_UPSERT_CAMPAIGN, .has_budget = true,
 				  .daily_budget = 100, .has_treatments = true, .n_treatments = 3,
 				  .has_exploration = true, .exploration = 0.2, .has_tz = true,
-				  .timezone_offset_s = 28800};
+				  .timezone_offset_s = 28800, .has_max_value = true,
+				  .max_value = 1e6, .has_max_cost = true, .max_cost = 0,
+				  .has_winsor_value = true, .winsor_value = 250};
 	c.treatments[0] = (bd_treatment_t){0, "none", 0};
 	c.treatments[1] = (bd_treatment_t){1, "two", 2};
 	c.treatments[2] = (bd_treatment_t){2, "five", 5};
@@ -113,6 +115,14 @@ static void test_control(void **state)
 	assert_true(out.treatments[2].nominal_cost == 5);
 	assert_true(out.daily_budget == 100 && out.exploration == 0.2);
 	assert_int_equal(out.timezone_offset_s, 28800);
+	assert_true(out.has_max_value && out.max_value == 1e6);
+	assert_true(out.has_max_cost && out.max_cost == 0); /* a campaign that may cost nothing */
+	assert_true(out.has_winsor_value && out.winsor_value == 250);
+	/* the bounds are optional */
+	in.has_max_value = in.has_max_cost = in.has_winsor_value = false;
+	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value);
 	bd_buf_free(&b);
 }
 
@@ -313,6 +323,14 @@ static void test_control_errors(void **state)
 	x = control(); x.action = BD_ACTION_SET_BUDGET; x.has_budget = false;
 	control_fails(&x, "SET_BUDGET without daily_budget");
 	x = control(); x.n_treatments = 0; control_fails(&x, "0 entries");
+	/* outcome bounds: finite, in range (sums of squares stay finite) */
+	x = control(); x.max_value = 0; control_fails(&x, "max_value 0 is outside (0, 1e+15]");
+	x = control(); x.max_value = NAN; control_fails(&x, "max_value nan");
+	x = control(); x.max_value = 2e15; control_fails(&x, "max_value 2e+15");
+	x = control(); x.max_cost = -1; control_fails(&x, "max_cost -1 is outside [0, 1e+15]");
+	x = control(); x.max_cost = INFINITY; control_fails(&x, "max_cost inf");
+	x = control(); x.winsor_value = 0; control_fails(&x, "winsor_value 0");
+	x = control(); x.winsor_value = 1e300; control_fails(&x, "winsor_value 1e+300");
 }
 
 /* ---- strings that are not UTF-8 ------------------------------------------------ */

@@ -258,6 +258,58 @@ static void test_off_pace(void **state)
 	mode("stochastic");
 }
 
+/* The guard the daemon puts around a solve: a non-finite estimate is
+ * refused before the solver sees it, and a plan holding a non-finite number
+ * (or a probability outside [0, 1]) is never published.  The daemon keeps
+ * its last good plan when either says no. */
+static void test_finite_guard(void **state)
+{
+	bd_estimate_t e;
+	char why[200] = "";
+	(void)state;
+	estimate(&e, 1000);
+	bd_campaign_t c = campaign(10000);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), 0); /* a new plan is fine */
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 100, 7, p), 0);
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), 0);
+	bd_plan_unref(p);
+
+	/* value per request infinite: the solver would refuse it (invalid
+	 * value), the check says which */
+	e.r[1 * J + 2] = INFINITY;
+	assert_int_equal(bd_estimate_check(&e, why, sizeof(why)), BD_EINVAL);
+	assert_string_equal(why, "estimate: value per request of cluster 1 treatment 2 is inf");
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_not_equal(bd_pacer_plan(&cfg, &c, &e, 100, 7, p), 0);
+	bd_plan_unref(p);
+	e.r[1 * J + 2] = 12;
+
+	/* a NaN spend (a cost of 1e308 in the day's statistics) makes a plan
+	 * whose spend is NaN: refused */
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, NAN, 7, p), 0);
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), BD_EINVAL);
+	assert_string_equal(why, "plan: spent is nan");
+	bd_plan_unref(p);
+
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 100, 7, p), 0);
+	p->expected_value = INFINITY;
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), BD_EINVAL);
+	assert_string_equal(why, "plan: expected_value is inf");
+	p->expected_value = 1;
+	p->curve_value[3] = NAN;
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), BD_EINVAL);
+	assert_true(strstr(why, "plan: curve point 3 is") != NULL);
+	p->curve_value[3] = 1;
+	p->prob[4] = 1.5;
+	assert_int_equal(bd_plan_check(p, why, sizeof(why)), BD_EINVAL);
+	assert_string_equal(why, "plan: probability of treatment 1 in cluster 1 is 1.5");
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+}
+
 int main(void)
 {
 	if (bd_config_init(&cfg) != 0)
@@ -268,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_land),
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_off_pace),
+		cmocka_unit_test(test_finite_guard),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	bd_config_free(&cfg);

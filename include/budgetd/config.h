@@ -46,6 +46,8 @@ typedef struct bd_config_s {
 	int input_max_bytes;
 	int input_max_future_s;
 	int input_max_skew_ms;
+	double outcome_max_value, outcome_max_cost_factor, outcome_winsor_value_factor;
+	int outcome_max_orders;
 	int log_counters_s;
 	int samples_max;
 	int solve_interval_ms;

@@ -32,6 +32,7 @@
 #ifndef BUDGETD_ESTIMATE_H
 #define BUDGETD_ESTIMATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "budgetd/common.h"
@@ -94,5 +95,8 @@ void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
+/** After bd_estimate_finish: 0 when every number the solver and the
+ *  reports read is finite, else BD_EINVAL and which one in @p why. */
+int bd_estimate_check(const bd_estimate_t *e, char *why, size_t why_size) BD_WUR;
 
 #endif

@@ -11,6 +11,10 @@
  * that long keeps an outage from flapping.  The main loop evaluates the
  * state on a timer, logs each change, and the admin endpoint reports it.
  *
+ * A condition (bd_health_set) is a problem that lasts until its source says
+ * it is over, however long that takes: a campaign whose solves keep
+ * failing stays degraded until one succeeds, not just for a window.
+ *
  * @locality bd_health_note: any thread; the rest: the main loop.
  */
 #ifndef BUDGETD_HEALTH_H
@@ -24,6 +28,10 @@ typedef enum bd_health_src_e {
 	BD_HEALTH_KAFKA,  /**< a client lost its broker, a request failed */
 	BD_HEALTH_OUTPUT, /**< an output's delivery failed (it is retried) */
 	BD_HEALTH_STORE,  /**< a state write failed */
+	BD_HEALTH_SOLVE,  /**< a campaign's solve failed (a condition: until
+			       its solves succeed again) */
+	BD_HEALTH_SPEND,  /**< an outcome's cost was refused as implausible:
+			       spend does not count it */
 	BD_HEALTH__COUNT
 } bd_health_src_t;
 
@@ -44,6 +52,17 @@ void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
 /** Notes at @p now_ms, on uv_hrtime()'s clock in ms (for tests). */
 void bd_health_note_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
 		       const char *reason);
+
+/**
+ * Sets (@p reason not NULL) or clears (NULL) the condition of @p src: the
+ * daemon is degraded while it is set, whatever the window.  Counted
+ * (bd_health_count) each time it goes from clear to set.
+ */
+void bd_health_set(bd_health_t *h, bd_health_src_t src, const char *reason);
+
+/** bd_health_set at @p now_ms (for tests). */
+void bd_health_set_at(bd_health_t *h, bd_health_src_t src, int64_t now_ms,
+		      const char *reason);
 
 /**
  * Evaluates at @p now_ms (uv_hrtime()'s clock in ms): @returns 1 when degraded (then @p why, when not
@@ -69,7 +88,7 @@ int bd_health_broker_seen(bd_health_t *h, const char *client, int broker, int up
 /** Problems noted from @p src since start. */
 uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src);
 
-/** "kafka", "output", "store". */
+/** "kafka", "output", "store", "solve", "spend". */
 const char *bd_health_src_name(bd_health_src_t src);
 
 #endif

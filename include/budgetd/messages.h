@@ -79,6 +79,10 @@ typedef struct bd_treatment_s {
 	double nominal_cost;
 } bd_treatment_t;
 
+/** No bound on an outcome's value or cost may exceed this: below it, sums
+ *  of squares over any number of outcomes stay finite (bounds.h). */
+#define BD_OUTCOME_BOUND_MAX 1e15
+
 typedef struct bd_control_command_s {
 	const char *command_id, *campaign_id;
 	int64_t ts_ms;
@@ -89,6 +93,9 @@ typedef struct bd_control_command_s {
 	bd_treatment_t treatments[BD_MAX_TREATMENTS];
 	double exploration;
 	int32_t timezone_offset_s;
+	/* UPSERT_CAMPAIGN: the campaign's outcome bounds (bounds.h) */
+	bool has_max_value, has_max_cost, has_winsor_value;
+	double max_value, max_cost, winsor_value;
 } bd_control_command_t;
 
 typedef struct bd_decision_s {

@@ -9,6 +9,7 @@
 #ifndef BUDGETD_PLAN_H
 #define BUDGETD_PLAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "budgetd/campaign.h"
@@ -42,5 +43,12 @@ void bd_plan_unref(bd_plan_t *p);
 
 /** A view of @p p as a message (pointers into p). */
 void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m);
+
+/**
+ * 0 when every number @p p would publish (its message, /api/plans,
+ * /metrics) is finite and its probabilities are in [0, 1]; else BD_EINVAL
+ * and which one in @p why.  A plan that fails is never published.
+ */
+int bd_plan_check(const bd_plan_t *p, char *why, size_t why_size) BD_WUR;
 
 #endif

@@ -38,6 +38,10 @@ typedef struct bd_report_track_s {
 	/* the estimates behind the latest plan, for "show clusters" */
 	int k, j;
 	double *r, *c, *n; /**< k x j: value, cost per request; decisions */
+	/* the campaign's failing solve ("" while its solves succeed) and the
+	 * count of failed solves since start */
+	char solve_error[256];
+	uint64_t solve_failures;
 } bd_report_track_t;
 
 /** Records a pace check of campaign @p c (its estimate finished). */
@@ -61,7 +65,7 @@ typedef struct bd_report_s {
 	int degraded;
 	const char *why; /**< when degraded */
 	const char *bootstrap; /**< the brokers the daemon uses (for budgetctl) */
-	uint64_t health_problems[3]; /**< by bd_health_src_t */
+	uint64_t health_problems[BD_HEALTH__COUNT]; /**< by bd_health_src_t */
 	bd_worker_counters_t counters;
 	uint64_t control_in, control_dead, plans_out, models_out;
 	uint64_t control_dups; /**< commands ignored: command_id applied before */

@@ -32,10 +32,11 @@
 typedef struct bd_worker_s bd_worker_t;
 
 /** Counters, readable from any thread (relaxed atomics).  dead_letters is
- *  the sum of dead[], one counter per reason (bd_dead_reason_t). */
+ *  the sum of dead[], one counter per reason (bd_dead_reason_t);
+ *  winsorized counts outcomes whose value the statistics capped (bounds.h). */
 typedef struct bd_worker_counters_s {
 	uint64_t features, outcomes, historical, decisions, republished,
-		dead_letters, batches, duplicates;
+		dead_letters, batches, duplicates, winsorized;
 	uint64_t dead[BD_DEAD__COUNT];
 } bd_worker_counters_t;
 

@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  show campaigns|plans|clusters|models|config|health\n"
 		"  set-budget CAMPAIGN AMOUNT   change a campaign's daily budget\n"
+		"  set-bounds CAMPAIGN KEY=VALUE...\n"
+		"                               a campaign's outcome bounds: max_value,\n"
+		"                               max_cost, winsor_value (per outcome)\n"
 		"  pause CAMPAIGN | resume CAMPAIGN\n"
 		"  solve [CAMPAIGN]             re-solve now (every campaign by default)\n"
 		"  retrain [CAMPAIGN]           retrain the cluster model now (the model is\n"
@@ -237,6 +240,35 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* "max_value=X" etc. of set-bounds into @p cmd.  @returns 0, or -1 after
+ * saying why (the same ranges as the daemon's decoder). */
+static int parse_bound(const char *arg, bd_control_command_t *cmd)
+{
+	static const char *const keys[] = {"max_value", "max_cost", "winsor_value"};
+	bool *has[] = {&cmd->has_max_value, &cmd->has_max_cost, &cmd->has_winsor_value};
+	double *val[] = {&cmd->max_value, &cmd->max_cost, &cmd->winsor_value};
+	const char *eq = strchr(arg, '=');
+	for (size_t i = 0; eq && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strlen(keys[i]) != (size_t)(eq - arg) || strncmp(arg, keys[i], (size_t)(eq - arg)))
+			continue;
+		char *end;
+		double x = strtod(eq + 1, &end);
+		if (eq[1] == '\0' || *end || !(x <= BD_OUTCOME_BOUND_MAX) || x < 0 ||
+		    (x == 0 && i != 1)) {
+			fprintf(stderr, "budgetctl: set-bounds: %s must be %s 0 and at most %g, not "
+					"'%s'\n", keys[i], i == 1 ? ">=" : ">", BD_OUTCOME_BOUND_MAX,
+				eq + 1);
+			return -1;
+		}
+		*has[i] = true;
+		*val[i] = x;
+		return 0;
+	}
+	fprintf(stderr, "budgetctl: set-bounds: '%s' is not max_value=, max_cost= or "
+			"winsor_value=\n", arg);
+	return -1;
+}
+
 /* Campaign ids from the admin's campaign table (first column). */
 static int campaign_ids(const char *admin, char ids[][BD_ID_MAX], int max)
 {
@@ -344,8 +376,11 @@ int main(int argc, char **argv)
 	char ids[64][BD_ID_MAX], cid[64][96];
 	int n = 0;
 	bd_action_t action;
+	bd_control_command_t bounds = {0};
 	if (!strcmp(cmd, "set-budget") && nargs == 2)
 		action = BD_ACTION_SET_BUDGET;
+	else if (!strcmp(cmd, "set-bounds") && nargs >= 2)
+		action = BD_ACTION_UPSERT_CAMPAIGN; /* of an existing campaign: bounds only */
 	else if (!strcmp(cmd, "pause") && nargs == 1)
 		action = BD_ACTION_PAUSE;
 	else if (!strcmp(cmd, "resume") && nargs == 1)
@@ -368,6 +403,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (int i = optind + 2; action == BD_ACTION_UPSERT_CAMPAIGN && i < argc; i++)
+		if (parse_bound(argv[i], &bounds))
+			goto out;
 	rc = 1;
 	if (arg1) {
 		snprintf(ids[0], sizeof(ids[0]), "%s", arg1);
@@ -388,6 +426,13 @@ int main(int argc, char **argv)
 		if (action == BD_ACTION_SET_BUDGET) {
 			cmds[i].has_budget = true;
 			cmds[i].daily_budget = amount;
+		}
+		if (action == BD_ACTION_UPSERT_CAMPAIGN) {
+			bounds.command_id = cmds[i].command_id;
+			bounds.campaign_id = cmds[i].campaign_id;
+			bounds.ts_ms = cmds[i].ts_ms;
+			bounds.action = action;
+			cmds[i] = bounds;
 		}
 	}
 	if (!bootstrap && cfg.bootstrap_servers[0])

@@ -6,9 +6,17 @@
  */
 #include "fuzz_common.h"
 
+#include "budgetd/bounds.h"
 #include "budgetd/campaign.h"
 
 static volatile double fuzz_sink;
+static bd_config_t cfg; /* the defaults, for the bounds */
+static int cfg_ready;
+
+static void free_cfg(void)
+{
+	bd_config_free(&cfg);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -18,12 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char errstr[512];
 	int effect;
 
-	if (bd_decode_control(fuzz_codec(), data, size, &cmd, errstr, sizeof(errstr)))
+	if (!cfg_ready && (cfg_ready = bd_config_init(&cfg) == 0))
+		atexit(free_cfg);
+	if (!cfg_ready || bd_decode_control(fuzz_codec(), data, size, &cmd, errstr, sizeof(errstr)))
 		return 0;
 	for (int round = 0; round < 2; round++)
 		if (bd_campaigns_apply(&cs, &cmd, 0.1, &effect, &changed, errstr,
 				       sizeof(errstr)) == 0) {
-			double s = changed->daily_budget;
+			bd_bounds_t b;
+			bd_bounds_of(changed, &cfg, &b);
+			double s = changed->daily_budget + b.max_value + b.max_cost +
+				   b.winsor_value;
 			for (int j = 0; j < changed->n_treatments; j++)
 				s += changed->nominal_cost[j] +
 				     (double)fuzz_touch_str(changed->treatment_name[j]);

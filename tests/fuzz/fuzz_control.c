@@ -15,6 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int j = 0; j < cmd.n_treatments; j++)
 		s += (double)fuzz_touch_str(cmd.treatments[j].name) +
 		     cmd.treatments[j].nominal_cost;
+	s += (cmd.has_max_value ? cmd.max_value : 0) + (cmd.has_max_cost ? cmd.max_cost : 0) +
+	     (cmd.has_winsor_value ? cmd.winsor_value : 0);
 	fuzz_sink = s;
 	return 0;
 }

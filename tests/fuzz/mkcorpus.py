@@ -39,7 +39,8 @@ def outcome(**kw):
 def control(action, **kw):
     r = {"command_id": "cmd1", "campaign_id": "c1", "ts_ms": TS, "action": action,
          "daily_budget": None, "treatments": None, "exploration": None,
-         "timezone_offset_s": None}
+         "timezone_offset_s": None, "max_value": None, "max_cost": None,
+         "winsor_value": None}
     r.update(kw)
     return r
 
@@ -130,6 +131,9 @@ def corpus():
             {"id": i, "name": "t%d" % i, "nominal_cost": float(i)} for i in range(16)])),
         encode("control_command", control("UPSERT_CAMPAIGN", daily_budget=5.0)),
         encode("control_command", control("SET_BUDGET")),
+        encode("control_command", control("UPSERT_CAMPAIGN", treatments=TREATMENTS,
+                                          max_value=1e6, max_cost=0.0, winsor_value=500.0)),
+        encode("control_command", control("UPSERT_CAMPAIGN", max_cost=math.inf)),
         swap(encode("control_command", control("UPSERT_CAMPAIGN", treatments=[
             {"id": 0, "name": "N@@", "nominal_cost": 0.0}])), b"N@@", NOT_UTF8[4])]
     c["control"] = ctl

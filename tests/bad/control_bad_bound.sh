@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a control command with an infinite max_cost (invalid).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" control_bad_bound
