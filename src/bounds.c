@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "budgetd/utf8.h"
+
 static double largest_nominal(const bd_campaign_t *c)
 {
 	double m = 0;
@@ -48,7 +50,10 @@ bd_bounds_fail_t bd_bounds_check(const bd_bounds_t *b, const char *campaign, int
 				 double value, double cost, double propensity, char *errstr,
 				 size_t errstr_size)
 {
-	char from[96];
+	char from[96], q[BD_UTF8_QUOTE_ID];
+	/* the campaign id may be an unknown one's, up to 1024 bytes: quoted
+	 * so that the detail cannot cut a character */
+	campaign = bd_utf8_quote(q, sizeof(q), campaign);
 	if (!(value <= b->max_value)) {
 		snprintf(errstr, errstr_size,
 			 "value %g is above %g, the most campaign '%s' accepts (%s)", value,

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/utf8.h"
+
 #define CAMPAIGN_RECORD_VERSION 2
 
 /* A record of version 1 holds bd_campaign_t as it was before the outcome
@@ -100,9 +102,9 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 			for (int j = 0; j < cmd->n_treatments; j++) {
 				const bd_treatment_t *t = &cmd->treatments[j];
 				c->nominal_cost[t->id] = t->nominal_cost;
-				snprintf(c->treatment_name[t->id],
-					 sizeof(c->treatment_name[t->id]), "%s",
-					 t->name);
+				/* a long name is cut on a character boundary */
+				bd_utf8_copy(c->treatment_name[t->id],
+					     sizeof(c->treatment_name[t->id]), t->name);
 			}
 		}
 		if (cmd->has_budget) {

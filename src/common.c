@@ -34,6 +34,7 @@ const char *bd_strerror(int err)
 	case BD_ESTORE: return "state store error";
 	case BD_EKAFKA: return "Kafka client error";
 	case BD_ECONFIG: return "configuration error";
+	case BD_EENCODING: return "not valid UTF-8";
 	}
 	if (err < 0 && err > -4096) {
 		/* strerrordesc_np is thread-safe, unlike strerror */

@@ -99,12 +99,16 @@ static const setting_t settings[] = {
 	 "Longest time input waits before its state and offsets are written", R_RESTART},
 	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,
 	 "Most input messages in one atomic state batch", R_RESTART},
+	{"control.ids.max", T_INT, OFF(control_ids_max), "100000", 1, 100000000, NULL,
+	 "Command ids remembered: a control command whose command_id is among the ids of the "
+	 "newest this many applied commands is ignored (dead letter duplicate); kept in the "
+	 "state with the commands' effects", R_LIVE},
 	{"decision.retention.s", T_INT, OFF(decision_retention_s), "604800", 60, INT_MAX, NULL,
 	 "How long decisions wait for their outcome: an outcome more than this after its "
 	 "decision (event times) is dead-lettered as expired", R_RESTART},
 	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
-	 "Input messages larger than this are dead-lettered (oversized, first 1024 bytes kept) "
-	 "without being decoded", R_RESTART},
+	 "Input messages, or their keys, larger than this are dead-lettered (oversized, first "
+	 "1024 bytes of the key and of the payload kept) without being decoded", R_RESTART},
 	{"clock.mode", T_ENUM, OFF(clock_mode), "wall", 0, 0, "wall|event",
 	 "Where event times are held: wall (live traffic) refuses an event (feature event or "
 	 "outcome) dated more than clock.max.ahead.s ahead of this host's clock; event (replays, "

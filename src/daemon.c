@@ -16,6 +16,7 @@
 #include "budgetd/campaign.h"
 #include "budgetd/clock.h"
 #include "budgetd/cluster.h"
+#include "budgetd/cmdids.h"
 #include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
 #include "budgetd/log.h"
@@ -31,6 +32,7 @@
 #include "budgetd/status_html.h"
 #include "budgetd/store.h"
 #include "budgetd/trainer.h"
+#include "budgetd/utf8.h"
 #include "budgetd/worker.h"
 
 
@@ -78,6 +80,8 @@ struct bd_daemon_s {
 	int n_tracks;
 	bd_histo_t solve_histo;
 	uint64_t n_control_in, n_plans_out, n_models_out;
+	uint64_t n_control_dups; /* commands ignored: their id was applied before */
+	bd_cmdids_t cmdids;
 	int64_t started_ms;
 	char health_why[300];
 	bd_worker_counters_t joined;
@@ -521,20 +525,45 @@ static void control_dead_letter(bd_daemon_t *d, const rd_kafka_message_t *m,
 	bd_dead_letter_t dl = {
 		.topic = rd_kafka_topic_name(m->rkt), .partition = m->partition,
 		.offset = m->offset, .ts_ms = wall_ms(), .reason = reason,
-		.detail = detail, .key = m->key, .key_len = m->key_len,
-		.payload = m->payload,
-		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
-				       ? BD_DEAD_OVERSIZED_KEEP
-				       : m->len,
+		.detail = detail, .key = m->key,
+		.key_len = bd_dead_keep(why, m->key_len), .payload = m->payload,
+		.payload_len = bd_dead_keep(why, m->len),
 	};
 	d->control_dead[why]++;
 	bd_warn("control %d@%lld rejected: %s: %s", m->partition,
 		(long long)m->offset, reason, detail);
 	if (bd_encode_dead_letter(d->codec, &dl, &d->out) != 0 ||
 	    bd_outbox_add(d->outbox, d->batch, BD_OUTBOX_GLOBAL, BD_MSG_DEADLETTER,
-			  m->key, m->key_len, d->out.data, d->out.len) != 0)
+			  m->key, dl.key_len, d->out.data, d->out.len) != 0)
 		bd_error("cannot dead-letter control %d@%lld", m->partition,
 			 (long long)m->offset);
+}
+
+/* A command whose id was applied before is ignored (the schema says so:
+ * a producer's retry must not apply it twice), dead-lettered as a
+ * duplicate and counted.  @returns 1 if @p cmd is new, 0 if it was
+ * dead-lettered, <0 on a store error (logged). */
+static int command_seen(bd_daemon_t *d, const rd_kafka_message_t *m,
+			const bd_control_command_t *cmd)
+{
+	char errstr[256], q[BD_UTF8_QUOTE_ID], qc[BD_UTF8_QUOTE_ID];
+	uint64_t seq = 0;
+	int err = bd_cmdids_seen(&d->cmdids, cmd->command_id, &seq);
+	if (err < 0) {
+		bd_error("control %d@%lld: cannot read the remembered command ids: %s",
+			 m->partition, (long long)m->offset, bd_strerror(err));
+		return err;
+	}
+	if (err == 1)
+		return 1;
+	snprintf(errstr, sizeof(errstr),
+		 "command_id '%s' was applied before; ignored (%s %s; command %llu of "
+		 "those remembered)",
+		 bd_utf8_quote(q, sizeof(q), cmd->command_id), bd_action_name(cmd->action),
+		 bd_utf8_quote(qc, sizeof(qc), cmd->campaign_id), (unsigned long long)seq + 1);
+	d->n_control_dups++;
+	control_dead_letter(d, m, BD_DEAD_DUPLICATE, errstr);
+	return 0;
 }
 
 static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
@@ -549,12 +578,9 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 
 	d->n_control_in++;
 
-	if (m->len > (size_t)d->cfg->input_max_bytes) {
+	if (bd_dead_oversized(m->key_len, m->len, d->cfg->input_max_bytes, errstr,
+			      sizeof(errstr))) {
 		/* not decoded: see the workers' oversized() */
-		snprintf(errstr, sizeof(errstr),
-			 "message is %zu bytes, input.max.bytes is %d (payload cut to "
-			 "its first %d bytes)",
-			 m->len, d->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
 		err = BD_EINVAL;
 		control_dead_letter(d, m, BD_DEAD_OVERSIZED, errstr);
 		goto done;
@@ -563,6 +589,14 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 				sizeof(errstr));
 	if (err) {
 		control_dead_letter(d, m, bd_decode_dead_reason(err), errstr);
+		goto done;
+	}
+	if ((err = command_seen(d, m, &cmd)) != 1) {
+		if (err < 0) {
+			d->exit_code = 1;
+			return;
+		}
+		err = BD_EDUP;
 		goto done;
 	}
 	err = bd_campaigns_apply(&d->campaigns, &cmd, d->cfg->exploration, &effect,
@@ -580,6 +614,14 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	int len = bd_campaign_pack(c, rec, sizeof(rec));
 	bd_store_batch_put(d->batch, BD_CF_CAMPAIGNS, c->id, strlen(c->id), rec,
 			   (size_t)len);
+	/* the id with the effect, in one batch: a replay is exact */
+	if (bd_cmdids_remember(&d->cmdids, d->batch, cmd.command_id,
+			       d->cfg->control_ids_max) != 0) {
+		bd_error("control %d@%lld: cannot read the remembered command ids",
+			 m->partition, (long long)m->offset);
+		d->exit_code = 1;
+		return;
+	}
 	bd_info("control: %s %s (budget %.2f, %d treatments%s)",
 		bd_action_name(cmd.action), c->id, c->daily_budget,
 		c->n_treatments, c->paused ? ", paused" : "");
@@ -589,6 +631,7 @@ done:
 	bd_store_batch_offset(d->batch, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset + 1);
 	if (write_batch(d) != 0) {
+		bd_cmdids_init(&d->cmdids, d->store); /* read back what is stored */
 		d->exit_code = 1;
 		return;
 	}
@@ -724,7 +767,8 @@ static void admin_refresh(bd_daemon_t *d)
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
 		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
 		.store_name = store_props, .store_value = store_val,
-		.control_in = d->n_control_in, .plans_out = d->n_plans_out,
+		.control_in = d->n_control_in, .control_dups = d->n_control_dups,
+		.plans_out = d->n_plans_out,
 		.models_out = d->n_models_out,
 	};
 	if (r.now_ms <= 0)
@@ -805,8 +849,18 @@ static int load_campaigns_cb(const char *key, size_t klen, const char *val,
 {
 	bd_daemon_t *d = opaque;
 	bd_campaign_t c;
+	char q[BD_UTF8_QUOTE_ID], id[BD_ID_MAX];
 	if (bd_campaign_unpack(&c, val, vlen) != 0) {
-		bd_warn("campaign record '%.*s' is damaged; skipped", (int)klen, key);
+		snprintf(id, sizeof(id), "%.*s", (int)(klen < BD_ID_MAX ? klen : BD_ID_MAX - 1), key);
+		bd_warn("campaign record '%s' is damaged; skipped", bd_utf8_quote(q, sizeof(q), id));
+		return 0;
+	}
+	/* a release before the UTF-8 checks created campaigns from any bytes:
+	 * no event can name such a campaign any more (encoding), and its
+	 * plans would not decode */
+	if (!bd_utf8_valid(c.id, strlen(c.id), NULL)) {
+		bd_warn("campaign '%s': its id is not valid UTF-8 (an older release took it); "
+			"not loaded", bd_utf8_quote(q, sizeof(q), c.id));
 		return 0;
 	}
 	if (d->campaigns.n == d->campaigns.cap) {
@@ -1507,6 +1561,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
 		goto fail;
+	bd_cmdids_init(&d.cmdids, d.store);
 	if (!cfg->bootstrap_servers[0]) {
 		if ((err = bd_broker_start(cfg, &d.broker, errstr, sizeof(errstr))))
 			goto fail;

@@ -9,18 +9,23 @@
 /* Purposes of the hash draws: distinct constants so draws are independent. */
 enum { DRAW_EXPLORE = 1, DRAW_EXPLORE_ARM = 2, DRAW_POLICY_ARM = 3 };
 
-uint64_t bd_decision_hash(const char *campaign_id, const char *request_id)
+uint64_t bd_decision_hash(const char *campaign_id, const char *user_id,
+			  const char *request_id)
 {
-	size_t a = strlen(campaign_id), b = strlen(request_id);
-	char buf[2 * 1024 + 2];
-	if (a > 1024)
-		a = 1024;
-	if (b > 1024)
-		b = 1024;
-	memcpy(buf, campaign_id, a);
-	buf[a] = '\0';
-	memcpy(buf + a + 1, request_id, b);
-	return bd_hash_bytes(buf, a + 1 + b, 0);
+	/* docs/messages.md "Decision ids": campaign 0x00 user 0x00 request;
+	 * decoded ids are at most 1024 bytes (longer ones are invalid), so
+	 * the cut below never applies to an id the daemon decides for */
+	const char *part[3] = {campaign_id, user_id, request_id};
+	char buf[3 * 1024 + 2];
+	size_t n = 0;
+	for (int i = 0; i < 3; i++) {
+		size_t l = strnlen(part[i], 1024);
+		if (i)
+			buf[n++] = '\0';
+		memcpy(buf + n, part[i], l);
+		n += l;
+	}
+	return bd_hash_bytes(buf, n, 0);
 }
 
 void bd_decision_id_format(uint64_t h, char out[17])

@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "budgetd/cluster.h"
+#include "budgetd/sbuf.h"
 #include "budgetd/schemas.h"
+#include "budgetd/utf8.h"
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -250,12 +252,39 @@ const char *bd_dead_reason_name(bd_dead_reason_t r)
 	return (unsigned)r < BD_DEAD__COUNT ? dead_reason_names[r] : "invalid";
 }
 
+size_t bd_dead_keep(bd_dead_reason_t why, size_t len)
+{
+	return why == BD_DEAD_OVERSIZED && len > BD_DEAD_OVERSIZED_KEEP ? BD_DEAD_OVERSIZED_KEEP
+									: len;
+}
+
+bool bd_dead_oversized(size_t key_len, size_t len, int max_bytes, char *errstr,
+		       size_t errstr_size)
+{
+	const char *cut = key_len > BD_DEAD_OVERSIZED_KEEP ? "key and payload cut to their"
+							   : "payload cut to its";
+	if (len > (size_t)max_bytes)
+		snprintf(errstr, errstr_size,
+			 "message is %zu bytes, input.max.bytes is %d (%s first %d bytes)", len,
+			 max_bytes, cut, BD_DEAD_OVERSIZED_KEEP);
+	else if (key_len > (size_t)max_bytes)
+		/* the key goes into the dead letter twice (Kafka key and field) */
+		snprintf(errstr, errstr_size,
+			 "key is %zu bytes, input.max.bytes is %d (key and payload cut to their "
+			 "first %d bytes)",
+			 key_len, max_bytes, BD_DEAD_OVERSIZED_KEEP);
+	else
+		return false;
+	return true;
+}
+
 bd_dead_reason_t bd_decode_dead_reason(int err)
 {
 	switch (err) {
 	case BD_EWIRE: return BD_DEAD_WIRE;
 	case BD_ESCHEMA: return BD_DEAD_SCHEMA;
 	case BD_EINVAL: return BD_DEAD_INVALID;
+	case BD_EENCODING: return BD_DEAD_ENCODING;
 	default: return BD_DEAD_DECODE;
 	}
 }
@@ -299,21 +328,34 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	/* Avro C must never see a malformed body: it leaks on failed reads
 	 * and allocates whatever length a message claims (wire.c) */
-	const char *why, *body = (const char *)buf + h.body_offset;
+	char why[160];
+	const char *body = (const char *)buf + h.body_offset;
 	size_t body_len = len - h.body_offset;
-	bool old = c->old_schema[kind] &&
-		   (h.format == BD_WIRE_CONFLUENT
-			    ? bd_wire_body_check(c->schema[kind], body, body_len, &why) != 0 &&
-				      bd_wire_body_check(c->old_schema[kind], body, body_len,
-							 &why) == 0
-			    : h.fingerprint == c->old_fingerprint[kind]);
+	bool old = false;
+	if (c->old_schema[kind] && h.format == BD_WIRE_CONFLUENT) {
+		/* a body that is not the current layout but walks as the
+		 * earlier one (a string that is not UTF-8 included) */
+		err = bd_wire_body_check(c->schema[kind], body, body_len, why, sizeof(why));
+		old = err != 0 && err != BD_EENCODING &&
+		      ((err = bd_wire_body_check(c->old_schema[kind], body, body_len, why,
+						 sizeof(why))) == 0 ||
+		       err == BD_EENCODING);
+	} else if (c->old_schema[kind]) {
+		old = h.fingerprint == c->old_fingerprint[kind];
+	}
 	if (old) {
 		if ((err = old_layout_pad(c, kind, body, body_len)))
 			return err;
 		body = (const char *)c->padded.data;
 		body_len = c->padded.len;
 	}
-	if (bd_wire_body_check(c->schema[kind], body, body_len, &why) != 0) {
+	err = bd_wire_body_check(c->schema[kind], body, body_len, why, sizeof(why));
+	if (err == BD_EENCODING) {
+		/* "request_id is not valid UTF-8 (byte 0xff at offset 1)" */
+		snprintf(errstr, errstr_size, "%s", why);
+		return err;
+	}
+	if (err) {
 		if (strncmp(why, "trailing", 8) == 0)
 			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
 		else
@@ -809,10 +851,22 @@ bad:
 
 /* ---- encode helpers ------------------------------------------------------ */
 
+/* Every string written is UTF-8, whatever it was given: the inputs are
+ * checked (wire.c) and details quote them safely (utf8.h), so this only
+ * ever replaces bytes of state written before those checks (U+FFFD). */
 static void set_str(avro_value_t *rec, size_t i, const char *s)
 {
 	avro_value_t f = field(rec, i);
-	avro_value_set_string(&f, s ? s : "");
+	bd_sbuf_t t = BD_SBUF_INIT;
+	if (!s)
+		s = "";
+	if (bd_utf8_valid(s, strlen(s), NULL)) {
+		avro_value_set_string(&f, s);
+		return;
+	}
+	bd_sbuf_text(&t, s);
+	avro_value_set_string(&f, bd_sbuf_failed(&t) || !t.s ? "" : t.s);
+	bd_sbuf_free(&t);
 }
 
 static void set_long(avro_value_t *rec, size_t i, int64_t x)

@@ -9,12 +9,24 @@
 #define SEQ_BITS 48
 #define SEQ_MASK ((1ULL << SEQ_BITS) - 1)
 
+/*
+ * An outbox record.  Version 2 (this release):
+ *   0xb2, kind, flags (bit 0: the key is null), key length (be32), key, value
+ * Version 1 (releases before it), still read so that their state starts:
+ *   kind (< BD_MSG__COUNT), key length (be16), key, value
+ * (an empty version-1 key was produced as null).  Version 1 stored a key
+ * length modulo 65536: a longer key was cut and its tail taken for the
+ * value.
+ */
+#define REC_V2 0xb2
+#define REC_V2_HDR 7
+#define REC_NULL_KEY 1
+
 typedef struct staged_s {
 	uint16_t part;
 	uint64_t seq;
-	bd_msg_kind_t kind;
-	size_t klen, vlen;
-	uint8_t *data; /* key then value */
+	size_t len;
+	uint8_t *data; /* the record */
 } staged_t;
 
 typedef struct vec_s {
@@ -131,31 +143,33 @@ int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 		  bd_msg_kind_t kind, const void *key, size_t klen,
 		  const void *val, size_t vlen)
 {
-	staged_t s = {.part = part, .kind = kind, .klen = klen, .vlen = vlen};
+	staged_t s = {.part = part, .len = REC_V2_HDR + klen + vlen};
 	uint8_t ek[10];
 	int err;
 
+	if (klen > UINT32_MAX)
+		return BD_EINVAL;
 	if ((err = ensure_part(ob, part)))
 		return err;
 	if (ob->next_seq[part] == UINT64_MAX)
 		ob->next_seq[part] = load_seq(ob, part);
 	s.seq = ob->next_seq[part]++;
 	ob->seq_dirty[part] = 1;
-	/* stored as: kind, key length (2 bytes), key, value */
-	s.data = malloc(3 + klen + vlen);
+	s.data = malloc(s.len);
 	if (!s.data)
 		return -ENOMEM;
-	s.data[0] = (uint8_t)kind;
-	s.data[1] = (uint8_t)(klen >> 8);
-	s.data[2] = (uint8_t)klen;
-	memcpy(s.data + 3, key, klen);
-	memcpy(s.data + 3 + klen, val, vlen);
+	s.data[0] = REC_V2;
+	s.data[1] = (uint8_t)kind;
+	s.data[2] = key ? 0 : REC_NULL_KEY;
+	bd_be32(s.data + 3, (uint32_t)klen);
+	if (klen)
+		memcpy(s.data + REC_V2_HDR, key, klen);
+	memcpy(s.data + REC_V2_HDR + klen, val, vlen);
 	if ((err = vec_push(&ob->staged, &s))) {
 		free(s.data);
 		return err;
 	}
-	bd_store_batch_put(b, BD_CF_OUTBOX, ek, entry_key(ek, part, s.seq), s.data,
-			   3 + klen + vlen);
+	bd_store_batch_put(b, BD_CF_OUTBOX, ek, entry_key(ek, part, s.seq), s.data, s.len);
 	return 0;
 }
 
@@ -179,24 +193,61 @@ void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b)
 		}
 }
 
+/* A stored record's parts; @returns 0, or -1 if it is damaged. */
+typedef struct rec_s {
+	bd_msg_kind_t kind;
+	const uint8_t *key, *val; /* key NULL: a null key */
+	size_t klen, vlen;
+} rec_t;
+
+static int rec_parse(const uint8_t *data, size_t len, rec_t *r)
+{
+	size_t hdr, klen;
+	int null_key;
+
+	if (len >= REC_V2_HDR && data[0] == REC_V2) {
+		r->kind = (bd_msg_kind_t)data[1];
+		null_key = data[2] & REC_NULL_KEY;
+		klen = (size_t)data[3] << 24 | (size_t)data[4] << 16 | (size_t)data[5] << 8 |
+		       data[6];
+		hdr = REC_V2_HDR;
+	} else if (len >= 3) { /* version 1 */
+		r->kind = (bd_msg_kind_t)data[0];
+		klen = (size_t)data[1] << 8 | data[2];
+		null_key = klen == 0;
+		hdr = 3;
+	} else {
+		return -1;
+	}
+	if ((unsigned)r->kind >= BD_MSG__COUNT || klen > len - hdr || (null_key && klen))
+		return -1;
+	r->key = null_key ? NULL : data + hdr;
+	r->klen = klen;
+	r->val = data + hdr + klen;
+	r->vlen = len - hdr - klen;
+	return 0;
+}
+
 static void produce_one(bd_outbox_t *ob, uint16_t part, uint64_t seq,
 			const uint8_t *data, size_t len)
 {
-	bd_msg_kind_t kind = (bd_msg_kind_t)data[0];
-	size_t klen = (size_t)data[1] << 8 | data[2];
 	uint64_t opaque = (uint64_t)part << SEQ_BITS | seq;
 	rd_kafka_resp_err_t err;
+	rec_t r;
 
-	if ((unsigned)kind >= BD_MSG__COUNT || 3 + klen > len) {
+	if (rec_parse(data, len, &r) != 0) {
 		bd_error("outbox entry %u/%llu is damaged; dropped", part,
 			 (unsigned long long)seq);
 		vec_push(&ob->acked, &opaque);
 		return;
 	}
+	/* an empty key stays empty: librdkafka makes a key null only when
+	 * its pointer is NULL */
 	err = rd_kafka_producev(
-		ob->producer, RD_KAFKA_V_TOPIC(ob->topics[kind]),
-		RD_KAFKA_V_KEY(klen ? (void *)(data + 3) : NULL, klen),
-		RD_KAFKA_V_VALUE((void *)(data + 3 + klen), len - 3 - klen),
+		ob->producer, RD_KAFKA_V_TOPIC(ob->topics[r.kind]),
+		RD_KAFKA_V_KEY(r.key ? (void *)(r.klen ? r.key : (const uint8_t *)"") : NULL,
+			       r.klen),
+		RD_KAFKA_V_VALUE((void *)r.val, r.vlen),
 		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_OPAQUE((void *)(uintptr_t)opaque), RD_KAFKA_V_END);
 	if (err) {
@@ -235,8 +286,7 @@ void bd_outbox_produce(bd_outbox_t *ob)
 {
 	staged_t *s = ob->staged.v;
 	for (size_t i = 0; i < ob->staged.n; i++) {
-		produce_one(ob, s[i].part, s[i].seq, s[i].data,
-			    3 + s[i].klen + s[i].vlen);
+		produce_one(ob, s[i].part, s[i].seq, s[i].data, s[i].len);
 		free(s[i].data);
 	}
 	ob->staged.n = 0;

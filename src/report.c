@@ -222,6 +222,10 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_control_dead_letters_total", "counter",
 	       "Control commands sent to the dead-letter topic");
 	sample(o, "budgetd_control_dead_letters_total", NULL, NULL, (double)r->control_dead);
+	family(o, "budgetd_control_duplicates_total", "counter",
+	       "Control commands ignored because their command_id was applied before (each is "
+	       "also a dead letter duplicate)");
+	sample(o, "budgetd_control_duplicates_total", NULL, NULL, (double)r->control_dups);
 	family(o, "budgetd_decode_errors_total", "counter",
 	       "Inputs that did not decode (framing, schema, Avro body), by reason");
 	for (int k = 0; k < BD_DEAD__COUNT; k++) {
@@ -279,9 +283,13 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_consumer_lag", "gauge",
 	       "Messages behind the high watermark, by input partition (librdkafka's cached "
 	       "watermark)");
-	for (int i = 0; i < r->n_lag; i++)
-		bd_sbuf_printf(o, "budgetd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
-			       r->lag[i].topic, r->lag[i].partition, (long long)r->lag[i].lag);
+	for (int i = 0; i < r->n_lag; i++) {
+		/* topic names are settings: escaped like every label */
+		bd_sbuf_cat(o, "budgetd_consumer_lag{topic=\"");
+		bd_sbuf_prom_label(o, r->lag[i].topic);
+		bd_sbuf_printf(o, "\",partition=\"%d\"} %lld\n", r->lag[i].partition,
+			       (long long)r->lag[i].lag);
+	}
 	family(o, "budgetd_rocksdb", "gauge", "RocksDB properties (rocksdb.* names)");
 	for (int i = 0; i < r->n_store; i++)
 		if (!isnan(r->store_value[i]))
@@ -548,7 +556,8 @@ void bd_report_text_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 	for (int i = 0; i < r->campaigns->n; i++) {
 		const bd_campaign_t *c = &r->campaigns->v[i];
 		const bd_report_track_t *t = r->tracks[i];
-		bd_sbuf_printf(o, "%-24s %12.2f %12s %12s %8lld %10s %6s ", c->id, c->daily_budget,
+		bd_sbuf_cell(o, c->id, 24, 1);
+		bd_sbuf_printf(o, " %12.2f %12s %12s %8lld %10s %6s ", c->daily_budget,
 			       fmt_num(a, sizeof(a), t ? t->spent : NAN),
 			       fmt_num(b, sizeof(b),
 				       t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day)
@@ -556,9 +565,11 @@ void bd_report_text_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 			       r->plans[i] ? (long long)r->plans[i]->version : 0LL,
 			       fmt_num(l, sizeof(l), r->plans[i] ? r->plans[i]->lambda : NAN),
 			       c->paused ? "paused" : "active");
-		for (int j = 0; j < c->n_treatments; j++)
-			bd_sbuf_printf(o, "%s%s(%s)", j ? ", " : "", c->treatment_name[j],
-				       fmt_num(c2, sizeof(c2), c->nominal_cost[j]));
+		for (int j = 0; j < c->n_treatments; j++) {
+			bd_sbuf_cat(o, j ? ", " : "");
+			bd_sbuf_text(o, c->treatment_name[j]);
+			bd_sbuf_printf(o, "(%s)", fmt_num(c2, sizeof(c2), c->nominal_cost[j]));
+		}
 		bd_sbuf_cat(o, "\n");
 	}
 }
@@ -570,14 +581,18 @@ void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *o)
 		const bd_campaign_t *c = &r->campaigns->v[i];
 		if (!p)
 			continue;
-		bd_sbuf_printf(o, "campaign %s: plan %lld (%s, model %lld): remaining %.2f of %.2f, "
+		bd_sbuf_cat(o, "campaign ");
+		bd_sbuf_text(o, p->campaign_id);
+		bd_sbuf_printf(o, ": plan %lld (%s, model %lld): remaining %.2f of %.2f, "
 				  "expected spend %.2f, value %.2f, lambda %.4f, explore %.3f\n",
-			       p->campaign_id, (long long)p->version, p->solver ? p->solver : "",
+			       (long long)p->version, p->solver ? p->solver : "",
 			       (long long)p->model_version, p->remaining_budget, p->daily_budget,
 			       p->expected_spend, p->expected_value, p->lambda, p->explore);
 		bd_sbuf_printf(o, "  %-8s %7s", "CLUSTER", "SHARE");
-		for (int j = 0; j < p->j; j++)
-			bd_sbuf_printf(o, " %12.12s", j < c->n_treatments ? c->treatment_name[j] : "?");
+		for (int j = 0; j < p->j; j++) {
+			bd_sbuf_cat(o, " ");
+			bd_sbuf_cell(o, j < c->n_treatments ? c->treatment_name[j] : "?", 12, 0);
+		}
 		bd_sbuf_cat(o, "\n");
 		for (int g = 0; g < p->k; g++) {
 			bd_sbuf_printf(o, "  %-8d %7.3f", g, p->share[g]);
@@ -598,9 +613,13 @@ void bd_report_text_clusters(const bd_report_t *r, bd_sbuf_t *o)
 		const bd_campaign_t *c = &r->campaigns->v[i];
 		if (!t || !t->r)
 			continue;
-		bd_sbuf_printf(o, "campaign %s\n  %-8s", c->id, "CLUSTER");
-		for (int j = 0; j < t->j; j++)
-			bd_sbuf_printf(o, " %24.24s", j < c->n_treatments ? c->treatment_name[j] : "?");
+		bd_sbuf_cat(o, "campaign ");
+		bd_sbuf_text(o, c->id);
+		bd_sbuf_printf(o, "\n  %-8s", "CLUSTER");
+		for (int j = 0; j < t->j; j++) {
+			bd_sbuf_cat(o, " ");
+			bd_sbuf_cell(o, j < c->n_treatments ? c->treatment_name[j] : "?", 24, 0);
+		}
 		bd_sbuf_cat(o, "\n");
 		for (int g = 0; g < t->k; g++) {
 			bd_sbuf_printf(o, "  %-8d", g);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/utf8.h"
+
 static int reserve(bd_sbuf_t *b, size_t extra)
 {
 	if (b->oom)
@@ -58,19 +60,36 @@ void bd_sbuf_cat(bd_sbuf_t *b, const char *s)
 	put(b, s, strlen(s));
 }
 
+/* U+FFFD, what a byte that is not UTF-8 becomes in every rendering */
+static const char replacement[] = "\xef\xbf\xbd";
+
+/* The next character of @p s: its length, 1 for a byte that is not part
+ * of a valid character (*bad set). */
+static size_t next_char(const char *s, int *bad)
+{
+	size_t l = bd_utf8_char(s, strnlen(s, 4), NULL);
+	*bad = l == 0;
+	return l ? l : 1;
+}
+
 void bd_sbuf_json_str(bd_sbuf_t *b, const char *s)
 {
 	put(b, "\"", 1);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+		int bad;
+		size_t l = next_char(s, &bad);
+		if (bad) {
+			put(b, replacement, 3);
+		} else if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			put(b, e, 2);
-		} else if (c < 0x20) {
+		} else if (c < 0x20 || c == 0x7f) {
 			bd_sbuf_printf(b, "\\u%04x", c);
 		} else {
-			put(b, s, 1);
+			put(b, s, l);
 		}
+		s += l;
 	}
 	put(b, "\"", 1);
 }
@@ -85,13 +104,18 @@ void bd_sbuf_json_num(bd_sbuf_t *b, double v)
 
 void bd_sbuf_prom_label(bd_sbuf_t *b, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			put(b, "\\", 1);
-		if (*s == '\n')
+	while (*s) {
+		int bad;
+		size_t l = next_char(s, &bad);
+		if (bad)
+			put(b, replacement, 3);
+		else if (*s == '\\' || *s == '"')
+			put(b, (const char[]){'\\', *s}, 2);
+		else if (*s == '\n')
 			put(b, "\\n", 2);
 		else
-			put(b, s, 1);
+			put(b, s, l);
+		s += l;
 	}
 }
 
@@ -107,16 +131,53 @@ void bd_sbuf_prom_num(bd_sbuf_t *b, double v)
 
 void bd_sbuf_html(bd_sbuf_t *b, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		int bad;
+		size_t l = next_char(s, &bad);
+		/* control characters other than white space are not allowed
+		 * in HTML text, not even as character references */
+		if (bad || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+			put(b, replacement, 3);
+			s += l;
+			continue;
+		}
+		switch (c) {
 		case '&': bd_sbuf_cat(b, "&amp;"); break;
 		case '<': bd_sbuf_cat(b, "&lt;"); break;
 		case '>': bd_sbuf_cat(b, "&gt;"); break;
 		case '"': bd_sbuf_cat(b, "&quot;"); break;
 		case '\'': bd_sbuf_cat(b, "&#39;"); break;
-		default: put(b, s, 1);
+		default: put(b, s, l);
 		}
+		s += l;
 	}
+}
+
+void bd_sbuf_text(bd_sbuf_t *b, const char *s)
+{
+	while (*s) {
+		int bad;
+		size_t l = next_char(s, &bad);
+		put(b, bad ? replacement : s, bad ? 3 : l);
+		s += l;
+	}
+}
+
+void bd_sbuf_cell(bd_sbuf_t *b, const char *s, size_t width, int left)
+{
+	bd_sbuf_t t = BD_SBUF_INIT;
+	bd_sbuf_text(&t, s);
+	size_t n = t.s ? bd_utf8_cut(t.s, t.len, width) : 0;
+	if (t.oom)
+		b->oom = 1;
+	for (size_t i = n; !left && i < width; i++)
+		put(b, " ", 1);
+	if (n)
+		put(b, t.s, n);
+	for (size_t i = n; left && i < width; i++)
+		put(b, " ", 1);
+	bd_sbuf_free(&t);
 }
 
 int bd_sbuf_failed(const bd_sbuf_t *b)

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/utf8.h"
+
 #define CRC64_EMPTY 0xc15d213aa4d7a795ULL
 
 static uint64_t crc_table[256];
@@ -332,6 +334,17 @@ size_t bd_wire_header_write(bd_wire_format_t format, uint32_t schema_id,
 typedef struct walk_s {
 	const uint8_t *p, *end;
 	const char *why;
+	/* where the walk is: the top-level field, the innermost field, and
+	 * whether a map key or value is being read (for the encoding error) */
+	const char *top, *leaf;
+	int depth, in_map; /* in_map: 1 key, 2 value */
+	/* the first string that is not UTF-8 (the walk goes on: a structural
+	 * error anywhere is reported first) */
+	int bad_text;
+	const char *bad_top, *bad_leaf;
+	int bad_in_map;
+	size_t bad_at;
+	uint8_t bad_byte;
 } walk_t;
 
 static int walk_long(walk_t *w, int64_t *out)
@@ -364,6 +377,22 @@ static int walk_skip(walk_t *w, int64_t n)
 	return 0;
 }
 
+/* A string of @p n bytes at the cursor: checked to be UTF-8, then skipped. */
+static int walk_text(walk_t *w, int64_t n)
+{
+	size_t bad;
+	if (n >= 0 && n <= w->end - w->p && !w->bad_text &&
+	    !bd_utf8_valid(w->p, (size_t)n, &bad)) {
+		w->bad_text = 1;
+		w->bad_top = w->top;
+		w->bad_leaf = w->leaf;
+		w->bad_in_map = w->in_map;
+		w->bad_at = bad;
+		w->bad_byte = w->p[bad];
+	}
+	return walk_skip(w, n);
+}
+
 static int walk(walk_t *w, avro_schema_t s)
 {
 	int64_t n;
@@ -384,6 +413,9 @@ static int walk(walk_t *w, avro_schema_t s)
 		}
 		return 0;
 	case AVRO_STRING:
+		if ((err = walk_long(w, &n)))
+			return err;
+		return walk_text(w, n);
 	case AVRO_BYTES:
 		if ((err = walk_long(w, &n)))
 			return err;
@@ -405,11 +437,21 @@ static int walk(walk_t *w, avro_schema_t s)
 			return BD_EDECODE;
 		}
 		return walk(w, avro_schema_union_branch(s, (int)n));
-	case AVRO_RECORD:
-		for (size_t i = 0; i < avro_schema_record_size(s); i++)
+	case AVRO_RECORD: {
+		const char *top = w->top, *leaf = w->leaf;
+		w->depth++;
+		for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+			w->leaf = avro_schema_record_field_name(s, (int)i);
+			if (w->depth == 1)
+				w->top = w->leaf;
 			if ((err = walk(w, avro_schema_record_field_get_by_index(s, (int)i))))
 				return err;
+		}
+		w->depth--;
+		w->top = top;
+		w->leaf = leaf;
 		return 0;
+	}
 	case AVRO_ARRAY:
 	case AVRO_MAP:
 		for (;;) {
@@ -441,10 +483,15 @@ static int walk(walk_t *w, avro_schema_t s)
 			for (int64_t i = 0; i < n; i++) {
 				if (avro_typeof(s) == AVRO_MAP) {
 					int64_t key_len;
+					int in_map = w->in_map;
+					w->in_map = 1;
 					if ((err = walk_long(w, &key_len)) ||
-					    (err = walk_skip(w, key_len)) ||
-					    (err = walk(w, avro_schema_map_values(s))))
+					    (err = walk_text(w, key_len)))
 						return err;
+					w->in_map = 2;
+					if ((err = walk(w, avro_schema_map_values(s))))
+						return err;
+					w->in_map = in_map;
 				} else if ((err = walk(w, avro_schema_array_items(s)))) {
 					return err;
 				}
@@ -458,15 +505,27 @@ static int walk(walk_t *w, avro_schema_t s)
 }
 
 int bd_wire_body_check(avro_schema_t schema, const void *buf, size_t len,
-		       const char **why)
+		       char *why, size_t why_size)
 {
-	walk_t w = {buf, (const uint8_t *)buf + len, NULL};
+	walk_t w = {.p = buf, .end = (const uint8_t *)buf + len};
 	int err = walk(&w, schema);
 
 	if (!err && w.p != w.end) {
 		w.why = "trailing bytes after the Avro body";
 		err = BD_EDECODE;
 	}
-	*why = w.why;
-	return err;
+	if (err) {
+		snprintf(why, why_size, "%s", w.why);
+		return err;
+	}
+	if (w.bad_text) {
+		/* "treatments.name", "context (a key)", "request_id" */
+		const char *leaf = w.bad_leaf != w.bad_top ? w.bad_leaf : NULL;
+		snprintf(why, why_size, "%s%s%s%s is not valid UTF-8 (byte 0x%02x at offset %zu)",
+			 w.bad_top ? w.bad_top : "string", leaf ? "." : "", leaf ? leaf : "",
+			 w.bad_in_map == 1 ? " (a key)" : w.bad_in_map == 2 ? " (a value)" : "",
+			 w.bad_byte, w.bad_at);
+		return BD_EENCODING;
+	}
+	return 0;
 }

@@ -32,6 +32,7 @@
 #include "budgetd/outbox.h"
 #include "budgetd/samples.h"
 #include "budgetd/stats.h"
+#include "budgetd/utf8.h"
 
 #define REC_MAX (64 + 4 * 1100 + 512 * 4)
 
@@ -268,16 +269,14 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 		.reason = reason,
 		.detail = detail,
 		.key = m->key,
-		.key_len = m->key_len,
+		.key_len = bd_dead_keep(why, m->key_len),
 		.payload = m->payload,
-		.payload_len = why == BD_DEAD_OVERSIZED && m->len > BD_DEAD_OVERSIZED_KEEP
-				       ? BD_DEAD_OVERSIZED_KEEP
-				       : m->len,
+		.payload_len = bd_dead_keep(why, m->len),
 	};
 	int err = bd_encode_dead_letter(w->codec, &dl, &w->out);
 	if (!err)
 		err = bd_outbox_add(w->outbox, w->batch, (uint16_t)m->partition,
-				    BD_MSG_DEADLETTER, m->key, m->key_len,
+				    BD_MSG_DEADLETTER, m->key, dl.key_len,
 				    w->out.data, w->out.len);
 	if (err)
 		bd_error("cannot dead-letter %s/%d@%lld (%s): %s", dl.topic,
@@ -292,17 +291,15 @@ static void dead_letter(bd_worker_t *w, const rd_kafka_message_t *m,
 
 /* Input larger than input.max.bytes is refused before it is decoded: Avro C
  * would allocate whatever the body claims (a million features, megabytes
- * of string) before any of our limits could look at it.
+ * of string) before any of our limits could look at it.  A key longer than
+ * that too: it would go into the dead letter twice.
  * @returns true if @p m was dead-lettered. */
 static bool oversized(bd_worker_t *w, const rd_kafka_message_t *m)
 {
 	char errstr[160];
-	if (m->len <= (size_t)w->cfg->input_max_bytes)
+	if (!bd_dead_oversized(m->key_len, m->len, w->cfg->input_max_bytes, errstr,
+			       sizeof(errstr)))
 		return false;
-	snprintf(errstr, sizeof(errstr),
-		 "message is %zu bytes, input.max.bytes is %d (payload cut to its "
-		 "first %d bytes)",
-		 m->len, w->cfg->input_max_bytes, BD_DEAD_OVERSIZED_KEEP);
 	dead_letter(w, m, BD_DEAD_OVERSIZED, errstr);
 	return true;
 }
@@ -343,7 +340,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	bd_decision_rec_t rec;
 	const bd_campaign_t *c;
 	const bd_plan_t *plan;
-	char errstr[512], id[17];
+	char errstr[512], id[17], q[BD_UTF8_QUOTE_ID];
 	uint16_t part = (uint16_t)m->partition;
 	uint8_t key[BD_STATS_KEY_MAX];
 	uint64_t h;
@@ -360,7 +357,7 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	}
 	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
-			 ev.campaign_id);
+			 bd_utf8_quote(q, sizeof(q), ev.campaign_id));
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
@@ -381,18 +378,22 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
-	h = bd_decision_hash(ev.campaign_id, ev.request_id);
+	h = bd_decision_hash(ev.campaign_id, ev.user_id, ev.request_id);
 	bd_decision_id_format(h, id);
 	err = decision_lookup(w, part, h, &rec);
 	if (err < 0)
 		goto store_error;
 	if (err == 0) {
 		/* Seen before: answer with the stored decision, count nothing. */
-		if (strcmp(rec.request_id, ev.request_id) != 0) {
+		if (strcmp(rec.request_id, ev.request_id) != 0 ||
+		    strcmp(rec.user_id, ev.user_id) != 0 ||
+		    strcmp(rec.campaign_id, ev.campaign_id) != 0) {
+			char q2[BD_UTF8_QUOTE_ID];
 			snprintf(errstr, sizeof(errstr),
-				 "decision id %s collides with request '%s'", id,
-				 rec.request_id);
-			dead_letter(w, m, BD_DEAD_INVALID, errstr);
+				 "decision id %s collides with request '%s' of user '%s'", id,
+				 bd_utf8_quote(q, sizeof(q), rec.request_id),
+				 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
+			dead_letter(w, m, BD_DEAD_CONFLICT, errstr);
 			return;
 		}
 		d = (bd_decision_t){
@@ -563,8 +564,9 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	int err;
 
 	if (!c) {
+		char q[BD_UTF8_QUOTE_ID];
 		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
-			 ev->campaign_id);
+			 bd_utf8_quote(q, sizeof(q), ev->campaign_id));
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return;
 	}
@@ -681,7 +683,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 {
 	bd_outcome_event_t ev;
 	bd_decision_rec_t rec;
-	char errstr[512];
+	char errstr[512], q[BD_UTF8_QUOTE_ID], q2[BD_UTF8_QUOTE_ID];
 	uint16_t part = (uint16_t)m->partition;
 	uint64_t h;
 	int err;
@@ -706,8 +708,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	if (bd_decision_id_parse(ev.decision_id, &h) != 0) {
 		snprintf(errstr, sizeof(errstr),
-			 "decision_id '%.40s' is not 16 lowercase hex digits",
-			 ev.decision_id);
+			 "decision_id '%s' is not 16 lowercase hex digits",
+			 bd_utf8_quote(q, sizeof(q), ev.decision_id));
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}
@@ -741,7 +743,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	    strcmp(rec.user_id, ev.user_id) != 0) {
 		snprintf(errstr, sizeof(errstr),
 			 "decision %s belongs to campaign '%s' user '%s'",
-			 ev.decision_id, rec.campaign_id, rec.user_id);
+			 ev.decision_id, bd_utf8_quote(q, sizeof(q), rec.campaign_id),
+			 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
 		dead_letter(w, m, BD_DEAD_INVALID, errstr);
 		return;
 	}

@@ -10,7 +10,9 @@ import io
 import math
 import re
 import struct
+import subprocess
 import time
+import urllib.request
 
 import avro.io
 
@@ -54,6 +56,35 @@ def cc(rec):
     return ("control_command", b"k", encode("control_command", rec))
 
 
+def raw(kind, rec, swaps):
+    """encode() with strings that are not UTF-8: python's avro writes only
+    valid UTF-8, so each ASCII placeholder is swapped for bytes of the same
+    length (the Avro length before it stays right)."""
+    data = encode(kind, rec)
+    for ph, bad in swaps.items():
+        check(len(ph) == len(bad) and data.count(ph) == 1, "placeholder %r" % ph)
+        data = data.replace(ph, bad)
+    return data
+
+
+def fe_raw(rec, swaps, key=b"u1"):
+    return ("feature_event", key, raw("feature_event", rec, swaps))
+
+
+def cc_raw(rec, swaps):
+    return ("control_command", b"k", raw("control_command", rec, swaps))
+
+
+# the ways a byte string fails to be UTF-8 (RFC 3629)
+NOT_UTF8 = {
+    "ff": b"r\xff\xfe",                # bytes that never occur in UTF-8
+    "overlong": b"u\xc0\x80",          # NUL in two bytes
+    "surrogate": b"c\xed\xa0\x80",    # U+D800
+    "too_big": b"v\xf4\x90\x80\x80",  # U+110000
+    "cut": b"n\xe9x",                  # a lead byte without its continuation
+}
+
+
 def control_unknown_action(index):
     """A ControlCommand whose enum index names no action: python's avro
     writes only valid symbols, so the body is written field by field."""
@@ -71,12 +102,15 @@ def control_unknown_action(index):
 TR2 = [{"id": 0, "name": "a", "nominal_cost": 0.0}, {"id": 0, "name": "b", "nominal_cost": 1.0}]
 
 # kind: (messages(ctx) -> [(topic kind, key, payload)], reason, detail regex, options)
-# ctx: good (a valid feature event's bytes), did (the good decision's id).
+# ctx: good (a valid feature event's bytes), did (the good decision's id),
+# upsert_cid (the command id of the campaign's UPSERT).
 # options: n dead letters (1), joined outcomes (0), daemon args, decision_ts
 # (the good decision's event time relative to now), keep (payload bytes the
-# dead letter keeps; default all), plans (after the bad input a RESOLVE
-# gets a new plan, and every plan of the campaign has finite numbers only),
-# health (a log line "health: degraded: <this regex>" must come).
+# dead letter keeps; default all), keep_key (the same for the key), outputs
+# (the admin documents and budgetctl --json are checked to be UTF-8 after it),
+# plans (after the bad input a RESOLVE gets a new plan, and every plan of the
+# campaign has finite numbers only), health (a log line "health: degraded:
+# <this regex>" must come).
 KINDS = {
     # framing
     "empty_message": (lambda c: [("feature_event", b"u1", b"")], "wire", r"shorter", {}),
@@ -129,7 +163,38 @@ KINDS = {
                   "oversized", r"message is 3\d{3} bytes, input.max.bytes is 2048 "
                   r"\(payload cut to its first 1024 bytes\)",
                   {"args": ["-X", "input.max.bytes=2048"], "keep": 1024}),
+    # strings that are not UTF-8 (every string field is checked, wire.c)
+    "utf8_request_id": (lambda c: [fe_raw(feature("R@@"), {b"R@@": NOT_UTF8["ff"]})],
+                        "encoding", r"^request_id is not valid UTF-8 \(byte 0xff at offset 1\)", {}),
+    "utf8_campaign_id": (lambda c: [fe_raw(feature("bad-u8c", campaign="C@@@"),
+                                           {b"C@@@": NOT_UTF8["surrogate"]})],
+                         "encoding", r"^campaign_id is not valid UTF-8 \(byte 0xed at offset 1\)",
+                         {"outputs": True}),
+    "utf8_user_id": (lambda c: [fe_raw(feature("bad-u8u", user="U@@"),
+                                       {b"U@@": NOT_UTF8["overlong"]})],
+                     "encoding", r"^user_id is not valid UTF-8 \(byte 0xc0 at offset 1\)", {}),
+    "utf8_context": (lambda c: [fe_raw(feature("bad-u8x", context={"page": "V@@@@"}),
+                                       {b"V@@@@": NOT_UTF8["too_big"]})],
+                     "encoding", r"^context \(a value\) is not valid UTF-8 \(byte 0xf4 at offset 1\)",
+                     {}),
+    # the key itself is never decoded: a 70 000-byte key comes back whole
+    # (its length once went into 2 bytes), an empty key stays empty (not null)
+    "long_key": (lambda c: [("feature_event", b"k" * 70000,
+                             encode("feature_event", feature("bad-lk", campaign="nope")))],
+                 "unknown_campaign", r"campaign 'nope' is not known", {}),
+    "empty_key": (lambda c: [("feature_event", b"",
+                              encode("feature_event", feature("bad-ek", campaign="nope")))],
+                  "unknown_campaign", r"campaign 'nope' is not known", {}),
+    "oversized_key": (lambda c: [("feature_event", b"k" * 3000,
+                                  encode("feature_event", feature("bad-ok")))],
+                      "oversized", r"key is 3000 bytes, input.max.bytes is 2048 \(key and "
+                      r"payload cut to their first 1024 bytes\)",
+                      {"args": ["-X", "input.max.bytes=2048"], "keep_key": 1024}),
     # outcome events
+    "utf8_decision_id": (lambda c: [("outcome_event", b"u1",
+                                     raw("outcome_event", outcome("D@@"),
+                                         {b"D@@": NOT_UTF8["ff"]}))],
+                         "encoding", r"^decision_id is not valid UTF-8", {}),
     "unknown_decision": (lambda c: [oe(outcome("00000000000000ff"))], "unknown_decision",
                          r"no decision 00000000000000ff on partition", {}),
     "bad_decision_id": (lambda c: [oe(outcome("XYZ"))], "invalid",
@@ -182,6 +247,19 @@ KINDS = {
                           "invalid", r"max_cost inf is outside \[0, 1e\+15\]", {}),
     "control_unknown_campaign": (lambda c: [cc(control("ghost", "SET_BUDGET", 5.0))],
                                  "unknown_campaign", r"ghost", {}),
+    "control_utf8_campaign": (lambda c: [cc_raw(control("X@@@", "UPSERT_CAMPAIGN", 5.0, TREATMENTS,
+                                                        cid="bad-u8-upsert"),
+                                                {b"X@@@": NOT_UTF8["surrogate"]})],
+                              "encoding", r"^campaign_id is not valid UTF-8", {"outputs": True}),
+    "control_utf8_treatment": (lambda c: [cc_raw(control(CAMP, "UPSERT_CAMPAIGN", 5.0, [
+        {"id": 0, "name": "N@@", "nominal_cost": 0.0}, {"id": 1, "name": "b", "nominal_cost": 1.0}]),
+        {b"N@@": NOT_UTF8["cut"]})],
+        "encoding", r"^treatments.name is not valid UTF-8 \(byte 0xe9 at offset 1\)", {"outputs": True}),
+    # the schema: "a command id seen before is ignored"
+    "control_duplicate_command_id": (lambda c: [cc(control(CAMP, "SET_BUDGET", 5.0,
+                                                           cid=c["upsert_cid"]))],
+                                     "duplicate", r"command_id '[^']+' was applied before; ignored",
+                                     {}),
     "control_oversized": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", 100.0, [
         {"id": 0, "name": "n" * 1000, "nominal_cost": 0.0}] + [
         {"id": i, "name": "n" * 1000, "nominal_cost": 1.0} for i in range(1, 4)]))],
@@ -221,6 +299,31 @@ class Tails:
 
     def close(self):
         self.c.close()
+
+
+def check_outputs_utf8(d):
+    """What the daemon shows (admin documents, budgetctl --json) decodes as
+    strict UTF-8, after one more render (admin.refresh.ms)."""
+    port = int(re.search(r"admin endpoint on .*\(port (\d+)\)", d.log_text()).group(1))
+    time.sleep(1.5)
+    for path in ("/metrics", "/status", "/api/status", "/api/campaigns", "/api/plans",
+                 "/api/clusters", "/api/models", "/api/health", "/text/campaigns",
+                 "/text/plans", "/text/clusters"):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            body = r.read()
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            fail("%s is not valid UTF-8: %s" % (path, e))
+    for what in ("campaigns", "plans", "clusters"):
+        out = subprocess.run([os.path.join(BUILDDIR, "budgetctl"), "--admin",
+                              "127.0.0.1:%d" % port, "--json", "show", what],
+                             capture_output=True, timeout=30)
+        check(out.returncode == 0, "budgetctl --json show %s: rc %d" % (what, out.returncode))
+        try:
+            out.stdout.decode("utf-8")
+        except UnicodeDecodeError as e:
+            fail("budgetctl --json show %s is not valid UTF-8: %s" % (what, e))
 
 
 def numbers(x):
@@ -277,8 +380,8 @@ def run(kind):
                                          TOPICS["decision"]])
         p = Producer({"bootstrap.servers": broker.bootstrap, "partitioner": "murmur2_random",
                       "linger.ms": 5, "message.max.bytes": 8 << 20})
-        produce(p, "control_command", CAMP,
-                encode("control_command", control(CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.0)))
+        upsert = control(CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.0)
+        produce(p, "control_command", CAMP, encode("control_command", upsert))
         p.flush(10)
         check(tails.read(TOPICS["plan"], 1, 30,
                          lambda m: decode("plan", m.value())["campaign_id"] == CAMP),
@@ -290,7 +393,8 @@ def run(kind):
         first = tails.read(TOPICS["decision"], 1, 30)
         check(first, "no decision for a good request")
         did = decode("decision", first[0].value())["decision_id"]
-        ctx = {"good": good, "did": did, "dts": dts, "real": outcome(did)}
+        ctx = {"good": good, "did": did, "dts": dts, "real": outcome(did),
+               "upsert_cid": upsert["command_id"]}
 
         msgs = make(ctx)
         where = [None] * len(msgs)
@@ -305,15 +409,25 @@ def run(kind):
         for i, w in enumerate(where):
             check(isinstance(w, tuple), "producing message %d failed: %r" % (i, w))
         letters = tails.read(TOPICS["dead_letter"], n_dead, 40)
+        if opt.get("outputs"):
+            check_outputs_utf8(d)
         check_eq(len(letters), n_dead, "dead letters")
         k, key, payload = msgs[opt.get("letter", 0)]
         part, off = where[opt.get("letter", 0)]
-        r = decode("dead_letter", letters[0].value())
+        try:
+            r = decode("dead_letter", letters[0].value())
+        except UnicodeDecodeError as e:
+            fail("the dead letter does not decode (Apache avro): %s" % e)
         check_eq(r["reason"], reason, "reason")
         check(re.search(detail, r["detail"]), "detail %r does not match %r" % (r["detail"], detail))
         check_eq(r["topic"], TOPICS[k], "topic of the dead letter")
         check_eq((r["partition"], r["offset"]), (part, off), "partition and offset")
-        check_eq(r["key"], key, "key")
+        keep_key = opt.get("keep_key")
+        want_key = key[:keep_key] if keep_key else key
+        check_eq(r["key"], want_key, "key in the dead letter")
+        got_key = letters[0].key()
+        check(got_key == want_key, "Kafka key of the dead letter: %s, expected %d bytes"
+              % ("null" if got_key is None else "%d bytes" % len(got_key), len(want_key)))
         keep = opt.get("keep")
         check_eq(bytes(r["payload"]), payload[:keep] if keep else payload, "payload bytes")
 

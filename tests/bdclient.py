@@ -181,7 +181,8 @@ class Proc:
         sys.stdout.write("".join(lines[-tail:]))
 
     def log_text(self):
-        with open(self.log.name) as f:
+        # (bytes that are not UTF-8 in a log line must not stop a test)
+        with open(self.log.name, errors="backslashreplace") as f:
             return f.read()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

@@ -26,7 +26,7 @@ static void decide_req(const bd_campaign_t *c, const bd_plan_t *p,
 	char rid[32];
 	snprintf(rid, sizeof(rid), "r%d", i);
 	bd_feature_event_t ev = {rid, c->id, "u", 1000, x, 12};
-	bd_decide(c, p, m, &ev, bd_decision_hash(c->id, rid), d);
+	bd_decide(c, p, m, &ev, bd_decision_hash(c->id, "u", rid), d);
 }
 
 static void test_ids(void **state)
@@ -42,7 +42,11 @@ static void test_ids(void **state)
 	assert_int_equal(bd_decision_id_parse("00ab", &h), BD_EINVAL);
 	assert_int_equal(bd_decision_id_parse("00ab00000000cdef0", &h), BD_EINVAL);
 	assert_int_equal(bd_decision_id_parse("00ab00000000cdeg", &h), BD_EINVAL);
-	assert_true(bd_decision_hash("a", "bc") != bd_decision_hash("ab", "c"));
+	/* the separators keep the parts apart */
+	assert_true(bd_decision_hash("a", "u", "bc") != bd_decision_hash("ab", "u", "c"));
+	assert_true(bd_decision_hash("c", "ab", "c") != bd_decision_hash("c", "a", "bc"));
+	/* the user is bound in: the same request of another user is another id */
+	assert_true(bd_decision_hash("c", "u1", "r") != bd_decision_hash("c", "u2", "r"));
 }
 
 static void test_deterministic_and_exploration(void **state)

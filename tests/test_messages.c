@@ -379,6 +379,162 @@ static void test_control_errors(void **state)
 	x = control(); x.winsor_value = 1e300; control_fails(&x, "winsor_value 1e+300");
 }
 
+/* ---- strings that are not UTF-8 ------------------------------------------------ */
+
+/* The encoders write only UTF-8 (they replace bad bytes), so a bad string
+ * is made by swapping an ASCII placeholder of the same length in the
+ * encoded bytes, as a foreign producer would have written them. */
+static void swap(bd_buf_t *b, const char *ph, const char *bad)
+{
+	size_t n = strlen(ph);
+	assert_int_equal(strlen(bad), n);
+	for (size_t i = 0; i + n <= b->len; i++)
+		if (memcmp(b->data + i, ph, n) == 0) {
+			memcpy(b->data + i, bad, n);
+			return;
+		}
+	fail_msg("placeholder '%s' not found", ph);
+}
+
+static void encoding_fails(int (*decode)(const bd_buf_t *), const bd_buf_t *b,
+			   const char *why)
+{
+	err[0] = '\0';
+	assert_int_equal(decode(b), BD_EENCODING);
+	if (strcmp(err, why) != 0)
+		fail_msg("error '%s' is not '%s'", err, why);
+	assert_int_equal(bd_decode_dead_reason(BD_EENCODING), BD_DEAD_ENCODING);
+	assert_string_equal(bd_decode_reason(BD_EENCODING), "encoding");
+}
+
+static int dec_feature(const bd_buf_t *b)
+{
+	bd_feature_event_t ev;
+	return bd_decode_feature(conf_codec, b->data, b->len, &ev, err, sizeof(err));
+}
+
+static int dec_outcome(const bd_buf_t *b)
+{
+	bd_outcome_event_t ev;
+	return bd_decode_outcome(conf_codec, b->data, b->len, &ev, err, sizeof(err));
+}
+
+static int dec_control(const bd_buf_t *b)
+{
+	bd_control_command_t cmd;
+	return bd_decode_control(conf_codec, b->data, b->len, &cmd, err, sizeof(err));
+}
+
+static void test_feature_not_utf8(void **state)
+{
+	bd_feature_event_t in = {"R@@", "C@@@", "U@@", 1, feats, 4};
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	swap(&b, "R@@", "r\xff\xfe");
+	encoding_fails(dec_feature, &b, "request_id is not valid UTF-8 (byte 0xff at offset 1)");
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	swap(&b, "C@@@", "c\xed\xa0\x80"); /* a surrogate */
+	encoding_fails(dec_feature, &b, "campaign_id is not valid UTF-8 (byte 0xed at offset 1)");
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	swap(&b, "U@@", "u\xc0\x80"); /* an overlong NUL */
+	encoding_fails(dec_feature, &b, "user_id is not valid UTF-8 (byte 0xc0 at offset 1)");
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	swap(&b, "U@@", "u\xe2\x82"); /* cut at the end */
+	encoding_fails(dec_feature, &b, "user_id is not valid UTF-8 (byte 0xe2 at offset 1)");
+	/* a structural error wins: the body is cut, whatever its strings */
+	assert_int_equal(dec_feature(&(bd_buf_t){b.data, b.len - 1, b.cap}), BD_EDECODE);
+	/* valid multi-byte ids decode */
+	in = (bd_feature_event_t){"r\xc3\xa9q-\xe2\x82\xac", "\xf0\x9f\x98\x80", "u", 1, feats, 4};
+	assert_int_equal(bd_encode_feature(conf_codec, &in, &b), 0);
+	assert_int_equal(dec_feature(&b), 0);
+	bd_buf_free(&b);
+}
+
+/* The context map (not read by budgetd) is checked too, keys and values:
+ * FeatureEvent body written by hand with a map of one entry. */
+static void test_feature_context_not_utf8(void **state)
+{
+	uint8_t msg[] = {0, 0, 0, 0, 1, 2, 'r', 2, 'c', 2, 'u', 2 /* ts */, 0 /* features */,
+			 2 /* one entry */, 4, 'k', 'k', 4, 'v', 'v', 0};
+	const size_t key = 15, val = 18;
+	(void)state;
+	feature_fails(msg, sizeof(msg), 0, "");
+	msg[key + 1] = 0xf5;
+	feature_fails(msg, sizeof(msg), BD_EENCODING,
+		      "context (a key) is not valid UTF-8 (byte 0xf5 at offset 1)");
+	msg[key + 1] = 'k';
+	msg[val] = 0x80;
+	feature_fails(msg, sizeof(msg), BD_EENCODING,
+		      "context (a value) is not valid UTF-8 (byte 0x80 at offset 0)");
+}
+
+static void test_outcome_control_not_utf8(void **state)
+{
+	bd_outcome_event_t oc = {.decision_id = "D@@", .campaign_id = "C@@", .user_id = "U@@",
+				 .ts_ms = 1, .orders = 1, .value = 1, .cost = 1};
+	bd_control_command_t cc = control();
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_outcome(conf_codec, &oc, &b), 0);
+	swap(&b, "D@@", "\xff@@");
+	encoding_fails(dec_outcome, &b, "decision_id is not valid UTF-8 (byte 0xff at offset 0)");
+	assert_int_equal(bd_encode_outcome(conf_codec, &oc, &b), 0);
+	swap(&b, "C@@", "c@\xbf");
+	encoding_fails(dec_outcome, &b, "campaign_id is not valid UTF-8 (byte 0xbf at offset 2)");
+	assert_int_equal(bd_encode_outcome(conf_codec, &oc, &b), 0);
+	swap(&b, "U@@", "\xf4\x90\x80");
+	encoding_fails(dec_outcome, &b, "user_id is not valid UTF-8 (byte 0xf4 at offset 0)");
+
+	cc.command_id = "K@@";
+	cc.campaign_id = "C@@";
+	cc.treatments[1].name = "N@@";
+	assert_int_equal(bd_encode_control(conf_codec, &cc, &b), 0);
+	swap(&b, "K@@", "k\xc1\xbf");
+	encoding_fails(dec_control, &b, "command_id is not valid UTF-8 (byte 0xc1 at offset 1)");
+	assert_int_equal(bd_encode_control(conf_codec, &cc, &b), 0);
+	swap(&b, "C@@", "c\xed\xbf");
+	encoding_fails(dec_control, &b, "campaign_id is not valid UTF-8 (byte 0xed at offset 1)");
+	assert_int_equal(bd_encode_control(conf_codec, &cc, &b), 0);
+	swap(&b, "N@@", "n\xe9x");
+	encoding_fails(dec_control, &b, "treatments.name is not valid UTF-8 (byte 0xe9 at offset 1)");
+	bd_buf_free(&b);
+}
+
+/* An encoder given bytes that are not UTF-8 (state an older release
+ * stored) writes U+FFFD for them: what it writes always decodes. */
+static void test_encoders_write_utf8(void **state)
+{
+	bd_decision_t in = {.decision_id = "00000000000000ab", .request_id = "r\xff",
+			    .campaign_id = "c\xed\xa0\x80", .user_id = "u", .reason = "plan"},
+		      out;
+	bd_dead_letter_t dl = {.topic = "t", .reason = "invalid", .detail = "cut \xe2\x82",
+			       .key = "", .key_len = 0, .payload = "x", .payload_len = 1};
+	bd_buf_t b = {0};
+	(void)state;
+	assert_int_equal(bd_encode_decision(conf_codec, &in, &b), 0);
+	assert_int_equal(bd_decode_decision(conf_codec, b.data, b.len, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.request_id, "r\xef\xbf\xbd");
+	assert_string_equal(out.campaign_id, "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	assert_int_equal(bd_encode_dead_letter(conf_codec, &dl, &b), 0);
+	/* the body passes the strict check of every string */
+	char why[160];
+	avro_schema_t s;
+	const char *json = "{\"type\":\"record\",\"name\":\"D\",\"fields\":["
+			   "{\"name\":\"topic\",\"type\":\"string\"},"
+			   "{\"name\":\"partition\",\"type\":\"int\"},"
+			   "{\"name\":\"offset\",\"type\":\"long\"},"
+			   "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+			   "{\"name\":\"reason\",\"type\":\"string\"},"
+			   "{\"name\":\"detail\",\"type\":\"string\"},"
+			   "{\"name\":\"key\",\"type\":[\"null\",\"bytes\"]},"
+			   "{\"name\":\"payload\",\"type\":\"bytes\"}]}";
+	assert_int_equal(avro_schema_from_json_length(json, strlen(json), &s), 0);
+	assert_int_equal(bd_wire_body_check(s, b.data + 5, b.len - 5, why, sizeof(why)), 0);
+	avro_schema_decref(s);
+	bd_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +548,10 @@ int main(void)
 		cmocka_unit_test(test_model_not_finite),
 		cmocka_unit_test(test_outcome_errors),
 		cmocka_unit_test(test_control_errors),
+		cmocka_unit_test(test_feature_not_utf8),
+		cmocka_unit_test(test_feature_context_not_utf8),
+		cmocka_unit_test(test_outcome_control_not_utf8),
+		cmocka_unit_test(test_encoders_write_utf8),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -93,8 +93,14 @@ static void wait_delivered(rd_kafka_t *p, bd_outbox_t *ob, double secs)
 		 (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
 }
 
-/* everything on the decisions topic, as "payload" strings */
-static int read_all(char out[][32], int max)
+/* the keys and values on @p topic (partition 0), in order */
+typedef struct got_s {
+	int null_key;
+	size_t klen;
+	char key0, val[32];
+} got_t;
+
+static int read_topic(const char *topic, got_t *out, int max)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc),
@@ -104,21 +110,37 @@ static int read_all(char out[][32], int max)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	int64_t lo, hi;
 	int n = 0;
-	rd_kafka_query_watermark_offsets(c, "decisions", 0, &lo, &hi, 5000);
-	rd_kafka_topic_partition_list_add(l, "decisions", 0)->offset = lo;
+	rd_kafka_query_watermark_offsets(c, topic, 0, &lo, &hi, 5000);
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = lo;
 	rd_kafka_assign(c, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	while (n < hi - lo && n < max) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 5000);
 		if (!m)
 			break;
-		if (!m->err)
-			snprintf(out[n++], 32, "%.*s", (int)m->len, (char *)m->payload);
+		if (!m->err) {
+			out[n].null_key = m->key == NULL;
+			out[n].klen = m->key_len;
+			out[n].key0 = m->key_len ? *(char *)m->key : 0;
+			snprintf(out[n].val, sizeof(out[n].val), "%.*s", (int)m->len,
+				 (char *)m->payload);
+			n++;
+		}
 		rd_kafka_message_destroy(m);
 	}
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
 	return n;
+}
+
+/* the end of every test: everything it opened, closed */
+static void finish(bd_outbox_t *ob, bd_store_batch_t *b, rd_kafka_t *p, bd_store_t *st)
+{
+	bd_outbox_free(ob);
+	bd_store_batch_destroy(b);
+	rd_kafka_flush(p, 5000);
+	rd_kafka_destroy(p);
+	bd_store_close(st);
 }
 
 static void add(bd_outbox_t *ob, bd_store_batch_t *b, const char *payload)
@@ -131,7 +153,7 @@ static void test_outbox_life(void **state)
 {
 	bd_store_t *st;
 	rd_kafka_t *p = producer();
-	char got[32][32];
+	got_t got[32];
 	(void)state;
 	assert_int_equal(bd_store_open(dir, &st, err, sizeof(err)), 0);
 	bd_store_batch_t *b = bd_store_batch_new(st);
@@ -152,8 +174,8 @@ static void test_outbox_life(void **state)
 	bd_outbox_prepare(ob, b);
 	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
 	assert_int_equal(outbox_rows(st), 0);
-	assert_int_equal(read_all(got, 32), 5);
-	assert_string_equal(got[4], "m4");
+	assert_int_equal(read_topic("decisions", got, 32), 5);
+	assert_string_equal(got[4].val, "m4");
 
 	/* a "crash" after the write, before produce: the next owner of the
 	 * partition produces them */
@@ -170,8 +192,8 @@ static void test_outbox_life(void **state)
 	bd_outbox_prepare(ob, b);
 	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
 	assert_int_equal(outbox_rows(st), 0);
-	assert_int_equal(read_all(got, 32), 7);
-	assert_string_equal(got[6], "c2");
+	assert_int_equal(read_topic("decisions", got, 32), 7);
+	assert_string_equal(got[6].val, "c2");
 
 	/* the sequence continues after the recovered entries (no reuse) */
 	add(ob, b, "s1");
@@ -200,21 +222,98 @@ static void test_outbox_life(void **state)
 		assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
 	}
 	assert_int_equal(outbox_rows(st), 0);
-	int n = read_all(got, 32);
+	int n = read_topic("decisions", got, 32);
 	assert_int_equal(n, 8);
-	assert_string_equal(got[7], "s1");
+	assert_string_equal(got[7].val, "s1");
 
+	finish(ob, b, p, st);
+}
+
+/* Keys come out as they went in: longer than 65 535 bytes (the old record
+ * stored the length in 2 bytes: a 70 000-byte key came out as 4 464 bytes
+ * and the value was not the value), empty (stays empty, not null), null. */
+static void test_outbox_keys(void **state)
+{
+	bd_store_t *st;
+	rd_kafka_t *p = producer();
+	got_t got[8];
+	char *big = malloc(70000);
+	(void)state;
+	memset(big, 'k', 70000);
+	rd_kafka_mock_topic_create(mc, "dlq", 1, 1);
+	assert_int_equal(bd_store_open(dir, &st, err, sizeof(err)), 0);
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	bd_outbox_t *ob = current = bd_outbox_new(st, p, topics);
+	assert_int_equal(bd_outbox_add(ob, b, 4, BD_MSG_DEADLETTER, big, 70000, "long", 4), 0);
+	assert_int_equal(bd_outbox_add(ob, b, 4, BD_MSG_DEADLETTER, "", 0, "empty", 5), 0);
+	assert_int_equal(bd_outbox_add(ob, b, 4, BD_MSG_DEADLETTER, NULL, 0, "null", 4), 0);
+	bd_outbox_prepare(ob, b);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	/* produced from the stored records, as after a crash */
+	bd_outbox_discard(ob);
 	bd_outbox_free(ob);
-	bd_store_batch_destroy(b);
-	rd_kafka_flush(p, 5000);
-	rd_kafka_destroy(p);
-	bd_store_close(st);
+	ob = current = bd_outbox_new(st, p, topics);
+	assert_int_equal(bd_outbox_recover(ob, 4), 0);
+	wait_delivered(p, ob, 10);
+	assert_int_equal(read_topic("dlq", got, 8), 3);
+	assert_int_equal(got[0].klen, 70000);
+	assert_int_equal(got[0].key0, 'k');
+	assert_string_equal(got[0].val, "long");
+	assert_false(got[1].null_key);
+	assert_int_equal(got[1].klen, 0);
+	assert_string_equal(got[1].val, "empty");
+	assert_true(got[2].null_key);
+	assert_string_equal(got[2].val, "null");
+	bd_outbox_prepare(ob, b);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(outbox_rows(st), 0);
+	finish(ob, b, p, st);
+	free(big);
+}
+
+/* Records of the previous format (kind, 2-byte key length, key, value),
+ * as a state directory of the last release holds them, still go out. */
+static void test_outbox_old_records(void **state)
+{
+	bd_store_t *st;
+	rd_kafka_t *p = producer();
+	got_t got[8];
+	uint8_t k[10] = {0, 5, 0, 0, 0, 0, 0, 0, 0, 1};
+	const uint8_t v1_keyed[] = {BD_MSG_DEADLETTER, 0, 2, 'u', '7', 'o', 'l', 'd'};
+	const uint8_t v1_unkeyed[] = {BD_MSG_DEADLETTER, 0, 0, 'n', 'o', 'k'};
+	const uint8_t damaged[] = {BD_MSG_DEADLETTER, 0, 9, 'x'};
+	(void)state;
+	assert_int_equal(bd_store_open(dir, &st, err, sizeof(err)), 0);
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	int before = read_topic("dlq", got, 8);
+	bd_store_batch_put(b, BD_CF_OUTBOX, k, 10, v1_keyed, sizeof(v1_keyed));
+	k[9] = 2;
+	bd_store_batch_put(b, BD_CF_OUTBOX, k, 10, v1_unkeyed, sizeof(v1_unkeyed));
+	k[9] = 3;
+	bd_store_batch_put(b, BD_CF_OUTBOX, k, 10, damaged, sizeof(damaged));
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	bd_outbox_t *ob = current = bd_outbox_new(st, p, topics);
+	assert_int_equal(bd_outbox_recover(ob, 5), 0);
+	wait_delivered(p, ob, 10);
+	assert_int_equal(read_topic("dlq", got, 8), before + 2);
+	assert_int_equal(got[before].klen, 2);
+	assert_int_equal(got[before].key0, 'u');
+	assert_string_equal(got[before].val, "old");
+	assert_true(got[before + 1].null_key); /* as the old release produced it */
+	assert_string_equal(got[before + 1].val, "nok");
+	/* delivered and the damaged one dropped: all three deleted */
+	bd_outbox_prepare(ob, b);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(outbox_rows(st), 0);
+	finish(ob, b, p, st);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outbox_life),
+		cmocka_unit_test(test_outbox_keys),
+		cmocka_unit_test(test_outbox_old_records),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

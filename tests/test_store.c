@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "budgetd/cmdids.h"
 #include "budgetd/samples.h"
 #include "budgetd/stats.h"
 #include "budgetd/store.h"
@@ -317,6 +318,62 @@ static void test_corrupt_refuses(void **state)
 	assert_non_null(strstr(err, "damaged")); /* and what to do about it */
 }
 
+/* Command ids: remembered in the batch that holds the command's effect,
+ * bounded to the newest max, and read back after a reopen. */
+static void test_command_ids(void **state)
+{
+	bd_store_t *st = open_at("cmd");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	bd_cmdids_t ids;
+	uint64_t seq = 99;
+	char id[16];
+	(void)state;
+	bd_cmdids_init(&ids, st);
+	assert_int_equal(bd_cmdids_seen(&ids, "a", &seq), 1);
+	assert_int_equal(bd_cmdids_remember(&ids, b, "a", 3), 0);
+	/* staged, not written: not seen yet (the batch may still fail) */
+	assert_int_equal(bd_cmdids_seen(&ids, "a", &seq), 1);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(bd_cmdids_seen(&ids, "a", &seq), 0);
+	assert_int_equal(seq, 0);
+	for (int i = 0; i < 4; i++) { /* b c d e: a and b fall out of 3 */
+		snprintf(id, sizeof(id), "%c", 'b' + i);
+		assert_int_equal(bd_cmdids_remember(&ids, b, id, 3), 0);
+		assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	}
+	assert_int_equal(bd_cmdids_seen(&ids, "a", NULL), 1);
+	assert_int_equal(bd_cmdids_seen(&ids, "b", NULL), 1);
+	assert_int_equal(bd_cmdids_seen(&ids, "e", &seq), 0);
+	assert_int_equal(seq, 4);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+
+	/* reopened: the same ids, and the counters go on */
+	st = open_at("cmd");
+	bd_store_batch_t *b2 = bd_store_batch_new(st);
+	bd_cmdids_init(&ids, st);
+	assert_int_equal(bd_cmdids_seen(&ids, "c", NULL), 0);
+	assert_int_equal(bd_cmdids_seen(&ids, "d", NULL), 0);
+	/* a smaller max (a reload): the next one forgets down to it */
+	assert_int_equal(bd_cmdids_remember(&ids, b2, "f", 1), 0);
+	assert_int_equal(bd_store_batch_write(st, b2, err, sizeof(err)), 0);
+	assert_int_equal(bd_cmdids_seen(&ids, "c", NULL), 1);
+	assert_int_equal(bd_cmdids_seen(&ids, "e", NULL), 1);
+	assert_int_equal(bd_cmdids_seen(&ids, "f", &seq), 0);
+	assert_int_equal(seq, 5);
+	/* ids are bytes: any length up to the decoder's 1024 */
+	char longid[1025];
+	memset(longid, 'x', 1024);
+	longid[1024] = '\0';
+	assert_int_equal(bd_cmdids_remember(&ids, b2, longid, 10), 0);
+	assert_int_equal(bd_store_batch_write(st, b2, err, sizeof(err)), 0);
+	assert_int_equal(bd_cmdids_seen(&ids, longid, NULL), 0);
+	longid[1023] = 'y';
+	assert_int_equal(bd_cmdids_seen(&ids, longid, NULL), 1);
+	bd_store_batch_destroy(b2);
+	bd_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_stats_keys_and_delta),
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_corrupt_refuses),
+		cmocka_unit_test(test_command_ids),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

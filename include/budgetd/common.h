@@ -28,6 +28,7 @@ enum bd_error {
 	BD_ESTORE = -10007,   /**< RocksDB error */
 	BD_EKAFKA = -10008,   /**< librdkafka error */
 	BD_ECONFIG = -10009,  /**< bad configuration */
+	BD_EENCODING = -10010, /**< a string that is not valid UTF-8 */
 };
 
 /** @returns a static string naming @p err (negative errno or BD_E*). */

@@ -41,6 +41,7 @@ typedef struct bd_config_s {
 	int schema_id[BD_MSG__COUNT];
 	int flush_interval_ms;
 	int batch_max;
+	int control_ids_max;
 	int decision_retention_s;
 	int input_max_bytes;
 	char *clock_mode; /**< wall|event (clock.h) */

@@ -8,7 +8,10 @@
  * later is answered from the stored decision, not decided anew.)
  *
  * decision_id = 16 lowercase hex digits of bd_hash of
- * campaign_id + '\0' + request_id with seed 0.
+ * campaign_id + '\0' + user_id + '\0' + request_id with seed 0 (the exact
+ * formula and a test vector: docs/messages.md, "Decision ids").  The user
+ * is in it because the same request_id of another user lands on another
+ * partition, where no lookup could find the first decision.
  *
  * @locality any thread; pure functions.
  */
@@ -23,7 +26,8 @@
 #include "budgetd/messages.h"
 #include "budgetd/plan.h"
 
-uint64_t bd_decision_hash(const char *campaign_id, const char *request_id);
+uint64_t bd_decision_hash(const char *campaign_id, const char *user_id,
+			  const char *request_id);
 /** Writes the 16-digit id of @p h into @p out (17 bytes). */
 void bd_decision_id_format(uint64_t h, char out[17]);
 /** Parses a 16-digit id; @returns 0 or BD_EINVAL. */

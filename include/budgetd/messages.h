@@ -171,9 +171,12 @@ uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind);
 
 /*
  * Decoders: 0 on success; otherwise a negative code (BD_EWIRE, BD_ESCHEMA,
- * BD_EDECODE, BD_EINVAL) with the reason in errstr.  They check the framing,
- * that the schema is the one of @p kind, that the body decodes with no
- * trailing bytes, and that numbers are finite and in range.
+ * BD_EDECODE, BD_EENCODING, BD_EINVAL) with the reason in errstr.  They
+ * check the framing, that the schema is the one of @p kind, that the body
+ * decodes with no trailing bytes, that every string (map keys and values
+ * included, fields budgetd does not read too) is strict UTF-8, and that
+ * numbers are finite and in range.  So every string they return is valid
+ * UTF-8.
  */
 int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
 		      bd_feature_event_t *ev, char *errstr,
@@ -210,13 +213,27 @@ typedef enum {
 } bd_dead_reason_t;
 
 /** A dead letter of reason BD_DEAD_OVERSIZED carries only this many first
- *  bytes of the payload: the whole of it may not fit in a Kafka message. */
+ *  bytes of the payload and of the key: the whole may not fit in a Kafka
+ *  message. */
 #define BD_DEAD_OVERSIZED_KEEP 1024
+
+/** How many of @p len bytes of an input's key or payload its dead letter
+ *  of reason @p why carries: all, or BD_DEAD_OVERSIZED_KEEP for
+ *  oversized (a key and a payload at most that long each). */
+size_t bd_dead_keep(bd_dead_reason_t why, size_t len);
+
+/**
+ * Whether an input is too large to decode: its payload (@p len bytes) or
+ * its key (@p key_len) longer than @p max_bytes (input.max.bytes).  If so,
+ * the dead letter's detail is in @p errstr.
+ */
+bool bd_dead_oversized(size_t key_len, size_t len, int max_bytes, char *errstr,
+		       size_t errstr_size);
 
 /** The reason code, e.g. "unknown_campaign". */
 const char *bd_dead_reason_name(bd_dead_reason_t r);
-/** The dead-letter reason of a decoder's error (wire, schema, decode or
- *  invalid). */
+/** The dead-letter reason of a decoder's error (wire, schema, decode,
+ *  encoding or invalid). */
 bd_dead_reason_t bd_decode_dead_reason(int err);
 /** bd_dead_reason_name(bd_decode_dead_reason(err)). */
 const char *bd_decode_reason(int err);
@@ -230,7 +247,9 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 		    struct bd_cluster_model_s **out, char *errstr,
 		    size_t errstr_size) BD_WUR;
 
-/* Encoders: append the framed message to out->data (out->len = its size). */
+/* Encoders: append the framed message to out->data (out->len = its size).
+ * A string that is not UTF-8 is written with U+FFFD for its bad bytes, so
+ * every message they write decodes. */
 int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev,
 		      bd_buf_t *out) BD_WUR;
 int bd_encode_outcome(bd_codec_t *c, const bd_outcome_event_t *ev,

@@ -34,7 +34,10 @@ bd_outbox_t *bd_outbox_new(bd_store_t *st, rd_kafka_t *producer,
 			   char *const topics[BD_MSG__COUNT]);
 void bd_outbox_free(bd_outbox_t *ob);
 
-/** Stages a message: puts it into @p b and queues it for production. */
+/** Stages a message: puts it into @p b and queues it for production.
+ *  @p key NULL is a null key; an empty key (@p klen 0) stays empty; a key
+ *  of any length is kept whole.  Records written by releases before this
+ *  format (2-byte key lengths) are still produced (outbox.c). */
 int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 		  bd_msg_kind_t kind, const void *key, size_t klen,
 		  const void *val, size_t vlen) BD_WUR;

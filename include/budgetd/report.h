@@ -70,6 +70,7 @@ typedef struct bd_report_s {
 	uint64_t health_problems[BD_HEALTH__COUNT]; /**< by bd_health_src_t */
 	bd_worker_counters_t counters;
 	uint64_t control_in, control_dead, plans_out, models_out;
+	uint64_t control_dups; /**< commands ignored: command_id applied before */
 	bd_histo_snap_t latency; /**< request -> decision */
 	bd_histo_snap_t solve;	 /**< seconds per solve pass */
 	const bd_campaigns_t *campaigns;

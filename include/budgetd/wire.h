@@ -61,10 +61,14 @@ int bd_wire_header_parse(const void *buf, size_t len, bd_wire_header_t *h,
  * Checks that @p len bytes are exactly one Avro binary value of @p schema
  * (lengths, counts, union branches and enum symbols in range, no trailing
  * bytes) without allocating; decoders call it before avro_value_read.
- * @returns 0, or BD_EDECODE with a static reason in @p why.
+ * Every string, map keys included, must be strict UTF-8 (utf8.h).
+ * @returns 0; BD_EDECODE with the reason in @p why; or, when the body is
+ *          sound but a string is not UTF-8, BD_EENCODING with the field
+ *          and the first bad byte in @p why ("treatments.name is not valid
+ *          UTF-8 (byte 0xe9 at offset 1)", "context (a key) ...").
  */
 int bd_wire_body_check(avro_schema_t schema, const void *buf, size_t len,
-		       const char **why) BD_WUR;
+		       char *why, size_t why_size) BD_WUR;
 
 /**
  * Writes the header of @p format into @p out (at least BD_WIRE_HEADER_MAX

@@ -418,8 +418,9 @@ int main(int argc, char **argv)
 	if (action == BD_ACTION_RETRAIN)
 		n = 1; /* one model for all campaigns */
 	for (int i = 0; i < n; i++) {
-		snprintf(cid[i], sizeof(cid[i]), "budgetctl-%s-%lld-%d", bd_action_name(action),
-			 (long long)now_ms(), i);
+		/* unique: a command id seen before is ignored by the daemon */
+		snprintf(cid[i], sizeof(cid[i]), "budgetctl-%s-%lld-%d-%d", bd_action_name(action),
+			 (long long)now_ms(), (int)getpid(), i);
 		cmds[i] = (bd_control_command_t){.command_id = cid[i], .campaign_id = ids[i],
 						 .ts_ms = now_ms(), .action = action};
 		if (action == BD_ACTION_SET_BUDGET) {

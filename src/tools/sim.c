@@ -220,10 +220,13 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 {
 	bd_control_command_t cmd = {0};
 	bd_buf_t b = {0};
-	char cid[160], names[BD_MAX_TREATMENTS][32];
+	char cid[256], names[BD_MAX_TREATMENTS][32];
 	int rc;
 
-	snprintf(cid, sizeof(cid), "%s-%d-%lld", campaign, (int)action, (long long)ts);
+	/* unique per run: a command id seen before is ignored, and runs on
+	 * the same day and campaign would otherwise repeat their ids */
+	snprintf(cid, sizeof(cid), "%s-%d-%lld-%d-%lld", campaign, (int)action, (long long)ts,
+		 (int)getpid(), (long long)wall_ms());
 	cmd.command_id = cid;
 	cmd.campaign_id = campaign;
 	cmd.ts_ms = at_ms;
@@ -526,8 +529,9 @@ static int run_loop(const opts_t *o)
 			if (!oc.converted && !o->zero_outcomes)
 				continue;
 			snprintf(rid, sizeof(rid), "%s-r%d", pre, pd.idx);
-			bd_decision_id_format(bd_decision_hash(campaign, rid), did);
 			snprintf(uid, sizeof(uid), "u%d", u);
+			/* the id as anyone computes it (docs/messages.md) */
+			bd_decision_id_format(bd_decision_hash(campaign, uid, rid), did);
 			double due = pd.due < day_s ? pd.due : day_s;
 			bd_outcome_event_t oe = {.decision_id = did, .campaign_id = campaign,
 						 .user_id = uid,

@@ -40,13 +40,52 @@ static inline bd_codec_t *fuzz_codec(void)
 	return fuzz__codec;
 }
 
+/* Strict UTF-8 (RFC 3629), written apart from utf8.c as its oracle: decode
+ * each sequence by its lead byte's bit pattern, then demand the shortest
+ * form, no surrogate and nothing above U+10FFFF. */
+static inline int fuzz_utf8_ok(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint32_t c = p[i], min;
+		size_t len;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			len = 2, c &= 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3, c &= 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4, c &= 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
 /* Reads every byte of a decoded string, so ASan checks it is in bounds
- * and NUL-terminated; the sum keeps the compiler from dropping the loop. */
+ * and NUL-terminated, and aborts unless it is strict UTF-8: the decoders
+ * promise that of every string they return (messages.h).  The sum keeps
+ * the compiler from dropping the loop. */
 static inline size_t fuzz_touch_str(const char *s)
 {
 	size_t n = 0;
 	while (s && s[n])
 		n++;
+	if (s && !fuzz_utf8_ok((const uint8_t *)s, n))
+		abort();
 	return n;
 }
 

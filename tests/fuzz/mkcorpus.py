@@ -86,18 +86,37 @@ def bad(msg):
     return [msg[:-3], msg + b"\x00", b"\x00\x00\x00\x00\x63" + msg[5:]]
 
 
+def swap(msg, ph, bad):
+    """A string that is not UTF-8: python's avro writes only UTF-8, so an
+    ASCII placeholder is swapped for bytes of the same length."""
+    assert len(ph) == len(bad) and msg.count(ph) == 1
+    return msg.replace(ph, bad)
+
+
+# strings that are not UTF-8, one of each kind (RFC 3629)
+NOT_UTF8 = [b"r\xff\xfe", b"u\xc0\x80", b"c\xed\xa0\x80", b"v\xf4\x90\x80\x80",
+            b"n\xe9x", b"\xe2\x82"]
+
+
 def corpus():
     c = {}
     f = both("feature_event", feature())
     c["feature"] = f + both("feature_event", feature(n=0, context={})) + bad(f[0]) + [
         encode("feature_event", feature(value=math.nan)),
         encode("feature_event", feature(request_id="")),
-        b"", b"\xc3\x01", b"{\"json\": true}"]
+        b"", b"\xc3\x01", b"{\"json\": true}",
+        # strings: valid multi-byte, then not UTF-8 (id, context key, value)
+        encode("feature_event", feature(campaign_id="kampagne-\u00fc", user_id="\u7528\u6237")),
+        swap(encode("feature_event", feature(request_id="R@@")), b"R@@", NOT_UTF8[0]),
+        swap(encode("feature_event", feature(context={"K@@": "v"})), b"K@@", NOT_UTF8[1]),
+        swap(encode("feature_event", feature(context={"page": "V@@@@"})), b"V@@@@",
+             NOT_UTF8[3])]
     o = both("outcome_event", outcome())
     c["outcome"] = o + both("outcome_event", outcome(
         decision_id="", features=[0.5] * 12, treatment=1, propensity=1.0 / 3)) + bad(o[0]) + [
         encode("outcome_event", outcome(cost=-1.0)),
-        encode("outcome_event", outcome(decision_id="", treatment=99, propensity=2.0))]
+        encode("outcome_event", outcome(decision_id="", treatment=99, propensity=2.0)),
+        swap(encode("outcome_event", outcome(user_id="U@@@")), b"U@@@", NOT_UTF8[2])]
     up = control("UPSERT_CAMPAIGN", daily_budget=100.0, treatments=TREATMENTS,
                  exploration=0.1, timezone_offset_s=3600)
     ctl = both("control_command", up)
@@ -114,7 +133,9 @@ def corpus():
         encode("control_command", control("SET_BUDGET")),
         encode("control_command", control("UPSERT_CAMPAIGN", treatments=TREATMENTS,
                                           max_value=1e6, max_cost=0.0, winsor_value=500.0)),
-        encode("control_command", control("UPSERT_CAMPAIGN", max_cost=math.inf))]
+        encode("control_command", control("UPSERT_CAMPAIGN", max_cost=math.inf)),
+        swap(encode("control_command", control("UPSERT_CAMPAIGN", treatments=[
+            {"id": 0, "name": "N@@", "nominal_cost": 0.0}])), b"N@@", NOT_UTF8[4])]
     c["control"] = ctl
     c["campaign"] = ctl
     d = both("decision", decision())
@@ -127,6 +148,10 @@ def corpus():
                                                 kind="mlp")) + bad(m[0]) + [
         encode("model_update", model(feature_scale=[0.0] * 4)),
         encode("model_update", model(clusters=5))]
+    c["utf8"] = [b"", b"plain-id", "r\u00e9q-\u20ac-\U0001f600".encode(),
+                 b"\xf4\x8f\xbf\xbf", b"quote\" back\\ <&> \n\t\x01\x7f"] + NOT_UTF8 + [
+        b"\xc1\xbf", b"\xe0\x9f\xbf", b"\xf0\x8f\xbf\xbf", b"\xf5\x80\x80\x80",
+        "\u20ac".encode() * 30 + b"\xe2"]
     example = open(os.path.join(HERE, "..", "..", "budgetd.conf.example"), "rb").read()
     c["config"] = [example,
                    b"workers = 4\nclusters = 8\n# comment\nkafka.acks = all\n",

@@ -39,7 +39,7 @@ else
 	}
 fi
 
-targets=${*:-feature outcome control decision plan model campaign config}
+targets=${*:-feature outcome control decision plan model campaign config utf8}
 pass=0
 failed=0
 for t in $targets; do

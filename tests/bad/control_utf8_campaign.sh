@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: UPSERT_CAMPAIGN for a campaign id that is not UTF-8 (encoding; the admin documents stay UTF-8).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" control_utf8_campaign

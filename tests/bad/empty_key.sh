@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: an empty Kafka key stays empty (not null) on the dead letter.
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" empty_key

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a 70 000-byte Kafka key comes back whole on the dead letter.
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" long_key

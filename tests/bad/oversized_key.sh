@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a key longer than input.max.bytes (oversized, key cut to 1024 bytes).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" oversized_key

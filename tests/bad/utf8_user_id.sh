@@ -1,0 +1,5 @@
+#!/bin/sh
+# Bad input: a user_id with an overlong encoding (encoding).
+. "${srcdir:-.}/tests/lib.sh"
+need_python
+"$PYTHON" "$srcdir/tests/badinput.py" utf8_user_id
