@@ -19,6 +19,7 @@ void bd_clock_rule_from_config(bd_clock_rule_t *r, const bd_config_t *cfg)
 	r->mode = strcmp(cfg->clock_mode, "event") == 0 ? BD_CLOCK_EVENT : BD_CLOCK_WALL;
 	r->max_ahead_ms = (int64_t)cfg->clock_max_ahead_s * 1000;
 	r->max_jump_ms = (int64_t)cfg->clock_max_jump_s * 1000;
+	r->max_behind_ms = (int64_t)cfg->clock_max_behind_s * 1000;
 }
 
 int64_t bd_clock_read(const bd_clock_t *c)
@@ -71,6 +72,24 @@ int64_t bd_clock_check_outcome(const bd_clock_rule_t *r, int64_t wall_ms, int64_
 			       char *why, size_t why_size)
 {
 	return r->mode == BD_CLOCK_WALL ? beyond_wall(r, wall_ms, ts_ms, why, why_size) : 0;
+}
+
+bool bd_clock_check_stale(const bd_clock_rule_t *r, const bd_campaign_t *c, int64_t now_ms,
+			  int64_t wall_ms, int64_t ts_ms, char *why, size_t why_size)
+{
+	if (r->mode != BD_CLOCK_WALL || r->max_behind_ms <= 0 ||
+	    wall_ms - ts_ms <= r->max_behind_ms)
+		return false;
+	int64_t day = bd_campaign_day(c, ts_ms, NULL), today = bd_campaign_day(c, now_ms, NULL);
+	if (day >= today)
+		return false;
+	snprintf(why, why_size,
+		 "ts_ms %lld is on day %lld of its campaign, which is at day %lld, and %lld s behind "
+		 "this host's clock (clock.max.behind.s is %lld, clock.mode wall): its coupon would "
+		 "be spent today and counted on a day that is over",
+		 (long long)ts_ms, (long long)day, (long long)today,
+		 (long long)((wall_ms - ts_ms) / 1000), (long long)(r->max_behind_ms / 1000));
+	return true;
 }
 
 int64_t bd_clock_now(const bd_clock_rule_t *r, int64_t clock_ms, int64_t created_ms,

@@ -119,6 +119,11 @@ static const setting_t settings[] = {
 	{"clock.max.ahead.s", T_INT, OFF(clock_max_ahead_s), "300", 1, 86400, NULL,
 	 "clock.mode wall: how far an event time may run ahead of this host's clock (clock skew "
 	 "between the producers and this host)", R_RESTART},
+	{"clock.max.behind.s", T_INT, OFF(clock_max_behind_s), "600", 0, INT_MAX, NULL,
+	 "clock.mode wall: a feature event dated on an earlier day of its campaign than the "
+	 "campaign's running day, and more than this behind the host's clock, is refused "
+	 "(stale): its coupon would be spent today but counted on a day that is over (0: "
+	 "never refused)", R_RESTART},
 	{"clock.max.jump.s", T_INT, OFF(clock_max_jump_s), "43200", 0, INT_MAX, NULL,
 	 "clock.mode event: how far a feature event may run ahead of its campaign's clock (before "
 	 "the campaign's first event: its creation command's ts_ms), so one event moves a clock "

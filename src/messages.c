@@ -245,6 +245,7 @@ static const char *const dead_reason_names[BD_DEAD__COUNT] = {
 	[BD_DEAD_IMPLAUSIBLE] = "implausible",
 	[BD_DEAD_ENCODING] = "encoding",
 	[BD_DEAD_CONFLICT] = "conflict",
+	[BD_DEAD_STALE] = "stale",
 };
 
 const char *bd_dead_reason_name(bd_dead_reason_t r)

@@ -365,10 +365,16 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	 * the rule would end today's budget early.  Refused, it moves
 	 * nothing and gets no decision. */
 	bd_clock_t *clk = bd_snapshot_clock(w->snap, c);
-	if (bd_clock_check_feature(&w->clock_rule, clk ? bd_clock_read(clk) : 0,
-				   c->created_ms, now_ms(), ev.ts_ms, errstr,
-				   sizeof(errstr)) > 0) {
+	int64_t clk_ms = clk ? bd_clock_read(clk) : 0, wall = now_ms();
+	if (bd_clock_check_feature(&w->clock_rule, clk_ms, c->created_ms, wall, ev.ts_ms,
+				   errstr, sizeof(errstr)) > 0) {
 		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
+		return;
+	}
+	if (bd_clock_check_stale(&w->clock_rule, c,
+				 bd_clock_now(&w->clock_rule, clk_ms, c->created_ms, wall), wall,
+				 ev.ts_ms, errstr, sizeof(errstr))) {
+		dead_letter(w, m, BD_DEAD_STALE, errstr);
 		return;
 	}
 	if (ev.dim != w->cfg->features_dim) {

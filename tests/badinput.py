@@ -153,6 +153,11 @@ KINDS = {
     "future_timestamp": (lambda c: [fe(feature("bad-future", ts=now_ms() + 600000))],
                          "future", r"is (59\d|600) s ahead of this host's clock "
                          r"\(clock.max.ahead.s is 300, clock.mode wall\)", {}),
+    # a day behind the host's clock: yesterday for the campaign, whose coupon
+    # would be spent today on yesterday's account (clock.max.behind.s)
+    "stale_request": (lambda c: [fe(feature("bad-stale", ts=now_ms() - 24 * HOUR_MS))],
+                      "stale", r"day \d+ of its campaign, which is at day \d+, and 8640\d s behind this host's clock "
+                      r"\(clock.max.behind.s is 600, clock.mode wall\)", {}),
     # event mode (replays): 13 h ahead of the campaign's clock, which the
     # good request set
     "future_jump": (lambda c: [fe(feature("bad-jump", ts=c["dts"] + 13 * HOUR_MS))],
@@ -228,7 +233,9 @@ KINDS = {
     "expired_outcome": (lambda c: [oe(outcome(c["did"]))], "expired",
                         r"outcome comes 72\d\d s after decision [0-9a-f]{16}, "
                         r"decision.retention.s is 3600",
-                        {"args": ["-X", "decision.retention.s=3600"],
+                        # event clock: a decision 2 h back is yesterday's
+                        # (stale) in wall mode between 00:00 and 02:00
+                        {"args": ["-X", "decision.retention.s=3600", "-X", "clock.mode=event"],
                          "decision_ts": -2 * HOUR_MS}),
     # control commands
     "control_negative_budget": (lambda c: [cc(control(CAMP, "SET_BUDGET", -5.0))], "invalid",

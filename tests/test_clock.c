@@ -21,8 +21,8 @@
 /* 2026-03-01 12:00 UTC */
 #define WALL (1772366400LL * S)
 
-static const bd_clock_rule_t wall = {BD_CLOCK_WALL, 300 * S, 12 * H};
-static const bd_clock_rule_t event = {BD_CLOCK_EVENT, 300 * S, 12 * H};
+static const bd_clock_rule_t wall = {BD_CLOCK_WALL, 300 * S, 12 * H, 600 * S};
+static const bd_clock_rule_t event = {BD_CLOCK_EVENT, 300 * S, 12 * H, 600 * S};
 
 static void test_wall_mode(void **state)
 {
@@ -45,6 +45,35 @@ static void test_wall_mode(void **state)
 	assert_int_equal(bd_clock_check_outcome(&wall, WALL, WALL + 300 * S, why, sizeof(why)), 0);
 	assert_true(bd_clock_check_outcome(&wall, WALL, WALL + 2 * DAY, why, sizeof(why)) > 0);
 	assert_non_null(strstr(why, "clock.max.ahead.s is 300"));
+}
+
+/* A request dated on a day of its campaign that is over would spend today's
+ * money on a closed day's account: stale, in wall mode only. */
+static void test_stale(void **state)
+{
+	char why[256] = "";
+	bd_campaign_t c = {.tz_offset_s = 0};
+	const int64_t midnight = WALL - 12 * H, now = WALL;
+	(void)state;
+	/* today, any time before now: fine */
+	assert_false(bd_clock_check_stale(&wall, &c, now, WALL, midnight + 1, why, sizeof(why)));
+	/* yesterday, a day behind the host's clock: stale */
+	assert_true(bd_clock_check_stale(&wall, &c, now, WALL, WALL - DAY, why, sizeof(why)));
+	assert_non_null(strstr(why, "clock.max.behind.s is 600"));
+	assert_non_null(strstr(why, "86400 s behind this host's clock"));
+	/* yesterday, but within clock.max.behind.s of the host's clock (just
+	 * after midnight): not refused */
+	assert_false(bd_clock_check_stale(&wall, &c, midnight + 60 * S, midnight + 60 * S,
+					  midnight - 60 * S, why, sizeof(why)));
+	/* the campaign's day, not UTC's: 8 h east, 20:00 UTC is tomorrow there */
+	bd_campaign_t east = {.tz_offset_s = 8 * 3600};
+	assert_true(bd_clock_check_stale(&wall, &east, midnight + 20 * H, midnight + 20 * H,
+					 midnight + 15 * H, why, sizeof(why)));
+	/* event mode and a zero bound never refuse */
+	assert_false(bd_clock_check_stale(&event, &c, now, WALL, WALL - DAY, why, sizeof(why)));
+	bd_clock_rule_t off = wall;
+	off.max_behind_ms = 0;
+	assert_false(bd_clock_check_stale(&off, &c, now, WALL, WALL - DAY, why, sizeof(why)));
 }
 
 static void test_event_mode(void **state)
@@ -233,7 +262,7 @@ int main(void)
 		cmocka_unit_test(test_wall_mode),     cmocka_unit_test(test_event_mode),
 		cmocka_unit_test(test_now),	      cmocka_unit_test(test_campaigns_apart),
 		cmocka_unit_test(test_advance_threads), cmocka_unit_test(test_snapshot_clocks),
-		cmocka_unit_test(test_persist),
+		cmocka_unit_test(test_persist),	      cmocka_unit_test(test_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

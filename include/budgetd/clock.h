@@ -39,6 +39,7 @@
 #define BUDGETD_CLOCK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "budgetd/campaign.h"
@@ -53,6 +54,7 @@ typedef struct bd_clock_rule_s {
 	bd_clock_mode_t mode;
 	int64_t max_ahead_ms; /**< wall mode */
 	int64_t max_jump_ms;  /**< event mode; 0: no bound */
+	int64_t max_behind_ms; /**< wall mode, stale requests; 0: none */
 } bd_clock_rule_t;
 
 void bd_clock_rule_from_config(bd_clock_rule_t *r, const bd_config_t *cfg);
@@ -88,6 +90,19 @@ int64_t bd_clock_check_feature(const bd_clock_rule_t *r, int64_t clock_ms,
  */
 int64_t bd_clock_check_outcome(const bd_clock_rule_t *r, int64_t wall_ms, int64_t ts_ms,
 			       char *why, size_t why_size);
+
+/**
+ * Wall mode: is a feature event of campaign @p c at @p ts_ms stale?  It is
+ * when it falls on an earlier day of the campaign than @p now_ms (the
+ * campaign's now, bd_clock_now()) and lies more than clock.max.behind.s
+ * behind the host's clock @p wall_ms: its decision would spend money today
+ * while its spend counted on a day that is over, outside today's budget.
+ * Event mode never calls a request stale (a replay reads partitions at
+ * different paces, so days overlap).
+ * @returns true with the reason in @p why.
+ */
+bool bd_clock_check_stale(const bd_clock_rule_t *r, const bd_campaign_t *c, int64_t now_ms,
+			  int64_t wall_ms, int64_t ts_ms, char *why, size_t why_size);
 
 /**
  * A campaign's "now" for solving and pacing: its clock; without an event

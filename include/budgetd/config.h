@@ -45,7 +45,7 @@ typedef struct bd_config_s {
 	int decision_retention_s;
 	int input_max_bytes;
 	char *clock_mode; /**< wall|event (clock.h) */
-	int clock_max_ahead_s, clock_max_jump_s;
+	int clock_max_ahead_s, clock_max_jump_s, clock_max_behind_s;
 	int input_max_skew_ms;
 	double outcome_max_value, outcome_max_cost_factor, outcome_winsor_value_factor;
 	int outcome_max_orders;

@@ -209,6 +209,7 @@ typedef enum {
 	BD_DEAD_IMPLAUSIBLE,      /**< a value or cost outside its campaign's bounds */
 	BD_DEAD_ENCODING,         /**< a string that is not valid UTF-8 */
 	BD_DEAD_CONFLICT,         /**< an id already bound to something else */
+	BD_DEAD_STALE,            /**< a request dated on a day of its campaign that is over */
 	BD_DEAD__COUNT
 } bd_dead_reason_t;
 
