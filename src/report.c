@@ -357,6 +357,14 @@ static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 	kv_num(o, "expected_spend", p->expected_spend, 1);
 	kv_num(o, "expected_value", p->expected_value, 1);
 	kv_num(o, "explore", p->explore, 1);
+	/* the plan's estimated uplift over the rest of the day, with its
+	 * standard error (the interval is the reader's: estimate +- z se) */
+	kv_num(o, "uplift_over_uniform", p->uplift_uniform, 1);
+	kv_num(o, "uplift_over_uniform_se", p->uplift_uniform_se, 1);
+	kv_num(o, "uplift_over_control", p->uplift_control, 1);
+	kv_num(o, "uplift_over_control_se", p->uplift_control_se, 1);
+	kv_num(o, "value_max_spend", p->value_max_spend, 1);
+	kv_str(o, "note", p->note, 1);
 	kv_num(o, "k", p->k, 1);
 	kv_num(o, "j", p->j, 1);
 	bd_sbuf_cat(o, ",\"share\":");
@@ -555,6 +563,12 @@ void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *o)
 			       p->campaign_id, (long long)p->version, p->solver ? p->solver : "",
 			       (long long)p->model_version, p->remaining_budget, p->daily_budget,
 			       p->expected_spend, p->expected_value, p->lambda, p->explore);
+		if (isfinite(p->uplift_uniform))
+			bd_sbuf_printf(o, "  uplift over uniform %.2f (se %.2f), over control %.2f "
+					  "(se %.2f)\n", p->uplift_uniform, p->uplift_uniform_se,
+				       p->uplift_control, p->uplift_control_se);
+		if (p->note[0])
+			bd_sbuf_printf(o, "  %s\n", p->note);
 		bd_sbuf_printf(o, "  %-8s %7s", "CLUSTER", "SHARE");
 		for (int j = 0; j < p->j; j++)
 			bd_sbuf_printf(o, " %12.12s", j < c->n_treatments ? c->treatment_name[j] : "?");

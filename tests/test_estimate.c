@@ -192,6 +192,129 @@ static void test_profile(void **state)
 	bd_estimate_free(&e);
 }
 
+/* n decisions with propensity p of which a share f is worth v (the rest 0). */
+static void mixed(double x[BD_STAT__COUNT], double n, double p, double f, double v)
+{
+	double y[BD_STAT__COUNT];
+	cell(x, n * f, p, v, 0);
+	cell(y, n * (1 - f), p, 0, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] += y[i];
+}
+
+/* Uplifts shrink toward the pooled uplift by how much the clusters are
+ * seen to differ: not at all told apart -> every cluster gets the pooled
+ * uplift (a pooled plan); clearly different -> their own. */
+static void test_uplift_shrinkage(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	p.shrink_uplift = 1;
+	/* four clusters, conversion 10% under control, 10-11.5% under the
+	 * coupon, 200 decisions each: the differences are noise */
+	const double noisy[4] = {0.100, 0.115, 0.105, 0.110};
+	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
+	for (int k = 0; k < 4; k++) {
+		mixed(x, 200, 0.5, 0.10, 10);
+		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
+		mixed(x, 200, 0.5, noisy[k], 10);
+		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	double pooled = (0.100 + 0.115 + 0.105 + 0.110) / 4 * 10 - 1;
+	for (int k = 0; k < 4; k++)
+		if (fabs(e.r[k * 2 + 1] - e.r[k * 2] - pooled) > 1e-9)
+			fail_msg("cluster %d: uplift %.4f, pooled %.4f", k,
+				 e.r[k * 2 + 1] - e.r[k * 2], pooled);
+	bd_estimate_free(&e);
+
+	/* conversion 10% under control, 10/20/30/40% under the coupon over
+	 * 20 000 decisions each: the clusters keep (nearly) their own */
+	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
+	for (int k = 0; k < 4; k++) {
+		mixed(x, 20000, 0.5, 0.10, 10);
+		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
+		mixed(x, 20000, 0.5, 0.10 * (k + 1), 10);
+		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	for (int k = 0; k < 4; k++) {
+		double u = e.r[k * 2 + 1] - e.r[k * 2];
+		if (fabs(u - (double)k) > 0.01)
+			fail_msg("cluster %d: uplift %.4f, its own %d", k, u, k);
+		assert_true(e.r_se[k * 2 + 1] > 0);
+	}
+	/* switched off: the level shrinkage alone (none here) keeps the raw
+	 * uplifts of the noisy case */
+	bd_estimate_free(&e);
+	p.shrink_uplift = 0;
+	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
+	for (int k = 0; k < 4; k++) {
+		mixed(x, 200, 0.5, 0.10, 10);
+		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
+		mixed(x, 200, 0.5, noisy[k], 10);
+		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.r[1 * 2 + 1] - e.r[1 * 2] - 0.15) < 1e-9);
+	bd_estimate_free(&e);
+}
+
+/* A first day (no past day behind the profile) whose traffic rises: the
+ * flat prior forecasts the rest of the day from the day's average rate;
+ * the pacing forecast keeps up the recent rate instead when it is higher.
+ * With a past day the forecast is the profile's. */
+static void test_first_day_pace_requests(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	for (int h = 0; h < 10; h++) { /* a quiet night and morning */
+		cell(x, 10, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	for (int h = 10; h < 12; h++) { /* the last two hours: 300 each */
+		cell(x, 300, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(e.past_days == 0);
+	/* flat prior: 700 so far in half the day -> ~700 more */
+	assert_true(e.n_rem > 650 && e.n_rem < 750);
+	/* 600 in the last two hours kept up for 12 hours: 3600 */
+	double n = bd_estimate_pace_requests(&e);
+	if (fabs(n - 3600) > 1)
+		fail_msg("pace requests %.1f, want 3600", n);
+	/* a falling day keeps the flat forecast (the larger) */
+	bd_estimate_free(&e);
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 600, 1, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 5, x, BD_STAT__COUNT);
+	cell(x, 10, 1, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 11, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.n_rem) < 1e-9);
+	bd_estimate_free(&e);
+	/* with a past day the profile's forecast stands */
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	for (int h = 0; h < 24; h++) {
+		cell(x, 100, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 - 24 + h, x, BD_STAT__COUNT);
+	}
+	for (int h = 10; h < 12; h++) {
+		cell(x, 300, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(e.past_days == 1);
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.n_rem) < 1e-9);
+	bd_estimate_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_recency),
 		cmocka_unit_test(test_warmup_uses_joined_outcomes),
 		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_uplift_shrinkage),
+		cmocka_unit_test(test_first_day_pace_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
