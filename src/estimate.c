@@ -350,10 +350,10 @@ double bd_estimate_arrived(const bd_estimate_t *e, double age_s)
 }
 
 /* The cost still to come from today's young hours.  Where the delay
- * distribution is known (Bornhuetter-Ferguson): each hour's expected cost
- * (decisions x estimated cost per decision) times the share not arrived
- * yet at its age, so the part already in is the realised cost, not the
- * estimate.  Without it: the expected cost minus what came so far. */
+ * distribution is known (Benktander, an iterated Bornhuetter-Ferguson):
+ * the share not arrived yet at the hour's age, 1 - F, of the BF ultimate
+ * cost, realised + expected cost (decisions x estimated cost per decision)
+ * x (1 - F).  Without it: the expected cost minus what came so far. */
 static void finish_pending(bd_estimate_t *e, const bd_estimate_params_t *p)
 {
 	const size_t KJ = (size_t)e->k * e->j;
@@ -380,8 +380,13 @@ static void finish_pending(bd_estimate_t *e, const bd_estimate_params_t *p)
 			arrived += bd_estimate_arrived(e, now_s - (start_s + (end_s - start_s) *
 								       (q + 0.5) / 4));
 		arrived /= 4;
+		/* Benktander: the Bornhuetter-Ferguson ultimate (realised +
+		 * prior x (1 - F)) credits the hour's own arrivals with weight
+		 * F, so a prior that is off (cost per decision learned on
+		 * other hours' users, e.g. a first day's night) biases the
+		 * pending cost by (1 - F)^2 of its error instead of (1 - F) */
 		if (tot > 0 && isfinite(arrived))
-			e->pending_cost += prior * (1 - arrived);
+			e->pending_cost += (1 - arrived) * (real + prior * (1 - arrived));
 		else
 			e->pending_cost += prior - real;
 	}
@@ -409,9 +414,10 @@ static void finish_rate(bd_estimate_t *e, const bd_estimate_params_t *p)
 
 double bd_estimate_pace_requests(const bd_estimate_t *e)
 {
-	if (e->past_days >= 1)
+	double r = e->recent_rate * e->sec_left;
+	if (e->past_days >= 1 || !(r > e->n_rem))
 		return e->n_rem;
-	return fmax(e->n_rem, e->recent_rate * e->sec_left);
+	return sqrt(e->n_rem * r);
 }
 
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)

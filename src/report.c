@@ -172,6 +172,27 @@ static double get_remaining(const bd_report_t *r, int i)
 	return r->plans[i] ? r->plans[i]->remaining_budget : NAN;
 }
 
+static double get_uplift_uniform(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_uniform : NAN;
+}
+
+static double get_uplift_uniform_se(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_uniform_se : NAN;
+}
+
+static double get_uplift_control(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_control : NAN;
+}
+
+static double get_gated(const bd_report_t *r, int i)
+{
+	const bd_plan_t *p = r->plans[i];
+	return p ? (p->solver && strcmp(p->solver, "uniform-gate") == 0) : NAN;
+}
+
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 {
 	const bd_worker_counters_t *c = &r->counters;
@@ -252,6 +273,17 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	per_campaign(r, o, "budgetd_campaign_lambda",
 		     "Shadow price of the budget (value per unit of cost at the margin)",
 		     get_lambda);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_uniform",
+		     "The plan's estimated value over uniform allocation at the same spend, rest of the day",
+		     get_uplift_uniform);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_uniform_se",
+		     "Standard error of budgetd_campaign_uplift_over_uniform", get_uplift_uniform_se);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_control",
+		     "The plan's estimated value over control for everyone, rest of the day",
+		     get_uplift_control);
+	per_campaign(r, o, "budgetd_campaign_gated",
+		     "1 while uniform allocation is served because the plan's uplift over it is not "
+		     "significantly positive (solve.gate.z)", get_gated);
 	per_campaign(r, o, "budgetd_plan_age_seconds",
 		     "Event time since the campaign's plan was solved", get_plan_age);
 	per_campaign(r, o, "budgetd_plan_version", "Version of the campaign's plan",

@@ -114,10 +114,11 @@ void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
 /** Share of cost arrived @p age_s after the decision (learned; 1 past the
  *  maturity); NAN without data. */
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
-/** The requests expected in the rest of today for pacing: the forecast,
- *  or, on a day without a traffic profile (past_days < 1), the larger of
- *  it and the recent rate kept up until the day ends (a flat prior under-
- *  forecasts the rest of a day whose traffic is still rising). */
+/** The requests expected in the rest of today for pacing: the forecast;
+ *  on a day without a traffic profile (past_days < 1), when the recent
+ *  rate kept up until the day ends forecasts more, the geometric mean of
+ *  the two: the flat prior under-forecasts a day whose traffic is still
+ *  rising, the recent rate over-forecasts from a peak. */
 double bd_estimate_pace_requests(const bd_estimate_t *e);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
