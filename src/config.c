@@ -140,6 +140,10 @@ static const setting_t settings[] = {
 	 "1: a cluster's uplifts over control (value, cost) shrink toward the pooled uplift by how "
 	 "much clusters are seen to differ (empirical Bayes): a pooled plan while they cannot be "
 	 "told apart; 0: only the means shrink (solve.shrinkage)", R_LIVE},
+	{"solve.concave", T_INT, OFF(solve_concave), "1", 0, 1, NULL,
+	 "1 (with solve.shrink.uplift): the pooled uplift over control is fitted non-decreasing "
+	 "and concave in the treatment's cost (diminishing returns: a bigger incentive never buys "
+	 "more per unit of cost than a smaller one); 0: as estimated", R_LIVE},
 	{"solve.gate.z", T_DOUBLE, OFF(solve_gate_z), "1.64", 0, 10, NULL,
 	 "Serve uniform allocation at the plan's spend while the plan's estimated uplift over it "
 	 "(raw inverse-propensity means) is not this many standard errors above 0 (0: never)", R_LIVE},

@@ -169,16 +169,80 @@ static void eb_factors(int K, const double *u, const double *v, double U, double
 		b[k] = isfinite(v[k]) && tau2 + v[k] > 0 ? tau2 / (tau2 + v[k]) : 0;
 }
 
+/* Fits the pooled uplifts @p u (n treatments beyond control, at cost
+ * uplifts @p c, variances @p v) to a non-decreasing concave function of
+ * cost through control (0, 0): the slopes between neighbours in cost are
+ * made non-increasing by pooling adjacent violators (weighted by their
+ * precision), then at least 0.  Where the estimates are convex (a bigger
+ * coupon buying more per unit of cost than a smaller one) the fit is a
+ * line; its slopes then fall by 1e-9 per step so the cheaper step stays on
+ * the solver's hull (the robust choice under diminishing returns). */
+static void concave_fit(int n, const double *c, const double *v, double *u)
+{
+	int ord[BD_ESTIMATE_MAX_EB], blk[BD_ESTIMATE_MAX_EB], nb = 0;
+	double s[BD_ESTIMATE_MAX_EB], w[BD_ESTIMATE_MAX_EB], dx[BD_ESTIMATE_MAX_EB];
+	double bs[BD_ESTIMATE_MAX_EB], bw[BD_ESTIMATE_MAX_EB];
+	for (int i = 0; i < n; i++)
+		ord[i] = i;
+	for (int i = 1; i < n; i++) /* insertion sort by cost (n is small) */
+		for (int j = i; j > 0 && c[ord[j]] < c[ord[j - 1]]; j--) {
+			int t = ord[j];
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+	double px = 0, py = 0, pv = 0;
+	for (int i = 0; i < n; i++) {
+		int t = ord[i];
+		dx[i] = fmax(c[t] - px, 1e-12);
+		s[i] = (u[t] - py) / dx[i];
+		double vs = (isfinite(v[t]) ? v[t] : 1e300) + pv;
+		w[i] = dx[i] * dx[i] / fmax(vs, 1e-300);
+		px = c[t];
+		py = u[t];
+		pv = isfinite(v[t]) ? v[t] : 1e300;
+		/* a new block, merged back while slopes rise */
+		bs[nb] = s[i];
+		bw[nb] = w[i];
+		blk[nb++] = 1;
+		while (nb > 1 && bs[nb - 2] < bs[nb - 1]) {
+			double W = bw[nb - 2] + bw[nb - 1];
+			bs[nb - 2] = W > 0 ? (bw[nb - 2] * bs[nb - 2] + bw[nb - 1] * bs[nb - 1]) / W
+					   : (bs[nb - 2] + bs[nb - 1]) / 2;
+			bw[nb - 2] = W;
+			blk[nb - 2] += blk[nb - 1];
+			nb--;
+		}
+	}
+	double y = 0;
+	for (int b = 0, i = 0; b < nb; b++)
+		for (int m = 0; m < blk[b]; m++, i++) {
+			double sl = fmax(bs[b], 0) * (1 - 1e-9 * m);
+			y += sl * dx[i];
+			u[ord[i]] = y;
+		}
+}
+
 /* Replaces the treatments' shrunk levels (t > 0) by control's level plus
  * the cluster's uplift shrunk toward the pooled uplift (estimate.h). */
-static void shrink_uplifts(bd_estimate_t *e, const raw_t *raw, const raw_t *pool)
+static void shrink_uplifts(bd_estimate_t *e, const raw_t *raw, const raw_t *pool, int concave)
 {
 	const int K = e->k, J = e->j;
 	double u[2][BD_ESTIMATE_MAX_EB], v[2][BD_ESTIMATE_MAX_EB], b[2][BD_ESTIMATE_MAX_EB];
-	if (K > BD_ESTIMATE_MAX_EB)
+	double PU[BD_ESTIMATE_MAX_EB], PC[BD_ESTIMATE_MAX_EB], PV[BD_ESTIMATE_MAX_EB];
+	if (K > BD_ESTIMATE_MAX_EB || J > BD_ESTIMATE_MAX_EB)
 		return;
 	for (int t = 1; t < J; t++) {
+		PU[t - 1] = pool[t].r - pool[0].r;
+		PC[t - 1] = pool[t].c - pool[0].c;
+		PV[t - 1] = pool[t].vr + pool[0].vr;
+	}
+	if (concave && J > 1)
+		concave_fit(J - 1, PC, PV, PU);
+	for (int t = 1; t < J; t++) {
+		/* the clusters' spread is measured around the raw pooled uplift;
+		 * what is kept of it goes on the fitted one */
 		double U[2] = {pool[t].r - pool[0].r, pool[t].c - pool[0].c};
+		double F[2] = {PU[t - 1], PC[t - 1]};
 		double vU[2] = {pool[t].vr + pool[0].vr, pool[t].vc + pool[0].vc};
 		for (int k = 0; k < K; k++) {
 			const raw_t *a = &raw[(size_t)k * J + t], *z = &raw[(size_t)k * J];
@@ -191,8 +255,8 @@ static void shrink_uplifts(bd_estimate_t *e, const raw_t *raw, const raw_t *pool
 		eb_factors(K, u[1], v[1], U[1], b[1]);
 		for (int k = 0; k < K; k++) {
 			size_t i = (size_t)k * J + t, i0 = (size_t)k * J;
-			double ur = U[0] + b[0][k] * (u[0][k] - U[0]);
-			double uc = U[1] + b[1][k] * (u[1][k] - U[1]);
+			double ur = F[0] + b[0][k] * (u[0][k] - U[0]);
+			double uc = F[1] + b[1][k] * (u[1][k] - U[1]);
 			/* posterior variance of the uplift: B v + (1 - B)^2 vU */
 			double pr = b[0][k] * (isfinite(v[0][k]) ? v[0][k] : 0) +
 				    (1 - b[0][k]) * (1 - b[0][k]) * (isfinite(vU[0]) ? vU[0] : 0);
@@ -255,7 +319,7 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 	}
 	/* without memory or with too many treatments: the level shrinkage */
 	if (p->shrink_uplift && raw && J <= BD_ESTIMATE_MAX_EB)
-		shrink_uplifts(e, raw, pool);
+		shrink_uplifts(e, raw, pool, p->concave);
 	free(raw);
 }
 
@@ -417,7 +481,11 @@ double bd_estimate_pace_requests(const bd_estimate_t *e)
 	double r = e->recent_rate * e->sec_left;
 	if (e->past_days >= 1 || !(r > e->n_rem))
 		return e->n_rem;
-	return sqrt(e->n_rem * r);
+	/* the recent rate where later solves can still correct a forecast
+	 * that was too high (spend that ran behind is caught up); the flat
+	 * forecast on the day's last stretch, whose spend none can */
+	double h = e->n_rem > 0 ? fmin(fmax(e->n_tail / e->n_rem, 0), 1) : 1;
+	return exp(h * log(e->n_rem) + (1 - h) * log(r));
 }
 
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)

@@ -293,10 +293,62 @@ static void test_uplift_shrinkage(void **state)
 	bd_estimate_free(&e);
 }
 
+/* n decisions of which a share f is worth v and costs c (the rest 0). */
+static void mixedc(double x[BD_STAT__COUNT], double n, double f, double v, double c)
+{
+	double y[BD_STAT__COUNT];
+	cell(x, n * f, 0.5, v, c);
+	cell(y, n * (1 - f), 0.5, 0, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] += y[i];
+}
+
+/* solve.concave: pooled uplifts that are convex in cost (the bigger coupon
+ * buys more per unit of cost) are fitted to a line, the cheaper step kept
+ * (a hair) more efficient; an uplift below a cheaper one's is raised to it
+ * (non-decreasing). */
+static void test_concave_uplift(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	p.shrink_uplift = 1;
+	p.concave = 1;
+	/* control: value 1; coupon A: 1.5 for cost 0.15 (3.3 per unit of
+	 * cost); coupon B: 4 for cost 0.8 (3.85 per unit beyond A) */
+	const double f[3] = {0.10, 0.15, 0.40}, c[3] = {0, 1, 2};
+	assert_int_equal(bd_estimate_init(&e, 1, 3), 0);
+	for (int t = 0; t < 3; t++) {
+		mixedc(x, 20000, f[t], 10, c[t]);
+		bd_estimate_add_cell(&e, &p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	double ua = e.r[1] - e.r[0], ub = e.r[2] - e.r[0];
+	double ea = ua / e.c[1], eb = (ub - ua) / (e.c[2] - e.c[1]);
+	if (!(eb < ea && eb > ea * (1 - 1e-6)))
+		fail_msg("efficiencies %.6f then %.6f: want one line, the cheaper a hair above", ea,
+			 eb);
+	assert_true(ea > 3.3 && ea < 3.85);
+	bd_estimate_free(&e);
+
+	/* coupon B worth less than A (value 0.5 for cost 0.2): raised to A */
+	const double f2[3] = {0.10, 0.15, 0.05}, c2[3] = {0, 1, 4};
+	assert_int_equal(bd_estimate_init(&e, 1, 3), 0);
+	for (int t = 0; t < 3; t++) {
+		mixedc(x, 20000, f2[t], 10, c2[t]);
+		bd_estimate_add_cell(&e, &p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.r[1] - e.r[0] - 0.5) < 1e-9);
+	assert_true(fabs(e.r[2] - e.r[1]) < 1e-9);
+	bd_estimate_free(&e);
+}
+
 /* A first day (no past day behind the profile) whose traffic rises: the
  * flat prior forecasts the rest of the day from the day's average rate;
- * when the recent rate kept up forecasts more, the pacing forecast is the
- * geometric mean of the two.
+ * when the recent rate kept up forecasts more, the pacing forecast leans
+ * on it, except on the day's last (uncorrectable) stretch.
  * With a past day the forecast is the profile's. */
 static void test_first_day_pace_requests(void **state)
 {
@@ -317,9 +369,11 @@ static void test_first_day_pace_requests(void **state)
 	assert_true(e.past_days == 0);
 	/* flat prior: 700 so far in half the day -> ~700 more */
 	assert_true(e.n_rem > 650 && e.n_rem < 750);
-	/* 600 in the last two hours kept up for 12 hours: 3600; the
-	 * geometric mean with the flat forecast */
-	double n = bd_estimate_pace_requests(&e), want = sqrt(3600 * e.n_rem);
+	/* 600 in the last two hours kept up for 12 hours: 3600; the flat
+	 * forecast on the tail (its last 2 hours: h = 1/6 of the rest) */
+	double tail = e.n_tail / e.n_rem;
+	assert_true(fabs(tail - 1.0 / 6) < 1e-9);
+	double n = bd_estimate_pace_requests(&e), want = pow(e.n_rem, tail) * pow(3600, 1 - tail);
 	if (fabs(n - want) > 1e-6 * want)
 		fail_msg("pace requests %.1f, want %.1f", n, want);
 	/* a falling day keeps the flat forecast (the larger) */
@@ -358,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_uplift_shrinkage),
 		cmocka_unit_test(test_pending_credits_arrivals),
+		cmocka_unit_test(test_concave_uplift),
 		cmocka_unit_test(test_first_day_pace_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

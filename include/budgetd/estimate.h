@@ -22,6 +22,12 @@
  *                                        clusters cannot be told apart
  *                                        (tau^2 ~ 0) every cluster gets the
  *                                        pooled uplift: a pooled plan
+ *   concave: the pooled uplifts are first fitted to a non-decreasing,
+ *                                        concave function of the cost
+ *                                        uplift (diminishing returns), so
+ *                                        noise that makes a big coupon look
+ *                                        more efficient than a small one
+ *                                        does not move the plan to it
  *   recency: an hour's statistics weigh 2^(-age / half-life), so the means
  *                                        follow drifts between days (and the
  *                                        statistics rebuilt for a new model
@@ -102,6 +108,8 @@ typedef struct bd_estimate_params_s {
 	double halflife_h;          /**< weight of a decision hour halves every
 					 this many hours of age (0: no decay) */
 	int shrink_uplift;          /**< empirical-Bayes uplift shrinkage */
+	int concave;                /**< the pooled uplift is fitted non-
+					 decreasing and concave in cost */
 } bd_estimate_params_t;
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;
@@ -116,9 +124,10 @@ void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
 /** The requests expected in the rest of today for pacing: the forecast;
  *  on a day without a traffic profile (past_days < 1), when the recent
- *  rate kept up until the day ends forecasts more, the geometric mean of
- *  the two: the flat prior under-forecasts a day whose traffic is still
- *  rising, the recent rate over-forecasts from a peak. */
+ *  rate kept up until the day ends (r) forecasts more, n_rem^h r^(1-h),
+ *  h = n_tail / n_rem: the flat prior under-forecasts a day whose traffic
+ *  is still rising, and spend that runs behind is caught up while later
+ *  solves can correct it, but not in the day's last stretch. */
 double bd_estimate_pace_requests(const bd_estimate_t *e);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
