@@ -136,17 +136,19 @@ static const setting_t settings[] = {
 	 "Attribution delay: only decisions older than this count in the means", R_LIVE},
 	{"solve.shrinkage", T_DOUBLE, OFF(solve_shrinkage), "50", 0, 1e9, NULL,
 	 "Pseudo-decisions pulling a cluster's means toward the treatment's overall mean", R_LIVE},
-	{"solve.shrink.uplift", T_INT, OFF(solve_shrink_uplift), "1", 0, 1, NULL,
+	{"solve.shrink.uplift", T_INT, OFF(solve_shrink_uplift), "0", 0, 1, NULL,
 	 "1: a cluster's uplifts over control (value, cost) shrink toward the pooled uplift by how "
 	 "much clusters are seen to differ (empirical Bayes): a pooled plan while they cannot be "
-	 "told apart; 0: only the means shrink (solve.shrinkage)", R_LIVE},
+	 "told apart; 0: only the means shrink (solve.shrinkage; on cold first days 1 bought 3% "
+	 "less of uniform's increment in bench/bd-day-bench)", R_LIVE},
 	{"solve.concave", T_INT, OFF(solve_concave), "1", 0, 1, NULL,
 	 "1 (with solve.shrink.uplift): the pooled uplift over control is fitted non-decreasing "
 	 "and concave in the treatment's cost (diminishing returns: a bigger incentive never buys "
 	 "more per unit of cost than a smaller one); 0: as estimated", R_LIVE},
-	{"solve.gate.z", T_DOUBLE, OFF(solve_gate_z), "1.64", 0, 10, NULL,
+	{"solve.gate.z", T_DOUBLE, OFF(solve_gate_z), "0", 0, 10, NULL,
 	 "Serve uniform allocation at the plan's spend while the plan's estimated uplift over it "
-	 "(raw inverse-propensity means) is not this many standard errors above 0 (0: never)", R_LIVE},
+	 "(raw inverse-propensity means) is not this many standard errors above 0 (0: never; "
+	 "1.64 cost 3% of a cold first day's increment in bench/bd-day-bench)", R_LIVE},
 	{"pace.band", T_DOUBLE, OFF(pace_band), "0.05", 0.001, 1, NULL,
 	 "Re-solve at once when spend since the plan drifts from its pace by this share of the remaining budget", R_LIVE},
 	{"pace.lead", T_DOUBLE, OFF(pace_lead), "0.03", 0, 0.5, NULL,

@@ -370,9 +370,9 @@ static void test_first_day_pace_requests(void **state)
 	/* flat prior: 700 so far in half the day -> ~700 more */
 	assert_true(e.n_rem > 650 && e.n_rem < 750);
 	/* 600 in the last two hours kept up for 12 hours: 3600; the flat
-	 * forecast on the tail (its last 2 hours: h = 1/6 of the rest) */
-	double tail = e.n_tail / e.n_rem;
-	assert_true(fabs(tail - 1.0 / 6) < 1e-9);
+	 * forecast on twice the tail (its last 2 hours are 1/6 of the rest) */
+	double tail = 2 * e.n_tail / e.n_rem;
+	assert_true(fabs(tail - 2.0 / 6) < 1e-9);
 	double n = bd_estimate_pace_requests(&e), want = pow(e.n_rem, tail) * pow(3600, 1 - tail);
 	if (fabs(n - want) > 1e-6 * want)
 		fail_msg("pace requests %.1f, want %.1f", n, want);

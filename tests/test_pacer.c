@@ -241,6 +241,7 @@ static void test_gate(void **state)
 	bd_estimate_t e;
 	(void)state;
 	mode("lp");
+	assert_int_equal(bd_config_set(&cfg, "solve.gate.z", "1.64", err, sizeof(err)), 0);
 	estimate(&e, 1000);
 	bd_campaign_t c = campaign(0.8 * e.n_rem);
 	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
@@ -273,13 +274,12 @@ static void test_gate(void **state)
 	assert_non_null(strstr(p->note, "not significantly positive"));
 	bd_plan_unref(p);
 
-	/* the gate off */
+	/* the gate off (the default) */
 	assert_int_equal(bd_config_set(&cfg, "solve.gate.z", "0", err, sizeof(err)), 0);
 	p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
 	assert_string_equal(p->solver, "lp");
 	bd_plan_unref(p);
-	assert_int_equal(bd_config_set(&cfg, "solve.gate.z", "1.64", err, sizeof(err)), 0);
 
 	/* landing past the value-maximising spend: said in words */
 	for (int i = 0; i < K * J; i++)

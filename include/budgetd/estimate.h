@@ -125,9 +125,9 @@ double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
 /** The requests expected in the rest of today for pacing: the forecast;
  *  on a day without a traffic profile (past_days < 1), when the recent
  *  rate kept up until the day ends (r) forecasts more, n_rem^h r^(1-h),
- *  h = n_tail / n_rem: the flat prior under-forecasts a day whose traffic
- *  is still rising, and spend that runs behind is caught up while later
- *  solves can correct it, but not in the day's last stretch. */
+ *  h = min(1, 2 n_tail / n_rem): the flat prior under-forecasts a day
+ *  whose traffic is still rising, and spend that runs behind is caught up
+ *  while later solves can correct it, but not near the day's end. */
 double bd_estimate_pace_requests(const bd_estimate_t *e);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
