@@ -127,9 +127,15 @@ static const setting_t settings[] = {
 	{"solve.halflife.h", T_DOUBLE, OFF(solve_halflife_h), "24", 0, 1e6, NULL,
 	 "Recency: a decision hour's statistics weigh half as much every this many hours of age "
 	 "(0: all hours alike; historical samples never fade)", R_LIVE},
-	{"solve.land", T_INT, OFF(solve_land), "1", 0, 1, NULL,
+	{"solve.land", T_INT, OFF(solve_land), "1", 0, 2, NULL,
 	 "1: spend the whole budget; past what maximising value would spend, the slack goes where "
-	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent", R_LIVE},
+	 "it loses the least estimated value (the published curve shows it); 2: the same, but the "
+	 "slack is spent like uniform allocation (the value-maximising plan moved toward uniform "
+	 "rows, then the costliest treatment); 0: leave it unspent", R_LIVE},
+	{"solve.land.cold.h", T_DOUBLE, OFF(solve_land_cold_h), "12", 0, 24, NULL,
+	 "On a day without a traffic profile (a campaign's first), solve.land applies only in the "
+	 "day's last this many hours (24: all day): before, a budget beyond what maximising value "
+	 "would spend is mostly the flat forecast's error, and spending it front-loads the day", R_LIVE},
 	{"solve.scenarios", T_INT, OFF(solve_scenarios), "200", 10, 100000, NULL,
 	 "Stochastic mode: scenarios drawn from the estimates' uncertainty", R_LIVE},
 	{"solve.maturity.s", T_INT, OFF(solve_maturity_s), "7200", 0, 30 * 86400, NULL,

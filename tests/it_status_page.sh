@@ -44,6 +44,12 @@ for _ in range(100):
 else:
     sys.exit("no plan and track for the campaign in /api/status: %s" %
              json.dumps([(c["campaign"]["id"], c["track"], bool(c["plan"])) for c in d["campaigns"]]))
+# the plan against uniform and control, and its note (a string, maybe empty)
+p = c[0]["plan"]
+for k in ("uplift_over_uniform", "uplift_over_uniform_se", "uplift_over_control",
+          "uplift_over_control_se", "value_max_spend", "note"):
+    assert k in p, "plan without %s: %s" % (k, sorted(p))
+assert isinstance(p["note"], str), p["note"]
 PY
 
 # --virtual-time-budget lets the page's fetch and drawing finish before the
@@ -117,6 +123,7 @@ for name in ("control", "coupon 2", "coupon 4", "coupon 8"):
     need(re.search('<th class="name"[^>]*>%s</th>' % name, dom), "treatment column " + name)
 need(re.search(r'<td class="dom">\d+\.\d%</td>', dom), "a dominant treatment highlighted")
 need(re.search(r'<svg[^>]*class="spendchart"', dom), "the spend chart <svg>")
+need("uplift over uniform" in dom and "uplift over control" in dom, "the plan's uplifts")
 m = re.search(r'<path class="spend" d="(M[-\d.,]+(?:L[-\d.,]+)+)"', dom)
 need(m, "the spend track path with two or more points")
 need(re.search(r'<path class="pace" d="M[-\d.,]+(?:L[-\d.,]+){24}"', dom), "the pace line (25 points)")

@@ -293,7 +293,27 @@ static void test_gate(void **state)
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
 	assert_non_null(strstr(p->note, "solve.land=1"));
 	assert_true(fabs(p->value_max_spend - 1.0 * e.n_rem * 0.9) < 1e-6 * e.n_rem);
+	double landed = cost_per_request(p, &e, 0.1);
 	bd_plan_unref(p);
+
+	/* a day without a traffic profile, 20 hours left: no landing yet (the
+	 * plan spends what maximising value spends, 1 per request), and the
+	 * note says so; in its last 12 hours it lands */
+	e.past_days = 0;
+	e.sec_left = 20 * 3600;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	double held = cost_per_request(p, &e, 0.1);
+	if (!(fabs(held - (0.1 * 1 + 0.9 * 1)) < 1e-9))
+		fail_msg("cold day, 20 h left: %.4f per request, want 1 (landed: %.4f)", held, landed);
+	assert_non_null(strstr(p->note, "solve.land.cold.h"));
+	bd_plan_unref(p);
+	e.sec_left = 11 * 3600;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	assert_true(fabs(cost_per_request(p, &e, 0.1) - landed) < 1e-9);
+	bd_plan_unref(p);
+	e.past_days = 3;
 	bd_estimate_free(&e);
 	mode("stochastic");
 }
