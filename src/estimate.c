@@ -478,9 +478,9 @@ static void finish_rate(bd_estimate_t *e, const bd_estimate_params_t *p)
 
 double bd_estimate_pace_requests(const bd_estimate_t *e)
 {
-	double r = e->recent_rate * e->sec_left;
+	double r = e->recent_rate * e->sec_left, w = e->waiting > 0 ? e->waiting : 0;
 	if (e->past_days >= 1 || !(r > e->n_rem))
-		return e->n_rem;
+		return fmax(e->n_rem, w);
 	/* the recent rate where later solves can still correct a forecast
 	 * that was too high (spend that ran behind is caught up); the flat
 	 * forecast on the day's last stretch, where spend that ran behind
@@ -488,7 +488,7 @@ double bd_estimate_pace_requests(const bd_estimate_t *e)
 	 * alone, first days of the demo's world landed 2.6% short on average,
 	 * up to 6.8%; with twice, 1.3%) */
 	double h = e->n_rem > 0 ? fmin(fmax(2 * e->n_tail / e->n_rem, 0), 1) : 1;
-	return exp(h * log(e->n_rem) + (1 - h) * log(r));
+	return fmax(exp(h * log(e->n_rem) + (1 - h) * log(r)), w);
 }
 
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)

@@ -399,6 +399,10 @@ static void test_first_day_pace_requests(void **state)
 	bd_estimate_finish(&e, &p);
 	assert_true(e.past_days == 1);
 	assert_true(fabs(bd_estimate_pace_requests(&e) - e.n_rem) < 1e-9);
+	/* requests already waiting (a backlog after a stall) are a floor:
+	 * near the day's end the forecast is a handful */
+	e.waiting = 50 * e.n_rem;
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.waiting) < 1e-9);
 	bd_estimate_free(&e);
 }
 

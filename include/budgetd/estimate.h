@@ -93,6 +93,10 @@ typedef struct bd_estimate_s {
 	double recent_rate; /**< requests per second today over the unmatured
 				 hours (the latest solve.maturity.s or so) */
 	double sec_left;    /**< seconds left in the campaign's day */
+	double waiting;     /**< set by the caller: requests already waiting
+				 to be decided (the features consumer's lag,
+				 all campaigns), a floor under the pacing
+				 forecast */
 } bd_estimate_t;
 
 typedef struct bd_estimate_params_s {
@@ -122,7 +126,10 @@ void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
 /** Share of cost arrived @p age_s after the decision (learned; 1 past the
  *  maturity); NAN without data. */
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
-/** The requests expected in the rest of today for pacing: the forecast;
+/** The requests expected in the rest of today for pacing, never fewer
+ *  than e->waiting (a backlog decided at a budget per request meant for
+ *  the day's last few requests would spend far past the budget): the
+ *  forecast;
  *  on a day without a traffic profile (past_days < 1), when the recent
  *  rate kept up until the day ends (r) forecasts more, n_rem^h r^(1-h),
  *  h = min(1, 2 n_tail / n_rem): the flat prior under-forecasts a day
