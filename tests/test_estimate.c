@@ -233,6 +233,22 @@ static void mixed(double x[BD_STAT__COUNT], double n, double p, double f, double
 		x[i] += y[i];
 }
 
+/* Four clusters of n decisions a treatment: 10% convert (value 10) under
+ * control, f[k] under the coupon. */
+static void four_clusters(bd_estimate_t *e, const bd_estimate_params_t *p, double n,
+			  const double f[4])
+{
+	double x[BD_STAT__COUNT];
+	assert_int_equal(bd_estimate_init(e, 4, 2), 0);
+	for (int k = 0; k < 4; k++) {
+		mixed(x, n, 0.5, 0.10, 10);
+		bd_estimate_add_cell(e, p, k, 0, H0 + 8, x, BD_STAT__COUNT);
+		mixed(x, n, 0.5, f[k], 10);
+		bd_estimate_add_cell(e, p, k, 1, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(e, p);
+}
+
 /* Uplifts shrink toward the pooled uplift by how much the clusters are
  * seen to differ: not at all told apart -> every cluster gets the pooled
  * uplift (a pooled plan); clearly different -> their own. */
@@ -240,20 +256,12 @@ static void test_uplift_shrinkage(void **state)
 {
 	bd_estimate_t e;
 	bd_estimate_params_t p = params_at(12);
-	double x[BD_STAT__COUNT];
 	(void)state;
 	p.shrink_uplift = 1;
 	/* four clusters, conversion 10% under control, 10-11.5% under the
 	 * coupon, 200 decisions each: the differences are noise */
 	const double noisy[4] = {0.100, 0.115, 0.105, 0.110};
-	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
-	for (int k = 0; k < 4; k++) {
-		mixed(x, 200, 0.5, 0.10, 10);
-		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
-		mixed(x, 200, 0.5, noisy[k], 10);
-		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
-	}
-	bd_estimate_finish(&e, &p);
+	four_clusters(&e, &p, 200, noisy);
 	double pooled = (0.100 + 0.115 + 0.105 + 0.110) / 4 * 10 - 1;
 	for (int k = 0; k < 4; k++)
 		if (fabs(e.r[k * 2 + 1] - e.r[k * 2] - pooled) > 1e-9)
@@ -263,14 +271,8 @@ static void test_uplift_shrinkage(void **state)
 
 	/* conversion 10% under control, 10/20/30/40% under the coupon over
 	 * 20 000 decisions each: the clusters keep (nearly) their own */
-	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
-	for (int k = 0; k < 4; k++) {
-		mixed(x, 20000, 0.5, 0.10, 10);
-		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
-		mixed(x, 20000, 0.5, 0.10 * (k + 1), 10);
-		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
-	}
-	bd_estimate_finish(&e, &p);
+	const double apart[4] = {0.10, 0.20, 0.30, 0.40};
+	four_clusters(&e, &p, 20000, apart);
 	for (int k = 0; k < 4; k++) {
 		double u = e.r[k * 2 + 1] - e.r[k * 2];
 		if (fabs(u - (double)k) > 0.01)
@@ -281,14 +283,7 @@ static void test_uplift_shrinkage(void **state)
 	 * uplifts of the noisy case */
 	bd_estimate_free(&e);
 	p.shrink_uplift = 0;
-	assert_int_equal(bd_estimate_init(&e, 4, 2), 0);
-	for (int k = 0; k < 4; k++) {
-		mixed(x, 200, 0.5, 0.10, 10);
-		bd_estimate_add_cell(&e, &p, k, 0, H0 + 8, x, BD_STAT__COUNT);
-		mixed(x, 200, 0.5, noisy[k], 10);
-		bd_estimate_add_cell(&e, &p, k, 1, H0 + 8, x, BD_STAT__COUNT);
-	}
-	bd_estimate_finish(&e, &p);
+	four_clusters(&e, &p, 200, noisy);
 	assert_true(fabs(e.r[1 * 2 + 1] - e.r[1 * 2] - 0.15) < 1e-9);
 	bd_estimate_free(&e);
 }
