@@ -9,10 +9,14 @@
  * runs the real daemon.
  *
  *   bd-day-bench [--events N] [--budget-frac F] [--solve-s S] [--days D]
- *                [--seed0 S] [-X key=value ...] [-p world-knob=value ...]
+ *                [--seed0 S] [--warm] [-X key=value ...] [-p world-knob=value ...]
  *
  * Each day D = 0, 1, ... (its own arrivals and outcome draws, as
- * `budgetd-sim run --day D`) starts from nothing.  The plan is re-solved
+ * `budgetd-sim run --day D`) starts from nothing; with --warm the days run
+ * one after another on one state (the traffic profile and the estimates
+ * learned from the days before; no retraining: the initial model), with
+ * bench/pacing's budgets (day 0 at 30%, not scored; then 10, 25, 50, 75,
+ * 100% of the spend-everything level, round again).  The plan is re-solved
  * every S simulated seconds (default 300) and the outcomes due by then are
  * applied first.  Prints one line a day and a summary:
  *   day: d=.. inc_over_uniform=.. inc_over_oracle=.. spend_err=.. first_quarter=..
@@ -50,24 +54,32 @@ typedef struct day_s {
 	double inc_uni, inc_orc, spend_err, first_quarter;
 } day_t;
 
+/* What days share in --warm mode (else one day's worth, fresh each day):
+ * cell statistics by cluster, treatment and hour since the first day. */
+typedef struct state_s {
+	int hours;
+	double *cells; /* K x J x hours x NS */
+	double delay[BD_DELAY_BUCKETS];
+} state_t;
+
 /* One day; @returns 0 or -1. */
 static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim_params_t *wp,
-		   int n, double frac, double solve_s, int day, day_t *out)
+		   int n, double frac, double solve_s, int day, int slot, state_t *st, day_t *out)
 {
 	const int J = bd_sim_n_treatments(w);
 	const double day_s = wp->day_seconds, scale = 86400.0 / day_s;
-	const int64_t D = 20000 + day; /* the day number since the epoch */
+	const int64_t D = 20000 + slot; /* the day number since the epoch */
+	const int H = st->hours, h0 = slot * 24; /* today's first hour slot */
 	double *times = malloc(sizeof(double) * (size_t)n), *ec = malloc(sizeof(double) * (size_t)n);
 	int *users = malloc(sizeof(int) * (size_t)n), *tr = malloc(sizeof(int) * (size_t)n);
 	int *hr = malloc(sizeof(int) * (size_t)n), *xp = malloc(sizeof(int) * (size_t)n);
-	double *prop = malloc(sizeof(double) * (size_t)n), *cells = calloc((size_t)K * J * 24 * NS,
-									       sizeof(double));
+	double *prop = malloc(sizeof(double) * (size_t)n), *cells = st->cells;
 	int *cl = malloc(sizeof(int) * (size_t)n);
 	pend_t *pend = malloc(sizeof(pend_t) * (size_t)n);
 	bd_cluster_model_t *m = NULL;
 	bd_plan_t *plan = NULL;
 	int rc = -1;
-	if (!times || !ec || !users || !tr || !hr || !xp || !prop || !cells || !cl || !pend ||
+	if (!times || !ec || !users || !tr || !hr || !xp || !prop || !cl || !pend ||
 	    bd_cluster_model_initial(wp->dim, K, &m))
 		goto out;
 	uint64_t rng = bd_sim_rng_seed(wp->seed, 1 + 7919ULL * (uint64_t)day);
@@ -86,7 +98,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	max_spend = (1 - c.exploration) * max_spend + c.exploration * uni_s;
 	c.daily_budget = frac * max_spend;
 
-	double delay[BD_DELAY_BUCKETS] = {0}, realised = 0, next_solve = 0, value = 0, espend = 0;
+	double *delay = st->delay, realised = 0, next_solve = 0, value = 0, espend = 0;
 	int np = 0, head = 0;
 	for (int i = 0; i <= n; i++) {
 		double now = i < n ? times[i] : day_s;
@@ -101,7 +113,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				bd_sim_outcome(w, users[q], tr[q], &orng, &oc);
 				double x[NS];
 				bd_stats_outcome_vector(x, oc.value, oc.cost, oc.orders, prop[q], xp[q]);
-				double *cv = cells + (((size_t)cl[q] * J + tr[q]) * 24 + hr[q]) * NS;
+				double *cv = cells + (((size_t)cl[q] * J + tr[q]) * H + h0 + hr[q]) * NS;
 				for (int s = 0; s < NS; s++)
 					cv[s] += x[s];
 				realised += oc.cost;
@@ -130,12 +142,12 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				goto out;
 			for (int k = 0; k < K; k++)
 				for (int t = 0; t < J; t++)
-					for (int h = 0; h < 24; h++) {
+					for (int h = 0; h < h0 + 24; h++) {
 						const double *cv = cells +
-								   (((size_t)k * J + t) * 24 + h) * NS;
+								   (((size_t)k * J + t) * H + h) * NS;
 						if (cv[BD_STAT_DECISIONS] > 0 || cv[BD_STAT_OUTCOMES] > 0)
-							bd_estimate_add_cell(&e, &ep, k, t, D * 24 + h, cv,
-									     NS);
+							bd_estimate_add_cell(&e, &ep, k, t,
+									     (D - slot) * 24 + h, cv, NS);
 					}
 			bd_estimate_add_delay(&e, delay, BD_DELAY_BUCKETS);
 			bd_estimate_finish(&e, &ep);
@@ -175,7 +187,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 			hr[i] = 23;
 		double x[NS];
 		bd_stats_exposure_vector(x, d.propensity);
-		double *cv = cells + (((size_t)cl[i] * J + tr[i]) * 24 + hr[i]) * NS;
+		double *cv = cells + (((size_t)cl[i] * J + tr[i]) * H + h0 + hr[i]) * NS;
 		for (int s = 0; s < NS; s++)
 			cv[s] += x[s];
 		bd_sim_outcome_t oc;
@@ -188,12 +200,18 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 		value += bd_sim_user_ev(w, users[i], d.treatment);
 		espend += ec[i];
 	}
-	/* the rest of the outcomes: the day's realised spend */
+	/* the rest of the outcomes: the day's realised spend (and, for the
+	 * days after, its statistics) */
 	for (; head < np; head++) {
 		int q = pend[head].idx;
 		bd_sim_outcome_t oc;
 		uint64_t orng = bd_sim_rng_seed(wp->seed, oseed + (uint64_t)q);
 		bd_sim_outcome(w, users[q], tr[q], &orng, &oc);
+		double x[NS];
+		bd_stats_outcome_vector(x, oc.value, oc.cost, oc.orders, prop[q], xp[q]);
+		double *cv = cells + (((size_t)cl[q] * J + tr[q]) * H + h0 + hr[q]) * NS;
+		for (int s = 0; s < NS; s++)
+			cv[s] += x[s];
 		realised += oc.cost;
 	}
 	double ctl = 0, orc_v = 0, orc_s = 0, q25 = 0;
@@ -221,7 +239,6 @@ out:
 	free(hr);
 	free(xp);
 	free(prop);
-	free(cells);
 	free(cl);
 	free(pend);
 	return rc;
@@ -235,7 +252,7 @@ static int dbl_cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int n = 20000, days = 20, seed0 = 0;
+	int n = 20000, days = 20, seed0 = 0, warm = 0;
 	double frac = 0.3, solve_s = 300;
 	bd_config_t cfg;
 	bd_sim_params_t wp;
@@ -245,6 +262,10 @@ int main(int argc, char **argv)
 	bd_sim_params_default(&wp);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--warm") == 0) {
+			warm = 1;
+			continue;
+		}
 		if (!v)
 			goto usage;
 		if (strcmp(a, "--events") == 0)
@@ -276,29 +297,54 @@ int main(int argc, char **argv)
 	bd_sim_world_t *w;
 	if (bd_sim_world_new(&wp, &w))
 		return 1;
+	/* --warm: consecutive days on one state, budgets as bench/pacing's
+	 * (day 0 at 30%, then 10, 25, 50, 75, 100% of the spend-everything
+	 * level, round again), day 0 not scored */
+	static const double ladder[] = {0.10, 0.25, 0.50, 0.75, 1.00};
+	const int J = bd_sim_n_treatments(w);
+	state_t st = {.hours = 24 * (warm ? days : 1)};
 	double *iu = malloc(sizeof(double) * (size_t)days), sum = 0, worst = 0;
+	st.cells = calloc((size_t)K * J * (size_t)st.hours * NS, sizeof(double));
+	if (!iu || !st.cells)
+		return 1;
+	int scored = 0;
 	for (int d = 0; d < days; d++) {
 		day_t r;
-		if (run_day(&cfg, w, &wp, n, frac, solve_s, seed0 + d, &r))
+		double f = warm ? (d == 0 ? 0.30 : ladder[(d - 1) % 5]) : frac;
+		if (!warm) {
+			memset(st.cells, 0, sizeof(double) * (size_t)K * J * 24 * NS);
+			memset(st.delay, 0, sizeof(st.delay));
+		}
+		if (run_day(&cfg, w, &wp, n, f, solve_s, seed0 + d, warm ? d : 0, &st, &r))
 			return 1;
+		if (warm && d == 0) {
+			printf("day: d=0 (history day, not scored) inc_over_uniform=%.3f spend_err=%+.4f\n",
+			       r.inc_uni, r.spend_err);
+			continue;
+		}
+		if (warm)
+			printf("budget %.2f ", f);
 		printf("day: d=%d inc_over_uniform=%.3f inc_over_oracle=%.3f spend_err=%+.4f "
 		       "first_quarter=%.3f\n",
 		       seed0 + d, r.inc_uni, r.inc_orc, r.spend_err, r.first_quarter);
 		fflush(stdout);
-		iu[d] = r.inc_uni;
+		iu[scored++] = r.inc_uni;
 		sum += r.inc_uni;
 		worst = fmax(worst, fabs(r.spend_err));
 	}
-	qsort(iu, (size_t)days, sizeof(double), dbl_cmp);
+	if (!scored)
+		return 1;
+	qsort(iu, (size_t)scored, sizeof(double), dbl_cmp);
 	printf("daybench: days=%d inc_over_uniform_median=%.3f mean=%.3f min=%.3f "
 	       "worst_abs_spend_err=%.4f\n",
-	       days, iu[days / 2], sum / days, iu[0], worst);
+	       scored, iu[scored / 2], sum / scored, iu[0], worst);
+	free(st.cells);
 	bd_sim_world_free(w);
 	free(iu);
 	bd_config_free(&cfg);
 	return 0;
 usage:
 	fprintf(stderr, "usage: bd-day-bench [--events N] [--budget-frac F] [--solve-s S] "
-			"[--days D] [--seed0 S] [-X key=value] [-p knob=value]\n");
+			"[--days D] [--seed0 S] [--warm] [-X key=value] [-p knob=value]\n");
 	return 2;
 }
