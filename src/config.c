@@ -164,15 +164,34 @@ static const setting_t settings[] = {
 	{"solve.halflife.h", T_DOUBLE, OFF(solve_halflife_h), "24", 0, 1e6, NULL,
 	 "Recency: a decision hour's statistics weigh half as much every this many hours of age "
 	 "(0: all hours alike; historical samples never fade)", R_LIVE},
-	{"solve.land", T_INT, OFF(solve_land), "1", 0, 1, NULL,
+	{"solve.land", T_INT, OFF(solve_land), "1", 0, 2, NULL,
 	 "1: spend the whole budget; past what maximising value would spend, the slack goes where "
-	 "it loses the least estimated value (the published curve shows it); 0: leave it unspent", R_LIVE},
+	 "it loses the least estimated value (the published curve shows it); 2: the same, but the "
+	 "slack is spent like uniform allocation (the value-maximising plan moved toward uniform "
+	 "rows, then the costliest treatment); 0: leave it unspent", R_LIVE},
+	{"solve.land.cold.h", T_DOUBLE, OFF(solve_land_cold_h), "12", 0, 24, NULL,
+	 "On a day without a traffic profile (a campaign's first), solve.land applies only in the "
+	 "day's last this many hours (24: all day): before, a budget beyond what maximising value "
+	 "would spend is mostly the flat forecast's error, and spending it front-loads the day", R_LIVE},
 	{"solve.scenarios", T_INT, OFF(solve_scenarios), "200", 10, 100000, NULL,
 	 "Stochastic mode: scenarios drawn from the estimates' uncertainty", R_LIVE},
 	{"solve.maturity.s", T_INT, OFF(solve_maturity_s), "7200", 0, 30 * 86400, NULL,
 	 "Attribution delay: only decisions older than this count in the means", R_LIVE},
 	{"solve.shrinkage", T_DOUBLE, OFF(solve_shrinkage), "50", 0, 1e9, NULL,
 	 "Pseudo-decisions pulling a cluster's means toward the treatment's overall mean", R_LIVE},
+	{"solve.shrink.uplift", T_INT, OFF(solve_shrink_uplift), "0", 0, 1, NULL,
+	 "1: a cluster's uplifts over control (value, cost) shrink toward the pooled uplift by how "
+	 "much clusters are seen to differ (empirical Bayes): a pooled plan while they cannot be "
+	 "told apart; 0: only the means shrink (solve.shrinkage; on cold first days 1 bought 3% "
+	 "less of uniform's increment in bench/bd-day-bench)", R_LIVE},
+	{"solve.concave", T_INT, OFF(solve_concave), "1", 0, 1, NULL,
+	 "1 (with solve.shrink.uplift): the pooled uplift over control is fitted non-decreasing "
+	 "and concave in the treatment's cost (diminishing returns: a bigger incentive never buys "
+	 "more per unit of cost than a smaller one); 0: as estimated", R_LIVE},
+	{"solve.gate.z", T_DOUBLE, OFF(solve_gate_z), "0", 0, 10, NULL,
+	 "Serve uniform allocation at the plan's spend while the plan's estimated uplift over it "
+	 "(raw inverse-propensity means) is not this many standard errors above 0 (0: never; "
+	 "1.64 cost 3% of a cold first day's increment in bench/bd-day-bench)", R_LIVE},
 	{"pace.band", T_DOUBLE, OFF(pace_band), "0.05", 0.001, 1, NULL,
 	 "Re-solve at once when spend since the plan drifts from its pace by this share of the remaining budget", R_LIVE},
 	{"pace.lead", T_DOUBLE, OFF(pace_lead), "0.03", 0, 0.5, NULL,

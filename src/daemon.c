@@ -241,6 +241,8 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 		.min_matured = BD_PACER_WARMUP,
 		.tail_s = cfg->solve_maturity_s,
 		.halflife_h = cfg->solve_halflife_h,
+		.shrink_uplift = cfg->solve_shrink_uplift,
+		.concave = cfg->solve_concave,
 	};
 	int err = bd_estimate_init(&g->est, d->model->k, c->n_treatments);
 	g->active = err == 0;
@@ -323,6 +325,15 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	int err;
 
 	bd_estimate_finish(&g->est, &g->ep);
+	/* requests already waiting in the features topic: the rest of the
+	 * day has at least these (a backlog after a stall must not be
+	 * decided at a budget per request meant for the day's last few) */
+	for (int i = 0; i < d->n_workers; i++)
+		for (int q = 0; q < cfg->topic_partitions; q++) {
+			int64_t l = bd_worker_lag(d->workers[i], 0, q);
+			if (l > 0)
+				g->est.waiting += (double)l;
+		}
 	/* Spend = realised cost + the expected cost of today's decisions
 	 * still waiting for their outcomes. */
 	double spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;

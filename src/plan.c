@@ -16,6 +16,9 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 	p->j = j;
 	p->solver = "uniform";
 	p->explore = -1;
+	p->uplift_uniform = p->uplift_uniform_se = NAN;
+	p->uplift_control = p->uplift_control_se = NAN;
+	p->value_max_spend = NAN;
 	p->prob = malloc((size_t)k * (size_t)j * sizeof(double));
 	p->share = malloc((size_t)k * sizeof(double));
 	if (!p->prob || !p->share) {

@@ -175,6 +175,27 @@ static double get_remaining(const bd_report_t *r, int i)
 	return r->plans[i] ? r->plans[i]->remaining_budget : NAN;
 }
 
+static double get_uplift_uniform(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_uniform : NAN;
+}
+
+static double get_uplift_uniform_se(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_uniform_se : NAN;
+}
+
+static double get_uplift_control(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->uplift_control : NAN;
+}
+
+static double get_gated(const bd_report_t *r, int i)
+{
+	const bd_plan_t *p = r->plans[i];
+	return p ? (p->solver && strcmp(p->solver, "uniform-gate") == 0) : NAN;
+}
+
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 {
 	const bd_worker_counters_t *c = &r->counters;
@@ -261,6 +282,17 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	per_campaign(r, o, "budgetd_campaign_lambda",
 		     "Shadow price of the budget (value per unit of cost at the margin)",
 		     get_lambda);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_uniform",
+		     "The plan's estimated value over uniform allocation at the same spend, rest of the day",
+		     get_uplift_uniform);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_uniform_se",
+		     "Standard error of budgetd_campaign_uplift_over_uniform", get_uplift_uniform_se);
+	per_campaign(r, o, "budgetd_campaign_uplift_over_control",
+		     "The plan's estimated value over control for everyone, rest of the day",
+		     get_uplift_control);
+	per_campaign(r, o, "budgetd_campaign_gated",
+		     "1 while uniform allocation is served because the plan's uplift over it is not "
+		     "significantly positive (solve.gate.z)", get_gated);
 	per_campaign(r, o, "budgetd_plan_age_seconds",
 		     "Event time since the campaign's plan was solved", get_plan_age);
 	per_campaign(r, o, "budgetd_plan_version", "Version of the campaign's plan",
@@ -308,6 +340,14 @@ static void kv_num(bd_sbuf_t *o, const char *k, double v, int comma)
 {
 	bd_sbuf_printf(o, "%s\"%s\":", comma ? "," : "", k);
 	bd_sbuf_json_num(o, v);
+}
+
+/* A number that may be unknown (NAN: "not estimated"): left out, never
+ * written as null, which a reader takes for a number gone bad. */
+static void kv_opt_num(bd_sbuf_t *o, const char *k, double v)
+{
+	if (isfinite(v))
+		kv_num(o, k, v, 1);
 }
 
 static void num_array(bd_sbuf_t *o, const double *v, int n)
@@ -383,6 +423,15 @@ static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 	kv_num(o, "expected_spend", p->expected_spend, 1);
 	kv_num(o, "expected_value", p->expected_value, 1);
 	kv_num(o, "explore", p->explore, 1);
+	/* the plan's estimated uplift over the rest of the day, with its
+	 * standard error (the interval is the reader's: estimate +- z se);
+	 * absent while not estimated (a warm-up or restored plan) */
+	kv_opt_num(o, "uplift_over_uniform", p->uplift_uniform);
+	kv_opt_num(o, "uplift_over_uniform_se", p->uplift_uniform_se);
+	kv_opt_num(o, "uplift_over_control", p->uplift_control);
+	kv_opt_num(o, "uplift_over_control_se", p->uplift_control_se);
+	kv_opt_num(o, "value_max_spend", p->value_max_spend);
+	kv_str(o, "note", p->note, 1);
 	kv_num(o, "k", p->k, 1);
 	kv_num(o, "j", p->j, 1);
 	bd_sbuf_cat(o, ",\"share\":");
@@ -588,6 +637,12 @@ void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *o)
 			       (long long)p->version, p->solver ? p->solver : "",
 			       (long long)p->model_version, p->remaining_budget, p->daily_budget,
 			       p->expected_spend, p->expected_value, p->lambda, p->explore);
+		if (isfinite(p->uplift_uniform))
+			bd_sbuf_printf(o, "  uplift over uniform %.2f (se %.2f), over control %.2f "
+					  "(se %.2f)\n", p->uplift_uniform, p->uplift_uniform_se,
+				       p->uplift_control, p->uplift_control_se);
+		if (p->note[0])
+			bd_sbuf_printf(o, "  %s\n", p->note);
 		bd_sbuf_printf(o, "  %-8s %7s", "CLUSTER", "SHARE");
 		for (int j = 0; j < p->j; j++) {
 			bd_sbuf_cat(o, " ");

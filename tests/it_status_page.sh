@@ -44,6 +44,17 @@ for _ in range(100):
 else:
     sys.exit("no plan and track for the campaign in /api/status: %s" %
              json.dumps([(c["campaign"]["id"], c["track"], bool(c["plan"])) for c in d["campaigns"]]))
+# the plan against uniform and control, and its note (a string, maybe empty)
+p = c[0]["plan"]
+# (numbers absent while not estimated, never null)
+# (a plan solved on estimates has them; a warm-up, spent or paused one not)
+assert "note" in p, "plan without its note: %s" % sorted(p)
+assert "uplift_over_uniform" in p or p["solver"] in ("uniform-warmup", "budget-spent", "paused"), \
+    "plan (%s) without its uplift: %s" % (p["solver"], sorted(p))
+for k in ("uplift_over_uniform", "uplift_over_uniform_se", "uplift_over_control",
+          "uplift_over_control_se", "value_max_spend"):
+    assert k not in p or isinstance(p[k], (int, float)), "plan's %s: %r" % (k, p.get(k))
+assert isinstance(p["note"], str), p["note"]
 PY
 
 # --virtual-time-budget lets the page's fetch and drawing finish before the
@@ -117,6 +128,7 @@ for name in ("control", "coupon 2", "coupon 4", "coupon 8"):
     need(re.search('<th class="name"[^>]*>%s</th>' % name, dom), "treatment column " + name)
 need(re.search(r'<td class="dom">\d+\.\d%</td>', dom), "a dominant treatment highlighted")
 need(re.search(r'<svg[^>]*class="spendchart"', dom), "the spend chart <svg>")
+need("uplift over uniform" in dom and "uplift over control" in dom, "the plan's uplifts")
 m = re.search(r'<path class="spend" d="(M[-\d.,]+(?:L[-\d.,]+)+)"', dom)
 need(m, "the spend track path with two or more points")
 need(re.search(r'<path class="pace" d="M[-\d.,]+(?:L[-\d.,]+){24}"', dom), "the pace line (25 points)")

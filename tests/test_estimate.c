@@ -69,7 +69,38 @@ static void test_maturity(void **state)
 	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS);
 	assert_true(bd_estimate_arrived(&e, 300) == 0.5 && bd_estimate_arrived(&e, 3600) == 1);
 	bd_estimate_finish(&e, &p);
-	assert_true(fabs(e.pending_cost - 100 * 1.0 * (1 - 0.9375)) < 1e-9);
+	/* (Benktander: (1 - F) x (realised 0 + expected 100 x (1 - F))) */
+	assert_true(fabs(e.pending_cost - (1 - 0.9375) * (0 + 100 * 1.0 * (1 - 0.9375))) < 1e-9);
+	bd_estimate_free(&e);
+}
+
+/* The pending cost of a young hour whose decisions cost more than the
+ * matured hours said (a first day: cost per decision learned on the
+ * night's users, the lunch hour's cost more): the hour's own arrivals
+ * count, so the error is (1 - F)^2 of the prior's, not (1 - F). */
+static void test_pending_credits_arrivals(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 100, 1, 0, 1); /* matured: cost 1 per decision */
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	/* the last hour: 1000 decisions that will cost 1.5 each; at their
+	 * ages (7.5 to 52.5 minutes, cost arriving evenly over an hour) half
+	 * of it, 750, is in */
+	cell(x, 1000, 1, 0, 0.75);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 11, x, BD_STAT__COUNT);
+	double dl[BD_DELAY_BUCKETS] = {10, 10, 10, 10, 10, 10};
+	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS);
+	bd_estimate_finish(&e, &p);
+	const double truth = 750, bf = 1000 * 1.0 * 0.5;
+	/* Benktander: 0.5 x (750 + 500) = 625 */
+	if (fabs(e.pending_cost - 625) > 1e-6)
+		fail_msg("pending %.2f: want 625 (truth %.0f, Bornhuetter-Ferguson %.0f)",
+			 e.pending_cost, truth, bf);
+	assert_true(fabs(e.pending_cost - truth) < fabs(bf - truth));
 	bd_estimate_free(&e);
 }
 
@@ -192,6 +223,184 @@ static void test_profile(void **state)
 	bd_estimate_free(&e);
 }
 
+/* n decisions with propensity p of which a share f is worth v (the rest 0). */
+static void mixed(double x[BD_STAT__COUNT], double n, double p, double f, double v)
+{
+	double y[BD_STAT__COUNT];
+	cell(x, n * f, p, v, 0);
+	cell(y, n * (1 - f), p, 0, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] += y[i];
+}
+
+/* Four clusters of n decisions a treatment: 10% convert (value 10) under
+ * control, f[k] under the coupon. */
+static void four_clusters(bd_estimate_t *e, const bd_estimate_params_t *p, double n,
+			  const double f[4])
+{
+	double x[BD_STAT__COUNT];
+	assert_int_equal(bd_estimate_init(e, 4, 2), 0);
+	for (int k = 0; k < 4; k++) {
+		mixed(x, n, 0.5, 0.10, 10);
+		bd_estimate_add_cell(e, p, k, 0, H0 + 8, x, BD_STAT__COUNT);
+		mixed(x, n, 0.5, f[k], 10);
+		bd_estimate_add_cell(e, p, k, 1, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(e, p);
+}
+
+/* Uplifts shrink toward the pooled uplift by how much the clusters are
+ * seen to differ: not at all told apart -> every cluster gets the pooled
+ * uplift (a pooled plan); clearly different -> their own. */
+static void test_uplift_shrinkage(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	(void)state;
+	p.shrink_uplift = 1;
+	/* four clusters, conversion 10% under control, 10-11.5% under the
+	 * coupon, 200 decisions each: the differences are noise */
+	const double noisy[4] = {0.100, 0.115, 0.105, 0.110};
+	four_clusters(&e, &p, 200, noisy);
+	double pooled = (0.100 + 0.115 + 0.105 + 0.110) / 4 * 10 - 1;
+	for (int k = 0; k < 4; k++)
+		if (fabs(e.r[k * 2 + 1] - e.r[k * 2] - pooled) > 1e-9)
+			fail_msg("cluster %d: uplift %.4f, pooled %.4f", k,
+				 e.r[k * 2 + 1] - e.r[k * 2], pooled);
+	bd_estimate_free(&e);
+
+	/* conversion 10% under control, 10/20/30/40% under the coupon over
+	 * 20 000 decisions each: the clusters keep (nearly) their own */
+	const double apart[4] = {0.10, 0.20, 0.30, 0.40};
+	four_clusters(&e, &p, 20000, apart);
+	for (int k = 0; k < 4; k++) {
+		double u = e.r[k * 2 + 1] - e.r[k * 2];
+		if (fabs(u - (double)k) > 0.01)
+			fail_msg("cluster %d: uplift %.4f, its own %d", k, u, k);
+		assert_true(e.r_se[k * 2 + 1] > 0);
+	}
+	/* switched off: the level shrinkage alone (none here) keeps the raw
+	 * uplifts of the noisy case */
+	bd_estimate_free(&e);
+	p.shrink_uplift = 0;
+	four_clusters(&e, &p, 200, noisy);
+	assert_true(fabs(e.r[1 * 2 + 1] - e.r[1 * 2] - 0.15) < 1e-9);
+	bd_estimate_free(&e);
+}
+
+/* n decisions of which a share f is worth v and costs c (the rest 0). */
+static void mixedc(double x[BD_STAT__COUNT], double n, double f, double v, double c)
+{
+	double y[BD_STAT__COUNT];
+	cell(x, n * f, 0.5, v, c);
+	cell(y, n * (1 - f), 0.5, 0, 0);
+	for (int i = 0; i < BD_STAT__COUNT; i++)
+		x[i] += y[i];
+}
+
+/* solve.concave: pooled uplifts that are convex in cost (the bigger coupon
+ * buys more per unit of cost) are fitted to a line, the cheaper step kept
+ * (a hair) more efficient; an uplift below a cheaper one's is raised to it
+ * (non-decreasing). */
+static void test_concave_uplift(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	p.shrink_uplift = 1;
+	p.concave = 1;
+	/* control: value 1; coupon A: 1.5 for cost 0.15 (3.3 per unit of
+	 * cost); coupon B: 4 for cost 0.8 (3.85 per unit beyond A) */
+	const double f[3] = {0.10, 0.15, 0.40}, c[3] = {0, 1, 2};
+	assert_int_equal(bd_estimate_init(&e, 1, 3), 0);
+	for (int t = 0; t < 3; t++) {
+		mixedc(x, 20000, f[t], 10, c[t]);
+		bd_estimate_add_cell(&e, &p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	double ua = e.r[1] - e.r[0], ub = e.r[2] - e.r[0];
+	double ea = ua / e.c[1], eb = (ub - ua) / (e.c[2] - e.c[1]);
+	if (!(eb < ea && eb > ea * (1 - 1e-6)))
+		fail_msg("efficiencies %.6f then %.6f: want one line, the cheaper a hair above", ea,
+			 eb);
+	assert_true(ea > 3.3 && ea < 3.85);
+	bd_estimate_free(&e);
+
+	/* coupon B worth less than A (value 0.5 for cost 0.2): raised to A */
+	const double f2[3] = {0.10, 0.15, 0.05}, c2[3] = {0, 1, 4};
+	assert_int_equal(bd_estimate_init(&e, 1, 3), 0);
+	for (int t = 0; t < 3; t++) {
+		mixedc(x, 20000, f2[t], 10, c2[t]);
+		bd_estimate_add_cell(&e, &p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(e.r[1] - e.r[0] - 0.5) < 1e-9);
+	assert_true(fabs(e.r[2] - e.r[1]) < 1e-9);
+	bd_estimate_free(&e);
+}
+
+/* A first day (no past day behind the profile) whose traffic rises: the
+ * flat prior forecasts the rest of the day from the day's average rate;
+ * when the recent rate kept up forecasts more, the pacing forecast leans
+ * on it, except on the day's last (uncorrectable) stretch.
+ * With a past day the forecast is the profile's. */
+static void test_first_day_pace_requests(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	for (int h = 0; h < 10; h++) { /* a quiet night and morning */
+		cell(x, 10, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	for (int h = 10; h < 12; h++) { /* the last two hours: 300 each */
+		cell(x, 300, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(e.past_days == 0);
+	/* flat prior: 700 so far in half the day -> ~700 more */
+	assert_true(e.n_rem > 650 && e.n_rem < 750);
+	/* 600 in the last two hours kept up for 12 hours: 3600; the flat
+	 * forecast on twice the tail (its last 2 hours are 1/6 of the rest) */
+	double tail = 2 * e.n_tail / e.n_rem;
+	assert_true(fabs(tail - 2.0 / 6) < 1e-9);
+	double n = bd_estimate_pace_requests(&e), want = pow(e.n_rem, tail) * pow(3600, 1 - tail);
+	if (fabs(n - want) > 1e-6 * want)
+		fail_msg("pace requests %.1f, want %.1f", n, want);
+	/* a falling day keeps the flat forecast (the larger) */
+	bd_estimate_free(&e);
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 600, 1, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 5, x, BD_STAT__COUNT);
+	cell(x, 10, 1, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 11, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.n_rem) < 1e-9);
+	bd_estimate_free(&e);
+	/* with a past day the profile's forecast stands */
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	for (int h = 0; h < 24; h++) {
+		cell(x, 100, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 - 24 + h, x, BD_STAT__COUNT);
+	}
+	for (int h = 10; h < 12; h++) {
+		cell(x, 300, 1, 0, 0);
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	assert_true(e.past_days == 1);
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.n_rem) < 1e-9);
+	/* requests already waiting (a backlog after a stall) are a floor:
+	 * near the day's end the forecast is a handful */
+	e.waiting = 50 * e.n_rem;
+	assert_true(fabs(bd_estimate_pace_requests(&e) - e.waiting) < 1e-9);
+	bd_estimate_free(&e);
+}
+
 /* Statistics with a non-finite sum (as a store written before the outcome
  * bounds may hold) give estimates the check refuses, saying which. */
 static void test_check(void **state)
@@ -233,7 +442,11 @@ int main(void)
 		cmocka_unit_test(test_recency),
 		cmocka_unit_test(test_warmup_uses_joined_outcomes),
 		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_uplift_shrinkage),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_pending_credits_arrivals),
+		cmocka_unit_test(test_concave_uplift),
+		cmocka_unit_test(test_first_day_pace_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

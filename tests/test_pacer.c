@@ -37,6 +37,9 @@ static void estimate(bd_estimate_t *e, double outcomes)
 			e->c[i] = t;
 			e->r[i] = 10 + (k + 1) * sqrt((double)t);
 			e->r_se[i] = 0.5;
+			/* the raw means behind the gate: the same, well measured */
+			e->rr[i] = e->r[i];
+			e->rr_var[i] = 1e-4;
 			e->c_se[i] = 0.01;
 			e->c_var[i] = 0.1 * t;
 			e->all[(size_t)i * BD_STAT__COUNT + BD_STAT_OUTCOMES] = outcomes / (K * J);
@@ -229,6 +232,92 @@ static void test_lead(void **state)
 	mode("stochastic");
 }
 
+/* The gate: a plan whose uplift over uniform at the same spend is not
+ * significantly positive gives way to that uniform allocation (same spend);
+ * a clearly better one is served; solve.gate.z=0 never gates.  The note
+ * says why in words. */
+static void test_gate(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	mode("lp");
+	assert_int_equal(bd_config_set(&cfg, "solve.gate.z", "1.64", err, sizeof(err)), 0);
+	estimate(&e, 1000);
+	bd_campaign_t c = campaign(0.8 * e.n_rem);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	double cpr = cost_per_request(p, &e, 0.1);
+	/* well measured: the plan beats uniform by far more than its error */
+	assert_string_equal(p->solver, "lp");
+	assert_true(p->uplift_uniform > 5 * p->uplift_uniform_se && p->uplift_uniform > 0);
+	assert_true(p->uplift_control > p->uplift_uniform);
+	assert_true(isfinite(p->value_max_spend) && p->note[0] == '\0');
+	double v_plan = p->expected_value;
+	bd_plan_unref(p);
+
+	/* the same estimates, each cell's mean known to +-3: gated */
+	for (int i = 0; i < K * J; i++)
+		e.rr_var[i] = 9;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	if (strcmp(p->solver, "uniform-gate") != 0)
+		fail_msg("solver %s, uplift %.2f se %.2f", p->solver, p->uplift_uniform,
+			 p->uplift_uniform_se);
+	/* uniform at the same spend: control, and for a share q of requests a
+	 * uniformly drawn treatment, the same in every cluster */
+	double q = (p->prob[0 * J + 1]) * J;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++)
+			assert_true(fabs(p->prob[k * J + t] - ((t == 0) * (1 - q) + q / J)) < 1e-12);
+	assert_true(fabs(cost_per_request(p, &e, 0.1) - cpr) < 1e-9);
+	assert_true(p->expected_value < v_plan);
+	assert_non_null(strstr(p->note, "not significantly positive"));
+	bd_plan_unref(p);
+
+	/* the gate off (the default) */
+	assert_int_equal(bd_config_set(&cfg, "solve.gate.z", "0", err, sizeof(err)), 0);
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	assert_string_equal(p->solver, "lp");
+	bd_plan_unref(p);
+
+	/* landing past the value-maximising spend: said in words */
+	for (int i = 0; i < K * J; i++)
+		e.rr_var[i] = 1e-4;
+	for (int k = 0; k < K; k++) {
+		e.r[k * J + 1] = e.rr[k * J + 1] = e.r[k * J + 0] + 1;
+		e.r[k * J + 2] = e.rr[k * J + 2] = e.r[k * J + 1] - 0.2;
+	}
+	c = campaign(1.8 * e.n_rem);
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	assert_non_null(strstr(p->note, "solve.land=1"));
+	assert_true(fabs(p->value_max_spend - 1.0 * e.n_rem * 0.9) < 1e-6 * e.n_rem);
+	double landed = cost_per_request(p, &e, 0.1);
+	bd_plan_unref(p);
+
+	/* a day without a traffic profile, 20 hours left: no landing yet (the
+	 * plan spends what maximising value spends, 1 per request), and the
+	 * note says so; in its last 12 hours it lands */
+	e.past_days = 0;
+	e.sec_left = 20 * 3600;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	double held = cost_per_request(p, &e, 0.1);
+	if (!(fabs(held - (0.1 * 1 + 0.9 * 1)) < 1e-9))
+		fail_msg("cold day, 20 h left: %.4f per request, want 1 (landed: %.4f)", held, landed);
+	assert_non_null(strstr(p->note, "solve.land.cold.h"));
+	bd_plan_unref(p);
+	e.sec_left = 11 * 3600;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	assert_true(fabs(cost_per_request(p, &e, 0.1) - landed) < 1e-9);
+	bd_plan_unref(p);
+	e.past_days = 3;
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
 static void test_off_pace(void **state)
 {
 	bd_estimate_t e;
@@ -321,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_off_pace),
 		cmocka_unit_test(test_finite_guard),
+		cmocka_unit_test(test_gate),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	bd_config_free(&cfg);

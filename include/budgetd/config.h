@@ -54,7 +54,8 @@ typedef struct bd_config_s {
 	int solve_interval_ms;
 	char *solve_mode;
 	double solve_overspend_prob, solve_shrinkage, pace_band, pace_lead, solve_halflife_h;
-	int solve_land;
+	double solve_gate_z, solve_land_cold_h;
+	int solve_land, solve_shrink_uplift, solve_concave;
 	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
 	char *admin_listen;
 	int admin_refresh_ms;

@@ -11,6 +11,23 @@
  *                                        without bias
  *   shrunk: (n r + m0 rbar_t) / (n + m0) toward the treatment's mean over
  *                                        all clusters, m0 = shrinkage
+ *   uplifts (shrink_uplift): a cluster's uplift of treatment t over its
+ *                                        control, u = r_t - r_0 (and the
+ *                                        same for cost), moves toward the
+ *                                        pooled uplift U by B = tau^2 /
+ *                                        (tau^2 + v): v its sampling
+ *                                        variance, tau^2 the variance of the
+ *                                        clusters' true uplifts estimated
+ *                                        from the data (moments).  While
+ *                                        clusters cannot be told apart
+ *                                        (tau^2 ~ 0) every cluster gets the
+ *                                        pooled uplift: a pooled plan
+ *   concave: the pooled uplifts are first fitted to a non-decreasing,
+ *                                        concave function of the cost
+ *                                        uplift (diminishing returns), so
+ *                                        noise that makes a big coupon look
+ *                                        more efficient than a small one
+ *                                        does not move the plan to it
  *   recency: an hour's statistics weigh 2^(-age / half-life), so the means
  *                                        follow drifts between days (and the
  *                                        statistics rebuilt for a new model
@@ -38,6 +55,10 @@
 #include "budgetd/common.h"
 #include "budgetd/stats.h"
 
+/** Clusters and treatments up to which uplifts shrink by empirical Bayes
+ *  (beyond: the level shrinkage only). */
+#define BD_ESTIMATE_MAX_EB 512
+
 /** Unmatured hours tracked one by one (older ones count as the oldest). */
 #define BD_ESTIMATE_YOUNG_HOURS 48
 
@@ -55,6 +76,9 @@ typedef struct bd_estimate_s {
 	int64_t first_hour; /**< earliest live hour seen */
 	/* filled by bd_estimate_finish */
 	double *r, *c, *conv, *r_se, *c_se, *conv_se, *c_var, *n; /**< k x j */
+	double *rr, *rr_var; /**< k x j: raw (unshrunk) value per request and
+				  the variance of that mean, for the plan's
+				  uplift and its confidence interval */
 	double *share;      /**< k: share of the rest of today's traffic */
 	double *profile;    /**< k x 24 */
 	double n_rem;       /**< requests expected in the rest of today */
@@ -67,6 +91,13 @@ typedef struct bd_estimate_s {
 	double pending_cost; /**< expected cost still to come from today's
 				  unmatured decisions */
 	double delay_weight; /**< cost behind the delay distribution (0: none) */
+	double recent_rate; /**< requests per second today over the unmatured
+				 hours (the latest solve.maturity.s or so) */
+	double sec_left;    /**< seconds left in the campaign's day */
+	double waiting;     /**< set by the caller: requests already waiting
+				 to be decided (the features consumer's lag,
+				 all campaigns), a floor under the pacing
+				 forecast */
 } bd_estimate_t;
 
 typedef struct bd_estimate_params_s {
@@ -81,6 +112,9 @@ typedef struct bd_estimate_params_s {
 					 come after the day ends */
 	double halflife_h;          /**< weight of a decision hour halves every
 					 this many hours of age (0: no decay) */
+	int shrink_uplift;          /**< empirical-Bayes uplift shrinkage */
+	int concave;                /**< the pooled uplift is fitted non-
+					 decreasing and concave in cost */
 } bd_estimate_params_t;
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;
@@ -93,6 +127,16 @@ void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
 /** Share of cost arrived @p age_s after the decision (learned; 1 past the
  *  maturity); NAN without data. */
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
+/** The requests expected in the rest of today for pacing, never fewer
+ *  than e->waiting (a backlog decided at a budget per request meant for
+ *  the day's last few requests would spend far past the budget): the
+ *  forecast;
+ *  on a day without a traffic profile (past_days < 1), when the recent
+ *  rate kept up until the day ends (r) forecasts more, n_rem^h r^(1-h),
+ *  h = min(1, 2 n_tail / n_rem): the flat prior under-forecasts a day
+ *  whose traffic is still rising, and spend that runs behind is caught up
+ *  while later solves can correct it, but not near the day's end. */
+double bd_estimate_pace_requests(const bd_estimate_t *e);
 /** Computes the means, errors, profile and traffic. */
 void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p);
 /** After bd_estimate_finish: 0 when every number the solver and the

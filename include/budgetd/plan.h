@@ -33,6 +33,13 @@ typedef struct bd_plan_s {
 	double pace_spent, pace_dec, pace_elapsed, pace_nrem, pace_rate;
 	int n_curve;
 	double *curve_budget, *curve_value;
+	/* the plan's estimated uplift over the rest of the day (policy slice)
+	 * over uniform allocation at the same spend and over control for
+	 * everyone, with standard errors (NAN: not estimated) */
+	double uplift_uniform, uplift_uniform_se, uplift_control, uplift_control_se;
+	double value_max_spend; /**< what maximising estimated value would
+				     spend over the rest of the day (NAN: none) */
+	char note[256];         /**< why the plan is what it is, in words ("")*/
 } bd_plan_t;
 
 /** A plan of @p k clusters and @p j treatments, all probabilities 1/j. */
