@@ -198,6 +198,11 @@ static const setting_t settings[] = {
 	 "Plans may run this share ahead of the even pace while later solves can still correct it "
 	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
 	 "ahead always can slow down", R_LIVE},
+	{"guard.tolerance", T_DOUBLE, OFF(guard_tolerance), "0.05", 0, 1, NULL,
+	 "The budget guard: once the expected cost of the decisions made under a plan would "
+	 "pass the plan's remaining budget times 1 + this, further decisions of the campaign get "
+	 "control (reason budget-guard) until the next plan (docs/solving.md, The budget guard)",
+	 R_LIVE},
 	{"admin.listen", T_STR, OFF(admin_listen), "127.0.0.1:9877", 0, 0, NULL,
 	 "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, /api/*): HOST:PORT; "
 	 "it has no authentication, so keep it on loopback or behind a proxy (empty: off)", R_RESTART},

@@ -362,6 +362,8 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	p->model_version = d->model->version;
 	p->ts_ms = g->now;
 	p->version = (old ? old->version : 0) + 1;
+	if (tr)
+		p->guard->campaign_guarded = &tr->guarded;
 	if ((err = bd_pacer_plan(cfg, c, &g->est, spent, g->day, p)) ||
 	    (err = bd_plan_check(p, fail, sizeof(fail))))
 		goto out;

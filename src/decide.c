@@ -112,6 +112,21 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 	d->propensity = eps / J + (1 - eps) * (row ? row[t] : 1.0 / J);
 }
 
+int bd_decide_guard(const bd_plan_t *plan, bd_decision_t *d)
+{
+	if (!plan || d->treatment == 0 || d->plan_version != plan->version ||
+	    d->plan_version == 0)
+		return 0;
+	int r = bd_plan_guard_commit(plan, d->cluster, d->treatment);
+	if (r) {
+		d->treatment = 0;
+		d->propensity = 1.0;
+		d->explored = false;
+		d->reason = "budget-guard";
+	}
+	return r;
+}
+
 /* ---- record packing ------------------------------------------------------ */
 
 #define REC_VERSION 1

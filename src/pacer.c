@@ -270,6 +270,14 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	p->pace_nrem = n_rem;
 	for (size_t i = 0; i < (size_t)K * J; i++)
 		outcomes += e->all[i * BD_STAT__COUNT + BD_STAT_OUTCOMES];
+	/* the budget guard: the workers stop this plan's spending once its
+	 * decisions' estimated cost passes the remaining budget (plus the
+	 * tolerance), whatever the forecast said about the traffic */
+	free(p->cost);
+	if (!(p->cost = malloc(sizeof(double) * (size_t)K * J)))
+		return -ENOMEM;
+	memcpy(p->cost, e->c, sizeof(double) * (size_t)K * J);
+	p->guard_limit = p->remaining_budget * (1 + cfg->guard_tolerance);
 	if (c->paused || remaining <= 0) {
 		/* control for everyone, no exploration: nothing is spent */
 		for (int k = 0; k < K; k++)

@@ -19,9 +19,11 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 	p->uplift_uniform = p->uplift_uniform_se = NAN;
 	p->uplift_control = p->uplift_control_se = NAN;
 	p->value_max_spend = NAN;
+	p->guard_limit = -1;
+	p->guard = calloc(1, sizeof(*p->guard));
 	p->prob = malloc((size_t)k * (size_t)j * sizeof(double));
 	p->share = malloc((size_t)k * sizeof(double));
-	if (!p->prob || !p->share) {
+	if (!p->prob || !p->share || !p->guard) {
 		bd_plan_unref(p);
 		return NULL;
 	}
@@ -59,7 +61,34 @@ void bd_plan_unref(bd_plan_t *p)
 	free(p->share);
 	free(p->curve_budget);
 	free(p->curve_value);
+	free(p->cost);
+	free(p->guard);
 	free(p);
+}
+
+int bd_plan_guard_commit(const bd_plan_t *p, int cluster, int treatment)
+{
+	if (!p->cost || cluster < 0 || cluster >= p->k || treatment < 0 || treatment >= p->j)
+		return 0;
+	bd_plan_guard_t *g = p->guard;
+	double x = p->cost[(size_t)cluster * p->j + treatment];
+	double cur = atomic_load_explicit(&g->committed, memory_order_relaxed);
+	/* a compare-and-swap loop: the workers commit concurrently, and the
+	 * sum of what they commit must never pass the limit */
+	do {
+		if (cur + x > p->guard_limit) {
+			atomic_fetch_add_explicit(&g->guarded, 1, memory_order_relaxed);
+			if (g->campaign_guarded)
+				atomic_fetch_add_explicit(g->campaign_guarded, 1,
+							  memory_order_relaxed);
+			return atomic_exchange_explicit(&g->tripped, 1, memory_order_relaxed)
+				       ? 1
+				       : 2;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&g->committed, &cur, cur + x,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return 0;
 }
 
 void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m)

@@ -302,6 +302,14 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	for (int i = 0; i < r->campaigns->n; i++)
 		sample(o, "budgetd_solve_failures_total", "campaign", r->campaigns->v[i].id,
 		       r->tracks[i] ? (double)r->tracks[i]->solve_failures : 0);
+	family(o, "budgetd_budget_guard_decisions_total", "counter",
+	       "Decisions the budget guard turned to control: their plan had committed its "
+	       "remaining budget (guard.tolerance)");
+	for (int i = 0; i < r->campaigns->n; i++)
+		sample(o, "budgetd_budget_guard_decisions_total", "campaign", r->campaigns->v[i].id,
+		       r->tracks[i] ? (double)atomic_load_explicit(&r->tracks[i]->guarded,
+								   memory_order_relaxed)
+				    : 0);
 
 	family(o, "budgetd_model_version", "gauge", "Cluster model in use");
 	sample(o, "budgetd_model_version", NULL, NULL, r->model ? (double)r->model->version : 0);

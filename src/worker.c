@@ -333,6 +333,23 @@ static int grow_ts(bd_worker_t *w)
 	return 0;
 }
 
+/* A decision the budget guard turned to control (counted by the guard, per
+ * campaign): the plan's first is logged and degrades health for a window
+ * (docs/solving.md). */
+static void budget_guarded(bd_worker_t *w, const bd_campaign_t *c, const bd_plan_t *plan,
+			   int first)
+{
+	if (first != 2)
+		return;
+	bd_warn("campaign %s: budget guard: plan %lld committed its remaining budget %.2f "
+		"(x %.2f with guard.tolerance); control until the next plan",
+		c->id, (long long)plan->version, plan->remaining_budget,
+		plan->guard_limit / fmax(plan->remaining_budget, 1e-300));
+	bd_health_note(w->env.health, BD_HEALTH_SPEND,
+		       "campaign %s: budget guard: plan %lld committed its remaining budget %.2f",
+		       c->id, (long long)plan->version, plan->remaining_budget);
+}
+
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 {
 	bd_feature_event_t ev;
@@ -418,6 +435,8 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 		return;
 	}
 	bd_decide(c, plan, w->snap->model, &ev, h, &d);
+	if ((err = bd_decide_guard(plan, &d)))
+		budget_guarded(w, c, plan, err);
 	d.decision_id = id;
 	d.request_id = ev.request_id;
 	d.campaign_id = ev.campaign_id;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "budgetd/decide.h"
 #include "budgetd/snapshot.h"
@@ -115,6 +116,102 @@ static void test_plan_rows(void **state)
 	assert_string_equal(d.reason, "paused");
 	bd_plan_unref(p);
 	bd_cluster_model_unref(m);
+}
+
+/* The budget guard: a burst of decisions under one plan commits at most the
+ * plan's guard limit of estimated cost; the rest get control, counted. */
+static void test_budget_guard(void **state)
+{
+	bd_cluster_model_t *m;
+	bd_campaign_t c = camp(0.1);
+	bd_plan_t *p = bd_plan_new_uniform("c", 8, 4);
+	_Atomic uint64_t campaign_count = 0;
+	bd_decision_t d;
+	double committed = 0;
+	int guarded = 0, first = 0, explored_spend = 0, after_cap_spend = 0;
+	(void)state;
+	assert_int_equal(bd_cluster_model_initial(12, 8, &m), 0);
+	p->version = 3;
+	p->remaining_budget = 100;
+	p->guard_limit = 105; /* guard.tolerance 0.05 */
+	p->guard->campaign_guarded = &campaign_count;
+	assert_non_null(p->cost = calloc(8 * 4, sizeof(double)));
+	for (int k = 0; k < 8; k++)
+		for (int t = 0; t < 4; t++) {
+			p->prob[k * 4 + t] = t == 3; /* the costliest plan */
+			p->cost[k * 4 + t] = t;
+		}
+	for (int i = 0; i < 1000; i++) {
+		decide_req(&c, p, m, i, &d);
+		int t0 = d.treatment, r = bd_decide_guard(p, &d);
+		if (r) {
+			guarded++;
+			first += r == 2;
+			assert_true(t0 > 0);
+			assert_int_equal(d.treatment, 0);
+			assert_true(d.propensity == 1.0);
+			assert_false(d.explored);
+			assert_int_equal(d.plan_version, 3);
+			assert_string_equal(d.reason, "budget-guard");
+			continue;
+		}
+		committed += p->cost[d.cluster * 4 + d.treatment];
+		explored_spend += d.explored && d.treatment > 0;
+		after_cap_spend += guarded > 0 && d.treatment > 0;
+	}
+	/* the burst would cost ~2850; the decisions kept cost at most the
+	 * limit, and the cap was reached (no cell fits in what is left) */
+	assert_true(committed <= 105 && committed > 105 - 3);
+	assert_true(atomic_load(&p->guard->committed) == committed);
+	assert_in_range(guarded, 900, 990);
+	assert_int_equal(first, 1);
+	assert_int_equal(atomic_load(&p->guard->guarded), (uint64_t)guarded);
+	assert_int_equal(atomic_load(&campaign_count), (uint64_t)guarded);
+	assert_true(explored_spend > 0); /* the exploration slice commits too */
+	/* past the cap only cheaper explored arms still fit (cost 1 or 2) */
+	assert_true(after_cap_spend <= 3);
+	/* control costs nothing and is never guarded */
+	d = (bd_decision_t){.treatment = 0, .cluster = 0, .plan_version = 3, .reason = "plan"};
+	assert_int_equal(bd_decide_guard(p, &d), 0);
+	assert_string_equal(d.reason, "plan");
+	/* a plan of another model: the plan did not decide, nothing to guard */
+	p->model_version = 9;
+	decide_req(&c, p, m, 7, &d);
+	assert_int_equal(d.plan_version, 0);
+	assert_int_equal(bd_decide_guard(p, &d), 0);
+	/* the next plan re-opens spending; a plan without estimates has no guard */
+	bd_plan_t *q = bd_plan_new_uniform("c", 8, 4);
+	q->version = 4;
+	d = (bd_decision_t){.treatment = 3, .cluster = 0, .plan_version = 4, .reason = "plan"};
+	assert_int_equal(bd_decide_guard(q, &d), 0);
+	bd_plan_unref(q);
+	bd_plan_unref(p);
+	bd_cluster_model_unref(m);
+}
+
+/* Workers commit concurrently: the sum never passes the limit. */
+static void *commit_many(void *arg)
+{
+	for (int i = 0; i < 20000; i++)
+		(void)bd_plan_guard_commit(arg, 1, 2);
+	return NULL;
+}
+
+static void test_budget_guard_threads(void **state)
+{
+	bd_plan_t *p = bd_plan_new_uniform("c", 2, 3);
+	pthread_t th[4];
+	(void)state;
+	assert_non_null(p->cost = calloc(6, sizeof(double)));
+	p->cost[1 * 3 + 2] = 0.5;
+	p->guard_limit = 1000.25;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, commit_many, p), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_true(atomic_load(&p->guard->committed) == 1000);
+	assert_int_equal(atomic_load(&p->guard->guarded), 4 * 20000 - 2000);
+	bd_plan_unref(p);
 }
 
 static void test_record(void **state)
@@ -229,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_deterministic_and_exploration),
 		cmocka_unit_test(test_plan_rows),
+		cmocka_unit_test(test_budget_guard),
+		cmocka_unit_test(test_budget_guard_threads),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_campaigns),
 	};

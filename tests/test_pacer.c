@@ -115,6 +115,14 @@ static void test_spends_the_budget(void **state)
 			bd_plan_t *p = bd_plan_new_uniform("c", K, J);
 			assert_int_equal(bd_pacer_plan(&cfg, &c, &e, spent, 7, p), 0);
 			double cpr = cost_per_request(p, &e, 0.1);
+			/* the budget guard: the plan's estimates and the
+			 * remaining budget with the tolerance; traffic as
+			 * forecast never reaches it (the lead is below it) */
+			assert_non_null(p->cost);
+			assert_memory_equal(p->cost, e.c, sizeof(double) * K * J);
+			assert_true(fabs(p->guard_limit - p->remaining_budget *
+							      (1 + cfg.guard_tolerance)) < 1e-9);
+			assert_true(cpr * e.n_rem < p->guard_limit);
 			/* never past the remaining budget per request and the lead
 			 * (n_tail / n_rem = 0.1 of it is not correctable); the LP
 			 * lands on it; the others stay close below */

@@ -43,6 +43,19 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 	       const bd_cluster_model_t *m, const bd_feature_event_t *ev,
 	       uint64_t hash, bd_decision_t *d);
 
+/**
+ * The budget guard (docs/solving.md): commits the estimated cost of @p d,
+ * decided under @p plan by bd_decide, to the plan's guard; when it would
+ * pass the guard's limit, @p d becomes control with propensity 1, not
+ * explored, reason "budget-guard" (it was control with certainty: the IPW
+ * and RCT estimates stay unbiased).  Control decisions, and decisions the
+ * plan did not make (no plan, another model), commit nothing.  Unlike
+ * bd_decide it depends on the order of decisions (a retry is answered from
+ * the stored decision).  @returns bd_plan_guard_commit's result.
+ * @locality any thread (the plan's guard is atomic).
+ */
+int bd_decide_guard(const bd_plan_t *plan, bd_decision_t *d);
+
 /** The stored record of a decision (what the outcome join needs). */
 typedef struct bd_decision_rec_s {
 	bool explored, joined;

@@ -4,17 +4,31 @@
  *
  * Plans are immutable once published to the workers and shared by
  * reference count; a worker switches plans by swapping one pointer between
- * two batches, so the decision path takes no lock.
+ * two batches, so the decision path takes no lock.  The one mutable part is
+ * the budget guard's counters (bd_plan_guard_t, atomics shared by the
+ * workers that decide under the plan).
  */
 #ifndef BUDGETD_PLAN_H
 #define BUDGETD_PLAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "budgetd/campaign.h"
 #include "budgetd/common.h"
 #include "budgetd/messages.h"
+
+/** The budget guard's counters of one plan (docs/solving.md, The budget
+ *  guard).  @locality any thread (atomics). */
+typedef struct bd_plan_guard_s {
+	_Atomic double committed; /**< expected cost of the decisions made */
+	_Atomic uint64_t guarded; /**< decisions turned to control */
+	_Atomic int tripped;      /**< 1 once a decision was guarded */
+	_Atomic uint64_t *campaign_guarded; /**< the campaign's count over all
+					       its plans (NULL: none); owned
+					       by the daemon, outlives plans */
+} bd_plan_guard_t;
 
 typedef struct bd_plan_s {
 	int refcnt; /* atomic */
@@ -40,6 +54,12 @@ typedef struct bd_plan_s {
 	double value_max_spend; /**< what maximising estimated value would
 				     spend over the rest of the day (NAN: none) */
 	char note[256];         /**< why the plan is what it is, in words ("")*/
+	/* the budget guard: the estimated cost of one decision by cluster and
+	 * treatment (k x j) the plan was solved with (NULL: no estimates, no
+	 * guard), and the expected cost its decisions may commit */
+	double *cost;
+	double guard_limit;
+	bd_plan_guard_t *guard; /**< always allocated */
 } bd_plan_t;
 
 /** A plan of @p k clusters and @p j treatments, all probabilities 1/j. */
@@ -47,6 +67,15 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j);
 int bd_plan_curve_alloc(bd_plan_t *p, int n) BD_WUR;
 bd_plan_t *bd_plan_ref(bd_plan_t *p);
 void bd_plan_unref(bd_plan_t *p);
+
+/**
+ * The budget guard: commits the estimated cost of one decision of
+ * @p cluster given @p treatment (> 0) under @p p, unless the plan's
+ * committed cost would then pass p->guard_limit.  @returns 0 committed (or
+ * no guard: no cost estimates, a cell outside the plan), 1 refused (the
+ * decision must get control; counted), 2 refused, the plan's first.
+ */
+int bd_plan_guard_commit(const bd_plan_t *p, int cluster, int treatment);
 
 /** A view of @p p as a message (pointers into p). */
 void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m);

@@ -11,6 +11,7 @@
 #ifndef BUDGETD_REPORT_H
 #define BUDGETD_REPORT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "budgetd/campaign.h"
@@ -42,6 +43,9 @@ typedef struct bd_report_track_s {
 	 * count of failed solves since start */
 	char solve_error[256];
 	uint64_t solve_failures;
+	/** decisions the budget guard turned to control, over all the
+	 *  campaign's plans (the workers add through bd_plan_guard_t) */
+	_Atomic uint64_t guarded;
 } bd_report_track_t;
 
 /** Records a pace check of campaign @p c (its estimate finished). */
