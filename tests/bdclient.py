@@ -253,6 +253,25 @@ TREATMENTS = [{"id": 0, "name": "control", "nominal_cost": 0.0},
               {"id": 2, "name": "coupon 5", "nominal_cost": 5.0}]
 
 
+class Requests:
+    """Feature events of one campaign, dated now: request ids r0, r1, ...
+    from users u0..u(users-1), features drawn from @rng."""
+
+    def __init__(self, campaign, rng, users=300, dim=12):
+        self.campaign, self.rng, self.users, self.dim, self.seq = campaign, rng, users, dim, 0
+
+    def send(self, p, n):
+        for _ in range(n):
+            i = self.seq
+            self.seq += 1
+            user = "u%d" % (i % self.users)
+            rec = {"request_id": "r%d" % i, "campaign_id": self.campaign, "user_id": user,
+                   "ts_ms": int(time.time() * 1000),
+                   "features": [self.rng.gauss(0, 1) for _ in range(self.dim)], "context": {}}
+            produce(p, "feature_event", user.encode(), encode("feature_event", rec))
+        p.flush(10)
+
+
 def tmpdir(name):
     d = tempfile.mkdtemp(prefix="budgetd-" + name + "-")
     return d

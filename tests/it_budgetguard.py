@@ -27,19 +27,7 @@ d = start_daemon(broker.bootstrap, state, "-X", "solve.interval.ms=600000",
                  "-X", "pace.check.ms=600000")
 camp = "it-guard"
 rng = random.Random(5)
-seq = [0]
-
-
-def requests(p, n):
-    for _ in range(n):
-        i = seq[0]
-        seq[0] += 1
-        user = "u%d" % (i % 300)
-        rec = {"request_id": "r%d" % i, "campaign_id": camp, "user_id": user,
-               "ts_ms": int(time.time() * 1000), "features": [rng.gauss(0, 1) for _ in range(12)],
-               "context": {}}
-        produce(p, "feature_event", user.encode(), encode("feature_event", rec))
-    p.flush(10)
+requests = Requests(camp, rng).send
 
 
 def decisions_of(tail, n):

@@ -17,19 +17,7 @@ d = start_daemon(broker.bootstrap, state, "-X", "solve.interval.ms=60000",
                  "-X", "pace.check.ms=60000")
 camp = "it-ctl"
 rng = random.Random(3)
-seq = [0]
-
-
-def requests(p, n):
-    for _ in range(n):
-        i = seq[0]
-        seq[0] += 1
-        user = "u%d" % (i % 300)
-        rec = {"request_id": "r%d" % i, "campaign_id": camp, "user_id": user,
-               "ts_ms": int(time.time() * 1000), "features": [rng.gauss(0, 1) for _ in range(12)],
-               "context": {}}
-        produce(p, "feature_event", user.encode(), encode("feature_event", rec))
-    p.flush(10)
+requests = Requests(camp, rng).send
 
 
 def plan_for(plans, pred, timeout=10):
