@@ -39,11 +39,11 @@ EVENTS = int(os.environ.get("HOSTILE_EVENTS", "20000"))
 DURATION = os.environ.get("HOSTILE_DURATION", "60")
 SEED = os.environ.get("HOSTILE_SEED", "5")
 CAMPAIGN = "hostile"
-# Event mode, the jump bound at 1 h: the clock is the campaign's latest
-# event on any partition, so a request a day ahead on a partition read
-# late passes a bound of B once another partition is 24 h - B of simulated
-# time ahead; at the default 12 h that is 30 s of this day's 60, which a
-# loaded machine reaches (docs/reliability.md, A hostile day)
+# Event mode, the jump bound at 1 h instead of 12: the clock is the
+# campaign's latest event on any partition, so a request a day ahead read
+# late on its partition passes a bound of B once another partition is
+# 24 h - B of simulated time ahead (at 12 h, 30 s of this 60-s day, which
+# a loaded machine reached: docs/reliability.md, A hostile day)
 DAEMON_ARGS = SIM_CLOCK + ["-X", "clock.max.jump.s=3600"]
 INPUTS = {TOPICS[k] for k in ("feature_event", "outcome_event", "control_command")}
 OUTPUTS = {TOPICS[k]: k for k in ("decision", "plan", "model_update", "dead_letter")}
