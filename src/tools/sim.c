@@ -190,6 +190,23 @@ static int assign_at_end(rd_kafka_t *c, const char *topic)
 	return 0;
 }
 
+/* The encoder writes every string as UTF-8 (it replaces bytes that are not
+ * with U+FFFD), so a hostile id that is not UTF-8 is made in the encoded
+ * bytes: @id, encoded ending in two placeholder bytes, gets them replaced
+ * by ff fe in place (an Avro string is its length, then its raw bytes). */
+static int not_utf8(bd_buf_t *b, const char *id)
+{
+	size_t n = strlen(id);
+	for (size_t i = 0; n >= 2 && i + n <= b->len; i++)
+		if (memcmp(b->data + i, id, n) == 0) {
+			b->data[i + n - 2] = 0xff;
+			b->data[i + n - 1] = 0xfe;
+			return 0;
+		}
+	fprintf(stderr, "budgetd-sim: %s not found in its encoded request\n", id);
+	return -1;
+}
+
 static int produce(rd_kafka_t *p, const char *topic, const char *key,
 		   const bd_buf_t *b)
 {
@@ -468,8 +485,8 @@ static int run_loop(const opts_t *o)
 				h_future++;
 			}
 			if (o->hostile_utf8 > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_utf8) {
-				snprintf(rid, sizeof(rid), "%s-u%d\xff\xfe", pre, next);
-				if (bd_encode_feature(codec, &ev, &b) ||
+				snprintf(rid, sizeof(rid), "%s-u%d~~", pre, next);
+				if (bd_encode_feature(codec, &ev, &b) || not_utf8(&b, rid) ||
 				    produce(prod, "budgetd.features", uid, &b))
 					goto out;
 				h_utf8++;
