@@ -247,6 +247,23 @@ static bd_report_track_t *track_for(bd_daemon_t *d, const char *id)
 	return v[d->n_tracks++];
 }
 
+/* Logs that campaign @p id is off pace for @p why, at info once when a state
+ * begins (a drift, no plan for the day, a plan without a forecast) and at
+ * debug while it lasts: with no traffic the plan has no forecast at every
+ * pace check, and that is one state, not a line every pace.check.ms. */
+static void log_off_pace(bd_report_track_t *tr, const char *id, const char *why)
+{
+	/* a drift's sentence carries its figures: the state is its kind */
+	const char *state = strncmp(why, "spent ", 6) == 0 ? "drift" : why;
+	if (tr && strncmp(tr->off_pace, state, sizeof(tr->off_pace) - 1) == 0) {
+		bd_debug("campaign %s: off pace (%s): re-solving", id, why);
+		return;
+	}
+	if (tr)
+		snprintf(tr->off_pace, sizeof(tr->off_pace), "%s", state);
+	bd_info("campaign %s: off pace (%s): re-solving", id, why);
+}
+
 /* Solves campaign @p ci from its gathered statistics for the rest of its
  * day and publishes the plan.  @returns 0 (new plan), 1 (on pace: the old
  * plan stays) or an error. */
@@ -268,10 +285,13 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 		bd_warn("campaign %s: out of memory for the status track", c->id);
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
-					     sizeof(why_off)))
+					     sizeof(why_off))) {
+		if (tr)
+			tr->off_pace[0] = '\0';
 		return 1; /* on pace: keep the plan */
+	}
 	if (drift_only)
-		bd_info("campaign %s: off pace (%s): re-solving", c->id, why_off);
+		log_off_pace(tr, c->id, why_off);
 	err = -ENOMEM;
 	if (!(p = bd_plan_new_uniform(c->id, K, J)))
 		goto out;

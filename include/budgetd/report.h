@@ -38,6 +38,9 @@ typedef struct bd_report_track_s {
 	/* the estimates behind the latest plan, for "show clusters" */
 	int k, j;
 	double *r, *c, *n; /**< k x j: value, cost per request; decisions */
+	/** why the campaign was last logged off pace ("" while on pace):
+	 *  daemon.c logs a state once when it begins, not at every check */
+	char off_pace[48];
 } bd_report_track_t;
 
 /** Records a pace check of campaign @p c (its estimate finished). */
