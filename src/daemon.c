@@ -14,6 +14,7 @@
 #include "budgetd/admin.h"
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
+#include "budgetd/carry.h"
 #include "budgetd/cluster.h"
 #include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
@@ -45,9 +46,16 @@ struct bd_daemon_s {
 	int kafka_fatal;   /* the main producer or control consumer is unusable */
 	uv_work_t train_req;
 	int training, train_err;
+	int64_t train_version;
 	bd_trainer_params_t train_params;
 	bd_trainer_result_t train_res;
-	uv_async_t worker_failed;
+	/* the carry-over (carry.h): a trained version waits in next_model
+	 * while the workers carry their statistics to it; carry is the version
+	 * whose cells they keep complete once promoted (NULL: none yet) */
+	bd_cluster_model_t *next_model, *carry;
+	char next_info[256]; /* its training figures, for the promotion line */
+	uint64_t carry_t0;
+	uv_async_t worker_failed, worker_carried;
 	bd_store_t *store;
 	bd_broker_t *broker;
 	char *bootstrap;
@@ -108,6 +116,7 @@ static void publish_snapshot(bd_daemon_t *d)
 		bd_error("out of memory building a snapshot; workers keep the old one");
 		return;
 	}
+	bd_snapshot_set_carry(s, d->next_model ? d->next_model : d->carry);
 	bd_snapshot_unref(d->snap);
 	d->snap = s;
 	for (int i = 0; i < d->n_workers; i++)
@@ -391,11 +400,37 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 static void train_work(uv_work_t *req)
 {
 	bd_daemon_t *d = req->data;
-	d->train_err = bd_trainer_run(d->store, &d->train_params,
-				      d->train_params.seed /* = next version */, &d->train_res);
+	d->train_err = bd_trainer_run(d->store, &d->train_params, d->train_version,
+				      &d->train_res);
 }
 
-/* @locality the main loop: promotion happens here, between two solves */
+/* Swaps the trained version in once every worker has carried its
+ * statistics to it (carry.h): from then on its cells hold the whole day.
+ * @locality the main loop */
+static void on_worker_carried(uv_async_t *a)
+{
+	bd_daemon_t *d = a->data;
+	bd_cluster_model_t *m = d->next_model;
+
+	if (!m || d->stopping)
+		return;
+	for (int i = 0; i < d->n_workers; i++)
+		if (bd_worker_carried(d->workers[i]) < m->version)
+			return; /* this worker has not yet */
+	bd_info("model %lld promoted: %s; statistics carried over in %.0f ms",
+		(long long)m->version, d->next_info,
+		(double)(uv_hrtime() - d->carry_t0) / 1e6);
+	bd_cluster_model_unref(d->model);
+	bd_cluster_model_unref(d->carry);
+	d->model = m;
+	d->carry = bd_cluster_model_ref(m);
+	d->next_model = NULL;
+	solve_all(d, "new model", false);
+	publish_snapshot(d);
+}
+
+/* @locality the main loop: the trained version is stored and published, then
+ * the workers carry their statistics over (carry.h), then it is swapped in */
 static void train_done(uv_work_t *req, int status)
 {
 	bd_daemon_t *d = req->data;
@@ -410,26 +445,37 @@ static void train_done(uv_work_t *req, int status)
 	}
 	if (!r->accepted) {
 		bd_warn("model %lld not promoted: %s (%d samples, %.1f s); version %lld stays",
-			(long long)d->train_params.seed, r->why, r->samples, r->seconds,
+			(long long)d->train_version, r->why, r->samples, r->seconds,
 			(long long)d->model->version);
 		goto out;
 	}
 	r->model->agreement = r->student.agreement;
+	/* stored with the model: after a restart its version is the one whose
+	 * statistics the workers keep complete */
+	bd_carry_put_target(d->batch, r->model->version);
 	if (publish_model(d, r->model, r) != 0) {
 		bd_error("model %lld could not be stored; not promoted",
 			 (long long)r->model->version);
 		goto out;
 	}
-	bd_info("model %lld promoted: %d samples, held-out losses conversion %.4f value "
-		"%.4f cost %.4f, student agreement %.3f, clusters %d..%d users, %.1f s",
-		(long long)r->model->version, r->samples, r->rep.holdout_conv,
-		r->rep.holdout_value, r->rep.holdout_cost, r->student.agreement,
-		r->min_cluster, r->max_cluster, r->seconds);
-	bd_cluster_model_unref(d->model);
-	d->model = r->model; /* its statistics were rebuilt before this point */
+	snprintf(d->next_info, sizeof(d->next_info),
+		 "%d samples, held-out losses conversion %.4f value %.4f cost %.4f, student "
+		 "agreement %.3f, clusters %d..%d users (floor %d, %d re-seeded), %d samples "
+		 "in its statistics, trained in %.1f s",
+		 r->samples, r->rep.holdout_conv, r->rep.holdout_value, r->rep.holdout_cost,
+		 r->student.agreement, r->min_cluster, r->max_cluster, r->floor, r->reseeded,
+		 r->rebuilt, r->seconds);
+	if (r->reseeded)
+		bd_info("model %lld: %d clusters were below %d users on the training set and "
+			"were re-seeded from the largest", (long long)r->model->version,
+			r->reseeded, r->floor);
+	bd_info("model %lld trained (%s); the workers carry the statistics over",
+		(long long)r->model->version, d->next_info);
+	d->next_model = r->model; /* the old version decides until the swap */
 	r->model = NULL;
-	solve_all(d, "new model", false);
+	d->carry_t0 = uv_hrtime();
 	publish_snapshot(d);
+	on_worker_carried(&d->worker_carried); /* (no workers: at once) */
 out:
 	bd_trainer_result_free(r);
 }
@@ -439,6 +485,18 @@ static void start_training(bd_daemon_t *d, const char *why)
 	const bd_config_t *cfg = d->cfg;
 	if (d->training || d->stopping)
 		return;
+	if (d->next_model) {
+		bd_info("not training (%s): model %lld is being carried over", why,
+			(long long)d->next_model->version);
+		return;
+	}
+	/* a number no run used before, recorded first: a run that wrote
+	 * statistics and died never shares its version with the next one */
+	d->train_version = bd_carry_next_version(d->store, d->batch, d->model->version);
+	if (write_batch(d) != 0) {
+		bd_error("not training (%s): the version number could not be stored", why);
+		return;
+	}
 	d->train_params = (bd_trainer_params_t){
 		.k = cfg->clusters, .dim = cfg->features_dim, .epochs = cfg->train_epochs,
 		.min_samples = cfg->train_min_samples, .max_samples = cfg->train_max_samples,
@@ -447,13 +505,16 @@ static void start_training(bd_daemon_t *d, const char *why)
 		.w_conv = cfg->train_w_conv, .w_value = cfg->train_w_value,
 		.w_cost = cfg->train_w_cost, .huber = cfg->train_huber,
 		.min_agreement = cfg->train_min_agreement,
+		.clip = cfg->train_feature_clip,
+		.min_cluster_share = cfg->train_min_cluster_share,
+		.min_cluster_users = cfg->train_min_cluster_users,
 		/* the seed is the version: runs are reproducible per version */
-		.seed = (uint64_t)d->model->version + 1,
+		.seed = (uint64_t)d->train_version,
 	};
 	d->train_req.data = d;
 	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) == 0) {
 		d->training = 1;
-		bd_info("training model %lld (%s)", (long long)d->model->version + 1, why);
+		bd_info("training model %lld (%s)", (long long)d->train_version, why);
 	}
 }
 
@@ -798,6 +859,9 @@ static int load_state(bd_daemon_t *d)
 	if (d->model->version > 0)
 		bd_info("model %lld restored (%s, K=%d)", (long long)d->model->version,
 			d->model->kind, d->model->k);
+	/* its statistics are carried over (carry.h) if it was promoted so */
+	if (d->model->version > 0 && bd_carry_get_target(d->store) == d->model->version)
+		d->carry = bd_cluster_model_ref(d->model);
 	err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
 	if (err)
 		return err;
@@ -964,14 +1028,15 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 	static const char *const names[] = {
 		"samples", "holdout_conversion_loss", "holdout_value_loss", "holdout_cost_loss",
 		"epochs", "inertia", "student_train_agreement", "min_cluster", "max_cluster",
-		"seconds",
+		"seconds", "cluster_floor", "reseeded_clusters", "statistics_samples",
 	};
 	double values[BD_ARRAY_SIZE(names)];
 	if (r)
 		memcpy(values, (double[]){r->samples, r->rep.holdout_conv, r->rep.holdout_value,
 					  r->rep.holdout_cost, r->rep.epochs, r->inertia,
 					  r->student.train_agreement, r->min_cluster,
-					  r->max_cluster, r->seconds},
+					  r->max_cluster, r->seconds, r->floor, r->reseeded,
+					  r->rebuilt},
 		       sizeof(values));
 	uint8_t key[8];
 	char *val = NULL;
@@ -1293,6 +1358,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->ready_timer, NULL);
 	uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
+	uv_close((uv_handle_t *)&d->worker_carried, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -1352,6 +1418,8 @@ static void daemon_free(bd_daemon_t *d)
 	bd_campaigns_free(&d->campaigns);
 	bd_snapshot_unref(d->snap);
 	bd_cluster_model_unref(d->model);
+	bd_cluster_model_unref(d->next_model);
+	bd_cluster_model_unref(d->carry);
 	bd_codec_free(d->codec);
 	bd_buf_free(&d->out);
 	bd_store_batch_destroy(d->batch);
@@ -1444,6 +1512,8 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		       (uint64_t)cfg->admin_refresh_ms);
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
+	uv_async_init(&d.loop, &d.worker_carried, on_worker_carried);
+	d.worker_carried.data = &d;
 	bd_notify_status("opening state in %s", cfg->state_dir);
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
@@ -1494,7 +1564,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		goto fail;
 	}
 	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.clock_ms, &d.worker_failed,
-			       d.health};
+			       d.health, &d.worker_carried};
 	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
@@ -1542,6 +1612,7 @@ fail:
 	d.exit_code = 1;
 stop_early:
 	uv_close((uv_handle_t *)&d.worker_failed, NULL);
+	uv_close((uv_handle_t *)&d.worker_carried, NULL);
 	uv_close((uv_handle_t *)&d.solve_timer, NULL);
 	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);

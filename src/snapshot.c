@@ -31,6 +31,12 @@ bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
 	return s;
 }
 
+void bd_snapshot_set_carry(bd_snapshot_t *s, bd_cluster_model_t *carry)
+{
+	bd_cluster_model_unref(s->carry);
+	s->carry = carry ? bd_cluster_model_ref(carry) : NULL;
+}
+
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s)
 {
 	atomic_fetch_add_explicit((_Atomic int *)&s->refcnt, 1,
@@ -48,6 +54,7 @@ void bd_snapshot_unref(bd_snapshot_t *s)
 	free(s->plans);
 	bd_campaigns_free(&s->campaigns);
 	bd_cluster_model_unref(s->model);
+	bd_cluster_model_unref(s->carry);
 	free(s);
 }
 

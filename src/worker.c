@@ -21,6 +21,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "budgetd/carry.h"
 #include "budgetd/decide.h"
 #include "budgetd/hash.h"
 #include "budgetd/histo.h"
@@ -42,6 +43,8 @@ typedef struct part_s {
 	int commit_pending[2]; /* Kafka's committed offset may lag ours */
 	uint64_t sample_seq;
 	int sample_loaded, sample_dirty;
+	int64_t carried; /* the model version its statistics were carried to */
+	int carried_loaded;
 	/* An outcome whose decision is not known yet while this partition's
 	 * features are behind (a replay: a restored checkpoint re-reads
 	 * features whose outcomes are already in Kafka).  The outcomes
@@ -96,6 +99,7 @@ struct bd_worker_s {
 
 	/* read by the main loop: its watchdog and readiness checks */
 	_Atomic uint64_t beat_ns; /* uv_hrtime() at the latest timer tick */
+	_Atomic int64_t carried;  /* every held partition carried to this */
 	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
@@ -319,6 +323,85 @@ static int stats_add(bd_worker_t *w, const uint8_t *key, size_t klen,
 	return bd_stats_delta_add(w->delta, key, klen, x, n);
 }
 
+/* ---- carrying statistics to a new model version (carry.h) ---------------- */
+
+static int flush(bd_worker_t *w);
+
+/* The cells of the version being carried to get @p x too, when the decision
+ * was made by an older version (@p model_version): step 3 of carry.h. */
+static int carry_add(bd_worker_t *w, uint16_t part, const char *campaign,
+		     int64_t model_version, int32_t treatment, int64_t hour,
+		     const float *features, const double *x)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	uint8_t key[BD_STATS_KEY_MAX];
+	if (!cm || cm->version <= model_version || !features)
+		return 0;
+	size_t klen = bd_stats_cell_key(key, part, campaign, cm->version,
+					bd_cluster_assign(cm, features), treatment, hour);
+	return stats_add(w, key, klen, x, BD_STAT__COUNT);
+}
+
+/* Brings partition @p i's statistics to the snapshot's carry version before
+ * any more of its input is handled: step 2 of carry.h.  Cheap once done. */
+static int carry_part(bd_worker_t *w, int32_t i)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	part_t *p = part_get(w, i);
+	bd_carry_counts_t n;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!cm)
+		return 0;
+	if (!p->carried_loaded) {
+		p->carried = bd_carry_get_carried(w->env.store, (uint16_t)i);
+		p->carried_loaded = 1;
+	}
+	if (p->carried >= cm->version)
+		return 0;
+	/* the scan reads the store: this partition's staged input first */
+	if ((err = flush(w)))
+		return err;
+	int64_t clock = atomic_load_explicit((_Atomic int64_t *)w->env.clock_ms,
+					     memory_order_relaxed);
+	int64_t expire = clock > 0 ? clock - (int64_t)w->cfg->decision_retention_s * 1000
+				   : INT64_MIN;
+	uint64_t t0 = uv_hrtime();
+	if ((err = bd_carry_partition(w->env.store, (uint16_t)i, cm, expire, w->delta,
+				      w->batch, &n)))
+		return err;
+	p->carried = cm->version;
+	w->dirty = 1;
+	bd_info("worker %d: partition %d carried over to model %lld: %d samples from "
+		"sequence %llu, %d decisions waiting for outcomes (%d expired dropped), %.0f ms",
+		w->id, i, (long long)cm->version, n.samples, (unsigned long long)n.from_seq,
+		n.pending, n.expired, (double)(uv_hrtime() - t0) / 1e6);
+	return 0;
+}
+
+/* Carries every partition held to the snapshot's carry version, writes it,
+ * and tells the main loop (which swaps the new version in once every
+ * worker has).  @returns 0 or an error. */
+static int carry_all(bd_worker_t *w)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	int err;
+	if (!cm || atomic_load_explicit(&w->carried, memory_order_relaxed) >= cm->version)
+		return 0;
+	for (int i = 0; i < w->nparts; i++)
+		if ((w->parts[i].assigned[IN_FEATURES] || w->parts[i].assigned[IN_OUTCOMES]) &&
+		    (err = carry_part(w, i)))
+			return err;
+	if ((err = flush(w)))
+		return err;
+	atomic_store_explicit(&w->carried, cm->version, memory_order_relaxed);
+	if (w->env.carried)
+		uv_async_send(w->env.carried);
+	return 0;
+}
+
 /* ---- feature events ------------------------------------------------------- */
 
 static int grow_ts(bd_worker_t *w)
@@ -429,8 +512,14 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	bd_stats_exposure_vector(x, d.propensity);
 	size_t klen = bd_stats_cell_key(key, part, ev.campaign_id, d.model_version,
 					d.cluster, d.treatment, bd_stats_hour(d.ts_ms));
-	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
+	    (err = carry_add(w, part, ev.campaign_id, d.model_version, d.treatment,
+			     bd_stats_hour(d.ts_ms), ev.features, x)))
 		goto store_error;
+	/* waiting for its outcome: a new version's carry-over counts it */
+	uint8_t pk[BD_CARRY_PENDING_KEY];
+	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
+			   bd_carry_pending_key(pk, part, d.ts_ms, h), "", 0);
 	klen = bd_stats_day_key(key, part, ev.campaign_id,
 				bd_campaign_day(c, ev.ts_ms, NULL));
 	if ((err = stats_add(w, key, klen, one, 1)))
@@ -492,10 +581,12 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 	return 0;
 }
 
+/* @p features: the decision's, for the version being carried to. */
 static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 int64_t model_version, int32_t cluster, int32_t treatment,
 			 bool explored, double propensity,
-			 const bd_outcome_event_t *ev, int64_t day, int64_t hour)
+			 const bd_outcome_event_t *ev, int64_t day, int64_t hour,
+			 const float *features)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
 	double v = ev->value, c = ev->cost, o = (double)ev->orders;
@@ -513,7 +604,8 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 	int err;
 	size_t klen = bd_stats_cell_key(key, part, campaign, model_version,
 					cluster, treatment, hour);
-	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
+	    (err = carry_add(w, part, campaign, model_version, treatment, hour, features, x)))
 		return err;
 	if (day == INT64_MIN)
 		return 0; /* historical samples do not spend today's budget */
@@ -550,14 +642,14 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	bd_sample_t s = {
 		.ts_ms = ev->ts_ms, .model_version = w->snap->model->version,
 		.treatment = ev->treatment, .cluster = cluster,
-		.orders = ev->orders, .explored = rct,
+		.orders = ev->orders, .explored = rct, .historical = true,
 		.propensity = ev->propensity, .value = ev->value,
 		.cost = ev->cost, .campaign_id = ev->campaign_id,
 		.dim = ev->dim, .features = ev->features,
 	};
 	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
 				 ev->treatment, rct, ev->propensity, ev,
-				 INT64_MIN, 0)) ||
+				 INT64_MIN, 0, ev->features)) ||
 	    (err = append_sample(w, part, &s))) {
 		bd_error("historical %d@%lld: %s", m->partition,
 			 (long long)m->offset, bd_strerror(err));
@@ -734,6 +826,9 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 		.features = rec.features,
 	};
 	rec.joined = true;
+	uint8_t pk[BD_CARRY_PENDING_KEY];
+	bd_store_batch_delete(w->batch, BD_CF_PENDING, pk,
+			      bd_carry_pending_key(pk, part, rec.ts_ms, h));
 	if (ev.cost > 0) {
 		/* how long cost takes to come in, for the pending estimate */
 		double dl[BD_DELAY_BUCKETS] = {0};
@@ -750,7 +845,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
-				 rec.propensity, &ev, day, bd_stats_hour(rec.ts_ms))) ||
+				 rec.propensity, &ev, day, bd_stats_hour(rec.ts_ms),
+				 rec.features)) ||
 	    (err = append_sample(w, part, &s)) ||
 	    (err = decision_store(w, part, h, &rec))) {
 		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
@@ -778,6 +874,10 @@ static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 		return;
 	if (p->next_off[in] >= 0 && m->offset < p->next_off[in])
 		return; /* already applied (a fetch from before a seek) */
+	if (carry_part(w, m->partition) != 0) {
+		w->failed = 1;
+		return;
+	}
 	if (in == IN_OUTCOMES && p->hold_off >= 0) {
 		/* held (hold_outcome): only the held one, fetched again after
 		 * the release, goes on; later ones fetched before are stale */
@@ -1034,6 +1134,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				if (in == IN_OUTCOMES)
 					p->hold_off = -1;
 				p->sample_loaded = 0;
+				p->carried_loaded = 0;
 				p->commit_pending[in] = off >= 0;
 				w->recommit |= off >= 0;
 			}
@@ -1044,6 +1145,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				tp->topic, tp->partition, (long long)off);
 		}
 		rd_kafka_assign(rk, parts);
+		/* a partition carried to the snapshot's version before its input */
+		for (int i = 0; i < parts->cnt && !w->failed; i++)
+			if (input_of(w, parts->elems[i].topic) == IN_FEATURES &&
+			    carry_part(w, parts->elems[i].partition) != 0)
+				w->failed = 1;
 		/* an outcomes partition held (hold_outcome) before a revoke */
 		rd_kafka_resume_partitions(rk, parts);
 		/* an empty assignment (more workers than partitions) counts: the
@@ -1149,6 +1255,10 @@ static void on_mailbox(uv_async_t *a)
 	if (snap) {
 		bd_snapshot_unref(w->snap);
 		w->snap = snap;
+		if (!w->stopping && carry_all(w) != 0) {
+			fail_stop(w);
+			return;
+		}
 	}
 	if (stop)
 		do_stop(w);
@@ -1281,6 +1391,7 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->env = *env;
 	w->cfg = env->cfg;
 	w->snap = bd_snapshot_ref(snap);
+	atomic_init(&w->carried, -1);
 	uv_mutex_init(&w->mbox_lock);
 	w->lag_n = env->cfg->topic_partitions;
 	if (!(w->lag = malloc(sizeof(*w->lag) * 2 * (size_t)w->lag_n))) {
@@ -1364,6 +1475,11 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 	if (final)
 		bd_worker_counters(w, final);
 	worker_free(w);
+}
+
+int64_t bd_worker_carried(const bd_worker_t *w)
+{
+	return atomic_load_explicit(&((bd_worker_t *)w)->carried, memory_order_relaxed);
 }
 
 uint64_t bd_worker_heartbeat(const bd_worker_t *w)

@@ -21,6 +21,11 @@ typedef struct bd_snapshot_s {
 	bd_campaigns_t campaigns; /**< a copy */
 	bd_plan_t **plans;        /**< per campaign (same index), may be NULL */
 	bd_cluster_model_t *model;
+	/** The version whose statistics the workers keep complete (carry.h):
+	 *  a promoted model waiting for the carry-over (then it differs from
+	 *  model, which still decides), or model itself; NULL: none (version 0
+	 *  never promoted, or a store older than the carry-over). */
+	bd_cluster_model_t *carry;
 } bd_snapshot_t;
 
 /**
@@ -29,6 +34,8 @@ typedef struct bd_snapshot_s {
  */
 bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
 			       bd_plan_t *const *plans, bd_cluster_model_t *model);
+/** Sets the snapshot's carry model (a reference is taken; NULL: none). */
+void bd_snapshot_set_carry(bd_snapshot_t *s, bd_cluster_model_t *carry);
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s);
 void bd_snapshot_unref(bd_snapshot_t *s);
 

@@ -1,0 +1,118 @@
+"""it_carryover: a RETRAIN in the middle of a day whose outcomes take hours
+to come (simulated mean delay 4 h).  When the new version is promoted,
+every decision still waiting for its outcome must count in the new
+version's statistics, and its outcome must land there when it comes:
+
+- the traffic forecast (the plans' expected_requests) does not drop when
+  the new version takes over (before the fix it fell by the share of the
+  day's decisions still pending, since the rebuild saw joined samples only);
+- at the end of the day the cells of the version the solver reads hold
+  every decision of the day and every outcome, exactly.
+
+With IT_CARRY_KILLS=1 the daemon is also SIGKILLed as training starts,
+right after the promotion and again a moment later, and restarted each
+time: the counts must still be exact."""
+import os
+import re
+import subprocess
+import time
+
+from bdclient import *  # noqa: F401,F403
+
+EVENTS, DURATION = 4000, 24.0
+KILLS = os.environ.get("IT_CARRY_KILLS", "0") == "1"
+broker = start_broker()
+state = tmpdir("carry")
+args = ("-X", "train.min.samples=100", "-X", "train.epochs=2", "-X", "train.interval.s=0",
+        "-X", "train.min.agreement=0.3", "-X", "clusters=4", "-X", "train.min.cluster.users=20",
+        "-X", "solve.interval.ms=200",
+        "-X", "pace.check.ms=100")
+d = start_daemon(broker.bootstrap, state, *args)
+sim = None
+try:
+    wait_log(d, r"assigned budgetd\.features", 40)
+    plans = Tail(broker.bootstrap, "budgetd.plans")
+    sim = subprocess.Popen([SIM, "run", "--bootstrap", broker.bootstrap, "--events", str(EVENTS),
+                            "--duration", str(DURATION), "--campaign", "carry", "--explore", "1",
+                            "--budget-frac", "10", "-p", "mean_delay_s=14400", "-p", "seed=5",
+                            "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []  # (model_version, expected_requests, ts_ms) of every plan, in order
+
+    def drain(secs):
+        end = time.time() + secs
+        while time.time() < end:
+            for m in plans.read(1000, 0.2):
+                r = decode("plan", m.value())
+                if r["campaign_id"] == "carry" and r["solver"] not in ("paused",):
+                    seen.append((r["model_version"], r["expected_requests"], r["ts_ms"]))
+
+    drain(DURATION * 0.6)
+    p = producer(broker.bootstrap)
+    produce(p, "control_command", b"carry", encode("control_command", control("carry", "RETRAIN")))
+    p.flush(10)
+    if KILLS:
+        # SIGKILLs around the retrain: right after training starts (during
+        # training, the statistics rebuild or the carry-over, or just after
+        # the promotion: whichever it hits), right after a promotion, and
+        # 1.5 s later; each time restarted, RETRAIN sent again if no
+        # version had been promoted yet
+        wait_log(d, r"training model", 30)
+        d.stop(signal.SIGKILL)
+        hit = "promoted" if re.search(r"model [0-9]+ promoted", d.log_text()) else "training"
+        d = start_daemon(broker.bootstrap, state, *args)
+        wait_log(d, r"assigned budgetd\.features", 40)
+        if hit == "training":
+            produce(p, "control_command", b"carry",
+                    encode("control_command", control("carry", "RETRAIN")))
+            p.flush(10)
+        wait_log(d, r"model [0-9]+ (promoted|restored)", 120)
+        d.stop(signal.SIGKILL)
+        d = start_daemon(broker.bootstrap, state, *args)
+        wait_log(d, r"model [0-9]+ restored", 40)
+        time.sleep(1.5)
+        d.stop(signal.SIGKILL)
+        d = start_daemon(broker.bootstrap, state, *args)
+        wait_log(d, r"model [0-9]+ restored", 40)
+        version = int(re.search(r"model ([0-9]+) restored", d.log_text()).group(1))
+        print("first kill landed %s; model %d in use at the end" %
+              ("after the promotion" if hit == "promoted" else "before a promotion", version))
+    else:
+        wait_log(d, r"model [0-9]+ promoted", 120)
+        version = int(re.search(r"model ([0-9]+) promoted", d.log_text()).group(1))
+    drain(2)
+    out, err = sim.communicate(timeout=240)
+    check(sim.returncode == 0, "simulator: " + out[-400:] + err[-400:])
+    drain(1)
+    plans.close()
+    wait_caught_up(broker.bootstrap)
+    check_eq(d.stop(), 0, "exit code")
+
+    cells = [r for r in dump_state(state) if r[0] == "cell" and r[2] == "carry"]
+    dec = sum(float(r[7]) for r in cells if r[3] == str(version) and r[6] != "0")
+    outc = sum(float(r[8]) for r in cells if r[3] == str(version) and r[6] != "0")
+    print("model %d's cells: %.0f decisions, %.0f outcomes of %d requests" %
+          (version, dec, outc, EVENTS))
+    # the forecast across the promotion: the last plan of the old version
+    # against the first plans of the new one
+    last_old = [s for s in seen if s[0] < version]
+    first_new = [s for s in seen if s[0] == version]
+    check(last_old and first_new, "plans of both versions: %r" % sorted({s[0] for s in seen}))
+    f0, f1 = last_old[-1][1], first_new[0][1]
+    print("forecast of the rest of the day: %.0f requests (model %d's last plan), %.0f "
+          "(model %d's first, %.0f simulated minutes later)"
+          % (f0, last_old[-1][0], f1, version, (first_new[0][2] - last_old[-1][2]) / 60000))
+    if not KILLS:  # (a restart leaves a gap of minutes of simulated traffic)
+        check(abs(f1 / f0 - 1) < 0.10,
+              "the forecast jumped at the promotion: %.0f -> %.0f requests" % (f0, f1))
+
+    check_eq(dec, float(EVENTS), "decisions in the cells of model %d" % version)
+    check_eq(outc, float(EVENTS), "outcomes in the cells of model %d" % version)
+    print("PASS: RETRAIN mid-day%s: the new version's cells hold all %d decisions and "
+          "outcomes; forecast %.0f -> %.0f at the promotion"
+          % (" with 3 SIGKILLs" if KILLS else "", EVENTS, f0, f1))
+finally:
+    if sim and sim.poll() is None:
+        sim.kill()
+    d.stop(signal.SIGKILL)
+    broker.stop()
+    cleanup(state)
