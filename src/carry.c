@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "budgetd/decide.h"
-#include "budgetd/samples.h"
 
 static size_t part_key(uint8_t buf[6], const char tag[4], uint16_t part)
 {
@@ -103,12 +102,21 @@ int64_t bd_carry_next_version(bd_store_t *st, bd_store_batch_t *b, int64_t curre
 	return next;
 }
 
-void bd_carry_sample_vector(double x[BD_STAT__COUNT], double value, double cost,
-			    double orders, double propensity, int explored)
+int bd_carry_add_sample(bd_stats_delta_t *d, uint16_t part, const bd_cluster_model_t *m,
+			const bd_sample_t *s)
 {
-	bd_stats_outcome_vector(x, value, cost, orders, propensity, explored);
+	uint8_t key[BD_STATS_KEY_MAX];
+	double x[BD_STAT__COUNT];
+	if (s->dim != m->dim || !(s->propensity > 0))
+		return 0;
+	bd_stats_outcome_vector(x, s->value, s->cost, s->orders, s->propensity, s->explored);
 	x[BD_STAT_DECISIONS] = 1;
-	x[BD_STAT_DW] = 1.0 / propensity;
+	x[BD_STAT_DW] = 1.0 / s->propensity;
+	size_t klen = bd_stats_cell_key(key, part, s->campaign_id, m->version,
+					bd_cluster_assign(m, s->features), s->treatment,
+					s->historical ? 0 : bd_stats_hour(s->ts_ms));
+	int err = bd_stats_delta_add(d, key, klen, x, BD_STAT__COUNT);
+	return err ? err : 1;
 }
 
 /* ---- a worker's step ---------------------------------------------------------- */
@@ -125,30 +133,20 @@ typedef struct scan_s {
 	int err;
 } scan_t;
 
-static int add_cell(scan_t *sc, const char *campaign, int cluster, int treatment,
-		    int64_t hour, const double *x)
-{
-	uint8_t key[BD_STATS_KEY_MAX];
-	size_t klen = bd_stats_cell_key(key, sc->part, campaign, sc->m->version, cluster,
-					treatment, hour);
-	return bd_stats_delta_add(sc->d, key, klen, x, BD_STAT__COUNT);
-}
-
 static int carry_sample(const char *key, size_t klen, const char *val, size_t vlen,
 			void *opaque)
 {
 	scan_t *sc = opaque;
 	bd_sample_t s;
-	double x[BD_STAT__COUNT];
 
-	if (klen != 10 || bd_sample_unpack(&s, (const uint8_t *)val, vlen, sc->f, 512) != 0 ||
-	    s.dim != sc->m->dim || !(s.propensity > 0))
+	if (klen != 10 || bd_sample_unpack(&s, (const uint8_t *)val, vlen, sc->f, 512) != 0)
 		return 0;
-	bd_carry_sample_vector(x, s.value, s.cost, s.orders, s.propensity, s.explored);
-	if ((sc->err = add_cell(sc, s.campaign_id, bd_cluster_assign(sc->m, s.features),
-				s.treatment, s.historical ? 0 : bd_stats_hour(s.ts_ms), x)))
+	int r = bd_carry_add_sample(sc->d, sc->part, sc->m, &s);
+	if (r < 0) {
+		sc->err = r;
 		return -1;
-	sc->n->samples++;
+	}
+	sc->n->samples += r;
 	return 0;
 }
 
@@ -184,9 +182,12 @@ static int carry_pending(const char *key, size_t klen, const char *val, size_t v
 	free(rec);
 	if (err || r.joined || r.dim != sc->m->dim || !(r.propensity > 0))
 		return 0;
+	uint8_t ckey[BD_STATS_KEY_MAX];
 	bd_stats_exposure_vector(x, r.propensity);
-	if ((sc->err = add_cell(sc, r.campaign_id, bd_cluster_assign(sc->m, r.features),
-				r.treatment, bd_stats_hour(r.ts_ms), x)))
+	size_t cklen = bd_stats_cell_key(ckey, sc->part, r.campaign_id, sc->m->version,
+					 bd_cluster_assign(sc->m, r.features), r.treatment,
+					 bd_stats_hour(r.ts_ms));
+	if ((sc->err = bd_stats_delta_add(sc->d, ckey, cklen, x, BD_STAT__COUNT)))
 		return -1;
 	sc->n->pending++;
 	return 0;

@@ -140,23 +140,21 @@ static int rebuild_sample(const char *key, size_t klen, const char *val, size_t 
 {
 	rebuild_t *rb = opaque;
 	bd_sample_t s;
-	uint8_t ckey[BD_STATS_KEY_MAX];
-	double x[BD_STAT__COUNT];
 
-	if (klen != 10 || bd_sample_unpack(&s, (const uint8_t *)val, vlen, rb->f, 512) != 0 ||
-	    s.dim != rb->m->dim || !(s.propensity > 0))
+	if (klen != 10 || bd_sample_unpack(&s, (const uint8_t *)val, vlen, rb->f, 512) != 0)
 		return 0;
 	uint16_t part = (uint16_t)((uint8_t)key[0] << 8 | (uint8_t)key[1]);
 	if (!rb->has[part] || bd_rd_be64((const uint8_t *)key + 2) >= rb->seq[part])
 		return 0; /* after the start: the worker's carry adds it */
-	bd_carry_sample_vector(x, s.value, s.cost, s.orders, s.propensity, s.explored);
-	size_t len = bd_stats_cell_key(ckey, part, s.campaign_id, rb->m->version,
-				       bd_cluster_assign(rb->m, s.features), s.treatment,
-				       s.historical ? 0 : bd_stats_hour(s.ts_ms));
-	if ((rb->err = bd_stats_delta_add(rb->d, ckey, len, x, BD_STAT__COUNT)) ||
-	    (bd_stats_delta_count(rb->d) >= REBUILD_FLUSH_KEYS && (rb->err = rebuild_write(rb))))
+	int r = bd_carry_add_sample(rb->d, part, rb->m, &s);
+	if (r < 0) {
+		rb->err = r;
 		return -1;
-	rb->n++;
+	}
+	rb->n += r;
+	/* in slices: the delta of a long log would not fit in memory */
+	if (bd_stats_delta_count(rb->d) >= REBUILD_FLUSH_KEYS && (rb->err = rebuild_write(rb)))
+		return -1;
 	return 0;
 }
 

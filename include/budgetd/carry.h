@@ -37,6 +37,7 @@
 
 #include "budgetd/cluster.h"
 #include "budgetd/common.h"
+#include "budgetd/samples.h"
 #include "budgetd/stats.h"
 #include "budgetd/store.h"
 
@@ -87,8 +88,11 @@ int bd_carry_partition(bd_store_t *st, uint16_t part, const bd_cluster_model_t *
 		       int64_t expire_before_ms, bd_stats_delta_t *d, bd_store_batch_t *b,
 		       bd_carry_counts_t *n) BD_WUR;
 
-/** The cell delta of one whole sample (its exposure and its outcome). */
-void bd_carry_sample_vector(double x[BD_STAT__COUNT], double value, double cost,
-			    double orders, double propensity, int explored);
+/** Adds one whole sample of partition @p part's log (its exposure and its
+ *  outcome) to @p m's cell of it: at hour 0 if historical.  A sample of
+ *  another dimension or without a propensity is skipped.
+ *  @returns 1 added, 0 skipped, or an error. */
+int bd_carry_add_sample(bd_stats_delta_t *d, uint16_t part, const bd_cluster_model_t *m,
+			const bd_sample_t *s) BD_WUR;
 
 #endif
