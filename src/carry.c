@@ -55,6 +55,33 @@ uint64_t bd_carry_sample_seq(bd_store_t *st, uint16_t part)
 	return get_u64s(st, key, part_key(key, "sseq", part), &v, 1) == 0 ? v : 0;
 }
 
+static int first_key(const char *key, size_t klen, const char *val, size_t vlen, void *opaque)
+{
+	(void)val;
+	(void)vlen;
+	if (klen >= 2)
+		*(int *)opaque = (uint8_t)key[0] << 8 | (uint8_t)key[1];
+	return 1; /* one is enough */
+}
+
+int bd_carry_pending_parts(bd_store_t *st, uint8_t *has)
+{
+	/* one seek per partition that has any: the first key at or after the
+	 * next partition number */
+	for (int p = 0; p < 65536;) {
+		uint8_t from[2];
+		int q = -1, err;
+		bd_be16(from, (uint16_t)p);
+		if ((err = bd_store_scan_from(st, BD_CF_PENDING, "", 0, from, 2, first_key, &q)))
+			return err;
+		if (q < 0)
+			break;
+		has[q] = 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
 void bd_carry_put_rebuilt(bd_store_batch_t *b, uint16_t part, int64_t version, uint64_t seq)
 {
 	uint8_t key[6], val[16];

@@ -55,6 +55,8 @@ struct bd_daemon_s {
 	bd_cluster_model_t *next_model, *carry;
 	char next_info[256]; /* its training figures, for the promotion line */
 	uint64_t carry_t0;
+	uint16_t *carry_parts; /* the partitions to carry over before the swap */
+	int n_carry_parts;
 	uv_async_t worker_failed, worker_carried;
 	bd_store_t *store;
 	bd_broker_t *broker;
@@ -377,9 +379,12 @@ static void solve_all(bd_daemon_t *d, const char *why, bool drift_only)
 	(void)solve(d, -1, why, drift_only);
 }
 
+static void check_carried(bd_daemon_t *d);
+
 static void on_solve_timer(uv_timer_t *t)
 {
 	bd_daemon_t *d = t->data;
+	check_carried(d); /* a carry-over waiting for partitions nobody holds */
 	solve_all(d, "timer", false);
 	bd_outbox_retry(d->outbox);
 }
@@ -404,19 +409,46 @@ static void train_work(uv_work_t *req)
 				      &d->train_res);
 }
 
-/* Swaps the trained version in once every worker has carried its
- * statistics to it (carry.h): from then on its cells hold the whole day.
- * @locality the main loop */
-static void on_worker_carried(uv_async_t *a)
+/* How long the swap waits for partitions no worker holds (a group still
+ * settling after a restart; another instance in the group) before it goes
+ * ahead: those are carried over when they are assigned. */
+#define CARRY_WAIT_NS (60 * 1000000000ULL)
+
+/* The first partition with state that no worker has carried to @p v yet,
+ * or -1. */
+static int uncarried(const bd_daemon_t *d, int64_t v)
 {
-	bd_daemon_t *d = a->data;
+	for (int i = 0; i < d->n_carry_parts; i++) {
+		int64_t best = -1;
+		for (int w = 0; w < d->n_workers; w++) {
+			int64_t c = bd_worker_carried(d->workers[w], d->carry_parts[i]);
+			best = c > best ? c : best;
+		}
+		if (best < v)
+			return d->carry_parts[i];
+	}
+	return -1;
+}
+
+/* Swaps the trained version in once the workers have carried every
+ * partition with state over to it (carry.h): from then on its cells hold
+ * the whole day.  @locality the main loop */
+static void check_carried(bd_daemon_t *d)
+{
 	bd_cluster_model_t *m = d->next_model;
+	int part;
 
 	if (!m || d->stopping)
 		return;
-	for (int i = 0; i < d->n_workers; i++)
-		if (bd_worker_carried(d->workers[i]) < m->version)
-			return; /* this worker has not yet */
+	if ((part = uncarried(d, m->version)) >= 0) {
+		if (uv_hrtime() - d->carry_t0 < CARRY_WAIT_NS)
+			return;
+		bd_warn("model %lld: partition %d (and maybe others) not carried over after "
+			"%.0f s: no worker holds it; it is carried when it is assigned, and "
+			"until then its decisions waiting for outcomes are missing from the "
+			"model's statistics", (long long)m->version, part,
+			(double)CARRY_WAIT_NS / 1e9);
+	}
 	bd_info("model %lld promoted: %s; statistics carried over in %.0f ms",
 		(long long)m->version, d->next_info,
 		(double)(uv_hrtime() - d->carry_t0) / 1e6);
@@ -425,8 +457,16 @@ static void on_worker_carried(uv_async_t *a)
 	d->model = m;
 	d->carry = bd_cluster_model_ref(m);
 	d->next_model = NULL;
+	free(d->carry_parts);
+	d->carry_parts = NULL;
+	d->n_carry_parts = 0;
 	solve_all(d, "new model", false);
 	publish_snapshot(d);
+}
+
+static void on_worker_carried(uv_async_t *a)
+{
+	check_carried(a->data);
 }
 
 /* @locality the main loop: the trained version is stored and published, then
@@ -473,9 +513,12 @@ static void train_done(uv_work_t *req, int status)
 		(long long)r->model->version, d->next_info);
 	d->next_model = r->model; /* the old version decides until the swap */
 	r->model = NULL;
+	d->carry_parts = r->parts;
+	d->n_carry_parts = r->n_parts;
+	r->parts = NULL;
 	d->carry_t0 = uv_hrtime();
 	publish_snapshot(d);
-	on_worker_carried(&d->worker_carried); /* (no workers: at once) */
+	check_carried(d); /* (nothing to carry: at once) */
 out:
 	bd_trainer_result_free(r);
 }
@@ -1420,6 +1463,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_cluster_model_unref(d->model);
 	bd_cluster_model_unref(d->next_model);
 	bd_cluster_model_unref(d->carry);
+	free(d->carry_parts);
 	bd_codec_free(d->codec);
 	bd_buf_free(&d->out);
 	bd_store_batch_destroy(d->batch);

@@ -81,6 +81,9 @@ void bd_trainer_result_free(bd_trainer_result_t *res)
 {
 	bd_cluster_model_unref(res->model);
 	res->model = NULL;
+	free(res->parts);
+	res->parts = NULL;
+	res->n_parts = 0;
 }
 
 static int finite_model(const bd_cluster_model_t *m)
@@ -158,7 +161,8 @@ static int rebuild_sample(const char *key, size_t klen, const char *val, size_t 
 	return 0;
 }
 
-static int rebuild_stats(bd_store_t *st, const bd_cluster_model_t *m, int *rebuilt)
+static int rebuild_stats(bd_store_t *st, const bd_cluster_model_t *m,
+			 bd_trainer_result_t *res)
 {
 	rebuild_t *rb = calloc(1, sizeof(*rb));
 	int err = -ENOMEM;
@@ -180,8 +184,20 @@ static int rebuild_stats(bd_store_t *st, const bd_cluster_model_t *m, int *rebui
 	for (int p = 0; p < 65536; p++)
 		if (rb->has[p])
 			bd_carry_put_rebuilt(rb->b, (uint16_t)p, m->version, rb->seq[p]);
-	err = rebuild_write(rb);
-	*rebuilt = rb->n;
+	if ((err = rebuild_write(rb)))
+		goto out;
+	res->rebuilt = rb->n;
+	/* the partitions the workers must carry over before the swap: those
+	 * with a log, and those with decisions waiting for outcomes */
+	if ((err = bd_carry_pending_parts(st, rb->has)))
+		goto out;
+	err = -ENOMEM;
+	if (!(res->parts = malloc(sizeof(uint16_t) * 65536)))
+		goto out;
+	for (int p = 0; p < 65536; p++)
+		if (rb->has[p])
+			res->parts[res->n_parts++] = (uint16_t)p;
+	err = 0;
 out:
 	bd_stats_delta_free(rb->d);
 	bd_store_batch_destroy(rb->b);
@@ -336,7 +352,7 @@ int bd_trainer_run(bd_store_t *st, const bd_trainer_params_t *tp, int64_t versio
 			 "the student puts %d users in cluster %d, below the floor of %d "
 			 "(train.min.cluster.*), after %d clusters were re-seeded",
 			 res->min_cluster, small, res->floor, res->reseeded);
-	else if ((err = rebuild_stats(st, res->model, &res->rebuilt)) == 0)
+	else if ((err = rebuild_stats(st, res->model, res)) == 0)
 		res->accepted = 1;
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -44,7 +44,7 @@ typedef struct part_s {
 	uint64_t sample_seq;
 	int sample_loaded, sample_dirty;
 	int64_t carried; /* the model version its statistics were carried to */
-	int carried_loaded;
+	int carried_loaded, carried_told; /* told: in carried_part (written) */
 	/* An outcome whose decision is not known yet while this partition's
 	 * features are behind (a replay: a restored checkpoint re-reads
 	 * features whose outcomes are already in Kafka).  The outcomes
@@ -99,7 +99,9 @@ struct bd_worker_s {
 
 	/* read by the main loop: its watchdog and readiness checks */
 	_Atomic uint64_t beat_ns; /* uv_hrtime() at the latest timer tick */
-	_Atomic int64_t carried;  /* every held partition carried to this */
+	/* per partition (lag_n of them): the version it was carried to, once
+	 * written; read by the main loop before it swaps a version in */
+	_Atomic int64_t *carried_part;
 	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
@@ -358,6 +360,8 @@ static int carry_part(bd_worker_t *w, int32_t i)
 	if (!p->carried_loaded) {
 		p->carried = bd_carry_get_carried(w->env.store, (uint16_t)i);
 		p->carried_loaded = 1;
+		p->carried_told = 0; /* stored already: told at the next flush */
+		w->dirty = 1;
 	}
 	if (p->carried >= cm->version)
 		return 0;
@@ -373,6 +377,7 @@ static int carry_part(bd_worker_t *w, int32_t i)
 				      w->batch, &n)))
 		return err;
 	p->carried = cm->version;
+	p->carried_told = 0; /* once written */
 	w->dirty = 1;
 	bd_info("worker %d: partition %d carried over to model %lld: %d samples from "
 		"sequence %llu, %d decisions waiting for outcomes (%d expired dropped), %.0f ms",
@@ -381,25 +386,35 @@ static int carry_part(bd_worker_t *w, int32_t i)
 	return 0;
 }
 
-/* Carries every partition held to the snapshot's carry version, writes it,
- * and tells the main loop (which swaps the new version in once every
- * worker has).  @returns 0 or an error. */
+/* Carries every partition held to the snapshot's carry version and writes
+ * it (flush tells the main loop).  @returns 0 or an error. */
 static int carry_all(bd_worker_t *w)
 {
-	const bd_cluster_model_t *cm = w->snap->carry;
 	int err;
-	if (!cm || atomic_load_explicit(&w->carried, memory_order_relaxed) >= cm->version)
+	if (!w->snap->carry)
 		return 0;
 	for (int i = 0; i < w->nparts; i++)
 		if ((w->parts[i].assigned[IN_FEATURES] || w->parts[i].assigned[IN_OUTCOMES]) &&
 		    (err = carry_part(w, i)))
 			return err;
-	if ((err = flush(w)))
-		return err;
-	atomic_store_explicit(&w->carried, cm->version, memory_order_relaxed);
-	if (w->env.carried)
+	return flush(w);
+}
+
+/* After a write: the partitions carried in it (or found carried in the
+ * store) go to carried_part, and the main loop hears of it. */
+static void carry_tell(bd_worker_t *w)
+{
+	int told = 0;
+	for (int i = 0; i < w->nparts && i < w->lag_n; i++) {
+		part_t *p = &w->parts[i];
+		if (!p->carried_loaded || p->carried_told)
+			continue;
+		p->carried_told = 1;
+		atomic_store_explicit(&w->carried_part[i], p->carried, memory_order_relaxed);
+		told = 1;
+	}
+	if (told && w->env.carried)
 		uv_async_send(w->env.carried);
-	return 0;
 }
 
 /* ---- feature events ------------------------------------------------------- */
@@ -982,6 +997,7 @@ static int flush(bd_worker_t *w)
 		return err;
 	}
 	bd_outbox_produce(w->outbox);
+	carry_tell(w);
 	int64_t t = now_ms();
 	for (size_t i = 0; i < w->dec_n; i++)
 		bd_histo_observe(&w->lat, (double)(t - w->dec_ts[i]) / 1000);
@@ -1299,6 +1315,7 @@ static void worker_free(bd_worker_t *w)
 {
 	free(w->dec_ts);
 	free((void *)w->lag);
+	free((void *)w->carried_part);
 	if (w->consumer)
 		rd_kafka_destroy(w->consumer);
 	if (w->cons_q)
@@ -1391,7 +1408,6 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->env = *env;
 	w->cfg = env->cfg;
 	w->snap = bd_snapshot_ref(snap);
-	atomic_init(&w->carried, -1);
 	uv_mutex_init(&w->mbox_lock);
 	w->lag_n = env->cfg->topic_partitions;
 	if (!(w->lag = malloc(sizeof(*w->lag) * 2 * (size_t)w->lag_n))) {
@@ -1400,6 +1416,12 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	}
 	for (int i = 0; i < 2 * w->lag_n; i++)
 		atomic_init(&w->lag[i], -1);
+	if (!(w->carried_part = malloc(sizeof(*w->carried_part) * (size_t)w->lag_n))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < w->lag_n; i++)
+		atomic_init(&w->carried_part[i], -1);
 	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
 				bd_config_output_format(env->cfg), &w->codec,
 				errstr, errstr_size)))
@@ -1477,9 +1499,12 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 	worker_free(w);
 }
 
-int64_t bd_worker_carried(const bd_worker_t *w)
+int64_t bd_worker_carried(const bd_worker_t *w, int partition)
 {
-	return atomic_load_explicit(&((bd_worker_t *)w)->carried, memory_order_relaxed);
+	if (partition < 0 || partition >= w->lag_n)
+		return -1;
+	return atomic_load_explicit(&((bd_worker_t *)w)->carried_part[partition],
+				    memory_order_relaxed);
 }
 
 uint64_t bd_worker_heartbeat(const bd_worker_t *w)

@@ -9,9 +9,9 @@ version's statistics, and its outcome must land there when it comes:
 - at the end of the day the cells of the version the solver reads hold
   every decision of the day and every outcome, exactly.
 
-With IT_CARRY_KILLS=1 the daemon is also SIGKILLed as training starts,
-right after the promotion and again a moment later, and restarted each
-time: the counts must still be exact."""
+With IT_CARRY_KILLS=1 the daemon is also SIGKILLed as a training run
+starts, right after a promotion and 1.5 s after the next start, and
+restarted each time: the counts must still be exact."""
 import os
 import re
 import subprocess
@@ -48,37 +48,54 @@ try:
 
     drain(DURATION * 0.6)
     p = producer(broker.bootstrap)
-    produce(p, "control_command", b"carry", encode("control_command", control("carry", "RETRAIN")))
-    p.flush(10)
-    if KILLS:
-        # SIGKILLs around the retrain: right after training starts (during
-        # training, the statistics rebuild or the carry-over, or just after
-        # the promotion: whichever it hits), right after a promotion, and
-        # 1.5 s later; each time restarted, RETRAIN sent again if no
-        # version had been promoted yet
-        wait_log(d, r"training model", 30)
-        d.stop(signal.SIGKILL)
-        hit = "promoted" if re.search(r"model [0-9]+ promoted", d.log_text()) else "training"
-        d = start_daemon(broker.bootstrap, state, *args)
-        wait_log(d, r"assigned budgetd\.features", 40)
-        if hit == "training":
+    procs = [d]
+
+    def retrain(proc):
+        """RETRAIN until a version is promoted (a daemon that lags may not
+        have joined enough samples yet: tried again a second later)."""
+        for _ in range(60):
+            mark = len(proc.log_text())
             produce(p, "control_command", b"carry",
                     encode("control_command", control("carry", "RETRAIN")))
             p.flush(10)
-        wait_log(d, r"model [0-9]+ (promoted|restored)", 120)
+            end, m = time.time() + 120 * SLOW, None
+            while m is None and time.time() < end:
+                m = re.search(r"model ([0-9]+) (promoted|not promoted)", proc.log_text()[mark:])
+                time.sleep(0.05)
+            if m and m.group(2) == "promoted":
+                return int(m.group(1))
+            drain(1)
+        proc.dump_log()
+        fail("no version promoted")
+
+    if KILLS:
+        # SIGKILLs around the retrain, each followed by a restart: as a
+        # training run starts (it lands in training, the statistics rebuild,
+        # the carry-over or just after a promotion: whichever), right after
+        # a promotion, and 1.5 s after the next start
+        produce(p, "control_command", b"carry",
+                encode("control_command", control("carry", "RETRAIN")))
+        p.flush(10)
+        wait_log(d, r"training model", 30)
+        d.stop(signal.SIGKILL)
+        hit = re.search(r"model [0-9]+ (promoted|not promoted)", d.log_text())
+        d = start_daemon(broker.bootstrap, state, *args)
+        procs.append(d)
+        wait_log(d, r"assigned budgetd\.features", 40)
+        version = retrain(d)
         d.stop(signal.SIGKILL)
         d = start_daemon(broker.bootstrap, state, *args)
-        wait_log(d, r"model [0-9]+ restored", 40)
+        procs.append(d)
+        wait_log(d, r"model %d restored" % version, 40)
         time.sleep(1.5)
         d.stop(signal.SIGKILL)
         d = start_daemon(broker.bootstrap, state, *args)
-        wait_log(d, r"model [0-9]+ restored", 40)
-        version = int(re.search(r"model ([0-9]+) restored", d.log_text()).group(1))
-        print("first kill landed %s; model %d in use at the end" %
-              ("after the promotion" if hit == "promoted" else "before a promotion", version))
+        procs.append(d)
+        wait_log(d, r"model %d restored" % version, 40)
+        print("first kill landed %s; model %d promoted after it" %
+              ("after the run ended (%s)" % hit.group(1) if hit else "during the run", version))
     else:
-        wait_log(d, r"model [0-9]+ promoted", 120)
-        version = int(re.search(r"model ([0-9]+) promoted", d.log_text()).group(1))
+        version = retrain(d)
     drain(2)
     out, err = sim.communicate(timeout=240)
     check(sim.returncode == 0, "simulator: " + out[-400:] + err[-400:])
@@ -92,6 +109,12 @@ try:
     outc = sum(float(r[8]) for r in cells if r[3] == str(version) and r[6] != "0")
     print("model %d's cells: %.0f decisions, %.0f outcomes of %d requests" %
           (version, dec, outc, EVENTS))
+    # the carry-over must have had decisions to carry: else this tested nothing
+    waiting = sum(int(n) for proc in procs for n in re.findall(
+        r"carried over to model %d: .*?, ([0-9]+) decisions waiting" % version, proc.log_text()))
+    print("decisions waiting for outcomes when model %d was carried over: %d" % (version, waiting))
+    check(waiting > 0, "no decision was waiting for its outcome at the carry-over: the "
+          "promotion came too late in the day to test anything")
     # the forecast across the promotion: the last plan of the old version
     # against the first plans of the new one
     last_old = [s for s in seen if s[0] < version]

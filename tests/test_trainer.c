@@ -232,6 +232,7 @@ static void test_rebuild_and_carry(void **state)
 	assert_true(res.accepted);
 	assert_int_equal(res.samples, 1500);
 	assert_int_equal(res.rebuilt, 3000);
+	assert_int_equal(res.n_parts, PARTS); /* to be carried over */
 	sum_t dec = sums(st, 5, BD_STAT_DECISIONS), out = sums(st, 5, BD_STAT_OUTCOMES);
 	assert_true(dec.at0 == 300 && dec.live == 2700);
 	assert_true(out.at0 == 300 && out.live == 2700);

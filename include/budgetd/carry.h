@@ -50,6 +50,10 @@ size_t bd_carry_pending_key(uint8_t *buf, uint16_t part, int64_t ts_ms, uint64_t
 /** The sample log's next sequence of @p part (0 when it has none). */
 uint64_t bd_carry_sample_seq(bd_store_t *st, uint16_t part);
 
+/** Marks in @p has (65536 flags) the partitions with decisions waiting for
+ *  their outcomes.  @returns 0 or an error. */
+int bd_carry_pending_parts(bd_store_t *st, uint8_t *has) BD_WUR;
+
 /** Step 1's marker: @p version's cells hold @p part's samples below @p seq. */
 void bd_carry_put_rebuilt(bd_store_batch_t *b, uint16_t part, int64_t version,
 			  uint64_t seq);

@@ -45,6 +45,8 @@ typedef struct bd_trainer_result_s {
 	int samples, min_cluster, max_cluster;
 	int rebuilt;               /**< samples of the log in its statistics */
 	int floor;                 /**< the smallest cluster allowed */
+	int n_parts;               /**< partitions with a sample log or decisions */
+	uint16_t *parts;           /**< waiting for outcomes: to be carried over */
 	int reseeded;              /**< clusters re-seeded to reach it */
 	double inertia;
 	bd_rep_metrics_t rep;

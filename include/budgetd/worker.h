@@ -71,11 +71,11 @@ uint64_t bd_worker_heartbeat(const bd_worker_t *w);
  *  group's assign to the next revoke; an empty one counts), else 0.
  *  @locality any thread. */
 int bd_worker_assigned(const bd_worker_t *w);
-/** The model version every partition the worker holds was carried to
- *  (carry.h; written before it says so), -1 before any.  Partitions
- *  assigned later are carried before their first input.
- *  @locality any thread. */
-int64_t bd_worker_carried(const bd_worker_t *w);
+/** The model version partition @p partition was carried to (carry.h) by
+ *  this worker, or found carried to when it was assigned; written before it
+ *  says so; -1 if it has not held the partition since a carry target was
+ *  set (or @p partition >= topic.partitions).  @locality any thread. */
+int64_t bd_worker_carried(const bd_worker_t *w, int partition);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
