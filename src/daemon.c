@@ -506,9 +506,9 @@ static void train_done(uv_work_t *req, int status)
 		 r->student.agreement, r->min_cluster, r->max_cluster, r->floor, r->reseeded,
 		 r->rebuilt, r->seconds);
 	if (r->reseeded)
-		bd_info("model %lld: %d clusters were below %d users on the training set and "
-			"were re-seeded from the largest", (long long)r->model->version,
-			r->reseeded, r->floor);
+		bd_info("model %lld: %d small clusters re-seeded from the largest (floor %d "
+			"users on the training set)", (long long)r->model->version, r->reseeded,
+			r->floor);
 	bd_info("model %lld trained (%s); the workers carry the statistics over",
 		(long long)r->model->version, d->next_info);
 	d->next_model = r->model; /* the old version decides until the swap */
