@@ -30,7 +30,7 @@ int bd_cluster_model_new(int n_layers, const int *sizes, const bd_activation_t *
 	if (n_layers < 1 || n_layers > BD_CLUSTER_MAX_LAYERS)
 		return BD_EINVAL;
 	for (int l = 0; l <= n_layers; l++)
-		if (sizes[l] < 1 || sizes[l] > 512)
+		if (sizes[l] < 1 || sizes[l] > BD_CLUSTER_MAX_WIDTH)
 			return BD_EINVAL;
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
@@ -126,16 +126,16 @@ void bd_cluster_model_unref(bd_cluster_model_t *m)
 
 int bd_cluster_assign(const bd_cluster_model_t *m, const float *x)
 {
-	double a[512], b[512], *in = a, *out = b;
+	double a[BD_CLUSTER_MAX_WIDTH], b[BD_CLUSTER_MAX_WIDTH], *in = a, *out = b;
 	int n = m->dim;
 
-	if (n > 512)
-		n = 512; /* layer widths are capped at build time */
+	if (n > BD_CLUSTER_MAX_WIDTH)
+		n = BD_CLUSTER_MAX_WIDTH; /* layer widths are capped at build time */
 	for (int j = 0; j < n; j++)
 		in[j] = ((double)x[j] - m->mean[j]) / m->scale[j];
 	for (int l = 0; l < m->n_layers; l++) {
 		const bd_layer_t *L = &m->layer[l];
-		for (int r = 0; r < L->rows && r < 512; r++) {
+		for (int r = 0; r < L->rows && r < BD_CLUSTER_MAX_WIDTH; r++) {
 			double s = L->b[r];
 			const double *w = L->w + (size_t)r * L->cols;
 			for (int j = 0; j < L->cols; j++)

@@ -238,6 +238,16 @@ static const setting_t settings[] = {
 	 "Huber threshold for value and cost (in units of their RMS; 0: squared loss)", R_LIVE},
 	{"train.min.agreement", T_DOUBLE, OFF(train_min_agreement), "0.8", 0, 1, NULL,
 	 "A new model is promoted only if the student agrees this much with the teacher", R_LIVE},
+	{"train.feature.clip", T_DOUBLE, OFF(train_feature_clip), "5", 0, 1000, NULL,
+	 "Each feature, less its median and over its robust spread, is clipped to +-this in "
+	 "the model (0: not clipped); raw scales, heavy tails and outliers need no scaling "
+	 "upstream", R_LIVE},
+	{"train.min.cluster.share", T_DOUBLE, OFF(train_min_cluster_share), "0.2", 0, 0.5, NULL,
+	 "No cluster of a promoted model holds fewer training users than this share of an "
+	 "average cluster (smaller ones are re-seeded from the largest)", R_LIVE},
+	{"train.min.cluster.users", T_INT, OFF(train_min_cluster_users), "50", 1, INT_MAX, NULL,
+	 "No cluster of a promoted model holds fewer training users than this either",
+	 R_LIVE},
 	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
 	 "Least severe level logged", R_LIVE},
 };

@@ -14,6 +14,7 @@
 #include "budgetd/admin.h"
 #include "budgetd/broker.h"
 #include "budgetd/campaign.h"
+#include "budgetd/carry.h"
 #include "budgetd/clock.h"
 #include "budgetd/cluster.h"
 #include "budgetd/cmdids.h"
@@ -48,9 +49,18 @@ struct bd_daemon_s {
 	int kafka_fatal;   /* the main producer or control consumer is unusable */
 	uv_work_t train_req;
 	int training, train_err;
+	int64_t train_version;
 	bd_trainer_params_t train_params;
 	bd_trainer_result_t train_res;
-	uv_async_t worker_failed;
+	/* the carry-over (carry.h): a trained version waits in next_model
+	 * while the workers carry their statistics to it; carry is the version
+	 * whose cells they keep complete once promoted (NULL: none yet) */
+	bd_cluster_model_t *next_model, *carry;
+	char next_info[256]; /* its training figures, for the promotion line */
+	uint64_t carry_t0;
+	uint16_t *carry_parts; /* the partitions to carry over before the swap */
+	int n_carry_parts;
+	uv_async_t worker_failed, worker_carried;
 	bd_store_t *store;
 	bd_broker_t *broker;
 	char *bootstrap;
@@ -126,6 +136,7 @@ static void publish_snapshot(bd_daemon_t *d)
 		bd_error("out of memory building a snapshot; workers keep the old one");
 		return;
 	}
+	bd_snapshot_set_carry(s, d->next_model ? d->next_model : d->carry);
 	bd_snapshot_unref(d->snap);
 	d->snap = s;
 	for (int i = 0; i < d->n_workers; i++)
@@ -309,6 +320,23 @@ static void solve_health(bd_daemon_t *d)
 	bd_health_set(d->health, BD_HEALTH_SOLVE, NULL);
 }
 
+/* Logs that campaign @p id is off pace for @p why, at info once when a state
+ * begins (a drift, no plan for the day, a plan without a forecast) and at
+ * debug while it lasts: with no traffic the plan has no forecast at every
+ * pace check, and that is one state, not a line every pace.check.ms. */
+static void log_off_pace(bd_report_track_t *tr, const char *id, const char *why)
+{
+	/* a drift's sentence carries its figures: the state is its kind */
+	const char *state = strncmp(why, "spent ", 6) == 0 ? "drift" : why;
+	if (tr && strncmp(tr->off_pace, state, sizeof(tr->off_pace) - 1) == 0) {
+		bd_debug("campaign %s: off pace (%s): re-solving", id, why);
+		return;
+	}
+	if (tr)
+		snprintf(tr->off_pace, sizeof(tr->off_pace), "%s", state);
+	bd_info("campaign %s: off pace (%s): re-solving", id, why);
+}
+
 /* Solves campaign @p ci from its gathered statistics for the rest of its
  * day and publishes the plan.  Nothing non-finite is published: a solve
  * whose estimates, spend or plan hold one fails, and the last good plan
@@ -351,11 +379,13 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
 					     sizeof(why_off))) {
+		if (tr)
+			tr->off_pace[0] = '\0';
 		err = 1; /* on pace: keep the plan */
 		goto out;
 	}
 	if (drift_only)
-		bd_info("campaign %s: off pace (%s): re-solving", c->id, why_off);
+		log_off_pace(tr, c->id, why_off);
 	err = -ENOMEM;
 	if (!(p = bd_plan_new_uniform(c->id, K, J)))
 		goto out;
@@ -435,9 +465,12 @@ static void solve_all(bd_daemon_t *d, const char *why, bool drift_only)
 	(void)solve(d, -1, why, drift_only);
 }
 
+static void check_carried(bd_daemon_t *d);
+
 static void on_solve_timer(uv_timer_t *t)
 {
 	bd_daemon_t *d = t->data;
+	check_carried(d); /* a carry-over waiting for partitions nobody holds */
 	solve_all(d, "timer", false);
 	bd_outbox_retry(d->outbox);
 }
@@ -458,11 +491,72 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 static void train_work(uv_work_t *req)
 {
 	bd_daemon_t *d = req->data;
-	d->train_err = bd_trainer_run(d->store, &d->train_params,
-				      d->train_params.seed /* = next version */, &d->train_res);
+	d->train_err = bd_trainer_run(d->store, &d->train_params, d->train_version,
+				      &d->train_res);
 }
 
-/* @locality the main loop: promotion happens here, between two solves */
+/* How long the swap waits for partitions no worker holds (a group still
+ * settling after a restart; another instance in the group) before it goes
+ * ahead: those are carried over when they are assigned. */
+#define CARRY_WAIT_NS (60 * 1000000000ULL)
+
+/* The first partition with state that no worker has carried to @p v yet,
+ * or -1. */
+static int uncarried(const bd_daemon_t *d, int64_t v)
+{
+	for (int i = 0; i < d->n_carry_parts; i++) {
+		int64_t best = -1;
+		for (int w = 0; w < d->n_workers; w++) {
+			int64_t c = bd_worker_carried(d->workers[w], d->carry_parts[i]);
+			best = c > best ? c : best;
+		}
+		if (best < v)
+			return d->carry_parts[i];
+	}
+	return -1;
+}
+
+/* Swaps the trained version in once the workers have carried every
+ * partition with state over to it (carry.h): from then on its cells hold
+ * the whole day.  @locality the main loop */
+static void check_carried(bd_daemon_t *d)
+{
+	bd_cluster_model_t *m = d->next_model;
+	int part;
+
+	if (!m || d->stopping)
+		return;
+	if ((part = uncarried(d, m->version)) >= 0) {
+		if (uv_hrtime() - d->carry_t0 < CARRY_WAIT_NS)
+			return;
+		bd_warn("model %lld: partition %d (and maybe others) not carried over after "
+			"%.0f s: no worker holds it; it is carried when it is assigned, and "
+			"until then its decisions waiting for outcomes are missing from the "
+			"model's statistics", (long long)m->version, part,
+			(double)CARRY_WAIT_NS / 1e9);
+	}
+	bd_info("model %lld promoted: %s; statistics carried over in %.0f ms",
+		(long long)m->version, d->next_info,
+		(double)(uv_hrtime() - d->carry_t0) / 1e6);
+	bd_cluster_model_unref(d->model);
+	bd_cluster_model_unref(d->carry);
+	d->model = m;
+	d->carry = bd_cluster_model_ref(m);
+	d->next_model = NULL;
+	free(d->carry_parts);
+	d->carry_parts = NULL;
+	d->n_carry_parts = 0;
+	solve_all(d, "new model", false);
+	publish_snapshot(d);
+}
+
+static void on_worker_carried(uv_async_t *a)
+{
+	check_carried(a->data);
+}
+
+/* @locality the main loop: the trained version is stored and published, then
+ * the workers carry their statistics over (carry.h), then it is swapped in */
 static void train_done(uv_work_t *req, int status)
 {
 	bd_daemon_t *d = req->data;
@@ -477,26 +571,40 @@ static void train_done(uv_work_t *req, int status)
 	}
 	if (!r->accepted) {
 		bd_warn("model %lld not promoted: %s (%d samples, %.1f s); version %lld stays",
-			(long long)d->train_params.seed, r->why, r->samples, r->seconds,
+			(long long)d->train_version, r->why, r->samples, r->seconds,
 			(long long)d->model->version);
 		goto out;
 	}
 	r->model->agreement = r->student.agreement;
+	/* stored with the model: after a restart its version is the one whose
+	 * statistics the workers keep complete */
+	bd_carry_put_target(d->batch, r->model->version);
 	if (publish_model(d, r->model, r) != 0) {
 		bd_error("model %lld could not be stored; not promoted",
 			 (long long)r->model->version);
 		goto out;
 	}
-	bd_info("model %lld promoted: %d samples, held-out losses conversion %.4f value "
-		"%.4f cost %.4f, student agreement %.3f, clusters %d..%d users, %.1f s",
-		(long long)r->model->version, r->samples, r->rep.holdout_conv,
-		r->rep.holdout_value, r->rep.holdout_cost, r->student.agreement,
-		r->min_cluster, r->max_cluster, r->seconds);
-	bd_cluster_model_unref(d->model);
-	d->model = r->model; /* its statistics were rebuilt before this point */
+	snprintf(d->next_info, sizeof(d->next_info),
+		 "%d samples, held-out losses conversion %.4f value %.4f cost %.4f, student "
+		 "agreement %.3f, clusters %d..%d users (floor %d, %d re-seeded), %d samples "
+		 "in its statistics, trained in %.1f s",
+		 r->samples, r->rep.holdout_conv, r->rep.holdout_value, r->rep.holdout_cost,
+		 r->student.agreement, r->min_cluster, r->max_cluster, r->floor, r->reseeded,
+		 r->rebuilt, r->seconds);
+	if (r->reseeded)
+		bd_info("model %lld: %d small clusters re-seeded from the largest (floor %d "
+			"users on the training set)", (long long)r->model->version, r->reseeded,
+			r->floor);
+	bd_info("model %lld trained (%s); the workers carry the statistics over",
+		(long long)r->model->version, d->next_info);
+	d->next_model = r->model; /* the old version decides until the swap */
 	r->model = NULL;
-	solve_all(d, "new model", false);
+	d->carry_parts = r->parts;
+	d->n_carry_parts = r->n_parts;
+	r->parts = NULL;
+	d->carry_t0 = uv_hrtime();
 	publish_snapshot(d);
+	check_carried(d); /* (nothing to carry: at once) */
 out:
 	bd_trainer_result_free(r);
 }
@@ -506,6 +614,18 @@ static void start_training(bd_daemon_t *d, const char *why)
 	const bd_config_t *cfg = d->cfg;
 	if (d->training || d->stopping)
 		return;
+	if (d->next_model) {
+		bd_info("not training (%s): model %lld is being carried over", why,
+			(long long)d->next_model->version);
+		return;
+	}
+	/* a number no run used before, recorded first: a run that wrote
+	 * statistics and died never shares its version with the next one */
+	d->train_version = bd_carry_next_version(d->store, d->batch, d->model->version);
+	if (write_batch(d) != 0) {
+		bd_error("not training (%s): the version number could not be stored", why);
+		return;
+	}
 	d->train_params = (bd_trainer_params_t){
 		.k = cfg->clusters, .dim = cfg->features_dim, .epochs = cfg->train_epochs,
 		.min_samples = cfg->train_min_samples, .max_samples = cfg->train_max_samples,
@@ -514,13 +634,16 @@ static void start_training(bd_daemon_t *d, const char *why)
 		.w_conv = cfg->train_w_conv, .w_value = cfg->train_w_value,
 		.w_cost = cfg->train_w_cost, .huber = cfg->train_huber,
 		.min_agreement = cfg->train_min_agreement,
+		.clip = cfg->train_feature_clip,
+		.min_cluster_share = cfg->train_min_cluster_share,
+		.min_cluster_users = cfg->train_min_cluster_users,
 		/* the seed is the version: runs are reproducible per version */
-		.seed = (uint64_t)d->model->version + 1,
+		.seed = (uint64_t)d->train_version,
 	};
 	d->train_req.data = d;
 	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) == 0) {
 		d->training = 1;
-		bd_info("training model %lld (%s)", (long long)d->model->version + 1, why);
+		bd_info("training model %lld (%s)", (long long)d->train_version, why);
 	}
 }
 
@@ -920,6 +1043,9 @@ static int load_state(bd_daemon_t *d)
 	if (d->model->version > 0)
 		bd_info("model %lld restored (%s, K=%d)", (long long)d->model->version,
 			d->model->kind, d->model->k);
+	/* its statistics are carried over (carry.h) if it was promoted so */
+	if (d->model->version > 0 && bd_carry_get_target(d->store) == d->model->version)
+		d->carry = bd_cluster_model_ref(d->model);
 	err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
 	if (err)
 		return err;
@@ -1088,14 +1214,15 @@ static int publish_model(bd_daemon_t *d, const bd_cluster_model_t *m,
 	static const char *const names[] = {
 		"samples", "holdout_conversion_loss", "holdout_value_loss", "holdout_cost_loss",
 		"epochs", "inertia", "student_train_agreement", "min_cluster", "max_cluster",
-		"seconds",
+		"seconds", "cluster_floor", "reseeded_clusters", "statistics_samples",
 	};
 	double values[BD_ARRAY_SIZE(names)];
 	if (r)
 		memcpy(values, (double[]){r->samples, r->rep.holdout_conv, r->rep.holdout_value,
 					  r->rep.holdout_cost, r->rep.epochs, r->inertia,
 					  r->student.train_agreement, r->min_cluster,
-					  r->max_cluster, r->seconds},
+					  r->max_cluster, r->seconds, r->floor, r->reseeded,
+					  r->rebuilt},
 		       sizeof(values));
 	uint8_t key[8];
 	char *val = NULL;
@@ -1417,6 +1544,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->ready_timer, NULL);
 	uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
 	uv_close((uv_handle_t *)&d->worker_failed, NULL);
+	uv_close((uv_handle_t *)&d->worker_carried, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -1477,6 +1605,9 @@ static void daemon_free(bd_daemon_t *d)
 	bd_snapshot_unref(d->snap);
 	bd_clocks_free(&d->clocks); /* after every snapshot that points to them */
 	bd_cluster_model_unref(d->model);
+	bd_cluster_model_unref(d->next_model);
+	bd_cluster_model_unref(d->carry);
+	free(d->carry_parts);
 	bd_codec_free(d->codec);
 	bd_buf_free(&d->out);
 	bd_store_batch_destroy(d->batch);
@@ -1570,6 +1701,8 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		       (uint64_t)cfg->admin_refresh_ms);
 	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
 	d.worker_failed.data = &d;
+	uv_async_init(&d.loop, &d.worker_carried, on_worker_carried);
+	d.worker_carried.data = &d;
 	bd_notify_status("opening state in %s", cfg->state_dir);
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
@@ -1620,7 +1753,8 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
-	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.worker_failed, d.health};
+	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.worker_failed, d.health,
+			       &d.worker_carried};
 	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
@@ -1668,6 +1802,7 @@ fail:
 	d.exit_code = 1;
 stop_early:
 	uv_close((uv_handle_t *)&d.worker_failed, NULL);
+	uv_close((uv_handle_t *)&d.worker_carried, NULL);
 	uv_close((uv_handle_t *)&d.solve_timer, NULL);
 	uv_close((uv_handle_t *)&d.pace_timer, NULL);
 	uv_close((uv_handle_t *)&d.train_timer, NULL);

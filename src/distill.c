@@ -7,12 +7,13 @@
 #include <time.h>
 
 #include "budgetd/nn.h"
+#include "budgetd/robust.h"
 
 void bd_distill_params_default(bd_distill_params_t *p)
 {
 	*p = (bd_distill_params_t){.hidden = 32, .epochs = 40, .batch = 256,
 				   .patience = 5, .lr = 3e-3, .l2 = 1e-5,
-				   .holdout = 0.1, .seed = 7};
+				   .holdout = 0.1, .clip = BD_ROBUST_CLIP, .seed = 7};
 }
 
 static double agreement(bd_nn_t *nn, const double *x, const int *labels, const int *idx,
@@ -78,7 +79,8 @@ int bd_distill_train(const float *x, int n, int dim, const int *labels, int k,
 	for (int i = 0; i < n; i++) {
 		idx[i] = i;
 		for (int j = 0; j < dim; j++)
-			xn[(size_t)i * dim + j] = ((double)x[(size_t)i * dim + j] - mean[j]) / scale[j];
+			xn[(size_t)i * dim + j] =
+				bd_robust_z(x[(size_t)i * dim + j], mean[j], scale[j], p->clip);
 	}
 	bd_nn_shuffle(idx, n, &rng);
 	int n_hold = (int)(n * p->holdout) > 0 ? (int)(n * p->holdout) : 1;
@@ -143,6 +145,14 @@ int bd_distill_train(const float *x, int n, int dim, const int *labels, int k,
 		memcpy(cm->layer[l].b, L->b, sizeof(double) * (size_t)L->out);
 	}
 	cm->agreement = best_agree;
+	if (p->clip > 0) {
+		bd_cluster_model_t *clipped;
+		err = bd_robust_clip_layers(cm, p->clip, &clipped);
+		bd_cluster_model_unref(cm);
+		if (err)
+			goto out;
+		cm = clipped;
+	}
 	*out = cm;
 	err = 0;
 out:

@@ -65,11 +65,11 @@ static int dump_samples(const char *key, size_t klen, const char *val,
 	if (klen != 10 || bd_sample_unpack(&s, (const uint8_t *)val, vlen, f, 512) != 0)
 		return 0;
 	fprintf(opaque, "sample %u %llu %s t=%d p=%.17g orders=%d value=%.17g cost=%.17g "
-		"cluster=%d model=%lld explored=%d\n",
+		"cluster=%d model=%lld explored=%d historical=%d\n",
 		(unsigned)((uint8_t)key[0] << 8 | (uint8_t)key[1]),
 		(unsigned long long)bd_rd_be64((const uint8_t *)key + 2), s.campaign_id,
 		s.treatment, s.propensity, s.orders, s.value, s.cost, s.cluster,
-		(long long)s.model_version, s.explored);
+		(long long)s.model_version, s.explored, s.historical);
 	return 0;
 }
 

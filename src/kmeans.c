@@ -228,3 +228,164 @@ out:
 		bd_kmeans_result_free(out);
 	return err;
 }
+
+/* ---- a floor on cluster sizes ------------------------------------------------- */
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Rows of cluster @p from go to their nearest centroid other than @p from. */
+static void merge_away(const double *x, int n, int dim, const double *c, int k, int from,
+		       int *labels, int *sizes)
+{
+	for (int i = 0; i < n; i++) {
+		if (labels[i] != from)
+			continue;
+		int best = -1;
+		double bd = DBL_MAX;
+		for (int m = 0; m < k; m++) {
+			if (m == from)
+				continue;
+			double d = dist2(c + (size_t)m * dim, x + (size_t)i * dim, dim);
+			if (d < bd) {
+				bd = d;
+				best = m;
+			}
+		}
+		labels[i] = best;
+		sizes[best]++;
+	}
+	sizes[from] = 0;
+}
+
+/* Splits cluster @p big at the median of its rows' projections on their
+ * principal axis (power iteration): the upper half becomes cluster @p to.
+ * @p t: n doubles of scratch, @p v, @p mu, @p w: dim each. */
+static void split(const double *x, int n, int dim, int big, int to, int *labels, int *sizes,
+		  double *t, double *v, double *mu, double *w)
+{
+	int m = 0;
+	memset(mu, 0, sizeof(double) * (size_t)dim);
+	for (int i = 0; i < n; i++)
+		if (labels[i] == big) {
+			for (int j = 0; j < dim; j++)
+				mu[j] += x[(size_t)i * dim + j];
+			m++;
+		}
+	if (m < 2)
+		return;
+	for (int j = 0; j < dim; j++) {
+		mu[j] /= m;
+		v[j] = 1.0 / sqrt(dim) * (j % 2 ? -1 : 1); /* deterministic start */
+	}
+	for (int it = 0; it < 20; it++) { /* v <- C v, normalised */
+		memset(w, 0, sizeof(double) * (size_t)dim);
+		for (int i = 0; i < n; i++) {
+			if (labels[i] != big)
+				continue;
+			const double *xi = x + (size_t)i * dim;
+			double p = 0;
+			for (int j = 0; j < dim; j++)
+				p += (xi[j] - mu[j]) * v[j];
+			for (int j = 0; j < dim; j++)
+				w[j] += p * (xi[j] - mu[j]);
+		}
+		double norm = 0;
+		for (int j = 0; j < dim; j++)
+			norm += w[j] * w[j];
+		if (!(norm > 0))
+			break; /* all rows alike: any axis splits by order below */
+		for (int j = 0; j < dim; j++)
+			v[j] = w[j] / sqrt(norm);
+	}
+	int k2 = 0;
+	for (int i = 0; i < n; i++) {
+		if (labels[i] != big)
+			continue;
+		double p = 0;
+		for (int j = 0; j < dim; j++)
+			p += (x[(size_t)i * dim + j] - mu[j]) * v[j];
+		t[k2++] = p;
+	}
+	/* the median by sorting a copy; ties broken by order of appearance so
+	 * both halves get floor(m/2) and ceil(m/2) rows */
+	double *sorted = t + k2; /* t holds 2 n */
+	memcpy(sorted, t, sizeof(double) * (size_t)k2);
+	qsort(sorted, (size_t)k2, sizeof(double), cmp_dbl);
+	double med = sorted[k2 / 2];
+	int below = 0;
+	for (int q = 0; q < k2; q++)
+		below += t[q] < med;
+	int need_low = k2 / 2 - below; /* rows equal to the median kept low */
+	for (int i = 0, q = 0; i < n; i++) {
+		if (labels[i] != big)
+			continue;
+		double p = t[q++];
+		if (p > med || (p == med && need_low-- <= 0)) {
+			labels[i] = to;
+			sizes[to]++;
+			sizes[big]--;
+		}
+	}
+}
+
+static int smallest(const int *sizes, int k)
+{
+	int s = 0;
+	for (int m = 1; m < k; m++)
+		if (sizes[m] < sizes[s])
+			s = m;
+	return s;
+}
+
+int bd_kmeans_enforce_min(bd_kmeans_result_t *r, const double *x, int n, int min_size,
+			  int *labels)
+{
+	const int k = r->k, dim = r->dim;
+	double *t = malloc(sizeof(double) * 2 * (size_t)n), *d2 = malloc(sizeof(double) * (size_t)n);
+	double *v = malloc(sizeof(double) * 3 * (size_t)dim);
+	int moved = 0;
+
+	if (!t || !d2 || !v) {
+		free(t);
+		free(d2);
+		free(v);
+		return -ENOMEM;
+	}
+	if (k < 2 || min_size > n / (2 * k))
+		min_size = k < 2 ? 0 : n / (2 * k);
+	memset(r->sizes, 0, sizeof(int) * (size_t)k);
+	for (int i = 0; i < n; i++)
+		r->sizes[labels[i]]++;
+	for (int round = 0; round < 4 * k; round++) {
+		int s = smallest(r->sizes, k);
+		if (r->sizes[s] >= min_size)
+			break;
+		merge_away(x, n, dim, r->centroids, k, s, labels, r->sizes);
+		int big = 0;
+		for (int m = 1; m < k; m++)
+			if (r->sizes[m] > r->sizes[big])
+				big = m;
+		split(x, n, dim, big, s, labels, r->sizes, t, v, v + dim, v + 2 * dim);
+		means(x, n, dim, r->centroids, k, labels, r->sizes);
+		moved++;
+		/* Lloyd in the first half of the rounds; a far, tight group
+		 * that Lloyd keeps giving its own cluster is then split off by
+		 * labels alone */
+		for (int it = 0; round < 2 * k && it < 3; it++) {
+			assign(x, n, dim, r->centroids, k, labels, r->sizes, d2);
+			means(x, n, dim, r->centroids, k, labels, r->sizes);
+		}
+	}
+	r->inertia = 0;
+	for (int i = 0; i < n; i++)
+		r->inertia += dist2(x + (size_t)i * dim, r->centroids + (size_t)labels[i] * dim, dim);
+	r->reseeded += moved;
+	free(t);
+	free(d2);
+	free(v);
+	return moved;
+}

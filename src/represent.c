@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "budgetd/robust.h"
+
 void bd_rep_params_default(bd_rep_params_t *p)
 {
 	*p = (bd_rep_params_t){
@@ -21,7 +23,7 @@ void bd_rep_params_default(bd_rep_params_t *p)
 		.epochs = 30, .batch = 256, .patience = 4,
 		.lr = 3e-3, .l2 = 1e-5, .holdout = 0.1,
 		.w_conv = 1.0, .w_value = 1.0, .w_cost = 1.0,
-		.huber = 0, .max_ipw = 50, .seed = 1,
+		.huber = 0, .max_ipw = 50, .clip = BD_ROBUST_CLIP, .seed = 1,
 	};
 }
 
@@ -95,8 +97,8 @@ static void load_batch(const bd_rep_t *r, const bd_rep_data_t *d, const bd_rep_p
 	for (int i = 0; i < b; i++) {
 		int s = idx[i], t = d->treatment[s];
 		for (int j = 0; j < d->dim; j++)
-			k->x[(size_t)i * d->dim + j] =
-				((double)d->x[(size_t)s * d->dim + j] - r->mean[j]) / r->scale[j];
+			k->x[(size_t)i * d->dim + j] = bd_robust_z(
+				d->x[(size_t)s * d->dim + j], r->mean[j], r->scale[j], r->clip);
 		double ipw = 1.0 / d->propensity[s];
 		k->w[i] = ipw < p->max_ipw ? ipw : p->max_ipw;
 		k->mask[(size_t)i * J + t] = 1;
@@ -153,24 +155,18 @@ static int build(const bd_rep_data_t *d, const bd_rep_params_t *p, const int *tr
 	r->rep_dim = p->rep_dim;
 	r->mean = calloc((size_t)d->dim, sizeof(double));
 	r->scale = calloc((size_t)d->dim, sizeof(double));
+	r->clip = p->clip;
 	if (!r->mean || !r->scale)
 		goto fail;
-	/* normalisation from the training rows only */
-	for (int i = 0; i < n_train; i++)
-		for (int j = 0; j < d->dim; j++)
-			r->mean[j] += d->x[(size_t)train[i] * d->dim + j];
-	for (int j = 0; j < d->dim; j++)
-		r->mean[j] /= n_train;
+	/* normalisation from the training rows only, robust to raw scales,
+	 * heavy tails and outliers (robust.h) */
+	if ((err = bd_robust_fit(d->x, d->dim, train, n_train, r->mean, r->scale)))
+		goto fail;
+	err = -ENOMEM;
 	for (int i = 0; i < n_train; i++) {
-		for (int j = 0; j < d->dim; j++) {
-			double z = d->x[(size_t)train[i] * d->dim + j] - r->mean[j];
-			r->scale[j] += z * z;
-		}
 		vs += d->value[train[i]] * d->value[train[i]];
 		cs += d->cost[train[i]] * d->cost[train[i]];
 	}
-	for (int j = 0; j < d->dim; j++)
-		r->scale[j] = sqrt(r->scale[j] / n_train) + 1e-9;
 	/* root mean squares: predicting 0 then costs 1, comparable to the
 	 * conversion log loss, so no task drowns the others */
 	r->value_scale = vs > 0 ? sqrt(vs / n_train) : 1;
@@ -324,8 +320,8 @@ int bd_rep_embed(bd_rep_t *r, const float *x, int n, double *h)
 		for (int i = 0; i < b; i++)
 			for (int j = 0; j < r->dim; j++)
 				buf[(size_t)i * r->dim + j] =
-					((double)x[(size_t)(s + i) * r->dim + j] - r->mean[j]) /
-					r->scale[j];
+					bd_robust_z(x[(size_t)(s + i) * r->dim + j], r->mean[j],
+						    r->scale[j], r->clip);
 		const double *o = bd_nn_forward(r->trunk, buf, b);
 		if (!o)
 			return -ENOMEM;

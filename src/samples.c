@@ -8,8 +8,11 @@
 #define SAMPLE_VERSION 1
 
 /* Fixed header, then the campaign id with its NUL, then the features. */
+#define FLAG_EXPLORED 1
+#define FLAG_HISTORICAL 2
+
 typedef struct __attribute__((packed)) sample_hdr_s {
-	uint8_t version, explored;
+	uint8_t version, flags;
 	uint16_t dim, campaign_len;
 	int32_t treatment, cluster, orders;
 	int64_t ts_ms, model_version;
@@ -29,7 +32,8 @@ int bd_sample_pack(const bd_sample_t *s, uint8_t *buf, size_t size)
 	size_t need = sizeof(sample_hdr_t) + clen + 1 + (size_t)s->dim * sizeof(float);
 	sample_hdr_t h = {
 		.version = SAMPLE_VERSION,
-		.explored = s->explored,
+		.flags = (uint8_t)((s->explored ? FLAG_EXPLORED : 0) |
+				   (s->historical ? FLAG_HISTORICAL : 0)),
 		.dim = (uint16_t)s->dim,
 		.campaign_len = (uint16_t)clen,
 		.treatment = s->treatment,
@@ -67,7 +71,8 @@ int bd_sample_unpack(bd_sample_t *s, const uint8_t *buf, size_t len,
 	s->treatment = h.treatment;
 	s->cluster = h.cluster;
 	s->orders = h.orders;
-	s->explored = h.explored;
+	s->explored = (h.flags & FLAG_EXPLORED) != 0;
+	s->historical = (h.flags & FLAG_HISTORICAL) != 0;
 	s->propensity = h.propensity;
 	s->value = h.value;
 	s->cost = h.cost;

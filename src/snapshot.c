@@ -44,6 +44,12 @@ int bd_snapshot_attach_clocks(bd_snapshot_t *s, bd_clocks_t *reg)
 	return 0;
 }
 
+void bd_snapshot_set_carry(bd_snapshot_t *s, bd_cluster_model_t *carry)
+{
+	bd_cluster_model_unref(s->carry);
+	s->carry = carry ? bd_cluster_model_ref(carry) : NULL;
+}
+
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s)
 {
 	atomic_fetch_add_explicit((_Atomic int *)&s->refcnt, 1,
@@ -62,6 +68,7 @@ void bd_snapshot_unref(bd_snapshot_t *s)
 	free(s->clocks); /* the clocks are the registry's */
 	bd_campaigns_free(&s->campaigns);
 	bd_cluster_model_unref(s->model);
+	bd_cluster_model_unref(s->carry);
 	free(s);
 }
 

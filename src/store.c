@@ -21,7 +21,7 @@
 
 static const char *cf_names[BD_CF__COUNT] = {
 	"default", "offsets", "decisions", "stats", "samples",
-	"outbox",  "campaigns", "plans",   "models",
+	"outbox",  "campaigns", "plans",   "models", "pending",
 };
 
 struct bd_store_s {
@@ -348,13 +348,19 @@ void bd_store_batch_offset(bd_store_batch_t *b, const char *topic,
 int bd_store_scan(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
 		  bd_store_scan_cb *cb, void *opaque)
 {
+	return bd_store_scan_from(st, cf, prefix, plen, prefix, plen, cb, opaque);
+}
+
+int bd_store_scan_from(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
+		       const void *from, size_t flen, bd_store_scan_cb *cb, void *opaque)
+{
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ropts,
 							     st->cf[cf]);
 	char *err = NULL;
 	int rc = 0;
 
-	if (plen)
-		rocksdb_iter_seek(it, prefix, plen);
+	if (flen)
+		rocksdb_iter_seek(it, from, flen);
 	else
 		rocksdb_iter_seek_to_first(it);
 	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "budgetd/bounds.h"
+#include "budgetd/carry.h"
 #include "budgetd/clock.h"
 #include "budgetd/decide.h"
 #include "budgetd/hash.h"
@@ -45,6 +46,8 @@ typedef struct part_s {
 	int commit_pending[2]; /* Kafka's committed offset may lag ours */
 	uint64_t sample_seq;
 	int sample_loaded, sample_dirty;
+	int64_t carried; /* the model version its statistics were carried to */
+	int carried_loaded, carried_told; /* told: in carried_part (written) */
 	/* An outcome whose decision is not known yet while this partition's
 	 * features are behind (a replay: a restored checkpoint re-reads
 	 * features whose outcomes are already in Kafka).  The outcomes
@@ -101,6 +104,9 @@ struct bd_worker_s {
 
 	/* read by the main loop: its watchdog and readiness checks */
 	_Atomic uint64_t beat_ns; /* uv_hrtime() at the latest timer tick */
+	/* per partition (lag_n of them): the version it was carried to, once
+	 * written; read by the main loop before it swaps a version in */
+	_Atomic int64_t *carried_part;
 	_Atomic int holding;      /* 1 from an assignment to the next revoke */
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
@@ -320,6 +326,111 @@ static int stats_add(bd_worker_t *w, const uint8_t *key, size_t klen,
 	return bd_stats_delta_add(w->delta, key, klen, x, n);
 }
 
+/* ---- carrying statistics to a new model version (carry.h) ---------------- */
+
+static int flush(bd_worker_t *w);
+
+/* The cells of the version being carried to get @p x too, when the decision
+ * was made by an older version (@p model_version): step 3 of carry.h. */
+static int carry_add(bd_worker_t *w, uint16_t part, const char *campaign,
+		     int64_t model_version, int32_t treatment, int64_t hour,
+		     const float *features, const double *x)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	uint8_t key[BD_STATS_KEY_MAX];
+	if (!cm || cm->version <= model_version || !features)
+		return 0;
+	size_t klen = bd_stats_cell_key(key, part, campaign, cm->version,
+					bd_cluster_assign(cm, features), treatment, hour);
+	return stats_add(w, key, klen, x, BD_STAT__COUNT);
+}
+
+/* The latest clock of any campaign (the pending decisions' expiry runs on
+ * event time; 0: none yet). */
+static int64_t latest_clock(const bd_worker_t *w)
+{
+	int64_t latest = 0;
+	for (int i = 0; i < w->snap->campaigns.n; i++) {
+		const bd_clock_t *c = bd_snapshot_clock(w->snap, &w->snap->campaigns.v[i]);
+		int64_t t = c ? bd_clock_read(c) : 0;
+		if (t > latest)
+			latest = t;
+	}
+	return latest;
+}
+
+/* Brings partition @p i's statistics to the snapshot's carry version before
+ * any more of its input is handled: step 2 of carry.h.  Cheap once done. */
+static int carry_part(bd_worker_t *w, int32_t i)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	part_t *p = part_get(w, i);
+	bd_carry_counts_t n;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!cm)
+		return 0;
+	if (!p->carried_loaded) {
+		p->carried = bd_carry_get_carried(w->env.store, (uint16_t)i);
+		p->carried_loaded = 1;
+		p->carried_told = 0; /* stored already: told at the next flush */
+		w->dirty = 1;
+	}
+	if (p->carried >= cm->version)
+		return 0;
+	/* the scan reads the store: this partition's staged input first */
+	if ((err = flush(w)))
+		return err;
+	int64_t clock = latest_clock(w);
+	int64_t expire = clock > 0 ? clock - (int64_t)w->cfg->decision_retention_s * 1000
+				   : INT64_MIN;
+	uint64_t t0 = uv_hrtime();
+	if ((err = bd_carry_partition(w->env.store, (uint16_t)i, cm, expire, w->delta,
+				      w->batch, &n)))
+		return err;
+	p->carried = cm->version;
+	p->carried_told = 0; /* once written */
+	w->dirty = 1;
+	bd_info("worker %d: partition %d carried over to model %lld: %d samples from "
+		"sequence %llu, %d decisions waiting for outcomes (%d expired dropped), %.0f ms",
+		w->id, i, (long long)cm->version, n.samples, (unsigned long long)n.from_seq,
+		n.pending, n.expired, (double)(uv_hrtime() - t0) / 1e6);
+	return 0;
+}
+
+/* Carries every partition held to the snapshot's carry version and writes
+ * it (flush tells the main loop).  @returns 0 or an error. */
+static int carry_all(bd_worker_t *w)
+{
+	int err;
+	if (!w->snap->carry)
+		return 0;
+	for (int i = 0; i < w->nparts; i++)
+		if ((w->parts[i].assigned[IN_FEATURES] || w->parts[i].assigned[IN_OUTCOMES]) &&
+		    (err = carry_part(w, i)))
+			return err;
+	return flush(w);
+}
+
+/* After a write: the partitions carried in it (or found carried in the
+ * store) go to carried_part, and the main loop hears of it. */
+static void carry_tell(bd_worker_t *w)
+{
+	int told = 0;
+	for (int i = 0; i < w->nparts && i < w->lag_n; i++) {
+		part_t *p = &w->parts[i];
+		if (!p->carried_loaded || p->carried_told)
+			continue;
+		p->carried_told = 1;
+		atomic_store_explicit(&w->carried_part[i], p->carried, memory_order_relaxed);
+		told = 1;
+	}
+	if (told && w->env.carried)
+		uv_async_send(w->env.carried);
+}
+
 /* ---- feature events ------------------------------------------------------- */
 
 static int grow_ts(bd_worker_t *w)
@@ -455,8 +566,14 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	bd_stats_exposure_vector(x, d.propensity);
 	size_t klen = bd_stats_cell_key(key, part, ev.campaign_id, d.model_version,
 					d.cluster, d.treatment, bd_stats_hour(d.ts_ms));
-	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
+	    (err = carry_add(w, part, ev.campaign_id, d.model_version, d.treatment,
+			     bd_stats_hour(d.ts_ms), ev.features, x)))
 		goto store_error;
+	/* waiting for its outcome: a new version's carry-over counts it */
+	uint8_t pk[BD_CARRY_PENDING_KEY];
+	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
+			   bd_carry_pending_key(pk, part, d.ts_ms, h), "", 0);
 	klen = bd_stats_day_key(key, part, ev.campaign_id,
 				bd_campaign_day(c, ev.ts_ms, NULL));
 	if ((err = stats_add(w, key, klen, one, 1)))
@@ -518,12 +635,13 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 }
 
 /* @p cell_value: the outcome's value as the cell statistics count it
- * (winsorised); the day vector counts what was reported. */
+ * (winsorised); the day vector counts what was reported.  @p features: the
+ * decision's, for the version being carried to. */
 static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 int64_t model_version, int32_t cluster, int32_t treatment,
 			 bool explored, double propensity,
 			 const bd_outcome_event_t *ev, double cell_value, int64_t day,
-			 int64_t hour)
+			 int64_t hour, const float *features)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
 	double v = ev->value, c = ev->cost, o = (double)ev->orders;
@@ -541,7 +659,8 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 	int err;
 	size_t klen = bd_stats_cell_key(key, part, campaign, model_version,
 					cluster, treatment, hour);
-	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)))
+	if ((err = stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
+	    (err = carry_add(w, part, campaign, model_version, treatment, hour, features, x)))
 		return err;
 	if (day == INT64_MIN)
 		return 0; /* historical samples do not spend today's budget */
@@ -614,14 +733,14 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	bd_sample_t s = {
 		.ts_ms = ev->ts_ms, .model_version = w->snap->model->version,
 		.treatment = ev->treatment, .cluster = cluster,
-		.orders = ev->orders, .explored = rct,
+		.orders = ev->orders, .explored = rct, .historical = true,
 		.propensity = ev->propensity, .value = winsorised(w, &bounds, ev->value),
 		.cost = ev->cost, .campaign_id = ev->campaign_id,
 		.dim = ev->dim, .features = ev->features,
 	};
 	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
 				 ev->treatment, rct, ev->propensity, ev, s.value,
-				 INT64_MIN, 0)) ||
+				 INT64_MIN, 0, ev->features)) ||
 	    (err = append_sample(w, part, &s))) {
 		bd_error("historical %d@%lld: %s", m->partition,
 			 (long long)m->offset, bd_strerror(err));
@@ -809,6 +928,9 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 		.features = rec.features,
 	};
 	rec.joined = true;
+	uint8_t pk[BD_CARRY_PENDING_KEY];
+	bd_store_batch_delete(w->batch, BD_CF_PENDING, pk,
+			      bd_carry_pending_key(pk, part, rec.ts_ms, h));
 	if (ev.cost > 0) {
 		/* how long cost takes to come in, for the pending estimate */
 		double dl[BD_DELAY_BUCKETS] = {0};
@@ -825,8 +947,8 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	}
 	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
-				 rec.propensity, &ev, s.value, day,
-				 bd_stats_hour(rec.ts_ms))) ||
+				 rec.propensity, &ev, s.value, day, bd_stats_hour(rec.ts_ms),
+				 rec.features)) ||
 	    (err = append_sample(w, part, &s)) ||
 	    (err = decision_store(w, part, h, &rec))) {
 		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
@@ -854,6 +976,10 @@ static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 		return;
 	if (p->next_off[in] >= 0 && m->offset < p->next_off[in])
 		return; /* already applied (a fetch from before a seek) */
+	if (carry_part(w, m->partition) != 0) {
+		w->failed = 1;
+		return;
+	}
 	if (in == IN_OUTCOMES && p->hold_off >= 0) {
 		/* held (hold_outcome): only the held one, fetched again after
 		 * the release, goes on; later ones fetched before are stale */
@@ -959,6 +1085,7 @@ static int flush(bd_worker_t *w)
 		return err;
 	}
 	bd_outbox_produce(w->outbox);
+	carry_tell(w);
 	int64_t t = now_ms();
 	for (size_t i = 0; i < w->dec_n; i++)
 		bd_histo_observe(&w->lat, (double)(t - w->dec_ts[i]) / 1000);
@@ -1111,6 +1238,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				if (in == IN_OUTCOMES)
 					p->hold_off = -1;
 				p->sample_loaded = 0;
+				p->carried_loaded = 0;
 				p->commit_pending[in] = off >= 0;
 				w->recommit |= off >= 0;
 			}
@@ -1121,6 +1249,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				tp->topic, tp->partition, (long long)off);
 		}
 		rd_kafka_assign(rk, parts);
+		/* a partition carried to the snapshot's version before its input */
+		for (int i = 0; i < parts->cnt && !w->failed; i++)
+			if (input_of(w, parts->elems[i].topic) == IN_FEATURES &&
+			    carry_part(w, parts->elems[i].partition) != 0)
+				w->failed = 1;
 		/* an outcomes partition held (hold_outcome) before a revoke */
 		rd_kafka_resume_partitions(rk, parts);
 		/* an empty assignment (more workers than partitions) counts: the
@@ -1226,6 +1359,10 @@ static void on_mailbox(uv_async_t *a)
 	if (snap) {
 		bd_snapshot_unref(w->snap);
 		w->snap = snap;
+		if (!w->stopping && carry_all(w) != 0) {
+			fail_stop(w);
+			return;
+		}
 	}
 	if (stop)
 		do_stop(w);
@@ -1266,6 +1403,7 @@ static void worker_free(bd_worker_t *w)
 {
 	free(w->dec_ts);
 	free((void *)w->lag);
+	free((void *)w->carried_part);
 	if (w->consumer)
 		rd_kafka_destroy(w->consumer);
 	if (w->cons_q)
@@ -1368,6 +1506,12 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	}
 	for (int i = 0; i < 2 * w->lag_n; i++)
 		atomic_init(&w->lag[i], -1);
+	if (!(w->carried_part = malloc(sizeof(*w->carried_part) * (size_t)w->lag_n))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < w->lag_n; i++)
+		atomic_init(&w->carried_part[i], -1);
 	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
 				bd_config_output_format(env->cfg), &w->codec,
 				errstr, errstr_size)))
@@ -1443,6 +1587,14 @@ void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 	if (final)
 		bd_worker_counters(w, final);
 	worker_free(w);
+}
+
+int64_t bd_worker_carried(const bd_worker_t *w, int partition)
+{
+	if (partition < 0 || partition >= w->lag_n)
+		return -1;
+	return atomic_load_explicit(&((bd_worker_t *)w)->carried_part[partition],
+				    memory_order_relaxed);
 }
 
 uint64_t bd_worker_heartbeat(const bd_worker_t *w)

@@ -1,4 +1,5 @@
-/* kmeans.c: recovers separated blobs, deterministic, no empty clusters. */
+/* kmeans.c: recovers separated blobs, deterministic, no empty clusters, and
+ * a floor on cluster sizes. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,11 +117,63 @@ static void test_no_empty_clusters(void **state)
 	bd_kmeans_result_free(&r);
 }
 
+/* A far, tight handful of rows gets its own cluster from k-means; with a
+ * floor every cluster holds at least that many rows, deterministically. */
+static void test_floor(void **state)
+{
+	enum { M = N + 5 };
+	static double y[M * D];
+	bd_kmeans_params_t p;
+	bd_kmeans_result_t r;
+	int labels[M], again[M], sizes[K + 1];
+	(void)state;
+	blobs();
+	memcpy(y, x, sizeof(x));
+	for (int i = N; i < M; i++)
+		for (int j = 0; j < D; j++)
+			y[i * D + j] = 1000.0 + i - N;
+	bd_kmeans_params_default(&p);
+	p.k = K + 1;
+	assert_int_equal(bd_kmeans_fit(y, M, D, &p, &r), 0);
+	assert_int_equal(bd_kmeans_assign_all(&r, y, M, labels, NULL), 0);
+	int tiny = 0;
+	for (int c = 0; c < K + 1; c++)
+		tiny |= r.sizes[c] <= 5;
+	assert_true(tiny); /* the handful is a cluster of its own */
+	int moved = bd_kmeans_enforce_min(&r, y, M, 200, labels);
+	memset(sizes, 0, sizeof(sizes));
+	for (int i = 0; i < M; i++) {
+		assert_true(labels[i] >= 0 && labels[i] < K + 1);
+		sizes[labels[i]]++;
+	}
+	for (int c = 0; c < K + 1; c++) {
+		if (sizes[c] < 200)
+			fail_msg("cluster %d holds %d rows after the floor of 200", c, sizes[c]);
+		assert_int_equal(sizes[c], r.sizes[c]);
+	}
+	assert_true(moved >= 1);
+	bd_kmeans_result_free(&r);
+	/* the same again: the same labels */
+	assert_int_equal(bd_kmeans_fit(y, M, D, &p, &r), 0);
+	assert_int_equal(bd_kmeans_assign_all(&r, y, M, again, NULL), 0);
+	assert_int_equal(bd_kmeans_enforce_min(&r, y, M, 200, again), moved);
+	assert_memory_equal(labels, again, sizeof(labels));
+	/* a floor above n / 2k is lowered to it: still no tiny cluster */
+	assert_true(bd_kmeans_enforce_min(&r, y, M, M, again) >= 0);
+	memset(sizes, 0, sizeof(sizes));
+	for (int i = 0; i < M; i++)
+		sizes[again[i]]++;
+	for (int c = 0; c < K + 1; c++)
+		assert_true(sizes[c] >= M / (2 * (K + 1)));
+	bd_kmeans_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blobs),
 		cmocka_unit_test(test_no_empty_clusters),
+		cmocka_unit_test(test_floor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 #include "budgetd/common.h"
 
 #define BD_CLUSTER_MAX_LAYERS 4
+/** Widest layer (a clip layer doubles the widest input, features.dim 512). */
+#define BD_CLUSTER_MAX_WIDTH 1024
 
 typedef enum bd_activation { BD_ACT_NONE = 0, BD_ACT_RELU = 1 } bd_activation_t;
 

@@ -6,7 +6,9 @@
  * The result is a bd_cluster_model_t (normalise, dense layers, argmax): the
  * function the daemon runs per request and that downstream issuers can run
  * from the published model.  hidden = 0 gives softmax regression; > 0 one
- * ReLU layer of that width.
+ * ReLU layer of that width.  With clip > 0 the student learns on features
+ * clipped to +-clip after normalising (robust.h, as the teacher saw them),
+ * and the model gets the clip as its first layer (bd_robust_clip_layers).
  */
 #ifndef BUDGETD_DISTILL_H
 #define BUDGETD_DISTILL_H
@@ -19,6 +21,7 @@
 typedef struct bd_distill_params_s {
 	int hidden, epochs, batch, patience;
 	double lr, l2, holdout;
+	double clip; /**< robust units; 0: no clipping (default BD_ROBUST_CLIP) */
 	uint64_t seed;
 } bd_distill_params_t;
 

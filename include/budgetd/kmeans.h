@@ -42,4 +42,19 @@ int bd_kmeans_assign_all(const bd_kmeans_result_t *r, const double *x, int n,
 			 int *labels, double *inertia);
 void bd_kmeans_result_free(bd_kmeans_result_t *r);
 
+/**
+ * Makes every cluster hold at least @p min_size of the @p n rows of @p x
+ * (min_size <= n / (2 k)), starting from @p labels (r's nearest-centroid
+ * labels).  While a cluster is smaller, its rows go to their nearest other
+ * centroid and it takes the half of the largest cluster beyond the median
+ * of that cluster's principal axis; Lloyd iterations follow, up to 2 k
+ * rounds; if Lloyd keeps making a small cluster (a far, tight group), the
+ * last rounds split without Lloyd, so labels are then not all
+ * nearest-centroid, but every cluster holds >= min_size.  Centroids, sizes
+ * and inertia are updated to the labels.
+ * @returns the number of clusters re-seeded (>= 0), or an error.
+ */
+int bd_kmeans_enforce_min(bd_kmeans_result_t *r, const double *x, int n, int min_size,
+			  int *labels) BD_WUR;
+
 #endif

@@ -2,7 +2,8 @@
  * @file represent.h
  * @brief The multi-task representation network of the method (DESIGN §2).
  *
- *   x -> normalise -> trunk (2 dense ReLU layers) -> h(x)
+ *   x -> normalise (robust.h: median, robust scale, clip) -> trunk (2 dense
+ *        ReLU layers) -> h(x)
  *   h -> conversion head  (dense ReLU, dense sigmoid): P(order | x, t) for every t
  *   h -> value head       (dense ReLU, dense linear):  E[value | x, t]
  *   h -> cost head        (dense ReLU, dense linear):  E[redeemed cost | x, t]
@@ -39,6 +40,8 @@ typedef struct bd_rep_params_s {
 	double w_conv, w_value, w_cost;   /**< task weights */
 	double huber;                     /**< > 0: Huber loss on value and cost */
 	double max_ipw;                   /**< inverse propensities are capped */
+	double clip;                      /**< normalised features are clipped
+					       to +-clip robust units (0: not) */
 	uint64_t seed;
 } bd_rep_params_t;
 
@@ -46,7 +49,9 @@ void bd_rep_params_default(bd_rep_params_t *p);
 
 typedef struct bd_rep_s {
 	int dim, n_treatments, rep_dim;
-	double *mean, *scale; /**< feature normalisation, dim each */
+	double *mean, *scale; /**< feature normalisation, dim each: the
+				   median and the robust scale (robust.h) */
+	double clip;          /**< and the clip */
 	bd_nn_t *trunk, *conv, *value, *cost;
 	double value_scale, cost_scale; /**< targets are divided by these */
 } bd_rep_t;

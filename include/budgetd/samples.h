@@ -5,7 +5,10 @@
  *
  * Key: partition (be16) + sequence (be64).  Each partition keeps at most
  * samples.max records; older ones are dropped with one range delete per
- * batch.  The learning issue reads it back with bd_sample_unpack().
+ * batch.  The trainer reads it back with bd_sample_unpack().
+ *
+ * The header's flags byte: bit 0 explored, bit 1 historical (records
+ * written before bit 1 existed read as live samples).
  */
 #ifndef BUDGETD_SAMPLES_H
 #define BUDGETD_SAMPLES_H
@@ -19,6 +22,9 @@ typedef struct bd_sample_s {
 	int64_t ts_ms, model_version;
 	int32_t treatment, cluster, orders;
 	bool explored;
+	/** a historical sample (an outcome without a decision id): evidence
+	 *  for the cells, never traffic; its statistics live at hour 0 */
+	bool historical;
 	double propensity, value, cost;
 	const char *campaign_id;
 	int dim;

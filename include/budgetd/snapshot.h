@@ -26,6 +26,11 @@ typedef struct bd_snapshot_s {
 	 *  until bd_snapshot_attach_clocks */
 	bd_clock_t **clocks;
 	bd_cluster_model_t *model;
+	/** The version whose statistics the workers keep complete (carry.h):
+	 *  a promoted model waiting for the carry-over (then it differs from
+	 *  model, which still decides), or model itself; NULL: none (version 0
+	 *  never promoted, or a store older than the carry-over). */
+	bd_cluster_model_t *carry;
 } bd_snapshot_t;
 
 /**
@@ -40,6 +45,8 @@ bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
  * @locality the main loop (the registry's).
  */
 int bd_snapshot_attach_clocks(bd_snapshot_t *s, bd_clocks_t *reg) BD_WUR;
+/** Sets the snapshot's carry model (a reference is taken; NULL: none). */
+void bd_snapshot_set_carry(bd_snapshot_t *s, bd_cluster_model_t *carry);
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s);
 void bd_snapshot_unref(bd_snapshot_t *s);
 

@@ -33,6 +33,8 @@ typedef enum bd_cf {
 	BD_CF_CAMPAIGNS,  /**< campaign -> campaign record */
 	BD_CF_PLANS,      /**< campaign -> latest plan message */
 	BD_CF_MODELS,     /**< version -> model */
+	BD_CF_PENDING,    /**< partition/decision time/decision -> "" while the
+			       decision waits for its outcome (carry.h) */
 	BD_CF__COUNT
 } bd_cf_t;
 
@@ -83,6 +85,10 @@ typedef int(bd_store_scan_cb)(const char *key, size_t klen, const char *val,
 			      size_t vlen, void *opaque);
 int bd_store_scan(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
 		  bd_store_scan_cb *cb, void *opaque) BD_WUR;
+/** The same from the first key >= @p from (which starts with @p prefix). */
+int bd_store_scan_from(bd_store_t *st, bd_cf_t cf, const void *prefix, size_t plen,
+		       const void *from, size_t flen, bd_store_scan_cb *cb,
+		       void *opaque) BD_WUR;
 
 /** A consistent on-disk copy (hard links) in @p dir, which must not exist. */
 int bd_store_checkpoint(bd_store_t *st, const char *dir, char *errstr,

@@ -2,12 +2,16 @@
  * @file trainer.h
  * @brief Builds the next cluster model version from the sample log.
  *
- * samples -> representation network -> k-means on h(x) -> student
+ * samples -> representation network (robust.h normalisation) -> k-means on
+ * h(x), then no cluster below the floor (the larger of min_cluster_share of
+ * an average cluster and min_cluster_users; small clusters re-seeded from
+ * the largest, bd_kmeans_enforce_min) -> student (learns once more on
+ * re-seeded labels if one of its clusters is below the floor)
  * -> checks (enough samples, agreement with the teacher, finite weights, no
- * empty cluster) -> the new version's statistics rebuilt from the same
- * samples and written to the store, so the solver has estimates for it the
- * moment it is promoted.  Promotion itself (publishing, swapping it into
- * the workers' snapshot) is the caller's.
+ * cluster below the floor) -> the new version's statistics rebuilt from the whole
+ * sample log and written to the store (step 1 of carry.h).  Promotion itself
+ * (publishing, the workers' carry-over, the swap) is the caller's; @p version
+ * must be a number no earlier run used (bd_carry_next_version).
  *
  * @locality any thread: it reads the store through iterators and writes one
  *           batch; daemon.c runs it on libuv's thread pool so no loop waits.
@@ -28,6 +32,9 @@ typedef struct bd_trainer_params_s {
 	int hidden, rep_dim; /**< 0: the representation's defaults */
 	double w_conv, w_value, w_cost, huber; /**< task weights; all 0: defaults */
 	double min_agreement;
+	double clip;               /**< robust units (robust.h); 0: no clip */
+	double min_cluster_share;  /**< of an average cluster (samples / k) */
+	int min_cluster_users;     /**< the floor: the larger of the two */
 	uint64_t seed;
 } bd_trainer_params_t;
 
@@ -36,6 +43,11 @@ typedef struct bd_trainer_result_s {
 	int accepted;              /**< passed every check; statistics written */
 	char why[256];             /**< why it was rejected */
 	int samples, min_cluster, max_cluster;
+	int rebuilt;               /**< samples of the log in its statistics */
+	int floor;                 /**< the smallest cluster allowed */
+	int n_parts;               /**< partitions with a sample log or decisions */
+	uint16_t *parts;           /**< waiting for outcomes: to be carried over */
+	int reseeded;              /**< clusters re-seeded to reach it */
 	double inertia;
 	bd_rep_metrics_t rep;
 	bd_distill_metrics_t student;

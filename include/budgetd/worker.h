@@ -11,8 +11,8 @@
  * @locality created and stopped by the main thread; everything else runs on
  *           the worker's own thread.  The only cross-thread entry points are
  *           bd_worker_post_snapshot() and bd_worker_stop(), and the atomic
- *           readers bd_worker_counters(), bd_worker_heartbeat() and
- *           bd_worker_assigned().
+ *           readers bd_worker_counters(), bd_worker_heartbeat(),
+ *           bd_worker_assigned() and bd_worker_carried().
  */
 #ifndef BUDGETD_WORKER_H
 #define BUDGETD_WORKER_H
@@ -47,6 +47,7 @@ typedef struct bd_worker_env_s {
 	bd_store_t *store;
 	uv_async_t *failed; /**< sent when a worker stops on an error */
 	bd_health_t *health; /**< notes broker and delivery problems */
+	uv_async_t *carried; /**< sent when bd_worker_carried() moved */
 } bd_worker_env_t;
 
 /**
@@ -70,6 +71,11 @@ uint64_t bd_worker_heartbeat(const bd_worker_t *w);
  *  group's assign to the next revoke; an empty one counts), else 0.
  *  @locality any thread. */
 int bd_worker_assigned(const bd_worker_t *w);
+/** The model version partition @p partition was carried to (carry.h) by
+ *  this worker, or found carried to when it was assigned; written before it
+ *  says so; -1 if it has not held the partition since a carry target was
+ *  set (or @p partition >= topic.partitions).  @locality any thread. */
+int64_t bd_worker_carried(const bd_worker_t *w, int partition);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
