@@ -765,8 +765,12 @@ static int run_history(const opts_t *o)
 	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
 	double scale = 86400.0 / o->world.day_seconds;
 	double budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
+	/* the campaign is created today, as the day's run (day 0) does: in
+	 * event mode its creation time is its clock until its first request,
+	 * and a request a day past it would be refused as future */
+	int64_t today0 = wall_ms() / 86400000 * 86400000;
 	if (send_control(prod, codec, o, w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
-			 day0))
+			 today0))
 		goto out;
 	rd_kafka_flush(prod, 10000);
 	int64_t before = wait_for_model(plans, codec, o->campaign, INT64_MIN, 60);
