@@ -218,6 +218,14 @@ static const setting_t settings[] = {
 	 "Retrain the cluster model this often (0: only on RETRAIN commands)", R_LIVE},
 	{"train.min.samples", T_INT, OFF(train_min_samples), "2000", 10, INT_MAX, NULL,
 	 "Fewest joined samples a training run needs", R_LIVE},
+	{"train.on.history", T_INT, OFF(train_on_history), "1", 0, 1, NULL,
+	 "Train by itself once at least train.min.samples historical samples (outcomes without "
+	 "a decision id) arrived since the last training run and none came for "
+	 "train.history.quiet.ms: a campaign bootstrapped from its log decides with a model "
+	 "trained on it (0: only on RETRAIN and the schedule)", R_LIVE},
+	{"train.history.quiet.ms", T_INT, OFF(train_history_quiet_ms), "2000", 0, 3600000, NULL,
+	 "How long no historical sample may have arrived before train.on.history trains (the "
+	 "log has been fed, not just begun)", R_LIVE},
 	{"train.max.samples", T_INT, OFF(train_max_samples), "200000", 100, 50000000, NULL,
 	 "Samples a training run uses at most (uniform reservoir over the log)", R_LIVE},
 	{"train.epochs", T_INT, OFF(train_epochs), "10", 1, 1000, NULL,

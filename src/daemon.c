@@ -52,6 +52,10 @@ struct bd_daemon_s {
 	int64_t train_version;
 	bd_trainer_params_t train_params;
 	bd_trainer_result_t train_res;
+	/* train.on.history: historical samples counted by the workers as last
+	 * seen, when that count last moved, and the count when the last
+	 * training run started (what a run has already had) */
+	uint64_t hist_seen, hist_at_run, hist_moved_ns;
 	/* the carry-over (carry.h): a trained version waits in next_model
 	 * while the workers carry their statistics to it; carry is the version
 	 * whose cells they keep complete once promoted (NULL: none yet) */
@@ -643,6 +647,7 @@ static void start_training(bd_daemon_t *d, const char *why)
 	d->train_req.data = d;
 	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) == 0) {
 		d->training = 1;
+		d->hist_at_run = d->hist_seen; /* this run trains on them */
 		bd_info("training model %lld (%s)", (long long)d->train_version, why);
 	}
 }
@@ -650,6 +655,38 @@ static void start_training(bd_daemon_t *d, const char *why)
 static void on_train_timer(uv_timer_t *t)
 {
 	start_training(t->data, "schedule");
+}
+
+static void counters_sum(const bd_daemon_t *d, bd_worker_counters_t *sum);
+
+/* train.on.history: a log of earlier decisions fed on the outcomes topic
+ * (historical samples) is trained on as soon as it has been fed, so that a
+ * campaign bootstrapped from it decides with a model from its first
+ * request instead of waiting for the schedule.  Trains once at least
+ * train.min.samples historical samples arrived since the last run started
+ * and none for train.history.quiet.ms (the log is fed, and the workers
+ * have written it to the sample log the trainer reads).  The count is the
+ * workers' since this start: a log fed before a restart was trained on
+ * then, or is left to RETRAIN and the schedule.  @locality the main loop */
+static void check_history(bd_daemon_t *d)
+{
+	const bd_config_t *cfg = d->cfg;
+	bd_worker_counters_t sum;
+	uint64_t now = uv_hrtime();
+	char why[96];
+
+	counters_sum(d, &sum);
+	if (sum.historical != d->hist_seen) {
+		d->hist_seen = sum.historical;
+		d->hist_moved_ns = now;
+	}
+	if (!cfg->train_on_history || d->training || d->next_model || d->stopping ||
+	    d->hist_seen - d->hist_at_run < (uint64_t)cfg->train_min_samples ||
+	    now - d->hist_moved_ns < (uint64_t)cfg->train_history_quiet_ms * 1000000ULL)
+		return;
+	snprintf(why, sizeof(why), "history: %llu historical samples since the last run",
+		 (unsigned long long)(d->hist_seen - d->hist_at_run));
+	start_training(d, why);
 }
 
 /* ---- control commands ------------------------------------------------------ */
@@ -847,6 +884,7 @@ static void on_health_timer(uv_timer_t *t)
 	d->degraded = deg;
 	if (deg)
 		snprintf(d->health_why, sizeof(d->health_why), "%s", why);
+	check_history(d);
 	if (d->kafka_fatal && !d->stopping) {
 		d->exit_code = 1;
 		begin_shutdown(d);
@@ -857,7 +895,6 @@ static void on_health_timer(uv_timer_t *t)
 
 /* ---- the admin endpoint ------------------------------------------------------ */
 
-static void counters_sum(const bd_daemon_t *d, bd_worker_counters_t *sum);
 
 static const char *const store_props[] = {
 	"rocksdb.estimate-num-keys",	  "rocksdb.total-sst-files-size",

@@ -65,6 +65,7 @@ typedef struct bd_config_s {
 	double train_min_agreement, train_w_conv, train_w_value, train_w_cost, train_huber;
 	double train_feature_clip, train_min_cluster_share;
 	int train_min_cluster_users;
+	int train_on_history, train_history_quiet_ms;
 	char *log_level;
 	int kafka_n;
 	char *kafka_key[BD_CONFIG_MAX_KAFKA];

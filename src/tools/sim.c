@@ -4,6 +4,9 @@
  *
  *   budgetd-sim run --bootstrap ADDR [options]   one closed-loop day
  *   budgetd-sim offline --out FILE [options]     logged samples (CSV)
+ *   budgetd-sim history --bootstrap ADDR --campaign ID [options]
+ *                                                yesterday's logged decisions
+ *                                                as historical outcome events
  *
  * Closed loop: the day's arrivals become feature events, paced so that the
  * simulated day takes --duration wall seconds; every decision that comes
@@ -39,7 +42,8 @@
 
 typedef struct opts_s {
 	const char *bootstrap, *campaign, *out, *prefix, *trace;
-	int day, probes;
+	int day, day_set, probes;
+	double wait_model; /* history: seconds to wait for a model trained on it */
 	int events, explore_set, quiet, zero_outcomes, wait_plan;
 	double budget, budget_frac, duration, explore, midday_factor;
 	int policy;
@@ -270,8 +274,10 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 	return rc;
 }
 
-static int wait_for_plan(rd_kafka_t *plans, bd_codec_t *codec, const char *campaign,
-			 double timeout_s)
+/* Waits for a plan of @p campaign whose model version is above @p above;
+ * @returns its model version, or -1. */
+static int64_t wait_for_model(rd_kafka_t *plans, bd_codec_t *codec, const char *campaign,
+			      int64_t above, double timeout_s)
 {
 	double end = now_s() + timeout_s;
 	char errstr[256];
@@ -282,12 +288,33 @@ static int wait_for_plan(rd_kafka_t *plans, bd_codec_t *codec, const char *campa
 		bd_plan_msg_t p;
 		int ok = !m->err &&
 			 bd_decode_plan(codec, m->payload, m->len, &p, errstr, sizeof(errstr)) == 0 &&
-			 strcmp(p.campaign_id, campaign) == 0;
+			 strcmp(p.campaign_id, campaign) == 0 && p.model_version > above;
+		int64_t v = ok ? p.model_version : -1;
 		rd_kafka_message_destroy(m);
 		if (ok)
-			return 0;
+			return v;
 	}
 	return -1;
+}
+
+static int wait_for_plan(rd_kafka_t *plans, bd_codec_t *codec, const char *campaign,
+			 double timeout_s)
+{
+	return wait_for_model(plans, codec, campaign, INT64_MIN, timeout_s) >= 0 ? 0 : -1;
+}
+
+/* The spend-everything level of @p users: what maximising value spends on
+ * every request outside the exploration slice (which stays uniform), i.e.
+ * the most the campaign's policy can spend. */
+static int spend_everything(const opts_t *o, const bd_sim_world_t *w, const int *users, int n,
+			    double *max_spend)
+{
+	double uni_v = 0, uni_s = 0;
+	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, max_spend) != 0 ||
+	    bd_sim_uniform_value(w, users, n, &uni_v, &uni_s) != 0)
+		return -1;
+	*max_spend = (1 - o->explore) * *max_spend + o->explore * uni_s;
+	return 0;
 }
 
 static int run_loop(const opts_t *o)
@@ -329,11 +356,9 @@ static int run_loop(const opts_t *o)
 	/* the spend-everything level: what maximising value spends on every
 	 * request outside the exploration slice (which stays uniform), i.e.
 	 * the most the campaign's policy can spend */
-	double max_spend = 0, uni_v = 0, uni_s = 0;
-	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, &max_spend) != 0 ||
-	    bd_sim_uniform_value(w, users, n, &uni_v, &uni_s) != 0)
+	double max_spend = 0;
+	if (spend_everything(o, w, users, n, &max_spend) != 0)
 		goto out;
-	max_spend = (1 - o->explore) * max_spend + o->explore * uni_s;
 	/* the same level per request, expected and realised on this day's
 	 * outcome draws (the draws of request i are the same whatever the
 	 * treatment's source): how far the spend-everything policy itself
@@ -615,7 +640,18 @@ static int run_loop(const opts_t *o)
 		ctl_value += bd_sim_user_ev(w, users[i], 0);
 	double uni_share = rnd_spend > 0 ? fmin(1, exp_spend / rnd_spend) : 0;
 	double uni_value = ctl_value + uni_share * (rnd_value - ctl_value);
+	/* the fair comparison: what the incentives bought over all-control,
+	 * against uniform and the oracle at the same (expected) spend */
+	double inc = exp_value - ctl_value, uni_inc = uni_value - ctl_value,
+	       orc_inc = orc2_value - ctl_value;
 	printf("\n  budgetd closed-loop day (%s)\n", campaign);
+	printf("  incremental value over all-control (no coupon for anyone), at budgetd's "
+	       "spend %.2f:\n", exp_spend);
+	printf("    budgetd        %+.2f\n", inc);
+	printf("    uniform        %+.2f  (random coupons at the same spend): budgetd %.2fx "
+	       "uniform's increment\n", uni_inc, inc / (uni_inc != 0 ? uni_inc : 1e-12));
+	printf("    oracle         %+.2f  (true responses, same spend): budgetd %.1f%% of the "
+	       "oracle's increment\n", orc_inc, 100 * inc / (orc_inc != 0 ? orc_inc : 1e-12));
 	printf("  events in        %d feature events, %d outcome events\n", n, decided);
 	printf("  decisions out    %d\n", decided);
 	printf("  spend            %.2f of budget %.2f (%.1f%%), expected %.2f\n", spend,
@@ -649,11 +685,12 @@ static int run_loop(const opts_t *o)
 	       "oracle_same_spend=%.2f uniform_same_spend=%.2f control_value=%.2f "
 	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f "
 	       "everything_expected=%.2f everything_realised=%.2f "
-	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d\n",
+	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d "
+	       "increment=%.2f uniform_increment=%.2f oracle_increment=%.2f\n",
 	       n, decided, spend, budget, exp_value, rnd_value, orc_value, exp_spend,
 	       orc2_value, uni_value, ctl_value, n_lat, n_lat ? lat_ms[n_lat / 2] : 0,
 	       n_lat ? lat_ms[n_lat - 1] : 0, max_spend, max_realised, h_future, h_utf8,
-	       h_decided, h_value);
+	       h_decided, h_value, inc, uni_inc, orc_inc);
 	rc = decided == n && conflicts == 0 ? 0 : 1;
 out:
 	if (dec) {
@@ -678,6 +715,135 @@ out:
 	free(tmax);
 	free(ref_ec);
 	free(ref_rc);
+	bd_sim_world_free(w);
+	return rc;
+}
+
+/* Yesterday's log (day --day, -1 by default) of the same world: the day's
+ * arrivals, each decided by the logging policy (--policy: uniform, or the
+ * biased one with --explore) and answered by its outcome (zero when the
+ * user did not convert), sent as historical outcome events (no decision
+ * id; features, treatment, propensity) dated through that day.  The
+ * campaign is created (or updated) first, since the daemon dead-letters
+ * samples of a campaign it does not know; with --wait-model S, waits up
+ * to S seconds for a plan of the campaign made with a model newer than
+ * the one before the log (the daemon trains on it by itself,
+ * train.on.history). */
+static int run_history(const opts_t *o)
+{
+	bd_sim_world_t *w = NULL;
+	rd_kafka_t *prod = NULL, *plans = NULL;
+	bd_codec_t *codec = NULL;
+	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
+	char errstr[512], uid[32];
+	double *times = NULL, max_spend = 0, probs[BD_SIM_MAX_T];
+	int *users = NULL, n = o->samples, rc = 1, sent = 0, conv = 0;
+	bd_buf_t b = {0};
+
+	if (bd_sim_world_new(&o->world, &w) != 0) {
+		fprintf(stderr, "budgetd-sim: cannot build the world\n");
+		return 1;
+	}
+	const int nt = bd_sim_n_treatments(w);
+	/* that day's own arrivals and outcomes, as a live run of it would draw */
+	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
+	uint64_t prng = bd_sim_rng_seed(o->world.seed, 0x4157ULL + (uint64_t)o->day);
+	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
+	if (!(times = malloc(sizeof(double) * (size_t)n)) ||
+	    !(users = malloc(sizeof(int) * (size_t)n)) ||
+	    bd_sim_day_arrivals(w, n, &rng, times, users) != 0 ||
+	    spend_everything(o, w, users, n, &max_spend) != 0)
+		goto out;
+	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		goto out;
+	}
+	if (!(prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	    !(plans = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
+	    assign_at_end(plans, "budgetd.plans"))
+		goto out;
+	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
+	double scale = 86400.0 / o->world.day_seconds;
+	double budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
+	/* the campaign is created today, as the day's run (day 0) does: in
+	 * event mode its creation time is its clock until its first request,
+	 * and a request a day past it would be refused as future */
+	int64_t today0 = wall_ms() / 86400000 * 86400000;
+	if (send_control(prod, codec, o, w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
+			 today0))
+		goto out;
+	rd_kafka_flush(prod, 10000);
+	int64_t before = wait_for_model(plans, codec, o->campaign, INT64_MIN, 60);
+	if (before < 0) {
+		fprintf(stderr, "budgetd-sim: no plan for %s within 60 s: is budgetd running?\n",
+			o->campaign);
+		goto out;
+	}
+	for (int i = 0; i < n && !stop_flag; i++) {
+		int u = users[i], t = nt - 1;
+		if (o->policy == BD_SIM_POLICY_RCT) {
+			for (int q = 0; q < nt; q++)
+				probs[q] = 1.0 / nt;
+		} else {
+			bd_sim_logging_probs(w, u, o->explore, probs);
+		}
+		double r = bd_sim_rng_uniform(&prng), acc = 0;
+		for (int q = 0; q < nt; q++)
+			if (r < (acc += probs[q])) {
+				t = q;
+				break;
+			}
+		bd_sim_outcome_t oc;
+		uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)i);
+		bd_sim_outcome(w, u, t, &orng, &oc);
+		snprintf(uid, sizeof(uid), "u%d", u);
+		bd_outcome_event_t oe = {
+			.decision_id = "", .campaign_id = o->campaign, .user_id = uid,
+			.ts_ms = day0 + (int64_t)(times[i] * scale * 1000),
+			.orders = oc.orders, .value = oc.value, .cost = oc.cost,
+			.has_features = true, .features = bd_sim_user_features(w, u),
+			.dim = o->world.dim, .has_treatment = true, .treatment = t,
+			.has_propensity = true, .propensity = probs[t],
+		};
+		if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
+			goto out;
+		sent++;
+		conv += oc.converted;
+		rd_kafka_poll(prod, 0);
+	}
+	if (rd_kafka_flush(prod, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		fprintf(stderr, "budgetd-sim: the log was not all delivered\n");
+		goto out;
+	}
+	if (!o->quiet)
+		fprintf(stderr, "budgetd-sim: campaign %s: %d logged decisions of day %d sent as "
+			"historical samples (%s policy, %d converted)\n", o->campaign, sent, o->day,
+			o->policy == BD_SIM_POLICY_RCT ? "uniform" : "biased", conv);
+	rc = 0;
+	if (o->wait_model > 0) {
+		int64_t v = wait_for_model(plans, codec, o->campaign, before, o->wait_model);
+		if (v < 0) {
+			fprintf(stderr, "budgetd-sim: no plan with a model newer than %lld within "
+				"%.0f s\n", (long long)before, o->wait_model);
+			rc = 1;
+		} else if (!o->quiet) {
+			fprintf(stderr, "budgetd-sim: campaign %s plans with model %lld (trained "
+				"on the log)\n", o->campaign, (long long)v);
+		}
+	}
+	printf("history: samples=%d converted=%d day=%d model_before=%lld\n", sent, conv,
+	       o->day, (long long)before);
+out:
+	if (plans) {
+		rd_kafka_consumer_close(plans);
+		rd_kafka_destroy(plans);
+	}
+	if (prod)
+		rd_kafka_destroy(prod);
+	bd_codec_free(codec);
+	bd_buf_free(&b);
+	free(times);
+	free(users);
 	bd_sim_world_free(w);
 	return rc;
 }
@@ -718,6 +884,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: budgetd-sim run --bootstrap ADDR [options]\n"
 		"       budgetd-sim offline --out FILE [--samples N] [--policy rct|biased]\n"
+		"       budgetd-sim history --bootstrap ADDR --campaign ID [--samples N]\n"
+		"                   [--policy rct|biased] [--day -N] [--wait-model S]\n"
 		"options:\n"
 		"  --events N          arrivals in the day (default 20000)\n"
 		"  --duration S        wall seconds for the simulated day (default 60)\n"
@@ -730,7 +898,13 @@ static void usage(FILE *f)
 		"  --explore E         campaign exploration share / biased-policy exploration\n"
 		"  --no-zero-outcomes  send outcome events only for conversions\n"
 		"  --no-wait-plan      do not wait for the campaign's first plan\n"
-		"  --day N             simulate day N after today (own arrivals, request ids)\n"
+		"  --day N             simulate day N after today (own arrivals, request ids);\n"
+		"                      history: the log's day, -1 (yesterday) by default\n"
+		"  --samples N         offline, history: logged decisions (100000)\n"
+		"  --policy P          offline, history: the logging policy, rct (uniform\n"
+		"                      treatments, the default) or biased (with --explore)\n"
+		"  --wait-model S      history: wait up to S s for a plan of the campaign made\n"
+		"                      with a model trained after the log was sent\n"
 		"  --trace FILE        write cumulative spend against traffic through the day\n"
 		"  --probe-budget N    send N negligible budget changes and time their plans\n"
 		"  --hostile-future F  also send, for a share F of the requests, a separate request\n"
@@ -768,6 +942,7 @@ int main(int argc, char **argv)
 		{"out", required_argument, NULL, 'o'},
 		{"samples", required_argument, NULL, 's'},
 		{"policy", required_argument, NULL, 'P'},
+		{"wait-model", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -776,7 +951,8 @@ int main(int argc, char **argv)
 	char errstr[256];
 	int c;
 
-	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline"))) {
+	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline") &&
+			 strcmp(argv[1], "history"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -796,7 +972,8 @@ int main(int argc, char **argv)
 		case 'e': o.explore = strtod(optarg, &end); o.explore_set = 1; break;
 		case 'Z': o.zero_outcomes = 0; break;
 		case 'W': o.wait_plan = 0; break;
-		case 'D': o.day = (int)strtol(optarg, &end, 10); break;
+		case 'D': o.day = (int)strtol(optarg, &end, 10); o.day_set = 1; break;
+		case 'M': o.wait_model = strtod(optarg, &end); break;
 		case 'T': o.trace = optarg; break;
 		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
 		case 'F': o.hostile_future = strtod(optarg, &end); break;
@@ -834,7 +1011,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (o.events <= 0 || o.duration <= 0 || o.day < 0 || o.day > 3650 || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
+	int history = strcmp(argv[1], "history") == 0;
+	if (history && !o.day_set)
+		o.day = -1;
+	if (o.events <= 0 || o.duration <= 0 || (history ? o.day >= 0 : o.day < 0) ||
+	    o.day < -3650 || o.day > 3650 || !(o.wait_model >= 0) || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
 	    o.explore < 0 || o.explore > 1 || o.samples <= 0 ||
 	    !(o.hostile_future >= 0 && o.hostile_future <= 1) ||
 	    !(o.hostile_utf8 >= 0 && o.hostile_utf8 <= 1) ||
@@ -850,6 +1031,13 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_sigint);
 	if (strcmp(argv[1], "offline") == 0)
 		return run_offline(&o);
+	if (history && (!o.bootstrap || !o.campaign)) {
+		fprintf(stderr, "budgetd-sim history: --bootstrap ADDR and --campaign ID are "
+			"required\n");
+		return 2;
+	}
+	if (history)
+		return run_history(&o);
 	if (!o.bootstrap) {
 		fprintf(stderr, "budgetd-sim run: --bootstrap ADDR is required\n");
 		return 2;
