@@ -445,7 +445,9 @@ static int grow_ts(bd_worker_t *w)
 }
 
 /* A decision the budget guard turned to control (counted by the guard, per
- * campaign): the plan's first is logged and degrades health for a window
+ * campaign): the plan's first is logged. It does not degrade health: the
+ * guard is the money safety working, a burst is ordinary traffic, and a
+ * /healthz that flapped with it would get a healthy daemon restarted
  * (docs/solving.md). */
 static void budget_guarded(bd_worker_t *w, const bd_campaign_t *c, const bd_plan_t *plan,
 			   int first)
@@ -456,9 +458,6 @@ static void budget_guarded(bd_worker_t *w, const bd_campaign_t *c, const bd_plan
 		"(x %.2f with guard.tolerance); control until the next plan",
 		c->id, (long long)plan->version, plan->remaining_budget,
 		plan->guard_limit / fmax(plan->remaining_budget, 1e-300));
-	bd_health_note(w->env.health, BD_HEALTH_SPEND,
-		       "campaign %s: budget guard: plan %lld committed its remaining budget %.2f",
-		       c->id, (long long)plan->version, plan->remaining_budget);
 }
 
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
