@@ -165,10 +165,26 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				bd_plan_unref(p);
 				goto out;
 			}
+			if (getenv("BD_DAY_PEND")) {
+				/* the true cost still to come: the outcomes not in yet */
+				double tp = 0, te = 0;
+				for (int q = head; q < np; q++) {
+					int r = pend[q].idx;
+					bd_sim_outcome_t o2;
+					uint64_t g = bd_sim_rng_seed(wp->seed, oseed + (uint64_t)r);
+					bd_sim_outcome(w, users[r], tr[r], &g, &o2);
+					tp += o2.cost;
+					te += ec[r];
+				}
+				fprintf(stderr, "PEND %d %.3f %.3f %.3f %.3f\n", day, sod / 3600, e.pending_cost, tp, te);
+			}
 			if (getenv("BD_DAY_TRACE"))
-				fprintf(stderr, "%5.2fh req %.3f spent %.1f (true exp %.1f) rem %.1f fc %.0f pace %.0f solver %s note %s\n",
+				fprintf(stderr, "%5.2fh req %.3f spent %.1f (true exp %.1f, pending %.1f) rem %.1f fc %.0f pace %.0f "
+					"rate %.4f (budget %.4f, value max %.4f) solver %s note %s\n",
 					sod / 3600, (double)i / n, realised + e.pending_cost, espend,
-					p->remaining_budget, e.n_rem, p->pace_nrem, p->solver, p->note);
+					e.pending_cost, p->remaining_budget, e.n_rem, p->pace_nrem,
+					p->pace_rate, p->remaining_budget / fmax(p->pace_nrem, 1),
+					p->value_max_spend / fmax(p->pace_nrem, 1), p->solver, p->note);
 			bd_estimate_free(&e);
 			bd_plan_unref(plan);
 			plan = p;
