@@ -184,11 +184,27 @@ static void test_land(void **state)
 /* pace.lead: ahead of the even pace on the correctable share of the rest of
  * the day only; at the cap it keeps the costliest plan that estimates put
  * just above the pace. */
-static void set_lead(double lead)
+static void set_num(const char *key, double x)
 {
 	char v[32];
-	snprintf(v, sizeof(v), "%.17g", lead);
-	assert_int_equal(bd_config_set(&cfg, "pace.lead", v, err, sizeof(err)), 0);
+	snprintf(v, sizeof(v), "%.17g", x);
+	assert_int_equal(bd_config_set(&cfg, key, v, err, sizeof(err)), 0);
+}
+
+static void set_lead(double lead)
+{
+	set_num("pace.lead", lead);
+}
+
+/* Plans campaign @p c on @p e and checks its cost per request. */
+static void expect_cost(size_t i, const bd_campaign_t *c, const bd_estimate_t *e, double want)
+{
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, c, e, 0, 7, p), 0);
+	double cpr = cost_per_request(p, e, 0.1);
+	if (fabs(cpr - want) > 1e-9)
+		fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, want);
+	bd_plan_unref(p);
 }
 
 static void test_lead(void **state)
@@ -212,12 +228,7 @@ static void test_lead(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		set_lead(cases[i].lead);
 		e.n_tail = cases[i].n_tail;
-		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
-		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
-		double cpr = cost_per_request(p, &e, 0.1);
-		if (fabs(cpr - cases[i].want) > 1e-9)
-			fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, cases[i].want);
-		bd_plan_unref(p);
+		expect_cost(i, &c, &e, cases[i].want);
 	}
 	/* at the cap: the costliest plan (2 per request, exploration 1) is
 	 * estimated 2% above the even pace */
@@ -264,21 +275,12 @@ static void test_lead_cold(void **state)
 		{0, 11, 0, warm},                 /* switched off */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char v[32];
-		snprintf(v, sizeof(v), "%.17g", cases[i].cold);
-		assert_int_equal(bd_config_set(&cfg, "pace.lead.cold", v, err, sizeof(err)), 0);
+		set_num("pace.lead.cold", cases[i].cold);
 		e.past_days = cases[i].past_days;
 		e.sec_left = cases[i].hours_left * 3600;
-		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
-		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
-		double cpr = cost_per_request(p, &e, 0.1);
-		if (fabs(cpr - cases[i].want) > 1e-9)
-			fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, cases[i].want);
-		bd_plan_unref(p);
+		expect_cost(i, &c, &e, cases[i].want);
 	}
-	char v[32];
-	snprintf(v, sizeof(v), "%.17g", cold);
-	assert_int_equal(bd_config_set(&cfg, "pace.lead.cold", v, err, sizeof(err)), 0);
+	set_num("pace.lead.cold", cold);
 	bd_estimate_free(&e);
 	mode("stochastic");
 }
@@ -361,12 +363,12 @@ static void test_gate(void **state)
 	bd_plan_unref(p);
 	e.sec_left = 11 * 3600;
 	/* (without the cold lead, which test_lead_cold covers) */
-	assert_int_equal(bd_config_set(&cfg, "pace.lead.cold", "0", err, sizeof(err)), 0);
+	set_num("pace.lead.cold", 0);
 	p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
 	assert_true(fabs(cost_per_request(p, &e, 0.1) - landed) < 1e-9);
 	bd_plan_unref(p);
-	assert_int_equal(bd_config_set(&cfg, "pace.lead.cold", "0.5", err, sizeof(err)), 0);
+	set_num("pace.lead.cold", 0.5);
 	e.past_days = 3;
 	bd_estimate_free(&e);
 	mode("stochastic");
