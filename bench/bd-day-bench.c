@@ -19,8 +19,10 @@
  * 100% of the spend-everything level, round again).  The plan is re-solved
  * every S simulated seconds (default 300) and the outcomes due by then are
  * applied first.  Prints one line a day and a summary:
- *   day: d=.. inc_over_uniform=.. inc_over_oracle=.. spend_err=.. first_quarter=..
+ *   day: d=.. inc_over_uniform=.. inc_over_oracle=.. spend_err=.. exp_spend_err=..
+ *        first_quarter=..
  *   daybench: days=N inc_over_uniform_median=.. mean=.. min=.. worst_abs_spend_err=..
+ *             mean_spend_err=.. mean_exp_spend_err=.. (realised and expected cost)
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,7 +53,7 @@ static int pend_cmp(const void *a, const void *b)
 }
 
 typedef struct day_s {
-	double inc_uni, inc_orc, spend_err, first_quarter;
+	double inc_uni, inc_orc, spend_err, exp_spend_err, first_quarter;
 } day_t;
 
 /* What days share in --warm mode (else one day's worth, fresh each day):
@@ -163,10 +165,26 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				bd_plan_unref(p);
 				goto out;
 			}
+			if (getenv("BD_DAY_PEND")) {
+				/* the true cost still to come: the outcomes not in yet */
+				double tp = 0, te = 0;
+				for (int q = head; q < np; q++) {
+					int r = pend[q].idx;
+					bd_sim_outcome_t o2;
+					uint64_t g = bd_sim_rng_seed(wp->seed, oseed + (uint64_t)r);
+					bd_sim_outcome(w, users[r], tr[r], &g, &o2);
+					tp += o2.cost;
+					te += ec[r];
+				}
+				fprintf(stderr, "PEND %d %.3f %.3f %.3f %.3f\n", day, sod / 3600, e.pending_cost, tp, te);
+			}
 			if (getenv("BD_DAY_TRACE"))
-				fprintf(stderr, "%5.2fh req %.3f spent %.1f (true exp %.1f) rem %.1f fc %.0f pace %.0f solver %s note %s\n",
+				fprintf(stderr, "%5.2fh req %.3f spent %.1f (true exp %.1f, pending %.1f) rem %.1f fc %.0f pace %.0f "
+					"rate %.4f (budget %.4f, value max %.4f) solver %s note %s\n",
 					sod / 3600, (double)i / n, realised + e.pending_cost, espend,
-					p->remaining_budget, e.n_rem, p->pace_nrem, p->solver, p->note);
+					e.pending_cost, p->remaining_budget, e.n_rem, p->pace_nrem,
+					p->pace_rate, p->remaining_budget / fmax(p->pace_nrem, 1),
+					p->value_max_spend / fmax(p->pace_nrem, 1), p->solver, p->note);
 			bd_estimate_free(&e);
 			bd_plan_unref(plan);
 			plan = p;
@@ -177,7 +195,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 		bd_feature_event_t ev = {rid, "day", "u", 0, bd_sim_user_features(w, users[i]),
 					 wp->dim};
 		bd_decision_t d;
-		bd_decide(&c, plan, m, &ev, bd_decision_hash("day", rid), &d);
+		bd_decide(&c, plan, m, &ev, bd_decision_hash("day", "u", rid), &d);
 		tr[i] = d.treatment;
 		cl[i] = d.cluster < K ? d.cluster : 0;
 		prop[i] = d.propensity;
@@ -227,6 +245,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	out->inc_uni = (value - ctl) / (uni - ctl);
 	out->inc_orc = (value - ctl) / (orc_v - ctl);
 	out->spend_err = realised / c.daily_budget - 1;
+	out->exp_spend_err = espend / c.daily_budget - 1;
 	out->first_quarter = espend > 0 ? q25 / espend : NAN;
 	rc = 0;
 out:
@@ -303,7 +322,7 @@ int main(int argc, char **argv)
 	static const double ladder[] = {0.10, 0.25, 0.50, 0.75, 1.00};
 	const int J = bd_sim_n_treatments(w);
 	state_t st = {.hours = 24 * (warm ? days : 1)};
-	double *iu = malloc(sizeof(double) * (size_t)days), sum = 0, worst = 0;
+	double *iu = malloc(sizeof(double) * (size_t)days), sum = 0, worst = 0, serr = 0, eerr = 0;
 	st.cells = calloc((size_t)K * J * (size_t)st.hours * NS, sizeof(double));
 	if (!iu || !st.cells)
 		return 1;
@@ -325,19 +344,22 @@ int main(int argc, char **argv)
 		if (warm)
 			printf("budget %.2f ", f);
 		printf("day: d=%d inc_over_uniform=%.3f inc_over_oracle=%.3f spend_err=%+.4f "
-		       "first_quarter=%.3f\n",
-		       seed0 + d, r.inc_uni, r.inc_orc, r.spend_err, r.first_quarter);
+		       "exp_spend_err=%+.4f first_quarter=%.3f\n",
+		       seed0 + d, r.inc_uni, r.inc_orc, r.spend_err, r.exp_spend_err,
+		       r.first_quarter);
 		fflush(stdout);
 		iu[scored++] = r.inc_uni;
 		sum += r.inc_uni;
 		worst = fmax(worst, fabs(r.spend_err));
+		serr += r.spend_err;
+		eerr += r.exp_spend_err;
 	}
 	if (!scored)
 		return 1;
 	qsort(iu, (size_t)scored, sizeof(double), dbl_cmp);
 	printf("daybench: days=%d inc_over_uniform_median=%.3f mean=%.3f min=%.3f "
-	       "worst_abs_spend_err=%.4f\n",
-	       scored, iu[scored / 2], sum / scored, iu[0], worst);
+	       "worst_abs_spend_err=%.4f mean_spend_err=%+.4f mean_exp_spend_err=%+.4f\n",
+	       scored, iu[scored / 2], sum / scored, iu[0], worst, serr / scored, eerr / scored);
 	free(st.cells);
 	bd_sim_world_free(w);
 	free(iu);

@@ -198,6 +198,11 @@ static const setting_t settings[] = {
 	 "Plans may run this share ahead of the even pace while later solves can still correct it "
 	 "(none on the day's last maturity window): a day short of budget can rarely catch up, one "
 	 "ahead always can slow down", R_LIVE},
+	{"pace.lead.cold", T_DOUBLE, OFF(pace_lead_cold), "0.5", 0, 2, NULL,
+	 "On a day without a traffic profile, in its last solve.land.cold.h hours, plans aim this "
+	 "share ahead of the even pace (the remaining budget falls as requests left to the power "
+	 "1 + this): the flat forecast expects the evening's falling traffic at the day's rate, and "
+	 "a first day that runs behind lands short", R_LIVE},
 	{"guard.tolerance", T_DOUBLE, OFF(guard_tolerance), "0.05", 0, 1, NULL,
 	 "The budget guard: once the expected cost of the decisions made under a plan would "
 	 "pass the plan's remaining budget times 1 + this, further decisions of the campaign get "

@@ -249,6 +249,11 @@ static void gate_and_explain(const bd_config_t *cfg, const bd_estimate_t *e, dou
 	}
 }
 
+bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e)
+{
+	return e->past_days < 1 && e->sec_left <= cfg->solve_land_cold_h * 3600;
+}
+
 int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estimate_t *e,
 		  double spent, int64_t day, bd_plan_t *p)
 {
@@ -303,6 +308,17 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	 * (requests left)^(1 + lead) and still reaches 0 at the day's end. */
 	double h = e->n_rem > 0 ? fmin(1, fmax(e->n_tail, 0) / e->n_rem) : 1;
 	double per_req = p->remaining_budget / n_rem * (1 + cfg->pace_lead * (1 - h));
+	/* A day without a traffic profile, in its landing hours
+	 * (solve.land.cold.h): the flat prior and the recent rate both expect
+	 * the evening's traffic to go on at a rate it falls below, so a plan
+	 * on that forecast runs behind, and behind by the day's last hours
+	 * is past catching up (even the costliest plan cannot spend what is
+	 * left).  Aim pace.lead.cold ahead: re-solved continuously, the
+	 * remaining budget falls as (requests left)^(1 + pace.lead.cold),
+	 * still 0 at the day's end, and a forecast too high by that much
+	 * still lands. */
+	if (bd_pacer_cold_landing(cfg, e))
+		per_req *= 1 + cfg->pace_lead_cold;
 	/* The exploration slice is the campaign's explicit choice and spends
 	 * too: plan the policy slice with what it leaves. */
 	double eps = c->exploration, explore_cost = 0;
@@ -317,9 +333,7 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	 * maximising value would spend is mostly the forecast's error (too
 	 * few requests expected), and spending it past the value peak
 	 * front-loads the day */
-	int land = cfg->solve_land;
-	if (e->past_days < 1 && e->sec_left > cfg->solve_land_cold_h * 3600)
-		land = 0;
+	int land = bd_pacer_cold_landing(cfg, e) || e->past_days >= 1 ? cfg->solve_land : 0;
 	if ((err = solve_policy(cfg, e, pol, n_rem * (1 - eps), land, p, &peak)))
 		return err;
 	if (land == 2 && pol > peak * (1 + 1e-9)) {

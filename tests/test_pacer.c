@@ -184,11 +184,27 @@ static void test_land(void **state)
 /* pace.lead: ahead of the even pace on the correctable share of the rest of
  * the day only; at the cap it keeps the costliest plan that estimates put
  * just above the pace. */
-static void set_lead(double lead)
+static void set_num(const char *key, double x)
 {
 	char v[32];
-	snprintf(v, sizeof(v), "%.17g", lead);
-	assert_int_equal(bd_config_set(&cfg, "pace.lead", v, err, sizeof(err)), 0);
+	snprintf(v, sizeof(v), "%.17g", x);
+	assert_int_equal(bd_config_set(&cfg, key, v, err, sizeof(err)), 0);
+}
+
+static void set_lead(double lead)
+{
+	set_num("pace.lead", lead);
+}
+
+/* Plans campaign @p c on @p e and checks its cost per request. */
+static void expect_cost(size_t i, const bd_campaign_t *c, const bd_estimate_t *e, double want)
+{
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, c, e, 0, 7, p), 0);
+	double cpr = cost_per_request(p, e, 0.1);
+	if (fabs(cpr - want) > 1e-9)
+		fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, want);
+	bd_plan_unref(p);
 }
 
 static void test_lead(void **state)
@@ -212,12 +228,7 @@ static void test_lead(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		set_lead(cases[i].lead);
 		e.n_tail = cases[i].n_tail;
-		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
-		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
-		double cpr = cost_per_request(p, &e, 0.1);
-		if (fabs(cpr - cases[i].want) > 1e-9)
-			fail_msg("case %zu: %.6f per request, want %.6f", i, cpr, cases[i].want);
-		bd_plan_unref(p);
+		expect_cost(i, &c, &e, cases[i].want);
 	}
 	/* at the cap: the costliest plan (2 per request, exploration 1) is
 	 * estimated 2% above the even pace */
@@ -236,6 +247,40 @@ static void test_lead(void **state)
 		bd_plan_unref(p);
 	}
 	set_lead(lead);
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
+/* pace.lead.cold: a day without a traffic profile aims that share ahead of
+ * the even pace in its landing hours (the last solve.land.cold.h), on top
+ * of pace.lead; not before them, not on a day with a profile, not at 0. */
+static void test_lead_cold(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	mode("lp");
+	estimate(&e, 1000);
+	const double per = 0.8, lead = cfg.pace_lead, cold = cfg.pace_lead_cold;
+	if (!(cold >= 0.3))
+		fail_msg("pace.lead.cold defaults to %g: a cold first day lands short", cold);
+	bd_campaign_t c = campaign(per * e.n_rem);
+	const double warm = per * (1 + lead * 0.9); /* n_tail is 0.1 of the rest */
+	struct {
+		double past_days, hours_left, cold, want;
+	} cases[] = {
+		{3, 11, cold, warm},              /* a profile: no cold lead */
+		{0, 20, cold, warm},              /* cold, before the landing hours */
+		{0, 11, cold, warm * (1 + cold)}, /* cold, landing */
+		{0, 12, cold, warm * (1 + cold)}, /* (from their first second) */
+		{0, 11, 0, warm},                 /* switched off */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_num("pace.lead.cold", cases[i].cold);
+		e.past_days = cases[i].past_days;
+		e.sec_left = cases[i].hours_left * 3600;
+		expect_cost(i, &c, &e, cases[i].want);
+	}
+	set_num("pace.lead.cold", cold);
 	bd_estimate_free(&e);
 	mode("stochastic");
 }
@@ -317,10 +362,13 @@ static void test_gate(void **state)
 	assert_non_null(strstr(p->note, "solve.land.cold.h"));
 	bd_plan_unref(p);
 	e.sec_left = 11 * 3600;
+	/* (without the cold lead, which test_lead_cold covers) */
+	set_num("pace.lead.cold", 0);
 	p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
 	assert_true(fabs(cost_per_request(p, &e, 0.1) - landed) < 1e-9);
 	bd_plan_unref(p);
+	set_num("pace.lead.cold", 0.5);
 	e.past_days = 3;
 	bd_estimate_free(&e);
 	mode("stochastic");
@@ -415,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_control_states),
 		cmocka_unit_test(test_spends_the_budget),
 		cmocka_unit_test(test_land),
+		cmocka_unit_test(test_lead_cold),
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_off_pace),
 		cmocka_unit_test(test_finite_guard),

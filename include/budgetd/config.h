@@ -55,7 +55,7 @@ typedef struct bd_config_s {
 	char *solve_mode;
 	double solve_overspend_prob, solve_shrinkage, pace_band, pace_lead, solve_halflife_h,
 		guard_tolerance;
-	double solve_gate_z, solve_land_cold_h;
+	double solve_gate_z, solve_land_cold_h, pace_lead_cold;
 	int solve_land, solve_shrink_uplift, solve_concave;
 	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
 	char *admin_listen;

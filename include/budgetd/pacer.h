@@ -38,6 +38,13 @@
 #define BD_PACER_CURVE_POINTS 21
 
 /**
+ * Whether @p e is a day without a traffic profile (no past day) in its
+ * last solve.land.cold.h hours: the stretch where solve.land applies on
+ * such a day and plans aim pace.lead.cold ahead of the even pace.
+ */
+bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e);
+
+/**
  * Fills @p p (a uniform plan of e->k x c->n_treatments, version, model and
  * time already set) for campaign @p c on day @p day, @p spent spent so far.
  * @returns 0, BD_EINVAL or -ENOMEM.
