@@ -45,6 +45,7 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 	}
 	t->sec_of_day = sec_of_day;
 	t->spent = spent;
+	t->pending = e->pending_cost;
 	memcpy(t->r, e->r, kj * sizeof(double));
 	memcpy(t->c, e->c, kj * sizeof(double));
 	memcpy(t->n, e->n, kj * sizeof(double));
@@ -398,6 +399,10 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	kv_num(o, "winsor_value", bd.winsor_value, 1);
 	kv_str(o, "solve_error", t ? t->solve_error : "", 1);
 	kv_num(o, "spent_today", t ? t->spent : NAN, 1);
+	/* spent_today = realised_today + pending_cost: the cost outcomes
+	 * reported, and the expected cost of decisions still without one */
+	kv_num(o, "realised_today", t ? t->spent - t->pending : NAN, 1);
+	kv_num(o, "pending_cost", t ? t->pending : NAN, 1);
 	kv_num(o, "pace_target", t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day) : NAN,
 	       1);
 	kv_num(o, "sec_of_day", t ? t->sec_of_day : NAN, 1);

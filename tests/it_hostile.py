@@ -219,9 +219,14 @@ def main():
         docs = check_docs(port)
         camp = [c for c in docs["/api/campaigns"]["campaigns"] if c["id"] == CAMPAIGN]
         check(camp, "campaign %s not in /api/campaigns" % CAMPAIGN)
-        spent = camp[0]["spent_today"]
+        # spent_today also holds the expected cost of decisions whose user
+        # has not bought (yet): what outcomes reported is realised_today
+        spent = camp[0]["realised_today"]
         check(abs(spent - kv["spend"]) <= 1e-6 * kv["budget"] + 0.01,
-              "the daemon's spent_today %.4f, the sim's realised spend %.2f" % (spent, kv["spend"]))
+              "the daemon's realised_today %.4f, the sim's realised spend %.2f" % (spent, kv["spend"]))
+        check(abs(camp[0]["spent_today"] - spent - camp[0]["pending_cost"]) <= 1e-6 * kv["budget"],
+              "spent_today %r is not realised_today %r + pending_cost %r"
+              % (camp[0]["spent_today"], spent, camp[0]["pending_cost"]))
         counts, dup, by, valued = check_outputs(broker.bootstrap, kv)
         text = docs["/metrics"]
         for reason in ("future", "encoding", "implausible"):
@@ -231,7 +236,7 @@ def main():
         # nothing else was dead-lettered (no 'duplicate', no 'unknown_decision'),
         # and the daemon's spend is the realised cost of all of them
         check_eq(d.stop(), 0, "exit code")
-        print("PASS: hostile day: spend %.2f of %.2f (%.2f%%), daemon's spent_today %.2f; "
+        print("PASS: hostile day: spend %.2f of %.2f (%.2f%%), daemon's realised_today %.2f; "
               "%d honest requests decided once (%d republished), none of %d a day ahead nor "
               "%d non-UTF-8; %d outcomes of 1e300 implausible (%d decisions, their honest "
               "outcomes joined); every message decoded: %s"

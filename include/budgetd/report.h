@@ -33,6 +33,7 @@ typedef struct bd_report_track_s {
 	int64_t day;	   /**< the campaign's day number (-1: none yet) */
 	double sec_of_day; /**< of the latest check */
 	double spent;	   /**< realised + expected cost of pending decisions */
+	double pending;	   /**< of which the expected cost of pending decisions */
 	double profile_cum[25]; /**< share of a day's traffic before hour h */
 	int n_points;
 	float point_s[BD_REPORT_POINTS], point_spent[BD_REPORT_POINTS];
