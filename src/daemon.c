@@ -1851,6 +1851,13 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	d.checkpoint_timer.data = &d;
 	uv_timer_init(&d.loop, &d.admin_timer);
 	d.admin_timer.data = &d;
+	uv_timer_init(&d.loop, &d.ready_timer);
+	d.ready_timer.data = &d;
+	uv_timer_init(&d.loop, &d.watchdog_timer);
+	d.watchdog_timer.data = &d;
+	/* every handle the failure path closes exists before the first failure */
+	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
+	d.worker_failed.data = &d;
 	d.started_ms = wall_ms();
 	/* first, so /healthz and /readyz answer during a slow start */
 	if (cfg->admin_listen[0]) {
@@ -1862,10 +1869,6 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		bd_sbuf_cat(&page, bd_status_html);
 		admin_put(&d, BD_ADMIN_STATUS, 200, "text/html; charset=utf-8", &page);
 	}
-	uv_timer_init(&d.loop, &d.ready_timer);
-	d.ready_timer.data = &d;
-	uv_timer_init(&d.loop, &d.watchdog_timer);
-	d.watchdog_timer.data = &d;
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
 		err = -ENOMEM;
 		goto fail;
@@ -1874,8 +1877,6 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	uv_timer_start(&d.health_timer, on_health_timer, 500, 500);
 	uv_timer_start(&d.admin_timer, on_admin_timer, (uint64_t)cfg->admin_refresh_ms,
 		       (uint64_t)cfg->admin_refresh_ms);
-	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
-	d.worker_failed.data = &d;
 	bd_notify_status("opening state in %s", cfg->state_dir);
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
