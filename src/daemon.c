@@ -1692,17 +1692,7 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_timer_stop(&d->pace_timer);
 	uv_timer_stop(&d->health_timer);
 	uv_timer_stop(&d->admin_timer);
-	for (int i = 0; i < d->n_workers; i++)
-		bd_worker_stop(d->workers[i]);
-	/* joining blocks this loop, which has nothing else to do now */
-	for (int i = 0; i < d->n_workers; i++) {
-		bd_worker_counters_t last;
-		if (bd_worker_failed(d->workers[i]))
-			d->exit_code = 1;
-		bd_worker_join(d->workers[i], &last);
-		bd_worker_counters_add(&d->joined, &last);
-	}
-	d->n_workers = 0;
+	stop_workers(d); /* blocks this loop, which has nothing else to do now */
 	/* the workers left their group: a standby may take over now */
 	bd_lock_stop(d->lock);
 	counters_log(d, true);

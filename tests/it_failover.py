@@ -13,35 +13,10 @@ its decision from the second.
 """
 import re
 import signal
-import urllib.error
-import urllib.request
 
 from bdclient import *  # noqa: F401,F403
 
 CAMP = "failover-test"
-
-
-def get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, OSError) as e:
-        return None, str(e)
-
-
-def admin(proc):
-    wait_log(proc, r"admin endpoint on .*\(port \d+\)", 20)
-    return "http://127.0.0.1:%s" % re.findall(r"admin endpoint on .*\(port (\d+)\)",
-                                              proc.log_text())[-1]
-
-
-def metric(url, name, labels=""):
-    _, text = get(url + "/metrics")
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text or "", re.M)
-    check(m, "no sample %s%s in %s/metrics" % (name, labels, url))
-    return float(m.group(1))
 
 
 def outputs(url):
@@ -81,11 +56,11 @@ b = None
 stopped = False
 passed = False
 try:
-    url_a = admin(a)
+    url_a = admin_url(a)
     wait_log(a, r"ready: every worker holds its partitions", 40)
     b = start_daemon(broker.bootstrap, state_b)
     b.name = "second"
-    url_b = admin(b)
+    url_b = admin_url(b)
     wait_log(b, r"standby: another instance holds the instance lock", 40)
     p = producer(broker.bootstrap)
     decisions = Tail(broker.bootstrap, "budgetd.decisions")

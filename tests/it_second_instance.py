@@ -10,8 +10,6 @@ within the usual bound of the budget.  Then the first stops and the second
 takes over (the lock moves when its holder leaves the group).
 """
 import re
-import urllib.error
-import urllib.request
 
 from bdclient import *  # noqa: F401,F403
 
@@ -20,29 +18,6 @@ CAMPAIGN = "second-test"
 # the usual bound of a short simulated day (docs/solving.md measures the
 # bench's days within about 1%; a 20 s day of 4000 requests is noisier)
 SPEND_LO, SPEND_HI = 0.85, 1.10
-
-
-def get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, OSError) as e:
-        return None, str(e)
-
-
-def admin(proc):
-    wait_log(proc, r"admin endpoint on .*\(port \d+\)", 20)
-    return "http://127.0.0.1:%s" % re.findall(r"admin endpoint on .*\(port (\d+)\)",
-                                              proc.log_text())[-1]
-
-
-def metric(url, name, labels=""):
-    _, text = get(url + "/metrics")
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text or "", re.M)
-    check(m, "no sample %s%s in %s/metrics" % (name, labels, url))
-    return float(m.group(1))
 
 
 def settle(url, name, want, timeout=10):
@@ -60,11 +35,11 @@ a.name = "first"
 b = None
 passed = False
 try:
-    url_a = admin(a)
+    url_a = admin_url(a)
     wait_log(a, r"assigned budgetd\.features", 40)
     b = start_daemon(broker.bootstrap, state_b)
     b.name = "second"
-    url_b = admin(b)
+    url_b = admin_url(b)
     # the second settles: standing by, or (without the lock) in the group
     wait_log(b, r"standby: another instance|assigned budgetd\.features", 40)
     time.sleep(2)
@@ -95,15 +70,15 @@ try:
              r"budgetd\.active and decides", 5)
     check(not re.search(r"assigned budgetd\.(features|outcomes)", b.log_text()),
           "the second instance's workers joined the group")
-    status, body = get(url_b + "/readyz")
+    status, body = http_get(url_b + "/readyz")
     check(status == 503 and body.strip() == "not ready", "second /readyz: %s %r" % (status, body))
-    status, body = get(url_b + "/healthz")
+    status, body = http_get(url_b + "/healthz")
     check(status == 503 and body.startswith("degraded: instance: standby: "),
           "second /healthz: %s %r" % (status, body))
     check_eq(metric(url_b, "budgetd_active"), 0.0, "second budgetd_active")
     check_eq(metric(url_b, "budgetd_ready"), 0.0, "second budgetd_ready")
     check_eq(metric(url_a, "budgetd_active"), 1.0, "first budgetd_active")
-    status, _ = get(url_a + "/readyz")
+    status, _ = http_get(url_a + "/readyz")
     check_eq(status, 200, "first /readyz")
     print("second: standby (/readyz 503, %s)" % body.strip())
 
@@ -114,7 +89,7 @@ try:
     wait_log(b, r"ready: every worker holds its partitions", 40)
     check_eq(settle(url_b, "budgetd_ready", 1.0), 1.0, "second budgetd_ready after failover")
     check_eq(metric(url_b, "budgetd_active"), 1.0, "second budgetd_active after failover")
-    status, _ = get(url_b + "/readyz")
+    status, _ = http_get(url_b + "/readyz")
     check_eq(status, 200, "second /readyz after failover")
     print("failover: the second decides %.1f s after the first stopped" % (time.time() - t0))
     print("PASS: the second instance stood by, the first decided all %d requests at %.1f%% of "

@@ -16,36 +16,11 @@ turn degraded (/healthz 503, reason "input: ...") and go on deciding: the
 requests after the gap get their decisions and the command after the gap
 is applied.
 """
-import re
-import urllib.error
-import urllib.request
 
 from bdclient import *  # noqa: F401,F403
 
 CAMP = "skip-test"
 BIG = 8 * 1024 * 1024
-
-
-def get(url, timeout=5):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, OSError) as e:
-        return None, str(e)
-
-
-def admin(proc):
-    wait_log(proc, r"admin endpoint on .*\(port \d+\)", 20)
-    ports = re.findall(r"admin endpoint on .*\(port (\d+)\)", proc.log_text())
-    return "http://127.0.0.1:%s" % ports[-1]
-
-
-def metric(text, name, labels=""):
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
-    check(m, "no sample %s%s in /metrics" % (name, labels))
-    return float(m.group(1))
 
 
 def feature(rid, user="u1"):
@@ -103,7 +78,7 @@ try:
     kept = ["after-%d" % (o - gap_f) for o in range(lo_f, hi_f)]
 
     d = start_daemon(broker.bootstrap, state, "-X", "health.skip.window.s=600")
-    url = admin(d)
+    url = admin_url(d)
     wait_log(d, r"assigned budgetd\.features", 40)
     got = decisions.read(len(kept), 30, lambda m: decode("decision", m.value())["request_id"]
                          in kept)
@@ -119,21 +94,21 @@ try:
     # counted, and degraded
     deadline = time.time() + 10
     while time.time() < deadline:
-        _, text = get(url + "/metrics")
-        if text and all(re.search(r'^budgetd_input_skipped_total\{topic="budgetd.%s"\} [1-9]'
-                                  % t, text, re.M) for t in ("features", "control")):
+        m = metrics(url)
+        if all(m.get('budgetd_input_skipped_total{topic="budgetd.%s"}' % t) for t in
+               ("features", "control")):
             break
         time.sleep(0.5)
     for topic, n in (("budgetd.features", lo_f - gap_f), ("budgetd.control", lo_c - gap_c)):
         lab = '{topic="%s"}' % topic
-        check_eq(metric(text, "budgetd_input_skipped_total", lab), float(n), "skipped on " + topic)
-        check(metric(text, "budgetd_input_resets_total", lab) >= 1, "a reset counted on " + topic)
-    check_eq(metric(text, "budgetd_input_skipped_total", '{topic="budgetd.outcomes"}'), 0.0,
+        check_eq(metric(url, "budgetd_input_skipped_total", lab), float(n), "skipped on " + topic)
+        check(metric(url, "budgetd_input_resets_total", lab) >= 1, "a reset counted on " + topic)
+    check_eq(metric(url, "budgetd_input_skipped_total", '{topic="budgetd.outcomes"}'), 0.0,
              "skipped on outcomes")
-    check_eq(metric(text, "budgetd_degraded"), 1.0, "budgetd_degraded")
-    check(metric(text, "budgetd_health_problems_total", '{source="input"}') >= 2,
+    check_eq(metric(url, "budgetd_degraded"), 1.0, "budgetd_degraded")
+    check(metric(url, "budgetd_health_problems_total", '{source="input"}') >= 2,
           "input problems counted")
-    status, body = get(url + "/healthz")
+    status, body = http_get(url + "/healthz")
     check(status == 503 and body.startswith("degraded: input: budgetd."),
           "/healthz: %s %r" % (status, body))
     wait_log(d, r"health: degraded: input: ", 5)
