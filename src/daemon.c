@@ -1316,8 +1316,10 @@ static void on_ready_timer(uv_timer_t *t)
 	int assigned = 0;
 
 	if (d->ready || d->stopping || !d->active) {
-		if (d->sd_ready)
+		if (d->sd_ready) {
 			status_summary(d);
+			uv_timer_set_repeat(t, STATUS_EVERY_MS); /* a standby's too */
+		}
 		return;
 	}
 	for (int i = 0; i < d->n_workers; i++)
