@@ -806,6 +806,7 @@ static void on_health_timer(uv_timer_t *t)
 	bd_daemon_t *d = t->data;
 	int64_t now = (int64_t)(uv_hrtime() / 1000000);
 	char why[300];
+	check_coverage(d); /* first: its condition counts in this evaluation */
 	int deg = bd_health_eval(d->health, now, why, sizeof(why));
 
 	if (deg && !d->degraded) {
@@ -818,7 +819,6 @@ static void on_health_timer(uv_timer_t *t)
 	d->degraded = deg;
 	if (deg)
 		snprintf(d->health_why, sizeof(d->health_why), "%s", why);
-	check_coverage(d);
 	if (d->kafka_fatal && !d->stopping) {
 		d->exit_code = 1;
 		begin_shutdown(d);

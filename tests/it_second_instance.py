@@ -6,18 +6,25 @@ half of the traffic (measured before the instance lock: 192-198% of the
 budget).  With the lock the second refuses: it logs why, /readyz answers 503,
 /healthz says "degraded: instance: standby: ...", budgetd_active is 0 and it
 decides nothing; the first decides every request and the day's spend stays
-within the usual bound of the budget.  Then the first stops and the second
-takes over (the lock moves when its holder leaves the group).
+within the usual bound of the budget.  Then a member without the lock joins
+the workers' group: the first pauses its inputs (decides nothing) until it
+leaves, then decides what came meanwhile.  Then the first stops and the
+second takes over (the lock moves when its holder leaves the group).
 """
 import re
+
+import threading
 
 from bdclient import *  # noqa: F401,F403
 
 EVENTS = int(os.environ.get("IT_SECOND_EVENTS", "4000"))
 CAMPAIGN = "second-test"
 # the usual bound of a short simulated day (docs/solving.md measures the
-# bench's days within about 1%; a 20 s day of 4000 requests is noisier)
-SPEND_LO, SPEND_HI = 0.85, 1.10
+# bench's days within about 1%; a 20 s day of 4000 requests is noisier, and
+# on a loaded machine the outcomes reach the pacer late: one instance spent
+# 100.7 to 104.9% of the budget, 118.7% once at a load average of 27 on 2
+# cores; two deciding instances spent 190.8%)
+SPEND_LO, SPEND_HI = 0.85, 1.35
 
 
 def settle(url, name, want, timeout=10):
@@ -81,6 +88,51 @@ try:
     status, _ = http_get(url_a + "/readyz")
     check_eq(status, 200, "first /readyz")
     print("second: standby (/readyz 503, %s)" % body.strip())
+
+    # a member without the lock joins the workers' group (an older budgetd,
+    # another client): the active instance stops deciding until it leaves
+    stop = threading.Event()
+    intruder = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "budgetd",
+                         "partition.assignment.strategy": "range",
+                         "enable.auto.commit": False, "session.timeout.ms": 6000,
+                         "heartbeat.interval.ms": 500, "fetch.wait.max.ms": 20})
+    intruder.subscribe(["budgetd.features", "budgetd.outcomes"])
+    held = []
+    worker = threading.Thread(target=lambda: [held.append(intruder.poll(0.2))
+                                              for _ in iter(stop.is_set, True)])
+    worker.start()
+    wait_log(a, r"ERROR: inputs paused: this instance's workers hold \d+ of 16 input "
+             r"partitions; another member is in group budgetd without the instance lock", 40)
+    check_eq(settle(url_a, "budgetd_inputs_paused", 1.0), 1.0, "first budgetd_inputs_paused")
+    status, body = http_get(url_a + "/healthz")
+    check(status == 503 and body.startswith("degraded: instance: inputs paused"),
+          "first /healthz while paused: %s %r" % (status, body))
+    p = producer(broker.bootstrap)
+    late = []
+    for i in range(40):
+        user = "late-u%d" % i
+        late.append("late-%d" % i)
+        produce(p, "feature_event", user.encode(), encode(
+            "feature_event", {"request_id": late[-1], "campaign_id": CAMPAIGN, "user_id": user,
+                              "ts_ms": int(time.time() * 1000), "features": [0.3] * 12,
+                              "context": {}}))
+    p.flush(10)
+    tail = Tail(broker.bootstrap, "budgetd.decisions", from_start=True)
+    is_late = lambda m: decode("decision", m.value())["request_id"] in late  # noqa: E731
+    got = tail.read(1, 3, is_late)
+    check(not got, "a request was decided while the inputs were paused")
+    stop.set()
+    worker.join()
+    intruder.close()
+    wait_log(a, r"the workers hold every input partition again: inputs resumed", 40)
+    got = tail.read(len(late), 30, is_late)
+    check_eq(len({decode("decision", m.value())["request_id"] for m in got}), len(late),
+             "requests decided after the other member left")
+    tail.close()
+    check_eq(settle(url_a, "budgetd_decisions_total", float(EVENTS + len(late))),
+             float(EVENTS + len(late)), "first instance's decisions")
+    print("a member without the lock: the first paused its inputs, decided nothing, and "
+          "decided all %d requests once it left" % len(late))
 
     # failover: the first leaves, the second takes over
     t0 = time.time()
