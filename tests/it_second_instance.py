@@ -38,14 +38,14 @@ def settle(url, name, want, timeout=10):
 
 broker = start_broker()
 state_a, state_b = tmpdir("first"), tmpdir("second")
-a = start_daemon(broker.bootstrap, state_a)
+a = start_daemon(broker.bootstrap, state_a, *SIM_CLOCK)  # a simulated day
 a.name = "first"
 b = None
 passed = False
 try:
     url_a = admin_url(a)
     wait_log(a, r"assigned budgetd\.features", 40)
-    b = start_daemon(broker.bootstrap, state_b)
+    b = start_daemon(broker.bootstrap, state_b, *SIM_CLOCK)
     b.name = "second"
     url_b = admin_url(b)
     # the second settles: standing by, or (without the lock) in the group
