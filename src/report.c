@@ -357,10 +357,6 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		bd_sbuf_printf(o, "\",partition=\"%d\"} %lld\n", r->lag[i].partition,
 			       (long long)r->lag[i].lag);
 	}
-	family(o, "budgetd_rocksdb", "gauge", "RocksDB properties (rocksdb.* names)");
-	for (int i = 0; i < r->n_lag; i++)
-		bd_sbuf_printf(o, "budgetd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
-			       r->lag[i].topic, r->lag[i].partition, (long long)r->lag[i].lag);
 	family(o, "budgetd_memory_bytes", "gauge",
 	       "Memory by holder: the process' resident set; RocksDB's memtables (every "
 	       "column family), block cache and table readers");
@@ -590,10 +586,6 @@ void bd_report_api_health(const bd_report_t *r, bd_sbuf_t *o)
 		bd_sbuf_printf(o, "%s\"%s\":%llu", s ? "," : "",
 			       bd_health_src_name((bd_health_src_t)s),
 			       (unsigned long long)r->health_problems[s]);
-	for (int i = 0; i < BD_HEALTH__COUNT; i++)
-		bd_sbuf_printf(o, "%s\"%s\":%llu", i ? "," : "",
-			       bd_health_src_name((bd_health_src_t)i),
-			       (unsigned long long)r->health_problems[i]);
 	bd_sbuf_cat(o, "}}\n");
 }
 
@@ -780,9 +772,6 @@ void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *o)
 	for (int s = 0; s < BD_HEALTH__COUNT; s++)
 		bd_sbuf_printf(o, "%s %s %llu", s ? "," : "", bd_health_src_name((bd_health_src_t)s),
 			       (unsigned long long)r->health_problems[s]);
-	for (int i = 0; i < BD_HEALTH__COUNT; i++)
-		bd_sbuf_printf(o, "%s %s %llu", i ? "," : "", bd_health_src_name((bd_health_src_t)i),
-			       (unsigned long long)r->health_problems[i]);
 	bd_sbuf_cat(o, " (since start)\n");
 }
 
