@@ -43,13 +43,15 @@ static const setting_t settings[] = {
 	{"topic.partitions", T_INT, OFF(topic_partitions), "8", 1, 1024, NULL,
 	 "Partitions of the input topics created on the embedded broker", R_RESTART},
 	{"group.id", T_STR, OFF(group_id), "budgetd", 0, 0, NULL,
-	 "Consumer group shared by every budgetd instance", R_RESTART},
+	 "Consumer group of the workers; one instance of a group decides, the others stand by "
+	 "(the instance lock: group GROUP.active on partition 0 of topic.control)", R_RESTART},
 	{"topic.features", T_STR, OFF(topic[BD_MSG_FEATURE]), "budgetd.features", 0, 0, NULL,
 	 "Input: feature events (decision requests), keyed by user_id", R_RESTART},
 	{"topic.outcomes", T_STR, OFF(topic[BD_MSG_OUTCOME]), "budgetd.outcomes", 0, 0, NULL,
 	 "Input: outcome events, keyed by user_id, same partition count as topic.features", R_RESTART},
 	{"topic.control", T_STR, OFF(topic[BD_MSG_CONTROL]), "budgetd.control", 0, 0, NULL,
-	 "Input: control commands (read by every instance)", R_RESTART},
+	 "Input: control commands (read by every instance; one partition; its partition 0 is "
+	 "also the instance lock)", R_RESTART},
 	{"topic.decisions", T_STR, OFF(topic[BD_MSG_DECISION]), "budgetd.decisions", 0, 0, NULL,
 	 "Output: one decision per request", R_RESTART},
 	{"topic.plans", T_STR, OFF(topic[BD_MSG_PLAN]), "budgetd.plans", 0, 0, NULL,
@@ -217,6 +219,9 @@ static const setting_t settings[] = {
 	 "Degraded while a broker or output problem was seen this recently; keep it above "
 	 "kafka.reconnect.backoff.max.ms (10 s by default), at which a lost broker is reported "
 	 "again", R_LIVE},
+	{"health.skip.window.s", T_INT, OFF(health_skip_window_s), "3600", 1, 7 * 86400, NULL,
+	 "Degraded this long after input was skipped (an offset no longer on the broker: "
+	 "retention, a lost log)", R_LIVE},
 	{"pace.check.ms", T_INT, OFF(pace_check_ms), "1000", 50, 3600000, NULL,
 	 "How often spend is checked against the pace", R_LIVE},
 	{"train.interval.s", T_INT, OFF(train_interval_s), "3600", 0, 31 * 86400, NULL,

@@ -20,6 +20,7 @@
 #include "budgetd/cmdids.h"
 #include "budgetd/estimate.h"
 #include "budgetd/kafka.h"
+#include "budgetd/lock.h"
 #include "budgetd/log.h"
 #include "budgetd/messages.h"
 #include "budgetd/notify.h"
@@ -105,10 +106,21 @@ struct bd_daemon_s {
 	/* systemd: readiness checks, then the periodic STATUS= line */
 	uv_timer_t ready_timer, watchdog_timer;
 	uint64_t watchdog_usec; /* 0: systemd wants no WATCHDOG=1 */
-	int ready;		/* READY=1 sent */
+	int ready;		/* deciding: every worker holds its partitions (/readyz) */
+	int sd_ready;		/* READY=1 sent (a standby sends it too) */
 	int assigned_told;	/* workers assigned, as last in STATUS= */
 	int stale_worker;	/* the worker last reported silent, or -1 */
 	int stopping, exit_code, signals, started;
+	/* one active instance per group (lock.h): workers run only while this
+	 * instance holds the lock */
+	bd_lock_t *lock;
+	int active;
+	int n_parts[2];		   /* input partitions (features, outcomes), 0: unknown */
+	int inputs_paused;	   /* the workers' union of assignments is incomplete */
+	int64_t incomplete_since_ms; /* uv_hrtime ms, 0: complete */
+	/* control topic offsets the broker no longer had (control_offset_lost) */
+	uint64_t control_resets, control_skipped;
+	int64_t control_reset_from; /* -1: none pending */
 };
 
 static int64_t wall_ms(void)
@@ -434,6 +446,8 @@ out:
 static int solve(bd_daemon_t *d, int ci, const char *why, bool drift_only)
 {
 	const int n = d->campaigns.n;
+	if (!d->active)
+		return 0; /* a standby publishes no plans: its statistics are not the truth */
 	scan_t sc = {d, calloc((size_t)(n ? n : 1), sizeof(gather_t))};
 	int changed = 0, err = -ENOMEM;
 	uint64_t t0 = uv_hrtime();
@@ -616,7 +630,7 @@ out:
 static void start_training(bd_daemon_t *d, const char *why)
 {
 	const bd_config_t *cfg = d->cfg;
-	if (d->training || d->stopping)
+	if (d->training || d->stopping || !d->active)
 		return;
 	if (d->next_model) {
 		bd_info("not training (%s): model %lld is being carried over", why,
@@ -824,6 +838,88 @@ done:
 	}
 }
 
+/* Assigns partition 0 of the control topic at @p offset, its messages to
+ * d->control_q (assign points them at the consumer's own queue first).
+ * @locality the main loop. */
+static int control_assign(bd_daemon_t *d, int64_t offset)
+{
+	const char *ctopic = d->cfg->topic[BD_MSG_CONTROL];
+	rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tp, ctopic, 0)->offset = offset;
+	int err = rd_kafka_assign(d->control, tp) ? BD_EKAFKA : 0;
+	rd_kafka_topic_partition_list_destroy(tp);
+	if (err)
+		return err;
+	rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(d->control, ctopic, 0);
+	if (pq) {
+		rd_kafka_queue_forward(pq, d->control_q);
+		rd_kafka_queue_destroy(pq);
+	}
+	return 0;
+}
+
+/* The control offset to read is not on the broker (auto.offset.reset=error,
+ * as the workers' offset_lost): said, counted, noted, and the topic read on
+ * from the start of its log; control_reset_done tells the range skipped.
+ * @locality the main loop. */
+static void control_offset_lost(bd_daemon_t *d, const rd_kafka_message_t *m)
+{
+	const char *topic = d->cfg->topic[BD_MSG_CONTROL];
+	int64_t from = m->offset >= 0 ? m->offset : bd_store_offset_get(d->store, topic, 0);
+	bd_warn("control topic %s/0: offset %lld is not on the broker (%s); reading on from "
+		"the start of its log", topic, (long long)from, rd_kafka_message_errstr(m));
+	bd_health_note(d->health, BD_HEALTH_INPUT, "%s/0: offset %lld is not on the broker",
+		       topic, (long long)from);
+	d->control_resets++;
+	if (d->control_reset_from < 0 && from >= 0)
+		d->control_reset_from = from;
+	if (control_assign(d, RD_KAFKA_OFFSET_BEGINNING))
+		bd_error("control topic %s/0: cannot assign it again", topic);
+}
+
+/* The first control message after control_offset_lost. */
+static void control_reset_done(bd_daemon_t *d, const rd_kafka_message_t *m)
+{
+	const char *topic = d->cfg->topic[BD_MSG_CONTROL];
+	int64_t from = d->control_reset_from;
+	d->control_reset_from = -1;
+	if (m->offset > from) {
+		d->control_skipped += (uint64_t)(m->offset - from);
+		bd_error("control topic %s/0: offsets %lld..%lld SKIPPED (%lld offsets): gone from "
+			 "the broker before budgetd read them (retention, or a lost log); reading "
+			 "on at %lld", topic, (long long)from, (long long)(m->offset - 1),
+			 (long long)(m->offset - from), (long long)m->offset);
+		bd_health_note(d->health, BD_HEALTH_INPUT,
+			       "%s/0: offsets %lld..%lld skipped (gone from the broker)", topic,
+			       (long long)from, (long long)(m->offset - 1));
+	} else if (m->offset < from) {
+		bd_warn("control topic %s/0: the log now ends before offset %lld (truncated or "
+			"made anew): reading it again from %lld", topic, (long long)from,
+			(long long)m->offset);
+		bd_health_note(d->health, BD_HEALTH_INPUT, "%s/0: the log went back from %lld to %lld",
+			       topic, (long long)from, (long long)m->offset);
+	}
+}
+
+/* One message or event of the control queue.  @returns 1 for a command
+ * (applied or dead-lettered).  @locality the main loop. */
+static int control_consume(bd_daemon_t *d, rd_kafka_message_t *m)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+		control_offset_lost(d, m);
+		return 0;
+	}
+	if (m->err) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			bd_warn("control consumer: %s", rd_kafka_message_errstr(m));
+		return 0;
+	}
+	if (d->control_reset_from >= 0)
+		control_reset_done(d, m);
+	on_control_message(d, m);
+	return 1;
+}
+
 static void on_control(uv_poll_t *h, int status, int events)
 {
 	bd_kafka_waker_t *wk = h->data;
@@ -831,10 +927,7 @@ static void on_control(uv_poll_t *h, int status, int events)
 	rd_kafka_message_t *m;
 	bd_kafka_waker_drain(wk);
 	while ((m = rd_kafka_consume_queue(d->control_q, 0))) {
-		if (!m->err)
-			on_control_message(d, m);
-		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			bd_warn("control consumer: %s", rd_kafka_message_errstr(m));
+		(void)control_consume(d, m);
 		rd_kafka_message_destroy(m);
 	}
 }
@@ -864,6 +957,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 static void begin_shutdown(bd_daemon_t *d);
+static void check_coverage(bd_daemon_t *d);
 
 /* Logs each change of the health state; stops on a fatal client error.
  * @locality the main loop. */
@@ -872,6 +966,7 @@ static void on_health_timer(uv_timer_t *t)
 	bd_daemon_t *d = t->data;
 	int64_t now = (int64_t)(uv_hrtime() / 1000000);
 	char why[300];
+	check_coverage(d); /* first: its condition counts in this evaluation */
 	int deg = bd_health_eval(d->health, now, why, sizeof(why));
 
 	if (deg && !d->degraded) {
@@ -935,7 +1030,7 @@ static void admin_refresh(bd_daemon_t *d)
 			latest = clock_now[i];
 	bd_report_t r = {
 		.cfg = d->cfg, .now_ms = latest, .campaign_now = clock_now,
-		.started_ms = d->started_ms, .ready = d->ready && !d->stopping,
+		.started_ms = d->started_ms, .ready = d->ready && d->active && !d->stopping,
 		.degraded = d->degraded, .why = d->health_why, .bootstrap = d->bootstrap,
 		.campaigns = &d->campaigns, .plans = d->plans, .tracks = tracks,
 		.model = d->model, .lag = lag, .n_store = (int)BD_ARRAY_SIZE(store_props),
@@ -948,9 +1043,20 @@ static void admin_refresh(bd_daemon_t *d)
 		r.now_ms = wall_ms();
 	for (int s = 0; s < BD_HEALTH__COUNT; s++)
 		r.health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
+	r.rss_bytes = bd_report_rss_bytes();
+	r.have_mem = d->store && bd_store_memory(d->store, &r.mem) == 0;
+	r.active = d->active;
+	r.inputs_paused = d->inputs_paused;
+	r.lock_changes = bd_lock_changes(d->lock);
 	for (int k = 0; k < BD_DEAD__COUNT; k++)
 		r.control_dead += d->control_dead[k];
 	counters_sum(d, &r.counters);
+	for (int in = 0; in < 2; in++) {
+		r.input_resets[in] = r.counters.input_resets[in];
+		r.input_skipped[in] = r.counters.input_skipped[in];
+	}
+	r.input_resets[2] = d->control_resets;
+	r.input_skipped[2] = d->control_skipped;
 	bd_histo_add_to(&d->solve_histo, &r.solve);
 	for (int i = 0; i < d->n_workers; i++) {
 		bd_worker_latency(d->workers[i], &r.latency);
@@ -1127,7 +1233,6 @@ static int load_state(bd_daemon_t *d)
 static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 {
 	rd_kafka_conf_t *conf;
-	rd_kafka_topic_partition_list_t *tp;
 	const char *ctopic = d->cfg->topic[BD_MSG_CONTROL];
 	int err;
 
@@ -1153,6 +1258,8 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		return BD_ECONFIG;
 	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+	    /* a lost offset is reported (control_offset_lost), not skipped */
+	    (err = bd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_default(conf, d->cfg, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
 		rd_kafka_conf_destroy(conf);
@@ -1169,21 +1276,10 @@ static int start_kafka(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		return -ENOMEM;
 	d->control_q = rd_kafka_queue_new(d->control);
 	d->producer_q = rd_kafka_queue_get_main(d->producer);
-	tp = rd_kafka_topic_partition_list_new(1);
 	int64_t off = bd_store_offset_get(d->store, ctopic, 0);
-	rd_kafka_topic_partition_list_add(tp, ctopic, 0)->offset =
-		off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING;
-	err = rd_kafka_assign(d->control, tp) ? BD_EKAFKA : 0;
-	rd_kafka_topic_partition_list_destroy(tp);
-	if (err) {
+	if ((err = control_assign(d, off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING))) {
 		snprintf(errstr, errstr_size, "cannot assign %s/0", ctopic);
 		return err;
-	}
-	/* route the partition's messages to our own queue */
-	rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(d->control, ctopic, 0);
-	if (pq) {
-		rd_kafka_queue_forward(pq, d->control_q);
-		rd_kafka_queue_destroy(pq);
 	}
 	/* The control waker starts after the catch-up (catch_up_control):
 	 * running during it, it would apply the commands itself and the
@@ -1220,8 +1316,7 @@ static int catch_up_control(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		rd_kafka_message_t *m = rd_kafka_consume_queue(d->control_q, 500);
 		if (!m)
 			continue;
-		if (!m->err) {
-			on_control_message(d, m);
+		if (control_consume(d, m)) {
 			next = m->offset + 1;
 			n++;
 		}
@@ -1365,9 +1460,9 @@ static void status_summary(bd_daemon_t *d)
 {
 	bd_worker_counters_t sum;
 	counters_sum(d, &sum);
-	bd_notify_status("running: %d workers, %d campaigns, model %lld; features=%llu "
+	bd_notify_status("%s: %d workers, %d campaigns, model %lld; features=%llu "
 			 "outcomes=%llu decisions=%llu dead letters=%llu; %s",
-			 d->n_workers, d->campaigns.n, (long long)d->model->version,
+			 d->active ? "running" : "standby", d->n_workers, d->campaigns.n, (long long)d->model->version,
 			 (unsigned long long)sum.features, (unsigned long long)sum.outcomes,
 			 (unsigned long long)sum.decisions,
 			 (unsigned long long)sum.dead_letters,
@@ -1384,8 +1479,11 @@ static void on_ready_timer(uv_timer_t *t)
 	bd_daemon_t *d = t->data;
 	int assigned = 0;
 
-	if (d->ready || d->stopping) {
-		status_summary(d);
+	if (d->ready || d->stopping || !d->active) {
+		if (d->sd_ready) {
+			status_summary(d);
+			uv_timer_set_repeat(t, STATUS_EVERY_MS); /* a standby's too */
+		}
 		return;
 	}
 	for (int i = 0; i < d->n_workers; i++)
@@ -1398,7 +1496,9 @@ static void on_ready_timer(uv_timer_t *t)
 		return;
 	}
 	d->ready = 1;
-	bd_notify_ready();
+	if (!d->sd_ready)
+		bd_notify_ready();
+	d->sd_ready = 1;
 	bd_info("ready: every worker holds its partitions (READY=1)");
 	status_summary(d);
 	uv_timer_set_repeat(t, STATUS_EVERY_MS);
@@ -1437,6 +1537,209 @@ static void on_watchdog_timer(uv_timer_t *t)
 	bd_notify_watchdog();
 }
 
+/* ---- one deciding instance per group (lock.h) ------------------------------------ */
+
+static void start_timers(bd_daemon_t *d);
+
+/* How long the workers may leave input partitions to another member while
+ * each of them holds its assignment before the inputs are paused: within
+ * one rebalance of their own the assignments arrive milliseconds apart. */
+#define FOREIGN_MEMBER_GRACE_MS 5000
+
+/* Partitions of @p topic from the brokers' metadata, 0 when unknown. */
+static int topic_partitions(bd_daemon_t *d, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(d->producer, topic, NULL);
+	int n = 0;
+	if (!rkt)
+		return 0;
+	if (rd_kafka_metadata(d->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		for (int i = 0; i < md->topic_cnt; i++)
+			if (!md->topics[i].err && strcmp(md->topics[i].topic, topic) == 0)
+				n = md->topics[i].partition_cnt;
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+static void stop_workers(bd_daemon_t *d)
+{
+	for (int i = 0; i < d->n_workers; i++)
+		bd_worker_stop(d->workers[i]);
+	/* joining blocks this loop: the workers drain and write first */
+	for (int i = 0; i < d->n_workers; i++) {
+		bd_worker_counters_t last;
+		if (bd_worker_failed(d->workers[i]))
+			d->exit_code = 1;
+		bd_worker_join(d->workers[i], &last);
+		bd_worker_counters_add(&d->joined, &last);
+	}
+	d->n_workers = 0;
+}
+
+/* The lock is ours: the state as of now is solved, the workers start and
+ * join the group.  @locality the main loop. */
+static int go_active(bd_daemon_t *d)
+{
+	const bd_config_t *cfg = d->cfg;
+	bd_worker_env_t env = {cfg, d->bootstrap, d->store, &d->worker_failed, d->health,
+			       &d->worker_carried};
+	char errstr[1024] = "";
+	int err;
+
+	d->active = 1;
+	if ((err = publish_model(d, d->model, NULL))) {
+		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
+			 (long long)d->model->version, bd_strerror(err));
+		goto fail;
+	}
+	solve_all(d, "instance lock acquired", false);
+	publish_snapshot(d);
+	if (!d->snap) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (int in = 0; in < 2; in++)
+		if (!(d->n_parts[in] = topic_partitions(d, cfg->topic[in ? BD_MSG_OUTCOME
+									   : BD_MSG_FEATURE])))
+			bd_warn("no partition count for %s: the check that this instance's "
+				"workers hold every input partition is off",
+				cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE]);
+	bd_notify_status("starting %d workers", cfg->workers);
+	for (int i = 0; i < cfg->workers; i++) {
+		if ((err = bd_worker_start(i, &env, d->snap, &d->workers[i], errstr,
+					   sizeof(errstr))))
+			goto fail;
+		d->n_workers++;
+	}
+	start_timers(d);
+	if (cfg->checkpoint_dir[0])
+		uv_timer_start(&d->checkpoint_timer, on_checkpoint_timer,
+			       (uint64_t)cfg->checkpoint_interval_s * 1000,
+			       (uint64_t)cfg->checkpoint_interval_s * 1000);
+	d->assigned_told = 0;
+	bd_notify_status("waiting for partitions: 0 of %d workers assigned", d->n_workers);
+	uv_timer_start(&d->ready_timer, on_ready_timer, READY_POLL_MS, READY_POLL_MS);
+	bd_info("budgetd started: %d workers, state in %s, brokers %s", cfg->workers,
+		cfg->state_dir, d->bootstrap);
+	return 0;
+fail:
+	bd_error("cannot start deciding: %s", errstr[0] ? errstr : bd_strerror(err));
+	stop_workers(d);
+	d->active = 0;
+	return err ? err : BD_ESTORE;
+}
+
+/* The lock is gone: nothing more is decided (the workers' inputs pause at
+ * once, before their drain), the workers leave the group, and the
+ * instance waits to get the lock again.  @locality the main loop. */
+static void go_standby(bd_daemon_t *d)
+{
+	for (int i = 0; i < d->n_workers; i++)
+		bd_worker_suspend(d->workers[i], 1);
+	uv_timer_stop(&d->solve_timer);
+	uv_timer_stop(&d->pace_timer);
+	uv_timer_stop(&d->train_timer);
+	uv_timer_stop(&d->checkpoint_timer);
+	d->active = 0;
+	d->ready = 0;
+	d->inputs_paused = 0;
+	d->incomplete_since_ms = 0;
+	stop_workers(d);
+}
+
+/* @locality the main loop (from the lock's poll). */
+static void on_lock(void *opaque, bd_lock_state_t state, const char *why)
+{
+	bd_daemon_t *d = opaque;
+	char msg[1200];
+
+	if (d->stopping)
+		return;
+	if (state == BD_LOCK_HELD) {
+		bd_health_set(d->health, BD_HEALTH_INSTANCE, NULL);
+		bd_info("instance lock acquired (%s): this instance decides", why);
+		if (!d->active && go_active(d) != 0) {
+			d->exit_code = 1;
+			begin_shutdown(d);
+		}
+		return;
+	}
+	if (d->active) {
+		bd_error("instance lock lost (%s): another instance may decide now; this one "
+			 "stops deciding at once and stands by", why);
+		go_standby(d);
+	}
+	snprintf(msg, sizeof(msg),
+		 state == BD_LOCK_STANDBY
+			 ? "standby: another instance holds the instance lock of group %s and "
+			   "decides; this one decides nothing and takes over when that one leaves "
+			   "the group"
+			 : "standby: the instance lock of group %s was lost; rejoining its group",
+		 bd_lock_group(d->lock));
+	bd_warn("%s", msg);
+	bd_health_set(d->health, BD_HEALTH_INSTANCE, msg);
+	/* systemd: started (a standby is what it should be), not deciding */
+	if (!d->sd_ready)
+		bd_notify_ready();
+	d->sd_ready = 1;
+	bd_notify_status("%s", msg);
+}
+
+/* The belt to the lock's braces: while this instance decides, its workers
+ * must hold every input partition.  If, with each worker holding its
+ * assignment, some partition is someone else's for FOREIGN_MEMBER_GRACE_MS
+ * (a member in the group without the lock: an older budgetd, another
+ * client), nothing is decided here until the workers hold them all again:
+ * two deciders would each pace the whole budget.  @locality the main loop. */
+static void check_coverage(bd_daemon_t *d)
+{
+	int64_t now = (int64_t)(uv_hrtime() / 1000000);
+	int held = 0, total = 0;
+	char msg[600];
+
+	if (!d->active || d->stopping || !d->n_workers)
+		return;
+	for (int i = 0; i < d->n_workers; i++)
+		if (!bd_worker_assigned(d->workers[i]))
+			return; /* a rebalance of their own: everything revoked */
+	for (int in = 0; in < 2; in++)
+		for (int p = 0; p < d->n_parts[in] && p < BD_WORKER_MAX_PARTITIONS; p++) {
+			int own = 0;
+			for (int i = 0; i < d->n_workers && !own; i++)
+				own = bd_worker_owns(d->workers[i], in, p);
+			total++;
+			held += own;
+		}
+	if (held == total) {
+		d->incomplete_since_ms = 0;
+		if (d->inputs_paused) {
+			d->inputs_paused = 0;
+			for (int i = 0; i < d->n_workers; i++)
+				bd_worker_suspend(d->workers[i], 0);
+			bd_health_set(d->health, BD_HEALTH_INSTANCE, NULL);
+			bd_info("the workers hold every input partition again: inputs resumed");
+		}
+		return;
+	}
+	if (!d->incomplete_since_ms)
+		d->incomplete_since_ms = now;
+	if (d->inputs_paused || now - d->incomplete_since_ms < FOREIGN_MEMBER_GRACE_MS)
+		return;
+	d->inputs_paused = 1;
+	for (int i = 0; i < d->n_workers; i++)
+		bd_worker_suspend(d->workers[i], 1);
+	snprintf(msg, sizeof(msg),
+		 "inputs paused: this instance's workers hold %d of %d input partitions; another "
+		 "member is in group %s without the instance lock (an older budgetd, or another "
+		 "client?) and two deciders would each pace the whole budget",
+		 held, total, d->cfg->group_id);
+	bd_error("%s", msg);
+	bd_health_set(d->health, BD_HEALTH_INSTANCE, msg);
+}
+
 /* ---- reload (SIGHUP) ----------------------------------------------------------- */
 
 typedef struct reload_s {
@@ -1463,7 +1766,7 @@ static void on_change(void *opaque, const char *name, const char *was, const cha
 	}
 	r->applied++;
 	bd_info("reload: %s = %s (was %s)", name, now, was);
-	if (strcmp(name, "health.window.ms") == 0)
+	if (strncmp(name, "health.", 7) == 0)
 		r->health = true;
 	else if (strcmp(name, "log.level") == 0)
 		r->log_level = true;
@@ -1505,14 +1808,14 @@ static void reload(bd_daemon_t *d)
 	reload_t r = {0};
 	const char *file = d->src && d->src->file ? d->src->file : NULL;
 
-	if (d->ready)
+	if (d->sd_ready)
 		bd_notify_reloading();
 	bd_info("SIGHUP: reloading the configuration (%s)",
 		file ? file : "no -c file: -X settings only");
 	if (!d->src || bd_config_build(&next, d->src, errstr, sizeof(errstr)) != 0) {
 		bd_warn("reload failed: %s; the running configuration stays",
 			d->src ? errstr : "no configuration source");
-		if (d->ready)
+		if (d->sd_ready)
 			bd_notify_status("reload failed: %s", d->src ? errstr : "no source");
 		goto out;
 	}
@@ -1520,8 +1823,11 @@ static void reload(bd_daemon_t *d)
 	bd_config_free(&next);
 	if (r.log_level)
 		bd_log_level = bd_log_level_parse(d->cfg->log_level);
-	if (r.health)
+	if (r.health) {
 		bd_health_set_window(d->health, d->cfg->health_window_ms);
+		bd_health_set_src_window(d->health, BD_HEALTH_INPUT,
+					 (int64_t)d->cfg->health_skip_window_s * 1000);
+	}
 	/* before start-up finishes, the timers start later with these values */
 	if (r.timers && d->started && !d->stopping)
 		start_timers(d);
@@ -1529,7 +1835,7 @@ static void reload(bd_daemon_t *d)
 		r.at_restart);
 out:
 	/* READY=1 ends the reload even when it failed: we run on as before */
-	if (d->ready) {
+	if (d->sd_ready) {
 		bd_notify_ready();
 		status_summary(d);
 	}
@@ -1553,17 +1859,9 @@ static void begin_shutdown(bd_daemon_t *d)
 	uv_timer_stop(&d->pace_timer);
 	uv_timer_stop(&d->health_timer);
 	uv_timer_stop(&d->admin_timer);
-	for (int i = 0; i < d->n_workers; i++)
-		bd_worker_stop(d->workers[i]);
-	/* joining blocks this loop, which has nothing else to do now */
-	for (int i = 0; i < d->n_workers; i++) {
-		bd_worker_counters_t last;
-		if (bd_worker_failed(d->workers[i]))
-			d->exit_code = 1;
-		bd_worker_join(d->workers[i], &last);
-		bd_worker_counters_add(&d->joined, &last);
-	}
-	d->n_workers = 0;
+	stop_workers(d); /* blocks this loop, which has nothing else to do now */
+	/* the workers left their group: a standby may take over now */
+	bd_lock_stop(d->lock);
 	counters_log(d, true);
 	rd_kafka_flush(d->producer, 10000);
 	rd_kafka_poll(d->producer, 0);
@@ -1650,6 +1948,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_store_batch_destroy(d->batch);
 	bd_store_close(d->store);
 	bd_broker_stop(d->broker);
+	bd_lock_free(d->lock);
 	bd_health_free(d->health);
 	bd_admin_stop(d->admin);
 	for (int i = 0; i < d->n_tracks; i++)
@@ -1684,7 +1983,7 @@ fail:
 
 int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 {
-	bd_daemon_t d = {.cfg = cfg, .src = src, .stale_worker = -1};
+	bd_daemon_t d = {.cfg = cfg, .src = src, .stale_worker = -1, .control_reset_from = -1};
 	char errstr[1024] = "";
 	int err;
 
@@ -1713,6 +2012,15 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	d.checkpoint_timer.data = &d;
 	uv_timer_init(&d.loop, &d.admin_timer);
 	d.admin_timer.data = &d;
+	uv_timer_init(&d.loop, &d.ready_timer);
+	d.ready_timer.data = &d;
+	uv_timer_init(&d.loop, &d.watchdog_timer);
+	d.watchdog_timer.data = &d;
+	/* every handle the failure path closes exists before the first failure */
+	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
+	d.worker_failed.data = &d;
+	uv_async_init(&d.loop, &d.worker_carried, on_worker_carried);
+	d.worker_carried.data = &d;
 	d.started_ms = wall_ms();
 	/* first, so /healthz and /readyz answer during a slow start */
 	if (cfg->admin_listen[0]) {
@@ -1724,10 +2032,6 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		bd_sbuf_cat(&page, bd_status_html);
 		admin_put(&d, BD_ADMIN_STATUS, 200, "text/html; charset=utf-8", &page);
 	}
-	uv_timer_init(&d.loop, &d.ready_timer);
-	d.ready_timer.data = &d;
-	uv_timer_init(&d.loop, &d.watchdog_timer);
-	d.watchdog_timer.data = &d;
 	if (!(d.health = bd_health_new(cfg->health_window_ms))) {
 		err = -ENOMEM;
 		goto fail;
@@ -1736,10 +2040,6 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	uv_timer_start(&d.health_timer, on_health_timer, 500, 500);
 	uv_timer_start(&d.admin_timer, on_admin_timer, (uint64_t)cfg->admin_refresh_ms,
 		       (uint64_t)cfg->admin_refresh_ms);
-	uv_async_init(&d.loop, &d.worker_failed, on_worker_failed);
-	d.worker_failed.data = &d;
-	uv_async_init(&d.loop, &d.worker_carried, on_worker_carried);
-	d.worker_carried.data = &d;
 	bd_notify_status("opening state in %s", cfg->state_dir);
 	if ((err = make_dirs(cfg->state_dir, errstr, sizeof(errstr))) ||
 	    (err = bd_store_open(cfg->state_dir, &d.store, errstr, sizeof(errstr))))
@@ -1773,39 +2073,24 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	if ((err = start_kafka(&d, errstr, sizeof(errstr))) ||
 	    (err = catch_up_control(&d, errstr, sizeof(errstr))))
 		goto fail;
-	if ((err = publish_model(&d, d.model, NULL))) {
-		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
-			 (long long)d.model->version, bd_strerror(err));
-		goto fail;
-	}
 	uv_run(&d.loop, UV_RUN_NOWAIT);
 	if (d.signals) {
 		bd_info("stopped before the workers started");
 		goto stop_early;
 	}
-	publish_snapshot(&d); /* no workers yet: this only builds d.snap */
 	d.workers = calloc((size_t)cfg->workers, sizeof(*d.workers));
-	if (!d.snap || !d.workers) {
+	if (!d.workers) {
 		err = -ENOMEM;
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
-	bd_worker_env_t env = {cfg, d.bootstrap, d.store, &d.worker_failed, d.health,
-			       &d.worker_carried};
-	bd_notify_status("starting %d workers", cfg->workers);
-	for (int i = 0; i < cfg->workers; i++) {
-		if ((err = bd_worker_start(i, &env, d.snap, &d.workers[i], errstr,
-					   sizeof(errstr))))
-			goto fail_workers;
-		d.n_workers++;
-	}
+	bd_health_set_src_window(d.health, BD_HEALTH_INPUT, (int64_t)cfg->health_skip_window_s * 1000);
+	/* the workers start once this instance holds the lock (on_lock) */
+	if ((err = bd_lock_start(cfg, d.bootstrap, &d.loop, d.health, on_lock, &d, &d.lock,
+				 errstr, sizeof(errstr))))
+		goto fail;
 	d.started = 1;
-	start_timers(&d);
-	if (cfg->checkpoint_dir[0])
-		uv_timer_start(&d.checkpoint_timer, on_checkpoint_timer,
-			       (uint64_t)cfg->checkpoint_interval_s * 1000,
-			       (uint64_t)cfg->checkpoint_interval_s * 1000);
-	bd_notify_status("waiting for partitions: 0 of %d workers assigned", d.n_workers);
+	bd_notify_status("waiting for the instance lock (group %s)", bd_lock_group(d.lock));
 	uv_timer_start(&d.ready_timer, on_ready_timer, READY_POLL_MS, READY_POLL_MS);
 	/* systemd arms its watchdog at READY=1; pinging from here is harmless
 	 * and covers a slow partition assignment too */
@@ -1817,8 +2102,8 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 		uv_timer_start(&d.watchdog_timer, on_watchdog_timer, every ? every : 1,
 			       every ? every : 1);
 	}
-	bd_info("budgetd started: %d workers, state in %s, brokers %s",
-		cfg->workers, cfg->state_dir, d.bootstrap);
+	bd_info("state in %s, brokers %s: waiting for the instance lock of group %s",
+		cfg->state_dir, d.bootstrap, bd_lock_group(d.lock));
 	uv_run(&d.loop, UV_RUN_NOWAIT);
 	if (d.signals && !d.stopping)
 		begin_shutdown(&d); /* asked while the workers were starting */
@@ -1828,12 +2113,6 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	bd_info("budgetd stopped");
 	return d.exit_code;
 
-fail_workers:
-	for (int i = 0; i < d.n_workers; i++) {
-		bd_worker_stop(d.workers[i]);
-		bd_worker_join(d.workers[i], NULL);
-	}
-	d.n_workers = 0;
 fail:
 	bd_error("%s", errstr[0] ? errstr : bd_strerror(err));
 	d.exit_code = 1;
@@ -1856,6 +2135,7 @@ stop_early:
 		bd_kafka_waker_stop(&d.control_waker);
 	if (d.producer_waker.q)
 		bd_kafka_waker_stop(&d.producer_waker);
+	bd_lock_stop(d.lock);
 	uv_run(&d.loop, UV_RUN_DEFAULT); /* runs the close callbacks */
 	daemon_free(&d);
 	uv_loop_close(&d.loop);

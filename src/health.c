@@ -22,6 +22,7 @@ struct bd_health_s {
 	int n_seen;
 	uv_mutex_t lock; /* notes come from worker and librdkafka threads */
 	int64_t window_ms;
+	int64_t src_window_ms[BD_HEALTH__COUNT]; /* 0: window_ms */
 	int64_t last_ms[BD_HEALTH__COUNT]; /* 0: never */
 	char reason[BD_HEALTH__COUNT][256];
 	int64_t cond_ms[BD_HEALTH__COUNT]; /* 0: the condition is clear */
@@ -30,7 +31,7 @@ struct bd_health_s {
 };
 
 static const char *const names[BD_HEALTH__COUNT] = {"kafka", "output", "store", "solve",
-						     "spend"};
+						     "spend", "input", "instance"};
 
 const char *bd_health_src_name(bd_health_src_t src)
 {
@@ -56,6 +57,15 @@ void bd_health_set_window(bd_health_t *h, int64_t window_ms)
 	 * reads the window (bd_health_eval) */
 	uv_mutex_lock(&h->lock);
 	h->window_ms = window_ms;
+	uv_mutex_unlock(&h->lock);
+}
+
+void bd_health_set_src_window(bd_health_t *h, bd_health_src_t src, int64_t window_ms)
+{
+	if (!h || (unsigned)src >= BD_HEALTH__COUNT)
+		return;
+	uv_mutex_lock(&h->lock);
+	h->src_window_ms[src] = window_ms;
 	uv_mutex_unlock(&h->lock);
 }
 
@@ -121,7 +131,8 @@ int bd_health_eval(bd_health_t *h, int64_t now_ms, char *why, size_t why_size)
 	/* the most recent problem names the state: a note inside the window
 	 * or a condition set */
 	for (int s = 0; s < BD_HEALTH__COUNT; s++) {
-		if (h->last_ms[s] && now_ms - h->last_ms[s] < h->window_ms &&
+		int64_t win = h->src_window_ms[s] > 0 ? h->src_window_ms[s] : h->window_ms;
+		if (h->last_ms[s] && now_ms - h->last_ms[s] < win &&
 		    (!worst || h->last_ms[s] > worst_ms)) {
 			worst = h->reason[s];
 			worst_ms = h->last_ms[s];

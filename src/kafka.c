@@ -31,6 +31,17 @@ int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
 	return bd_kafka_conf_set(conf, key, val, errstr, errstr_size);
 }
 
+int64_t bd_kafka_conf_ms(rd_kafka_t *rk, const char *key, int64_t def)
+{
+	char buf[64];
+	size_t n = sizeof(buf);
+	char *end;
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), key, buf, &n) != RD_KAFKA_CONF_OK)
+		return def;
+	long long v = strtoll(buf, &end, 10);
+	return end != buf && v >= 0 ? (int64_t)v : def;
+}
+
 int bd_kafka_on_error(bd_health_t *health, rd_kafka_t *rk, int err, const char *reason)
 {
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {

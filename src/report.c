@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "budgetd/bounds.h"
 #include "budgetd/messages.h"
@@ -218,6 +220,31 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		sample(o, "budgetd_health_problems_total", "source",
 		       bd_health_src_name((bd_health_src_t)i), (double)r->health_problems[i]);
 
+	family(o, "budgetd_active", "gauge",
+	       "1 while this instance holds its group's instance lock and decides, 0 while it "
+	       "stands by");
+	sample(o, "budgetd_active", NULL, NULL, r->active);
+	family(o, "budgetd_inputs_paused", "gauge",
+	       "1 while the inputs are paused: the workers' assignments stopped covering every "
+	       "input partition (another member in the group)");
+	sample(o, "budgetd_inputs_paused", NULL, NULL, r->inputs_paused);
+	family(o, "budgetd_lock_changes_total", "counter",
+	       "Times this instance acquired or lost the instance lock");
+	sample(o, "budgetd_lock_changes_total", NULL, NULL, (double)r->lock_changes);
+	static const bd_msg_kind_t in_topic[3] = {BD_MSG_FEATURE, BD_MSG_OUTCOME, BD_MSG_CONTROL};
+	family(o, "budgetd_input_resets_total", "counter",
+	       "Offset resets: the offset to read next was no longer on the broker "
+	       "(retention, a lost log), by input topic");
+	for (int i = 0; i < 3; i++)
+		sample(o, "budgetd_input_resets_total", "topic", r->cfg->topic[in_topic[i]],
+		       (double)r->input_resets[i]);
+	family(o, "budgetd_input_skipped_total", "counter",
+	       "Input offsets skipped by offset resets (lost before budgetd read them), by "
+	       "input topic");
+	for (int i = 0; i < 3; i++)
+		sample(o, "budgetd_input_skipped_total", "topic", r->cfg->topic[in_topic[i]],
+		       (double)r->input_skipped[i]);
+
 	family(o, "budgetd_events_in_total", "counter", "Messages read, by input topic");
 	sample(o, "budgetd_events_in_total", "topic", r->cfg->topic[BD_MSG_FEATURE],
 	       (double)c->features);
@@ -331,10 +358,39 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		bd_sbuf_printf(o, "\",partition=\"%d\"} %lld\n", r->lag[i].partition,
 			       (long long)r->lag[i].lag);
 	}
-	family(o, "budgetd_rocksdb", "gauge", "RocksDB properties (rocksdb.* names)");
+	family(o, "budgetd_memory_bytes", "gauge",
+	       "Memory by holder: the process' resident set; RocksDB's memtables (every "
+	       "column family), block cache and table readers");
+	if (!isnan(r->rss_bytes))
+		sample(o, "budgetd_memory_bytes", "what", "rss", r->rss_bytes);
+	if (r->have_mem) {
+		sample(o, "budgetd_memory_bytes", "what", "rocksdb_memtables", r->mem.memtables);
+		sample(o, "budgetd_memory_bytes", "what", "rocksdb_block_cache",
+		       r->mem.block_cache);
+		sample(o, "budgetd_memory_bytes", "what", "rocksdb_table_readers",
+		       r->mem.table_readers);
+		family(o, "budgetd_rocksdb_memtable_bytes", "gauge",
+		       "RocksDB memtables by column family");
+		for (int i = 0; i < BD_CF__COUNT; i++)
+			sample(o, "budgetd_rocksdb_memtable_bytes", "cf",
+			       bd_store_cf_name((bd_cf_t)i), r->mem.memtable_cf[i]);
+	}
+	family(o, "budgetd_rocksdb", "gauge",
+	       "RocksDB properties (rocksdb.* names), summed over the column families");
 	for (int i = 0; i < r->n_store; i++)
 		if (!isnan(r->store_value[i]))
 			sample(o, "budgetd_rocksdb", "property", r->store_name[i], r->store_value[i]);
+}
+
+double bd_report_rss_bytes(void)
+{
+	unsigned long long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n = f ? fscanf(f, "%llu %llu", &size, &resident) : 0;
+	if (f)
+		fclose(f);
+	long page = sysconf(_SC_PAGESIZE);
+	return n == 2 && page > 0 ? (double)resident * (double)page : NAN;
 }
 
 /* ---- JSON ------------------------------------------------------------------ */

@@ -24,9 +24,22 @@ static const char *cf_names[BD_CF__COUNT] = {
 	"outbox",  "campaigns", "plans",   "models", "pending",
 };
 
+/* Memory RocksDB may hold, made explicit so that it is bounded and can be
+ * measured (bd_store_memory).  Each column family's memtable grows to its
+ * write buffer size before it is flushed (RocksDB's default: 64 MiB, with up
+ * to 2 of them per family).  The outbox holds outputs only until their
+ * delivery report, a put and a delete each, so a small memtable flushes
+ * often and cheaply: at 64 MiB, 200 000 dead letters grew the process by
+ * ~100 MB before its first flush (docs/reliability.md).  The block cache is
+ * RocksDB's default size, one cache shared by every family. */
+#define OUTBOX_WRITE_BUFFER (4u << 20)
+#define BLOCK_CACHE_BYTES (8u << 20)
+
 struct bd_store_s {
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
+	rocksdb_cache_t *cache;
+	rocksdb_block_based_table_options_t *bbto;
 	rocksdb_options_t *cf_opts[BD_CF__COUNT];
 	rocksdb_column_family_handle_t *cf[BD_CF__COUNT];
 	rocksdb_mergeoperator_t *merge;
@@ -160,6 +173,10 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 	rocksdb_options_set_wal_recovery_mode(st->opts, 2 /* point in time */);
 	rocksdb_options_set_paranoid_checks(st->opts, 1);
 	rocksdb_options_increase_parallelism(st->opts, 2);
+	st->cache = rocksdb_cache_create_lru(BLOCK_CACHE_BYTES);
+	st->bbto = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(st->bbto, st->cache);
+	rocksdb_options_set_block_based_table_factory(st->opts, st->bbto);
 	st->merge = rocksdb_mergeoperator_create(NULL, merge_destroy, merge_full,
 						 merge_partial, merge_delete_value,
 						 merge_name);
@@ -167,6 +184,8 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 		st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
 		if (i == BD_CF_STATS)
 			rocksdb_options_set_merge_operator(st->cf_opts[i], st->merge);
+		if (i == BD_CF_OUTBOX)
+			rocksdb_options_set_write_buffer_size(st->cf_opts[i], OUTBOX_WRITE_BUFFER);
 		names[i] = cf_names[i];
 		cfo[i] = st->cf_opts[i];
 	}
@@ -214,6 +233,10 @@ void bd_store_close(bd_store_t *st)
 	 * the last of them; destroying it here as well would free it twice. */
 	if (st->opts)
 		rocksdb_options_destroy(st->opts);
+	if (st->bbto)
+		rocksdb_block_based_options_destroy(st->bbto);
+	if (st->cache)
+		rocksdb_cache_destroy(st->cache);
 	if (st->wopts)
 		rocksdb_writeoptions_destroy(st->wopts);
 	if (st->ropts)
@@ -535,11 +558,54 @@ int bd_store_checkpoint_rotate(bd_store_t *st, const char *dir, int keep,
 	return 0;
 }
 
+/* Properties of the whole database (or of the cache every family shares):
+ * the same value through any column family, so not summed. */
+static bool db_wide(const char *name)
+{
+	return strstr(name, "running-") || strstr(name, "block-cache") ||
+	       strstr(name, "background-errors");
+}
+
 int bd_store_property(bd_store_t *st, const char *name, double *out)
 {
 	uint64_t v;
-	if (rocksdb_property_int(st->db, name, &v) != 0)
-		return BD_EINVAL;
-	*out = (double)v;
+	double sum = 0;
+	if (db_wide(name)) {
+		if (rocksdb_property_int(st->db, name, &v) != 0)
+			return BD_EINVAL;
+		*out = (double)v;
+		return 0;
+	}
+	for (int i = 0; i < BD_CF__COUNT; i++) {
+		if (rocksdb_property_int_cf(st->db, st->cf[i], name, &v) != 0)
+			return BD_EINVAL;
+		sum += (double)v;
+	}
+	*out = sum;
 	return 0;
+}
+
+int bd_store_memory(bd_store_t *st, bd_store_memory_t *m)
+{
+	uint64_t v;
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < BD_CF__COUNT; i++) {
+		if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.cur-size-all-mem-tables",
+					    &v) != 0)
+			return BD_EINVAL;
+		m->memtable_cf[i] = (double)v;
+		m->memtables += (double)v;
+		if (rocksdb_property_int_cf(st->db, st->cf[i],
+					    "rocksdb.estimate-table-readers-mem", &v) != 0)
+			return BD_EINVAL;
+		m->table_readers += (double)v;
+	}
+	m->block_cache = (double)rocksdb_cache_get_usage(st->cache);
+	m->block_cache_pinned = (double)rocksdb_cache_get_pinned_usage(st->cache);
+	return 0;
+}
+
+const char *bd_store_cf_name(bd_cf_t cf)
+{
+	return (unsigned)cf < BD_CF__COUNT ? cf_names[cf] : "?";
 }

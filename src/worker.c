@@ -58,6 +58,11 @@ typedef struct part_s {
 	int64_t hold_off, hold_hi, hold_since_ms;
 	int64_t held_last; /* an outcome is held once at most */
 	int hold_released; /* resumed: skip until hold_off comes again */
+	/* The broker no longer had the offset we were to read (retention, a
+	 * lost log: offset_lost); the input is read again from the start of
+	 * the log, and the first message that comes tells the range skipped.
+	 * -1: none pending. */
+	int64_t reset_from[2];
 } part_t;
 
 /* Decisions written or updated in the current batch, not yet readable from
@@ -108,10 +113,24 @@ struct bd_worker_s {
 	 * written; read by the main loop before it swaps a version in */
 	_Atomic int64_t *carried_part;
 	_Atomic int holding;      /* 1 from an assignment to the next revoke */
+	/* input partitions of the assignment (bit p of word p / 64), read by
+	 * the main loop to see whether its workers cover every partition */
+	_Atomic uint64_t owned[2][BD_WORKER_MAX_PARTITIONS / 64];
+
+	/* Inputs paused: asked by the main loop (bd_worker_suspend: a standby,
+	 * or a group that someone else joined), or by the stall guard (this
+	 * loop was silent long enough for the group to have given its
+	 * partitions away: nothing is decided until the group either revokes
+	 * them or lets a confirmation window pass without doing so). */
+	_Atomic int suspend_req;
+	int paused;		  /* the assignment is paused (inputs_guard) */
+	uint64_t stall_until_ns;  /* stall guard: paused until then */
+	uint64_t stall_limit_ns, stall_confirm_ns;
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups, c_winsorized;
 	_Atomic uint64_t c_dead_by[BD_DEAD__COUNT]; /* c_dead by reason */
+	_Atomic uint64_t c_resets[2], c_skipped[2]; /* offset_lost, by input */
 
 	/* request -> decision latency: Kafka timestamps of this batch's
 	 * feature events, observed when their decisions go to the producer */
@@ -148,6 +167,7 @@ static part_t *part_get(bd_worker_t *w, int32_t p)
 			memset(&v[i], 0, sizeof(v[i]));
 			v[i].next_off[0] = v[i].next_off[1] = -1;
 			v[i].hold_off = v[i].held_last = -1;
+			v[i].reset_from[0] = v[i].reset_from[1] = -1;
 		}
 		w->parts = v;
 		w->nparts = n;
@@ -960,19 +980,30 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 
 /* ---- batches --------------------------------------------------------------- */
 
+static void offset_lost(bd_worker_t *w, const rd_kafka_message_t *m);
+static void reset_done(bd_worker_t *w, part_t *p, int in, const rd_kafka_message_t *m);
+
 static void handle(bd_worker_t *w, rd_kafka_message_t *m)
 {
 	int in;
 	part_t *p;
 
 	if (m->err) {
-		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+			offset_lost(w, m);
+		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			bd_warn("consumer: %s", rd_kafka_message_errstr(m));
 		return;
 	}
 	in = input_of(w, rd_kafka_topic_name(m->rkt));
 	if (in < 0 || !(p = part_get(w, m->partition)))
 		return;
+	/* paused (inputs_guard): nothing is decided; the resume reads it
+	 * again from the stored offset */
+	if (w->paused)
+		return;
+	if (p->reset_from[in] >= 0)
+		reset_done(w, p, in, m);
 	if (p->next_off[in] >= 0 && m->offset < p->next_off[in])
 		return; /* already applied (a fetch from before a seek) */
 	if (carry_part(w, m->partition) != 0) {
@@ -1100,6 +1131,159 @@ static int flush(bd_worker_t *w)
 	return 0;
 }
 
+/* ---- inputs lost, inputs paused --------------------------------------------- */
+
+static const char *input_topic(const bd_worker_t *w, int in)
+{
+	return w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE : BD_MSG_OUTCOME];
+}
+
+/* Assigns the current assignment again, each partition at its next offset
+ * (the start of its log when none is known or its offset was lost), and
+ * pauses or resumes it as inputs_guard has it.  Whatever was fetched before
+ * is dropped (librdkafka's version barrier) and every hold is let go (a
+ * held outcome is read again: next_off never passes it).  A seek cannot do
+ * this: with auto.offset.reset=error librdkafka stops the fetcher of a
+ * partition whose offset is lost, and only a new assignment starts it.
+ * @locality the worker's loop. */
+static void restart_inputs(bd_worker_t *w)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (flush(w) != 0) {
+		w->failed = 1;
+		return;
+	}
+	if (rd_kafka_assignment(w->consumer, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+		return;
+	for (int i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		int in = input_of(w, tp->topic);
+		part_t *p = part_get(w, tp->partition);
+		tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+		if (!p || in < 0)
+			continue;
+		if (p->reset_from[in] < 0 && p->next_off[in] >= 0)
+			tp->offset = p->next_off[in];
+		if (in == IN_OUTCOMES) {
+			p->hold_off = -1;
+			p->hold_released = 0;
+		}
+	}
+	if ((err = rd_kafka_assign(w->consumer, l)))
+		bd_warn("worker %d: assigning its partitions again: %s", w->id,
+			rd_kafka_err2str(err));
+	if (w->paused)
+		rd_kafka_pause_partitions(w->consumer, l);
+	else
+		rd_kafka_resume_partitions(w->consumer, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The offset a partition was to be read from is not on the broker:
+ * librdkafka's report under auto.offset.reset=error.  Only this report
+ * counts as loss: a gap between two offsets read is none (compaction,
+ * transaction markers and aborted records leave gaps in a log that still
+ * holds everything), while this says the offset itself is outside the log
+ * (below its start: deleted by retention before budgetd read it; beyond
+ * its end: the log was truncated or the topic made anew).
+ * @locality the worker's loop. */
+static void offset_lost(bd_worker_t *w, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	int in = input_of(w, topic);
+	part_t *p = part_get(w, m->partition);
+	if (in < 0 || !p || !p->assigned[in])
+		return;
+	int64_t from = m->offset >= 0 ? m->offset : p->next_off[in];
+	bd_warn("worker %d: %s/%d: offset %lld is not on the broker (%s); reading on from "
+		"the start of its log", w->id, topic, m->partition, (long long)from,
+		rd_kafka_message_errstr(m));
+	bd_health_note(w->env.health, BD_HEALTH_INPUT, "%s/%d: offset %lld is not on the broker",
+		       topic, m->partition, (long long)from);
+	atomic_fetch_add_explicit(&w->c_resets[in], 1, memory_order_relaxed);
+	if (p->reset_from[in] < 0 && from >= 0)
+		p->reset_from[in] = from;
+	restart_inputs(w);
+}
+
+/* The first message after offset_lost: offsets from the lost one up to it
+ * were skipped (or, when it is below, the log went back and they are read
+ * again).  @locality the worker's loop. */
+static void reset_done(bd_worker_t *w, part_t *p, int in, const rd_kafka_message_t *m)
+{
+	const char *topic = input_topic(w, in);
+	int64_t from = p->reset_from[in];
+
+	p->reset_from[in] = -1;
+	if (m->offset > from) {
+		atomic_fetch_add_explicit(&w->c_skipped[in], (uint64_t)(m->offset - from),
+					  memory_order_relaxed);
+		bd_error("worker %d: %s/%d: offsets %lld..%lld SKIPPED (%lld offsets): gone from "
+			 "the broker before budgetd read them (retention, or a lost log); "
+			 "reading on at %lld", w->id, topic, m->partition, (long long)from,
+			 (long long)(m->offset - 1), (long long)(m->offset - from),
+			 (long long)m->offset);
+		bd_health_note(w->env.health, BD_HEALTH_INPUT,
+			       "%s/%d: offsets %lld..%lld skipped (gone from the broker)", topic,
+			       m->partition, (long long)from, (long long)(m->offset - 1));
+	} else if (m->offset < from) {
+		bd_warn("worker %d: %s/%d: the log now ends before offset %lld (truncated or "
+			"made anew): reading it again from %lld", w->id, topic, m->partition,
+			(long long)from, (long long)m->offset);
+		bd_health_note(w->env.health, BD_HEALTH_INPUT,
+			       "%s/%d: the log went back from %lld to %lld", topic, m->partition,
+			       (long long)from, (long long)m->offset);
+	} else {
+		bd_info("worker %d: %s/%d: reading on at %lld, nothing skipped", w->id, topic,
+			m->partition, (long long)m->offset);
+	}
+	p->next_off[in] = m->offset;
+}
+
+/* Pauses or resumes the inputs as bd_worker_suspend asks and as the stall
+ * guard wants: a loop silent for half a session may belong to a process
+ * that was stopped (SIGSTOP, a frozen VM) while its group gave its
+ * partitions to another instance; librdkafka only notices when it next
+ * talks to the coordinator, and until then its fetchers would go on
+ * feeding this worker.  So nothing is read until the group has revoked
+ * the partitions (the rebalance callback ends the pause) or a
+ * confirmation window passed without it.  @returns 1 while paused.
+ * @locality the worker's loop. */
+static int inputs_guard(bd_worker_t *w)
+{
+	uint64_t now = uv_hrtime();
+	uint64_t beat = atomic_load_explicit(&w->beat_ns, memory_order_relaxed);
+
+	if (w->stall_limit_ns && now - beat > w->stall_limit_ns && !w->stopping) {
+		bd_warn("worker %d: loop silent for %.1f s: its group may have moved its "
+			"partitions meanwhile; reading nothing until the group revokes them or "
+			"%.1f s pass", w->id, (double)(now - beat) / 1e9,
+			(double)w->stall_confirm_ns / 1e9);
+		w->stall_until_ns = now + w->stall_confirm_ns;
+		atomic_store_explicit(&w->beat_ns, now, memory_order_relaxed);
+	}
+	if (w->stall_until_ns && now >= w->stall_until_ns) {
+		bd_info("worker %d: its group kept its partitions: reading again", w->id);
+		w->stall_until_ns = 0;
+	}
+	int want = atomic_load_explicit(&w->suspend_req, memory_order_relaxed) ||
+		   w->stall_until_ns != 0;
+	if (want && !w->paused) {
+		rd_kafka_topic_partition_list_t *l = NULL;
+		w->paused = 1;
+		if (rd_kafka_assignment(w->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
+			rd_kafka_pause_partitions(w->consumer, l);
+			rd_kafka_topic_partition_list_destroy(l);
+		}
+	} else if (!want && w->paused) {
+		w->paused = 0;
+		restart_inputs(w);
+	}
+	return want;
+}
+
 static void fail_stop(bd_worker_t *w);
 static void on_again(uv_timer_t *t);
 
@@ -1108,6 +1292,7 @@ static void drain(bd_worker_t *w)
 	int n = 0;
 	rd_kafka_message_t *m;
 
+	(void)inputs_guard(w); /* paused: polls serve callbacks, handle reads nothing */
 	while (!w->failed && n < w->cfg->batch_max &&
 	       (m = rd_kafka_consumer_poll(w->consumer, 0))) {
 		handle(w, m);
@@ -1170,6 +1355,8 @@ static void on_timer(uv_timer_t *t)
 {
 	bd_worker_t *w = t->data;
 	update_lag(w);
+	if (!w->stopping)
+		(void)inputs_guard(w); /* before the beat: a silent loop shows here */
 	/* the loop is alive: this tick ran (see bd_worker_heartbeat) */
 	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
 	rd_kafka_poll(w->producer, 0);
@@ -1214,6 +1401,17 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+static void own(bd_worker_t *w, int in, int32_t part, int on)
+{
+	if (part < 0 || part >= BD_WORKER_MAX_PARTITIONS)
+		return;
+	uint64_t bit = (uint64_t)1 << (part % 64);
+	if (on)
+		atomic_fetch_or_explicit(&w->owned[in][part / 64], bit, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&w->owned[in][part / 64], ~bit, memory_order_relaxed);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -1234,6 +1432,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (p && in >= 0) {
 				p->assigned[in] = 1;
 				p->next_off[in] = off;
+				p->reset_from[in] = -1;
+				own(w, in, tp->partition, 1);
 				if (in == IN_OUTCOMES)
 					p->hold_off = -1;
 				p->sample_loaded = 0;
@@ -1253,8 +1453,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (input_of(w, parts->elems[i].topic) == IN_FEATURES &&
 			    carry_part(w, parts->elems[i].partition) != 0)
 				w->failed = 1;
-		/* an outcomes partition held (hold_outcome) before a revoke */
-		rd_kafka_resume_partitions(rk, parts);
+		/* the group's own word: no stall to confirm any more */
+		w->stall_until_ns = 0;
+		w->paused = atomic_load_explicit(&w->suspend_req, memory_order_relaxed);
+		if (w->paused)
+			rd_kafka_pause_partitions(rk, parts);
+		else /* an outcomes partition held (hold_outcome) before a revoke */
+			rd_kafka_resume_partitions(rk, parts);
 		/* an empty assignment (more workers than partitions) counts: the
 		 * group has settled for this worker */
 		atomic_store_explicit(&w->holding, 1, memory_order_relaxed);
@@ -1266,6 +1471,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			if (p && in >= 0) {
 				p->assigned[in] = 0;
 				p->next_off[in] = -1;
+				p->reset_from[in] = -1;
+				own(w, in, parts->elems[i].partition, 0);
 				if (in == IN_OUTCOMES)
 					p->hold_off = -1;
 			}
@@ -1363,6 +1570,8 @@ static void on_mailbox(uv_async_t *a)
 			return;
 		}
 	}
+	if (!w->stopping && !w->failed)
+		(void)inputs_guard(w); /* bd_worker_suspend */
 	if (stop)
 		do_stop(w);
 }
@@ -1375,6 +1584,12 @@ void bd_worker_post_snapshot(bd_worker_t *w, bd_snapshot_t *snap)
 	w->mbox_snap = bd_snapshot_ref(snap);
 	uv_mutex_unlock(&w->mbox_lock);
 	bd_snapshot_unref(old);
+	uv_async_send(&w->mailbox);
+}
+
+void bd_worker_suspend(bd_worker_t *w, int on)
+{
+	atomic_store_explicit(&w->suspend_req, on != 0, memory_order_relaxed);
 	uv_async_send(&w->mailbox);
 }
 
@@ -1447,7 +1662,9 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 		if (bd_kafka_conf_set(conf, "group.id", cfg->group_id, errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-		    bd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+		    /* an offset the broker no longer has is reported to us
+		     * (offset_lost), never skipped by librdkafka alone */
+		    bd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
 		    /* decisions are online: do not let an idle fetch sit for
 		     * librdkafka's default 500 ms */
@@ -1528,6 +1745,15 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 		err = -ENOMEM;
 		goto fail;
 	}
+	/* the stall guard (inputs_guard): half a session silent is suspect; the
+	 * group answers within two heartbeats (librdkafka also checks its
+	 * session at least once a second) */
+	w->stall_limit_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "session.timeout.ms", 45000) *
+			    1000000 / 2;
+	w->stall_confirm_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "heartbeat.interval.ms",
+							  3000) * 2 * 1000000;
+	if (w->stall_confirm_ns < 2000000000ull)
+		w->stall_confirm_ns = 2000000000ull;
 	rd_kafka_poll_set_consumer(w->consumer);
 	w->cons_q = rd_kafka_queue_get_consumer(w->consumer);
 	w->prod_q = rd_kafka_queue_get_main(w->producer);
@@ -1606,6 +1832,15 @@ int bd_worker_assigned(const bd_worker_t *w)
 	return atomic_load_explicit(&((bd_worker_t *)w)->holding, memory_order_relaxed);
 }
 
+int bd_worker_owns(const bd_worker_t *w, int input, int partition)
+{
+	if (input < 0 || input > 1 || partition < 0 || partition >= BD_WORKER_MAX_PARTITIONS)
+		return 0;
+	uint64_t v = atomic_load_explicit(&((bd_worker_t *)w)->owned[input][partition / 64],
+					  memory_order_relaxed);
+	return (int)((v >> (partition % 64)) & 1);
+}
+
 int bd_worker_failed(const bd_worker_t *w)
 {
 	return w->failed;
@@ -1625,6 +1860,10 @@ void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
 	c->winsorized = atomic_load_explicit(&m->c_winsorized, memory_order_relaxed);
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		c->dead[r] = atomic_load_explicit(&m->c_dead_by[r], memory_order_relaxed);
+	for (int in = 0; in < 2; in++) {
+		c->input_resets[in] = atomic_load_explicit(&m->c_resets[in], memory_order_relaxed);
+		c->input_skipped[in] = atomic_load_explicit(&m->c_skipped[in], memory_order_relaxed);
+	}
 }
 
 void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_t *c)
@@ -1640,6 +1879,10 @@ void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_
 	sum->winsorized += c->winsorized;
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		sum->dead[r] += c->dead[r];
+	for (int in = 0; in < 2; in++) {
+		sum->input_resets[in] += c->input_resets[in];
+		sum->input_skipped[in] += c->input_skipped[in];
+	}
 }
 
 int bd_worker_counters_format(const bd_worker_counters_t *c, char *buf, size_t size)

@@ -287,3 +287,40 @@ def wait_caught_up(bootstrap, timeout=60):
     r = subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "caughtup.py"),
                         bootstrap, "budgetd", str(timeout * SLOW)], capture_output=True, text=True)
     check(r.returncode == 0, "budgetd did not catch up: " + r.stdout.strip())
+
+
+# ---- the admin endpoint ------------------------------------------------------
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET; status None when nothing answers."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError) as e:
+        return None, str(e)
+
+
+def admin_url(proc, timeout=20):
+    """The daemon's admin endpoint (TEST_KAFKA's admin.listen=127.0.0.1:0
+    logs the port it got)."""
+    wait_log(proc, r"admin endpoint on .*\(port \d+\)", timeout)
+    return "http://127.0.0.1:%s" % re.findall(r"admin endpoint on .*\(port (\d+)\)",
+                                              proc.log_text())[-1]
+
+
+def metrics(url):
+    """Every sample of @url's /metrics: {"name{labels}": value}."""
+    _, text = http_get(url + "/metrics")
+    return {n + l: float(v) for n, l, v in
+            re.findall(r"^(budgetd_[a-z_]+)(\{[^}]*\})? (\S+)$", text or "", re.M)}
+
+
+def metric(url, name, labels=""):
+    """One sample of @url's /metrics; fails the test when it is missing."""
+    m = metrics(url)
+    check(name + labels in m, "no sample %s%s in %s/metrics" % (name, labels, url))
+    return m[name + labels]

@@ -31,6 +31,15 @@ grep -q '^workers = 2	# Worker threads' "$WORK/show" || fail "--show-config lack
 "$BUDGETD" -c "$srcdir/budgetd.conf.example" --check-config >/dev/null ||
 	fail "the example configuration does not validate"
 
+# an admin port already taken: exit 1 naming it (once an abort in the clean-up)
+"$PYTHON" -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$WORK/port" &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+expect_fail 1 "admin.listen: cannot listen on 127.0.0.1:$(cat "$WORK/port")" \
+	"$BUDGETD" -X state.dir="$WORK/taken" -X admin.listen=127.0.0.1:"$(cat "$WORK/port")"
+
 # budgetd-sim: bad options, offline samples
 expect_fail 2 "users" "$SIM" offline --out "$WORK/s.csv" -p users=-5
 expect_fail 2 "--bootstrap ADDR is required" "$SIM" run

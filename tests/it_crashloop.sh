@@ -27,7 +27,10 @@ kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon A exit code"
 # run B: SIGKILLed three times while the day runs
 start_broker brokerB
 start_daemon b "$WORK/stateB" $SIM_CLOCK
-"$SIM" run --bootstrap "$BOOTSTRAP" --duration 90 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
+# (150 s: a restart after a SIGKILL waits for the killed holder's instance
+# lock to expire, a session timeout and the mock's rebalance, ~15 s; the day
+# must outlast the 12 restarts that wait for their partitions)
+"$SIM" run --bootstrap "$BOOTSTRAP" --duration 150 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
 SIM_PID=$!
 PIDS="$PIDS $SIM_PID"
 # Kill points from SEED: odd kills at a uniform [0.2, 4.0) s after the

@@ -73,6 +73,37 @@ static void test_condition(void **state)
 	bd_health_free(h);
 }
 
+/* Skipped input counts for its own (longer) window; the instance's
+ * condition (standby, inputs paused) holds until cleared. */
+static void test_src_window(void **state)
+{
+	(void)state;
+	bd_health_t *h = bd_health_new(1000);
+	char why[300] = "";
+	assert_non_null(h);
+	bd_health_set_src_window(h, BD_HEALTH_INPUT, 60000);
+	bd_health_note_at(h, BD_HEALTH_KAFKA, 5000, "broker 1 is DOWN");
+	bd_health_note_at(h, BD_HEALTH_INPUT, 5000, "budgetd.features/3: offsets 10..11 skipped");
+	/* past the common window, inside the input source's own */
+	assert_int_equal(bd_health_eval(h, 30000, why, sizeof(why)), 1);
+	assert_string_equal(why, "input: budgetd.features/3: offsets 10..11 skipped");
+	assert_int_equal(bd_health_eval(h, 65000, NULL, 0), 0);
+	/* reloading health.window.ms leaves the source's own window alone */
+	bd_health_set_window(h, 500);
+	bd_health_note_at(h, BD_HEALTH_INPUT, 70000, "again");
+	assert_int_equal(bd_health_eval(h, 100000, NULL, 0), 1);
+	assert_int_equal(bd_health_eval(h, 131000, NULL, 0), 0);
+
+	bd_health_set_at(h, BD_HEALTH_INSTANCE, 140000, "standby");
+	assert_int_equal(bd_health_eval(h, 10000000, why, sizeof(why)), 1);
+	assert_string_equal(why, "instance: standby");
+	bd_health_set_at(h, BD_HEALTH_INSTANCE, 150000, NULL);
+	assert_int_equal(bd_health_eval(h, 10000000, NULL, 0), 0);
+	assert_string_equal(bd_health_src_name(BD_HEALTH_INSTANCE), "instance");
+	assert_string_equal(bd_health_src_name(BD_HEALTH_INPUT), "input");
+	bd_health_free(h);
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -151,6 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_condition),
+		cmocka_unit_test(test_src_window),
 		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

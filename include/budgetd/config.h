@@ -58,6 +58,7 @@ typedef struct bd_config_s {
 	double solve_gate_z, solve_land_cold_h, pace_lead_cold;
 	int solve_land, solve_shrink_uplift, solve_concave;
 	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
+	int health_skip_window_s;
 	char *admin_listen;
 	int admin_refresh_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;

@@ -5,7 +5,9 @@
  * Parts of the daemon note problems as they see them (a broker connection
  * lost, a request failing, an output whose delivery failed); the daemon is
  * degraded while any source has noted one within the last window, and
- * healthy again once a whole window passes without one.  librdkafka
+ * healthy again once a whole window passes without one (each source may
+ * have its own window: skipped input counts much longer than a broker
+ * flap).  librdkafka
  * reports a lost broker again at every reconnect attempt (at most
  * reconnect.backoff.max.ms apart, 10 s by default), so a window of at least
  * that long keeps an outage from flapping.  The main loop evaluates the
@@ -32,6 +34,9 @@ typedef enum bd_health_src_e {
 			       its solves succeed again) */
 	BD_HEALTH_SPEND,  /**< an outcome's cost was refused as implausible:
 			       spend does not count it */
+	BD_HEALTH_INPUT,  /**< input skipped: offsets no longer on the broker */
+	BD_HEALTH_INSTANCE, /**< not deciding: a standby, or inputs paused (a
+				 condition) */
 	BD_HEALTH__COUNT
 } bd_health_src_t;
 
@@ -44,6 +49,11 @@ void bd_health_free(bd_health_t *h);
 /** Changes the window (health.window.ms reloaded); the next evaluation
  *  uses it. */
 void bd_health_set_window(bd_health_t *h, int64_t window_ms);
+
+/** Sets how long a note of @p src keeps the daemon degraded (by default
+ *  the window given to bd_health_new / bd_health_set_window, which does not
+ *  change a source's own window once set). */
+void bd_health_set_src_window(bd_health_t *h, bd_health_src_t src, int64_t window_ms);
 
 /** Notes a problem of @p src now (reason copied, truncated to 255 bytes). */
 void bd_health_note(bd_health_t *h, bd_health_src_t src, const char *fmt, ...)
@@ -88,7 +98,7 @@ int bd_health_broker_seen(bd_health_t *h, const char *client, int broker, int up
 /** Problems noted from @p src since start. */
 uint64_t bd_health_count(const bd_health_t *h, bd_health_src_t src);
 
-/** "kafka", "output", "store", "solve", "spend". */
+/** "kafka", "output", "store", "solve", "spend", "input", "instance". */
 const char *bd_health_src_name(bd_health_src_t src);
 
 #endif

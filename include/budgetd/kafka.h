@@ -29,6 +29,10 @@ int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
 			  const char *key, const char *val, char *errstr,
 			  size_t errstr_size) BD_WUR;
 
+/** The integer setting @p key (e.g. "session.timeout.ms") of client @p rk,
+ *  or @p def when it cannot be read. */
+int64_t bd_kafka_conf_ms(rd_kafka_t *rk, const char *key, int64_t def);
+
 /** Sets one property; on failure errstr names it. */
 int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 		      char *errstr, size_t errstr_size) BD_WUR;

@@ -90,7 +90,20 @@ typedef struct bd_report_s {
 	int n_store;
 	const char *const *store_name;
 	const double *store_value;
+	double rss_bytes;	/**< the process' resident set (NAN: unknown) */
+	int have_mem;		/**< mem holds RocksDB's memory */
+	bd_store_memory_t mem;
+	/* instance: deciding or standing by (lock.h), inputs paused */
+	int active, inputs_paused;
+	uint64_t lock_changes;
+	/* inputs skipped: offset resets and the offsets they skipped, by
+	 * input topic (features, outcomes, control) */
+	uint64_t input_resets[3], input_skipped[3];
 } bd_report_t;
+
+/** The resident set of this process in bytes (/proc/self/statm), NAN when
+ *  it cannot be read. */
+double bd_report_rss_bytes(void);
 
 /** /metrics: Prometheus text format 0.0.4. */
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *out);

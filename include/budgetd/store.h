@@ -133,9 +133,28 @@ static inline uint64_t bd_rd_be64(const uint8_t *p)
 }
 
 /** An integer RocksDB property ("rocksdb.estimate-num-keys", ...), summed
- *  over the default column family.  @returns 0 or BD_EINVAL (unknown).
- *  @locality any thread. */
+ *  over every column family (a property of the whole database, such as
+ *  rocksdb.num-running-compactions or rocksdb.block-cache-usage, is read
+ *  once).  @returns 0 or BD_EINVAL (unknown).  @locality any thread. */
 int bd_store_property(bd_store_t *st, const char *name, double *out) BD_WUR;
+
+/** Memory RocksDB holds, in bytes. */
+typedef struct bd_store_memory_s {
+	double memtables; /**< every column family's memtables (active, immutable) */
+	double memtable_cf[BD_CF__COUNT]; /**< the same by column family */
+	double block_cache;	   /**< the block cache every family shares */
+	double block_cache_pinned; /**< the part of it in use by readers */
+	double table_readers; /**< index and filter blocks held outside the cache */
+} bd_store_memory_t;
+
+/** Reads @p m.  The outbox family's memtable is bounded to 4 MiB (it holds
+ *  outputs until their delivery: a put and a delete each); the others
+ *  have RocksDB's default (64 MiB, up to 2).  @returns 0 or BD_EINVAL.
+ *  @locality any thread. */
+int bd_store_memory(bd_store_t *st, bd_store_memory_t *m) BD_WUR;
+
+/** "default", "offsets", "decisions", ... (the column family's name). */
+const char *bd_store_cf_name(bd_cf_t cf);
 
 /** mkdir -p with mode 0750.  @returns 0 or an errno; @p at (may be NULL)
  *  gets the path as far as it got (where it failed). */

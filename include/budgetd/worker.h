@@ -8,11 +8,18 @@
  * outcomes, and writes each poll cycle's state, outputs (outbox) and input
  * offsets in one RocksDB batch.
  *
+ * An offset the broker no longer has (retention, a lost log) is never
+ * skipped silently: the consumers run with auto.offset.reset=error, and the
+ * worker logs the reset, reads on from the start of the log, logs the range
+ * of offsets skipped when the first message comes, counts both
+ * (input_resets, input_skipped) and notes BD_HEALTH_INPUT.
+ *
  * @locality created and stopped by the main thread; everything else runs on
  *           the worker's own thread.  The only cross-thread entry points are
- *           bd_worker_post_snapshot() and bd_worker_stop(), and the atomic
- *           readers bd_worker_counters(), bd_worker_heartbeat(),
- *           bd_worker_assigned() and bd_worker_carried().
+ *           bd_worker_post_snapshot(), bd_worker_stop() and
+ *           bd_worker_suspend(), and the atomic readers
+ *           bd_worker_counters(), bd_worker_heartbeat(),
+ *           bd_worker_assigned(), bd_worker_carried() and bd_worker_owns().
  */
 #ifndef BUDGETD_WORKER_H
 #define BUDGETD_WORKER_H
@@ -31,13 +38,20 @@
 
 typedef struct bd_worker_s bd_worker_t;
 
+/** Input partitions a worker reports ownership of (bd_worker_owns). */
+#define BD_WORKER_MAX_PARTITIONS 1024
+
 /** Counters, readable from any thread (relaxed atomics).  dead_letters is
  *  the sum of dead[], one counter per reason (bd_dead_reason_t);
- *  winsorized counts outcomes whose value the statistics capped (bounds.h). */
+ *  winsorized counts outcomes whose value the statistics capped (bounds.h).
+ *  input_resets and input_skipped are by input (0 features, 1 outcomes):
+ *  offset resets (the broker no longer had the offset to read next) and
+ *  the offsets they skipped. */
 typedef struct bd_worker_counters_s {
 	uint64_t features, outcomes, historical, decisions, republished,
 		dead_letters, batches, duplicates, winsorized;
 	uint64_t dead[BD_DEAD__COUNT];
+	uint64_t input_resets[2], input_skipped[2];
 } bd_worker_counters_t;
 
 /** Shared, read-only context handed to every worker. */
@@ -76,6 +90,22 @@ int bd_worker_assigned(const bd_worker_t *w);
  *  says so; -1 if it has not held the partition since a carry target was
  *  set (or @p partition >= topic.partitions).  @locality any thread. */
 int64_t bd_worker_carried(const bd_worker_t *w, int partition);
+/** 1 while partition @p partition of input 0 (features) or 1 (outcomes) is
+ *  in the worker's assignment (partitions below BD_WORKER_MAX_PARTITIONS).
+ *  @locality any thread. */
+int bd_worker_owns(const bd_worker_t *w, int input, int partition);
+/**
+ * Pauses (@p on 1) or resumes (0) the worker's inputs: while paused it
+ * reads nothing and so decides nothing (what it fetched before is dropped
+ * and read again on resume, from its stored offsets); its consumer stays
+ * in the group.  Takes effect on the worker's loop at once (it is woken).
+ * The worker also pauses by itself when its loop was silent for half of
+ * session.timeout.ms (a stopped process: its group may have given the
+ * partitions to another instance meanwhile) until the group has either
+ * revoked them or let max(2 s, 2 x heartbeat.interval.ms) pass.
+ * @locality any thread.
+ */
+void bd_worker_suspend(bd_worker_t *w, int on);
 /** True once the worker stopped on an error (state write failed). */
 int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
