@@ -446,6 +446,21 @@ int bd_sim_params_set_list(bd_sim_params_t *p, const char *const *kv, int n, cha
 	return 0;
 }
 
+int bd_sim_params_from_args(bd_sim_params_t *p, const char *world, const char *const *kv, int n,
+			    char *errstr, size_t errstr_size)
+{
+	bd_sim_params_t q;
+	if (!p)
+		return seterr(errstr, errstr_size, "no parameters");
+	bd_sim_params_default(&q);
+	if (world && bd_sim_params_set(&q, "world", world, errstr, errstr_size))
+		return -EINVAL;
+	if (bd_sim_params_set_list(&q, kv, n, errstr, errstr_size))
+		return -EINVAL;
+	*p = q;
+	return 0;
+}
+
 static int range_d(const char *key, double v, double lo, double hi, char *e, size_t es)
 {
 	if (!(v >= lo && v <= hi))

@@ -137,6 +137,15 @@ int bd_sim_params_set_list(bd_sim_params_t *p, const char *const *kv, int n,
 			   char *errstr, size_t errstr_size) BD_WUR;
 
 /**
+ * The tools' world from their options: the defaults, then the family
+ * @p world (a name; NULL for default), then the -p settings @p kv as
+ * bd_sim_params_set_list() applies them (so a -p world= wins over @p world).
+ * @returns 0, or -EINVAL with a message in @p errstr.
+ */
+int bd_sim_params_from_args(bd_sim_params_t *p, const char *world, const char *const *kv, int n,
+			    char *errstr, size_t errstr_size) BD_WUR;
+
+/**
  * Checks every knob's range and their consistency.
  * @returns 0 or -EINVAL with a message in @p errstr (may be NULL).
  */
