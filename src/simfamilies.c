@@ -235,17 +235,17 @@ enum { FP_OPENS, FP_COUPON_LOGIT, FP_PUSH, FP_RECENCY_D, FP_ORDERS, FP_UNSUB, FP
 
 struct sp_archetype {
 	const char *name;
-	double share, p0, b_fast, b_slow, b_thr, b_val, rho, gmv, xo;
+	struct bd__sim_arch_response r; /* b's may be negative (do-not-disturb) */
 	double f[FP__N];
 };
 
 static const struct sp_archetype sp_arch[SP_N_ARCH] = {
-	{"sure-things", .28, .100, .01, .03, 0, 0, .95, 60, .30, {9, -0.85, .6, 5, 6, .05, .5}},
-	{"lost-causes", .35, .006, 0, .05, 0, 0, .50, 25, .05, {1, -2.2, .3, 60, .3, .15, .3}},
-	{"do-not-disturb", .12, .050, -.05, -.30, 0, 0, .60, 40, .10, {4, -2.9, .1, 12, 2.5, .6, .5}},
-	{"persuadables", .10, .025, .55, .30, 0, .02, .80, 35, .10, {5, -0.6, .6, 20, 1.5, .1, 2.5}},
-	{"deal-seekers", .08, .030, .02, 0, .80, 0, .97, 28, .15, {6, .85, .8, 15, 2, .05, 1.5}},
-	{"loyal-upsell", .07, .060, 0, .15, 0, .25, .70, 70, .20, {8, -1.4, .5, 7, 5, .05, .8}},
+	{"sure-things", {.28, .100, .01, .03, 0, 0, .95, 60, .30}, {9, -0.85, .6, 5, 6, .05, .5}},
+	{"lost-causes", {.35, .006, 0, .05, 0, 0, .50, 25, .05}, {1, -2.2, .3, 60, .3, .15, .3}},
+	{"do-not-disturb", {.12, .050, -.05, -.30, 0, 0, .60, 40, .10}, {4, -2.9, .1, 12, 2.5, .6, .5}},
+	{"persuadables", {.10, .025, .55, .30, 0, .02, .80, 35, .10}, {5, -0.6, .6, 20, 1.5, .1, 2.5}},
+	{"deal-seekers", {.08, .030, .02, 0, .80, 0, .97, 28, .15}, {6, .85, .8, 15, 2, .05, 1.5}},
+	{"loyal-upsell", {.07, .060, 0, .15, 0, .25, .70, 70, .20}, {8, -1.4, .5, 7, 5, .05, .8}},
 };
 
 void bd__sim_sparse_params(bd_sim_params_t *p)
@@ -283,19 +283,8 @@ void bd__sim_sparse_build(bd_sim_world_t *w, uint64_t *r)
 		const struct sp_archetype *a = &sp_arch[k % SP_N_ARCH];
 		struct bd__sim_segment *s = &w->seg[k];
 		double sd = k < SP_N_ARCH ? 0.12 : 0.35;
-		double p0 = fmin(a->p0 * exp(sd * bd_sim_rng_normal(r)), 0.5);
 
-		s->name = a->name;
-		s->share = a->share * exp(0.2 * bd_sim_rng_normal(r));
-		s->logit_p0 = bd__sim_logit(p0);
-		/* sign-preserving: do-not-disturb stays negative */
-		s->b_fast = a->b_fast * exp(sd * bd_sim_rng_normal(r));
-		s->b_slow = a->b_slow * exp(sd * bd_sim_rng_normal(r));
-		s->b_thr = a->b_thr * exp(sd * bd_sim_rng_normal(r));
-		s->b_val = a->b_val * exp(sd * bd_sim_rng_normal(r));
-		s->logit_rho = bd__sim_logit(a->rho) + sd * bd_sim_rng_normal(r);
-		s->gmv = a->gmv * exp(0.7 * sd * bd_sim_rng_normal(r));
-		s->xo = a->xo * exp(sd * bd_sim_rng_normal(r));
+		bd__sim_segment_draw(s, a->name, &a->r, sd, r);
 		for (int q = 0; q < FP__N; q++)
 			s->fpar[q] = a->f[q];
 		for (int q = 0; q < FP__N; q++) {

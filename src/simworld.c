@@ -125,20 +125,20 @@
 
 struct archetype {
 	const char *name;
-	double share, p0, b_fast, b_slow, b_thr, b_val, rho, gmv, xo;
+	struct bd__sim_arch_response r;
 	/* profile: floor, lunch, dinner, late, daytime (weights) */
 	double pf, pl, pd, pn, pday;
 };
 
 static const struct archetype archetypes[N_ARCH] = {
-	{"sure-things", .12, .090, .02, .06, 0, 0, .90, 35, .30, .05, .45, .35, .03, .25},
-	{"persuadables", .12, .030, .35, 0, 0, .02, .70, 30, .10, .06, .34, .42, .06, .30},
-	{"big-coupon-responders", .10, .020, .03, 0, .55, .03, .80, 40, .10, .05, .25, .50, .08, .25},
-	{"lost-causes", .20, .008, 0, .12, 0, 0, .60, 25, .05, .20, .20, .25, .05, .50},
-	{"coupon-hunters", .12, .050, .10, .20, 0, 0, .97, 22, .20, .08, .20, .30, .18, .40},
-	{"high-gmv", .08, .060, 0, .15, 0, 0, .45, 85, .15, .04, .25, .55, .06, .20},
-	{"steady-responders", .13, .040, 0, .55, 0, .03, .75, 45, .15, .06, .34, .42, .06, .30},
-	{"basket-builders", .13, .040, .08, .20, 0, .20, .60, 55, .20, .05, .38, .45, .04, .28},
+	{"sure-things", {.12, .090, .02, .06, 0, 0, .90, 35, .30}, .05, .45, .35, .03, .25},
+	{"persuadables", {.12, .030, .35, 0, 0, .02, .70, 30, .10}, .06, .34, .42, .06, .30},
+	{"big-coupon-responders", {.10, .020, .03, 0, .55, .03, .80, 40, .10}, .05, .25, .50, .08, .25},
+	{"lost-causes", {.20, .008, 0, .12, 0, 0, .60, 25, .05}, .20, .20, .25, .05, .50},
+	{"coupon-hunters", {.12, .050, .10, .20, 0, 0, .97, 22, .20}, .08, .20, .30, .18, .40},
+	{"high-gmv", {.08, .060, 0, .15, 0, 0, .45, 85, .15}, .04, .25, .55, .06, .20},
+	{"steady-responders", {.13, .040, 0, .55, 0, .03, .75, 45, .15}, .06, .34, .42, .06, .30},
+	{"basket-builders", {.13, .040, .08, .20, 0, .20, .60, 55, .20}, .05, .38, .45, .04, .28},
 };
 
 /* The reference profile's weights and the peak centres / widths (hours). */
@@ -606,6 +606,23 @@ double bd_sim_world_profile(const bd_sim_world_t *w, double day_frac)
 
 /* ---- world construction ---------------------------------------------- */
 
+void bd__sim_segment_draw(struct bd__sim_segment *s, const char *name,
+			  const struct bd__sim_arch_response *a, double sd, uint64_t *r)
+{
+	double p0 = fmin(a->p0 * exp(sd * bd_sim_rng_normal(r)), 0.5);
+
+	s->name = name;
+	s->share = a->share * exp(0.2 * bd_sim_rng_normal(r));
+	s->logit_p0 = logit(p0);
+	s->b_fast = a->b_fast * exp(sd * bd_sim_rng_normal(r));
+	s->b_slow = a->b_slow * exp(sd * bd_sim_rng_normal(r));
+	s->b_thr = a->b_thr * exp(sd * bd_sim_rng_normal(r));
+	s->b_val = a->b_val * exp(sd * bd_sim_rng_normal(r));
+	s->logit_rho = logit(a->rho) + sd * bd_sim_rng_normal(r);
+	s->gmv = a->gmv * exp(0.7 * sd * bd_sim_rng_normal(r));
+	s->xo = a->xo * exp(sd * bd_sim_rng_normal(r));
+}
+
 void bd__sim_response_dirs(struct bd__sim_segment *s, uint64_t *r)
 {
 	for (int q = 0; q < N_RESP; q++) {
@@ -638,18 +655,8 @@ static void make_segments(bd_sim_world_t *w, uint64_t *r)
 		struct bd__sim_segment *s = &w->seg[k];
 		double sd = k < N_ARCH ? 0.12 : 0.35;
 		double wts[5] = {a->pf, a->pl, a->pd, a->pn, a->pday}, shift[N_PEAKS];
-		double p0 = fmin(a->p0 * exp(sd * bd_sim_rng_normal(r)), 0.5);
 
-		s->name = a->name;
-		s->share = a->share * exp(0.2 * bd_sim_rng_normal(r));
-		s->logit_p0 = logit(p0);
-		s->b_fast = a->b_fast * exp(sd * bd_sim_rng_normal(r));
-		s->b_slow = a->b_slow * exp(sd * bd_sim_rng_normal(r));
-		s->b_thr = a->b_thr * exp(sd * bd_sim_rng_normal(r));
-		s->b_val = a->b_val * exp(sd * bd_sim_rng_normal(r));
-		s->logit_rho = logit(a->rho) + sd * bd_sim_rng_normal(r);
-		s->gmv = a->gmv * exp(0.7 * sd * bd_sim_rng_normal(r));
-		s->xo = a->xo * exp(sd * bd_sim_rng_normal(r));
+		bd__sim_segment_draw(s, a->name, &a->r, sd, r);
 		for (int j = 0; j < LAT_S; j++)
 			s->centre[j] = CENTRE_SD * bd_sim_rng_normal(r);
 		bd__sim_response_dirs(s, r);

@@ -47,6 +47,11 @@ struct bd__sim_profile {
 	double norm;
 };
 
+/* A segment archetype's response parameters (before perturbation). */
+struct bd__sim_arch_response {
+	double share, p0, b_fast, b_slow, b_thr, b_val, rho, gmv, xo;
+};
+
 struct bd__sim_segment {
 	const char *name;
 	char label[24]; /* storage for generated names (name may point here) */
@@ -109,6 +114,11 @@ void bd__sim_finish_shares(bd_sim_world_t *w);
 
 /** Picks a segment by its share from a uniform @p u in [0, 1). */
 int bd__sim_pick_segment(const bd_sim_world_t *w, double u);
+
+/** Sets segment @p s's name and response parameters from archetype @p a,
+ *  each perturbed log-normally with sd @p sd (shares with 0.2; signs kept). */
+void bd__sim_segment_draw(struct bd__sim_segment *s, const char *name,
+			  const struct bd__sim_arch_response *a, double sd, uint64_t *r);
 
 /** Draws segment @p s's random unit directions wdir (one per response). */
 void bd__sim_response_dirs(struct bd__sim_segment *s, uint64_t *r);
