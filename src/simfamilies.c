@@ -16,12 +16,12 @@
  * since the last order; corr(r, f) = -0.5), engagement g (corr(g, f) =
  * 0.4), price sensitivity k (corr(k, v) = -0.3), and for coupon c:
  *   logit pconv = a + B h(c),   h(c) = 1 - exp(-c / s)
- *   a = A0 + 0.5 f + 0.3 g - 0.5 softplus(r - 0.5) + sd N
- *   B = B0 S(1.8 (k - 0.3)) exp(-(r - 0.3)^2 / 2) exp(sd N)
+ *   a = -3.45 + 0.5 f + 0.3 g - 0.5 softplus(r - 0.5) + sd N
+ *   B = 1.3 S(2.5 (k - 0.6)) exp(-(r - 0.3)^2 / 2) exp(sd N)
  *       (price-sensitive, lapsing-but-not-gone users respond)
  *   s = 4 exp(0.45 v)            (richer users need bigger coupons)
  *   gmv = 38 exp(0.5 v + 0.1 f + sd N) (1 + 0.05 h(c))
- *   rho = S(logit 0.65 + 0.9 k + sd N)
+ *   rho = S(0.62 + 0.9 k + 0.5 f + sd N)  (habitual buyers redeem too)
  * (every coefficient perturbed per world, sd = individual_sd).  The
  * observed features are raw, heavy-tailed transforms of the traits with
  * noise, followed by columns that carry nothing:
@@ -46,7 +46,7 @@
  * conversion lift at the top coupon 10, before perturbation):
  *   0 sure-things     28%  base 10%,  +3%   redeem .95, GMV 60 (costly)
  *   1 lost-causes     35%  base 0.6%, +5%   redeem .50, GMV 25
- *   2 do-not-disturb  12%  base 5%,   -22%  (coupons put them off)
+ *   2 do-not-disturb  12%  base 5%,   -20%  (coupons put them off)
  *   3 persuadables    10%  base 2.5%, +110% (already +40% at coupon 1)
  *   4 deal-seekers     8%  base 3%,   +120% (threshold near 6)
  *   5 loyal-upsell     7%  base 6%,   +13%, coupons also raise GMV (+15%)
