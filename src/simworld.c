@@ -83,7 +83,7 @@
  * p_t = explore / T + (1 - explore) softmax_t(1.5 score_i (2 c_t / c_max - 1)).
  * Samples draw users uniformly with replacement.
  */
-#include "budgetd/simworld.h"
+#include "simworld_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -91,14 +91,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LAT_S 4		 /* segment latent dims */
+#define LAT_S BD__SIM_LAT_S
 #define LAT_N 3		 /* nuisance latent dims */
-#define LAT (LAT_S + LAT_N)
-#define HID 24		 /* hidden units of the feature map */
-#define N_CITIES 6
+#define LAT BD__SIM_LAT
+#define HID BD__SIM_HID
+#define N_CITIES BD__SIM_N_CITIES
 #define N_ARCH 8
-#define N_RESP 4	 /* individual response offsets: a, m, v, r */
-#define N_PEAKS 3
+#define N_RESP BD__SIM_N_RESP
+#define N_PEAKS 3	 /* the default family's profile: lunch, dinner, late */
 #define PILOT_N 4096
 #define SCORE_FIT_N 20000
 #define WITHIN_SD 0.6	 /* user spread around the segment centre */
@@ -108,44 +108,37 @@
 #define NUIS_SD 1.2
 #define RESP_R2 0.7	 /* share of response offset variance from e_i */
 #define ORDER_LOG_SD 0.5
-#define PCONV_MAX 0.95
-#define PCONV_MIN 1e-6
+#define PCONV_MAX BD__SIM_PCONV_MAX
+#define PCONV_MIN BD__SIM_PCONV_MIN
 #define LOG_GAMMA 1.5	 /* logging policy strength */
-#define SCORE_M 64	 /* random features of the logging score */
+#define SCORE_M BD__SIM_SCORE_M
 #define MAX_COUPON 1e6
 #define MAX_DAY_S (30.0 * 86400.0)
 
-#define STREAM_WORLD 1
-#define STREAM_PILOT 2
-#define STREAM_USER (UINT64_C(1) << 40)
+#define STREAM_WORLD BD__SIM_STREAM_WORLD
+#define STREAM_PILOT BD__SIM_STREAM_PILOT
+#define STREAM_USER BD__SIM_STREAM_USER
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
 
-struct profile {
-	double floor;
-	double a[N_PEAKS], mu[N_PEAKS], sd[N_PEAKS]; /* mu, sd in day fractions */
-	double day;
-	double norm;
-};
-
 struct archetype {
 	const char *name;
-	double share, p0, b_fast, b_slow, b_thr, b_val, rho, gmv, xo;
+	struct bd__sim_arch_response r;
 	/* profile: floor, lunch, dinner, late, daytime (weights) */
 	double pf, pl, pd, pn, pday;
 };
 
 static const struct archetype archetypes[N_ARCH] = {
-	{"sure-things", .12, .090, .02, .06, 0, 0, .90, 35, .30, .05, .45, .35, .03, .25},
-	{"persuadables", .12, .030, .35, 0, 0, .02, .70, 30, .10, .06, .34, .42, .06, .30},
-	{"big-coupon-responders", .10, .020, .03, 0, .55, .03, .80, 40, .10, .05, .25, .50, .08, .25},
-	{"lost-causes", .20, .008, 0, .12, 0, 0, .60, 25, .05, .20, .20, .25, .05, .50},
-	{"coupon-hunters", .12, .050, .10, .20, 0, 0, .97, 22, .20, .08, .20, .30, .18, .40},
-	{"high-gmv", .08, .060, 0, .15, 0, 0, .45, 85, .15, .04, .25, .55, .06, .20},
-	{"steady-responders", .13, .040, 0, .55, 0, .03, .75, 45, .15, .06, .34, .42, .06, .30},
-	{"basket-builders", .13, .040, .08, .20, 0, .20, .60, 55, .20, .05, .38, .45, .04, .28},
+	{"sure-things", {.12, .090, .02, .06, 0, 0, .90, 35, .30}, .05, .45, .35, .03, .25},
+	{"persuadables", {.12, .030, .35, 0, 0, .02, .70, 30, .10}, .06, .34, .42, .06, .30},
+	{"big-coupon-responders", {.10, .020, .03, 0, .55, .03, .80, 40, .10}, .05, .25, .50, .08, .25},
+	{"lost-causes", {.20, .008, 0, .12, 0, 0, .60, 25, .05}, .20, .20, .25, .05, .50},
+	{"coupon-hunters", {.12, .050, .10, .20, 0, 0, .97, 22, .20}, .08, .20, .30, .18, .40},
+	{"high-gmv", {.08, .060, 0, .15, 0, 0, .45, 85, .15}, .04, .25, .55, .06, .20},
+	{"steady-responders", {.13, .040, 0, .55, 0, .03, .75, 45, .15}, .06, .34, .42, .06, .30},
+	{"basket-builders", {.13, .040, .08, .20, 0, .20, .60, 55, .20}, .05, .38, .45, .04, .28},
 };
 
 /* The reference profile's weights and the peak centres / widths (hours). */
@@ -153,40 +146,6 @@ static const double ref_w[5] = {.06, .34, .42, .06, .30};
 static const double peak_mu_h[N_PEAKS] = {12.0, 18.75, 22.5};
 static const double peak_sd_h[N_PEAKS] = {0.9, 1.2, 1.0};
 #define DAY_PEAK_FRAC (15.0 / 24.0)
-
-struct segment {
-	const char *name;
-	double share;
-	double logit_p0, b_fast, b_slow, b_thr, b_val, logit_rho, gmv, xo;
-	double centre[LAT_S];
-	double wdir[N_RESP][LAT_S];
-	struct profile prof;
-};
-
-struct bd_sim_world_s {
-	bd_sim_params_t p;
-	int n, dim, T, S;
-	struct segment seg[BD_SIM_MAX_SEGMENTS];
-	double cum_share[BD_SIM_MAX_SEGMENTS];
-	double g_fast[BD_SIM_MAX_T], g_slow[BD_SIM_MAX_T], g_thr[BD_SIM_MAX_T];
-	double city[N_CITIES][2];
-	double W1[HID][LAT], b1[HID];
-	double *W2;		 /* dim x HID */
-	double *fmean, *fsd;	 /* pilot standardisation of the raw map */
-	double *fscale, *foff;	 /* raw-feature units */
-	/* logging-policy score: a ridge fit on SCORE_M random tanh features of
-	 * the standardised observed features, itself standardised */
-	double *smu, *ssd;	   /* dim */
-	double *sproj;		   /* SCORE_M x dim */
-	double sbias[SCORE_M], sbeta[SCORE_M];
-	double score_mean, score_sd;
-	/* per user */
-	uint8_t *useg;
-	float *x;     /* n x dim */
-	float *pconv; /* n x T */
-	float *gmv;   /* n x T */
-	float *rho;   /* n */
-};
 
 /* ---- RNG ------------------------------------------------------------- */
 
@@ -224,7 +183,7 @@ uint64_t bd_sim_rng_seed(uint64_t seed, uint64_t stream)
 	return mix64(s ^ (stream * 0xd1b54a32d192ed03ULL + 0x2545f4914f6cdd1dULL));
 }
 
-static int rng_poisson(uint64_t *s, double lam)
+int bd__sim_poisson(uint64_t *s, double lam)
 {
 	double l = exp(-lam), p = 1.0;
 	int k = 0;
@@ -238,15 +197,8 @@ static int rng_poisson(uint64_t *s, double lam)
 	}
 }
 
-static double sigm(double z)
-{
-	return 1.0 / (1.0 + exp(-z));
-}
-
-static double logit(double p)
-{
-	return log(p / (1.0 - p));
-}
+#define sigm bd__sim_sigm
+#define logit bd__sim_logit
 
 /* ---- parameters ------------------------------------------------------ */
 
@@ -268,6 +220,55 @@ void bd_sim_params_default(bd_sim_params_t *p)
 	p->mean_delay_s = 1800;
 	p->day_seconds = 86400;
 	p->tail_shape = 2.5;
+	p->family = BD_SIM_WORLD_DEFAULT;
+}
+
+static const char *const family_names[BD_SIM_WORLD__COUNT] = {"default", "smooth", "sparse"};
+
+const char *bd_sim_family_name(int family)
+{
+	return family >= 0 && family < BD_SIM_WORLD__COUNT ? family_names[family] : NULL;
+}
+
+int bd_sim_family_parse(const char *name)
+{
+	for (int f = 0; name && f < BD_SIM_WORLD__COUNT; f++)
+		if (strcmp(name, family_names[f]) == 0)
+			return f;
+	return -EINVAL;
+}
+
+static void set_ladder(bd_sim_params_t *p, const double *c, int n)
+{
+	memset(p->coupon, 0, sizeof(p->coupon));
+	memcpy(p->coupon, c, sizeof(double) * (size_t)n);
+	p->n_treatments = n;
+}
+
+int bd_sim_params_family(bd_sim_params_t *p, int family)
+{
+	static const double ladder[] = {0, 2, 4, 8};
+	if (!p || !bd_sim_family_name(family))
+		return -EINVAL;
+	p->family = family;
+	switch (family) {
+	case BD_SIM_WORLD_SMOOTH:
+		bd__sim_smooth_params(p);
+		break;
+	case BD_SIM_WORLD_SPARSE:
+		bd__sim_sparse_params(p);
+		break;
+	default:
+		p->n_segments = 8;
+		set_ladder(p, ladder, (int)BD_ARRAY_SIZE(ladder));
+		p->mean_delay_s = 1800;
+	}
+	return 0;
+}
+
+void bd__sim_params_ladder(bd_sim_params_t *p, const double *c, int n)
+{
+	set_ladder(p, c, n);
 }
 
 BD_PRINTF(3, 4)
@@ -357,7 +358,13 @@ int bd_sim_params_set(bd_sim_params_t *p, const char *key, const char *value,
 
 	if (!key || !value)
 		return seterr(e, es, "missing key or value");
-	if (strcmp(key, "seed") == 0) {
+	if (strcmp(key, "world") == 0) {
+		int f = bd_sim_family_parse(value);
+		if (f < 0)
+			return seterr(e, es, "world: unknown family '%s' (known: default, smooth, sparse)",
+				      value);
+		rc = bd_sim_params_family(&q, f);
+	} else if (strcmp(key, "seed") == 0) {
 		char *end;
 		unsigned long long u;
 		errno = 0;
@@ -401,7 +408,7 @@ int bd_sim_params_set(bd_sim_params_t *p, const char *key, const char *value,
 		rc = parse_double(key, value, 1.5, 10, &q.tail_shape, e, es);
 	} else {
 		return seterr(e, es,
-			      "unknown simulator knob '%s' (known: seed, users, segments, dim, "
+			      "unknown simulator knob '%s' (known: world, seed, users, segments, dim, "
 			      "treatments, coupons, label_noise, feature_noise, heavy_tail, "
 			      "individual_sd, mean_delay_s, day_seconds, tail_shape)",
 			      key);
@@ -409,6 +416,49 @@ int bd_sim_params_set(bd_sim_params_t *p, const char *key, const char *value,
 	if (rc == 0)
 		*p = q;
 	return rc;
+}
+
+int bd_sim_params_set_list(bd_sim_params_t *p, const char *const *kv, int n, char *errstr,
+			   size_t errstr_size)
+{
+	bd_sim_params_t q;
+	if (!p || n < 0 || (n > 0 && !kv))
+		return seterr(errstr, errstr_size, "no settings");
+	q = *p;
+	/* pass 0: world= (it resets its family's knobs), pass 1: the rest */
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < n; k++) {
+			char key[64];
+			const char *eq = kv[k] ? strchr(kv[k], '=') : NULL;
+			size_t kl = eq ? (size_t)(eq - kv[k]) : 0;
+			int rc;
+			if (!eq || kl == 0 || kl >= sizeof(key))
+				return seterr(errstr, errstr_size, "'%s': expected KEY=VALUE",
+					      kv[k] ? kv[k] : "(null)");
+			memcpy(key, kv[k], kl);
+			key[kl] = '\0';
+			if ((strcmp(key, "world") == 0) != (pass == 0))
+				continue;
+			if ((rc = bd_sim_params_set(&q, key, eq + 1, errstr, errstr_size)))
+				return rc;
+		}
+	*p = q;
+	return 0;
+}
+
+int bd_sim_params_from_args(bd_sim_params_t *p, const char *world, const char *const *kv, int n,
+			    char *errstr, size_t errstr_size)
+{
+	bd_sim_params_t q;
+	if (!p)
+		return seterr(errstr, errstr_size, "no parameters");
+	bd_sim_params_default(&q);
+	if (world && bd_sim_params_set(&q, "world", world, errstr, errstr_size))
+		return -EINVAL;
+	if (bd_sim_params_set_list(&q, kv, n, errstr, errstr_size))
+		return -EINVAL;
+	*p = q;
+	return 0;
 }
 
 static int range_d(const char *key, double v, double lo, double hi, char *e, size_t es)
@@ -430,6 +480,8 @@ int bd_sim_params_validate(const bd_sim_params_t *p, char *e, size_t es)
 	int rc;
 	if (!p)
 		return seterr(e, es, "no parameters");
+	if (!bd_sim_family_name(p->family))
+		return seterr(e, es, "world: family %d is unknown", p->family);
 	if ((rc = range_i("users", p->n_users, 1, BD_SIM_MAX_USERS, e, es)) ||
 	    (rc = range_i("segments", p->n_segments, 1, BD_SIM_MAX_SEGMENTS, e, es)) ||
 	    (rc = range_i("dim", p->dim, 1, BD_SIM_MAX_DIM, e, es)) ||
@@ -472,36 +524,54 @@ static double wnorm(double x, double mu, double sd)
 	return s / (sd * sqrt(2.0 * M_PI));
 }
 
-static void profile_init(struct profile *pr, const double wts[5], const double shift_h[N_PEAKS])
+void bd__sim_profile_make(struct bd__sim_profile *pr, double floor, int n_peaks, const double *a,
+			  const double *mu, const double *sd, double day, double day_mu)
 {
-	pr->floor = wts[0];
-	pr->norm = wts[0] + 0.5 * wts[4];
-	for (int k = 0; k < N_PEAKS; k++) {
-		pr->a[k] = wts[1 + k];
-		pr->mu[k] = wrap01((peak_mu_h[k] + shift_h[k]) / 24.0);
-		pr->sd[k] = peak_sd_h[k] / 24.0;
-		pr->norm += wts[1 + k];
+	memset(pr, 0, sizeof(*pr));
+	if (n_peaks > BD__SIM_MAX_PEAKS)
+		n_peaks = BD__SIM_MAX_PEAKS;
+	pr->floor = floor;
+	pr->norm = floor + 0.5 * day;
+	pr->n_peaks = n_peaks;
+	for (int k = 0; k < n_peaks; k++) {
+		pr->a[k] = a[k];
+		pr->mu[k] = wrap01(mu[k]);
+		pr->sd[k] = sd[k];
+		pr->norm += a[k];
 	}
-	pr->day = wts[4];
+	pr->day = day;
+	pr->day_mu = day_mu;
 }
 
-static double profile_eval(const struct profile *pr, double x)
+/* The default family's profile: weights (floor, lunch, dinner, late,
+ * daytime) and peak shifts in hours. */
+static void profile_init(struct bd__sim_profile *pr, const double wts[5], const double shift_h[N_PEAKS])
+{
+	double mu[N_PEAKS], sd[N_PEAKS];
+	for (int k = 0; k < N_PEAKS; k++) {
+		mu[k] = (peak_mu_h[k] + shift_h[k]) / 24.0;
+		sd[k] = peak_sd_h[k] / 24.0;
+	}
+	bd__sim_profile_make(pr, wts[0], N_PEAKS, wts + 1, mu, sd, wts[4], DAY_PEAK_FRAC);
+}
+
+static double profile_eval(const struct bd__sim_profile *pr, double x)
 {
 	double f = pr->floor;
 	x = wrap01(x);
-	for (int k = 0; k < N_PEAKS; k++)
+	for (int k = 0; k < pr->n_peaks; k++)
 		f += pr->a[k] * wnorm(x, pr->mu[k], pr->sd[k]);
-	f += pr->day * 0.5 * (1.0 + cos(2.0 * M_PI * (x - DAY_PEAK_FRAC)));
+	f += pr->day * 0.5 * (1.0 + cos(2.0 * M_PI * (x - pr->day_mu)));
 	return f / pr->norm;
 }
 
-static double profile_sample(const struct profile *pr, uint64_t *r)
+static double profile_sample(const struct bd__sim_profile *pr, uint64_t *r)
 {
 	double u = bd_sim_rng_uniform(r) * pr->norm;
 	if (u < pr->floor)
 		return bd_sim_rng_uniform(r);
 	u -= pr->floor;
-	for (int k = 0; k < N_PEAKS; k++) {
+	for (int k = 0; k < pr->n_peaks; k++) {
 		if (u < pr->a[k])
 			return wrap01(pr->mu[k] + pr->sd[k] * bd_sim_rng_normal(r));
 		u -= pr->a[k];
@@ -509,14 +579,14 @@ static double profile_sample(const struct profile *pr, uint64_t *r)
 	for (;;) { /* density prop. to 1 + cos(2 pi y) on [-1/2, 1/2) */
 		double y = bd_sim_rng_uniform(r) - 0.5;
 		if (bd_sim_rng_uniform(r) * 2.0 < 1.0 + cos(2.0 * M_PI * y))
-			return wrap01(DAY_PEAK_FRAC + y);
+			return wrap01(pr->day_mu + y);
 	}
 }
 
 double bd_sim_traffic_profile(double day_frac)
 {
 	static const double zero[N_PEAKS] = {0, 0, 0};
-	struct profile pr;
+	struct bd__sim_profile pr;
 	profile_init(&pr, ref_w, zero);
 	return profile_eval(&pr, day_frac);
 }
@@ -536,45 +606,74 @@ double bd_sim_world_profile(const bd_sim_world_t *w, double day_frac)
 
 /* ---- world construction ---------------------------------------------- */
 
+void bd__sim_segment_draw(struct bd__sim_segment *s, const char *name,
+			  const struct bd__sim_arch_response *a, double sd, uint64_t *r)
+{
+	double p0 = fmin(a->p0 * exp(sd * bd_sim_rng_normal(r)), 0.5);
+
+	s->name = name;
+	s->share = a->share * exp(0.2 * bd_sim_rng_normal(r));
+	s->logit_p0 = logit(p0);
+	s->b_fast = a->b_fast * exp(sd * bd_sim_rng_normal(r));
+	s->b_slow = a->b_slow * exp(sd * bd_sim_rng_normal(r));
+	s->b_thr = a->b_thr * exp(sd * bd_sim_rng_normal(r));
+	s->b_val = a->b_val * exp(sd * bd_sim_rng_normal(r));
+	s->logit_rho = logit(a->rho) + sd * bd_sim_rng_normal(r);
+	s->gmv = a->gmv * exp(0.7 * sd * bd_sim_rng_normal(r));
+	s->xo = a->xo * exp(sd * bd_sim_rng_normal(r));
+}
+
+void bd__sim_response_dirs(struct bd__sim_segment *s, uint64_t *r)
+{
+	for (int q = 0; q < N_RESP; q++) {
+		double nn = 0;
+		for (int j = 0; j < LAT_S; j++) {
+			s->wdir[q][j] = bd_sim_rng_normal(r);
+			nn += s->wdir[q][j] * s->wdir[q][j];
+		}
+		nn = sqrt(nn);
+		for (int j = 0; j < LAT_S; j++)
+			s->wdir[q][j] /= nn > 0 ? nn : 1;
+	}
+}
+
+void bd__sim_response_z(const struct bd__sim_segment *sg, const double e[BD__SIM_LAT_S],
+			uint64_t *r, double z[BD__SIM_N_RESP])
+{
+	for (int q = 0; q < N_RESP; q++) {
+		double d = 0;
+		for (int j = 0; j < LAT_S; j++)
+			d += sg->wdir[q][j] * e[j];
+		z[q] = sqrt(RESP_R2) * d + sqrt(1.0 - RESP_R2) * bd_sim_rng_normal(r);
+	}
+}
+
 static void make_segments(bd_sim_world_t *w, uint64_t *r)
 {
-	double tot = 0;
 	for (int k = 0; k < w->S; k++) {
 		const struct archetype *a = &archetypes[k % N_ARCH];
-		struct segment *s = &w->seg[k];
+		struct bd__sim_segment *s = &w->seg[k];
 		double sd = k < N_ARCH ? 0.12 : 0.35;
 		double wts[5] = {a->pf, a->pl, a->pd, a->pn, a->pday}, shift[N_PEAKS];
-		double p0 = fmin(a->p0 * exp(sd * bd_sim_rng_normal(r)), 0.5);
 
-		s->name = a->name;
-		s->share = a->share * exp(0.2 * bd_sim_rng_normal(r));
-		tot += s->share;
-		s->logit_p0 = logit(p0);
-		s->b_fast = a->b_fast * exp(sd * bd_sim_rng_normal(r));
-		s->b_slow = a->b_slow * exp(sd * bd_sim_rng_normal(r));
-		s->b_thr = a->b_thr * exp(sd * bd_sim_rng_normal(r));
-		s->b_val = a->b_val * exp(sd * bd_sim_rng_normal(r));
-		s->logit_rho = logit(a->rho) + sd * bd_sim_rng_normal(r);
-		s->gmv = a->gmv * exp(0.7 * sd * bd_sim_rng_normal(r));
-		s->xo = a->xo * exp(sd * bd_sim_rng_normal(r));
+		bd__sim_segment_draw(s, a->name, &a->r, sd, r);
 		for (int j = 0; j < LAT_S; j++)
 			s->centre[j] = CENTRE_SD * bd_sim_rng_normal(r);
-		for (int q = 0; q < N_RESP; q++) {
-			double nn = 0;
-			for (int j = 0; j < LAT_S; j++) {
-				s->wdir[q][j] = bd_sim_rng_normal(r);
-				nn += s->wdir[q][j] * s->wdir[q][j];
-			}
-			nn = sqrt(nn);
-			for (int j = 0; j < LAT_S; j++)
-				s->wdir[q][j] /= nn > 0 ? nn : 1;
-		}
+		bd__sim_response_dirs(s, r);
 		for (int q = 0; q < 5; q++)
 			wts[q] *= exp(0.2 * bd_sim_rng_normal(r));
 		for (int q = 0; q < N_PEAKS; q++)
 			shift[q] = 0.3 * bd_sim_rng_normal(r);
 		profile_init(&s->prof, wts, shift);
 	}
+	bd__sim_finish_shares(w);
+}
+
+void bd__sim_finish_shares(bd_sim_world_t *w)
+{
+	double tot = 0;
+	for (int k = 0; k < w->S; k++)
+		tot += w->seg[k].share;
 	for (int k = 0; k < w->S; k++) {
 		w->seg[k].share /= tot;
 		w->cum_share[k] = (k ? w->cum_share[k - 1] : 0) + w->seg[k].share;
@@ -600,7 +699,7 @@ static void make_feature_map(bd_sim_world_t *w, uint64_t *r)
 	}
 }
 
-static int pick_segment(const bd_sim_world_t *w, double u)
+int bd__sim_pick_segment(const bd_sim_world_t *w, double u)
 {
 	int lo = 0, hi = w->S - 1;
 	while (lo < hi) {
@@ -616,7 +715,7 @@ static int pick_segment(const bd_sim_world_t *w, double u)
 /* Draws a user's segment, within-segment offset e and latent u. */
 static int draw_latent(const bd_sim_world_t *w, uint64_t *r, double e[LAT_S], double u[LAT])
 {
-	int s = pick_segment(w, bd_sim_rng_uniform(r));
+	int s = bd__sim_pick_segment(w, bd_sim_rng_uniform(r));
 	int c;
 	for (int j = 0; j < LAT_S; j++) {
 		e[j] = bd_sim_rng_normal(r);
@@ -680,9 +779,23 @@ static void pilot_standardise(bd_sim_world_t *w)
 	free(s1);
 }
 
-static double lift_shape(const struct segment *s, const bd_sim_world_t *w, int t)
+static double lift_shape(const struct bd__sim_segment *s, const bd_sim_world_t *w, int t)
 {
 	return s->b_fast * w->g_fast[t] + s->b_slow * w->g_slow[t] + s->b_thr * w->g_thr[t];
+}
+
+void bd__sim_store_responses(bd_sim_world_t *w, int i, int s, double a, double m, double v,
+			     double rho)
+{
+	const struct bd__sim_segment *sg = &w->seg[s];
+	w->useg[i] = (uint8_t)s;
+	w->rho[i] = (float)rho;
+	for (int t = 0; t < w->T; t++) {
+		double pc = sigm(a + m * lift_shape(sg, w, t));
+		pc = fmin(fmax(pc, PCONV_MIN), PCONV_MAX);
+		w->pconv[(size_t)i * (size_t)w->T + (size_t)t] = (float)pc;
+		w->gmv[(size_t)i * (size_t)w->T + (size_t)t] = (float)(v * exp(sg->b_val * w->g_slow[t]));
+	}
 }
 
 static void make_user(bd_sim_world_t *w, int i, double *tmp)
@@ -691,27 +804,15 @@ static void make_user(bd_sim_world_t *w, int i, double *tmp)
 	double e[LAT_S], u[LAT], z[N_RESP];
 	double sd = w->p.individual_sd, a, m, v, rho;
 	int s = draw_latent(w, &r, e, u);
-	const struct segment *sg = &w->seg[s];
+	const struct bd__sim_segment *sg = &w->seg[s];
 	float *x = w->x + (size_t)i * (size_t)w->dim;
 
-	w->useg[i] = (uint8_t)s;
-	for (int q = 0; q < N_RESP; q++) {
-		double d = 0;
-		for (int j = 0; j < LAT_S; j++)
-			d += sg->wdir[q][j] * e[j];
-		z[q] = sqrt(RESP_R2) * d + sqrt(1.0 - RESP_R2) * bd_sim_rng_normal(&r);
-	}
+	bd__sim_response_z(sg, e, &r, z);
 	a = sg->logit_p0 + sd * z[0];
 	m = exp(sd * z[1]);
 	v = sg->gmv * exp(sd * z[2]);
 	rho = sigm(sg->logit_rho + sd * z[3]);
-	w->rho[i] = (float)rho;
-	for (int t = 0; t < w->T; t++) {
-		double pc = sigm(a + m * lift_shape(sg, w, t));
-		pc = fmin(fmax(pc, PCONV_MIN), PCONV_MAX);
-		w->pconv[(size_t)i * (size_t)w->T + (size_t)t] = (float)pc;
-		w->gmv[(size_t)i * (size_t)w->T + (size_t)t] = (float)(v * exp(sg->b_val * w->g_slow[t]));
-	}
+	bd__sim_store_responses(w, i, s, a, m, v, rho);
 	raw_map(w, u, tmp);
 	for (int j = 0; j < w->dim; j++) {
 		double std = (tmp[j] - w->fmean[j]) / w->fsd[j];
@@ -895,11 +996,24 @@ int bd_sim_world_new(const bd_sim_params_t *p, bd_sim_world_t **wp)
 		w->g_thr[t] = (sigm(c - 6.0) - s0) / (1.0 - s0);
 	}
 	r = bd_sim_rng_seed(p->seed, STREAM_WORLD);
-	make_segments(w, &r);
-	make_feature_map(w, &r);
-	pilot_standardise(w);
-	for (int i = 0; i < w->n; i++)
-		make_user(w, i, tmp);
+	switch (p->family) {
+	case BD_SIM_WORLD_SMOOTH:
+		bd__sim_smooth_build(w, &r);
+		for (int i = 0; i < w->n; i++)
+			bd__sim_smooth_user(w, i);
+		break;
+	case BD_SIM_WORLD_SPARSE:
+		bd__sim_sparse_build(w, &r);
+		for (int i = 0; i < w->n; i++)
+			bd__sim_sparse_user(w, i);
+		break;
+	default:
+		make_segments(w, &r);
+		make_feature_map(w, &r);
+		pilot_standardise(w);
+		for (int i = 0; i < w->n; i++)
+			make_user(w, i, tmp);
+	}
 	free(tmp);
 	rc = fit_logging_score(w, &r);
 	if (rc != 0) {
@@ -1016,7 +1130,7 @@ static double draw_order_value(const bd_sim_world_t *w, double mean, uint64_t *r
 void bd_sim_outcome(const bd_sim_world_t *w, int i, int t, uint64_t *rng, bd_sim_outcome_t *o)
 {
 	double p = bd_sim_user_pconv(w, i, t), L = w->p.label_noise;
-	const struct segment *sg = &w->seg[w->useg[i]];
+	const struct bd__sim_segment *sg = &w->seg[w->useg[i]];
 	int conv = bd_sim_rng_uniform(rng) < p;
 
 	memset(o, 0, sizeof(*o));
@@ -1031,7 +1145,7 @@ void bd_sim_outcome(const bd_sim_world_t *w, int i, int t, uint64_t *rng, bd_sim
 	if (!conv)
 		return;
 	o->converted = 1;
-	o->orders = 1 + rng_poisson(rng, sg->xo);
+	o->orders = 1 + bd__sim_poisson(rng, sg->xo);
 	{
 		double mean = bd_sim_user_order_value(w, i, t) / (1.0 + sg->xo);
 		for (int k = 0; k < o->orders; k++)
@@ -1043,7 +1157,21 @@ void bd_sim_outcome(const bd_sim_world_t *w, int i, int t, uint64_t *rng, bd_sim
 		o->redeemed = 1;
 		o->cost = w->p.coupon[t];
 	}
-	o->delay_s = w->p.mean_delay_s > 0 ? -w->p.mean_delay_s * log(1.0 - bd_sim_rng_uniform(rng)) : 0;
+	o->delay_s = bd_sim_delay(w, rng);
+}
+
+double bd_sim_delay(const bd_sim_world_t *w, uint64_t *rng)
+{
+	if (!(w->p.mean_delay_s > 0))
+		return 0;
+	switch (w->p.family) {
+	case BD_SIM_WORLD_SMOOTH:
+		return bd__sim_smooth_delay(w, rng);
+	case BD_SIM_WORLD_SPARSE:
+		return bd__sim_sparse_delay(w, rng);
+	default:
+		return -w->p.mean_delay_s * log(1.0 - bd_sim_rng_uniform(rng));
+	}
 }
 
 /* ---- arrivals -------------------------------------------------------- */
@@ -1328,6 +1456,30 @@ int bd_sim_uniform_value(const bd_sim_world_t *w, const int *users, int n, doubl
 		*value = V / w->T;
 	if (spend)
 		*spend = S / w->T;
+	return 0;
+}
+
+int bd_sim_control_value(const bd_sim_world_t *w, const int *users, int n, double *value)
+{
+	double V = 0;
+	if (check_users(w, users, n) != 0)
+		return -EINVAL;
+	for (int k = 0; k < n; k++)
+		V += bd_sim_user_ev(w, user_at(users, k), 0);
+	if (value)
+		*value = V;
+	return 0;
+}
+
+int bd_sim_uniform_value_at(const bd_sim_world_t *w, const int *users, int n, double spend,
+			    double *value)
+{
+	double V0, Vu, Su;
+	if (!(spend >= 0) || bd_sim_control_value(w, users, n, &V0) != 0 ||
+	    bd_sim_uniform_value(w, users, n, &Vu, &Su) != 0)
+		return -EINVAL;
+	if (value)
+		*value = V0 + (Su > 0 ? fmin(1.0, spend / Su) : 0.0) * (Vu - V0);
 	return 0;
 }
 

@@ -29,6 +29,23 @@ static bd_sim_world_t *make_world(uint64_t seed, int users, int T)
 	return w;
 }
 
+static const int families[] = {BD_SIM_WORLD_DEFAULT, BD_SIM_WORLD_SMOOTH, BD_SIM_WORLD_SPARSE};
+#define N_FAMILIES ((int)(sizeof(families) / sizeof(families[0])))
+
+/* A world of @p family at its own defaults (coupons, segments, delays). */
+static bd_sim_world_t *make_family(int family, uint64_t seed, int users)
+{
+	bd_sim_params_t p;
+	bd_sim_world_t *w = NULL;
+	bd_sim_params_default(&p);
+	assert_int_equal(bd_sim_params_family(&p, family), 0);
+	p.seed = seed;
+	p.n_users = users;
+	assert_int_equal(bd_sim_world_new(&p, &w), 0);
+	assert_non_null(w);
+	return w;
+}
+
 /* ---- parameters ------------------------------------------------------ */
 
 static void test_params(void **state)
@@ -89,6 +106,42 @@ static void test_params(void **state)
 	assert_int_equal(bd_sim_params_set(&p, "treatments", "2", err, sizeof(err)), 0);
 	assert_true(p.coupon[1] == 3 && p.coupon[2] == 0);
 
+	/* world families: names, their own knobs, the order of -p settings */
+	for (int f = 0; f < BD_SIM_WORLD__COUNT; f++)
+		assert_int_equal(bd_sim_family_parse(bd_sim_family_name(f)), f);
+	assert_null(bd_sim_family_name(BD_SIM_WORLD__COUNT));
+	assert_int_equal(bd_sim_family_parse("nope"), -EINVAL);
+	q = p;
+	assert_int_equal(bd_sim_params_set(&p, "world", "nope", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown family 'nope'"));
+	assert_memory_equal(&p, &q, sizeof(p));
+	assert_int_equal(bd_sim_params_set(&p, "world", "sparse", err, sizeof(err)), 0);
+	assert_int_equal(p.family, BD_SIM_WORLD_SPARSE);
+	assert_int_equal(p.n_treatments, 6);
+	assert_true(p.coupon[5] == 10 && p.n_segments == 6 && p.mean_delay_s == 2700);
+	assert_true(p.seed == q.seed && p.n_users == q.n_users && p.label_noise == q.label_noise);
+	assert_int_equal(bd_sim_params_set(&p, "world", "smooth", err, sizeof(err)), 0);
+	assert_true(p.family == BD_SIM_WORLD_SMOOTH && p.n_treatments == 5 && p.coupon[4] == 12 &&
+		    p.coupon[5] == 0);
+	assert_int_equal(bd_sim_params_set(&p, "world", "default", err, sizeof(err)), 0);
+	assert_true(p.family == 0 && p.n_treatments == 4 && p.coupon[3] == 8 && p.n_segments == 8);
+	{
+		const char *kv[] = {"coupons=0,5", "world=sparse", "seed=9"};
+		const char *bad[] = {"seed=3", "coupons"};
+		bd_sim_params_t r;
+		bd_sim_params_default(&r);
+		assert_int_equal(bd_sim_params_set_list(&r, kv, 3, err, sizeof(err)), 0);
+		assert_true(r.family == BD_SIM_WORLD_SPARSE && r.n_treatments == 2 && r.coupon[1] == 5);
+		assert_true(r.seed == 9 && r.n_segments == 6);
+		q = r;
+		assert_int_equal(bd_sim_params_set_list(&r, bad, 2, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "expected KEY=VALUE"));
+		assert_memory_equal(&r, &q, sizeof(r));
+		r.family = 7;
+		assert_int_equal(bd_sim_params_validate(&r, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "world"));
+	}
+	bd_sim_params_default(&p);
 	p.coupon[0] = 1;
 	assert_int_equal(bd_sim_params_validate(&p, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "control"));
@@ -121,32 +174,40 @@ static int worlds_equal(const bd_sim_world_t *a, const bd_sim_world_t *b, int n)
 
 static void test_determinism(void **state)
 {
-	bd_sim_world_t *a = make_world(42, 2000, 4), *b = make_world(42, 2000, 4);
-	bd_sim_world_t *c = make_world(43, 2000, 4), *small = make_world(42, 300, 4);
-	uint64_t r1 = 5, r2 = 5;
-	bd_sim_outcome_t o1, o2;
 	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++) {
+		bd_sim_world_t *a = make_family(families[f], 42, 2000);
+		bd_sim_world_t *b = make_family(families[f], 42, 2000);
+		bd_sim_world_t *c = make_family(families[f], 43, 2000);
+		bd_sim_world_t *small = make_family(families[f], 42, 300);
+		bd_sim_world_t *other = make_family(families[(f + 1) % N_FAMILIES], 42, 2000);
+		int T = bd_sim_n_treatments(a);
+		uint64_t r1 = 5, r2 = 5;
+		bd_sim_outcome_t o1, o2;
 
-	assert_true(worlds_equal(a, b, 2000));
-	assert_false(worlds_equal(a, c, 2000));
-	assert_true(worlds_equal(a, small, 300)); /* a world is a prefix of a bigger one */
-	for (int k = 0; k < 1000; k++) {
-		bd_sim_outcome(a, k, k % 4, &r1, &o1);
-		bd_sim_outcome(b, k, k % 4, &r2, &o2);
-		assert_memory_equal(&o1, &o2, sizeof(o1));
+		assert_true(worlds_equal(a, b, 2000));
+		assert_false(worlds_equal(a, c, 2000));
+		assert_true(worlds_equal(a, small, 300)); /* a prefix of a bigger world */
+		if (bd_sim_n_treatments(other) == T)
+			assert_false(worlds_equal(a, other, 2000));
+		for (int k = 0; k < 1000; k++) {
+			bd_sim_outcome(a, k, k % T, &r1, &o1);
+			bd_sim_outcome(b, k, k % T, &r2, &o2);
+			assert_memory_equal(&o1, &o2, sizeof(o1));
+		}
+		bd_sim_world_free(a);
+		bd_sim_world_free(b);
+		bd_sim_world_free(c);
+		bd_sim_world_free(small);
+		bd_sim_world_free(other);
 	}
-	bd_sim_world_free(a);
-	bd_sim_world_free(b);
-	bd_sim_world_free(c);
-	bd_sim_world_free(small);
 }
 
-static void test_ranges(void **state)
+static void check_ranges(int family)
 {
-	bd_sim_world_t *w = make_world(1, 5000, 4);
+	bd_sim_world_t *w = make_family(family, 1, 5000);
 	int T = bd_sim_n_treatments(w), S = bd_sim_n_segments(w);
 	double share = 0;
-	(void)state;
 
 	for (int k = 0; k < S; k++) {
 		assert_non_null(bd_sim_segment_name(w, k));
@@ -167,9 +228,10 @@ static void test_ranges(void **state)
 			assert_true(p > 0 && p < 1);
 			assert_true(isfinite(v) && v > 0 && isfinite(c) && c >= 0);
 			assert_true(fabs(v - p * bd_sim_user_order_value(w, i, t)) <= 1e-9 * v);
-			if (t > 0) { /* the default ladder is increasing */
+			if (t > 0) { /* every family's ladder is increasing */
 				assert_true(c > 0);
-				assert_true(p >= bd_sim_user_pconv(w, i, t - 1));
+				if (family != BD_SIM_WORLD_SPARSE) /* sparse: do-not-disturb */
+					assert_true(p >= bd_sim_user_pconv(w, i, t - 1));
 				assert_true(c > bd_sim_user_ec(w, i, t - 1));
 			}
 		}
@@ -177,23 +239,30 @@ static void test_ranges(void **state)
 	bd_sim_world_free(w);
 }
 
-static void test_aggregates(void **state)
+static void test_ranges(void **state)
 {
-	bd_sim_world_t *w = make_world(1, 20000, 4);
+	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++)
+		check_ranges(families[f]);
+}
+
+static void check_aggregates(int family)
+{
+	bd_sim_world_t *w = make_family(family, 1, 20000);
 	int n = bd_sim_n_users(w), T = bd_sim_n_treatments(w), S = bd_sim_n_segments(w);
 	double pc[BD_SIM_MAX_T] = {0};
 	double seg_lift_min = INFINITY, seg_lift_max = -INFINITY;
-	(void)state;
 
 	for (int i = 0; i < n; i++)
 		for (int t = 0; t < T; t++)
 			pc[t] += bd_sim_user_pconv(w, i, t) / n;
 	assert_true(pc[0] > 0.02 && pc[0] < 0.08); /* a few percent */
-	for (int t = 1; t < T; t++) {
+	for (int t = 1; t < T; t++) { /* a few to tens of relative percent */
 		double lift = pc[t] / pc[0] - 1;
-		assert_true(lift > 0.02 && lift < 0.6);
+		assert_true(lift > 0.01 && lift < 0.6);
 		assert_true(pc[t] > pc[t - 1]);
 	}
+	assert_true(pc[T - 1] / pc[0] - 1 > 0.1);
 	/* strong heterogeneity: top-coupon lift differs a lot across segments */
 	for (int k = 0; k < S; k++) {
 		double a = 0, b = 0;
@@ -209,15 +278,23 @@ static void test_aggregates(void **state)
 	bd_sim_world_free(w);
 }
 
+static void test_aggregates(void **state)
+{
+	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++)
+		check_aggregates(families[f]);
+}
+
 /* ---- outcome sampling ------------------------------------------------ */
 
-static void check_outcome_means(double label_noise, double heavy_tail)
+static void check_outcome_means(int family, double label_noise, double heavy_tail)
 {
 	bd_sim_params_t p;
 	bd_sim_world_t *w;
 	const int draws = 200000;
 	uint64_t rng = 99;
 	bd_sim_params_default(&p);
+	assert_int_equal(bd_sim_params_family(&p, family), 0);
 	p.n_users = 1000;
 	p.label_noise = label_noise;
 	p.heavy_tail = heavy_tail;
@@ -273,8 +350,40 @@ static void check_outcome_means(double label_noise, double heavy_tail)
 static void test_outcome_means(void **state)
 {
 	(void)state;
-	check_outcome_means(0, 0);
-	check_outcome_means(0.3, 0.3); /* the noise knobs are mean-preserving */
+	for (int f = 0; f < N_FAMILIES; f++) {
+		check_outcome_means(families[f], 0, 0);
+		check_outcome_means(families[f], 0.3, 0.3); /* the noise knobs are mean-preserving */
+	}
+}
+
+/* Every family's delays have mean mean_delay_s, in different shapes:
+ * exponential (default), lognormal (smooth, median ~0.49 of the mean), a
+ * fast/slow mixture (sparse: a quarter within 0.1 of the mean). */
+static void test_delays(void **state)
+{
+	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++) {
+		bd_sim_world_t *w = make_family(families[f], 1, 100);
+		double M = bd_sim_world_params(w)->mean_delay_s, sum = 0, below_median = 0, fast = 0;
+		const int n = 200000;
+		uint64_t rng = 17;
+		for (int k = 0; k < n; k++) {
+			double d = bd_sim_delay(w, &rng);
+			assert_true(d >= 0);
+			sum += d;
+			below_median += d < 0.49 * M;
+			fast += d < 0.1 * M;
+		}
+		/* P(d < 0.49 M), P(d < 0.1 M): exponential 0.387, 0.095; lognormal
+		 * 0.5, 0.093; mixture 0.65, 0.242 */
+		double below = families[f] == BD_SIM_WORLD_SMOOTH   ? 0.5
+			       : families[f] == BD_SIM_WORLD_SPARSE ? 0.65
+								     : 1 - exp(-0.49);
+		assert_true(fabs(sum / n / M - 1) < 0.03);
+		assert_true(fabs(below_median / n - below) < 0.01);
+		assert_true(fabs(fast / n - (families[f] == BD_SIM_WORLD_SPARSE ? 0.242 : 0.094)) < 0.01);
+		bd_sim_world_free(w);
+	}
 }
 
 static void test_rng(void **state)
@@ -366,16 +475,74 @@ static void test_profile_and_arrivals(void **state)
 	bd_sim_world_free(w);
 }
 
+/* The largest ratio of the world's density to its density 15 minutes
+ * earlier or later: bursts change within minutes, meal peaks do not. */
+static double steepest_change(const bd_sim_world_t *w)
+{
+	double worst = 0, q = 0.25 / 24;
+	for (int k = 0; k < 2880; k++) {
+		double x = k / 2880.0, f = bd_sim_world_profile(w, x);
+		worst = fmax(worst, f / bd_sim_world_profile(w, x - q));
+		worst = fmax(worst, f / bd_sim_world_profile(w, x + q));
+	}
+	return worst;
+}
+
+/* Every family's profiles integrate to 1 and its arrivals follow them;
+ * smooth peaks in the evening, sparse comes in bursts. */
+static void test_family_traffic(void **state)
+{
+	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++) {
+		bd_sim_world_t *w = make_family(families[f], 3, 2000);
+		const int n = 40000;
+		double *ts = malloc(sizeof(double) * n), day = bd_sim_world_params(w)->day_seconds;
+		int *us = malloc(sizeof(int) * n), bins[96] = {0}, busiest = 0, evening = 0, lunch = 0;
+		uint64_t rng = 13;
+
+		assert_true(fabs(integrate01(f_world, w) - 1) < 1e-6);
+		g_world = w;
+		for (int k = 0; k < bd_sim_n_segments(w); k++)
+			assert_true(fabs(integrate01(f_seg, &k) - 1) < 1e-6);
+		assert_int_equal(bd_sim_day_arrivals(w, n, &rng, ts, us), 0);
+		for (int k = 0; k < n; k++) {
+			assert_true(ts[k] >= 0 && ts[k] < day);
+			assert_true(k == 0 || ts[k] >= ts[k - 1]);
+			bins[(int)(ts[k] / day * 96)]++;
+			evening += ts[k] >= 19.5 * 3600 && ts[k] < 21.5 * 3600;
+			lunch += ts[k] >= 11 * 3600 && ts[k] < 13 * 3600;
+		}
+		for (int b = 0; b < 96; b++)
+			busiest = bins[b] > busiest ? bins[b] : busiest;
+		switch (families[f]) {
+		case BD_SIM_WORLD_SMOOTH: /* evening peak, quiet lunch */
+			assert_true(evening > 3 * lunch);
+			assert_true(bd_sim_world_profile(w, 20.5 / 24) > 2 * bd_sim_world_profile(w, 8.5 / 24));
+			assert_true(steepest_change(w) < 2);
+			break;
+		case BD_SIM_WORLD_SPARSE: /* push bursts */
+			assert_true(steepest_change(w) > 4);
+			assert_true(busiest > 6 * n / 96);
+			break;
+		default: /* lunch and dinner */
+			assert_true(lunch > evening / 2 && lunch > 2 * n / 12);
+			assert_true(steepest_change(w) < 2);
+		}
+		free(ts);
+		free(us);
+		bd_sim_world_free(w);
+	}
+}
+
 /* ---- oracle ---------------------------------------------------------- */
 
-static void test_oracle(void **state)
+static void check_oracle(int family)
 {
-	bd_sim_world_t *w = make_world(5, 5000, 4);
+	bd_sim_world_t *w = make_family(family, 5, 5000);
 	int n = bd_sim_n_users(w), T = bd_sim_n_treatments(w);
-	double vmax = 0, v0 = 0, V, S, lam, Vall, Sall, Vu, Su, prev = -1;
+	double vmax = 0, v0 = 0, V, S, lam, Vall, Sall, Vu, Su, prev = -1, Vc, Vua;
 	int *tr = malloc(sizeof(int) * (size_t)n), *twice = malloc(sizeof(int) * 2 * (size_t)n);
 	double budgets[41], cv[41], cs[41], cl[41];
-	(void)state;
 
 	for (int i = 0; i < n; i++) {
 		double m = 0;
@@ -391,6 +558,15 @@ static void test_oracle(void **state)
 	assert_true(V == Vall && S == Sall);
 	assert_int_equal(bd_sim_oracle(w, NULL, n, 0, &V, &S, &lam), 0);
 	assert_true(fabs(V - v0) < 1e-9 * v0 && S == 0);
+	/* all-control: its value is v0 and it spends nothing */
+	assert_int_equal(bd_sim_control_value(w, NULL, n, &Vc), 0);
+	assert_true(fabs(Vc - v0) < 1e-9 * v0);
+	for (int i = 0; i < n; i++)
+		tr[i] = 0;
+	assert_int_equal(bd_sim_policy_value(w, NULL, n, tr, &V, &S), 0);
+	assert_true(S == 0 && fabs(V - v0) < 1e-9 * v0);
+	assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, 0, &Vua), 0);
+	assert_true(fabs(Vua - v0) < 1e-9 * v0);
 
 	/* monotone, within budget, agrees with the curve */
 	for (int q = 0; q <= 40; q++)
@@ -416,6 +592,11 @@ static void test_oracle(void **state)
 			assert_int_equal(bd_sim_policy_value(w, NULL, n, tr, &pv, &ps), 0);
 			assert_true(fabs(pv - va) < 1e-9 * va && fabs(ps - sa) < 1e-9 * (1 + sa));
 		}
+		/* never below uniform at the same spend */
+		assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, budgets[q], &Vua), 0);
+		assert_true(V >= Vua - 1e-9 * V);
+		if (q > 0 && q < 30)
+			assert_true(V - v0 > 1.2 * (Vua - v0));
 		/* concave: repeated arrivals at twice the budget give twice the value */
 		if (q % 10 == 5) {
 			double V2;
@@ -431,6 +612,13 @@ static void test_oracle(void **state)
 	assert_int_equal(bd_sim_oracle(w, NULL, n, Su, &V, &S, &lam), 0);
 	assert_true(V > Vu);
 	assert_true(V - v0 > 1.3 * (Vu - v0));
+	assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, Su, &Vua), 0);
+	assert_true(fabs(Vua - Vu) < 1e-9 * Vu);
+	assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, 2 * Su, &Vua), 0);
+	assert_true(fabs(Vua - Vu) < 1e-9 * Vu); /* it cannot spend more */
+	assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, Su / 4, &Vua), 0);
+	assert_true(fabs(Vua - (v0 + (Vu - v0) / 4)) < 1e-9 * Vu);
+	assert_int_equal(bd_sim_uniform_value_at(w, NULL, n, -1, &Vua), -EINVAL);
 
 	/* errors */
 	twice[0] = n;
@@ -448,13 +636,23 @@ static void test_oracle(void **state)
 	bd_sim_world_free(w);
 }
 
+static void test_oracle(void **state)
+{
+	(void)state;
+	for (int f = 0; f < N_FAMILIES; f++)
+		check_oracle(families[f]);
+}
+
 static void test_oracle_bruteforce(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 4; seed++) {
-		bd_sim_world_t *w = make_world(seed, 6, 3);
-		const int n = 6, T = 3;
-		double ev[6][3], ec[6][3], maxsingle = 0, total = 0;
+	for (uint64_t seed = 1; seed <= 4 + 2 * N_FAMILIES; seed++) {
+		/* seeds 1-4 the default world at 3 treatments, then each family at
+		 * its own ladder (up to 6^6 allocations) */
+		int fam = seed <= 4 ? -1 : families[(seed - 5) / 2];
+		bd_sim_world_t *w = fam < 0 ? make_world(seed, 6, 3) : make_family(fam, seed, 6);
+		const int n = 6, T = bd_sim_n_treatments(w);
+		double ev[6][BD_SIM_MAX_T], ec[6][BD_SIM_MAX_T], maxsingle = 0, total = 0;
 		int combos = 1;
 
 		for (int i = 0; i < n; i++)
@@ -487,6 +685,111 @@ static void test_oracle_bruteforce(void **state)
 		}
 		bd_sim_world_free(w);
 	}
+}
+
+/* ---- family-specific response structure ------------------------------ */
+
+static int cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static double corr(const double *a, const double *b, int n)
+{
+	double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+	for (int i = 0; i < n; i++) {
+		ma += a[i] / n;
+		mb += b[i] / n;
+	}
+	for (int i = 0; i < n; i++) {
+		sab += (a[i] - ma) * (b[i] - mb);
+		saa += (a[i] - ma) * (a[i] - ma);
+		sbb += (b[i] - mb) * (b[i] - mb);
+	}
+	return sab / sqrt(saa * sbb + 1e-300);
+}
+
+/* sparse: most users gain (almost) nothing or lose from a coupon, a
+ * minority carries the uplift, and costs follow value. */
+static void test_sparse_minority(void **state)
+{
+	bd_sim_world_t *w = make_family(BD_SIM_WORLD_SPARSE, 1, 20000);
+	int n = bd_sim_n_users(w), T = bd_sim_n_treatments(w), negative = 0, flat = 0;
+	double *best = malloc(sizeof(double) * (size_t)n), *v0 = malloc(sizeof(double) * (size_t)n);
+	double *cT = malloc(sizeof(double) * (size_t)n), total = 0, top = 0;
+	(void)state;
+
+	for (int i = 0; i < n; i++) {
+		v0[i] = bd_sim_user_ev(w, i, 0);
+		cT[i] = bd_sim_user_ec(w, i, T - 1);
+		best[i] = 0;
+		for (int t = 1; t < T; t++)
+			best[i] = fmax(best[i], bd_sim_user_ev(w, i, t) - v0[i]);
+		negative += bd_sim_user_ev(w, i, T - 1) < v0[i];
+		flat += best[i] < 0.05 * v0[i];
+		total += best[i];
+	}
+	assert_true(negative > 0.05 * n && negative < 0.4 * n); /* do-not-disturb */
+	assert_true(flat > n / 2);				/* most users: ~nothing */
+	assert_true(corr(v0, cT, n) > 0.3);			/* costs follow value */
+	qsort(best, (size_t)n, sizeof(double), cmp_desc);
+	for (int i = 0; i < n / 5; i++)
+		top += best[i];
+	assert_true(top > 0.6 * total); /* the top 20% carry most of the uplift */
+	free(best);
+	free(v0);
+	free(cT);
+	bd_sim_world_free(w);
+}
+
+/* smooth: the response is a smooth function of a few raw, heavy-tailed
+ * columns; the other columns carry nothing; no segment step explains it. */
+static void test_smooth_response(void **state)
+{
+	bd_sim_world_t *w = make_family(BD_SIM_WORLD_SMOOTH, 1, 20000);
+	int n = bd_sim_n_users(w), T = bd_sim_n_treatments(w), d = bd_sim_dim(w), S = bd_sim_n_segments(w);
+	double *rel = malloc(sizeof(double) * (size_t)n), *lv0 = malloc(sizeof(double) * (size_t)n);
+	double *col = malloc(sizeof(double) * (size_t)n), sm[64] = {0}, sn[64] = {0};
+	double mean = 0, tot = 0, within = 0, med0;
+	(void)state;
+
+	for (int i = 0; i < n; i++) {
+		lv0[i] = log(bd_sim_user_ev(w, i, 0));
+		rel[i] = bd_sim_user_pconv(w, i, T - 1) / bd_sim_user_pconv(w, i, 0) - 1;
+		mean += rel[i] / n;
+		sm[bd_sim_user_segment(w, i)] += rel[i];
+		sn[bd_sim_user_segment(w, i)] += 1;
+	}
+	for (int j = 0; j < d; j++) {
+		for (int i = 0; i < n; i++)
+			col[i] = bd_sim_user_features(w, i)[j];
+		if (j >= 6) { /* irrelevant columns */
+			assert_true(fabs(corr(col, lv0, n)) < 0.04);
+			assert_true(fabs(corr(col, rel, n)) < 0.04);
+		}
+		if (j == 4) /* coupon_use_share: the price-sensitivity signal */
+			assert_true(corr(col, rel, n) > 0.3);
+		if (j == 0) { /* spend_90d: raw and heavy-tailed, tracks value */
+			double mx = 0;
+			for (int i = 0; i < n; i++)
+				mx = fmax(mx, col[i]);
+			qsort(col, (size_t)n, sizeof(double), cmp_desc);
+			med0 = col[n / 2];
+			assert_true(mx > 20 * med0);
+		}
+	}
+	/* the sensitivity bands leave much of the lift's variance inside them */
+	for (int i = 0; i < n; i++) {
+		int k = bd_sim_user_segment(w, i);
+		tot += (rel[i] - mean) * (rel[i] - mean);
+		within += (rel[i] - sm[k] / sn[k]) * (rel[i] - sm[k] / sn[k]);
+	}
+	assert_true(S == 8 && within > 0.25 * tot);
+	free(rel);
+	free(lv0);
+	free(col);
+	bd_sim_world_free(w);
 }
 
 /* ---- features -------------------------------------------------------- */
@@ -678,6 +981,10 @@ int main(void)
 		cmocka_unit_test(test_rng),
 		cmocka_unit_test(test_outcome_means),
 		cmocka_unit_test(test_profile_and_arrivals),
+		cmocka_unit_test(test_family_traffic),
+		cmocka_unit_test(test_delays),
+		cmocka_unit_test(test_sparse_minority),
+		cmocka_unit_test(test_smooth_response),
 		cmocka_unit_test(test_oracle),
 		cmocka_unit_test(test_oracle_bruteforce),
 		cmocka_unit_test(test_features_hide_segments),

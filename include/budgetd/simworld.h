@@ -10,7 +10,8 @@
  * caller-owned 64-bit RNG state (bd_sim_rng_*), so the caller controls
  * reproducibility and thread-safety.
  *
- * The model is described at the top of src/simworld.c and in
+ * The model is described at the top of src/simworld.c (the `default`
+ * family) and src/simfamilies.c (`smooth`, `sparse`), and in
  * docs/simulator.md.  Treatment 0 is always "no coupon" (coupon value 0).
  *
  * Indices are not range-checked by the per-user accessors (they are on hot
@@ -36,6 +37,18 @@
 /** Maximum observed feature dimension. */
 #define BD_SIM_MAX_DIM 256
 
+/**
+ * World families: different response structures, feature distributions,
+ * traffic and delays (docs/simulator.md).  Each family has its own defaults
+ * for segments, coupons and mean_delay_s (bd_sim_params_family()).
+ */
+enum bd_sim_family {
+	BD_SIM_WORLD_DEFAULT = 0, /**< eight segments, lunch/dinner traffic */
+	BD_SIM_WORLD_SMOOTH = 1,  /**< raw heavy-tailed features, smooth response */
+	BD_SIM_WORLD_SPARSE = 2,  /**< a minority carries the uplift, bursts */
+	BD_SIM_WORLD__COUNT
+};
+
 /** The simulator's knobs; see docs/simulator.md for their meaning. */
 typedef struct bd_sim_params_s {
 	uint64_t seed;             /**< everything is a function of this */
@@ -51,6 +64,7 @@ typedef struct bd_sim_params_s {
 	double mean_delay_s;       /**< mean outcome delay in seconds (1800) */
 	double day_seconds;        /**< length of a simulated day (86400) */
 	double tail_shape;         /**< Pareto shape alpha of the tail (2.5) */
+	int family;                /**< enum bd_sim_family (default 0) */
 } bd_sim_params_t;
 
 /** An immutable simulated world (opaque). */
@@ -77,11 +91,30 @@ typedef struct bd_sim_outcome_s {
  */
 void bd_sim_params_default(bd_sim_params_t *p);
 
+/** @returns the name of @p family ("default", "smooth", "sparse"), or NULL. */
+const char *bd_sim_family_name(int family);
+
+/** @returns the family called @p name, or -EINVAL. */
+int bd_sim_family_parse(const char *name);
+
 /**
- * Sets one knob from its textual form.  Keys: seed, users, segments, dim,
- * treatments, coupons (comma list, also sets the treatment count; the first
- * must be 0), label_noise, feature_noise, heavy_tail, individual_sd,
- * mean_delay_s, day_seconds, tail_shape.  Setting "treatments" to more than
+ * Makes @p p a world of @p family: sets p->family and the family's own
+ * defaults for segments, treatments, coupons and mean_delay_s; every other
+ * knob (seed, users, dim, the noise knobs, ...) is left as it is.
+ * default: 8 segments, coupons {0, 2, 4, 8}, mean delay 1800 s;
+ * smooth: 8 segments (bands of price sensitivity), coupons {0, 2, 4, 7, 12},
+ * 3600 s; sparse: 6 segments, coupons {0, 1, 2, 4, 7, 10}, 2700 s.
+ * @returns 0, or -EINVAL for an unknown family (@p p unchanged).
+ */
+int bd_sim_params_family(bd_sim_params_t *p, int family) BD_WUR;
+
+/**
+ * Sets one knob from its textual form.  Keys: world (a family name; as
+ * bd_sim_params_family(), so it resets that family's knobs), seed, users,
+ * segments, dim, treatments, coupons (comma list, also sets the treatment
+ * count; the first must be 0), label_noise, feature_noise, heavy_tail,
+ * individual_sd, mean_delay_s, day_seconds, tail_shape.  Setting
+ * "treatments" to more than
  * before extends the coupon ladder by repeating its last step
  * (at least 1): {0, 2, 4, 8} becomes {0, 2, 4, 8, 12, 16, ...}.
  *
@@ -91,6 +124,26 @@ void bd_sim_params_default(bd_sim_params_t *p);
  */
 int bd_sim_params_set(bd_sim_params_t *p, const char *key, const char *value,
 		      char *errstr, size_t errstr_size) BD_WUR;
+
+/**
+ * Applies @p n "KEY=VALUE" settings as the tools' -p options do: the
+ * world= settings first (the last one wins), then the others in order, so
+ * `-p coupons=0,5 -p world=sparse` keeps the coupons.  @p kv is not
+ * modified.
+ * @returns 0, or -EINVAL with the offending setting named in @p errstr;
+ *          @p p is unchanged on error.
+ */
+int bd_sim_params_set_list(bd_sim_params_t *p, const char *const *kv, int n,
+			   char *errstr, size_t errstr_size) BD_WUR;
+
+/**
+ * The tools' world from their options: the defaults, then the family
+ * @p world (a name; NULL for default), then the -p settings @p kv as
+ * bd_sim_params_set_list() applies them (so a -p world= wins over @p world).
+ * @returns 0, or -EINVAL with a message in @p errstr.
+ */
+int bd_sim_params_from_args(bd_sim_params_t *p, const char *world, const char *const *kv, int n,
+			    char *errstr, size_t errstr_size) BD_WUR;
 
 /**
  * Checks every knob's range and their consistency.
@@ -126,7 +179,7 @@ int bd_sim_n_treatments(const bd_sim_world_t *w);
 int bd_sim_n_segments(const bd_sim_world_t *w);
 /** @returns the coupon value of treatment @p t. */
 double bd_sim_coupon(const bd_sim_world_t *w, int t);
-/** @returns segment @p k's archetype name (static string, e.g. "sure-things"). */
+/** @returns segment @p k's name (e.g. "sure-things"; owned by the world). */
 const char *bd_sim_segment_name(const bd_sim_world_t *w, int k);
 /** @returns segment @p k's population share (they sum to 1). */
 double bd_sim_segment_share(const bd_sim_world_t *w, int k);
@@ -159,6 +212,15 @@ double bd_sim_user_ec(const bd_sim_world_t *w, int i, int t);
  */
 void bd_sim_outcome(const bd_sim_world_t *w, int i, int t, uint64_t *rng,
 		    bd_sim_outcome_t *o);
+
+/**
+ * Draws the delay in seconds from a decision to its outcome event, from the
+ * world's delay distribution (its mean is mean_delay_s; 0 when that is 0):
+ * exponential (default), lognormal with log-sd 1.2 (smooth), or a mixture of
+ * a fast and a slow exponential (sparse).  bd_sim_outcome() uses it for
+ * conversions; callers use it for the outcome events of non-conversions.
+ */
+double bd_sim_delay(const bd_sim_world_t *w, uint64_t *rng);
 
 /* ---- random numbers (splitmix64) ------------------------------------- */
 
@@ -249,6 +311,26 @@ int bd_sim_oracle_curve(const bd_sim_world_t *w, const int *users, int n,
  */
 int bd_sim_uniform_value(const bd_sim_world_t *w, const int *users, int n,
 			 double *value, double *spend) BD_WUR;
+
+/**
+ * Expected value of the all-control allocation (nobody gets a coupon; its
+ * spend is 0): the base every incremental value is measured from.
+ * @returns 0 or -EINVAL.
+ */
+int bd_sim_control_value(const bd_sim_world_t *w, const int *users, int n,
+			 double *value) BD_WUR;
+
+/**
+ * Expected value of the uniform allocation scaled to spend @p spend: the
+ * control for everyone, and a uniformly random treatment for the share
+ * min(1, spend / S_u) of arrivals (S_u the uniform allocation's spend), so
+ * value = V_0 + min(1, spend / S_u) (V_u - V_0).  Past S_u it stays at the
+ * uniform allocation's value (it cannot spend more).  This is "uniform at
+ * the same spend" in every report.
+ * @returns 0 or -EINVAL (also for a negative or NaN @p spend).
+ */
+int bd_sim_uniform_value_at(const bd_sim_world_t *w, const int *users, int n, double spend,
+			    double *value) BD_WUR;
 
 /**
  * Expected value and spend of a given pure allocation (@p treatments[k]

@@ -27,7 +27,12 @@
  * TSM-SL model, bridge trained by the implicit hypergradient of the
  * decision loss on the RCT set; bidfcl.h).  Ends with one line:
  *   seeds: random=X tsm_sl=1.000 hrc=X hrc_int=X dfcl=X e2e=X bidfcl=X oracle=X
- * (EOM at the middle budget, normalised to TSM-SL).
+ *          inc_METHOD=X ... incu_METHOD=X ...
+ * (EOM at the middle budget, normalised to TSM-SL; then for every method
+ * the mean over the budgets of its true increment over all-control as a
+ * share of the oracle's increment at its own true spend (inc_), and as a
+ * ratio to uniform's increment at that spend (incu_)).  --world NAME picks
+ * the world family (docs/simulator.md).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,6 +69,8 @@ typedef struct set_s {
 
 typedef struct row_s {
 	double eom[NB], eom_cost[NB], eom_h[NB], vo[NB], sb[NB], aucc;
+	double tv[NB], tc[NB]; /* true expected value and spend (totals) */
+	double io[NB], iu[NB]; /* increment over all-control / oracle's, / uniform's */
 } row_t;
 
 static double now(void)
@@ -196,10 +203,9 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
 			}
 			pi[(size_t)i * s->j + z] = 1;
 		}
-		double tv, tc;
-		truth_stochastic(w, s, pi, &tv, &tc);
-		row->vo[b] = tv / orc[b];
-		row->sb[b] = tc / (budget[b] * s->n);
+		truth_stochastic(w, s, pi, &row->tv[b], &row->tc[b]);
+		row->vo[b] = row->tv[b] / orc[b];
+		row->sb[b] = row->tc[b] / (budget[b] * s->n);
 	}
 	double a = 0;
 	int na = 0;
@@ -214,6 +220,33 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
 	return 0;
 }
 
+/*
+ * The fair comparison: each method's true value over all-control (nobody
+ * gets a coupon), as a share of the oracle's increment at the method's own
+ * true spend, and as a ratio to uniform's increment at that spend (random
+ * coupons for the share of users the spend buys).
+ */
+static int increments(const bd_sim_world_t *w, const set_t *s, row_t *row)
+{
+	double spend[M__COUNT * NB], ov[M__COUNT * NB], v0;
+	int err;
+	for (int m = 0; m < M__COUNT; m++)
+		for (int b = 0; b < NB; b++)
+			spend[m * NB + b] = fmax(0, row[m].tc[b]);
+	if ((err = bd_sim_control_value(w, s->user, s->n, &v0)) ||
+	    (err = bd_sim_oracle_curve(w, s->user, s->n, spend, M__COUNT * NB, ov, NULL, NULL)))
+		return err;
+	for (int m = 0; m < M__COUNT; m++)
+		for (int b = 0; b < NB; b++) {
+			double uv, inc = row[m].tv[b] - v0;
+			if ((err = bd_sim_uniform_value_at(w, s->user, s->n, spend[m * NB + b], &uv)))
+				return err;
+			row[m].io[b] = ov[m * NB + b] > v0 ? inc / (ov[m * NB + b] - v0) : NAN;
+			row[m].iu[b] = uv > v0 ? inc / (uv - v0) : NAN;
+		}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
@@ -222,7 +255,7 @@ static void usage(FILE *f)
 		   "                     [--dfcl-ifd-delta D] [--rep-dim D]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
-		   "                     [-p KEY=VALUE ...]   (simulator knobs)\n");
+		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
 }
 
 int main(int argc, char **argv)
@@ -241,6 +274,7 @@ int main(int argc, char **argv)
 		{"bidfcl-damping", required_argument, NULL, 'D'},
 		{"dfcl-ifd-delta", required_argument, NULL, 'I'},
 		{"rep-dim", required_argument, NULL, 'R'},
+		{"world", required_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	int n_train = 100000, n_test = 100000, n_obs = 200000, epochs = 10, K = 8, c, rc = 1;
@@ -250,7 +284,8 @@ int main(int argc, char **argv)
 	bd_dfcl_params_default(&dfp);
 	bd_bidfcl_params_t bip;
 	bd_bidfcl_params_default(&bip);
-	const char *csv = NULL;
+	const char *csv = NULL, *world = NULL, *kv[64];
+	int n_kv = 0;
 	char err[256];
 	bd_sim_params_t wp;
 	bd_sim_world_t *w = NULL;
@@ -263,7 +298,6 @@ int main(int argc, char **argv)
 	row_t row[M__COUNT] = {0};
 	const char *step = "allocation";
 
-	bd_sim_params_default(&wp);
 	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n': n_train = atoi(optarg); break;
@@ -285,19 +319,14 @@ int main(int argc, char **argv)
 		case 'D': bip.damping = atof(optarg); break;
 		case 'I': dfp.delta_min = atof(optarg); break;
 		case 'R': rep_dim = atoi(optarg); break;
-		case 'p': {
-			char *eq = strchr(optarg, '=');
-			if (!eq) {
-				fprintf(stderr, "budgetd-bench: -p %s: expected KEY=VALUE\n", optarg);
+		case 'p':
+			if (n_kv == (int)BD_ARRAY_SIZE(kv)) {
+				fprintf(stderr, "budgetd-bench: too many -p options\n");
 				return 2;
 			}
-			*eq = '\0';
-			if (bd_sim_params_set(&wp, optarg, eq + 1, err, sizeof(err))) {
-				fprintf(stderr, "budgetd-bench: -p %s: %s\n", optarg, err);
-				return 2;
-			}
+			kv[n_kv++] = optarg;
 			break;
-		}
+		case 'W': world = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -308,6 +337,11 @@ int main(int argc, char **argv)
 	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0) || !(dfp.delta_min > 0) ||
 	    rep_dim < 0 || rep_dim > 64) {
 		usage(stderr);
+		return 2;
+	}
+	if (bd_sim_params_from_args(&wp, world, kv, n_kv, err, sizeof(err)) ||
+	    bd_sim_params_validate(&wp, err, sizeof(err))) {
+		fprintf(stderr, "budgetd-bench: %s\n", err);
 		return 2;
 	}
 	double t0 = now();
@@ -333,10 +367,11 @@ int main(int argc, char **argv)
 		if (bd_sim_oracle(w, te.user, N, budget[b] * N, &orc[b], NULL, NULL))
 			goto out;
 	}
-	printf("# world seed %llu, %d users, %d treatments; train %d, test %d RCT samples, "
+	printf("# world %s, seed %llu, %d users, %d treatments; train %d, test %d RCT samples, "
 	       "%d observational (biased policy, exploration %g); value-maximising spend %.4f "
 	       "per capita\n",
-	       (unsigned long long)wp.seed, bd_sim_n_users(w), J, n_train, N, n_obs, obs_explore,
+	       bd_sim_family_name(wp.family), (unsigned long long)wp.seed, bd_sim_n_users(w), J,
+	       n_train, N, n_obs, obs_explore,
 	       maxs / N);
 
 	/* oracle: the true responses as predictions */
@@ -364,10 +399,10 @@ int main(int argc, char **argv)
 					pi[(size_t)i * J + t] = a / J + (t == 0 ? 1 - a : 0);
 			eom_stochastic(&te, pi, &row[M_RANDOM].eom[b], &row[M_RANDOM].eom_cost[b],
 				       &row[M_RANDOM].eom_h[b]);
-			double tv, tc;
-			truth_stochastic(w, &te, pi, &tv, &tc);
-			row[M_RANDOM].vo[b] = tv / orc[b];
-			row[M_RANDOM].sb[b] = tc / (budget[b] * N);
+			row_t *rr = &row[M_RANDOM];
+			truth_stochastic(w, &te, pi, &rr->tv[b], &rr->tc[b]);
+			rr->vo[b] = rr->tv[b] / orc[b];
+			rr->sb[b] = rr->tc[b] / (budget[b] * N);
 		}
 		row[M_RANDOM].aucc = 0.5; /* a random ranking, by definition */
 	}
@@ -503,10 +538,9 @@ int main(int argc, char **argv)
 					pi[(size_t)i * J + t] = v ? (t == arm[lab_te[i]])
 								  : prob[lab_te[i] * J + t];
 			eom_stochastic(&te, pi, &row[m].eom[b], &row[m].eom_cost[b], &row[m].eom_h[b]);
-			double tv, tc;
-			truth_stochastic(w, &te, pi, &tv, &tc);
-			row[m].vo[b] = tv / orc[b];
-			row[m].sb[b] = tc / (budget[b] * N);
+			truth_stochastic(w, &te, pi, &row[m].tv[b], &row[m].tc[b]);
+			row[m].vo[b] = row[m].tv[b] / orc[b];
+			row[m].sb[b] = row[m].tc[b] / (budget[b] * N);
 		}
 	}
 	/* AUCC of the cluster-level predictions */
@@ -529,6 +563,10 @@ int main(int argc, char **argv)
 		row[M_HRC].aucc = row[M_HRC_INT].aucc = na ? a / na : NAN;
 	}
 
+	step = "increments";
+	if (increments(w, &te, row))
+		goto out;
+
 	/* the table: EOM normalised to TSM-SL at each budget */
 	FILE *cf = csv ? fopen(csv, "w") : NULL;
 	if (csv && !cf) {
@@ -537,7 +575,8 @@ int main(int argc, char **argv)
 	}
 	if (cf)
 		fprintf(cf, "method,budget_share,budget,eom,eom_norm,eom_cost,value_over_oracle,"
-			    "spend_over_budget,aucc,eom_hajek,eom_hajek_norm\n");
+			    "spend_over_budget,aucc,eom_hajek,eom_hajek_norm,true_value,true_spend,"
+			    "increment_over_oracle,increment_over_uniform\n");
 	printf("# EOM normalised to TSM-SL at budgets of 10/30/50/70/90%% of the value-maximising "
 	       "spend; EOMh: the mean over the budgets of the Hajek (self-normalised) EOM\n");
 	printf("%-8s %6s %6s %6s %6s %6s %7s %7s %6s %7s %7s\n", "method", "10%", "30%", "50%",
@@ -552,16 +591,35 @@ int main(int argc, char **argv)
 			mean_h += xh / NB;
 			printf(" %6.3f", x);
 			if (cf)
-				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n",
+				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,"
+					"%.4f,%.4f,%.6f,%.6f\n",
 					NAME[m], FRAC[b], budget[b], row[m].eom[b], x,
 					row[m].eom_cost[b], row[m].vo[b], row[m].sb[b], row[m].aucc,
-					row[m].eom_h[b], xh);
+					row[m].eom_h[b], xh, row[m].tv[b], row[m].tc[b], row[m].io[b],
+					row[m].iu[b]);
 		}
 		printf(" %7.3f %7.3f %6.3f %7.3f %7.3f\n", mean, mean_h, row[m].aucc, row[m].vo[2],
 		       row[m].sb[2]);
 	}
 	if (cf)
 		fclose(cf);
+	/* the fair comparison, per budget */
+	double inc_mean[M__COUNT], incu_mean[M__COUNT];
+	printf("# incremental value over all-control (TRUE): share of the oracle's increment at "
+	       "the method's own true spend (i/orc), and i/uni50 its ratio to uniform's increment "
+	       "at that spend at the middle budget; mean over the budgets\n");
+	printf("%-8s %6s %6s %6s %6s %6s %7s %7s %7s\n", "method", "i/o10", "i/o30", "i/o50",
+	       "i/o70", "i/o90", "i/orc", "i/uni50", "i/uni");
+	for (int m = 0; m < M__COUNT; m++) {
+		inc_mean[m] = incu_mean[m] = 0;
+		printf("%-8s", NAME[m]);
+		for (int b = 0; b < NB; b++) {
+			inc_mean[m] += row[m].io[b] / NB;
+			incu_mean[m] += row[m].iu[b] / NB;
+			printf(" %6.3f", row[m].io[b]);
+		}
+		printf(" %7.3f %7.3f %7.3f\n", inc_mean[m], row[m].iu[2], incu_mean[m]);
+	}
 	printf("# Bi-DFCL: %d upper steps, %d CG iterations (%d stopped on negative curvature), "
 	       "mean relative CG residual %.3f, mean gates value %.3f cost %.3f "
 	       "(1: the teacher's labels)\n",
@@ -573,11 +631,17 @@ int main(int argc, char **argv)
 	       t_tsm, t_e2e, t_dfcl, t_var[0], t_var[1], t_bi, bst.seconds_warm,
 	       bst.seconds_bilevel, t_hrc, now() - t0);
 	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=%.3f bidfcl=%.3f "
-	       "oracle=%.3f\n",
+	       "oracle=%.3f",
 	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
 	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_DFCL].eom[2] / row[M_TSM].eom[2],
 	       row[M_E2E].eom[2] / row[M_TSM].eom[2], row[M_BIDFCL].eom[2] / row[M_TSM].eom[2],
 	       row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
+	/* the increments, means over the budgets: of the oracle's (inc_), x uniform's (incu_) */
+	for (int m = 0; m < M__COUNT; m++)
+		printf(" inc_%s=%.3f", NAME[m], inc_mean[m]);
+	for (int m = 0; m < M__COUNT; m++)
+		printf(" incu_%s=%.3f", NAME[m], incu_mean[m]);
+	printf("\n");
 	rc = 0;
 out:
 	if (rc)

@@ -250,9 +250,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: budgetd-train --samples FILE [--k K] [--epochs N] [--hidden H]\n"
 		   "                     [--rep-dim D] [--student-hidden H] [--seed S]\n"
-		   "                     [--evidence] [-p KEY=VALUE ...]\n"
+		   "                     [--evidence] [--world NAME] [-p KEY=VALUE ...]\n"
 		   "  --evidence   compare clusterings on the simulator's true effects\n"
-		   "               (-p knobs must equal those that wrote FILE)\n");
+		   "               (--world and -p knobs must equal those that wrote FILE)\n");
 }
 
 int main(int argc, char **argv)
@@ -263,10 +263,11 @@ int main(int argc, char **argv)
 		{"rep-dim", required_argument, NULL, 'r'},
 		{"student-hidden", required_argument, NULL, 'S'},
 		{"seed", required_argument, NULL, 'z'}, {"evidence", no_argument, NULL, 'E'},
+		{"world", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *path = NULL;
-	int k = 8, evidence = 0, c, rc = 1;
+	const char *path = NULL, *world = NULL, *kv[64];
+	int k = 8, evidence = 0, c, rc = 1, n_kv = 0;
 	char err[512];
 	bd_rep_params_t rp;
 	bd_distill_params_t dp;
@@ -275,7 +276,6 @@ int main(int argc, char **argv)
 
 	bd_rep_params_default(&rp);
 	bd_distill_params_default(&dp);
-	bd_sim_params_default(&wp);
 	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
@@ -286,19 +286,14 @@ int main(int argc, char **argv)
 		case 'S': dp.hidden = atoi(optarg); break;
 		case 'z': rp.seed = dp.seed = strtoull(optarg, NULL, 10); break;
 		case 'E': evidence = 1; break;
-		case 'p': {
-			char *eq = strchr(optarg, '=');
-			if (!eq) {
-				fprintf(stderr, "budgetd-train: -p %s: expected KEY=VALUE\n", optarg);
+		case 'p':
+			if (n_kv == (int)BD_ARRAY_SIZE(kv)) {
+				fprintf(stderr, "budgetd-train: too many -p options\n");
 				return 2;
 			}
-			*eq = '\0';
-			if (bd_sim_params_set(&wp, optarg, eq + 1, err, sizeof(err))) {
-				fprintf(stderr, "budgetd-train: -p %s: %s\n", optarg, err);
-				return 2;
-			}
+			kv[n_kv++] = optarg;
 			break;
-		}
+		case 'W': world = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -306,6 +301,11 @@ int main(int argc, char **argv)
 	if (!path || k < 2 || k > 512 || rp.epochs < 1 || rp.hidden < 1 || rp.rep_dim < 1 ||
 	    dp.hidden < 0) {
 		usage(stderr);
+		return 2;
+	}
+	if (bd_sim_params_from_args(&wp, world, kv, n_kv, err, sizeof(err)) ||
+	    bd_sim_params_validate(&wp, err, sizeof(err))) {
+		fprintf(stderr, "budgetd-train: %s\n", err);
 		return 2;
 	}
 	double t0 = now();
