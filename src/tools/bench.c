@@ -60,6 +60,13 @@ enum {
 static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "dfcl_mer", "dfcl_ifd",
 				     "e2e", "bidfcl", "hrc", "hrc_int", "oracle"};
 
+/* the cluster method's K values: hrc and hrc_int get a row per K */
+#define MAX_K 16
+/* the cluster tables live on the stack: K clusters x at most 16 treatments */
+#define MAX_CLUSTERS 512
+#define MAX_J BD_SIM_MAX_T
+#define MAX_ROWS (M__COUNT - 2 + 2 * MAX_K)
+
 typedef struct set_s {
 	int n, dim, j;
 	int *user, *t;
@@ -72,6 +79,50 @@ typedef struct row_s {
 	double tv[NB], tc[NB]; /* true expected value and spend (totals) */
 	double io[NB], iu[NB]; /* increment over all-control / oracle's, / uniform's */
 } row_t;
+
+/* What the command line asks for, checked. */
+typedef struct opts_s {
+	int n_train, n_test, n_obs, epochs, rep_dim; /* rep_dim 0: bd_rep_params_default's */
+	double obs_explore;
+	int k[MAX_K], n_k;  /* the cluster counts of hrc, in the order given */
+	unsigned methods;   /* bit 1u << M_x: method x runs */
+	bd_dfcl_params_t dfp;
+	bd_bidfcl_params_t bip;
+	const char *csv;
+	bd_sim_params_t wp;
+} opts_t;
+
+/* One run: the world, its data sets and every method's results. */
+typedef struct bench_s {
+	const opts_t *o;
+	bd_sim_world_t *w;
+	set_t tr, te, ob;      /* RCT training, RCT test, observational */
+	bd_tsm_data_t td;      /* the RCT training set as the models read it */
+	bd_tsm_params_t tp;    /* TSM-SL's; every warm start uses them */
+	bd_tsm_t *tsm;         /* TSM-SL: Bi-DFCL's teacher, then DFCL-PL's model */
+	double *rh, *ch, *pi;  /* test N x J predictions and policy, reused by each method */
+	double budget[NB];     /* per capita */
+	double orc[NB];        /* the oracle's true value at each budget (total) */
+	double maxs;           /* what maximising true value spends (total) */
+	row_t row[M__COUNT];   /* hrc and hrc_int are in hrc[] */
+	row_t hrc[MAX_K][2];   /* per K: the LP plan, the integer plan */
+	double secs[M__COUNT]; /* training time; M_HRC: representation + k-means */
+	bd_bidfcl_stats_t bst;
+	const char *step;      /* what is running, named when it fails */
+	double t0;
+} bench_t;
+
+/* A row of the output: a method, or hrc / hrc_int at one K. */
+typedef struct out_s {
+	int m;
+	char name[24];
+	row_t *r;
+} out_t;
+
+static int ran(const opts_t *o, int m)
+{
+	return (o->methods >> m) & 1u;
+}
 
 static double now(void)
 {
@@ -170,54 +221,90 @@ static void truth_stochastic(const bd_sim_world_t *w, const set_t *s, const doub
 	*c = tc;
 }
 
-/* A method with per-user predictions: EOM by the metric's own bisection;
- * the truth of the deterministic policy at that lambda; AUCC. */
-static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const double *rh,
-			    const double *ch, const double *budget, const double *orc, row_t *row,
-			    double *pi)
+/* The truth of the policy in b->pi at budget @p k: its true value and
+ * spend, over the oracle's value and over the budget. */
+static void truth_row(const bench_t *b, int k, row_t *row)
 {
-	bd_rct_t d = {s->n, s->j, s->t, s->p, s->value, s->cost, rh, ch};
+	truth_stochastic(b->w, &b->te, b->pi, &row->tv[k], &row->tc[k]);
+	row->vo[k] = row->tv[k] / b->orc[k];
+	row->sb[k] = row->tc[k] / (b->budget[k] * b->te.n);
+}
+
+/* A stochastic policy (b->pi) at budget @p k: its EOM on the test RCT, the
+ * exact expectation of its randomisation, and its truth. */
+static void eval_policy(const bench_t *b, int k, row_t *row)
+{
+	eom_stochastic(&b->te, b->pi, &row->eom[k], &row->eom_cost[k], &row->eom_h[k]);
+	truth_row(b, k, row);
+}
+
+/* The test RCT with the predictions in b->rh, b->ch. */
+static bd_rct_t test_rct(const bench_t *b)
+{
+	const set_t *s = &b->te;
+	return (bd_rct_t){s->n, s->j, s->t, s->p, s->value, s->cost, b->rh, b->ch};
+}
+
+/* AUCC of the predicted incremental ROI, mean over the coupons (NAN when
+ * none can be measured). */
+static double aucc_mean(const bd_rct_t *d)
+{
+	double a = 0;
+	int na = 0;
+	for (int t = 1; t < d->j; t++) {
+		double x;
+		if (bd_metrics_aucc(d, t, 100, &x) == 0) {
+			a += x;
+			na++;
+		}
+	}
+	return na ? a / na : NAN;
+}
+
+/* A method with per-user predictions (b->rh, b->ch): EOM by the metric's
+ * own bisection; the truth of the deterministic policy at that lambda;
+ * AUCC. */
+static int eval_predictions(const bench_t *b, row_t *row)
+{
+	const bd_rct_t d = test_rct(b);
+	const int J = d.j;
 	int err;
-	for (int b = 0; b < NB; b++) {
-		bd_eom_t e;
-		if ((err = bd_metrics_eom(&d, budget[b], 0, &e)))
+	for (int k = 0; k < NB; k++) {
+		bd_eom_t e, eh;
+		if ((err = bd_metrics_eom(&d, b->budget[k], 0, &e)))
 			return err;
-		row->eom[b] = e.value;
-		row->eom_cost[b] = e.cost;
+		row->eom[k] = e.value;
+		row->eom_cost[k] = e.cost;
 		/* Hajek: the self-normalised value of the same policy (the IPW
 		 * lambda, so both price the same allocation) */
-		bd_eom_t eh;
 		if ((err = bd_metrics_eom_at(&d, e.lambda, 1, &eh)))
 			return err;
-		row->eom_h[b] = eh.value;
-		memset(pi, 0, sizeof(double) * (size_t)s->n * s->j);
-		for (int i = 0; i < s->n; i++) {
+		row->eom_h[k] = eh.value;
+		memset(b->pi, 0, sizeof(double) * (size_t)d.n * J);
+		for (int i = 0; i < d.n; i++) {
+			const double *r = b->rh + (size_t)i * J, *c = b->ch + (size_t)i * J;
 			int z = 0;
-			double best = rh[(size_t)i * s->j] - e.lambda * ch[(size_t)i * s->j];
-			for (int t = 1; t < s->j; t++) {
-				double sc = rh[(size_t)i * s->j + t] - e.lambda * ch[(size_t)i * s->j + t];
+			double best = r[0] - e.lambda * c[0];
+			for (int t = 1; t < J; t++) {
+				double sc = r[t] - e.lambda * c[t];
 				if (sc > best) {
 					best = sc;
 					z = t;
 				}
 			}
-			pi[(size_t)i * s->j + z] = 1;
+			b->pi[(size_t)i * J + z] = 1;
 		}
-		truth_stochastic(w, s, pi, &row->tv[b], &row->tc[b]);
-		row->vo[b] = row->tv[b] / orc[b];
-		row->sb[b] = row->tc[b] / (budget[b] * s->n);
+		truth_row(b, k, row);
 	}
-	double a = 0;
-	int na = 0;
-	for (int t = 1; t < s->j; t++) {
-		double x;
-		if (bd_metrics_aucc(&d, t, 100, &x) == 0) {
-			a += x;
-			na++;
-		}
-	}
-	row->aucc = na ? a / na : NAN;
+	row->aucc = aucc_mean(&d);
 	return 0;
+}
+
+/* A trained model's predictions on the test set, evaluated. */
+static int eval_model(const bench_t *b, bd_tsm_t *model, row_t *row)
+{
+	int err = bd_tsm_predict(model, b->te.x, b->te.n, b->rh, b->ch);
+	return err ? err : eval_predictions(b, row);
 }
 
 /*
@@ -226,23 +313,25 @@ static int eval_predictions(const bd_sim_world_t *w, const set_t *s, const doubl
  * true spend, and as a ratio to uniform's increment at that spend (random
  * coupons for the share of users the spend buys).
  */
-static int increments(const bd_sim_world_t *w, const set_t *s, row_t *row)
+static int increments(const bench_t *b, const out_t *out, int n)
 {
-	double spend[M__COUNT * NB], ov[M__COUNT * NB], v0;
+	const set_t *s = &b->te;
+	double spend[MAX_ROWS * NB], ov[MAX_ROWS * NB], v0;
 	int err;
-	for (int m = 0; m < M__COUNT; m++)
-		for (int b = 0; b < NB; b++)
-			spend[m * NB + b] = fmax(0, row[m].tc[b]);
-	if ((err = bd_sim_control_value(w, s->user, s->n, &v0)) ||
-	    (err = bd_sim_oracle_curve(w, s->user, s->n, spend, M__COUNT * NB, ov, NULL, NULL)))
+	for (int m = 0; m < n; m++)
+		for (int k = 0; k < NB; k++)
+			spend[m * NB + k] = fmax(0, out[m].r->tc[k]);
+	if ((err = bd_sim_control_value(b->w, s->user, s->n, &v0)) ||
+	    (err = bd_sim_oracle_curve(b->w, s->user, s->n, spend, n * NB, ov, NULL, NULL)))
 		return err;
-	for (int m = 0; m < M__COUNT; m++)
-		for (int b = 0; b < NB; b++) {
-			double uv, inc = row[m].tv[b] - v0;
-			if ((err = bd_sim_uniform_value_at(w, s->user, s->n, spend[m * NB + b], &uv)))
+	for (int m = 0; m < n; m++)
+		for (int k = 0; k < NB; k++) {
+			row_t *r = out[m].r;
+			double uv, inc = r->tv[k] - v0;
+			if ((err = bd_sim_uniform_value_at(b->w, s->user, s->n, spend[m * NB + k], &uv)))
 				return err;
-			row[m].io[b] = ov[m * NB + b] > v0 ? inc / (ov[m * NB + b] - v0) : NAN;
-			row[m].iu[b] = uv > v0 ? inc / (uv - v0) : NAN;
+			r->io[k] = ov[m * NB + k] > v0 ? inc / (ov[m * NB + k] - v0) : NAN;
+			r->iu[k] = uv > v0 ? inc / (uv - v0) : NAN;
 		}
 	return 0;
 }
@@ -258,7 +347,26 @@ static void usage(FILE *f)
 		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
 }
 
-int main(int argc, char **argv)
+/* Every setting that has a range, checked at once: a bad one is a usage error. */
+static int opts_valid(const opts_t *o)
+{
+	const bd_dfcl_params_t *d = &o->dfp;
+	const bd_bidfcl_params_t *bi = &o->bip;
+	for (int i = 0; i < o->n_k; i++)
+		if (o->k[i] < 2 || o->k[i] > MAX_CLUSTERS)
+			return 0;
+	return o->n_train >= 1000 && o->n_test >= 1000 && o->epochs >= 1 && d->tau > 0 &&
+	       d->epochs >= 1 && d->lr > 0 && d->alpha >= 0 && o->n_obs >= 1000 &&
+	       o->obs_explore >= 0 && o->obs_explore <= 1 && bi->outer >= 0 && bi->cg_iters >= 1 &&
+	       bi->lr > 0 && bi->bridge_lr > 0 && bi->damping >= 0 && d->delta_min > 0 &&
+	       o->rep_dim >= 0 && o->rep_dim <= 64;
+}
+
+/*
+ * The command line into @p o.  @returns 0 to run, 1 when --help printed the
+ * usage (exit 0), -EINVAL on a usage error (said on stderr; exit 2).
+ */
+static int opts_parse(int argc, char **argv, opts_t *o)
 {
 	static const struct option lo[] = {
 		{"train", required_argument, NULL, 'n'}, {"test", required_argument, NULL, 'm'},
@@ -277,387 +385,598 @@ int main(int argc, char **argv)
 		{"world", required_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
-	int n_train = 100000, n_test = 100000, n_obs = 200000, epochs = 10, K = 8, c, rc = 1;
-	double obs_explore = 0.1;
-	int rep_dim = 0; /* 0: bd_rep_params_default's */
-	bd_dfcl_params_t dfp;
-	bd_dfcl_params_default(&dfp);
-	bd_bidfcl_params_t bip;
-	bd_bidfcl_params_default(&bip);
-	const char *csv = NULL, *world = NULL, *kv[64];
-	int n_kv = 0;
+	const char *world = NULL, *kv[64];
+	int n_kv = 0, c;
 	char err[256];
-	bd_sim_params_t wp;
-	bd_sim_world_t *w = NULL;
-	set_t tr = {0}, te = {0}, ob = {0};
-	double *rh = NULL, *ch = NULL, *pi = NULL, *h = NULL;
-	int *lab = NULL, *lab_te = NULL;
-	bd_tsm_t *tsm = NULL;
-	bd_rep_t *rep = NULL;
-	bd_kmeans_result_t km = {0};
-	row_t row[M__COUNT] = {0};
-	const char *step = "allocation";
 
+	memset(o, 0, sizeof(*o));
+	o->n_train = o->n_test = 100000;
+	o->n_obs = 200000;
+	o->epochs = 10;
+	o->obs_explore = 0.1;
+	o->k[0] = 8;
+	o->n_k = 1;
+	o->methods = (1u << M__COUNT) - 1;
+	bd_dfcl_params_default(&o->dfp);
+	bd_bidfcl_params_default(&o->bip);
 	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': n_train = atoi(optarg); break;
-		case 'm': n_test = atoi(optarg); break;
-		case 'e': epochs = atoi(optarg); break;
-		case 'k': K = atoi(optarg); break;
-		case 'c': csv = optarg; break;
-		case 'T': dfp.tau = atof(optarg); break;
-		case 'A': dfp.alpha = atof(optarg); break;
-		case 'L': dfp.lr = atof(optarg); break;
-		case 'E': dfp.epochs = atoi(optarg); break;
-		case 'o': n_obs = atoi(optarg); break;
-		case 'x': obs_explore = atof(optarg); break;
-		case 'O': bip.outer = atoi(optarg); break;
-		case 'C': bip.cg_iters = atoi(optarg); break;
-		case 'l': bip.lr = atof(optarg); break;
-		case 'b': bip.bridge_lr = atof(optarg); break;
-		case 'F': bip.full_hessian = 1; break;
-		case 'D': bip.damping = atof(optarg); break;
-		case 'I': dfp.delta_min = atof(optarg); break;
-		case 'R': rep_dim = atoi(optarg); break;
+		case 'n': o->n_train = atoi(optarg); break;
+		case 'm': o->n_test = atoi(optarg); break;
+		case 'e': o->epochs = atoi(optarg); break;
+		case 'k': o->k[0] = atoi(optarg); break;
+		case 'c': o->csv = optarg; break;
+		case 'T': o->dfp.tau = atof(optarg); break;
+		case 'A': o->dfp.alpha = atof(optarg); break;
+		case 'L': o->dfp.lr = atof(optarg); break;
+		case 'E': o->dfp.epochs = atoi(optarg); break;
+		case 'o': o->n_obs = atoi(optarg); break;
+		case 'x': o->obs_explore = atof(optarg); break;
+		case 'O': o->bip.outer = atoi(optarg); break;
+		case 'C': o->bip.cg_iters = atoi(optarg); break;
+		case 'l': o->bip.lr = atof(optarg); break;
+		case 'b': o->bip.bridge_lr = atof(optarg); break;
+		case 'F': o->bip.full_hessian = 1; break;
+		case 'D': o->bip.damping = atof(optarg); break;
+		case 'I': o->dfp.delta_min = atof(optarg); break;
+		case 'R': o->rep_dim = atoi(optarg); break;
 		case 'p':
 			if (n_kv == (int)BD_ARRAY_SIZE(kv)) {
 				fprintf(stderr, "budgetd-bench: too many -p options\n");
-				return 2;
+				return -EINVAL;
 			}
 			kv[n_kv++] = optarg;
 			break;
 		case 'W': world = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -EINVAL;
 		}
 	}
-	if (n_train < 1000 || n_test < 1000 || epochs < 1 || K < 2 || K > 512 || optind < argc ||
-	    !(dfp.tau > 0) || dfp.epochs < 1 || !(dfp.lr > 0) || dfp.alpha < 0 || n_obs < 1000 ||
-	    !(obs_explore >= 0 && obs_explore <= 1) || bip.outer < 0 || bip.cg_iters < 1 ||
-	    !(bip.lr > 0) || !(bip.bridge_lr > 0) || !(bip.damping >= 0) || !(dfp.delta_min > 0) ||
-	    rep_dim < 0 || rep_dim > 64) {
+	if (optind < argc || !opts_valid(o)) {
 		usage(stderr);
-		return 2;
+		return -EINVAL;
 	}
-	if (bd_sim_params_from_args(&wp, world, kv, n_kv, err, sizeof(err)) ||
-	    bd_sim_params_validate(&wp, err, sizeof(err))) {
+	if (bd_sim_params_from_args(&o->wp, world, kv, n_kv, err, sizeof(err)) ||
+	    bd_sim_params_validate(&o->wp, err, sizeof(err))) {
 		fprintf(stderr, "budgetd-bench: %s\n", err);
-		return 2;
+		return -EINVAL;
 	}
-	double t0 = now();
-	if (bd_sim_world_new(&wp, &w) || set_make(w, n_train, wp.seed, 101, -1, &tr) ||
-	    set_make(w, n_test, wp.seed, 202, -1, &te) ||
-	    set_make(w, n_obs, wp.seed, 303, obs_explore, &ob)) {
-		fprintf(stderr, "budgetd-bench: cannot build the world or the data\n");
-		goto out;
-	}
-	const int J = te.j, N = te.n;
-	if (!(rh = malloc(sizeof(double) * (size_t)N * J)) ||
-	    !(ch = malloc(sizeof(double) * (size_t)N * J)) ||
-	    !(pi = malloc(sizeof(double) * (size_t)N * J)))
-		goto out;
+	return 0;
+}
 
-	/* the budget grid: shares of what maximising true value spends */
-	step = "oracle budgets";
-	double maxv, maxs, budget[NB], orc[NB];
-	if (bd_sim_oracle_assign(w, te.user, N, 0, NULL, &maxv, &maxs))
-		goto out;
-	for (int b = 0; b < NB; b++) {
-		budget[b] = FRAC[b] * maxs / N;
-		if (bd_sim_oracle(w, te.user, N, budget[b] * N, &orc[b], NULL, NULL))
-			goto out;
+/* The world, its three data sets and the test-sized work buffers. */
+static int data_make(bench_t *b)
+{
+	const opts_t *o = b->o;
+	const uint64_t seed = o->wp.seed;
+	const set_t *tr = &b->tr;
+	size_t nj;
+
+	b->step = "the world or the data";
+	/* separate streams: each set is the same whatever the others' sizes */
+	if (bd_sim_world_new(&o->wp, &b->w) || set_make(b->w, o->n_train, seed, 101, -1, &b->tr) ||
+	    set_make(b->w, o->n_test, seed, 202, -1, &b->te) ||
+	    set_make(b->w, o->n_obs, seed, 303, o->obs_explore, &b->ob))
+		return -ENOMEM;
+	nj = (size_t)b->te.n * (size_t)b->te.j;
+	if (!(b->rh = malloc(sizeof(double) * nj)) || !(b->ch = malloc(sizeof(double) * nj)) ||
+	    !(b->pi = malloc(sizeof(double) * nj)))
+		return -ENOMEM;
+	b->td = (bd_tsm_data_t){tr->n, tr->dim, tr->j, tr->x, tr->t, tr->p, tr->value, tr->cost};
+	bd_tsm_params_default(&b->tp);
+	b->tp.epochs = o->epochs;
+	b->tp.seed = seed;
+	return 0;
+}
+
+/* The budget grid: shares of what maximising true value spends on the test
+ * users, and the oracle's true value at each. */
+static int budgets_make(bench_t *b)
+{
+	const set_t *te = &b->te;
+	double maxv;
+	int err;
+
+	b->step = "oracle budgets";
+	if ((err = bd_sim_oracle_assign(b->w, te->user, te->n, 0, NULL, &maxv, &b->maxs)))
+		return err;
+	for (int k = 0; k < NB; k++) {
+		b->budget[k] = FRAC[k] * b->maxs / te->n;
+		if ((err = bd_sim_oracle(b->w, te->user, te->n, b->budget[k] * te->n, &b->orc[k], NULL,
+					 NULL)))
+			return err;
 	}
+	return 0;
+}
+
+static void header_print(const bench_t *b)
+{
+	const opts_t *o = b->o;
 	printf("# world %s, seed %llu, %d users, %d treatments; train %d, test %d RCT samples, "
 	       "%d observational (biased policy, exploration %g); value-maximising spend %.4f "
 	       "per capita\n",
-	       bd_sim_family_name(wp.family), (unsigned long long)wp.seed, bd_sim_n_users(w), J,
-	       n_train, N, n_obs, obs_explore,
-	       maxs / N);
+	       bd_sim_family_name(o->wp.family), (unsigned long long)o->wp.seed,
+	       bd_sim_n_users(b->w), b->te.j, o->n_train, b->te.n, o->n_obs, o->obs_explore,
+	       b->maxs / b->te.n);
+}
 
-	/* oracle: the true responses as predictions */
-	for (int i = 0; i < N; i++)
+/* oracle: the true responses as predictions */
+static int run_oracle(bench_t *b)
+{
+	const set_t *te = &b->te;
+	const int J = te->j;
+	b->step = "oracle";
+	for (int i = 0; i < te->n; i++)
 		for (int t = 0; t < J; t++) {
-			rh[(size_t)i * J + t] = bd_sim_user_ev(w, te.user[i], t);
-			ch[(size_t)i * J + t] = bd_sim_user_ec(w, te.user[i], t);
+			b->rh[(size_t)i * J + t] = bd_sim_user_ev(b->w, te->user[i], t);
+			b->ch[(size_t)i * J + t] = bd_sim_user_ec(b->w, te->user[i], t);
 		}
-	step = "oracle";
-	if (eval_predictions(w, &te, rh, ch, budget, orc, &row[M_ORACLE], pi))
-		goto out;
+	return eval_predictions(b, &b->row[M_ORACLE]);
+}
 
-	/* random: control, and a uniform coupon for the share the budget buys */
-	step = "random";
-	{
-		double uv, us, cv = 0;
-		if (bd_sim_uniform_value(w, te.user, N, &uv, &us))
-			goto out;
+/* random: control, and a uniform coupon for the share the budget buys */
+static int run_random(bench_t *b)
+{
+	const set_t *te = &b->te;
+	const int J = te->j, N = te->n;
+	row_t *rr = &b->row[M_RANDOM];
+	double uv, us;
+	int err;
+
+	b->step = "random";
+	if ((err = bd_sim_uniform_value(b->w, te->user, N, &uv, &us)))
+		return err;
+	for (int k = 0; k < NB; k++) {
+		double a = fmin(1, b->budget[k] * N / us);
 		for (int i = 0; i < N; i++)
-			cv += bd_sim_user_ev(w, te.user[i], 0);
-		for (int b = 0; b < NB; b++) {
-			double a = fmin(1, budget[b] * N / us);
-			for (int i = 0; i < N; i++)
-				for (int t = 0; t < J; t++)
-					pi[(size_t)i * J + t] = a / J + (t == 0 ? 1 - a : 0);
-			eom_stochastic(&te, pi, &row[M_RANDOM].eom[b], &row[M_RANDOM].eom_cost[b],
-				       &row[M_RANDOM].eom_h[b]);
-			row_t *rr = &row[M_RANDOM];
-			truth_stochastic(w, &te, pi, &rr->tv[b], &rr->tc[b]);
-			rr->vo[b] = rr->tv[b] / orc[b];
-			rr->sb[b] = rr->tc[b] / (budget[b] * N);
-		}
-		row[M_RANDOM].aucc = 0.5; /* a random ranking, by definition */
+			for (int t = 0; t < J; t++)
+				b->pi[(size_t)i * J + t] = a / J + (t == 0 ? 1 - a : 0);
+		eval_policy(b, k, rr);
 	}
+	rr->aucc = 0.5; /* a random ranking, by definition */
+	return 0;
+}
 
-	/* TSM-SL */
-	step = "TSM-SL";
+/* TSM-SL: kept in b->tsm, the warm start of the DFCL family */
+static int run_tsm(bench_t *b)
+{
 	double t1 = now();
-	bd_tsm_params_t tp;
-	bd_tsm_params_default(&tp);
-	tp.epochs = epochs;
-	tp.seed = wp.seed;
-	bd_tsm_data_t td = {tr.n, tr.dim, tr.j, tr.x, tr.t, tr.p, tr.value, tr.cost};
-	if (bd_tsm_train(&td, &tp, &tsm) || bd_tsm_predict(tsm, te.x, N, rh, ch) ||
-	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_TSM], pi))
-		goto out;
-	double t_tsm = now() - t1;
+	int err;
+	b->step = "TSM-SL";
+	if ((err = bd_tsm_train(&b->td, &b->tp, &b->tsm)) ||
+	    (err = eval_model(b, b->tsm, &b->row[M_TSM])))
+		return err;
+	b->secs[M_TSM] = now() - t1;
+	return 0;
+}
 
-	/* the end-to-end method: a fresh TSM-SL warm start (same seed, so the
-	 * same network as above), fine-tuned with the perturbation gradient */
-	step = "end-to-end";
-	t1 = now();
+/* the end-to-end method: a fresh TSM-SL warm start (same seed, so the
+ * same network as TSM-SL's), fine-tuned with the perturbation gradient */
+static int run_e2e(bench_t *b)
+{
+	double t1 = now();
 	bd_tsm_t *e2e = NULL;
 	bd_e2e_params_t ep;
+	int err;
+
+	b->step = "end-to-end";
 	bd_e2e_params_default(&ep);
-	ep.seed = wp.seed;
-	if (bd_tsm_train(&td, &tp, &e2e) || bd_e2e_finetune(e2e, &td, &ep) ||
-	    bd_tsm_predict(e2e, te.x, N, rh, ch) ||
-	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_E2E], pi)) {
-		bd_tsm_free(e2e);
-		goto out;
-	}
+	ep.seed = b->o->wp.seed;
+	if (!(err = bd_tsm_train(&b->td, &b->tp, &e2e)) && !(err = bd_e2e_finetune(e2e, &b->td, &ep)))
+		err = eval_model(b, e2e, &b->row[M_E2E]);
 	bd_tsm_free(e2e);
-	double t_e2e = now() - t1;
+	b->secs[M_E2E] = now() - t1;
+	return err;
+}
 
-	/* Bi-DFCL: the TSM-SL model (before DFCL changes it) is the teacher */
-	step = "Bi-DFCL";
-	t1 = now();
+/* Bi-DFCL: the TSM-SL model is the teacher, so this runs before DFCL-PL
+ * fine-tunes that model in place */
+static int run_bidfcl(bench_t *b)
+{
+	const set_t *ob = &b->ob;
+	double t1 = now();
 	bd_tsm_t *bi = NULL;
-	bd_bidfcl_stats_t bst;
-	bd_tsm_data_t od = {ob.n, ob.dim, ob.j, ob.x, ob.t, ob.p, ob.value, ob.cost};
-	bip.seed = wp.seed;
-	if (bd_bidfcl_train(&od, &td, tsm, &tp, &bip, &bi, &bst) ||
-	    bd_tsm_predict(bi, te.x, N, rh, ch) ||
-	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_BIDFCL], pi)) {
-		bd_tsm_free(bi);
-		goto out;
-	}
+	bd_tsm_data_t od = {ob->n, ob->dim, ob->j, ob->x, ob->t, ob->p, ob->value, ob->cost};
+	bd_bidfcl_params_t bip = b->o->bip;
+	int err;
+
+	b->step = "Bi-DFCL";
+	bip.seed = b->o->wp.seed;
+	if (!(err = bd_bidfcl_train(&od, &b->td, b->tsm, &b->tp, &bip, &bi, &b->bst)))
+		err = eval_model(b, bi, &b->row[M_BIDFCL]);
 	bd_tsm_free(bi);
-	double t_bi = now() - t1;
+	b->secs[M_BIDFCL] = now() - t1;
+	return err;
+}
 
-	/* DFCL-MER (tau 0.01) and DFCL-IFD, each on a copy of the warm start */
-	double t_var[2];
-	for (int v = 0; v < 2; v++) {
-		bd_tsm_t *cp = NULL;
-		bd_dfcl_params_t vp = dfp;
-		step = v ? "DFCL-IFD" : "DFCL-MER";
-		t1 = now();
-		if (v)
-			vp.ifd = 1;
-		else
-			vp.tau = 0.01;
-		vp.seed = wp.seed;
-		if (bd_tsm_clone(tsm, &cp) || bd_dfcl_finetune(cp, &td, &vp) ||
-		    bd_tsm_predict(cp, te.x, N, rh, ch) ||
-		    eval_predictions(w, &te, rh, ch, budget, orc,
-				     &row[v ? M_DFCL_IFD : M_DFCL_MER], pi)) {
-			bd_tsm_free(cp);
-			goto out;
-		}
-		bd_tsm_free(cp);
-		t_var[v] = now() - t1;
-	}
+/* A DFCL variant (MER: tau 0.01; IFD: the finite-difference dual gradient)
+ * on its own copy of the TSM-SL warm start */
+static int run_dfcl_copy(bench_t *b, int m)
+{
+	double t1 = now();
+	bd_tsm_t *cp = NULL;
+	bd_dfcl_params_t vp = b->o->dfp;
+	int err;
 
-	/* DFCL-PL: the TSM-SL model fine-tuned with the decision loss */
-	step = "DFCL";
-	t1 = now();
-	dfp.seed = wp.seed;
-	if (bd_dfcl_finetune(tsm, &td, &dfp) || bd_tsm_predict(tsm, te.x, N, rh, ch) ||
-	    eval_predictions(w, &te, rh, ch, budget, orc, &row[M_DFCL], pi))
-		goto out;
-	double t_dfcl = now() - t1;
+	b->step = m == M_DFCL_IFD ? "DFCL-IFD" : "DFCL-MER";
+	if (m == M_DFCL_IFD)
+		vp.ifd = 1;
+	else
+		vp.tau = 0.01;
+	vp.seed = b->o->wp.seed;
+	if (!(err = bd_tsm_clone(b->tsm, &cp)) && !(err = bd_dfcl_finetune(cp, &b->td, &vp)))
+		err = eval_model(b, cp, &b->row[m]);
+	bd_tsm_free(cp);
+	b->secs[m] = now() - t1;
+	return err;
+}
 
-	/* budgetd: representation -> k-means -> cluster-level estimates and plans */
-	step = "hrc";
-	t1 = now();
-	bd_rep_params_t rp;
-	bd_rep_params_default(&rp);
-	rp.epochs = epochs;
-	rp.seed = wp.seed;
-	if (rep_dim > 0)
-		rp.rep_dim = rep_dim;
-	bd_rep_metrics_t rm;
-	bd_rep_data_t rd = {tr.n, tr.dim, tr.j, tr.x, tr.t, tr.p, tr.conv, tr.value, tr.cost};
-	if (bd_rep_train(&rd, &rp, &rep, &rm))
-		goto out;
-	size_t hn = (size_t)(tr.n > N ? tr.n : N) * (size_t)rp.rep_dim;
-	if (!(h = malloc(sizeof(double) * hn)) || !(lab = malloc(sizeof(int) * (size_t)tr.n)) ||
-	    !(lab_te = malloc(sizeof(int) * (size_t)N)))
-		goto out;
+static int run_dfcl_mer(bench_t *b)
+{
+	return run_dfcl_copy(b, M_DFCL_MER);
+}
+
+static int run_dfcl_ifd(bench_t *b)
+{
+	return run_dfcl_copy(b, M_DFCL_IFD);
+}
+
+/* DFCL-PL: the TSM-SL model itself fine-tuned with the decision loss (no
+ * copy: nothing reads TSM-SL's model after this) */
+static int run_dfcl(bench_t *b)
+{
+	double t1 = now();
+	bd_dfcl_params_t dfp = b->o->dfp;
+	int err;
+
+	b->step = "DFCL";
+	dfp.seed = b->o->wp.seed;
+	if ((err = bd_dfcl_finetune(b->tsm, &b->td, &dfp)) ||
+	    (err = eval_model(b, b->tsm, &b->row[M_DFCL])))
+		return err;
+	b->secs[M_DFCL] = now() - t1;
+	return 0;
+}
+
+/* The cluster-level estimates of one K: traffic shares and the mean value
+ * and cost per (cluster, treatment) cell on the training set, and each test
+ * user's cluster. */
+typedef struct cells_s {
+	int k;
+	double share[MAX_CLUSTERS], r[MAX_CLUSTERS * MAX_J], c[MAX_CLUSTERS * MAX_J];
+	int *lab_te; /* test N: cluster */
+} cells_t;
+
+/* k-means with K clusters on the training embeddings @p h_tr, the test
+ * users assigned from @p h_te, the cell means into @p cl. */
+static int hrc_cells(const bench_t *b, const double *h_tr, const double *h_te, int dim, int K,
+		     int *lab, cells_t *cl)
+{
+	const set_t *tr = &b->tr;
+	const int J = tr->j;
 	bd_kmeans_params_t kp;
+	bd_kmeans_result_t km = {0};
+	double cn[MAX_CLUSTERS * MAX_J] = {0};
+	int err;
+
 	bd_kmeans_params_default(&kp);
 	kp.k = K;
-	kp.seed = wp.seed;
-	if (bd_rep_embed(rep, tr.x, tr.n, h) || bd_kmeans_fit(h, tr.n, rp.rep_dim, &kp, &km) ||
-	    bd_kmeans_assign_all(&km, h, tr.n, lab, NULL) || bd_rep_embed(rep, te.x, N, h) ||
-	    bd_kmeans_assign_all(&km, h, N, lab_te, NULL))
+	kp.seed = b->o->wp.seed;
+	if ((err = bd_kmeans_fit(h_tr, tr->n, dim, &kp, &km)) ||
+	    (err = bd_kmeans_assign_all(&km, h_tr, tr->n, lab, NULL)) ||
+	    (err = bd_kmeans_assign_all(&km, h_te, b->te.n, cl->lab_te, NULL)))
 		goto out;
-	double share[512] = {0}, cr[512 * 16] = {0}, cc[512 * 16] = {0}, cn[512 * 16] = {0};
-	for (int i = 0; i < tr.n; i++) {
-		share[lab[i]] += 1.0 / tr.n;
-		cr[lab[i] * J + tr.t[i]] += tr.value[i];
-		cc[lab[i] * J + tr.t[i]] += tr.cost[i];
-		cn[lab[i] * J + tr.t[i]] += 1;
+	cl->k = K;
+	memset(cl->share, 0, sizeof(cl->share));
+	memset(cl->r, 0, sizeof(cl->r));
+	memset(cl->c, 0, sizeof(cl->c));
+	for (int i = 0; i < tr->n; i++) {
+		cl->share[lab[i]] += 1.0 / tr->n;
+		cl->r[lab[i] * J + tr->t[i]] += tr->value[i];
+		cl->c[lab[i] * J + tr->t[i]] += tr->cost[i];
+		cn[lab[i] * J + tr->t[i]] += 1;
 	}
 	for (int i = 0; i < K * J; i++) {
-		cr[i] = cn[i] > 0 ? cr[i] / cn[i] : 0;
-		cc[i] = cn[i] > 0 ? cc[i] / cn[i] : 0;
+		cl->r[i] = cn[i] > 0 ? cl->r[i] / cn[i] : 0;
+		cl->c[i] = cn[i] > 0 ? cl->c[i] / cn[i] : 0;
 	}
-	double t_hrc = now() - t1;
-	bd_solver_problem_t sp = {K, J, share, cr, cc};
-	double prob[512 * 16];
-	int arm[512];
-	for (int b = 0; b < NB; b++) {
+out:
+	bd_kmeans_result_free(&km);
+	return err;
+}
+
+/* The solver's plans for the cells at every budget, LP (one cluster may be
+ * split) into @p lp and the exact integer plan into @p in; test users get
+ * their cluster's plan.  AUCC: of the cluster-level predictions. */
+static int hrc_plans(bench_t *b, const cells_t *cl, row_t *lp, row_t *in)
+{
+	const int J = b->te.j, N = b->te.n;
+	bd_solver_problem_t sp = {cl->k, J, cl->share, cl->r, cl->c};
+	double prob[MAX_CLUSTERS * MAX_J];
+	int arm[MAX_CLUSTERS], err;
+
+	for (int k = 0; k < NB; k++) {
 		bd_solver_result_t res;
 		bd_solver_int_stats_t ist;
 		for (int v = 0; v < 2; v++) {
-			int m = v ? M_HRC_INT : M_HRC;
-			if (v == 0 ? bd_solver_lp(&sp, budget[b], prob, &res)
-				   : bd_solver_integer(&sp, budget[b], 0, arm, &res, &ist))
-				goto out;
+			if ((err = v == 0 ? bd_solver_lp(&sp, b->budget[k], prob, &res)
+					  : bd_solver_integer(&sp, b->budget[k], 0, arm, &res, &ist)))
+				return err;
 			for (int i = 0; i < N; i++)
 				for (int t = 0; t < J; t++)
-					pi[(size_t)i * J + t] = v ? (t == arm[lab_te[i]])
-								  : prob[lab_te[i] * J + t];
-			eom_stochastic(&te, pi, &row[m].eom[b], &row[m].eom_cost[b], &row[m].eom_h[b]);
-			truth_stochastic(w, &te, pi, &row[m].tv[b], &row[m].tc[b]);
-			row[m].vo[b] = row[m].tv[b] / orc[b];
-			row[m].sb[b] = row[m].tc[b] / (budget[b] * N);
+					b->pi[(size_t)i * J + t] = v ? (t == arm[cl->lab_te[i]])
+								     : prob[cl->lab_te[i] * J + t];
+			eval_policy(b, k, v ? in : lp);
 		}
 	}
-	/* AUCC of the cluster-level predictions */
 	for (int i = 0; i < N; i++)
 		for (int t = 0; t < J; t++) {
-			rh[(size_t)i * J + t] = cr[lab_te[i] * J + t];
-			ch[(size_t)i * J + t] = cc[lab_te[i] * J + t];
+			b->rh[(size_t)i * J + t] = cl->r[cl->lab_te[i] * J + t];
+			b->ch[(size_t)i * J + t] = cl->c[cl->lab_te[i] * J + t];
 		}
-	{
-		bd_rct_t d = {N, J, te.t, te.p, te.value, te.cost, rh, ch};
-		double a = 0;
-		int na = 0;
-		for (int t = 1; t < J; t++) {
-			double x;
-			if (bd_metrics_aucc(&d, t, 100, &x) == 0) {
-				a += x;
-				na++;
-			}
+	const bd_rct_t d = test_rct(b);
+	lp->aucc = in->aucc = aucc_mean(&d);
+	return 0;
+}
+
+/* budgetd: representation -> k-means -> cluster-level estimates and plans,
+ * one representation for every K so the K values differ in K alone */
+static int run_hrc(bench_t *b)
+{
+	const set_t *tr = &b->tr, *te = &b->te;
+	double t1 = now(), *h_tr = NULL, *h_te = NULL;
+	int *lab = NULL, err;
+	bd_rep_t *rep = NULL;
+	bd_rep_params_t rp;
+	bd_rep_metrics_t rm;
+	bd_rep_data_t rd = {tr->n, tr->dim, tr->j, tr->x, tr->t, tr->p, tr->conv, tr->value, tr->cost};
+	cells_t *cl = NULL;
+
+	b->step = "hrc";
+	bd_rep_params_default(&rp);
+	rp.epochs = b->o->epochs;
+	rp.seed = b->o->wp.seed;
+	if (b->o->rep_dim > 0)
+		rp.rep_dim = b->o->rep_dim;
+	err = -ENOMEM;
+	if (!(h_tr = malloc(sizeof(double) * (size_t)tr->n * (size_t)rp.rep_dim)) ||
+	    !(h_te = malloc(sizeof(double) * (size_t)te->n * (size_t)rp.rep_dim)) ||
+	    !(lab = malloc(sizeof(int) * (size_t)tr->n)) || !(cl = calloc(1, sizeof(*cl))) ||
+	    !(cl->lab_te = malloc(sizeof(int) * (size_t)te->n)))
+		goto out;
+	if ((err = bd_rep_train(&rd, &rp, &rep, &rm)) ||
+	    (err = bd_rep_embed(rep, tr->x, tr->n, h_tr)) ||
+	    (err = bd_rep_embed(rep, te->x, te->n, h_te)))
+		goto out;
+	b->secs[M_HRC] = now() - t1;
+	for (int i = 0; i < b->o->n_k; i++) {
+		t1 = now();
+		if ((err = hrc_cells(b, h_tr, h_te, rp.rep_dim, b->o->k[i], lab, cl)))
+			goto out;
+		b->secs[M_HRC] += now() - t1;
+		if ((err = hrc_plans(b, cl, &b->hrc[i][0], &b->hrc[i][1])))
+			goto out;
+	}
+out:
+	if (cl)
+		free(cl->lab_te);
+	free(cl);
+	free(lab);
+	free(h_te);
+	free(h_tr);
+	bd_rep_free(rep);
+	return err;
+}
+
+/* The order matters: Bi-DFCL's teacher and the variants' warm start are the
+ * TSM-SL model, which DFCL-PL then fine-tunes in place; hrc runs hrc_int. */
+static const struct {
+	int m;
+	int (*run)(bench_t *b);
+} RUN[] = {
+	{M_ORACLE, run_oracle}, {M_RANDOM, run_random},     {M_TSM, run_tsm},
+	{M_E2E, run_e2e},       {M_BIDFCL, run_bidfcl},     {M_DFCL_MER, run_dfcl_mer},
+	{M_DFCL_IFD, run_dfcl_ifd}, {M_DFCL, run_dfcl},     {M_HRC, run_hrc},
+};
+
+/* The output rows in table order (NAME's; hrc's per K, then hrc_int's):
+ * with one K the cluster rows keep their plain names. @returns their count. */
+static int rows_list(bench_t *b, out_t *out)
+{
+	const opts_t *o = b->o;
+	int n = 0;
+	for (int m = 0; m < M__COUNT; m++) {
+		int per_k = m == M_HRC || m == M_HRC_INT;
+		if (!ran(o, m))
+			continue;
+		for (int i = 0; i < (per_k ? o->n_k : 1); i++, n++) {
+			out[n].m = m;
+			out[n].r = per_k ? &b->hrc[i][m == M_HRC_INT] : &b->row[m];
+			if (per_k && o->n_k > 1)
+				snprintf(out[n].name, sizeof(out[n].name), "%s_k%d", NAME[m], o->k[i]);
+			else
+				snprintf(out[n].name, sizeof(out[n].name), "%s", NAME[m]);
 		}
-		row[M_HRC].aucc = row[M_HRC_INT].aucc = na ? a / na : NAN;
 	}
+	return n;
+}
 
-	step = "increments";
-	if (increments(w, &te, row))
-		goto out;
+/* the method column's width: 8, or the longest name */
+static int name_width(const out_t *out, int n)
+{
+	int w = 8;
+	for (int m = 0; m < n; m++)
+		if ((int)strlen(out[m].name) > w)
+			w = (int)strlen(out[m].name);
+	return w;
+}
 
-	/* the table: EOM normalised to TSM-SL at each budget */
-	FILE *cf = csv ? fopen(csv, "w") : NULL;
-	if (csv && !cf) {
-		fprintf(stderr, "budgetd-bench: --csv %s: %s\n", csv, strerror(errno));
-		goto out;
-	}
+/* The EOM table, normalised to TSM-SL at each budget, and the CSV (@p cf
+ * may be NULL) of every row and budget. */
+static void table_print(const bench_t *b, const out_t *out, int n, FILE *cf)
+{
+	const row_t *tsm = &b->row[M_TSM];
+	const int nw = name_width(out, n);
 	if (cf)
 		fprintf(cf, "method,budget_share,budget,eom,eom_norm,eom_cost,value_over_oracle,"
 			    "spend_over_budget,aucc,eom_hajek,eom_hajek_norm,true_value,true_spend,"
 			    "increment_over_oracle,increment_over_uniform\n");
 	printf("# EOM normalised to TSM-SL at budgets of 10/30/50/70/90%% of the value-maximising "
 	       "spend; EOMh: the mean over the budgets of the Hajek (self-normalised) EOM\n");
-	printf("%-8s %6s %6s %6s %6s %6s %7s %7s %6s %7s %7s\n", "method", "10%", "30%", "50%",
+	printf("%-*s %6s %6s %6s %6s %6s %7s %7s %6s %7s %7s\n", nw, "method", "10%", "30%", "50%",
 	       "70%", "90%", "EOM", "EOMh", "AUCC", "v/orc50", "s/b50");
-	for (int m = 0; m < M__COUNT; m++) {
+	for (int m = 0; m < n; m++) {
+		const row_t *r = out[m].r;
 		double mean = 0, mean_h = 0;
-		printf("%-8s", NAME[m]);
-		for (int b = 0; b < NB; b++) {
-			double x = row[m].eom[b] / row[M_TSM].eom[b];
-			double xh = row[m].eom_h[b] / row[M_TSM].eom_h[b];
+		printf("%-*s", nw, out[m].name);
+		for (int k = 0; k < NB; k++) {
+			double x = r->eom[k] / tsm->eom[k];
+			double xh = r->eom_h[k] / tsm->eom_h[k];
 			mean += x / NB;
 			mean_h += xh / NB;
 			printf(" %6.3f", x);
 			if (cf)
 				fprintf(cf, "%s,%.2f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,"
 					"%.4f,%.4f,%.6f,%.6f\n",
-					NAME[m], FRAC[b], budget[b], row[m].eom[b], x,
-					row[m].eom_cost[b], row[m].vo[b], row[m].sb[b], row[m].aucc,
-					row[m].eom_h[b], xh, row[m].tv[b], row[m].tc[b], row[m].io[b],
-					row[m].iu[b]);
+					out[m].name, FRAC[k], b->budget[k], r->eom[k], x,
+					r->eom_cost[k], r->vo[k], r->sb[k], r->aucc, r->eom_h[k], xh,
+					r->tv[k], r->tc[k], r->io[k], r->iu[k]);
 		}
-		printf(" %7.3f %7.3f %6.3f %7.3f %7.3f\n", mean, mean_h, row[m].aucc, row[m].vo[2],
-		       row[m].sb[2]);
+		printf(" %7.3f %7.3f %6.3f %7.3f %7.3f\n", mean, mean_h, r->aucc, r->vo[2], r->sb[2]);
 	}
-	if (cf)
-		fclose(cf);
-	/* the fair comparison, per budget */
-	double inc_mean[M__COUNT], incu_mean[M__COUNT];
+}
+
+/* The fair comparison per budget; the means over the budgets into
+ * @p inc_mean (of the oracle's) and @p incu_mean (x uniform's). */
+static void increments_print(const out_t *out, int n, double *inc_mean, double *incu_mean)
+{
+	const int nw = name_width(out, n);
 	printf("# incremental value over all-control (TRUE): share of the oracle's increment at "
 	       "the method's own true spend (i/orc), and i/uni50 its ratio to uniform's increment "
 	       "at that spend at the middle budget; mean over the budgets\n");
-	printf("%-8s %6s %6s %6s %6s %6s %7s %7s %7s\n", "method", "i/o10", "i/o30", "i/o50",
+	printf("%-*s %6s %6s %6s %6s %6s %7s %7s %7s\n", nw, "method", "i/o10", "i/o30", "i/o50",
 	       "i/o70", "i/o90", "i/orc", "i/uni50", "i/uni");
-	for (int m = 0; m < M__COUNT; m++) {
+	for (int m = 0; m < n; m++) {
+		const row_t *r = out[m].r;
 		inc_mean[m] = incu_mean[m] = 0;
-		printf("%-8s", NAME[m]);
-		for (int b = 0; b < NB; b++) {
-			inc_mean[m] += row[m].io[b] / NB;
-			incu_mean[m] += row[m].iu[b] / NB;
-			printf(" %6.3f", row[m].io[b]);
+		printf("%-*s", nw, out[m].name);
+		for (int k = 0; k < NB; k++) {
+			inc_mean[m] += r->io[k] / NB;
+			incu_mean[m] += r->iu[k] / NB;
+			printf(" %6.3f", r->io[k]);
 		}
-		printf(" %7.3f %7.3f %7.3f\n", inc_mean[m], row[m].iu[2], incu_mean[m]);
+		printf(" %7.3f %7.3f %7.3f\n", inc_mean[m], r->iu[2], incu_mean[m]);
 	}
+}
+
+/* Bi-DFCL's solver statistics and the training times */
+static void stats_print(const bench_t *b)
+{
+	const bd_bidfcl_stats_t *s = &b->bst;
+	const double *t = b->secs;
 	printf("# Bi-DFCL: %d upper steps, %d CG iterations (%d stopped on negative curvature), "
 	       "mean relative CG residual %.3f, mean gates value %.3f cost %.3f "
 	       "(1: the teacher's labels)\n",
-	       bst.upper_steps, bst.cg_iters, bst.negative_curvature, bst.cg_rel_resid,
-	       bst.gate_value, bst.gate_cost);
+	       s->upper_steps, s->cg_iters, s->negative_curvature, s->cg_rel_resid, s->gate_value,
+	       s->gate_cost);
 	printf("# training: TSM-SL %.1f s, end-to-end (warm start + fine-tuning) %.1f s, DFCL "
 	       "fine-tuning PL %.1f s, MER %.1f s, IFD %.1f s, Bi-DFCL %.1f s (obs warm start "
 	       "%.1f s, bi-level %.1f s), representation + k-means %.1f s; total %.1f s\n",
-	       t_tsm, t_e2e, t_dfcl, t_var[0], t_var[1], t_bi, bst.seconds_warm,
-	       bst.seconds_bilevel, t_hrc, now() - t0);
-	printf("seeds: random=%.3f tsm_sl=1.000 hrc=%.3f hrc_int=%.3f dfcl=%.3f e2e=%.3f bidfcl=%.3f "
-	       "oracle=%.3f",
-	       row[M_RANDOM].eom[2] / row[M_TSM].eom[2], row[M_HRC].eom[2] / row[M_TSM].eom[2],
-	       row[M_HRC_INT].eom[2] / row[M_TSM].eom[2], row[M_DFCL].eom[2] / row[M_TSM].eom[2],
-	       row[M_E2E].eom[2] / row[M_TSM].eom[2], row[M_BIDFCL].eom[2] / row[M_TSM].eom[2],
-	       row[M_ORACLE].eom[2] / row[M_TSM].eom[2]);
-	/* the increments, means over the budgets: of the oracle's (inc_), x uniform's (incu_) */
-	for (int m = 0; m < M__COUNT; m++)
-		printf(" inc_%s=%.3f", NAME[m], inc_mean[m]);
-	for (int m = 0; m < M__COUNT; m++)
-		printf(" incu_%s=%.3f", NAME[m], incu_mean[m]);
+	       t[M_TSM], t[M_E2E], t[M_DFCL], t[M_DFCL_MER], t[M_DFCL_IFD], t[M_BIDFCL],
+	       s->seconds_warm, s->seconds_bilevel, t[M_HRC], now() - b->t0);
+}
+
+/* the methods of the seeds: line's EOM part, in its historical order
+ * (bench/seeds reads the keys, not their places) */
+static const int SEEDS_EOM[] = {M_RANDOM, M_TSM,    M_HRC,    M_HRC_INT,
+				M_DFCL,   M_E2E,  M_BIDFCL, M_ORACLE};
+
+/* The one line bench/seeds reads: EOM at the middle budget normalised to
+ * TSM-SL, then the increments' means over the budgets. */
+static void seeds_print(const bench_t *b, const out_t *out, int n, const double *inc_mean,
+			const double *incu_mean)
+{
+	const double tsm = b->row[M_TSM].eom[2];
+	const char *sep = "";
+	printf("seeds: ");
+	for (size_t e = 0; e < BD_ARRAY_SIZE(SEEDS_EOM); e++)
+		for (int m = 0; m < n; m++) {
+			if (out[m].m != SEEDS_EOM[e])
+				continue;
+			if (out[m].m == M_TSM) /* by definition, whatever its EOM */
+				printf("%s%s=1.000", sep, out[m].name);
+			else
+				printf("%s%s=%.3f", sep, out[m].name, out[m].r->eom[2] / tsm);
+			sep = " ";
+		}
+	for (int m = 0; m < n; m++)
+		printf(" inc_%s=%.3f", out[m].name, inc_mean[m]);
+	for (int m = 0; m < n; m++)
+		printf(" incu_%s=%.3f", out[m].name, incu_mean[m]);
 	printf("\n");
+}
+
+static void bench_free(bench_t *b)
+{
+	set_free(&b->tr);
+	set_free(&b->te);
+	set_free(&b->ob);
+	free(b->rh);
+	free(b->ch);
+	free(b->pi);
+	bd_tsm_free(b->tsm);
+	bd_sim_world_free(b->w);
+}
+
+int main(int argc, char **argv)
+{
+	bench_t b;
+	opts_t o;
+	out_t out[MAX_ROWS];
+	double inc_mean[MAX_ROWS], incu_mean[MAX_ROWS];
+	FILE *cf = NULL;
+	int rc = 1, n, e;
+
+	if ((e = opts_parse(argc, argv, &o)))
+		return e > 0 ? 0 : 2;
+	memset(&b, 0, sizeof(b));
+	b.o = &o;
+	b.t0 = now();
+	b.step = "--csv";
+	/* before the hours of training, not after them */
+	if (o.csv && !(cf = fopen(o.csv, "w"))) {
+		fprintf(stderr, "budgetd-bench: --csv %s: %s\n", o.csv, strerror(errno));
+		goto out;
+	}
+	if (data_make(&b) || budgets_make(&b))
+		goto out;
+	header_print(&b);
+	for (size_t i = 0; i < BD_ARRAY_SIZE(RUN); i++)
+		if (ran(&o, RUN[i].m) && RUN[i].run(&b))
+			goto out;
+	n = rows_list(&b, out);
+	b.step = "increments";
+	if (increments(&b, out, n))
+		goto out;
+	table_print(&b, out, n, cf);
+	increments_print(out, n, inc_mean, incu_mean);
+	stats_print(&b);
+	seeds_print(&b, out, n, inc_mean, incu_mean);
+	b.step = "--csv";
+	if (cf) {
+		e = fclose(cf);
+		cf = NULL;
+		if (e) {
+			fprintf(stderr, "budgetd-bench: --csv %s: %s\n", o.csv, strerror(errno));
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	if (rc)
-		fprintf(stderr, "budgetd-bench: %s failed\n", step);
-	set_free(&tr);
-	set_free(&te);
-	set_free(&ob);
-	free(rh);
-	free(ch);
-	free(pi);
-	free(h);
-	free(lab);
-	free(lab_te);
-	bd_tsm_free(tsm);
-	bd_rep_free(rep);
-	bd_kmeans_result_free(&km);
-	bd_sim_world_free(w);
+		fprintf(stderr, "budgetd-bench: %s failed\n", b.step);
+	if (cf)
+		fclose(cf);
+	bench_free(&b);
 	return rc;
 }
