@@ -2,7 +2,8 @@
  * budgetd-bench: the offline comparison of issue 5 on the simulator, where
  * the truth is known.
  *
- *   budgetd-bench [--train N] [--test N] [--obs N] [--epochs E] [--k K]
+ *   budgetd-bench [--train N] [--test N] [--obs N] [--epochs E]
+ *                 [--k K | --k-list K1,K2,...] [--methods NAME,...]
  *                 [--csv FILE] [-p KEY=VALUE ...]   (simulator knobs, e.g. seed=2)
  *
  * An RCT training set, an observational set logged by the simulator's
@@ -33,6 +34,14 @@
  * share of the oracle's increment at its own true spend (inc_), and as a
  * ratio to uniform's increment at that spend (incu_)).  --world NAME picks
  * the world family (docs/simulator.md).
+ *
+ * --methods runs the named methods only (most of a run's time is the DFCL
+ * family, end-to-end and Bi-DFCL); random, tsm_sl and oracle always run
+ * (TSM-SL normalises the EOM, the references frame the increments), hrc
+ * and hrc_int together. Methods not run have no row, no CSV line and no
+ * key in the seeds: line. --k-list evaluates hrc and hrc_int at each K
+ * on one representation (rows hrc_kK, hrc_int_kK; one K keeps the plain
+ * names), to choose K on decision value.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -339,12 +348,77 @@ static int increments(const bench_t *b, const out_t *out, int n)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
-		   "                     [--epochs E] [--k K] [--csv FILE]\n"
+		   "                     [--epochs E] [--k K | --k-list K1,K2,...] [--csv FILE]\n"
+		   "                     [--methods NAME,...]   (random tsm_sl dfcl dfcl_mer dfcl_ifd e2e\n"
+		   "                      bidfcl hrc hrc_int oracle; default all; random, tsm_sl and\n"
+		   "                      oracle always run, hrc and hrc_int together)\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
 		   "                     [--dfcl-ifd-delta D] [--rep-dim D]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
+}
+
+/* --methods LIST into @p methods: the named ones, the references every run
+ * needs (TSM-SL normalises the EOM; random and the oracle frame the
+ * increments) and hrc with hrc_int (one representation serves both). */
+static int methods_parse(const char *list, unsigned *methods)
+{
+	unsigned set = 1u << M_RANDOM | 1u << M_TSM | 1u << M_ORACLE;
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		int m = 0;
+		while (m < M__COUNT && !(strlen(NAME[m]) == len && !strncmp(p, NAME[m], len)))
+			m++;
+		if (m == M__COUNT) {
+			fprintf(stderr, "budgetd-bench: --methods: unknown method '%.*s' (known: ", (int)len,
+				p);
+			for (m = 0; m < M__COUNT; m++)
+				fprintf(stderr, "%s%s", m ? ", " : "", NAME[m]);
+			fprintf(stderr, ")\n");
+			return -EINVAL;
+		}
+		set |= 1u << m;
+		if (m == M_HRC || m == M_HRC_INT)
+			set |= 1u << M_HRC | 1u << M_HRC_INT;
+		p += len;
+		if (!*p)
+			break;
+	}
+	*methods = set;
+	return 0;
+}
+
+/* --k-list K1,K2,... into o->k: each K from 2 to MAX_CLUSTERS, at most
+ * MAX_K of them, none twice (the rows are named by K). */
+static int k_list_parse(const char *list, opts_t *o)
+{
+	o->n_k = 0;
+	for (const char *p = list;; p++) {
+		char *end;
+		long k;
+		errno = 0;
+		k = strtol(p, &end, 10);
+		if (end == p || (*end && *end != ',') || errno || k < 2 || k > MAX_CLUSTERS) {
+			fprintf(stderr, "budgetd-bench: --k-list: '%.*s' is not a K from 2 to %d\n",
+				(int)strcspn(p, ","), p, MAX_CLUSTERS);
+			return -EINVAL;
+		}
+		for (int i = 0; i < o->n_k; i++)
+			if (o->k[i] == k) {
+				fprintf(stderr, "budgetd-bench: --k-list: K %ld given twice\n", k);
+				return -EINVAL;
+			}
+		if (o->n_k == MAX_K) {
+			fprintf(stderr, "budgetd-bench: --k-list: at most %d values\n", MAX_K);
+			return -EINVAL;
+		}
+		o->k[o->n_k++] = (int)k;
+		p = end;
+		if (!*p)
+			break;
+	}
+	return 0;
 }
 
 /* Every setting that has a range, checked at once: a bad one is a usage error. */
@@ -383,10 +457,12 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		{"dfcl-ifd-delta", required_argument, NULL, 'I'},
 		{"rep-dim", required_argument, NULL, 'R'},
 		{"world", required_argument, NULL, 'W'},
+		{"methods", required_argument, NULL, 'M'},
+		{"k-list", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *world = NULL, *kv[64];
-	int n_kv = 0, c;
+	int n_kv = 0, c, k_given = 0, k_list_given = 0;
 	char err[256];
 
 	memset(o, 0, sizeof(*o));
@@ -404,7 +480,20 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		case 'n': o->n_train = atoi(optarg); break;
 		case 'm': o->n_test = atoi(optarg); break;
 		case 'e': o->epochs = atoi(optarg); break;
-		case 'k': o->k[0] = atoi(optarg); break;
+		case 'k':
+			o->k[0] = atoi(optarg);
+			o->n_k = 1;
+			k_given = 1;
+			break;
+		case 'K':
+			if (k_list_parse(optarg, o))
+				return -EINVAL;
+			k_list_given = 1;
+			break;
+		case 'M':
+			if (methods_parse(optarg, &o->methods))
+				return -EINVAL;
+			break;
 		case 'c': o->csv = optarg; break;
 		case 'T': o->dfp.tau = atof(optarg); break;
 		case 'A': o->dfp.alpha = atof(optarg); break;
@@ -431,6 +520,10 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -EINVAL;
 		}
+	}
+	if (k_given && k_list_given) {
+		fprintf(stderr, "budgetd-bench: --k and --k-list: give one of them\n");
+		return -EINVAL;
 	}
 	if (optind < argc || !opts_valid(o)) {
 		usage(stderr);
@@ -869,21 +962,38 @@ static void increments_print(const out_t *out, int n, double *inc_mean, double *
 	}
 }
 
-/* Bi-DFCL's solver statistics and the training times */
+/* the training times' labels, in the line's order */
+static const struct {
+	int m;
+	const char *label;
+} TIMED[] = {
+	{M_TSM, "TSM-SL"},         {M_E2E, "end-to-end (warm start + fine-tuning)"},
+	{M_DFCL, "DFCL fine-tuning PL"}, {M_DFCL_MER, "MER"}, {M_DFCL_IFD, "IFD"},
+	{M_BIDFCL, "Bi-DFCL"},     {M_HRC, "representation + k-means"},
+};
+
+/* Bi-DFCL's solver statistics and the training times, of the methods run */
 static void stats_print(const bench_t *b)
 {
 	const bd_bidfcl_stats_t *s = &b->bst;
-	const double *t = b->secs;
-	printf("# Bi-DFCL: %d upper steps, %d CG iterations (%d stopped on negative curvature), "
-	       "mean relative CG residual %.3f, mean gates value %.3f cost %.3f "
-	       "(1: the teacher's labels)\n",
-	       s->upper_steps, s->cg_iters, s->negative_curvature, s->cg_rel_resid, s->gate_value,
-	       s->gate_cost);
-	printf("# training: TSM-SL %.1f s, end-to-end (warm start + fine-tuning) %.1f s, DFCL "
-	       "fine-tuning PL %.1f s, MER %.1f s, IFD %.1f s, Bi-DFCL %.1f s (obs warm start "
-	       "%.1f s, bi-level %.1f s), representation + k-means %.1f s; total %.1f s\n",
-	       t[M_TSM], t[M_E2E], t[M_DFCL], t[M_DFCL_MER], t[M_DFCL_IFD], t[M_BIDFCL],
-	       s->seconds_warm, s->seconds_bilevel, t[M_HRC], now() - b->t0);
+	const char *sep = "";
+	if (ran(b->o, M_BIDFCL))
+		printf("# Bi-DFCL: %d upper steps, %d CG iterations (%d stopped on negative "
+		       "curvature), mean relative CG residual %.3f, mean gates value %.3f cost %.3f "
+		       "(1: the teacher's labels)\n",
+		       s->upper_steps, s->cg_iters, s->negative_curvature, s->cg_rel_resid,
+		       s->gate_value, s->gate_cost);
+	printf("# training: ");
+	for (size_t i = 0; i < BD_ARRAY_SIZE(TIMED); i++) {
+		if (!ran(b->o, TIMED[i].m))
+			continue;
+		printf("%s%s %.1f s", sep, TIMED[i].label, b->secs[TIMED[i].m]);
+		if (TIMED[i].m == M_BIDFCL)
+			printf(" (obs warm start %.1f s, bi-level %.1f s)", s->seconds_warm,
+			       s->seconds_bilevel);
+		sep = ", ";
+	}
+	printf("; total %.1f s\n", now() - b->t0);
 }
 
 /* the methods of the seeds: line's EOM part, in its historical order
