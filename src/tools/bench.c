@@ -95,6 +95,7 @@ typedef struct opts_s {
 	double obs_explore;
 	int k[MAX_K], n_k;  /* the cluster counts of hrc, in the order given */
 	unsigned methods;   /* bit 1u << M_x: method x runs */
+	int cells_dr;       /* --cells dr: hrc's cell means doubly robust */
 	bd_dfcl_params_t dfp;
 	bd_bidfcl_params_t bip;
 	const char *csv;
@@ -353,7 +354,7 @@ static void usage(FILE *f)
 		   "                      bidfcl hrc hrc_int oracle; default all; random, tsm_sl and\n"
 		   "                      oracle always run, hrc and hrc_int together)\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
-		   "                     [--dfcl-ifd-delta D] [--rep-dim D]\n"
+		   "                     [--dfcl-ifd-delta D] [--rep-dim D] [--cells mean|dr]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
@@ -459,6 +460,7 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		{"world", required_argument, NULL, 'W'},
 		{"methods", required_argument, NULL, 'M'},
 		{"k-list", required_argument, NULL, 'K'},
+		{"cells", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *world = NULL, *kv[64];
@@ -495,6 +497,14 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 				return -EINVAL;
 			break;
 		case 'c': o->csv = optarg; break;
+		case 'X':
+			if (strcmp(optarg, "mean") && strcmp(optarg, "dr")) {
+				fprintf(stderr, "budgetd-bench: --cells: mean or dr, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->cells_dr = !strcmp(optarg, "dr");
+			break;
 		case 'T': o->dfp.tau = atof(optarg); break;
 		case 'A': o->dfp.alpha = atof(optarg); break;
 		case 'L': o->dfp.lr = atof(optarg); break;
@@ -740,10 +750,54 @@ typedef struct cells_s {
 	int *lab_te; /* test N: cluster */
 } cells_t;
 
+/*
+ * --cells dr: a cell's mean is the mean over ALL the cluster's training
+ * users of the network's prediction for the cell's treatment, plus the mean
+ * residual (outcome - prediction) of the users who got that treatment
+ * (AIPW; the training set is an RCT, so the propensities are equal within
+ * a cell).  Unbiased whatever the predictions are worth; lower variance
+ * where they explain the outcomes, and the prediction part uses J times
+ * the users of the plain cell mean.  In-sample (the network saw these
+ * samples), so the residuals are somewhat optimistic: an experiment, not
+ * the daemon's estimator.  @p cn: the cell counts; the raw means are in
+ * @p cl and are replaced.
+ */
+static void cells_dr(const bench_t *b, int K, const int *lab, const double *pv, const double *pc,
+		     const double *cn, cells_t *cl)
+{
+	const set_t *tr = &b->tr;
+	const int J = tr->j;
+	double pr[MAX_CLUSTERS * MAX_J] = {0}, pcst[MAX_CLUSTERS * MAX_J] = {0};
+	double rr[MAX_CLUSTERS * MAX_J] = {0}, rc[MAX_CLUSTERS * MAX_J] = {0};
+	double nk[MAX_CLUSTERS] = {0};
+
+	for (int i = 0; i < tr->n; i++) {
+		const int k = lab[i], t = tr->t[i];
+		nk[k] += 1;
+		for (int u = 0; u < J; u++) {
+			pr[k * J + u] += pv[(size_t)i * J + u];
+			pcst[k * J + u] += pc[(size_t)i * J + u];
+		}
+		rr[k * J + t] += tr->value[i] - pv[(size_t)i * J + t];
+		rc[k * J + t] += tr->cost[i] - pc[(size_t)i * J + t];
+	}
+	for (int k = 0; k < K; k++)
+		for (int u = 0; u < J; u++) {
+			const int c = k * J + u;
+			if (nk[k] <= 0 || cn[c] <= 0)
+				continue; /* no user in the cell: the raw mean (0) stays */
+			cl->r[c] = pr[c] / nk[k] + rr[c] / cn[c];
+			/* a cost is never negative (the solver refuses one), and an
+			 * untreated user costs nothing: the raw mean stays there */
+			if (u > 0)
+				cl->c[c] = fmax(0, pcst[c] / nk[k] + rc[c] / cn[c]);
+		}
+}
+
 /* k-means with K clusters on the training embeddings @p h_tr, the test
  * users assigned from @p h_te, the cell means into @p cl. */
 static int hrc_cells(const bench_t *b, const double *h_tr, const double *h_te, int dim, int K,
-		     int *lab, cells_t *cl)
+		     const double *pv, const double *pc, int *lab, cells_t *cl)
 {
 	const set_t *tr = &b->tr;
 	const int J = tr->j;
@@ -773,6 +827,8 @@ static int hrc_cells(const bench_t *b, const double *h_tr, const double *h_te, i
 		cl->r[i] = cn[i] > 0 ? cl->r[i] / cn[i] : 0;
 		cl->c[i] = cn[i] > 0 ? cl->c[i] / cn[i] : 0;
 	}
+	if (pv)
+		cells_dr(b, K, lab, pv, pc, cn, cl);
 out:
 	bd_kmeans_result_free(&km);
 	return err;
@@ -812,12 +868,29 @@ static int hrc_plans(bench_t *b, const cells_t *cl, row_t *lp, row_t *in)
 	return 0;
 }
 
+/* The network's predicted value and cost of every treatment for every
+ * training user (n x J each, allocated into @p pv, @p pc). */
+static int rep_predict_all(bd_rep_t *rep, const set_t *tr, double **pv, double **pc)
+{
+	const size_t nj = (size_t)tr->n * (size_t)tr->j;
+	double conv[MAX_J];
+	int err;
+
+	if (!(*pv = malloc(sizeof(double) * nj)) || !(*pc = malloc(sizeof(double) * nj)))
+		return -ENOMEM;
+	for (int i = 0; i < tr->n; i++)
+		if ((err = bd_rep_predict(rep, tr->x + (size_t)i * tr->dim, conv,
+					  *pv + (size_t)i * tr->j, *pc + (size_t)i * tr->j)))
+			return err;
+	return 0;
+}
+
 /* budgetd: representation -> k-means -> cluster-level estimates and plans,
  * one representation for every K so the K values differ in K alone */
 static int run_hrc(bench_t *b)
 {
 	const set_t *tr = &b->tr, *te = &b->te;
-	double t1 = now(), *h_tr = NULL, *h_te = NULL;
+	double t1 = now(), *h_tr = NULL, *h_te = NULL, *pv = NULL, *pc = NULL;
 	int *lab = NULL, err;
 	bd_rep_t *rep = NULL;
 	bd_rep_params_t rp;
@@ -841,10 +914,12 @@ static int run_hrc(bench_t *b)
 	    (err = bd_rep_embed(rep, tr->x, tr->n, h_tr)) ||
 	    (err = bd_rep_embed(rep, te->x, te->n, h_te)))
 		goto out;
+	if (b->o->cells_dr && (err = rep_predict_all(rep, tr, &pv, &pc)))
+		goto out;
 	b->secs[M_HRC] = now() - t1;
 	for (int i = 0; i < b->o->n_k; i++) {
 		t1 = now();
-		if ((err = hrc_cells(b, h_tr, h_te, rp.rep_dim, b->o->k[i], lab, cl)))
+		if ((err = hrc_cells(b, h_tr, h_te, rp.rep_dim, b->o->k[i], pv, pc, lab, cl)))
 			goto out;
 		b->secs[M_HRC] += now() - t1;
 		if ((err = hrc_plans(b, cl, &b->hrc[i][0], &b->hrc[i][1])))
@@ -857,6 +932,8 @@ out:
 	free(lab);
 	free(h_te);
 	free(h_tr);
+	free(pv);
+	free(pc);
 	bd_rep_free(rep);
 	return err;
 }
