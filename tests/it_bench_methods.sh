@@ -3,7 +3,8 @@
 # (random, tsm_sl, oracle) and nothing else: no row in either table, no CSV
 # line, no key in the seeds: line for the others; hrc and hrc_int run
 # together. --k-list gives them a row per K on one representation (so the
-# K 8 rows equal a run at K 8 alone). Bad lists are usage errors (exit 2).
+# K 8 rows equal a run at K 8 alone); --cells dr changes the cluster rows
+# alone. Bad lists are usage errors (exit 2).
 # Tiny sizes: seconds.
 . "${srcdir:-.}/tests/lib.sh"
 BENCH=$builddir/budgetd-bench
@@ -55,4 +56,15 @@ usage_error "unknown method 'nope'" --methods hrc,nope
 usage_error "'1' is not a K from 2 to 512" --k-list 4,1
 usage_error "K 8 given twice" --k-list 8,4,8
 usage_error "give one of them" --k 8 --k-list 4
+usage_error "mean or dr, not 'median'" --cells median
+
+# --cells dr: the cluster rows change (the cells are estimated otherwise),
+# the references do not
+"$BENCH" $SMALL --methods hrc --cells dr --csv "$WORK/d.csv" >"$WORK/d.out" 2>"$WORK/d.log" ||
+	fail "--cells dr: exit $?: $(cat "$WORK/d.log")"
+expect_names "$WORK/d.out" "$WORK/d.csv" "hrc hrc_int oracle random tsm_sl"
+grep -e '^tsm_sl,' -e '^oracle,' "$WORK/h.csv" >"$WORK/dref"
+grep -e '^tsm_sl,' -e '^oracle,' "$WORK/d.csv" | cmp -s - "$WORK/dref" ||
+	fail "--cells dr changed the reference rows"
+grep '^hrc,' "$WORK/d.csv" | cmp -s - "$WORK/k8" && fail "--cells dr: hrc rows as with mean cells"
 echo "ok"
