@@ -4,7 +4,8 @@
 # line, no key in the seeds: line for the others; hrc and hrc_int run
 # together. --k-list gives them a row per K on one representation (so the
 # K 8 rows equal a run at K 8 alone); --cells dr changes the cluster rows
-# alone. Bad lists are usage errors (exit 2).
+# alone; --cells true (the clusters with their true cell means) buys more
+# than the estimated cells. Bad lists are usage errors (exit 2).
 # Tiny sizes: seconds.
 . "${srcdir:-.}/tests/lib.sh"
 BENCH=$builddir/budgetd-bench
@@ -56,7 +57,7 @@ usage_error "unknown method 'nope'" --methods hrc,nope
 usage_error "'1' is not a K from 2 to 512" --k-list 4,1
 usage_error "K 8 given twice" --k-list 8,4,8
 usage_error "give one of them" --k 8 --k-list 4
-usage_error "mean or dr, not 'median'" --cells median
+usage_error "mean, dr or true, not 'median'" --cells median
 
 # --cells dr: the cluster rows change (the cells are estimated otherwise),
 # the references do not
@@ -67,4 +68,17 @@ grep -e '^tsm_sl,' -e '^oracle,' "$WORK/h.csv" >"$WORK/dref"
 grep -e '^tsm_sl,' -e '^oracle,' "$WORK/d.csv" | cmp -s - "$WORK/dref" ||
 	fail "--cells dr changed the reference rows"
 grep '^hrc,' "$WORK/d.csv" | cmp -s - "$WORK/k8" && fail "--cells dr: hrc rows as with mean cells"
+
+# --cells true: the clusters' ceiling (their cells' TRUE means) buys more of
+# the oracle's increment than the same clusters estimated from 2 000
+# samples (the mean over the budgets, the seeds: line's inc_hrc)
+inc_hrc() { sed -n 's/^seeds:.* inc_hrc=\([0-9.-]*\) .*/\1/p' "$1"; }
+"$BENCH" $SMALL --methods hrc --cells true >"$WORK/t.out" 2>"$WORK/t.log" ||
+	fail "--cells true: exit $?: $(cat "$WORK/t.log")"
+"$BENCH" $SMALL --methods hrc >"$WORK/m.out" 2>"$WORK/m.log" ||
+	fail "--cells mean: exit $?: $(cat "$WORK/m.log")"
+im=$(inc_hrc "$WORK/m.out") it=$(inc_hrc "$WORK/t.out")
+[ -n "$im" ] && [ -n "$it" ] || fail "no inc_hrc in the seeds: lines"
+awk -v m="$im" -v t="$it" 'BEGIN { exit !(t > m + 0.05) }' ||
+	fail "--cells true: inc_hrc $it, not above the estimated cells' $im"
 echo "ok"

@@ -89,13 +89,16 @@ typedef struct row_s {
 	double io[NB], iu[NB]; /* increment over all-control / oracle's, / uniform's */
 } row_t;
 
+/* How hrc estimates its cells (--cells). */
+enum { CELLS_MEAN = 0, CELLS_DR, CELLS_TRUE };
+
 /* What the command line asks for, checked. */
 typedef struct opts_s {
 	int n_train, n_test, n_obs, epochs, rep_dim; /* rep_dim 0: bd_rep_params_default's */
 	double obs_explore;
 	int k[MAX_K], n_k;  /* the cluster counts of hrc, in the order given */
 	unsigned methods;   /* bit 1u << M_x: method x runs */
-	int cells_dr;       /* --cells dr: hrc's cell means doubly robust */
+	int cells;          /* --cells: CELLS_MEAN, CELLS_DR or CELLS_TRUE */
 	bd_dfcl_params_t dfp;
 	bd_bidfcl_params_t bip;
 	const char *csv;
@@ -354,7 +357,7 @@ static void usage(FILE *f)
 		   "                      bidfcl hrc hrc_int oracle; default all; random, tsm_sl and\n"
 		   "                      oracle always run, hrc and hrc_int together)\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
-		   "                     [--dfcl-ifd-delta D] [--rep-dim D] [--cells mean|dr]\n"
+		   "                     [--dfcl-ifd-delta D] [--rep-dim D] [--cells mean|dr|true]\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
@@ -498,12 +501,15 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 			break;
 		case 'c': o->csv = optarg; break;
 		case 'X':
-			if (strcmp(optarg, "mean") && strcmp(optarg, "dr")) {
-				fprintf(stderr, "budgetd-bench: --cells: mean or dr, not '%s'\n",
-					optarg);
-				return -EINVAL;
+			if (!strcmp(optarg, "mean") || !strcmp(optarg, "dr") ||
+			    !strcmp(optarg, "true")) {
+				o->cells = optarg[0] == 'm' ? CELLS_MEAN
+					   : optarg[0] == 'd' ? CELLS_DR : CELLS_TRUE;
+				break;
 			}
-			o->cells_dr = !strcmp(optarg, "dr");
+			fprintf(stderr, "budgetd-bench: --cells: mean, dr or true, not '%s'\n",
+				optarg);
+			return -EINVAL;
 			break;
 		case 'T': o->dfp.tau = atof(optarg); break;
 		case 'A': o->dfp.alpha = atof(optarg); break;
@@ -794,6 +800,35 @@ static void cells_dr(const bench_t *b, int K, const int *lab, const double *pv, 
 		}
 }
 
+/*
+ * --cells true: a cell's mean is the world's TRUE expected value and cost
+ * of the treatment, averaged over the cluster's training users.  Not an
+ * estimator: the ceiling of the clusters themselves, so a run measures
+ * what estimating the cells costs (mean against true) apart from what
+ * the clusters cost (true against the oracle).
+ */
+static void cells_true(const bench_t *b, int K, const int *lab, cells_t *cl)
+{
+	const set_t *tr = &b->tr;
+	const int J = tr->j;
+	double nk[MAX_CLUSTERS] = {0};
+
+	memset(cl->r, 0, sizeof(cl->r));
+	memset(cl->c, 0, sizeof(cl->c));
+	for (int i = 0; i < tr->n; i++) {
+		nk[lab[i]] += 1;
+		for (int t = 0; t < J; t++) {
+			cl->r[lab[i] * J + t] += bd_sim_user_ev(b->w, tr->user[i], t);
+			cl->c[lab[i] * J + t] += bd_sim_user_ec(b->w, tr->user[i], t);
+		}
+	}
+	for (int c = 0; c < K * J; c++)
+		if (nk[c / J] > 0) {
+			cl->r[c] /= nk[c / J];
+			cl->c[c] /= nk[c / J];
+		}
+}
+
 /* k-means with K clusters on the training embeddings @p h_tr, the test
  * users assigned from @p h_te, the cell means into @p cl. */
 static int hrc_cells(const bench_t *b, const double *h_tr, const double *h_te, int dim, int K,
@@ -829,6 +864,8 @@ static int hrc_cells(const bench_t *b, const double *h_tr, const double *h_te, i
 	}
 	if (pv)
 		cells_dr(b, K, lab, pv, pc, cn, cl);
+	if (b->o->cells == CELLS_TRUE)
+		cells_true(b, K, lab, cl);
 out:
 	bd_kmeans_result_free(&km);
 	return err;
@@ -914,7 +951,7 @@ static int run_hrc(bench_t *b)
 	    (err = bd_rep_embed(rep, tr->x, tr->n, h_tr)) ||
 	    (err = bd_rep_embed(rep, te->x, te->n, h_te)))
 		goto out;
-	if (b->o->cells_dr && (err = rep_predict_all(rep, tr, &pv, &pc)))
+	if (b->o->cells == CELLS_DR && (err = rep_predict_all(rep, tr, &pv, &pc)))
 		goto out;
 	b->secs[M_HRC] = now() - t1;
 	for (int i = 0; i < b->o->n_k; i++) {
