@@ -138,6 +138,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				.shrinkage = cfg->solve_shrinkage, .min_matured = BD_PACER_WARMUP,
 				.tail_s = cfg->solve_maturity_s, .halflife_h = cfg->solve_halflife_h,
 				.shrink_uplift = cfg->solve_shrink_uplift, .concave = cfg->solve_concave,
+				.order_value_prior = cfg->solve_order_value_prior,
 			};
 			bd_estimate_t e;
 			if (bd_estimate_init(&e, K, J))

@@ -186,6 +186,11 @@ static const setting_t settings[] = {
 	 "much clusters are seen to differ (empirical Bayes): a pooled plan while they cannot be "
 	 "told apart; 0: only the means shrink (solve.shrinkage; on cold first days 1 bought 3% "
 	 "less of uniform's increment in bench/bd-day-bench)", R_LIVE},
+	{"solve.order.value.prior", T_DOUBLE, OFF(solve_order_value_prior), "0", 0, 1e9, NULL,
+	 "Orders of prior pulling a cell's value per order toward its cluster's over every "
+	 "treatment; a cell's value per request is then its orders per request times that "
+	 "(a coupon moves how many users order more than what an order is worth, and baskets "
+	 "are noisy); 0: the plain mean of value", R_LIVE},
 	{"solve.concave", T_INT, OFF(solve_concave), "1", 0, 1, NULL,
 	 "1 (with solve.shrink.uplift): the pooled uplift over control is fitted non-decreasing "
 	 "and concave in the treatment's cost (diminishing returns: a bigger incentive never buys "

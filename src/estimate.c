@@ -135,6 +135,29 @@ static void cell_means(const double *x, int matured, double *r, double *c, doubl
 	*c2 = dec > 0 ? fmax(x[BD_STAT_COST2] / dec - cm * cm, 0) : 0;
 }
 
+/*
+ * Value per request as orders per request times value per order, the value
+ * per order pooled within the cluster (solve.order.value.prior = m): a
+ * cell's own value per order V/O (inverse-propensity sums) weighs
+ * n / (n + m), n its orders, and its cluster's over every treatment the
+ * rest.  A coupon moves mostly how many users order; what an order is
+ * worth is noisy (heavy-tailed baskets) but differs little between the
+ * cluster's treatments, so pooling it removes the basket noise from the
+ * cell's increments.  m = 0 leaves the plain mean.  @p x the cell,
+ * @p vk, @p ok its cluster's value and order sums, @p r its plain mean
+ * (replaced).
+ */
+static void order_value_pool(const double *x, double vk, double ok, int matured, double m,
+			     double *r)
+{
+	const double w = matured ? x[BD_STAT_DW] : x[BD_STAT_W];
+	const double o = x[BD_STAT_WORDERS], n = x[BD_STAT_ORDERS];
+	if (m <= 0 || w <= 0 || o <= 0 || ok <= 0)
+		return;
+	double lam = n / (n + m);
+	*r = o / w * (lam * x[BD_STAT_WVALUE] / o + (1 - lam) * vk / ok);
+}
+
 /* A cell's raw (unshrunk) mean and the variance of that mean. */
 typedef struct raw_s {
 	double r, c, vr, vc, n;
@@ -282,6 +305,13 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 	const double *src = e->immature ? e->all : e->mat;
 	raw_t *raw = malloc(sizeof(raw_t) * (size_t)K * J);
 	raw_t pool[BD_ESTIMATE_MAX_EB];
+	/* per cluster: value and orders over every treatment */
+	double *vk = calloc((size_t)K * 2, sizeof(double));
+	for (int k = 0; vk && k < K; k++)
+		for (int t = 0; t < J; t++) {
+			vk[2 * k] += src[((size_t)k * J + t) * NS + BD_STAT_WVALUE];
+			vk[2 * k + 1] += src[((size_t)k * J + t) * NS + BD_STAT_WORDERS];
+		}
 	for (int t = 0; t < J; t++) {
 		/* the treatment's mean over all clusters: the shrinkage target */
 		double agg[NS] = {0};
@@ -297,6 +327,9 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 			size_t i = (size_t)k * J + t;
 			double r, c, cv, n, v2, c2, m0 = p->shrinkage;
 			cell_means(src + i * NS, !e->immature, &r, &c, &cv, &n, &v2, &c2);
+			if (vk)
+				order_value_pool(src + i * NS, vk[2 * k], vk[2 * k + 1],
+						 !e->immature, p->order_value_prior, &r);
 			raw_t a = raw_of(src + i * NS, !e->immature);
 			if (raw)
 				raw[i] = a;
@@ -322,6 +355,7 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 	if (p->shrink_uplift && raw && J <= BD_ESTIMATE_MAX_EB)
 		shrink_uplifts(e, raw, pool, p->concave);
 	free(raw);
+	free(vk);
 }
 
 /* The share of the day's traffic between hours @p a and @p b (0..24). */

@@ -434,6 +434,53 @@ static void test_check(void **state)
 	bd_estimate_free(&e);
 }
 
+/* solve.order.value.prior: orders per request times a value per order
+ * pooled within the cluster.  Treatment 1's orders are worth what
+ * treatment 0's are, but one whale basket (2 020 instead of 20) doubles
+ * its plain mean's increment; pooled, the increment is what the extra
+ * orders are worth. */
+static void add_orders(bd_estimate_t *e, const bd_estimate_params_t *p, int t, double n_none,
+		       double n_order, double v, double n_whale)
+{
+	double x[BD_STAT__COUNT];
+	cell(x, n_none, 0.5, 0, 0);
+	bd_estimate_add_cell(e, p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, n_order, 0.5, v, 0);
+	bd_estimate_add_cell(e, p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	if (n_whale > 0) {
+		cell(x, n_whale, 0.5, 2020, 0);
+		bd_estimate_add_cell(e, p, 0, t, H0 + 8, x, BD_STAT__COUNT);
+	}
+}
+
+static void test_order_value_pool(void **state)
+{
+	const double prior[3] = {0, 150, 1e9};
+	/* plain means 2 and 5; fully pooled: 28 per order (7 000 / 250) times
+	 * 0.1 and 0.15 orders; half pooled (150 orders of prior, 150 of
+	 * treatment 1's own): its own 33.33 per order and 28, halved */
+	const double want[3][2] = {{2, 5}, {0.1 * (0.4 * 20 + 0.6 * 28), 0.15 * (5000.0 / 300 + 14)},
+				   {2.8, 4.2}};
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		bd_estimate_t e;
+		bd_estimate_params_t p = params_at(12);
+		p.order_value_prior = prior[i];
+		assert_int_equal(bd_estimate_init(&e, 1, 2), 0);
+		add_orders(&e, &p, 0, 900, 100, 20, 0);
+		add_orders(&e, &p, 1, 850, 149, 20, 1);
+		bd_estimate_finish(&e, &p);
+		for (int t = 0; t < 2; t++) {
+			if (fabs(e.r[t] - want[i][t]) > 1e-6)
+				fail_msg("prior %g, treatment %d: value per request %.6f, want %.6f",
+					 prior[i], t, e.r[t], want[i][t]);
+		}
+		/* the raw means behind the plan's confidence interval stay plain */
+		assert_true(fabs(e.rr[1] - 5) < 1e-9);
+		bd_estimate_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_pending_credits_arrivals),
 		cmocka_unit_test(test_concave_uplift),
 		cmocka_unit_test(test_first_day_pace_requests),
+		cmocka_unit_test(test_order_value_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

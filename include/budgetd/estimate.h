@@ -9,6 +9,12 @@
  *                                        so exploration and policy traffic,
  *                                        and logged historical samples, mix
  *                                        without bias
+ *   pooled order value (order_value_prior = m > 0): r = orders per
+ *                                        request x value per order, that
+ *                                        blended n / (n + m) (n: the
+ *                                        cell's orders) with its cluster's
+ *                                        over every treatment: the basket
+ *                                        noise leaves the increments
  *   shrunk: (n r + m0 rbar_t) / (n + m0) toward the treatment's mean over
  *                                        all clusters, m0 = shrinkage
  *   uplifts (shrink_uplift): a cluster's uplift of treatment t over its
@@ -115,6 +121,9 @@ typedef struct bd_estimate_params_s {
 	int shrink_uplift;          /**< empirical-Bayes uplift shrinkage */
 	int concave;                /**< the pooled uplift is fitted non-
 					 decreasing and concave in cost */
+	double order_value_prior;   /**< orders of prior pulling a cell's
+					 value per order toward its
+					 cluster's (0: plain means) */
 } bd_estimate_params_t;
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;
