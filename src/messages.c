@@ -19,6 +19,7 @@
 #include "budgetd/sbuf.h"
 #include "budgetd/schemas.h"
 #include "budgetd/utf8.h"
+#include "budgetd/wire.h"
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -38,11 +39,6 @@ struct bd_codec_s {
 	size_t fscratch_cap;
 	double *dscratch;
 	size_t dscratch_cap;
-};
-
-static const char *kind_names[BD_MSG__COUNT] = {
-	"feature_event", "outcome_event", "control_command", "decision",
-	"plan",		 "model_update",  "dead_letter",
 };
 
 static const char *action_names[BD_ACTION__COUNT] = {
@@ -109,11 +105,6 @@ static int old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, s
 	return 0;
 }
 
-const char *bd_msg_kind_name(bd_msg_kind_t kind)
-{
-	return (unsigned)kind < BD_MSG__COUNT ? kind_names[kind] : "unknown";
-}
-
 const char *bd_action_name(bd_action_t a)
 {
 	return (unsigned)a < BD_ACTION__COUNT ? action_names[a] : "unknown";
@@ -161,12 +152,12 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 		goto fail;
 	c->out_format = out_format;
 	for (int k = 0; k < BD_MSG__COUNT; k++) {
-		const char *json = bd_schemas_get(kind_names[k]);
+		const char *json = bd_schemas_get(bd_msg_kind_name((bd_msg_kind_t)k));
 		if (!json ||
 		    avro_schema_from_json_length(json, strlen(json),
 						 &c->schema[k]) != 0) {
 			snprintf(errstr, errstr_size, "schema %s: %s",
-				 kind_names[k],
+				 bd_msg_kind_name((bd_msg_kind_t)k),
 				 json ? avro_strerror() : "not compiled in");
 			err = BD_ESCHEMA;
 			goto fail;
@@ -175,7 +166,7 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 		if (!c->iface[k] ||
 		    avro_generic_value_new(c->iface[k], &c->value[k]) != 0) {
 			snprintf(errstr, errstr_size, "schema %s: %s",
-				 kind_names[k], avro_strerror());
+				 bd_msg_kind_name((bd_msg_kind_t)k), avro_strerror());
 			err = BD_ESCHEMA;
 			goto fail;
 		}
@@ -314,7 +305,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 			snprintf(errstr, errstr_size,
 				 "unknown Confluent schema id %u for %s "
 				 "(configured: %u)",
-				 h.schema_id, kind_names[kind],
+				 h.schema_id, bd_msg_kind_name(kind),
 				 c->schema_id[kind]);
 			return BD_ESCHEMA;
 		}
@@ -323,7 +314,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 		snprintf(errstr, errstr_size,
 			 "unknown schema fingerprint %016llx for %s "
 			 "(expected %016llx)",
-			 (unsigned long long)h.fingerprint, kind_names[kind],
+			 (unsigned long long)h.fingerprint, bd_msg_kind_name(kind),
 			 (unsigned long long)c->fingerprint[kind]);
 		return BD_ESCHEMA;
 	}
@@ -358,18 +349,18 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	if (err) {
 		if (strncmp(why, "trailing", 8) == 0)
-			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
+			snprintf(errstr, errstr_size, "%s has %s", bd_msg_kind_name(kind), why);
 		else
 			snprintf(errstr, errstr_size,
 				 "Avro body of %s does not decode: %s",
-				 kind_names[kind], why);
+				 bd_msg_kind_name(kind), why);
 		return BD_EDECODE;
 	}
 	avro_value_reset(v);
 	avro_reader_memory_set_source(c->reader, body, (int64_t)body_len);
 	if (avro_value_read(c->reader, v) != 0) {
 		snprintf(errstr, errstr_size, "Avro body of %s does not decode: %s",
-			 kind_names[kind], avro_strerror());
+			 bd_msg_kind_name(kind), avro_strerror());
 		avro_value_reset(v);
 		return BD_EDECODE;
 	}
