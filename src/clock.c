@@ -22,6 +22,15 @@ void bd_clock_rule_from_config(bd_clock_rule_t *r, const bd_config_t *cfg)
 	r->max_behind_ms = (int64_t)cfg->clock_max_behind_s * 1000;
 }
 
+/*
+ * Relaxed throughout: a clock publishes nothing but its own value.  No
+ * reader uses it to reach other data (the statistics it selects a day of
+ * are read under their own synchronisation), and every reader takes
+ * whatever value it sees as "now": a slightly older one is a clock read a
+ * moment earlier.  What matters is that the value never tears (64-bit
+ * atomic) and never goes back (the compare-and-swap keeps the maximum: an
+ * older event of another worker cannot undo a later one).
+ */
 int64_t bd_clock_read(const bd_clock_t *c)
 {
 	return atomic_load_explicit(&((bd_clock_t *)c)->ms, memory_order_relaxed);
@@ -30,7 +39,9 @@ int64_t bd_clock_read(const bd_clock_t *c)
 void bd_clock_advance(bd_clock_t *c, int64_t ts_ms)
 {
 	int64_t cur = atomic_load_explicit(&c->ms, memory_order_relaxed);
-	while (ts_ms > cur && !atomic_compare_exchange_weak(&c->ms, &cur, ts_ms))
+	while (ts_ms > cur &&
+	       !atomic_compare_exchange_weak_explicit(&c->ms, &cur, ts_ms, memory_order_relaxed,
+						      memory_order_relaxed))
 		;
 }
 

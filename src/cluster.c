@@ -34,7 +34,7 @@ int bd_cluster_model_new(int n_layers, const int *sizes, const bd_activation_t *
 			return BD_EINVAL;
 	if (!(m = calloc(1, sizeof(*m))))
 		return -ENOMEM;
-	m->refcnt = 1;
+	bd_refcnt_init(&m->refcnt);
 	m->kind = "mlp";
 	m->dim = sizes[0];
 	m->k = sizes[n_layers];
@@ -71,7 +71,7 @@ int bd_cluster_model_initial(int dim, int k, bd_cluster_model_t **out)
 
 	if (!m)
 		return -ENOMEM;
-	m->refcnt = 1;
+	bd_refcnt_init(&m->refcnt);
 	m->version = 0;
 	m->kind = "random-linear";
 	m->dim = dim;
@@ -112,15 +112,13 @@ int bd_cluster_model_initial(int dim, int k, bd_cluster_model_t **out)
 
 bd_cluster_model_t *bd_cluster_model_ref(bd_cluster_model_t *m)
 {
-	atomic_fetch_add_explicit((_Atomic int *)&m->refcnt, 1,
-				  memory_order_relaxed);
+	bd_refcnt_get(&m->refcnt);
 	return m;
 }
 
 void bd_cluster_model_unref(bd_cluster_model_t *m)
 {
-	if (m && atomic_fetch_sub_explicit((_Atomic int *)&m->refcnt, 1,
-					   memory_order_acq_rel) == 1)
+	if (m && bd_refcnt_put(&m->refcnt))
 		model_free(m);
 }
 

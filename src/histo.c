@@ -11,6 +11,10 @@ void bd_histo_observe(bd_histo_t *h, double seconds)
 	int i = 0;
 	if (!(seconds >= 0)) /* clock steps, NaN */
 		seconds = 0;
+	/* a producer's clock decades off, +Inf: counted in +Inf, and capped so
+	 * that llround() stays in range and the sum can never wrap */
+	if (seconds > BD_HISTO_MAX_S)
+		seconds = BD_HISTO_MAX_S;
 	while (i < BD_HISTO_BUCKETS && seconds > bd_histo_bounds[i])
 		i++;
 	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);

@@ -19,6 +19,8 @@
 #include "budgetd/sbuf.h"
 #include "budgetd/schemas.h"
 #include "budgetd/utf8.h"
+#include "budgetd/wire.h"
+#include "schema_fields.h" /* BD_F_<RECORD>_<FIELD>, from schemas/fields.c */
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -38,11 +40,6 @@ struct bd_codec_s {
 	size_t fscratch_cap;
 	double *dscratch;
 	size_t dscratch_cap;
-};
-
-static const char *kind_names[BD_MSG__COUNT] = {
-	"feature_event", "outcome_event", "control_command", "decision",
-	"plan",		 "model_update",  "dead_letter",
 };
 
 static const char *action_names[BD_ACTION__COUNT] = {
@@ -109,11 +106,6 @@ static int old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, s
 	return 0;
 }
 
-const char *bd_msg_kind_name(bd_msg_kind_t kind)
-{
-	return (unsigned)kind < BD_MSG__COUNT ? kind_names[kind] : "unknown";
-}
-
 const char *bd_action_name(bd_action_t a)
 {
 	return (unsigned)a < BD_ACTION__COUNT ? action_names[a] : "unknown";
@@ -161,12 +153,12 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 		goto fail;
 	c->out_format = out_format;
 	for (int k = 0; k < BD_MSG__COUNT; k++) {
-		const char *json = bd_schemas_get(kind_names[k]);
+		const char *json = bd_schemas_get(bd_msg_kind_name((bd_msg_kind_t)k));
 		if (!json ||
 		    avro_schema_from_json_length(json, strlen(json),
 						 &c->schema[k]) != 0) {
 			snprintf(errstr, errstr_size, "schema %s: %s",
-				 kind_names[k],
+				 bd_msg_kind_name((bd_msg_kind_t)k),
 				 json ? avro_strerror() : "not compiled in");
 			err = BD_ESCHEMA;
 			goto fail;
@@ -175,7 +167,7 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 		if (!c->iface[k] ||
 		    avro_generic_value_new(c->iface[k], &c->value[k]) != 0) {
 			snprintf(errstr, errstr_size, "schema %s: %s",
-				 kind_names[k], avro_strerror());
+				 bd_msg_kind_name((bd_msg_kind_t)k), avro_strerror());
 			err = BD_ESCHEMA;
 			goto fail;
 		}
@@ -314,7 +306,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 			snprintf(errstr, errstr_size,
 				 "unknown Confluent schema id %u for %s "
 				 "(configured: %u)",
-				 h.schema_id, kind_names[kind],
+				 h.schema_id, bd_msg_kind_name(kind),
 				 c->schema_id[kind]);
 			return BD_ESCHEMA;
 		}
@@ -323,7 +315,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 		snprintf(errstr, errstr_size,
 			 "unknown schema fingerprint %016llx for %s "
 			 "(expected %016llx)",
-			 (unsigned long long)h.fingerprint, kind_names[kind],
+			 (unsigned long long)h.fingerprint, bd_msg_kind_name(kind),
 			 (unsigned long long)c->fingerprint[kind]);
 		return BD_ESCHEMA;
 	}
@@ -358,18 +350,18 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	if (err) {
 		if (strncmp(why, "trailing", 8) == 0)
-			snprintf(errstr, errstr_size, "%s has %s", kind_names[kind], why);
+			snprintf(errstr, errstr_size, "%s has %s", bd_msg_kind_name(kind), why);
 		else
 			snprintf(errstr, errstr_size,
 				 "Avro body of %s does not decode: %s",
-				 kind_names[kind], why);
+				 bd_msg_kind_name(kind), why);
 		return BD_EDECODE;
 	}
 	avro_value_reset(v);
 	avro_reader_memory_set_source(c->reader, body, (int64_t)body_len);
 	if (avro_value_read(c->reader, v) != 0) {
 		snprintf(errstr, errstr_size, "Avro body of %s does not decode: %s",
-			 kind_names[kind], avro_strerror());
+			 bd_msg_kind_name(kind), avro_strerror());
 		avro_value_reset(v);
 		return BD_EDECODE;
 	}
@@ -499,12 +491,15 @@ int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
 	avro_value_t *v = &c->value[BD_MSG_FEATURE], arr;
 
 	TRY(decode_body(c, BD_MSG_FEATURE, buf, len, errstr, errstr_size));
-	TRY(get_str(v, 0, "request_id", true, &ev->request_id, errstr, errstr_size));
-	TRY(get_str(v, 1, "campaign_id", true, &ev->campaign_id, errstr, errstr_size));
-	TRY(get_str(v, 2, "user_id", true, &ev->user_id, errstr, errstr_size));
-	ev->ts_ms = get_long(v, 3);
+	TRY(get_str(v, BD_F_FEATURE_EVENT_REQUEST_ID, "request_id", true, &ev->request_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_FEATURE_EVENT_CAMPAIGN_ID, "campaign_id", true, &ev->campaign_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_FEATURE_EVENT_USER_ID, "user_id", true, &ev->user_id,
+		    errstr, errstr_size));
+	ev->ts_ms = get_long(v, BD_F_FEATURE_EVENT_TS_MS);
 	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
-	arr = field(v, 4);
+	arr = field(v, BD_F_FEATURE_EVENT_FEATURES);
 	return get_floats(c, &arr, "features", &ev->features, &ev->dim, errstr,
 			  errstr_size);
 }
@@ -516,14 +511,17 @@ int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
 
 	TRY(decode_body(c, BD_MSG_OUTCOME, buf, len, errstr, errstr_size));
 	memset(ev, 0, sizeof(*ev));
-	TRY(get_str(v, 0, "decision_id", false, &ev->decision_id, errstr, errstr_size));
-	TRY(get_str(v, 1, "campaign_id", true, &ev->campaign_id, errstr, errstr_size));
-	TRY(get_str(v, 2, "user_id", true, &ev->user_id, errstr, errstr_size));
-	ev->ts_ms = get_long(v, 3);
+	TRY(get_str(v, BD_F_OUTCOME_EVENT_DECISION_ID, "decision_id", false, &ev->decision_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_OUTCOME_EVENT_CAMPAIGN_ID, "campaign_id", true, &ev->campaign_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_OUTCOME_EVENT_USER_ID, "user_id", true, &ev->user_id,
+		    errstr, errstr_size));
+	ev->ts_ms = get_long(v, BD_F_OUTCOME_EVENT_TS_MS);
 	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
-	ev->orders = get_int(v, 4);
-	ev->value = get_double(v, 5);
-	ev->cost = get_double(v, 6);
+	ev->orders = get_int(v, BD_F_OUTCOME_EVENT_ORDERS);
+	ev->value = get_double(v, BD_F_OUTCOME_EVENT_VALUE);
+	ev->cost = get_double(v, BD_F_OUTCOME_EVENT_COST);
 	if (ev->orders < 0)
 		return fail(errstr, errstr_size, "orders %d is negative", ev->orders);
 	if (!isfinite(ev->value) || ev->value < 0)
@@ -532,17 +530,17 @@ int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
 	if (!isfinite(ev->cost) || ev->cost < 0)
 		return fail(errstr, errstr_size, "cost %g is not a finite number >= 0",
 			    ev->cost);
-	if ((ev->has_features = get_optional(v, 7, &b)))
+	if ((ev->has_features = get_optional(v, BD_F_OUTCOME_EVENT_FEATURES, &b)))
 		TRY(get_floats(c, &b, "features", &ev->features, &ev->dim, errstr,
 			       errstr_size));
-	if ((ev->has_treatment = get_optional(v, 8, &b))) {
+	if ((ev->has_treatment = get_optional(v, BD_F_OUTCOME_EVENT_TREATMENT, &b))) {
 		avro_value_get_int(&b, &ev->treatment);
 		if (ev->treatment < 0 || ev->treatment >= BD_MAX_TREATMENTS)
 			return fail(errstr, errstr_size,
 				    "treatment %d is outside 0..%d", ev->treatment,
 				    BD_MAX_TREATMENTS - 1);
 	}
-	if ((ev->has_propensity = get_optional(v, 9, &b))) {
+	if ((ev->has_propensity = get_optional(v, BD_F_OUTCOME_EVENT_PROPENSITY, &b))) {
 		avro_value_get_double(&b, &ev->propensity);
 		if (!(ev->propensity > 0 && ev->propensity <= 1))
 			return fail(errstr, errstr_size,
@@ -579,23 +577,25 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 
 	TRY(decode_body(c, BD_MSG_CONTROL, buf, len, errstr, errstr_size));
 	memset(cmd, 0, sizeof(*cmd));
-	TRY(get_str(v, 0, "command_id", true, &cmd->command_id, errstr, errstr_size));
-	TRY(get_str(v, 1, "campaign_id", true, &cmd->campaign_id, errstr, errstr_size));
-	cmd->ts_ms = get_long(v, 2);
+	TRY(get_str(v, BD_F_CONTROL_COMMAND_COMMAND_ID, "command_id", true, &cmd->command_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_CONTROL_COMMAND_CAMPAIGN_ID, "campaign_id", true, &cmd->campaign_id,
+		    errstr, errstr_size));
+	cmd->ts_ms = get_long(v, BD_F_CONTROL_COMMAND_TS_MS);
 	TRY(check_ts(cmd->ts_ms, errstr, errstr_size));
-	f = field(v, 3);
+	f = field(v, BD_F_CONTROL_COMMAND_ACTION);
 	avro_value_get_enum(&f, &action);
 	if (action < 0 || action >= BD_ACTION__COUNT)
 		return fail(errstr, errstr_size, "action %d is unknown", action);
 	cmd->action = (bd_action_t)action;
-	if ((cmd->has_budget = get_optional(v, 4, &b))) {
+	if ((cmd->has_budget = get_optional(v, BD_F_CONTROL_COMMAND_DAILY_BUDGET, &b))) {
 		avro_value_get_double(&b, &cmd->daily_budget);
 		if (!isfinite(cmd->daily_budget) || cmd->daily_budget < 0)
 			return fail(errstr, errstr_size,
 				    "daily_budget %g is not a finite number >= 0",
 				    cmd->daily_budget);
 	}
-	if ((cmd->has_treatments = get_optional(v, 5, &b))) {
+	if ((cmd->has_treatments = get_optional(v, BD_F_CONTROL_COMMAND_TREATMENTS, &b))) {
 		size_t n = 0;
 		unsigned seen = 0;
 		bool has_control = false;
@@ -609,10 +609,10 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 			avro_value_t t;
 			bd_treatment_t *tr = &cmd->treatments[j];
 			avro_value_get_by_index(&b, j, &t, NULL);
-			tr->id = get_int(&t, 0);
-			TRY(get_str(&t, 1, "treatments[].name", false, &tr->name,
+			tr->id = get_int(&t, BD_F_TREATMENT_ID);
+			TRY(get_str(&t, BD_F_TREATMENT_NAME, "treatments[].name", false, &tr->name,
 				    errstr, errstr_size));
-			tr->nominal_cost = get_double(&t, 2);
+			tr->nominal_cost = get_double(&t, BD_F_TREATMENT_NOMINAL_COST);
 			if (tr->id < 0 || tr->id >= BD_MAX_TREATMENTS)
 				return fail(errstr, errstr_size,
 					    "treatment id %d is outside 0..%d",
@@ -642,14 +642,14 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 			return fail(errstr, errstr_size,
 				    "treatment ids must be 0..%zu without gaps", n - 1);
 	}
-	if ((cmd->has_exploration = get_optional(v, 6, &b))) {
+	if ((cmd->has_exploration = get_optional(v, BD_F_CONTROL_COMMAND_EXPLORATION, &b))) {
 		avro_value_get_double(&b, &cmd->exploration);
 		if (!(cmd->exploration >= 0 && cmd->exploration <= 1))
 			return fail(errstr, errstr_size,
 				    "exploration %g is outside [0, 1]",
 				    cmd->exploration);
 	}
-	if ((cmd->has_tz = get_optional(v, 7, &b))) {
+	if ((cmd->has_tz = get_optional(v, BD_F_CONTROL_COMMAND_TIMEZONE_OFFSET_S, &b))) {
 		avro_value_get_int(&b, &cmd->timezone_offset_s);
 		if (cmd->timezone_offset_s < -14 * 3600 ||
 		    cmd->timezone_offset_s > 14 * 3600)
@@ -657,12 +657,12 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 				    "timezone_offset_s %d is outside +-14 h",
 				    cmd->timezone_offset_s);
 	}
-	TRY(get_bound(v, 8, "max_value", false, &cmd->has_max_value, &cmd->max_value, errstr,
-		      errstr_size));
-	TRY(get_bound(v, 9, "max_cost", true, &cmd->has_max_cost, &cmd->max_cost, errstr,
-		      errstr_size));
-	TRY(get_bound(v, 10, "winsor_value", false, &cmd->has_winsor_value, &cmd->winsor_value,
-		      errstr, errstr_size));
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_VALUE, "max_value", false, &cmd->has_max_value,
+		      &cmd->max_value, errstr, errstr_size));
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_COST, "max_cost", true, &cmd->has_max_cost,
+		      &cmd->max_cost, errstr, errstr_size));
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, "winsor_value", false,
+		      &cmd->has_winsor_value, &cmd->winsor_value, errstr, errstr_size));
 	if (cmd->action == BD_ACTION_SET_BUDGET && !cmd->has_budget)
 		return fail(errstr, errstr_size, "SET_BUDGET without daily_budget");
 	return 0;
@@ -675,20 +675,23 @@ int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
 	int b = 0;
 
 	TRY(decode_body(c, BD_MSG_DECISION, buf, len, errstr, errstr_size));
-	TRY(get_str(v, 0, "decision_id", true, &d->decision_id, errstr, errstr_size));
-	TRY(get_str(v, 1, "request_id", true, &d->request_id, errstr, errstr_size));
-	TRY(get_str(v, 2, "campaign_id", true, &d->campaign_id, errstr, errstr_size));
-	TRY(get_str(v, 3, "user_id", true, &d->user_id, errstr, errstr_size));
-	d->ts_ms = get_long(v, 4);
-	d->treatment = get_int(v, 5);
-	d->cluster = get_int(v, 6);
-	d->propensity = get_double(v, 7);
-	f = field(v, 8);
+	TRY(get_str(v, BD_F_DECISION_DECISION_ID, "decision_id", true, &d->decision_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_DECISION_REQUEST_ID, "request_id", true, &d->request_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_DECISION_CAMPAIGN_ID, "campaign_id", true, &d->campaign_id,
+		    errstr, errstr_size));
+	TRY(get_str(v, BD_F_DECISION_USER_ID, "user_id", true, &d->user_id, errstr, errstr_size));
+	d->ts_ms = get_long(v, BD_F_DECISION_TS_MS);
+	d->treatment = get_int(v, BD_F_DECISION_TREATMENT);
+	d->cluster = get_int(v, BD_F_DECISION_CLUSTER);
+	d->propensity = get_double(v, BD_F_DECISION_PROPENSITY);
+	f = field(v, BD_F_DECISION_EXPLORED);
 	avro_value_get_boolean(&f, &b);
 	d->explored = b != 0;
-	d->plan_version = get_long(v, 9);
-	d->model_version = get_long(v, 10);
-	return get_str(v, 11, "reason", false, &d->reason, errstr, errstr_size);
+	d->plan_version = get_long(v, BD_F_DECISION_PLAN_VERSION);
+	d->model_version = get_long(v, BD_F_DECISION_MODEL_VERSION);
+	return get_str(v, BD_F_DECISION_REASON, "reason", false, &d->reason, errstr, errstr_size);
 }
 
 static int grow_doubles(bd_codec_t *c, size_t n)
@@ -711,28 +714,29 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
 
 	TRY(decode_body(c, BD_MSG_PLAN, buf, len, errstr, errstr_size));
 	memset(p, 0, sizeof(*p));
-	TRY(get_str(v, 0, "campaign_id", true, &p->campaign_id, errstr, errstr_size));
-	p->plan_version = get_long(v, 1);
-	p->model_version = get_long(v, 2);
-	p->ts_ms = get_long(v, 3);
-	p->daily_budget = get_double(v, 4);
-	p->remaining_budget = get_double(v, 5);
-	p->lambda = get_double(v, 6);
-	p->expected_spend = get_double(v, 7);
-	p->expected_value = get_double(v, 8);
-	TRY(get_str(v, 9, "solver", false, &p->solver, errstr, errstr_size));
-	p->exploration = get_double(v, 12);
-	p->spent = get_double(v, 13);
-	p->expected_requests = get_double(v, 14);
-	p->overspend_probability = get_double(v, 15);
-	cl = field(v, 10);
-	cu = field(v, 11);
+	TRY(get_str(v, BD_F_CLUSTER_PLAN_CAMPAIGN_ID, "campaign_id", true, &p->campaign_id,
+		    errstr, errstr_size));
+	p->plan_version = get_long(v, BD_F_CLUSTER_PLAN_PLAN_VERSION);
+	p->model_version = get_long(v, BD_F_CLUSTER_PLAN_MODEL_VERSION);
+	p->ts_ms = get_long(v, BD_F_CLUSTER_PLAN_TS_MS);
+	p->daily_budget = get_double(v, BD_F_CLUSTER_PLAN_DAILY_BUDGET);
+	p->remaining_budget = get_double(v, BD_F_CLUSTER_PLAN_REMAINING_BUDGET);
+	p->lambda = get_double(v, BD_F_CLUSTER_PLAN_LAMBDA);
+	p->expected_spend = get_double(v, BD_F_CLUSTER_PLAN_EXPECTED_SPEND);
+	p->expected_value = get_double(v, BD_F_CLUSTER_PLAN_EXPECTED_VALUE);
+	TRY(get_str(v, BD_F_CLUSTER_PLAN_SOLVER, "solver", false, &p->solver, errstr, errstr_size));
+	p->exploration = get_double(v, BD_F_CLUSTER_PLAN_EXPLORATION);
+	p->spent = get_double(v, BD_F_CLUSTER_PLAN_SPENT);
+	p->expected_requests = get_double(v, BD_F_CLUSTER_PLAN_EXPECTED_REQUESTS);
+	p->overspend_probability = get_double(v, BD_F_CLUSTER_PLAN_OVERSPEND_PROBABILITY);
+	cl = field(v, BD_F_CLUSTER_PLAN_CLUSTERS);
+	cu = field(v, BD_F_CLUSTER_PLAN_CURVE);
 	avro_value_get_size(&cl, &k);
 	avro_value_get_size(&cu, &nc);
 	if (k > 0) {
 		avro_value_t e, pr;
 		avro_value_get_by_index(&cl, 0, &e, NULL);
-		pr = field(&e, 2);
+		pr = field(&e, BD_F_CLUSTER_ALLOCATION_PROBABILITIES);
 		avro_value_get_size(&pr, &j);
 	}
 	if (j > BD_MAX_TREATMENTS || k > 1000000)
@@ -745,8 +749,8 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
 		avro_value_t e, pr;
 		size_t jj = 0;
 		avro_value_get_by_index(&cl, i, &e, NULL);
-		share[i] = get_double(&e, 1);
-		pr = field(&e, 2);
+		share[i] = get_double(&e, BD_F_CLUSTER_ALLOCATION_TRAFFIC_SHARE);
+		pr = field(&e, BD_F_CLUSTER_ALLOCATION_PROBABILITIES);
 		avro_value_get_size(&pr, &jj);
 		if (jj != j)
 			return fail(errstr, errstr_size,
@@ -758,8 +762,8 @@ int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len, bd_plan_msg_t *p,
 	for (size_t i = 0; i < nc; i++) {
 		avro_value_t e;
 		avro_value_get_by_index(&cu, i, &e, NULL);
-		cb[i] = get_double(&e, 0);
-		cv[i] = get_double(&e, 1);
+		cb[i] = get_double(&e, BD_F_CURVE_POINT_BUDGET);
+		cv[i] = get_double(&e, BD_F_CURVE_POINT_VALUE);
 	}
 	p->n_clusters = (int)k;
 	p->n_treatments = (int)j;
@@ -782,40 +786,41 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 	bd_cluster_model_t *m = NULL;
 
 	TRY(decode_body(c, BD_MSG_MODEL, buf, len, errstr, errstr_size));
-	TRY(get_str(v, 2, "kind", true, &kind, errstr, errstr_size));
-	layers = field(v, 7);
+	TRY(get_str(v, BD_F_MODEL_UPDATE_KIND, "kind", true, &kind, errstr, errstr_size));
+	layers = field(v, BD_F_MODEL_UPDATE_LAYERS);
 	avro_value_get_size(&layers, &n_layers);
 	if (n_layers < 1 || n_layers > BD_CLUSTER_MAX_LAYERS)
 		return fail(errstr, errstr_size, "model has %zu layers", n_layers);
-	sizes[0] = get_int(v, 4);
+	sizes[0] = get_int(v, BD_F_MODEL_UPDATE_DIM);
 	for (size_t l = 0; l < n_layers; l++) {
 		avro_value_t L;
 		const char *act;
 		avro_value_get_by_index(&layers, l, &L, NULL);
-		if (get_int(&L, 1) != sizes[l])
+		if (get_int(&L, BD_F_LAYER_COLS) != sizes[l])
 			return fail(errstr, errstr_size, "layer %zu has %d inputs, expected %d",
-				    l, get_int(&L, 1), sizes[l]);
-		sizes[l + 1] = get_int(&L, 0);
-		TRY(get_str(&L, 2, "activation", true, &act, errstr, errstr_size));
+				    l, get_int(&L, BD_F_LAYER_COLS), sizes[l]);
+		sizes[l + 1] = get_int(&L, BD_F_LAYER_ROWS);
+		TRY(get_str(&L, BD_F_LAYER_ACTIVATION, "activation", true, &act,
+			    errstr, errstr_size));
 		acts[l] = strcmp(act, "relu") == 0 ? BD_ACT_RELU : BD_ACT_NONE;
 	}
-	if (sizes[n_layers] != get_int(v, 3))
+	if (sizes[n_layers] != get_int(v, BD_F_MODEL_UPDATE_CLUSTERS))
 		return fail(errstr, errstr_size, "last layer has %d outputs, clusters %d",
-			    sizes[n_layers], get_int(v, 3));
+			    sizes[n_layers], get_int(v, BD_F_MODEL_UPDATE_CLUSTERS));
 	if (bd_cluster_model_new((int)n_layers, sizes, acts, &m) != 0)
 		return fail(errstr, errstr_size, "model shape is invalid or too large");
-	m->version = get_long(v, 0);
+	m->version = get_long(v, BD_F_MODEL_UPDATE_MODEL_VERSION);
 	m->kind = strcmp(kind, "random-linear") == 0 ? "random-linear" :
 		  strcmp(kind, "softmax") == 0 ? "softmax" : "mlp";
-	m->agreement = get_double(v, 8);
-	f = field(v, 5);
+	m->agreement = get_double(v, BD_F_MODEL_UPDATE_AGREEMENT);
+	f = field(v, BD_F_MODEL_UPDATE_FEATURE_MEAN);
 	avro_value_get_size(&f, &n);
 	if ((int)n != m->dim)
 		goto bad;
 	for (size_t j = 0; j < n; j++)
 		if (!isfinite(m->mean[j] = get_double(&f, j)))
 			goto bad;
-	f = field(v, 6);
+	f = field(v, BD_F_MODEL_UPDATE_FEATURE_SCALE);
 	avro_value_get_size(&f, &n);
 	if ((int)n != m->dim)
 		goto bad;
@@ -827,8 +832,8 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 	for (size_t l = 0; l < n_layers; l++) {
 		avro_value_t L, w, b;
 		avro_value_get_by_index(&layers, l, &L, NULL);
-		w = field(&L, 3);
-		b = field(&L, 4);
+		w = field(&L, BD_F_LAYER_WEIGHTS);
+		b = field(&L, BD_F_LAYER_BIAS);
 		bd_layer_t *ml = &m->layer[l];
 		avro_value_get_size(&w, &n);
 		if (n != (size_t)ml->rows * (size_t)ml->cols)
@@ -934,11 +939,11 @@ int bd_encode_feature(bd_codec_t *c, const bd_feature_event_t *ev, bd_buf_t *out
 {
 	avro_value_t *v = &c->value[BD_MSG_FEATURE], f;
 	avro_value_reset(v);
-	set_str(v, 0, ev->request_id);
-	set_str(v, 1, ev->campaign_id);
-	set_str(v, 2, ev->user_id);
-	set_long(v, 3, ev->ts_ms);
-	f = field(v, 4);
+	set_str(v, BD_F_FEATURE_EVENT_REQUEST_ID, ev->request_id);
+	set_str(v, BD_F_FEATURE_EVENT_CAMPAIGN_ID, ev->campaign_id);
+	set_str(v, BD_F_FEATURE_EVENT_USER_ID, ev->user_id);
+	set_long(v, BD_F_FEATURE_EVENT_TS_MS, ev->ts_ms);
+	f = field(v, BD_F_FEATURE_EVENT_FEATURES);
 	set_floats(&f, ev->features, ev->dim);
 	return encode_value(c, BD_MSG_FEATURE, out);
 }
@@ -947,20 +952,20 @@ int bd_encode_outcome(bd_codec_t *c, const bd_outcome_event_t *ev, bd_buf_t *out
 {
 	avro_value_t *v = &c->value[BD_MSG_OUTCOME], b;
 	avro_value_reset(v);
-	set_str(v, 0, ev->decision_id);
-	set_str(v, 1, ev->campaign_id);
-	set_str(v, 2, ev->user_id);
-	set_long(v, 3, ev->ts_ms);
-	set_int(v, 4, ev->orders);
-	set_double(v, 5, ev->value);
-	set_double(v, 6, ev->cost);
-	b = set_optional(v, 7, ev->has_features);
+	set_str(v, BD_F_OUTCOME_EVENT_DECISION_ID, ev->decision_id);
+	set_str(v, BD_F_OUTCOME_EVENT_CAMPAIGN_ID, ev->campaign_id);
+	set_str(v, BD_F_OUTCOME_EVENT_USER_ID, ev->user_id);
+	set_long(v, BD_F_OUTCOME_EVENT_TS_MS, ev->ts_ms);
+	set_int(v, BD_F_OUTCOME_EVENT_ORDERS, ev->orders);
+	set_double(v, BD_F_OUTCOME_EVENT_VALUE, ev->value);
+	set_double(v, BD_F_OUTCOME_EVENT_COST, ev->cost);
+	b = set_optional(v, BD_F_OUTCOME_EVENT_FEATURES, ev->has_features);
 	if (ev->has_features)
 		set_floats(&b, ev->features, ev->dim);
-	b = set_optional(v, 8, ev->has_treatment);
+	b = set_optional(v, BD_F_OUTCOME_EVENT_TREATMENT, ev->has_treatment);
 	if (ev->has_treatment)
 		avro_value_set_int(&b, ev->treatment);
-	b = set_optional(v, 9, ev->has_propensity);
+	b = set_optional(v, BD_F_OUTCOME_EVENT_PROPENSITY, ev->has_propensity);
 	if (ev->has_propensity)
 		avro_value_set_double(&b, ev->propensity);
 	return encode_value(c, BD_MSG_OUTCOME, out);
@@ -971,35 +976,35 @@ int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
 {
 	avro_value_t *v = &c->value[BD_MSG_CONTROL], f, b;
 	avro_value_reset(v);
-	set_str(v, 0, cmd->command_id);
-	set_str(v, 1, cmd->campaign_id);
-	set_long(v, 2, cmd->ts_ms);
-	f = field(v, 3);
+	set_str(v, BD_F_CONTROL_COMMAND_COMMAND_ID, cmd->command_id);
+	set_str(v, BD_F_CONTROL_COMMAND_CAMPAIGN_ID, cmd->campaign_id);
+	set_long(v, BD_F_CONTROL_COMMAND_TS_MS, cmd->ts_ms);
+	f = field(v, BD_F_CONTROL_COMMAND_ACTION);
 	avro_value_set_enum(&f, (int)cmd->action);
-	b = set_optional(v, 4, cmd->has_budget);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_DAILY_BUDGET, cmd->has_budget);
 	if (cmd->has_budget)
 		avro_value_set_double(&b, cmd->daily_budget);
-	b = set_optional(v, 5, cmd->has_treatments);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_TREATMENTS, cmd->has_treatments);
 	for (int j = 0; cmd->has_treatments && j < cmd->n_treatments; j++) {
 		avro_value_t t;
 		avro_value_append(&b, &t, NULL);
-		set_int(&t, 0, cmd->treatments[j].id);
-		set_str(&t, 1, cmd->treatments[j].name);
-		set_double(&t, 2, cmd->treatments[j].nominal_cost);
+		set_int(&t, BD_F_TREATMENT_ID, cmd->treatments[j].id);
+		set_str(&t, BD_F_TREATMENT_NAME, cmd->treatments[j].name);
+		set_double(&t, BD_F_TREATMENT_NOMINAL_COST, cmd->treatments[j].nominal_cost);
 	}
-	b = set_optional(v, 6, cmd->has_exploration);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_EXPLORATION, cmd->has_exploration);
 	if (cmd->has_exploration)
 		avro_value_set_double(&b, cmd->exploration);
-	b = set_optional(v, 7, cmd->has_tz);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_TIMEZONE_OFFSET_S, cmd->has_tz);
 	if (cmd->has_tz)
 		avro_value_set_int(&b, cmd->timezone_offset_s);
-	b = set_optional(v, 8, cmd->has_max_value);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_MAX_VALUE, cmd->has_max_value);
 	if (cmd->has_max_value)
 		avro_value_set_double(&b, cmd->max_value);
-	b = set_optional(v, 9, cmd->has_max_cost);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_MAX_COST, cmd->has_max_cost);
 	if (cmd->has_max_cost)
 		avro_value_set_double(&b, cmd->max_cost);
-	b = set_optional(v, 10, cmd->has_winsor_value);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, cmd->has_winsor_value);
 	if (cmd->has_winsor_value)
 		avro_value_set_double(&b, cmd->winsor_value);
 	return encode_value(c, BD_MSG_CONTROL, out);
@@ -1009,19 +1014,19 @@ int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d, bd_buf_t *out)
 {
 	avro_value_t *v = &c->value[BD_MSG_DECISION], f;
 	avro_value_reset(v);
-	set_str(v, 0, d->decision_id);
-	set_str(v, 1, d->request_id);
-	set_str(v, 2, d->campaign_id);
-	set_str(v, 3, d->user_id);
-	set_long(v, 4, d->ts_ms);
-	set_int(v, 5, d->treatment);
-	set_int(v, 6, d->cluster);
-	set_double(v, 7, d->propensity);
-	f = field(v, 8);
+	set_str(v, BD_F_DECISION_DECISION_ID, d->decision_id);
+	set_str(v, BD_F_DECISION_REQUEST_ID, d->request_id);
+	set_str(v, BD_F_DECISION_CAMPAIGN_ID, d->campaign_id);
+	set_str(v, BD_F_DECISION_USER_ID, d->user_id);
+	set_long(v, BD_F_DECISION_TS_MS, d->ts_ms);
+	set_int(v, BD_F_DECISION_TREATMENT, d->treatment);
+	set_int(v, BD_F_DECISION_CLUSTER, d->cluster);
+	set_double(v, BD_F_DECISION_PROPENSITY, d->propensity);
+	f = field(v, BD_F_DECISION_EXPLORED);
 	avro_value_set_boolean(&f, d->explored);
-	set_long(v, 9, d->plan_version);
-	set_long(v, 10, d->model_version);
-	set_str(v, 11, d->reason);
+	set_long(v, BD_F_DECISION_PLAN_VERSION, d->plan_version);
+	set_long(v, BD_F_DECISION_MODEL_VERSION, d->model_version);
+	set_str(v, BD_F_DECISION_REASON, d->reason);
 	return encode_value(c, BD_MSG_DECISION, out);
 }
 
@@ -1029,23 +1034,23 @@ int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)
 {
 	avro_value_t *v = &c->value[BD_MSG_PLAN], cl, cu;
 	avro_value_reset(v);
-	set_str(v, 0, p->campaign_id);
-	set_long(v, 1, p->plan_version);
-	set_long(v, 2, p->model_version);
-	set_long(v, 3, p->ts_ms);
-	set_double(v, 4, p->daily_budget);
-	set_double(v, 5, p->remaining_budget);
-	set_double(v, 6, p->lambda);
-	set_double(v, 7, p->expected_spend);
-	set_double(v, 8, p->expected_value);
-	set_str(v, 9, p->solver);
-	cl = field(v, 10);
+	set_str(v, BD_F_CLUSTER_PLAN_CAMPAIGN_ID, p->campaign_id);
+	set_long(v, BD_F_CLUSTER_PLAN_PLAN_VERSION, p->plan_version);
+	set_long(v, BD_F_CLUSTER_PLAN_MODEL_VERSION, p->model_version);
+	set_long(v, BD_F_CLUSTER_PLAN_TS_MS, p->ts_ms);
+	set_double(v, BD_F_CLUSTER_PLAN_DAILY_BUDGET, p->daily_budget);
+	set_double(v, BD_F_CLUSTER_PLAN_REMAINING_BUDGET, p->remaining_budget);
+	set_double(v, BD_F_CLUSTER_PLAN_LAMBDA, p->lambda);
+	set_double(v, BD_F_CLUSTER_PLAN_EXPECTED_SPEND, p->expected_spend);
+	set_double(v, BD_F_CLUSTER_PLAN_EXPECTED_VALUE, p->expected_value);
+	set_str(v, BD_F_CLUSTER_PLAN_SOLVER, p->solver);
+	cl = field(v, BD_F_CLUSTER_PLAN_CLUSTERS);
 	for (int k = 0; k < p->n_clusters; k++) {
 		avro_value_t e, pr;
 		avro_value_append(&cl, &e, NULL);
-		set_int(&e, 0, k);
-		set_double(&e, 1, p->traffic_share[k]);
-		pr = field(&e, 2);
+		set_int(&e, BD_F_CLUSTER_ALLOCATION_CLUSTER, k);
+		set_double(&e, BD_F_CLUSTER_ALLOCATION_TRAFFIC_SHARE, p->traffic_share[k]);
+		pr = field(&e, BD_F_CLUSTER_ALLOCATION_PROBABILITIES);
 		for (int j = 0; j < p->n_treatments; j++) {
 			avro_value_t x;
 			avro_value_append(&pr, &x, NULL);
@@ -1053,17 +1058,17 @@ int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)
 					      p->probabilities[k * p->n_treatments + j]);
 		}
 	}
-	cu = field(v, 11);
+	cu = field(v, BD_F_CLUSTER_PLAN_CURVE);
 	for (int i = 0; i < p->n_curve; i++) {
 		avro_value_t e;
 		avro_value_append(&cu, &e, NULL);
-		set_double(&e, 0, p->curve_budget[i]);
-		set_double(&e, 1, p->curve_value[i]);
+		set_double(&e, BD_F_CURVE_POINT_BUDGET, p->curve_budget[i]);
+		set_double(&e, BD_F_CURVE_POINT_VALUE, p->curve_value[i]);
 	}
-	set_double(v, 12, p->exploration);
-	set_double(v, 13, p->spent);
-	set_double(v, 14, p->expected_requests);
-	set_double(v, 15, p->overspend_probability);
+	set_double(v, BD_F_CLUSTER_PLAN_EXPLORATION, p->exploration);
+	set_double(v, BD_F_CLUSTER_PLAN_SPENT, p->spent);
+	set_double(v, BD_F_CLUSTER_PLAN_EXPECTED_REQUESTS, p->expected_requests);
+	set_double(v, BD_F_CLUSTER_PLAN_OVERSPEND_PROBABILITY, p->overspend_probability);
 	return encode_value(c, BD_MSG_PLAN, out);
 }
 
@@ -1080,30 +1085,30 @@ int bd_encode_model(bd_codec_t *c, const bd_model_msg_t *m, bd_buf_t *out)
 {
 	avro_value_t *v = &c->value[BD_MSG_MODEL], f, mp;
 	avro_value_reset(v);
-	set_long(v, 0, m->model_version);
-	set_long(v, 1, m->ts_ms);
-	set_str(v, 2, m->kind);
-	set_int(v, 3, m->clusters);
-	set_int(v, 4, m->dim);
-	f = field(v, 5);
+	set_long(v, BD_F_MODEL_UPDATE_MODEL_VERSION, m->model_version);
+	set_long(v, BD_F_MODEL_UPDATE_TS_MS, m->ts_ms);
+	set_str(v, BD_F_MODEL_UPDATE_KIND, m->kind);
+	set_int(v, BD_F_MODEL_UPDATE_CLUSTERS, m->clusters);
+	set_int(v, BD_F_MODEL_UPDATE_DIM, m->dim);
+	f = field(v, BD_F_MODEL_UPDATE_FEATURE_MEAN);
 	set_doubles(&f, m->feature_mean, m->dim);
-	f = field(v, 6);
+	f = field(v, BD_F_MODEL_UPDATE_FEATURE_SCALE);
 	set_doubles(&f, m->feature_scale, m->dim);
-	f = field(v, 7);
+	f = field(v, BD_F_MODEL_UPDATE_LAYERS);
 	for (int l = 0; l < m->n_layers; l++) {
 		const bd_model_layer_msg_t *L = &m->layers[l];
 		avro_value_t e, a;
 		avro_value_append(&f, &e, NULL);
-		set_int(&e, 0, L->rows);
-		set_int(&e, 1, L->cols);
-		set_str(&e, 2, L->activation);
-		a = field(&e, 3);
+		set_int(&e, BD_F_LAYER_ROWS, L->rows);
+		set_int(&e, BD_F_LAYER_COLS, L->cols);
+		set_str(&e, BD_F_LAYER_ACTIVATION, L->activation);
+		a = field(&e, BD_F_LAYER_WEIGHTS);
 		set_doubles(&a, L->weights, L->rows * L->cols);
-		a = field(&e, 4);
+		a = field(&e, BD_F_LAYER_BIAS);
 		set_doubles(&a, L->bias, L->rows);
 	}
-	set_double(v, 8, m->agreement);
-	mp = field(v, 9);
+	set_double(v, BD_F_MODEL_UPDATE_AGREEMENT, m->agreement);
+	mp = field(v, BD_F_MODEL_UPDATE_METRICS);
 	for (int i = 0; i < m->n_metrics; i++) {
 		avro_value_t e;
 		avro_value_add(&mp, m->metric_names[i], &e, NULL, NULL);
@@ -1117,16 +1122,16 @@ int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
 {
 	avro_value_t *v = &c->value[BD_MSG_DEADLETTER], f, b;
 	avro_value_reset(v);
-	set_str(v, 0, dl->topic);
-	set_int(v, 1, dl->partition);
-	set_long(v, 2, dl->offset);
-	set_long(v, 3, dl->ts_ms);
-	set_str(v, 4, dl->reason);
-	set_str(v, 5, dl->detail);
-	b = set_optional(v, 6, dl->key != NULL);
+	set_str(v, BD_F_DEAD_LETTER_TOPIC, dl->topic);
+	set_int(v, BD_F_DEAD_LETTER_PARTITION, dl->partition);
+	set_long(v, BD_F_DEAD_LETTER_OFFSET, dl->offset);
+	set_long(v, BD_F_DEAD_LETTER_TS_MS, dl->ts_ms);
+	set_str(v, BD_F_DEAD_LETTER_REASON, dl->reason);
+	set_str(v, BD_F_DEAD_LETTER_DETAIL, dl->detail);
+	b = set_optional(v, BD_F_DEAD_LETTER_KEY, dl->key != NULL);
 	if (dl->key)
 		avro_value_set_bytes(&b, (void *)dl->key, dl->key_len);
-	f = field(v, 7);
+	f = field(v, BD_F_DEAD_LETTER_PAYLOAD);
 	avro_value_set_bytes(&f, (void *)(dl->payload ? dl->payload : ""),
 			     dl->payload_len);
 	return encode_value(c, BD_MSG_DEADLETTER, out);

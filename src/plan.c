@@ -10,7 +10,7 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 	bd_plan_t *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->refcnt = 1;
+	bd_refcnt_init(&p->refcnt);
 	snprintf(p->campaign_id, sizeof(p->campaign_id), "%s", campaign_id);
 	p->k = k;
 	p->j = j;
@@ -47,15 +47,13 @@ int bd_plan_curve_alloc(bd_plan_t *p, int n)
 
 bd_plan_t *bd_plan_ref(bd_plan_t *p)
 {
-	atomic_fetch_add_explicit((_Atomic int *)&p->refcnt, 1,
-				  memory_order_relaxed);
+	bd_refcnt_get(&p->refcnt);
 	return p;
 }
 
 void bd_plan_unref(bd_plan_t *p)
 {
-	if (!p || atomic_fetch_sub_explicit((_Atomic int *)&p->refcnt, 1,
-					    memory_order_acq_rel) != 1)
+	if (!p || !bd_refcnt_put(&p->refcnt))
 		return;
 	free(p->prob);
 	free(p->share);

@@ -91,6 +91,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/hash.h"
+
 #define LAT_S BD__SIM_LAT_S
 #define LAT_N 3		 /* nuisance latent dims */
 #define LAT BD__SIM_LAT
@@ -148,26 +150,18 @@ static const double peak_sd_h[N_PEAKS] = {0.9, 1.2, 1.0};
 #define DAY_PEAK_FRAC (15.0 / 24.0)
 
 /* ---- RNG ------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
+/* splitmix64 is hash.c's (bd_hash_next, bd_hash_mix, bd_hash_unit): one
+ * implementation, so the simulator's streams and the training draws are
+ * the same generator.  The worlds of a seed are fixed by it: never change it. */
 
 uint64_t bd_sim_rng_next(uint64_t *s)
 {
-	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
+	return bd_hash_next(s);
 }
 
 double bd_sim_rng_uniform(uint64_t *s)
 {
-	return (double)(bd_sim_rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+	return bd_hash_unit(bd_hash_next(s));
 }
 
 double bd_sim_rng_normal(uint64_t *s)
@@ -179,8 +173,8 @@ double bd_sim_rng_normal(uint64_t *s)
 
 uint64_t bd_sim_rng_seed(uint64_t seed, uint64_t stream)
 {
-	uint64_t s = mix64(seed + 0x9e3779b97f4a7c15ULL * (stream + 1));
-	return mix64(s ^ (stream * 0xd1b54a32d192ed03ULL + 0x2545f4914f6cdd1dULL));
+	uint64_t s = bd_hash_mix(seed + 0x9e3779b97f4a7c15ULL * (stream + 1));
+	return bd_hash_mix(s ^ (stream * 0xd1b54a32d192ed03ULL + 0x2545f4914f6cdd1dULL));
 }
 
 int bd__sim_poisson(uint64_t *s, double lam)

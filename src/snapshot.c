@@ -11,7 +11,7 @@ bd_snapshot_t *bd_snapshot_new(int64_t version, const bd_campaigns_t *cs,
 	bd_snapshot_t *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->refcnt = 1;
+	bd_refcnt_init(&s->refcnt);
 	s->version = version;
 	if (cs->n) {
 		s->campaigns.v = malloc((size_t)cs->n * sizeof(*cs->v));
@@ -52,15 +52,13 @@ void bd_snapshot_set_carry(bd_snapshot_t *s, bd_cluster_model_t *carry)
 
 bd_snapshot_t *bd_snapshot_ref(bd_snapshot_t *s)
 {
-	atomic_fetch_add_explicit((_Atomic int *)&s->refcnt, 1,
-				  memory_order_relaxed);
+	bd_refcnt_get(&s->refcnt);
 	return s;
 }
 
 void bd_snapshot_unref(bd_snapshot_t *s)
 {
-	if (!s || atomic_fetch_sub_explicit((_Atomic int *)&s->refcnt, 1,
-					    memory_order_acq_rel) != 1)
+	if (!s || !bd_refcnt_put(&s->refcnt))
 		return;
 	for (int i = 0; i < s->campaigns.n; i++)
 		bd_plan_unref(s->plans[i]);

@@ -37,7 +37,7 @@ typedef struct bd_layer_s {
 } bd_layer_t;
 
 typedef struct bd_cluster_model_s {
-	int refcnt; /* atomic */
+	bd_refcnt_t refcnt;
 	int64_t version;
 	const char *kind; /**< "random-linear", "softmax", "mlp" */
 	int dim, k;

@@ -9,6 +9,8 @@
 #ifndef BUDGETD_COMMON_H
 #define BUDGETD_COMMON_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +44,33 @@ const char *bd_strerror(int err);
  */
 int bd_sorted_pos(const void *base, int n, size_t size, const void *key,
 		  int (*cmp)(const void *key, const void *elem), int *found);
+
+/**
+ * A reference count shared between threads (plans, snapshots, cluster
+ * models: the main loop publishes them, the workers hold them).  Taking a
+ * reference needs no ordering: the taker already holds one, so the object
+ * cannot go.  Dropping one is acquire-release: every thread's writes to the
+ * object happen before the last owner frees it.
+ * @locality any thread.
+ */
+typedef _Atomic int bd_refcnt_t;
+
+/** Sets @p r to one reference, the creator's (before any other thread sees it). */
+static inline void bd_refcnt_init(bd_refcnt_t *r)
+{
+	atomic_init(r, 1);
+}
+
+/** Takes one more reference; the caller already holds one. */
+static inline void bd_refcnt_get(bd_refcnt_t *r)
+{
+	atomic_fetch_add_explicit(r, 1, memory_order_relaxed);
+}
+
+/** Drops one reference.  @returns true when it was the last: free the object. */
+static inline bool bd_refcnt_put(bd_refcnt_t *r)
+{
+	return atomic_fetch_sub_explicit(r, 1, memory_order_acq_rel) == 1;
+}
 
 #endif

@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 #include "budgetd/common.h"
-#include "budgetd/messages.h"
+#include "budgetd/kinds.h"
 
 #define BD_CONFIG_MAX_KAFKA 64
 

@@ -15,6 +15,9 @@
 /** Upper bounds in seconds, +Inf implied after the last. */
 #define BD_HISTO_BUCKETS 14
 extern const double bd_histo_bounds[BD_HISTO_BUCKETS];
+/** The longest duration bd_histo_observe() adds to the sum (about 31
+ *  years); a longer one (+Inf too) counts in the +Inf bucket with this. */
+#define BD_HISTO_MAX_S 1e9
 
 typedef struct bd_histo_s {
 	_Atomic uint64_t bucket[BD_HISTO_BUCKETS + 1]; /**< not cumulative */

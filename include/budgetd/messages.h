@@ -16,24 +16,10 @@
 #include <stdint.h>
 
 #include "budgetd/common.h"
-#include "budgetd/wire.h"
+#include "budgetd/kinds.h"
 
 #define BD_MAX_TREATMENTS 16
 #define BD_MAX_DIM 4096
-
-typedef enum bd_msg_kind {
-	BD_MSG_FEATURE = 0,
-	BD_MSG_OUTCOME,
-	BD_MSG_CONTROL,
-	BD_MSG_DECISION,
-	BD_MSG_PLAN,
-	BD_MSG_MODEL,
-	BD_MSG_DEADLETTER,
-	BD_MSG__COUNT
-} bd_msg_kind_t;
-
-/** Schema file name of @p kind ("feature_event", ...). */
-const char *bd_msg_kind_name(bd_msg_kind_t kind);
 
 typedef struct bd_buf_s {
 	uint8_t *data;
@@ -78,10 +64,6 @@ typedef struct bd_treatment_s {
 	const char *name;
 	double nominal_cost;
 } bd_treatment_t;
-
-/** No bound on an outcome's value or cost may exceed this: below it, sums
- *  of squares over any number of outcomes stay finite (bounds.h). */
-#define BD_OUTCOME_BOUND_MAX 1e15
 
 typedef struct bd_control_command_s {
 	const char *command_id, *campaign_id;

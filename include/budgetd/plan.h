@@ -31,7 +31,7 @@ typedef struct bd_plan_guard_s {
 } bd_plan_guard_t;
 
 typedef struct bd_plan_s {
-	int refcnt; /* atomic */
+	bd_refcnt_t refcnt;
 	char campaign_id[BD_ID_MAX];
 	int64_t version, model_version, ts_ms;
 	int k, j;

@@ -17,11 +17,12 @@
 #include "budgetd/campaign.h"
 #include "budgetd/cluster.h"
 #include "budgetd/config.h"
+#include "budgetd/counters.h"
 #include "budgetd/estimate.h"
+#include "budgetd/health.h" /* BD_HEALTH__COUNT */
 #include "budgetd/histo.h"
 #include "budgetd/plan.h"
 #include "budgetd/sbuf.h"
-#include "budgetd/worker.h"
 
 /** Points of a day's spend track (one per BD_REPORT_STEP_S of the day). */
 #define BD_REPORT_STEP_S 300

@@ -222,7 +222,7 @@ void bd_sim_outcome(const bd_sim_world_t *w, int i, int t, uint64_t *rng,
  */
 double bd_sim_delay(const bd_sim_world_t *w, uint64_t *rng);
 
-/* ---- random numbers (splitmix64) ------------------------------------- */
+/* ---- random numbers (splitmix64: hash.h's bd_hash_next) ------------------ */
 
 /** @returns the next 64 random bits and advances @p s. */
 uint64_t bd_sim_rng_next(uint64_t *s);

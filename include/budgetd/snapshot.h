@@ -17,7 +17,7 @@
 #include "budgetd/plan.h"
 
 typedef struct bd_snapshot_s {
-	int refcnt; /* atomic */
+	bd_refcnt_t refcnt;
 	int64_t version;
 	bd_campaigns_t campaigns; /**< a copy */
 	bd_plan_t **plans;        /**< per campaign (same index), may be NULL */

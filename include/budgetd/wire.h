@@ -20,11 +20,7 @@
 #include <stdint.h>
 
 #include "budgetd/common.h"
-
-typedef enum bd_wire_format {
-	BD_WIRE_CONFLUENT = 0,
-	BD_WIRE_SINGLE_OBJECT = 1,
-} bd_wire_format_t;
+#include "budgetd/kinds.h" /* bd_wire_format_t */
 
 /** Bytes of the longest header (single-object). */
 #define BD_WIRE_HEADER_MAX 10

@@ -32,6 +32,7 @@
 #include "budgetd/health.h"
 #include "budgetd/histo.h"
 #include "budgetd/config.h"
+#include "budgetd/counters.h"
 #include "budgetd/messages.h"
 #include "budgetd/snapshot.h"
 #include "budgetd/store.h"
@@ -40,19 +41,6 @@ typedef struct bd_worker_s bd_worker_t;
 
 /** Input partitions a worker reports ownership of (bd_worker_owns). */
 #define BD_WORKER_MAX_PARTITIONS 1024
-
-/** Counters, readable from any thread (relaxed atomics).  dead_letters is
- *  the sum of dead[], one counter per reason (bd_dead_reason_t);
- *  winsorized counts outcomes whose value the statistics capped (bounds.h).
- *  input_resets and input_skipped are by input (0 features, 1 outcomes):
- *  offset resets (the broker no longer had the offset to read next) and
- *  the offsets they skipped. */
-typedef struct bd_worker_counters_s {
-	uint64_t features, outcomes, historical, decisions, republished,
-		dead_letters, batches, duplicates, winsorized;
-	uint64_t dead[BD_DEAD__COUNT];
-	uint64_t input_resets[2], input_skipped[2];
-} bd_worker_counters_t;
 
 /** Shared, read-only context handed to every worker. */
 typedef struct bd_worker_env_s {
@@ -116,15 +104,5 @@ void bd_worker_latency(const bd_worker_t *w, bd_histo_snap_t *snap);
 /** Consumer lag of @p partition of input 0 (features) or 1 (outcomes), or
  *  -1 when the worker does not own it.  @locality any thread. */
 int64_t bd_worker_lag(const bd_worker_t *w, int input, int partition);
-/** Adds @p c to @p sum, counter by counter (several workers, the control
- *  consumer's dead letters, workers already joined). */
-void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_t *c);
-/**
- * Formats @p c on one line, "features=.. outcomes=.. ...; dead letters:
- * wire=.. schema=.. ... total=..", every reason always present (zeros too)
- * so that a reader need not know which reasons exist.
- * @returns the length snprintf would have written.
- */
-int bd_worker_counters_format(const bd_worker_counters_t *c, char *buf, size_t size);
 
 #endif
