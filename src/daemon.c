@@ -1572,9 +1572,9 @@ static void stop_workers(bd_daemon_t *d)
 	/* joining blocks this loop: the workers drain and write first */
 	for (int i = 0; i < d->n_workers; i++) {
 		bd_worker_counters_t last;
-		if (bd_worker_failed(d->workers[i]))
+		/* after the join: a failure while draining counts too */
+		if (bd_worker_join(d->workers[i], &last))
 			d->exit_code = 1;
-		bd_worker_join(d->workers[i], &last);
 		bd_worker_counters_add(&d->joined, &last);
 	}
 	d->n_workers = 0;

@@ -1805,13 +1805,15 @@ fail:
 	return err;
 }
 
-void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
+int bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final)
 {
 	uv_thread_join(&w->thread);
 	uv_loop_close(&w->loop);
 	if (final)
 		bd_worker_counters(w, final);
+	int failed = w->failed != 0; /* the thread has ended: no race */
 	worker_free(w);
+	return failed;
 }
 
 int64_t bd_worker_carried(const bd_worker_t *w, int partition)
@@ -1839,11 +1841,6 @@ int bd_worker_owns(const bd_worker_t *w, int input, int partition)
 	uint64_t v = atomic_load_explicit(&((bd_worker_t *)w)->owned[input][partition / 64],
 					  memory_order_relaxed);
 	return (int)((v >> (partition % 64)) & 1);
-}
-
-int bd_worker_failed(const bd_worker_t *w)
-{
-	return w->failed;
 }
 
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)

@@ -63,8 +63,10 @@ void bd_worker_post_snapshot(bd_worker_t *w, bd_snapshot_t *snap);
 /** Asks the worker to drain, write, close its consumer and exit. */
 void bd_worker_stop(bd_worker_t *w);
 /** Waits for the thread to end and frees the worker; its final counters go
- *  to @p final unless NULL. */
-void bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final);
+ *  to @p final unless NULL.  @returns 1 if the worker stopped on an error
+ *  (a state write failed, also while draining after bd_worker_stop), else
+ *  0: read once the thread has ended, so without a race. */
+int bd_worker_join(bd_worker_t *w, bd_worker_counters_t *final);
 /** uv_hrtime() of the worker loop's latest timer tick (every
  *  flush.interval.ms while the loop runs): the watchdog's evidence that the
  *  loop is not stuck.  @locality any thread. */
@@ -94,8 +96,6 @@ int bd_worker_owns(const bd_worker_t *w, int input, int partition);
  * @locality any thread.
  */
 void bd_worker_suspend(bd_worker_t *w, int on);
-/** True once the worker stopped on an error (state write failed). */
-int bd_worker_failed(const bd_worker_t *w);
 void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c);
 /** Adds the worker's request -> decision latencies (from each feature
  *  event's Kafka timestamp to its decision's hand-off to the producer) to
