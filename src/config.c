@@ -190,7 +190,8 @@ static const setting_t settings[] = {
 	 "Orders of prior pulling a cell's value per order toward its cluster's over every "
 	 "treatment; a cell's value per request is then its orders per request times that "
 	 "(a coupon moves how many users order more than what an order is worth, and baskets "
-	 "are noisy); 0: the plain mean of value", R_LIVE},
+	 "are noisy); 0: the plain mean of value (1000 gained offline but not closed-loop, "
+	 "docs/solving.md)", R_LIVE},
 	{"solve.concave", T_INT, OFF(solve_concave), "1", 0, 1, NULL,
 	 "1 (with solve.shrink.uplift): the pooled uplift over control is fitted non-decreasing "
 	 "and concave in the treatment's cost (diminishing returns: a bigger incentive never buys "
