@@ -1,6 +1,6 @@
 /**
  * @file baselines.h
- * @brief The seed methods budgetd is measured against (DESIGN.md section 3).
+ * @brief The seed methods budgetd is measured against (docs/offline.md).
  *
  * Built so far: TSM-SL, the two-stage method with an S-learner.  One network
  * takes the features and the treatment (one-hot) and predicts the value and
@@ -13,12 +13,12 @@
  * DFCL-PL: the TSM-SL network fine-tuned with a decision loss on RCT data,
  *   L = alpha L_PL + L_PLL,  L_PLL = - sum_lambda 1/M sum_i (N / N_{t_i})
  *       (r_i - lambda c_i) softmax_j((r_hat_ij - lambda c_hat_ij) / tau)[t_i]
- * (DESIGN.md appendix A).  Choices: the lambdas are those at which the
+ * (the DFCL paper, Meituan, KDD 2024).  Choices: the lambdas are those at which the
  * warm-start predictions meet 30, 50 and 70% of their value-maximising
  * spend on the training set; tau is in value units (default 0.1: the
  * predicted differences between arms are tenths of the value here, so tau
  * = 1 would make the softmax nearly uniform); Adam lr 1e-4, 5 epochs.
- * DFCL-MER is the same loss at another temperature (DESIGN.md: 0.01 on
+ * DFCL-MER is the same loss at another temperature (the paper: 0.01 on
  * marketing data); the bench runs it at tau = 0.01.
  *
  * DFCL-IFD (ifd = 1): L = alpha L_PL + L_dual, L_dual = - (N / N_t)

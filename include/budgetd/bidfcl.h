@@ -1,6 +1,6 @@
 /**
  * @file bidfcl.h
- * @brief Bi-DFCL (DESIGN.md section 3 and appendix A): a target model
+ * @brief Bi-DFCL (Meituan, NeurIPS 2025; docs/offline.md): a target model
  *        trained on plentiful biased observational data, corrected through
  *        a bridge network by the decision loss on scarce RCT data.
  *

@@ -1,6 +1,6 @@
 /**
  * @file metrics.h
- * @brief The offline metrics of ../shared/DESIGN.md section 4, on RCT data.
+ * @brief The offline metrics of the seed papers (docs/offline.md), on RCT data.
  *
  * Data: n users, each shown treatment t_i with probability p_i (its arm's
  * share in the RCT), with observed value r_i and cost c_i, and a method's

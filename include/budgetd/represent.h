@@ -1,6 +1,7 @@
 /**
  * @file represent.h
- * @brief The multi-task representation network of the method (DESIGN §2).
+ * @brief The multi-task representation network of the method (hidden
+ *        representation clustering, Meituan 2025; docs/learning.md).
  *
  *   x -> normalise (robust.h: median, robust scale, clip) -> trunk (2 dense
  *        ReLU layers) -> h(x)
