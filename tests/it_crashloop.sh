@@ -30,7 +30,11 @@ start_daemon b "$WORK/stateB" $SIM_CLOCK
 # (150 s: a restart after a SIGKILL waits for the killed holder's instance
 # lock to expire, a session timeout and the mock's rebalance, ~15 s; the day
 # must outlast the 12 restarts that wait for their partitions)
-"$SIM" run --bootstrap "$BOOTSTRAP" --duration 150 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
+# --drain: each restart after a kill waits out the killed member's session
+# in the instance-lock group and then in the consumers' group (~16-19 s a
+# cycle), so the loop can outlast the 150-s day: the decisions still
+# missing then come from the last restart, after the day
+"$SIM" run --bootstrap "$BOOTSTRAP" --duration 150 --drain 240 $SIMARGS >"$WORK/simB.out" 2>"$WORK/simB.log" &
 SIM_PID=$!
 PIDS="$PIDS $SIM_PID"
 # Kill points from SEED: odd kills at a uniform [0.2, 4.0) s after the

@@ -50,6 +50,7 @@ typedef struct opts_s {
 	double wait_model; /* history: seconds to wait for a model trained on it */
 	int events, explore_set, quiet, zero_outcomes, wait_plan;
 	double budget, budget_frac, duration, explore, midday_factor;
+	double drain_s; /* run: how long decisions may still come after the day */
 	int policy;
 	int samples;
 	double hostile_future, hostile_value, hostile_utf8; /* shares */
@@ -623,7 +624,7 @@ static int run_loop(const opts_t *o)
 		if (next == n && decided < n) {
 			if (end_wait == 0)
 				end_wait = now_s();
-			else if (now_s() - end_wait > 60) {
+			else if (now_s() - end_wait > o->drain_s) {
 				fprintf(stderr, "budgetd-sim: %d of %d decisions never came\n",
 					n - decided, n);
 				break;
@@ -895,6 +896,8 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --events N          arrivals in the day (default 20000)\n"
 		"  --duration S        wall seconds for the simulated day (default 60)\n"
+		"  --drain S           after the day, wait up to S seconds for the decisions\n"
+		"                      still missing (default 60)\n"
 		"  --budget B          daily budget (absolute)\n"
 		"  --budget-frac F     daily budget as a share of the spend-everything level: what\n"
 		"                      maximising value spends outside the exploration slice (0.3)\n"
@@ -943,6 +946,7 @@ int main(int argc, char **argv)
 		{"no-wait-plan", no_argument, NULL, 'W'},
 		{"day", required_argument, NULL, 'D'},
 		{"trace", required_argument, NULL, 'T'},
+		{"drain", required_argument, NULL, 'G'},
 		{"probe-budget", required_argument, NULL, 'Q'},
 		{"hostile-future", required_argument, NULL, 'F'},
 		{"hostile-utf8", required_argument, NULL, 'U'},
@@ -955,7 +959,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	opts_t o = {.events = 20000, .duration = 60, .budget_frac = 0.3,
+	opts_t o = {.events = 20000, .duration = 60, .drain_s = 60, .budget_frac = 0.3,
 		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1};
 	char errstr[256];
 	int c;
@@ -966,7 +970,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "p:qh", lo, NULL)) != -1) {
+	int li = 0;
+	while ((c = getopt_long(argc, argv, "p:qh", lo, &li)) != -1) {
 		char *end = NULL;
 		switch (c) {
 		case 'b': o.bootstrap = optarg; break;
@@ -983,6 +988,7 @@ int main(int argc, char **argv)
 		case 'D': o.day = (int)strtol(optarg, &end, 10); o.day_set = 1; break;
 		case 'M': o.wait_model = strtod(optarg, &end); break;
 		case 'T': o.trace = optarg; break;
+		case 'G': o.drain_s = strtod(optarg, &end); break;
 		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
 		case 'F': o.hostile_future = strtod(optarg, &end); break;
 		case 'U': o.hostile_utf8 = strtod(optarg, &end); break;
@@ -1010,14 +1016,14 @@ int main(int argc, char **argv)
 		}
 		if (end && *end) {
 			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
-				lo[0].name, optarg);
+				lo[li].name, optarg);
 			return 2;
 		}
 	}
 	int history = strcmp(argv[1], "history") == 0;
 	if (history && !o.day_set)
 		o.day = -1;
-	if (o.events <= 0 || o.duration <= 0 || (history ? o.day >= 0 : o.day < 0) ||
+	if (o.events <= 0 || o.duration <= 0 || !(o.drain_s >= 0) || (history ? o.day >= 0 : o.day < 0) ||
 	    o.day < -3650 || o.day > 3650 || !(o.wait_model >= 0) || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
 	    o.explore < 0 || o.explore > 1 || o.samples <= 0 ||
 	    !(o.hostile_future >= 0 && o.hostile_future <= 1) ||
