@@ -305,8 +305,9 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 	const double *src = e->immature ? e->all : e->mat;
 	raw_t *raw = malloc(sizeof(raw_t) * (size_t)K * J);
 	raw_t pool[BD_ESTIMATE_MAX_EB];
-	/* per cluster: value and orders over every treatment */
-	double *vk = calloc((size_t)K * 2, sizeof(double));
+	/* per cluster: value and orders over every treatment, only when the
+	 * pooling is on (off by default: no allocation on every solve) */
+	double *vk = p->order_value_prior > 0 ? calloc((size_t)K * 2, sizeof(double)) : NULL;
 	for (int k = 0; vk && k < K; k++)
 		for (int t = 0; t < J; t++) {
 			vk[2 * k] += src[((size_t)k * J + t) * NS + BD_STAT_WVALUE];
