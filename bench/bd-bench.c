@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "budgetd/messages.h"
+#include "budgetd/wire/messages.h"
 
 static double now(void)
 {

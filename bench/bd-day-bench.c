@@ -29,14 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budgetd/cluster.h"
-#include "budgetd/config.h"
-#include "budgetd/decide.h"
-#include "budgetd/estimate.h"
-#include "budgetd/pacer.h"
-#include "budgetd/plan.h"
-#include "budgetd/simworld.h"
-#include "budgetd/stats.h"
+#include "budgetd/wire/cluster.h"
+#include "budgetd/base/config.h"
+#include "budgetd/policy/decide.h"
+#include "budgetd/policy/estimate.h"
+#include "budgetd/policy/pacer.h"
+#include "budgetd/policy/plan.h"
+#include "budgetd/lab/simworld.h"
+#include "budgetd/state/stats.h"
 
 #define K 8
 #define NS BD_STAT__COUNT

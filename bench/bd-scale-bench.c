@@ -28,12 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "budgetd/baselines.h"
-#include "budgetd/distill.h"
-#include "budgetd/kmeans.h"
-#include "budgetd/represent.h"
-#include "budgetd/simworld.h"
-#include "budgetd/solver.h"
+#include "budgetd/lab/baselines.h"
+#include "budgetd/learn/distill.h"
+#include "budgetd/learn/kmeans.h"
+#include "budgetd/learn/represent.h"
+#include "budgetd/lab/simworld.h"
+#include "budgetd/policy/solver.h"
 
 #define K 8
 #define MAXN 16

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "budgetd/hash.h"
-#include "budgetd/solver.h"
+#include "budgetd/base/hash.h"
+#include "budgetd/policy/solver.h"
 
 static double now_ms(void)
 {

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "budgetd/distill.h"
-#include "budgetd/kmeans.h"
-#include "budgetd/represent.h"
-#include "budgetd/simworld.h"
+#include "budgetd/learn/distill.h"
+#include "budgetd/learn/kmeans.h"
+#include "budgetd/learn/represent.h"
+#include "budgetd/lab/simworld.h"
 
 static double now(void)
 {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Generates the configuration reference from the settings table (src/config.c)
+# Generates the configuration reference from the settings table (src/base/config.c)
 # through `budgetd --show-config`: docs/budgetd.conf.5 and docs/configuration.md.
 # Do not edit those two files by hand; change the table and run
 #   docs/gen-config-docs.sh [-b ./budgetd] [-o docs]

@@ -5,7 +5,7 @@
 # not blank, (b) the rendered DOM holds the campaign id -- one with markup
 # in it, which must come out as text, not as elements --, every treatment
 # name, the spend track as an SVG path, the pace line and the health status.
-# Also: /status is src/status.html byte for byte, served as text/html with
+# Also: /status is src/daemon/status.html byte for byte, served as text/html with
 # a Content-Security-Policy, and / is the same page.
 #   CHROMIUM=/path/to/chromium tests/it_status_page.sh
 . "${srcdir:-.}/tests/lib.sh"
@@ -25,7 +25,7 @@ URL="http://127.0.0.1:$PORT"
 	fail "simulator: $(tail -n 5 "$WORK/sim.out")"
 
 # the page as served; and wait until /api/status has the campaign's plan and track
-"$PYTHON" - "$URL" "$srcdir/src/status.html" "$CAMPAIGN" <<'PY' || fail "/status or /api/status"
+"$PYTHON" - "$URL" "$srcdir/src/daemon/status.html" "$CAMPAIGN" <<'PY' || fail "/status or /api/status"
 import json, sys, time, urllib.request
 url, html, campaign = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3]
 for path in ("/status", "/"):

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "budgetd/stats.h"
-#include "budgetd/store.h"
+#include "budgetd/state/stats.h"
+#include "budgetd/state/store.h"
 
 int main(int argc, char **argv)
 {

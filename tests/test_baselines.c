@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "budgetd/baselines.h"
-#include "budgetd/bidfcl.h"
-#include "budgetd/kmeans.h"
-#include "budgetd/represent.h"
-#include "budgetd/simworld.h"
-#include "budgetd/solver.h"
+#include "budgetd/lab/baselines.h"
+#include "budgetd/lab/bidfcl.h"
+#include "budgetd/learn/kmeans.h"
+#include "budgetd/learn/represent.h"
+#include "budgetd/lab/simworld.h"
+#include "budgetd/policy/solver.h"
 
 /* A policy of true value @p tv and spend @p ts at @p budget against random
  * allocation at the same spend (control plus uniform coupons). */

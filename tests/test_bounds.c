@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "budgetd/bounds.h"
-#include "budgetd/campaign.h"
-#include "budgetd/config.h"
-#include "budgetd/estimate.h"
-#include "budgetd/stats.h"
+#include "budgetd/policy/bounds.h"
+#include "budgetd/policy/campaign.h"
+#include "budgetd/base/config.h"
+#include "budgetd/policy/estimate.h"
+#include "budgetd/state/stats.h"
 
 static bd_config_t cfg;
 static char err[512];

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/clock.h"
-#include "budgetd/snapshot.h"
+#include "budgetd/policy/clock.h"
+#include "budgetd/policy/snapshot.h"
 
 #define S 1000LL
 #define H (3600 * S)

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/cluster.h"
-#include "budgetd/hash.h"
+#include "budgetd/wire/cluster.h"
+#include "budgetd/base/hash.h"
 
 static double gauss(uint64_t *s)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/config.h"
+#include "budgetd/base/config.h"
 
 static char err[512];
 

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "budgetd/decide.h"
-#include "budgetd/snapshot.h"
+#include "budgetd/policy/decide.h"
+#include "budgetd/policy/snapshot.h"
 
 static bd_campaign_t camp(double eps)
 {

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/estimate.h"
-#include "budgetd/stats.h"
+#include "budgetd/policy/estimate.h"
+#include "budgetd/state/stats.h"
 
 #define DAY 20000 /* day number */
 #define H0 ((int64_t)DAY * 24)

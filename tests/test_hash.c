@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/decide.h"
-#include "budgetd/hash.h"
+#include "budgetd/policy/decide.h"
+#include "budgetd/base/hash.h"
 
 /* FNV-1a 64 of "abc" is 0xe71fa2190541574b (published test value); ours
  * mixes the seed in and finishes with splitmix64, checked here by hand. */

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/health.h"
-#include "budgetd/kafka.h"
+#include "budgetd/serve/health.h"
+#include "budgetd/serve/kafka.h"
 
 static void test_window(void **state)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/histo.h"
+#include "budgetd/base/histo.h"
 
 static bd_histo_snap_t snap_of(const bd_histo_t *h)
 {

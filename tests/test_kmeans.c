@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/hash.h"
-#include "budgetd/kmeans.h"
+#include "budgetd/base/hash.h"
+#include "budgetd/learn/kmeans.h"
 
 static double gauss(uint64_t *s)
 {

@@ -10,10 +10,10 @@
 
 #include <cmocka.h>
 
-#include "budgetd/cluster.h"
-#include "budgetd/messages.h"
-#include "budgetd/schemas.h"
-#include "budgetd/wire.h"
+#include "budgetd/wire/cluster.h"
+#include "budgetd/wire/messages.h"
+#include "budgetd/wire/schemas.h"
+#include "budgetd/wire/wire.h"
 
 #include <avro.h>
 

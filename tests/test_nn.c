@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/nn.h"
+#include "budgetd/learn/nn.h"
 
 enum { LOSS_MSE, LOSS_HUBER, LOSS_LOG, LOSS_SOFTMAX };
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/notify.h"
+#include "budgetd/daemon/notify.h"
 
 #include "config.h"
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/outbox.h"
+#include "budgetd/state/outbox.h"
 
 static char dir[64], err[512];
 static rd_kafka_t *host;

@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "budgetd/config.h"
-#include "budgetd/estimate.h"
-#include "budgetd/pacer.h"
-#include "budgetd/plan.h"
+#include "budgetd/base/config.h"
+#include "budgetd/policy/estimate.h"
+#include "budgetd/policy/pacer.h"
+#include "budgetd/policy/plan.h"
 
 #define K 3
 #define J 3

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "budgetd/distill.h"
-#include "budgetd/represent.h"
-#include "budgetd/simworld.h"
+#include "budgetd/learn/distill.h"
+#include "budgetd/learn/represent.h"
+#include "budgetd/lab/simworld.h"
 
 enum { N = 200000 };
 

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "budgetd/cluster.h"
-#include "budgetd/hash.h"
-#include "budgetd/robust.h"
+#include "budgetd/wire/cluster.h"
+#include "budgetd/base/hash.h"
+#include "budgetd/learn/robust.h"
 
 static double gauss(uint64_t *s)
 {

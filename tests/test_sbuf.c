@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/sbuf.h"
-#include "budgetd/utf8.h"
+#include "budgetd/base/sbuf.h"
+#include "budgetd/base/utf8.h"
 
 /* realloc fails on demand (linked with -Wl,--wrap=realloc): the sticky
  * out-of-memory contract is tested against a real failed allocation. */

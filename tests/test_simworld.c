@@ -1,4 +1,4 @@
-/* Unit tests of the world simulator's model (src/simworld.c). */
+/* Unit tests of the world simulator's model (lab/simworld.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "budgetd/simworld.h"
+#include "budgetd/lab/simworld.h"
 
 static bd_sim_world_t *make_world(uint64_t seed, int users, int T)
 {

@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <glpk.h>
 
-#include "budgetd/hash.h"
-#include "budgetd/solver.h"
+#include "budgetd/base/hash.h"
+#include "budgetd/policy/solver.h"
 
 #define REL 1e-9
 

@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "budgetd/cmdids.h"
-#include "budgetd/samples.h"
-#include "budgetd/stats.h"
-#include "budgetd/store.h"
+#include "budgetd/state/cmdids.h"
+#include "budgetd/state/samples.h"
+#include "budgetd/state/stats.h"
+#include "budgetd/state/store.h"
 
 static char dir[64], err[512];
 

@@ -17,13 +17,13 @@
 
 #include <cmocka.h>
 
-#include "budgetd/carry.h"
-#include "budgetd/decide.h"
-#include "budgetd/samples.h"
-#include "budgetd/simworld.h"
-#include "budgetd/stats.h"
-#include "budgetd/store.h"
-#include "budgetd/trainer.h"
+#include "budgetd/policy/carry.h"
+#include "budgetd/policy/decide.h"
+#include "budgetd/state/samples.h"
+#include "budgetd/lab/simworld.h"
+#include "budgetd/state/stats.h"
+#include "budgetd/state/store.h"
+#include "budgetd/learn/trainer.h"
 
 enum { DIM = 16, PARTS = 4 };
 

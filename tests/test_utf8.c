@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "budgetd/sbuf.h"
-#include "budgetd/utf8.h"
+#include "budgetd/base/sbuf.h"
+#include "budgetd/base/utf8.h"
 
 typedef struct {
 	const char *s;

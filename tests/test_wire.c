@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "budgetd/wire.h"
+#include "budgetd/wire/wire.h"
 
 static void test_crc_vectors(void **state)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "budgetd/wire.h"
+#include "budgetd/wire/wire.h"
 
 int main(int argc, char **argv)
 {

@@ -24,10 +24,10 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "budgetd/campaign.h"
-#include "budgetd/config.h"
-#include "budgetd/kafka.h"
-#include "budgetd/messages.h"
+#include "budgetd/policy/campaign.h"
+#include "budgetd/base/config.h"
+#include "budgetd/serve/kafka.h"
+#include "budgetd/wire/messages.h"
 
 static void usage(FILE *f)
 {

@@ -6,8 +6,8 @@
  */
 #include "fuzz_common.h"
 
-#include "budgetd/bounds.h"
-#include "budgetd/campaign.h"
+#include "budgetd/policy/bounds.h"
+#include "budgetd/policy/campaign.h"
 
 static volatile double fuzz_sink;
 static bd_config_t cfg; /* the defaults, for the bounds */

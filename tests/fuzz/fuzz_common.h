@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "budgetd/messages.h"
+#include "budgetd/wire/messages.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

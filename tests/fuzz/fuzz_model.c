@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-#include "budgetd/cluster.h"
+#include "budgetd/wire/cluster.h"
 
 static volatile int fuzz_sink;
 

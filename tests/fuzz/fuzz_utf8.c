@@ -3,8 +3,8 @@
  * what they write is strict UTF-8 within its bounds. */
 #include <string.h>
 
-#include "budgetd/sbuf.h"
-#include "budgetd/utf8.h"
+#include "budgetd/base/sbuf.h"
+#include "budgetd/base/utf8.h"
 #include "fuzz_common.h"
 
 static void check_str(const char *s, size_t max)

@@ -1,0 +1,70 @@
+/**
+ * @file campaign.h
+ * @brief Campaigns, their treatments and budgets; control commands.
+ *
+ * The registry lives on the main thread, which applies control commands in
+ * the order of the control topic and persists every change.  Workers never
+ * read it: they get immutable copies inside a snapshot (daemon.h).
+ */
+#ifndef BUDGETD_CAMPAIGN_H
+#define BUDGETD_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "budgetd/base/common.h"
+#include "budgetd/wire/messages.h"
+
+#define BD_ID_MAX 128
+
+typedef struct bd_campaign_s {
+	char id[BD_ID_MAX];
+	int n_treatments;
+	char treatment_name[BD_MAX_TREATMENTS][64];
+	double nominal_cost[BD_MAX_TREATMENTS];
+	double daily_budget;
+	double exploration;
+	int32_t tz_offset_s;
+	bool paused;
+	int64_t created_ms, updated_ms;
+	int64_t budget_changes; /**< how many SET_BUDGET / budget upserts */
+	/* outcome bounds set by UPSERT_CAMPAIGN (bounds.h); NAN: not set,
+	 * the configured default applies */
+	double max_value, max_cost, winsor_value;
+} bd_campaign_t;
+
+typedef struct bd_campaigns_s {
+	int n, cap;
+	bd_campaign_t *v; /**< sorted by id */
+} bd_campaigns_t;
+
+void bd_campaigns_free(bd_campaigns_t *cs);
+bd_campaign_t *bd_campaigns_find(const bd_campaigns_t *cs, const char *id);
+
+/** What an applied command asks of the caller beyond the state change. */
+typedef enum bd_campaign_effect {
+	BD_EFFECT_NONE = 0,
+	BD_EFFECT_RESOLVE = 1, /**< re-solve the campaign's plan */
+	BD_EFFECT_RETRAIN = 2, /**< retrain the model */
+} bd_campaign_effect_t;
+
+/**
+ * Applies @p cmd.  @param default_exploration used when a new campaign
+ * names none.  @returns 0 and the effects in @p effect, or BD_EUNKNOWN /
+ * BD_EINVAL with the reason in errstr (the registry is then unchanged).
+ */
+int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
+		       double default_exploration, int *effect,
+		       bd_campaign_t **changed, char *errstr,
+		       size_t errstr_size) BD_WUR;
+
+/** Fixed-layout record for the campaigns column family (version 2; a
+ *  version 1 record, from before the outcome bounds, unpacks with them
+ *  unset). */
+int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size);
+int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len) BD_WUR;
+
+/** Day number of @p ts_ms in the campaign's time zone, and the second of it. */
+int64_t bd_campaign_day(const bd_campaign_t *c, int64_t ts_ms, double *sec_of_day);
+
+#endif

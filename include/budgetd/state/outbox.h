@@ -1,0 +1,64 @@
+/**
+ * @file outbox.h
+ * @brief Outputs that survive crashes: written with the state, produced
+ *        after, deleted when delivered.
+ *
+ * An output (decision, dead letter, plan) is first put into the outbox
+ * column family in the SAME write batch as the state and input offsets
+ * that produced it; only after that batch is durable is it produced.  The
+ * delivery report deletes it (in the next batch).  A crash between the two
+ * leaves it in the outbox, and whoever owns the partition next produces it
+ * again: outputs are at least once, with stable ids (decision ids), and an
+ * input offset never moves past an output that could be lost.
+ *
+ * @locality one outbox per thread; its producer's delivery reports must be
+ *           served on the same thread (rd_kafka_poll on that thread).
+ */
+#ifndef BUDGETD_OUTBOX_H
+#define BUDGETD_OUTBOX_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "budgetd/base/common.h"
+#include "budgetd/wire/messages.h"
+#include "budgetd/state/store.h"
+
+/** Outbox partition used for outputs that belong to no input partition. */
+#define BD_OUTBOX_GLOBAL 0xffff
+
+typedef struct bd_outbox_s bd_outbox_t;
+
+/** @p topics is borrowed and must outlive the outbox. */
+bd_outbox_t *bd_outbox_new(bd_store_t *st, rd_kafka_t *producer,
+			   char *const topics[BD_MSG__COUNT]);
+void bd_outbox_free(bd_outbox_t *ob);
+
+/** Stages a message: puts it into @p b and queues it for production.
+ *  @p key NULL is a null key; an empty key (@p klen 0) stays empty; a key
+ *  of any length is kept whole.  Records written by releases before this
+ *  format (2-byte key lengths) are still produced (outbox.c). */
+int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
+		  bd_msg_kind_t kind, const void *key, size_t klen,
+		  const void *val, size_t vlen) BD_WUR;
+/** Adds the deletes of delivered entries and the sequence counters to @p b. */
+void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b);
+/** After @p b was written: produces everything staged since. */
+void bd_outbox_produce(bd_outbox_t *ob);
+/** Produces again, from the store, the entries whose delivery failed.
+ *  Call it from a timer so retries happen while no input arrives. */
+void bd_outbox_retry(bd_outbox_t *ob);
+/** Drops what was staged (the batch was not written). */
+void bd_outbox_discard(bd_outbox_t *ob);
+/** A partition was acquired: restores its sequence, re-produces its entries. */
+int bd_outbox_recover(bd_outbox_t *ob, uint16_t part) BD_WUR;
+/** The producer's dr_msg_cb forwards here. */
+void bd_outbox_on_delivery(bd_outbox_t *ob, const rd_kafka_message_t *m);
+/** Produced but not yet acknowledged. */
+size_t bd_outbox_inflight(const bd_outbox_t *ob);
+/** Delivered but not yet deleted from the store. */
+size_t bd_outbox_acked(const bd_outbox_t *ob);
+/** Deliveries that failed (each is retried from the store). */
+uint64_t bd_outbox_failures(const bd_outbox_t *ob);
+
+#endif

@@ -1,0 +1,186 @@
+#include "budgetd/policy/campaign.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budgetd/base/utf8.h"
+
+#define CAMPAIGN_RECORD_VERSION 2
+
+/* A record of version 1 holds bd_campaign_t as it was before the outcome
+ * bounds: today's layout up to them (the bounds were appended). */
+#define CAMPAIGN_V1_SIZE offsetof(bd_campaign_t, max_value)
+_Static_assert(CAMPAIGN_V1_SIZE == 1336 || sizeof(void *) != 8,
+	       "fields before the bounds changed: version 1 records no longer match");
+
+void bd_campaigns_free(bd_campaigns_t *cs)
+{
+	free(cs->v);
+	cs->v = NULL;
+	cs->n = cs->cap = 0;
+}
+
+static int cmp_id(const void *key, const void *elem)
+{
+	return strcmp(key, ((const bd_campaign_t *)elem)->id);
+}
+
+static int find_pos(const bd_campaigns_t *cs, const char *id, bool *found)
+{
+	int f, i = bd_sorted_pos(cs->v, cs->n, sizeof(*cs->v), id, cmp_id, &f);
+	*found = f;
+	return i;
+}
+
+bd_campaign_t *bd_campaigns_find(const bd_campaigns_t *cs, const char *id)
+{
+	bool found;
+	int i = find_pos(cs, id, &found);
+	return found ? &cs->v[i] : NULL;
+}
+
+static int insert(bd_campaigns_t *cs, const char *id, bd_campaign_t **out)
+{
+	bool found;
+	int i = find_pos(cs, id, &found);
+	if (cs->n == cs->cap) {
+		int cap = cs->cap ? cs->cap * 2 : 8;
+		bd_campaign_t *v = realloc(cs->v, (size_t)cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		cs->v = v;
+		cs->cap = cap;
+	}
+	memmove(&cs->v[i + 1], &cs->v[i], (size_t)(cs->n - i) * sizeof(*cs->v));
+	memset(&cs->v[i], 0, sizeof(*cs->v));
+	snprintf(cs->v[i].id, sizeof(cs->v[i].id), "%s", id);
+	cs->v[i].max_value = cs->v[i].max_cost = cs->v[i].winsor_value = NAN;
+	cs->n++;
+	*out = &cs->v[i];
+	return 0;
+}
+
+int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
+		       double default_exploration, int *effect,
+		       bd_campaign_t **changed, char *errstr, size_t errstr_size)
+{
+	bd_campaign_t *c = bd_campaigns_find(cs, cmd->campaign_id);
+	int err;
+
+	*effect = BD_EFFECT_NONE;
+	*changed = NULL;
+	if (strlen(cmd->campaign_id) >= BD_ID_MAX) {
+		snprintf(errstr, errstr_size, "campaign_id is longer than %d bytes",
+			 BD_ID_MAX - 1);
+		return BD_EINVAL;
+	}
+	if (!c && cmd->action != BD_ACTION_UPSERT_CAMPAIGN) {
+		snprintf(errstr, errstr_size, "%s for unknown campaign '%s'",
+			 bd_action_name(cmd->action), cmd->campaign_id);
+		return BD_EUNKNOWN;
+	}
+	switch (cmd->action) {
+	case BD_ACTION_UPSERT_CAMPAIGN:
+		if (!c && !cmd->has_treatments) {
+			snprintf(errstr, errstr_size,
+				 "UPSERT_CAMPAIGN creating '%s' has no treatments",
+				 cmd->campaign_id);
+			return BD_EINVAL;
+		}
+		if (!c) {
+			if ((err = insert(cs, cmd->campaign_id, &c)))
+				return err;
+			c->exploration = default_exploration;
+			c->created_ms = cmd->ts_ms;
+		}
+		if (cmd->has_treatments) {
+			c->n_treatments = cmd->n_treatments;
+			for (int j = 0; j < cmd->n_treatments; j++) {
+				const bd_treatment_t *t = &cmd->treatments[j];
+				c->nominal_cost[t->id] = t->nominal_cost;
+				/* a long name is cut on a character boundary */
+				bd_utf8_copy(c->treatment_name[t->id],
+					     sizeof(c->treatment_name[t->id]), t->name);
+			}
+		}
+		if (cmd->has_budget) {
+			c->daily_budget = cmd->daily_budget;
+			c->budget_changes++;
+		}
+		if (cmd->has_exploration)
+			c->exploration = cmd->exploration;
+		if (cmd->has_tz)
+			c->tz_offset_s = cmd->timezone_offset_s;
+		if (cmd->has_max_value)
+			c->max_value = cmd->max_value;
+		if (cmd->has_max_cost)
+			c->max_cost = cmd->max_cost;
+		if (cmd->has_winsor_value)
+			c->winsor_value = cmd->winsor_value;
+		*effect = BD_EFFECT_RESOLVE;
+		break;
+	case BD_ACTION_SET_BUDGET:
+		c->daily_budget = cmd->daily_budget;
+		c->budget_changes++;
+		*effect = BD_EFFECT_RESOLVE;
+		break;
+	case BD_ACTION_PAUSE:
+		c->paused = true;
+		*effect = BD_EFFECT_RESOLVE;
+		break;
+	case BD_ACTION_RESUME:
+		c->paused = false;
+		*effect = BD_EFFECT_RESOLVE;
+		break;
+	case BD_ACTION_RESOLVE:
+		*effect = BD_EFFECT_RESOLVE;
+		break;
+	case BD_ACTION_RETRAIN:
+		*effect = BD_EFFECT_RETRAIN;
+		break;
+	default:
+		snprintf(errstr, errstr_size, "unknown action %d", cmd->action);
+		return BD_EINVAL;
+	}
+	c->updated_ms = cmd->ts_ms;
+	*changed = c;
+	return 0;
+}
+
+int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size)
+{
+	if (size < 1 + sizeof(*c))
+		return -ENOSPC;
+	((uint8_t *)buf)[0] = CAMPAIGN_RECORD_VERSION;
+	memcpy((uint8_t *)buf + 1, c, sizeof(*c));
+	return (int)(1 + sizeof(*c));
+}
+
+int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	if (len == 1 + CAMPAIGN_V1_SIZE && b[0] == 1) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c, b + 1, CAMPAIGN_V1_SIZE);
+		c->max_value = c->max_cost = c->winsor_value = NAN;
+	} else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION) {
+		memcpy(c, b + 1, sizeof(*c));
+	} else {
+		return BD_EDECODE;
+	}
+	c->id[BD_ID_MAX - 1] = '\0';
+	return 0;
+}
+
+int64_t bd_campaign_day(const bd_campaign_t *c, int64_t ts_ms, double *sec_of_day)
+{
+	int64_t local_ms = ts_ms + (int64_t)c->tz_offset_s * 1000;
+	int64_t day = local_ms >= 0 ? local_ms / 86400000 : (local_ms - 86399999) / 86400000;
+	if (sec_of_day)
+		*sec_of_day = (double)(local_ms - day * 86400000) / 1000.0;
+	return day;
+}
