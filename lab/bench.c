@@ -13,7 +13,7 @@
  * the observational set) and evaluated on the test set at budgets of
  * 10, 30, 50, 70 and 90% of what maximising true value spends:
  *   EOM     the IPW value per capita of the method's policy on the test RCT
- *           (metrics.h), normalised to TSM-SL's at the same budget;
+ *           (evaluate.h), normalised to TSM-SL's at the same budget;
  *   AUCC    of the method's predicted incremental ROI, mean over the coupons;
  *   v/orc   the policy's TRUE expected value over the oracle's at the budget;
  *   s/b     its TRUE expected spend over the budget.

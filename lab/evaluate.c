@@ -1,6 +1,6 @@
 /**
- * @file metrics.c
- * @brief EOM and AUCC on RCT data (see metrics.h).
+ * @file evaluate.c
+ * @brief EOM and AUCC on RCT data (see evaluate.h).
  */
 #include "budgetd/lab/evaluate.h"
 

@@ -1,11 +1,12 @@
 #!/bin/sh
 # The layers and what each may use (docs/architecture.md, "Layers").
-# Two checks against the one table below:
+# Against the one table below (and docs/architecture.md):
 #  1. every #include "budgetd/<layer>/..." in a layer's sources and headers
 #     names the layer itself or one it may use;
 #  2. every bd_ symbol a layer's library leaves undefined is defined in the
 #     layer itself or in one it may use (the link-level view: a call slips
-#     past the include check through a local prototype, not past this one).
+#     past the include check through a local prototype, not past this one);
+#  3. docs/architecture.md names every source file.
 # A new dependency between layers is a decision: make it here, in the
 # table, and in docs/architecture.md, or the suite fails.
 srcdir=${srcdir:-.}
@@ -90,6 +91,13 @@ for l in $layers; do
 done
 rm -f "${TMPDIR:-/tmp}/layers.$$.defs"
 
+# 3. docs/architecture.md names every source file (its "Files" map)
+for f in "$srcdir"/src/*/*.c "$srcdir"/lab/*.c; do
+	rel=${f#"$srcdir"/}
+	grep -qF "$rel" "$srcdir/docs/architecture.md" ||
+		bad "$rel is not named in docs/architecture.md"
+done
+
 [ "$nlibs" -ge 8 ] || bad "found $nlibs of 8 layer libraries"
 [ "$fails" -eq 0 ] || exit 1
-echo "PASS: every include and every library symbol keeps to the layer rules"
+echo "PASS: every include and every library symbol keeps to the layer rules; docs/architecture.md names every source file"

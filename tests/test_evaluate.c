@@ -1,4 +1,4 @@
-/* metrics.c: EOM and AUCC on hand-computed cases, and AUCC's ~0.5 for a
+/* evaluate.c: EOM and AUCC on hand-computed cases, and AUCC's ~0.5 for a
  * random ranking against more for an informed one. */
 #include <math.h>
 #include <setjmp.h>
