@@ -2,7 +2,7 @@
 # docs/budgetd.conf.5 and docs/configuration.md are generated from the
 # settings table (docs/gen-config-docs.sh): the committed files must equal
 # what the script makes from this budgetd.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 sh "$srcdir/docs/gen-config-docs.sh" -b "$BUDGETD" -o "$WORK" || fail "gen-config-docs.sh"
 for f in budgetd.conf.5 configuration.md; do
 	cmp -s "$WORK/$f" "$srcdir/docs/$f" ||

@@ -41,7 +41,7 @@ layers=$(printf '%s\n' "$RULES" | sed 's/:.*//')
 # every folder under src/ and include/budgetd is a layer of the table
 for d in "$srcdir"/src/*/ "$srcdir"/include/budgetd/*/; do
 	l=$(basename "$d")
-	printf '%s\n' $layers | grep -qx "$l" || bad "$d is not a layer of tests/layers.sh"
+	printf '%s\n' $layers | grep -qx "$l" || bad "$d is not a layer of tests/checks/layers.sh"
 done
 
 # 1. includes

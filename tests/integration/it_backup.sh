@@ -10,8 +10,8 @@
 # being worked on) is restored the same way and must end equal too.
 # As in it_crashloop, exploration 1 makes every decision a hash of its
 # request, so a replayed request is decided as it was the first time.
-#   IT_BACKUP_EVENTS=E tests/it_backup.sh
-. "${srcdir:-.}/tests/lib.sh"
+#   IT_BACKUP_EVENTS=E tests/integration/it_backup.sh
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
 EVENTS=${IT_BACKUP_EVENTS:-2000}
 SIMARGS="--events $EVENTS --explore 1 --budget-frac 10 --campaign backup-test -p seed=13 -q"
@@ -78,7 +78,7 @@ restore() {
 		fail "$2: the checkpoint is not behind the final state; nothing to replay"
 	# its own group, so that catching up is measured by its own commits
 	start_daemon "$2" "$state" $SIM_CLOCK -X group.id="restore-$2"
-	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" "restore-$2" 90 ||
+	"$PYTHON" "$srcdir/tests/lib/caughtup.py" "$BOOTSTRAP" "restore-$2" 90 ||
 		fail "$2: the restored daemon did not catch up"
 	kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "$2: daemon exit code"
 	dump "$state" stats >"$WORK/$2.stats"
@@ -88,7 +88,7 @@ restore() {
 		fail "$2: sample log $(cat "$WORK/$2.samples") rows, original $(cat "$WORK/a.samples")"
 	cmp -s "$WORK/a.campaigns" "$WORK/$2.campaigns" ||
 		fail "$2: campaigns differ: $(diff "$WORK/a.campaigns" "$WORK/$2.campaigns")"
-	"$PYTHON" "$srcdir/tests/statscmp.py" "$WORK/a.stats" "$WORK/$2.stats" "$((2 * EVENTS))" \
+	"$PYTHON" "$srcdir/tests/lib/statscmp.py" "$WORK/a.stats" "$WORK/$2.stats" "$((2 * EVENTS))" \
 		original restored || fail "$2: statistics differ"
 	echo "ok: $2 restored from $(basename "$1") (features offset sum $from, replayed to $(sum_offsets "$state"))"
 }

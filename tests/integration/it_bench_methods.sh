@@ -7,7 +7,7 @@
 # alone; --cells true (the clusters with their true cell means) buys more
 # than the estimated cells. Bad lists are usage errors (exit 2).
 # Tiny sizes: seconds.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 BENCH=$builddir/budgetd-bench
 SMALL="--train 2000 --test 2000 --obs 1000 --epochs 1"
 

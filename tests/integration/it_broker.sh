@@ -1,7 +1,7 @@
 #!/bin/sh
 # The embedded broker speaks real Kafka: kcat lists its topics, and an
 # independent client (python3-confluent-kafka) produces and consumes on it.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
 start_broker broker
 command -v kcat >/dev/null || { echo "SKIP: kcat missing"; exit 77; }

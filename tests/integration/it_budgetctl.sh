@@ -2,7 +2,7 @@
 # budgetctl against the real daemon: tables and JSON from the admin endpoint,
 # changes through the control topic (seen applied), usage and reachability
 # errors with their exit codes.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
 CTL=$builddir/budgetctl
 start_broker broker

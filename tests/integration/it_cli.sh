@@ -1,7 +1,7 @@
 #!/bin/sh
 # A bad command line or configuration stops the start with a message that
 # says what and where; the tools' offline modes work.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 
 expect_fail() { # CODE PATTERN -- command...
 	code=$1 pat=$2

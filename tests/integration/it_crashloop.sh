@@ -7,8 +7,8 @@
 # with exploration 1, so every decision is a hash of its request and both
 # runs decide alike; a budget that is never exhausted, so exploration never
 # stops); each has its own embedded broker and state directory.
-#   IT_CRASH_KILLS=N IT_CRASH_SEED=S IT_CRASH_EVENTS=E tests/it_crashloop.sh
-. "${srcdir:-.}/tests/lib.sh"
+#   IT_CRASH_KILLS=N IT_CRASH_SEED=S IT_CRASH_EVENTS=E tests/integration/it_crashloop.sh
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
 EVENTS=${IT_CRASH_EVENTS:-3000}
 KILLS=${IT_CRASH_KILLS:-24}
@@ -96,6 +96,6 @@ PY
 "$BUDGETD" -X state.dir="$WORK/stateB" --dump samples | wc -l >"$WORK/b.samples"
 cmp -s "$WORK/a.samples" "$WORK/b.samples" ||
 	fail "sample log: $(cat "$WORK/a.samples") rows without kills, $(cat "$WORK/b.samples") with"
-"$PYTHON" "$srcdir/tests/statscmp.py" "$WORK/a.stats" "$WORK/b.stats" "$EVENTS" \
+"$PYTHON" "$srcdir/tests/lib/statscmp.py" "$WORK/a.stats" "$WORK/b.stats" "$EVENTS" \
 	"without kills" "with kills" || fail "statistics differ"
 echo "PASS: $kills SIGKILLs ($early before the partitions were assigned), statistics, spend and sample log equal to the uninterrupted run"

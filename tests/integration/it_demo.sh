@@ -1,7 +1,7 @@
 #!/bin/sh
 # The demo path: daemon with its own embedded broker + simulator for a short
 # day; the summary line is complete and the numbers are sane.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 "$BUDGETD" -X state.dir="$WORK/state" -X solve.interval.ms=500 $SIM_CLOCK $TEST_KAFKA \
 	>"$WORK/daemon.out" 2>"$WORK/daemon.log" &
 DAEMON_PID=$!

@@ -15,7 +15,7 @@ HIST, LIVE, DIM = 3000, 300, 12
 broker = start_broker()
 state = tmpdir("history")
 # train.on.history=0: this test trains by RETRAIN, after the live requests
-# (tests/it_bootstrap.py covers the daemon training on history by itself)
+# (tests/integration/it_bootstrap.py covers the daemon training on history by itself)
 args = ("-X", "train.on.history=0",
         "-X", "train.min.samples=1000", "-X", "train.epochs=2", "-X", "train.interval.s=0",
         "-X", "train.min.agreement=0.3", "-X", "solve.interval.ms=3600000",

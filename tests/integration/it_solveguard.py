@@ -6,7 +6,7 @@ outcome as reported (budgetd_outcomes_winsorized_total counts it).
 
 The outcome bounds keep absurd numbers out of the statistics; a store
 written before them may still hold one.  Here today's realised cost of a
-campaign is made infinite in a stopped daemon's state (tests/stats_poke,
+campaign is made infinite in a stopped daemon's state (tests/lib/stats_poke,
 through the stats merge operator as a worker would).  Restarted, the daemon
 must keep the campaign's last good plan, publish no plan and no non-finite
 number (plans topic, /api/plans, /metrics), be degraded with the reason
@@ -91,7 +91,7 @@ while (now_ms() % DAY_MS) > DAY_MS - 120000:
 
 broker = start_broker()
 state = tmpdir("guard")
-poke = os.path.join(os.environ.get("builddir", "."), "tests", "stats_poke")
+poke = os.path.join(os.environ.get("builddir", "."), "tests", "lib", "stats_poke")
 d = start_daemon(broker.bootstrap, state, *FAST)
 try:
     # a campaign with a plan, a request that moves the event clock, and its

@@ -7,8 +7,8 @@
 # name, the spend track as an SVG path, the pace line and the health status.
 # Also: /status is src/daemon/status.html byte for byte, served as text/html with
 # a Content-Security-Policy, and / is the same page.
-#   CHROMIUM=/path/to/chromium tests/it_status_page.sh
-. "${srcdir:-.}/tests/lib.sh"
+#   CHROMIUM=/path/to/chromium tests/integration/it_status_page.sh
+. "${srcdir:-.}/tests/lib/lib.sh"
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -n "$CHROMIUM" ] && [ -x "$CHROMIUM" ] ||
 	{ echo "SKIP: no chromium (set CHROMIUM=/path/to/chromium) for the headless browser"; exit 77; }

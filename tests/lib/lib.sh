@@ -64,7 +64,7 @@ wait_log() {
 
 # caught_up [SECONDS]: waits until budgetd has applied every input message
 caught_up() {
-	"$PYTHON" "$srcdir/tests/caughtup.py" "$BOOTSTRAP" budgetd "$(( ${1:-60} * BUDGETD_TIMEOUT_MULT ))" 2>/dev/null ||
+	"$PYTHON" "$srcdir/tests/lib/caughtup.py" "$BOOTSTRAP" budgetd "$(( ${1:-60} * BUDGETD_TIMEOUT_MULT ))" 2>/dev/null ||
 		fail "budgetd did not catch up with its input"
 }
 

@@ -2,7 +2,7 @@
  * "nan" too) to the realised cost of CAMPAIGN's day DAY (partition 0) in a
  * stopped daemon's state, through the stats merge operator as a worker
  * would.  Makes the statistics a store written before the outcome bounds
- * may hold, for tests/it_solveguard.py. */
+ * may hold, for tests/integration/it_solveguard.py. */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /* Prints "<file>\t<canonical form>\t<fingerprint>" for each schema file,
- * with budgetd's own implementation (compare: tests/wire_fingerprints.py). */
+ * with budgetd's own implementation (compare: tests/lib/wire_fingerprints.py). */
 #include <stdio.h>
 #include <stdlib.h>
 

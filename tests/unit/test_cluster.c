@@ -1,4 +1,4 @@
-/* cluster.c: the initial assignment (the solver has tests/test_solver.c). */
+/* cluster.c: the initial assignment (the solver has tests/unit/test_solver.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
