@@ -9,6 +9,8 @@ version's statistics, and its outcome must land there when it comes:
 - at the end of the day the cells of the version the solver reads hold
   every decision of the day and every outcome, exactly.
 
+Two runs, one after the other, each in a process of its own: first without
+kills, then with IT_CARRY_KILLS=1 (IT_CARRY_KILLS=0 or 1 runs one alone).
 With IT_CARRY_KILLS=1 the daemon is also SIGKILLed as a training run
 starts, as a trained version's carry-over begins and 1.5 s after the next
 start has its partitions, and restarted each time: the counts must still
@@ -16,9 +18,18 @@ be exact."""
 import os
 import re
 import subprocess
+import sys
 import time
 
 from bdclient import *  # noqa: F401,F403
+
+if "IT_CARRY_KILLS" not in os.environ:
+    for kills in ("0", "1"):
+        rc = subprocess.call([sys.executable, os.path.abspath(__file__)],
+                             env=dict(os.environ, IT_CARRY_KILLS=kills))
+        if rc != 0:
+            sys.exit(rc)
+    sys.exit(0)
 
 EVENTS, DURATION = 4000, 24.0
 KILLS = os.environ.get("IT_CARRY_KILLS", "0") == "1"
