@@ -3,7 +3,7 @@
 # through `budgetd --show-config`: docs/budgetd.conf.5 and docs/configuration.md.
 # Do not edit those two files by hand; change the table and run
 #   docs/gen-config-docs.sh [-b ./budgetd] [-o docs]
-# tests/docs_sync.sh fails when the committed files differ from the output.
+# tests/checks/docs_sync.sh fails when the committed files differ from the output.
 set -eu
 BUDGETD=./budgetd
 OUT=$(dirname "$0")

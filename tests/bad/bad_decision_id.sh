@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome whose decision_id is not hex (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" bad_decision_id
+"$PYTHON" "$srcdir/tests/lib/badinput.py" bad_decision_id

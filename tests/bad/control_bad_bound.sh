@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a control command with an infinite max_cost (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_bad_bound
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_bad_bound

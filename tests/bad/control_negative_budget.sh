@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: SET_BUDGET with a negative budget (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_negative_budget
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_negative_budget

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: UPSERT_CAMPAIGN without the control treatment 0 (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_no_control_treatment
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_no_control_treatment

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: UPSERT_CAMPAIGN creating a campaign without treatments (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_no_treatments
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_no_treatments

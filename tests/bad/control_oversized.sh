@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a control command over a configured input.max.bytes (oversized).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_oversized
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_oversized

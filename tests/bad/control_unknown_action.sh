@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a control command whose action enum index is 9 (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_unknown_action
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_unknown_action

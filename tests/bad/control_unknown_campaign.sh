@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: SET_BUDGET for a campaign nobody created (unknown_campaign).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_unknown_campaign
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_unknown_campaign

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: UPSERT_CAMPAIGN for a campaign id that is not UTF-8 (encoding; the admin documents stay UTF-8).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_utf8_campaign
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_utf8_campaign

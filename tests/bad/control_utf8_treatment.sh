@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a treatment name that is not UTF-8 (encoding).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" control_utf8_treatment
+"$PYTHON" "$srcdir/tests/lib/badinput.py" control_utf8_treatment

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an empty feature message: too short for any framing (wire).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" empty_message
+"$PYTHON" "$srcdir/tests/lib/badinput.py" empty_message

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome 2 h after its decision, decision.retention.s 1 h (expired).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" expired_outcome
+"$PYTHON" "$srcdir/tests/lib/badinput.py" expired_outcome

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome dated 10 minutes ahead of this host's clock (future).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" future_outcome
+"$PYTHON" "$srcdir/tests/lib/badinput.py" future_outcome

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Bad input: a feature event dated 10 minutes ahead of this host's clock
 # (future: clock.max.ahead.s is 300).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" future_timestamp
+"$PYTHON" "$srcdir/tests/lib/badinput.py" future_timestamp

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a 200 000-byte user_id (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" huge_string
+"$PYTHON" "$srcdir/tests/lib/badinput.py" huge_string

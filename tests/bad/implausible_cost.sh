@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome with cost 1e308 (implausible).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" implausible_cost
+"$PYTHON" "$srcdir/tests/lib/badinput.py" implausible_cost

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome with 2e9 orders (implausible).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" implausible_orders
+"$PYTHON" "$srcdir/tests/lib/badinput.py" implausible_orders

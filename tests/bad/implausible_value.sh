@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome with value 1e308 (implausible).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" implausible_value
+"$PYTHON" "$srcdir/tests/lib/badinput.py" implausible_value

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an infinite feature (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" infinite_feature
+"$PYTHON" "$srcdir/tests/lib/badinput.py" infinite_feature

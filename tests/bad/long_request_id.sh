@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a 5000-byte request_id (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" long_request_id
+"$PYTHON" "$srcdir/tests/lib/badinput.py" long_request_id

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a NaN feature (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" nan_feature
+"$PYTHON" "$srcdir/tests/lib/badinput.py" nan_feature

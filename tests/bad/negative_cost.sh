@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome with a negative cost (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" negative_cost
+"$PYTHON" "$srcdir/tests/lib/badinput.py" negative_cost

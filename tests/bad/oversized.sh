@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a message over a configured input.max.bytes (oversized).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" oversized
+"$PYTHON" "$srcdir/tests/lib/badinput.py" oversized

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: 5000 features, over the 4096 limit (invalid).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" too_many_features
+"$PYTHON" "$srcdir/tests/lib/badinput.py" too_many_features

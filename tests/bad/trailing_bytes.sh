@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an Avro body followed by an extra byte (decode).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" trailing_bytes
+"$PYTHON" "$srcdir/tests/lib/badinput.py" trailing_bytes

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an Avro body cut short (decode).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" truncated_avro
+"$PYTHON" "$srcdir/tests/lib/badinput.py" truncated_avro

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: a feature event for a campaign nobody created (unknown_campaign).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" unknown_campaign
+"$PYTHON" "$srcdir/tests/lib/badinput.py" unknown_campaign

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome for a decision never made (unknown_decision).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" unknown_decision
+"$PYTHON" "$srcdir/tests/lib/badinput.py" unknown_decision

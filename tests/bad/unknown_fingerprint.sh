@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: single-object framing with an unknown fingerprint (schema).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" unknown_fingerprint
+"$PYTHON" "$srcdir/tests/lib/badinput.py" unknown_fingerprint

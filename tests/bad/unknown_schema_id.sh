@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: Confluent framing with schema id 99 (schema).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" unknown_schema_id
+"$PYTHON" "$srcdir/tests/lib/badinput.py" unknown_schema_id

@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: JSON on the feature topic: unknown magic byte (wire).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" wrong_magic
+"$PYTHON" "$srcdir/tests/lib/badinput.py" wrong_magic

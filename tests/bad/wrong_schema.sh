@@ -1,5 +1,5 @@
 #!/bin/sh
 # Bad input: an outcome event on the feature topic (schema).
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
-"$PYTHON" "$srcdir/tests/badinput.py" wrong_schema
+"$PYTHON" "$srcdir/tests/lib/badinput.py" wrong_schema

@@ -1,7 +1,7 @@
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/).
 
 Valid messages of each kind in both framings, encoded with Apache's python
-avro against schemas/ through tests/bdclient.py (independent of budgetd's
+avro against schemas/ through tests/lib/bdclient.py (independent of budgetd's
 encoders), plus a few bad ones per decoder (truncated, trailing byte, wrong
 schema id, NaN, out-of-range values).  Run from the source tree with
 Debian's python:  /usr/bin/python3 tests/fuzz/mkcorpus.py
@@ -15,7 +15,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault("srcdir", os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from bdclient import TREATMENTS, encode  # noqa: E402
 
 TS = 1767225600000  # 2026-01-01

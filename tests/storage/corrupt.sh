@@ -2,7 +2,7 @@
 # Storage: a damaged database (CURRENT, MANIFEST or table files) stops the
 # start with a non-zero exit and a message that says how to recover; the
 # damaged files are left as they were, not replaced by an empty database.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 need_python
 
 # a database with a campaign in it, flushed to table files
@@ -14,7 +14,7 @@ wait_log "$WORK/d.out" "^bootstrap=" 30
 BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$WORK/d.out")
 "$PYTHON" - "$BOOTSTRAP" <<'PY' || fail "cannot send the control command"
 import os, sys
-sys.path.insert(0, os.path.join(os.environ.get("srcdir", "."), "tests"))
+sys.path.insert(0, os.path.join(os.environ.get("srcdir", "."), "tests", "lib"))
 from bdclient import *
 p = producer(sys.argv[1])
 produce(p, "control_command", b"k", encode("control_command",

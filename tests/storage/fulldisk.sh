@@ -13,7 +13,7 @@ if [ -z "${BD_IN_NS:-}" ]; then
 		BD_IN_NS=1 exec unshare -rm "$0" "$@"
 	fi
 fi
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 trap 'umount "$WORK/disk" 2>/dev/null; cleanup' EXIT
 need_python
 mkdir -p "$WORK/disk"
@@ -31,7 +31,7 @@ wait_log "$WORK/d1.log" "assigned budgetd.features" 40
 send() {
 	"$PYTHON" - "$BOOTSTRAP" "$1" "$2" <<'PY' || fail "cannot send"
 import os, sys
-sys.path.insert(0, os.path.join(os.environ.get("srcdir", "."), "tests"))
+sys.path.insert(0, os.path.join(os.environ.get("srcdir", "."), "tests", "lib"))
 from bdclient import *
 p = producer(sys.argv[1])
 if sys.argv[2] == "campaign":

@@ -8,7 +8,7 @@
 if [ -z "${BD_IN_NS:-}" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	BD_IN_NS=1 exec unshare -m "$0" "$@"
 fi
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 trap 'umount "$WORK/ro" 2>/dev/null; cleanup' EXIT
 
 state=$WORK/ro/state

@@ -2,7 +2,7 @@
 # Storage: a state.dir that cannot be created, or a file where the directory
 # should be, stops the start with a non-zero exit and a message naming the
 # setting and the path.
-. "${srcdir:-.}/tests/lib.sh"
+. "${srcdir:-.}/tests/lib/lib.sh"
 
 touch "$WORK/afile"
 for dir in /proc/nonexistent "$WORK/afile/state" "$WORK/afile"; do

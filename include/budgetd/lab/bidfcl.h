@@ -92,7 +92,7 @@ int bd_bidfcl_train(const bd_tsm_data_t *obs, const bd_tsm_data_t *rct, bd_tsm_t
 
 /**
  * The checks behind the hypergradient, on the warm start of the same
- * inputs (tests/test_baselines.c): v'Hv from the finite-difference
+ * inputs (tests/unit/test_baselines.c): v'Hv from the finite-difference
  * Hessian-vector product against the second difference of L_PL along a
  * random v (@p hvp_rel_err); the Gauss-Newton product's asymmetry
  * |u'Gv - v'Gu| / |u'Gv| (@p gn_sym_err) and v'Gv (@p gn_vgv, > 0); and the

@@ -4,7 +4,7 @@
  *
  * Double precision, row-major, matrix products through CBLAS (OpenBLAS), so
  * results are deterministic for a seed on a given machine and gradients can
- * be checked against finite differences (tests/test_nn.c).
+ * be checked against finite differences (tests/unit/test_nn.c).
  *
  * A network owns its weights, gradients, Adam moments and the activation
  * buffers of the last forward pass (sized for the largest batch seen).
