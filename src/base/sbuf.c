@@ -168,14 +168,19 @@ void bd_sbuf_cell(bd_sbuf_t *b, const char *s, size_t width, int left)
 {
 	bd_sbuf_t t = BD_SBUF_INIT;
 	bd_sbuf_text(&t, s);
-	size_t n = t.s ? bd_utf8_cut(t.s, t.len, width) : 0;
+	/* bd_sbuf_text left only valid UTF-8: count characters, not bytes, so
+	 * a row with "é" or "€" lines up with one without */
+	size_t n = 0, chars = 0;
+	for (size_t len; t.s && n < t.len && chars < width; n += len, chars++)
+		if (!(len = bd_utf8_char(t.s + n, t.len - n, NULL)))
+			len = 1;
 	if (t.oom)
 		b->oom = 1;
-	for (size_t i = n; !left && i < width; i++)
+	for (size_t i = chars; !left && i < width; i++)
 		put(b, " ", 1);
 	if (n)
 		put(b, t.s, n);
-	for (size_t i = n; left && i < width; i++)
+	for (size_t i = chars; left && i < width; i++)
 		put(b, " ", 1);
 	bd_sbuf_free(&t);
 }

@@ -165,14 +165,18 @@ static void test_cells(void **state)
 	bd_sbuf_cat(&b, "|");
 	bd_sbuf_cell(&b, "abcdefgh", 5, 1); /* cut, no padding */
 	bd_sbuf_cat(&b, "|");
-	/* "€€" is 6 bytes: cut on the boundary to 3, padded to 5 */
+	/* "€€" is 6 bytes but 2 characters: padded to 5 characters; cut
+	 * after 2 characters of "€€€" */
 	bd_sbuf_cell(&b, "\xe2\x82\xac\xe2\x82\xac", 5, 1);
 	bd_sbuf_cat(&b, "|");
-	/* a bad byte becomes U+FFFD (3 bytes) before the cut */
+	bd_sbuf_cell(&b, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac", 2, 1);
+	bd_sbuf_cat(&b, "|");
+	/* a bad byte becomes U+FFFD (one character) before the cut */
 	bd_sbuf_cell(&b, "\xff\xff", 4, 0);
 	bd_sbuf_cat(&b, "|");
 	bd_sbuf_cell(&b, "", 2, 1);
-	assert_string_equal(b.s, "ab   |   ab|abcde|\xe2\x82\xac  | " FFFD "|  ");
+	assert_string_equal(b.s, "ab   |   ab|abcde|\xe2\x82\xac\xe2\x82\xac   |"
+				 "\xe2\x82\xac\xe2\x82\xac|  " FFFD FFFD "|  ");
 	bd_sbuf_free(&b);
 }
 

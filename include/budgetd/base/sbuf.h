@@ -44,7 +44,8 @@ void bd_sbuf_prom_num(bd_sbuf_t *b, double v);
 void bd_sbuf_html(bd_sbuf_t *b, const char *s);
 /** @p s as plain text (only the U+FFFD replacement). */
 void bd_sbuf_text(bd_sbuf_t *b, const char *s);
-/** @p s as a table cell of @p width bytes: cut on a character boundary,
+/** @p s as a table cell @p width characters wide (code points, not bytes:
+ *  a UTF-8 id lines up with an ASCII one), cut after @p width characters,
  *  padded with spaces on the right (@p left) or the left. */
 void bd_sbuf_cell(bd_sbuf_t *b, const char *s, size_t width, int left);
 /** 1 when an append ran out of memory. */
