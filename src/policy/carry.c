@@ -3,7 +3,7 @@
  * the meta column family, the pending index, and a worker's step for one
  * partition.
  *
- * Meta keys: "sseq" + partition (the sample log's next sequence, worker.c),
+ * Meta keys: "sseq" + partition (the sample log's next sequence, worker_batch.c),
  * "rbld" + partition -> version, sequence; "carr" + partition -> version;
  * "ctgt" -> version; "mver" -> the last version number handed out.
  */

@@ -21,7 +21,8 @@
  *     carried to V" (bd_carry_partition).  Only this worker writes p, so
  *     nothing comes between the scan and the marker.
  *  3. From then on each decision of an older version, and each outcome of an
- *     older version's decision, is written to V's cells as well (worker.c).
+ *     older version's decision, is written to V's cells as well
+ *     (worker_batch.c, bd_worker_batch_carry_add).
  *     When every worker has carried its partitions, the main loop swaps V
  *     in: its cells hold the whole day, so the solver never sees a gap.
  *

@@ -1,0 +1,319 @@
+/*
+ * The worker's batch: everything a poll cycle staged (state deltas,
+ * decision records, outputs through the outbox, the carry-over of
+ * statistics to a new model version) is written with the next offsets of
+ * its partitions in one RocksDB batch, then produced and committed to Kafka
+ * (best effort: the stored offsets are the truth).
+ */
+#include "worker_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "budgetd/policy/carry.h"
+#include "budgetd/base/hash.h"
+#include "budgetd/base/log.h"
+#include "budgetd/state/samples.h"
+
+/* ---- in-batch decision records ------------------------------------------- */
+
+static pending_rec_t *pend_slot(bd_worker_t *w, uint16_t part, uint64_t h)
+{
+	size_t i = (size_t)bd_hash_mix(h ^ part) & (w->pend_cap - 1);
+	for (;; i = (i + 1) & (w->pend_cap - 1)) {
+		pending_rec_t *s = &w->pend[i];
+		if (!s->rec || (s->hash == h && s->part == part))
+			return s;
+	}
+}
+
+static int pend_put(bd_worker_t *w, uint16_t part, uint64_t h,
+		    const uint8_t *rec, size_t len)
+{
+	pending_rec_t *s;
+	if (2 * (w->pend_used + 1) > w->pend_cap) {
+		size_t cap = w->pend_cap ? w->pend_cap * 2 : 1024;
+		pending_rec_t *old = w->pend;
+		size_t oldcap = w->pend_cap;
+		w->pend = calloc(cap, sizeof(*w->pend));
+		if (!w->pend) {
+			w->pend = old;
+			return -ENOMEM;
+		}
+		w->pend_cap = cap;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].rec)
+				*pend_slot(w, old[i].part, old[i].hash) = old[i];
+		free(old);
+	}
+	s = pend_slot(w, part, h);
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, rec, len);
+	if (s->rec)
+		free(s->rec);
+	else
+		w->pend_used++;
+	s->hash = h;
+	s->part = part;
+	s->len = (uint16_t)len;
+	s->rec = copy;
+	return 0;
+}
+
+void bd_worker_batch_pend_clear(bd_worker_t *w)
+{
+	for (size_t i = 0; i < w->pend_cap && w->pend_used; i++)
+		if (w->pend[i].rec) {
+			free(w->pend[i].rec);
+			w->pend[i].rec = NULL;
+			w->pend_used--;
+		}
+}
+
+/* Looks a decision up: this batch first, then the store.
+ * @returns 0 found (rec unpacked), 1 absent, <0 error. */
+int bd_worker_batch_decision_lookup(bd_worker_t *w, uint16_t part, uint64_t h,
+				    bd_decision_rec_t *rec)
+{
+	uint8_t key[10];
+	char *val = NULL;
+	size_t vlen = 0;
+	int err;
+
+	if (w->pend_cap) {
+		pending_rec_t *s = pend_slot(w, part, h);
+		if (s->rec)
+			return bd_decision_rec_unpack(rec, s->rec, s->len);
+	}
+	bd_be16(key, part);
+	bd_be64(key + 2, h);
+	err = bd_store_get(w->env.store, BD_CF_DECISIONS, key, sizeof(key), &val,
+			   &vlen);
+	if (err)
+		return err;
+	err = bd_decision_rec_unpack(rec, (uint8_t *)val, vlen);
+	free(val);
+	return err;
+}
+
+int bd_worker_batch_decision_store(bd_worker_t *w, uint16_t part, uint64_t h,
+				   const bd_decision_rec_t *rec)
+{
+	uint8_t key[10], buf[REC_MAX];
+	int len = bd_decision_rec_pack(rec, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	bd_be16(key, part);
+	bd_be64(key + 2, h);
+	bd_store_batch_put(w->batch, BD_CF_DECISIONS, key, sizeof(key), buf,
+			   (size_t)len);
+	return pend_put(w, part, h, buf, (size_t)len);
+}
+
+/* ---- carrying statistics to a new model version (carry.h) ---------------- */
+
+/* The cells of the version being carried to get @p x too, when the decision
+ * was made by an older version (@p model_version): step 3 of carry.h. */
+int bd_worker_batch_carry_add(bd_worker_t *w, uint16_t part, const char *campaign,
+			      int64_t model_version, int32_t treatment, int64_t hour,
+			      const float *features, const double *x)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	uint8_t key[BD_STATS_KEY_MAX];
+	if (!cm || cm->version <= model_version || !features)
+		return 0;
+	size_t klen = bd_stats_cell_key(key, part, campaign, cm->version,
+					bd_cluster_assign(cm, features), treatment, hour);
+	return bd_worker_stats_add(w, key, klen, x, BD_STAT__COUNT);
+}
+
+/* The latest clock of any campaign (the pending decisions' expiry runs on
+ * event time; 0: none yet). */
+static int64_t latest_clock(const bd_worker_t *w)
+{
+	int64_t latest = 0;
+	for (int i = 0; i < w->snap->campaigns.n; i++) {
+		const bd_clock_t *c = bd_snapshot_clock(w->snap, &w->snap->campaigns.v[i]);
+		int64_t t = c ? bd_clock_read(c) : 0;
+		if (t > latest)
+			latest = t;
+	}
+	return latest;
+}
+
+/* Brings partition @p i's statistics to the snapshot's carry version before
+ * any more of its input is handled: step 2 of carry.h.  Cheap once done. */
+int bd_worker_batch_carry_part(bd_worker_t *w, int32_t i)
+{
+	const bd_cluster_model_t *cm = w->snap->carry;
+	part_t *p = bd_worker_part_get(w, i);
+	bd_carry_counts_t n;
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (!cm)
+		return 0;
+	if (!p->carried_loaded) {
+		p->carried = bd_carry_get_carried(w->env.store, (uint16_t)i);
+		p->carried_loaded = 1;
+		p->carried_told = 0; /* stored already: told at the next flush */
+		w->dirty = 1;
+	}
+	if (p->carried >= cm->version)
+		return 0;
+	/* the scan reads the store: this partition's staged input first */
+	if ((err = bd_worker_batch_flush(w)))
+		return err;
+	int64_t clock = latest_clock(w);
+	int64_t expire = clock > 0 ? clock - (int64_t)w->cfg->decision_retention_s * 1000
+				   : INT64_MIN;
+	uint64_t t0 = uv_hrtime();
+	if ((err = bd_carry_partition(w->env.store, (uint16_t)i, cm, expire, w->delta,
+				      w->batch, &n)))
+		return err;
+	p->carried = cm->version;
+	p->carried_told = 0; /* once written */
+	w->dirty = 1;
+	bd_info("worker %d: partition %d carried over to model %lld: %d samples from "
+		"sequence %llu, %d decisions waiting for outcomes (%d expired dropped), %.0f ms",
+		w->id, i, (long long)cm->version, n.samples, (unsigned long long)n.from_seq,
+		n.pending, n.expired, (double)(uv_hrtime() - t0) / 1e6);
+	return 0;
+}
+
+/* Carries every partition held to the snapshot's carry version and writes
+ * it (flush tells the main loop).  @returns 0 or an error. */
+int bd_worker_batch_carry_all(bd_worker_t *w)
+{
+	int err;
+	if (!w->snap->carry)
+		return 0;
+	for (int i = 0; i < w->nparts; i++)
+		if ((w->parts[i].assigned[IN_FEATURES] || w->parts[i].assigned[IN_OUTCOMES]) &&
+		    (err = bd_worker_batch_carry_part(w, i)))
+			return err;
+	return bd_worker_batch_flush(w);
+}
+
+/* After a write: the partitions carried in it (or found carried in the
+ * store) go to carried_part, and the main loop hears of it. */
+static void carry_tell(bd_worker_t *w)
+{
+	int told = 0;
+	for (int i = 0; i < w->nparts && i < w->lag_n; i++) {
+		part_t *p = &w->parts[i];
+		if (!p->carried_loaded || p->carried_told)
+			continue;
+		p->carried_told = 1;
+		atomic_store_explicit(&w->carried_part[i], p->carried, memory_order_relaxed);
+		told = 1;
+	}
+	if (told && w->env.carried)
+		uv_async_send(w->env.carried);
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+/* Commits to Kafka the stored offsets it may not have: those of partitions
+ * just assigned (a killed predecessor may have stored them without its
+ * async commit landing) and of commits that failed.  Best effort, like
+ * every commit: the offsets in RocksDB are the truth, Kafka's copy only
+ * makes consumer lag visible to the usual tools.
+ * @locality the worker's loop. */
+static void recommit(bd_worker_t *w)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	for (int i = 0; i < w->nparts; i++)
+		for (int in = 0; in < 2; in++) {
+			part_t *p = &w->parts[i];
+			if (!p->commit_pending[in])
+				continue;
+			p->commit_pending[in] = 0;
+			if (p->assigned[in] && p->next_off[in] >= 0)
+				rd_kafka_topic_partition_list_add(
+					l, w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
+									    : BD_MSG_OUTCOME],
+					i)->offset = p->next_off[in];
+		}
+	w->recommit = 0;
+	if (l->cnt && !w->stopping_consumer)
+		rd_kafka_commit(w->consumer, l, 1);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Writes everything staged: state, outputs and offsets in one batch. */
+int bd_worker_batch_flush(bd_worker_t *w)
+{
+	rd_kafka_topic_partition_list_t *commit;
+	char errstr[512];
+	int err;
+
+	if (w->failed)
+		return BD_ESTORE;
+	if (!w->dirty && bd_outbox_acked(w->outbox) == 0) {
+		if (w->recommit)
+			recommit(w);
+		return 0;
+	}
+	bd_stats_delta_flush(w->delta, w->batch);
+	bd_clock_marks_stage(&w->clock_marks, w->batch);
+	commit = rd_kafka_topic_partition_list_new(8);
+	for (int i = 0; i < w->nparts; i++) {
+		part_t *p = &w->parts[i];
+		for (int in = 0; in < 2; in++)
+			if (p->off_dirty[in]) {
+				const char *topic =
+					w->cfg->topic[in == IN_FEATURES ? BD_MSG_FEATURE
+									: BD_MSG_OUTCOME];
+				bd_store_batch_offset(w->batch, topic, i, p->next_off[in]);
+				rd_kafka_topic_partition_list_add(commit, topic, i)->offset =
+					p->next_off[in];
+				p->off_dirty[in] = 0;
+				p->commit_pending[in] = 0;
+			}
+		if (p->sample_dirty) {
+			uint8_t mk[6] = {'s', 's', 'e', 'q'}, v[8], from[10], to[10];
+			bd_be16(mk + 4, (uint16_t)i);
+			bd_be64(v, p->sample_seq);
+			bd_store_batch_put(w->batch, BD_CF_META, mk, sizeof(mk), v, 8);
+			if (p->sample_seq > (uint64_t)w->cfg->samples_max)
+				bd_store_batch_delete_range(
+					w->batch, BD_CF_SAMPLES, from,
+					bd_sample_key(from, (uint16_t)i, 0), to,
+					bd_sample_key(to, (uint16_t)i,
+						      p->sample_seq -
+							      (uint64_t)w->cfg->samples_max));
+			p->sample_dirty = 0;
+		}
+	}
+	bd_outbox_prepare(w->outbox, w->batch);
+	err = bd_store_batch_write(w->env.store, w->batch, errstr, sizeof(errstr));
+	if (err) {
+		/* Nothing of this batch happened; the offsets did not move, so
+		 * stopping here loses nothing: the input is read again. */
+		bd_error("worker %d: %s; stopping", w->id, errstr);
+		bd_outbox_discard(w->outbox);
+		rd_kafka_topic_partition_list_destroy(commit);
+		w->failed = 1;
+		w->dec_n = 0;
+		return err;
+	}
+	bd_outbox_produce(w->outbox);
+	carry_tell(w);
+	int64_t t = bd_worker_now_ms();
+	for (size_t i = 0; i < w->dec_n; i++)
+		bd_histo_observe(&w->lat, (double)(t - w->dec_ts[i]) / 1000);
+	w->dec_n = 0;
+	/* The stored offsets are the truth; committing them to Kafka as well
+	 * (async, best effort) makes consumer lag visible to the usual tools. */
+	if (commit->cnt && !w->stopping_consumer)
+		rd_kafka_commit(w->consumer, commit, 1);
+	rd_kafka_topic_partition_list_destroy(commit);
+	bd_worker_batch_pend_clear(w);
+	w->dirty = 0;
+	COUNT(w, c_batches);
+	return 0;
+}

@@ -1,0 +1,58 @@
+/**
+ * @file messages_int.h
+ * @brief Internals shared by the codec's files.  Not part of the public API
+ *        (include/budgetd/messages.h is).
+ *
+ *  - messages.c: the codec (its schemas, earlier layouts still read,
+ *    buffers), action and dead-letter reason names;
+ *  - messages_decode.c: framing checked, bodies decoded, every field
+ *    checked (bd_decode_*);
+ *  - messages_encode.c: bodies written and framed (bd_encode_*).
+ *
+ * @locality as messages.h: one codec per thread; a codec is never shared.
+ */
+#ifndef BUDGETD_MESSAGES_INT_H
+#define BUDGETD_MESSAGES_INT_H
+
+#include "budgetd/wire/messages.h"
+#include "budgetd/wire/wire.h"
+
+struct bd_codec_s {
+	avro_schema_t schema[BD_MSG__COUNT];
+	avro_value_iface_t *iface[BD_MSG__COUNT];
+	avro_value_t value[BD_MSG__COUNT];
+	uint64_t fingerprint[BD_MSG__COUNT];
+	uint32_t schema_id[BD_MSG__COUNT];
+	bd_wire_format_t out_format;
+	/* an earlier layout of a kind still read (older layouts, messages.c) */
+	avro_schema_t old_schema[BD_MSG__COUNT];
+	uint64_t old_fingerprint[BD_MSG__COUNT];
+	bd_buf_t padded; /* an earlier layout's body brought up to date */
+	avro_reader_t reader;
+	avro_writer_t writer;
+	/* scratch for decoded arrays */
+	float *fscratch;
+	size_t fscratch_cap;
+	double *dscratch;
+	size_t dscratch_cap;
+};
+
+static inline avro_value_t bd_codec_field(avro_value_t *rec, size_t i)
+{
+	/* cannot fail: i is an index of the compiled-in schema; initialised
+	 * because clang cannot see that */
+	avro_value_t f = {NULL, NULL};
+	avro_value_get_by_index(rec, i, &f, NULL);
+	return f;
+}
+
+/* Makes room for @p need bytes in @p b (its contents kept).
+ * @returns 0 or -ENOMEM.  (messages.c; encoders and the earlier layouts) */
+int bd_codec_buf_reserve(bd_buf_t *b, size_t need);
+
+/* Copies the body @p body of @p len bytes, written with the earlier layout
+ * of @p kind, into c->padded in the current layout.  (messages.c; the
+ * decoder, for a body of an earlier layout) */
+int bd_codec_old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, size_t len);
+
+#endif
