@@ -1178,6 +1178,38 @@ static int last_model_cb(const char *key, size_t klen, const char *val, size_t v
 	return 0;
 }
 
+/* Campaign @p ci's last published plan from the store, if it has one that
+ * fits the model and the campaign: its workers decide with it until the
+ * first solve.  A plan that does not (damaged, another K after a
+ * configuration change) is said and left out: the first solve makes one. */
+static void load_plan(bd_daemon_t *d, int ci)
+{
+	const bd_campaign_t *c = &d->campaigns.v[ci];
+	char *val = NULL, errstr[256], q[BD_UTF8_QUOTE_ID];
+	size_t vlen = 0;
+	bd_plan_msg_t m;
+	bd_plan_t *p = NULL;
+
+	if (bd_store_get(d->store, BD_CF_PLANS, c->id, strlen(c->id), &val, &vlen) != 0)
+		return;
+	if (bd_decode_plan(d->codec, val, vlen, &m, errstr, sizeof(errstr)) == 0 &&
+	    bd_plan_from_msg(&m, d->model->k, c->n_treatments, &p, errstr,
+			     sizeof(errstr)) == 0 &&
+	    strcmp(p->campaign_id, c->id) != 0) {
+		snprintf(errstr, sizeof(errstr), "it is campaign '%s''s",
+			 bd_utf8_quote(q, sizeof(q), p->campaign_id));
+		bd_plan_unref(p);
+		p = NULL;
+	}
+	free(val);
+	if (!p) {
+		bd_warn("campaign %s: its stored plan is not restored (%s); the first solve "
+			"makes one", bd_utf8_quote(q, sizeof(q), c->id), errstr);
+		return;
+	}
+	d->plans[ci] = p;
+}
+
 static int load_state(bd_daemon_t *d)
 {
 	uint8_t none[0];
@@ -1197,36 +1229,8 @@ static int load_state(bd_daemon_t *d)
 		return err;
 	if ((err = bd_clocks_load(&d->clocks, d->store)))
 		return err;
-	for (int i = 0; i < d->campaigns.n; i++) {
-		const bd_campaign_t *c = &d->campaigns.v[i];
-		char *val = NULL, errstr[256];
-		size_t vlen = 0;
-		bd_plan_msg_t m;
-		if (bd_store_get(d->store, BD_CF_PLANS, c->id, strlen(c->id), &val,
-				 &vlen) != 0)
-			continue;
-		if (bd_decode_plan(d->codec, val, vlen, &m, errstr, sizeof(errstr)) == 0 &&
-		    m.n_clusters == d->model->k && m.n_treatments == c->n_treatments) {
-			bd_plan_t *p = bd_plan_new_uniform(c->id, m.n_clusters,
-							   m.n_treatments);
-			if (p) {
-				memcpy(p->prob, m.probabilities,
-				       sizeof(double) * (size_t)m.n_clusters * m.n_treatments);
-				memcpy(p->share, m.traffic_share,
-				       sizeof(double) * (size_t)m.n_clusters);
-				p->version = m.plan_version;
-				p->model_version = m.model_version;
-				p->ts_ms = m.ts_ms;
-				p->lambda = m.lambda;
-				p->daily_budget = m.daily_budget;
-				p->remaining_budget = m.remaining_budget;
-				p->solver = "restored";
-				p->explore = m.exploration;
-				d->plans[i] = p;
-			}
-		}
-		free(val);
-	}
+	for (int i = 0; i < d->campaigns.n; i++)
+		load_plan(d, i);
 	bd_info("state: %d campaigns restored", d->campaigns.n);
 	return 0;
 }
