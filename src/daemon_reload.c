@@ -1,6 +1,7 @@
 /* SIGHUP: the configuration built again from its sources, the settings
  * the table marks live copied into the running one, and what a change
- * needs done (timers, health windows, the log level) done here. */
+ * needs done (timers, health windows, the log level: the apply hook of
+ * each setting's table entry, bd_config_apply_t) done here. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,11 +12,11 @@
 
 typedef struct reload_s {
 	int applied, at_restart;
-	bool timers, health, log_level;
+	unsigned apply; /* the union of the applied settings' bd_config_apply_t */
 } reload_t;
 
 static void on_change(void *opaque, const char *name, const char *was, const char *now,
-		      bd_config_change_t what)
+		      bd_config_change_t what, bd_config_apply_t apply)
 {
 	reload_t *r = opaque;
 	if (what == BD_CONFIG_AT_RESTART) {
@@ -32,14 +33,25 @@ static void on_change(void *opaque, const char *name, const char *was, const cha
 		return;
 	}
 	r->applied++;
+	r->apply |= apply;
 	bd_info("reload: %s = %s (was %s)", name, now, was);
-	if (strncmp(name, "health.", 7) == 0)
-		r->health = true;
-	else if (strcmp(name, "log.level") == 0)
-		r->log_level = true;
-	else if (strstr(name, ".interval.") || strstr(name, ".check.") ||
-		 strcmp(name, "log.counters.s") == 0)
-		r->timers = true;
+}
+
+/* Does what the applied settings' table entries say they need
+ * (bd_config_apply_t), each once. */
+static void apply_changes(bd_daemon_t *d, unsigned apply)
+{
+	const bd_config_t *cfg = d->cfg;
+	if (apply & BD_CONFIG_APPLY_LOG_LEVEL)
+		bd_log_level = bd_log_level_parse(cfg->log_level);
+	if (apply & BD_CONFIG_APPLY_HEALTH) {
+		bd_health_set_window(d->health, cfg->health_window_ms);
+		bd_health_set_src_window(d->health, BD_HEALTH_INPUT,
+					 (int64_t)cfg->health_skip_window_s * 1000);
+	}
+	/* before start-up finishes, the timers start later with these values */
+	if ((apply & BD_CONFIG_APPLY_TIMERS) && d->started && !d->stopping)
+		bd_daemon_reload_start_timers(d);
 }
 
 /* Timers started with the configuration's intervals (again on reload). */
@@ -74,16 +86,7 @@ void bd_daemon_reload_run(bd_daemon_t *d)
 	}
 	bd_config_reload(d->cfg, &next, on_change, &r);
 	bd_config_free(&next);
-	if (r.log_level)
-		bd_log_level = bd_log_level_parse(d->cfg->log_level);
-	if (r.health) {
-		bd_health_set_window(d->health, d->cfg->health_window_ms);
-		bd_health_set_src_window(d->health, BD_HEALTH_INPUT,
-					 (int64_t)d->cfg->health_skip_window_s * 1000);
-	}
-	/* before start-up finishes, the timers start later with these values */
-	if (r.timers && d->started && !d->stopping)
-		bd_daemon_reload_start_timers(d);
+	apply_changes(d, r.apply);
 	bd_info("reload done: %d settings applied, %d take effect at restart", r.applied,
 		r.at_restart);
 out:
