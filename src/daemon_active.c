@@ -104,9 +104,8 @@ static int go_active(bd_daemon_t *d)
 	}
 	bd_daemon_reload_start_timers(d);
 	if (cfg->checkpoint_dir[0])
-		uv_timer_start(&d->checkpoint_timer, on_checkpoint_timer,
-			       (uint64_t)cfg->checkpoint_interval_s * 1000,
-			       (uint64_t)cfg->checkpoint_interval_s * 1000);
+		bd_daemon_timer_every(&d->checkpoint_timer, on_checkpoint_timer,
+				      (uint64_t)cfg->checkpoint_interval_s * 1000);
 	d->assigned_told = 0;
 	bd_notify_status("waiting for partitions: 0 of %d workers assigned", d->n_workers);
 	bd_daemon_systemd_poll_ready(d);

@@ -145,8 +145,8 @@ static void on_admin_timer(uv_timer_t *t)
 
 void bd_daemon_admin_start_timer(bd_daemon_t *d)
 {
-	uv_timer_start(&d->admin_timer, on_admin_timer, (uint64_t)d->cfg->admin_refresh_ms,
-		       (uint64_t)d->cfg->admin_refresh_ms);
+	bd_daemon_timer_every(&d->admin_timer, on_admin_timer,
+			      (uint64_t)d->cfg->admin_refresh_ms);
 }
 
 int bd_daemon_admin_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
@@ -203,11 +203,6 @@ static void on_counters_timer(uv_timer_t *t)
 
 void bd_daemon_admin_start_counters(bd_daemon_t *d)
 {
-	const bd_config_t *cfg = d->cfg;
-	if (cfg->log_counters_s > 0)
-		uv_timer_start(&d->counters_timer, on_counters_timer,
-			       (uint64_t)cfg->log_counters_s * 1000,
-			       (uint64_t)cfg->log_counters_s * 1000);
-	else
-		uv_timer_stop(&d->counters_timer);
+	bd_daemon_timer_every(&d->counters_timer, on_counters_timer,
+			      (uint64_t)d->cfg->log_counters_s * 1000);
 }

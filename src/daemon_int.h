@@ -152,6 +152,16 @@ static inline int64_t bd_daemon_campaign_now(bd_daemon_t *d, const bd_campaign_t
 			    bd_daemon_wall_ms());
 }
 
+/* Starts @p t to fire every @p ms, or stops it when @p ms is 0.
+ * @locality main loop */
+static inline void bd_daemon_timer_every(uv_timer_t *t, uv_timer_cb cb, uint64_t ms)
+{
+	if (ms > 0)
+		uv_timer_start(t, cb, ms, ms);
+	else
+		uv_timer_stop(t);
+}
+
 /* ---- daemon.c ---------------------------------------------------------------- */
 
 /* Writes the main thread's batch (state with the outbox's records), then

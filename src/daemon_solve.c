@@ -356,9 +356,7 @@ static void on_pace_timer(uv_timer_t *t)
 
 void bd_daemon_solve_start_timers(bd_daemon_t *d)
 {
-	const bd_config_t *cfg = d->cfg;
-	uv_timer_start(&d->solve_timer, on_solve_timer, (uint64_t)cfg->solve_interval_ms,
-		       (uint64_t)cfg->solve_interval_ms);
-	uv_timer_start(&d->pace_timer, on_pace_timer, (uint64_t)cfg->pace_check_ms,
-		       (uint64_t)cfg->pace_check_ms);
+	bd_daemon_timer_every(&d->solve_timer, on_solve_timer,
+			      (uint64_t)d->cfg->solve_interval_ms);
+	bd_daemon_timer_every(&d->pace_timer, on_pace_timer, (uint64_t)d->cfg->pace_check_ms);
 }

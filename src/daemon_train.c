@@ -178,13 +178,8 @@ static void on_train_timer(uv_timer_t *t)
 
 void bd_daemon_train_start_timer(bd_daemon_t *d)
 {
-	const bd_config_t *cfg = d->cfg;
-	if (cfg->train_interval_s > 0)
-		uv_timer_start(&d->train_timer, on_train_timer,
-			       (uint64_t)cfg->train_interval_s * 1000,
-			       (uint64_t)cfg->train_interval_s * 1000);
-	else
-		uv_timer_stop(&d->train_timer);
+	bd_daemon_timer_every(&d->train_timer, on_train_timer,
+			      (uint64_t)d->cfg->train_interval_s * 1000);
 }
 
 /* train.on.history: a log of earlier decisions fed on the outcomes topic
