@@ -169,6 +169,22 @@ static int load_state(bd_daemon_t *d)
 	return 0;
 }
 
+/* Closes every handle init_loop made (the loop then runs out). */
+static void close_handles(bd_daemon_t *d)
+{
+	uv_handle_t *h[] = {
+		(uv_handle_t *)&d->solve_timer,	     (uv_handle_t *)&d->pace_timer,
+		(uv_handle_t *)&d->train_timer,	     (uv_handle_t *)&d->health_timer,
+		(uv_handle_t *)&d->admin_timer,	     (uv_handle_t *)&d->counters_timer,
+		(uv_handle_t *)&d->checkpoint_timer, (uv_handle_t *)&d->ready_timer,
+		(uv_handle_t *)&d->watchdog_timer,   (uv_handle_t *)&d->worker_failed,
+		(uv_handle_t *)&d->worker_carried,   (uv_handle_t *)&d->sigint,
+		(uv_handle_t *)&d->sigterm,	     (uv_handle_t *)&d->sighup,
+	};
+	for (size_t i = 0; i < BD_ARRAY_SIZE(h); i++)
+		uv_close(h[i], NULL);
+}
+
 void bd_daemon_shutdown(bd_daemon_t *d)
 {
 	if (d->stopping)
@@ -196,20 +212,7 @@ void bd_daemon_shutdown(bd_daemon_t *d)
 		d->exit_code = 1;
 	bd_kafka_waker_stop(&d->control_waker);
 	bd_kafka_waker_stop(&d->producer_waker);
-	uv_close((uv_handle_t *)&d->solve_timer, NULL);
-	uv_close((uv_handle_t *)&d->pace_timer, NULL);
-	uv_close((uv_handle_t *)&d->train_timer, NULL);
-	uv_close((uv_handle_t *)&d->health_timer, NULL);
-	uv_close((uv_handle_t *)&d->admin_timer, NULL);
-	uv_close((uv_handle_t *)&d->counters_timer, NULL);
-	uv_close((uv_handle_t *)&d->checkpoint_timer, NULL);
-	uv_close((uv_handle_t *)&d->ready_timer, NULL);
-	uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
-	uv_close((uv_handle_t *)&d->worker_failed, NULL);
-	uv_close((uv_handle_t *)&d->worker_carried, NULL);
-	uv_close((uv_handle_t *)&d->sigint, NULL);
-	uv_close((uv_handle_t *)&d->sigterm, NULL);
-	uv_close((uv_handle_t *)&d->sighup, NULL);
+	close_handles(d);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -428,21 +431,11 @@ static int wait_for_lock(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	return 0;
 }
 
-/* After a failed or stopped start-up: every handle init_loop made closed,
- * the clients' wakers and the lock stopped, the close callbacks run. */
+/* After a failed or stopped start-up: the handles closed, the clients'
+ * wakers and the lock stopped, the close callbacks run. */
 static void close_early(bd_daemon_t *d)
 {
-	uv_handle_t *h[] = {
-		(uv_handle_t *)&d->worker_failed,  (uv_handle_t *)&d->worker_carried,
-		(uv_handle_t *)&d->solve_timer,	   (uv_handle_t *)&d->pace_timer,
-		(uv_handle_t *)&d->train_timer,	   (uv_handle_t *)&d->health_timer,
-		(uv_handle_t *)&d->admin_timer,	   (uv_handle_t *)&d->counters_timer,
-		(uv_handle_t *)&d->checkpoint_timer, (uv_handle_t *)&d->ready_timer,
-		(uv_handle_t *)&d->watchdog_timer, (uv_handle_t *)&d->sigint,
-		(uv_handle_t *)&d->sigterm,	   (uv_handle_t *)&d->sighup,
-	};
-	for (size_t i = 0; i < BD_ARRAY_SIZE(h); i++)
-		uv_close(h[i], NULL);
+	close_handles(d);
 	if (d->control_waker.q)
 		bd_kafka_waker_stop(&d->control_waker);
 	if (d->producer_waker.q)
