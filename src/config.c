@@ -23,10 +23,7 @@ typedef enum { T_STR, T_INT, T_DOUBLE, T_ENUM } setting_type_t;
  * level): the workers keep reading the live struct while it changes, so a
  * setting a worker, the broker or a librdkafka client reads stays
  * R_RESTART. */
-typedef struct {
-	bool live;
-	bd_config_apply_t apply;
-} setting_reload_t;
+typedef struct { bool live; bd_config_apply_t apply; } setting_reload_t;
 #define R_RESTART {false, BD_CONFIG_APPLY_NONE}
 #define R_LIVE {true, BD_CONFIG_APPLY_NONE} /* read afresh where it is used */
 #define R_LIVE_TIMERS {true, BD_CONFIG_APPLY_TIMERS}
