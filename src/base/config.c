@@ -15,12 +15,20 @@
 
 typedef enum { T_STR, T_INT, T_DOUBLE, T_ENUM } setting_type_t;
 
-/* What a SIGHUP does with a changed value.  R_LIVE only for settings that
- * the main loop alone reads (solving, pacing, training parameters copied
- * per run, timers, the health window, the log level): the workers keep
- * reading the live struct while it changes, so a setting a worker, the
- * broker or a librdkafka client reads stays R_RESTART. */
-typedef enum { R_RESTART, R_LIVE } setting_reload_t;
+/* What a SIGHUP does with a changed value: live settings are copied into
+ * the running configuration, with their apply hook (bd_config_apply_t:
+ * what the daemon must do besides); the others take effect at restart.
+ * Live only for settings that the main loop alone reads (solving, pacing,
+ * training parameters copied per run, timers, the health window, the log
+ * level): the workers keep reading the live struct while it changes, so a
+ * setting a worker, the broker or a librdkafka client reads stays
+ * R_RESTART. */
+typedef struct { bool live; bd_config_apply_t apply; } setting_reload_t;
+#define R_RESTART {false, BD_CONFIG_APPLY_NONE}
+#define R_LIVE {true, BD_CONFIG_APPLY_NONE} /* read afresh where it is used */
+#define R_LIVE_TIMERS {true, BD_CONFIG_APPLY_TIMERS}
+#define R_LIVE_HEALTH {true, BD_CONFIG_APPLY_HEALTH}
+#define R_LIVE_LOG_LEVEL {true, BD_CONFIG_APPLY_LOG_LEVEL}
 
 typedef struct setting_s {
 	const char *name;
@@ -153,11 +161,11 @@ static const setting_t settings[] = {
 	 "Most orders one outcome may report; more is dead-lettered as implausible", R_RESTART},
 	{"log.counters.s", T_INT, OFF(log_counters_s), "60", 0, 86400, NULL,
 	 "Log the input and dead-letter counters this often when they changed, and at shutdown "
-	 "(0: at shutdown only)", R_LIVE},
+	 "(0: at shutdown only)", R_LIVE_TIMERS},
 	{"samples.max", T_INT, OFF(samples_max), "1000000", 0, INT_MAX, NULL,
 	 "Joined samples kept per partition for training (oldest dropped)", R_RESTART},
 	{"solve.interval.ms", T_INT, OFF(solve_interval_ms), "5000", 100, 3600000, NULL,
-	 "Re-solve timer", R_LIVE},
+	 "Re-solve timer", R_LIVE_TIMERS},
 	{"solve.mode", T_ENUM, OFF(solve_mode), "stochastic", 0, 0, "lp|integer|stochastic",
 	 "Plan: the exact LP (one cluster may be split), the exact integer plan, or the LP plan "
 	 "whose overspend probability stays under solve.overspend.prob", R_LIVE},
@@ -224,14 +232,14 @@ static const setting_t settings[] = {
 	{"health.window.ms", T_INT, OFF(health_window_ms), "15000", 100, 3600000, NULL,
 	 "Degraded while a broker or output problem was seen this recently; keep it above "
 	 "kafka.reconnect.backoff.max.ms (10 s by default), at which a lost broker is reported "
-	 "again", R_LIVE},
+	 "again", R_LIVE_HEALTH},
 	{"health.skip.window.s", T_INT, OFF(health_skip_window_s), "3600", 1, 7 * 86400, NULL,
 	 "Degraded this long after input was skipped (an offset no longer on the broker: "
-	 "retention, a lost log)", R_LIVE},
+	 "retention, a lost log)", R_LIVE_HEALTH},
 	{"pace.check.ms", T_INT, OFF(pace_check_ms), "1000", 50, 3600000, NULL,
-	 "How often spend is checked against the pace", R_LIVE},
+	 "How often spend is checked against the pace", R_LIVE_TIMERS},
 	{"train.interval.s", T_INT, OFF(train_interval_s), "3600", 0, 31 * 86400, NULL,
-	 "Retrain the cluster model this often (0: only on RETRAIN commands)", R_LIVE},
+	 "Retrain the cluster model this often (0: only on RETRAIN commands)", R_LIVE_TIMERS},
 	{"train.min.samples", T_INT, OFF(train_min_samples), "2000", 10, INT_MAX, NULL,
 	 "Fewest joined samples a training run needs", R_LIVE},
 	{"train.on.history", T_INT, OFF(train_on_history), "1", 0, 1, NULL,
@@ -273,7 +281,7 @@ static const setting_t settings[] = {
 	 "No cluster of a promoted model holds fewer training users than this either",
 	 R_LIVE},
 	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
-	 "Least severe level logged", R_LIVE},
+	 "Least severe level logged", R_LIVE_LOG_LEVEL},
 };
 
 /* Settings that are gone, with what replaced them: a configuration naming
@@ -561,7 +569,7 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 				fprintf(f, "; range: %g..%g", s->min, s->max);
 			else if (s->type == T_ENUM)
 				fprintf(f, "; one of: %s", s->choices);
-			fprintf(f, "; %s)", s->reload == R_LIVE ? "SIGHUP applies it"
+			fprintf(f, "; %s)", s->reload.live ? "SIGHUP applies it"
 								: "takes effect at restart");
 		}
 		fputc('\n', f);
@@ -729,23 +737,26 @@ int bd_config_reload(bd_config_t *live, const bd_config_t *next,
 			continue;
 		value_str(live, s, was, sizeof(was));
 		value_str(next, s, now, sizeof(now));
-		if (s->reload == R_LIVE && copy_value(live, next, s) != 0) {
-			cb(opaque, s->name, was, now, BD_CONFIG_NOT_APPLIED);
+		if (!s->reload.live) {
+			cb(opaque, s->name, was, now, BD_CONFIG_AT_RESTART, BD_CONFIG_APPLY_NONE);
 			continue;
 		}
-		applied += s->reload == R_LIVE;
-		cb(opaque, s->name, was, now,
-		   s->reload == R_LIVE ? BD_CONFIG_APPLIED : BD_CONFIG_AT_RESTART);
+		if (copy_value(live, next, s) != 0) {
+			cb(opaque, s->name, was, now, BD_CONFIG_NOT_APPLIED, BD_CONFIG_APPLY_NONE);
+			continue;
+		}
+		applied++;
+		cb(opaque, s->name, was, now, BD_CONFIG_APPLIED, s->reload.apply);
 	}
 	if (!same_kafka(live, next))
-		cb(opaque, "kafka.*", "", "", BD_CONFIG_AT_RESTART);
+		cb(opaque, "kafka.*", "", "", BD_CONFIG_AT_RESTART, BD_CONFIG_APPLY_NONE);
 	return applied;
 }
 
 bool bd_config_reloadable(const char *key)
 {
 	const setting_t *s = find(key);
-	return s && s->reload == R_LIVE;
+	return s && s->reload.live;
 }
 
 bd_wire_format_t bd_config_output_format(const bd_config_t *cfg)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budgetd/serve/broker.h"
 #include "budgetd/base/config.h"
 #include "budgetd/daemon/daemon.h"
 #include "budgetd/daemon/dump.h"
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
 		rc = offline_checkpoint(&cfg, checkpoint);
 		goto out;
 	}
-	rc = broker_only ? bd_daemon_run_broker(&cfg, broker_file, faults)
+	rc = broker_only ? bd_broker_run(&cfg, broker_file, faults)
 			 : bd_daemon_run(&cfg, &src);
 out:
 	bd_config_free(&cfg);

@@ -1,9 +1,11 @@
 #include "budgetd/policy/plan.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 {
@@ -112,6 +114,46 @@ void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m)
 	m->spent = p->pace_spent;
 	m->expected_requests = p->pace_nrem;
 	m->overspend_probability = p->overspend_prob;
+}
+
+int bd_plan_from_msg(const bd_plan_msg_t *m, int k, int j, bd_plan_t **out,
+		     char *errstr, size_t errstr_size)
+{
+	bd_plan_t *p = NULL;
+	int err;
+
+	*out = NULL;
+	if (!m->campaign_id || strlen(m->campaign_id) >= BD_ID_MAX) {
+		snprintf(errstr, errstr_size, "plan: campaign id missing or too long");
+		return BD_EINVAL;
+	}
+	if (k <= 0 || j <= 0 || m->n_clusters != k || m->n_treatments != j ||
+	    !m->probabilities || !m->traffic_share) {
+		snprintf(errstr, errstr_size,
+			 "plan: %d clusters x %d treatments, expected %d x %d", m->n_clusters,
+			 m->n_treatments, k, j);
+		return BD_EINVAL;
+	}
+	if (!(p = bd_plan_new_uniform(m->campaign_id, k, j))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(p->prob, m->probabilities, sizeof(double) * (size_t)k * (size_t)j);
+	memcpy(p->share, m->traffic_share, sizeof(double) * (size_t)k);
+	p->version = m->plan_version;
+	p->model_version = m->model_version;
+	p->ts_ms = m->ts_ms;
+	p->lambda = m->lambda;
+	p->daily_budget = m->daily_budget;
+	p->remaining_budget = m->remaining_budget;
+	p->solver = "restored";
+	p->explore = m->exploration;
+	if ((err = bd_plan_check(p, errstr, errstr_size))) {
+		bd_plan_unref(p);
+		return err;
+	}
+	*out = p;
+	return 0;
 }
 
 int bd_plan_check(const bd_plan_t *p, char *why, size_t why_size)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "budgetd/base/log.h"
 
@@ -189,4 +190,117 @@ bad_broker:
 kafka_err:
 	snprintf(errstr, errstr_size, "'%s': failed", cmd);
 	return BD_EKAFKA;
+}
+
+/* ---- --broker-only: the broker alone, with its fault reader ------------------- */
+
+static void on_broker_signal(uv_signal_t *s, int signum)
+{
+	uv_signal_stop(s);
+	uv_stop(s->loop);
+}
+
+/* --broker-faults: fault commands on standard input, one per line; each
+ * is answered on standard output with "ok: LINE" or "error: WHY". */
+typedef struct fault_reader_s {
+	uv_pipe_t pipe;
+	bd_broker_t *broker;
+	char line[1024];
+	size_t len;
+	char rbuf[4096];
+} fault_reader_t;
+
+static void fault_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	fault_reader_t *fr = h->data;
+	(void)hint;
+	*buf = uv_buf_init(fr->rbuf, sizeof(fr->rbuf));
+}
+
+static void fault_line(fault_reader_t *fr)
+{
+	char errstr[512];
+	fr->line[fr->len] = '\0';
+	fr->len = 0;
+	if (!fr->line[0])
+		return;
+	if (bd_broker_fault(fr->broker, fr->line, errstr, sizeof(errstr)) == 0) {
+		bd_info("broker fault: %s", fr->line);
+		printf("ok: %s\n", fr->line);
+	} else {
+		bd_warn("broker fault: %s", errstr);
+		printf("error: %s\n", errstr);
+	}
+	fflush(stdout);
+}
+
+static void fault_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	fault_reader_t *fr = st->data;
+	if (n < 0) { /* EOF or error: no more commands, keep serving */
+		uv_read_stop(st);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = buf->base[i];
+		if (ch == '\n')
+			fault_line(fr);
+		else if (fr->len + 1 < sizeof(fr->line))
+			fr->line[fr->len++] = ch;
+	}
+}
+
+int bd_broker_run(bd_config_t *cfg, const char *addr_file, int faults)
+{
+	bd_broker_t *b = NULL;
+	char errstr[512];
+	uv_loop_t loop;
+	uv_signal_t s1, s2;
+	fault_reader_t fr = {0};
+	int piped = 0;
+
+	if (bd_broker_start(cfg, &b, errstr, sizeof(errstr)) != 0) {
+		bd_error("%s", errstr);
+		return 1;
+	}
+	printf("bootstrap=%s\n", bd_broker_bootstraps(b));
+	fflush(stdout);
+	if (addr_file) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", addr_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%s\n", bd_broker_bootstraps(b)) < 0 ||
+		    fclose(f) != 0 || rename(tmp, addr_file) != 0) {
+			bd_error("cannot write %s: %s", addr_file, strerror(errno));
+			bd_broker_stop(b);
+			return 1;
+		}
+	}
+	uv_loop_init(&loop);
+	uv_signal_init(&loop, &s1);
+	uv_signal_init(&loop, &s2);
+	uv_signal_start(&s1, on_broker_signal, SIGINT);
+	uv_signal_start(&s2, on_broker_signal, SIGTERM);
+	if (faults) {
+		int e;
+		fr.broker = b;
+		fr.pipe.data = &fr;
+		if ((e = uv_pipe_init(&loop, &fr.pipe, 0)) == 0) {
+			piped = 1;
+			if ((e = uv_pipe_open(&fr.pipe, 0)) == 0)
+				e = uv_read_start((uv_stream_t *)&fr.pipe, fault_alloc, fault_read);
+		}
+		if (e) /* keep serving without it */
+			bd_error("--broker-faults: cannot read standard input: %s", uv_strerror(e));
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&s1, NULL);
+	uv_close((uv_handle_t *)&s2, NULL);
+	if (piped)
+		uv_close((uv_handle_t *)&fr.pipe, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	bd_broker_stop(b);
+	bd_info("broker stopped");
+	return 0;
 }

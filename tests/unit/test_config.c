@@ -160,19 +160,21 @@ static void test_checkpoint_dir(void **state)
 }
 
 typedef struct changes_s {
-	char names[8][64];
-	bd_config_change_t what[8];
+	char names[16][64];
+	bd_config_change_t what[16];
+	bd_config_apply_t apply[16];
 	int n;
 } changes_t;
 
 static void note_change(void *opaque, const char *name, const char *was, const char *now,
-			bd_config_change_t what)
+			bd_config_change_t what, bd_config_apply_t apply)
 {
 	changes_t *ch = opaque;
 	(void)was;
 	(void)now;
-	if (ch->n < 8) {
+	if (ch->n < 16) {
 		snprintf(ch->names[ch->n], sizeof(ch->names[0]), "%s", name);
+		ch->apply[ch->n] = apply;
 		ch->what[ch->n++] = what;
 	}
 }
@@ -230,6 +232,57 @@ static void test_reload(void **state)
 	bd_config_free(&live);
 }
 
+/* Each changed live setting comes with its table entry's apply hook, which
+ * the daemon dispatches on (daemon_reload.c): a timer's interval restarts
+ * the timers, a health window is set again, the log level too; the rest is
+ * read where it is used.  A restart-only setting needs nothing now. */
+static void test_reload_apply(void **state)
+{
+	static const struct {
+		const char *set;
+		bd_config_change_t what;
+		bd_config_apply_t apply;
+	} want[] = {
+		{"solve.interval.ms=700", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_TIMERS},
+		{"pace.check.ms=300", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_TIMERS},
+		{"train.interval.s=0", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_TIMERS},
+		{"log.counters.s=5", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_TIMERS},
+		{"health.window.ms=20000", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_HEALTH},
+		{"health.skip.window.s=60", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_HEALTH},
+		{"log.level=debug", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_LOG_LEVEL},
+		{"pace.band=0.2", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_NONE},
+		{"train.epochs=3", BD_CONFIG_APPLIED, BD_CONFIG_APPLY_NONE},
+		{"checkpoint.interval.s=60", BD_CONFIG_AT_RESTART, BD_CONFIG_APPLY_NONE},
+		{"flush.interval.ms=50", BD_CONFIG_AT_RESTART, BD_CONFIG_APPLY_NONE},
+	};
+	char *sets[BD_ARRAY_SIZE(want)];
+	bd_config_source_t none = {NULL, NULL, 0}, src = {NULL, sets, (int)BD_ARRAY_SIZE(want)};
+	bd_config_t live, next;
+	changes_t ch = {0};
+	(void)state;
+	for (size_t i = 0; i < BD_ARRAY_SIZE(want); i++)
+		sets[i] = (char *)want[i].set;
+	assert_int_equal(bd_config_build(&live, &none, err, sizeof(err)), 0);
+	assert_int_equal(bd_config_build(&next, &src, err, sizeof(err)), 0);
+	assert_int_equal(bd_config_reload(&live, &next, note_change, &ch), 9);
+	assert_int_equal(ch.n, (int)BD_ARRAY_SIZE(want));
+	for (size_t i = 0; i < BD_ARRAY_SIZE(want); i++) {
+		int k;
+		for (k = 0; k < ch.n; k++)
+			if (strncmp(want[i].set, ch.names[k], strlen(ch.names[k])) == 0 &&
+			    want[i].set[strlen(ch.names[k])] == '=')
+				break;
+		if (k == ch.n)
+			fail_msg("%s: not reported", want[i].set);
+		if (ch.what[k] != want[i].what || ch.apply[k] != want[i].apply)
+			fail_msg("%s: reported as change %d, apply %d; expected %d, %d",
+				 want[i].set, ch.what[k], ch.apply[k], want[i].what,
+				 want[i].apply);
+	}
+	bd_config_free(&next);
+	bd_config_free(&live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_checkpoint_dir),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_reload_apply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

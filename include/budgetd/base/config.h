@@ -11,7 +11,10 @@
  * Reload (SIGHUP): the daemon builds a new configuration from the same
  * sources (bd_config_build) and hands it to bd_config_reload, which copies
  * the settings the table marks as live into the running configuration and
- * reports the others as taking effect at restart.
+ * reports the others as taking effect at restart.  Each live setting's
+ * table entry also says what applying it needs beyond the copy
+ * (bd_config_apply_t), which the daemon does: no setting is recognised by
+ * its name.
  */
 #ifndef BUDGETD_CONFIG_H
 #define BUDGETD_CONFIG_H
@@ -118,6 +121,23 @@ typedef struct bd_config_source_s {
 int bd_config_build(bd_config_t *cfg, const bd_config_source_t *src, char *errstr,
 		    size_t errstr_size) BD_WUR;
 
+/**
+ * What applying a changed live setting needs beyond copying it: the apply
+ * hook of its table entry (as the apply functions of Redis's config
+ * table).  Flags: a reload does the union of its changed settings' once.
+ */
+typedef enum bd_config_apply_e {
+	BD_CONFIG_APPLY_NONE = 0,	    /**< read where it is used: the next
+					       solve, pace check, training run,
+					       command */
+	BD_CONFIG_APPLY_TIMERS = 1 << 0,    /**< an interval of the main loop's
+					       timers: they start again */
+	BD_CONFIG_APPLY_HEALTH = 1 << 1,    /**< a window of the health state:
+					       set again */
+	BD_CONFIG_APPLY_LOG_LEVEL = 1 << 2, /**< the process's log level: set
+					       again */
+} bd_config_apply_t;
+
 typedef enum bd_config_change_e {
 	BD_CONFIG_APPLIED,     /**< copied into the running configuration */
 	BD_CONFIG_AT_RESTART,  /**< restart-only: the running value stays */
@@ -125,9 +145,11 @@ typedef enum bd_config_change_e {
 } bd_config_change_t;
 
 /** Told about each changed setting: its name, old and new values as the
- *  dump prints them ("kafka.*" with empty values: secrets stay hidden). */
+ *  dump prints them ("kafka.*" with empty values: secrets stay hidden), and
+ *  for an applied one what applying it needs (else BD_CONFIG_APPLY_NONE). */
 typedef void (*bd_config_change_cb_t)(void *opaque, const char *name, const char *was,
-				      const char *now, bd_config_change_t what);
+				      const char *now, bd_config_change_t what,
+				      bd_config_apply_t apply);
 
 /**
  * Copies the live settings of @p next that differ into @p live and calls

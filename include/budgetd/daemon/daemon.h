@@ -28,8 +28,4 @@ typedef struct bd_daemon_s bd_daemon_t;
  *  as taking effect at restart. */
 int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src);
 
-/** Runs only the embedded broker until SIGTERM/SIGINT. @p addr_file, when
- *  not NULL, receives the bootstrap address. */
-int bd_daemon_run_broker(bd_config_t *cfg, const char *addr_file, int faults);
-
 #endif

@@ -49,7 +49,7 @@ typedef struct bd_report_track_s {
 	 *  campaign's plans (the workers add through bd_plan_guard_t) */
 	_Atomic uint64_t guarded;
 	/** why the campaign was last logged off pace ("" while on pace):
-	 *  daemon.c logs a state once when it begins, not at every check */
+	 *  daemon_solve.c logs a state once when it begins, not at every check */
 	char off_pace[48];
 } bd_report_track_t;
 

@@ -14,7 +14,7 @@
  * must be a number no earlier run used (bd_carry_next_version).
  *
  * @locality any thread: it reads the store through iterators and writes one
- *           batch; daemon.c runs it on libuv's thread pool so no loop waits.
+ *           batch; daemon_train.c runs it on libuv's thread pool so no loop waits.
  */
 #ifndef BUDGETD_TRAINER_H
 #define BUDGETD_TRAINER_H

@@ -81,6 +81,27 @@ int bd_plan_guard_commit(const bd_plan_t *p, int cluster, int treatment);
 void bd_plan_to_msg(const bd_plan_t *p, bd_plan_msg_t *m);
 
 /**
+ * The inverse of bd_plan_to_msg, for a plan read back from the store at
+ * start-up (the plans column family holds each campaign's last published
+ * plan, encoded by bd_encode_plan).  On success @p *out is a new plan
+ * (reference count 1) of @p m's campaign holding its probabilities, traffic
+ * shares, plan and model versions, time, daily and remaining budget, lambda
+ * and exploration, with solver "restored"; what the message does not carry
+ * back (the pace at solve time, the curve, the uplift estimates, the
+ * guard's cost estimates, the expected spend and value) is as
+ * bd_plan_new_uniform leaves it: no budget guard and an off-pace plan until
+ * the next solve replaces it.
+ * @p k and @p j are the shape the caller decides with (the model's K, the
+ * campaign's treatments): a message of another shape is refused, as is one
+ * bd_plan_check refuses (a non-finite number, a probability outside
+ * [0, 1]), so a damaged record is never decided with.
+ * @returns 0, BD_EINVAL with why in @p errstr (then @p *out is NULL), or
+ * -ENOMEM.  @locality any thread; @p m's arrays are only read.
+ */
+int bd_plan_from_msg(const bd_plan_msg_t *m, int k, int j, bd_plan_t **out,
+		     char *errstr, size_t errstr_size) BD_WUR;
+
+/**
  * 0 when every number @p p would publish (its message, /api/plans,
  * /metrics) is finite and its probabilities are in [0, 1]; else BD_EINVAL
  * and which one in @p why.  A plan that fails is never published.

@@ -40,4 +40,16 @@ void bd_broker_stop(bd_broker_t *b);
 int bd_broker_fault(bd_broker_t *b, const char *cmd, char *errstr,
 		    size_t errstr_size) BD_WUR;
 
+/**
+ * `budgetd --broker-only`: runs the embedded broker alone until SIGTERM or
+ * SIGINT, printing "bootstrap=ADDR" on standard output.  @p addr_file, when
+ * not NULL, receives the bootstrap address (written to a temporary file,
+ * then renamed).  With @p faults, fault commands (bd_broker_fault) are read
+ * from standard input, one per line, each answered on standard output with
+ * "ok: LINE" or "error: WHY"; at its end the broker keeps serving.
+ * @returns the process exit code.  @locality its own loop on the calling
+ * thread.
+ */
+int bd_broker_run(bd_config_t *cfg, const char *addr_file, int faults);
+
 #endif
