@@ -260,9 +260,8 @@ static void daemon_free(bd_daemon_t *d)
 	if (d->producer)
 		rd_kafka_destroy(d->producer);
 	bd_outbox_free(d->outbox);
-	for (int i = 0; i < d->campaigns.n; i++)
-		if (d->plans)
-			bd_plan_unref(d->plans[i]);
+	for (int i = 0; i < d->plans_n; i++)
+		bd_plan_unref(d->plans[i]);
 	free(d->plans);
 	bd_campaigns_free(&d->campaigns);
 	bd_snapshot_unref(d->snap);

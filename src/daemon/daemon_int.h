@@ -90,6 +90,7 @@ struct bd_daemon_s {
 	bd_buf_t out;
 	bd_campaigns_t campaigns;
 	bd_plan_t **plans; /* parallel to campaigns.v, capacity campaigns.cap */
+	int plans_n;       /* slots of plans in use: campaigns.n at the last sync */
 	bd_cluster_model_t *model;
 	bd_snapshot_t *snap;
 	int64_t snap_version;

@@ -33,7 +33,9 @@ void bd_daemon_solve_publish(bd_daemon_t *d)
 		bd_worker_post_snapshot(d->workers[i], s);
 }
 
-/* Keeps d->plans parallel to d->campaigns after an insert. */
+/* Keeps d->plans parallel to d->campaigns after an insert.  The old array
+ * is read only up to its own length (plans_n): the campaigns' array may
+ * have grown past it. */
 int bd_daemon_solve_plans_sync(bd_daemon_t *d)
 {
 	bd_plan_t **np = calloc((size_t)(d->campaigns.cap ? d->campaigns.cap : 1),
@@ -42,16 +44,19 @@ int bd_daemon_solve_plans_sync(bd_daemon_t *d)
 		return -ENOMEM;
 	/* plans are matched by campaign id, so order changes are harmless */
 	for (int i = 0; i < d->campaigns.n; i++) {
-		for (int o = 0; o < d->campaigns.n; o++)
-			if (d->plans && d->plans[o] &&
+		for (int o = 0; o < d->plans_n; o++)
+			if (d->plans[o] &&
 			    strcmp(d->plans[o]->campaign_id, d->campaigns.v[i].id) == 0) {
 				np[i] = d->plans[o];
 				d->plans[o] = NULL;
 				break;
 			}
 	}
+	for (int o = 0; o < d->plans_n; o++) /* a campaign no longer there */
+		bd_plan_unref(d->plans[o]);
 	free(d->plans);
 	d->plans = np;
+	d->plans_n = d->campaigns.n;
 	return 0;
 }
 

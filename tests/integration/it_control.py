@@ -108,9 +108,26 @@ try:
            decisions.read(200, 30, lambda m: decode("decision", m.value())["campaign_id"] == camp)]
     check_eq(len(got), 200, "decisions after the budget is spent")
     check(all(r["treatment"] == 0 and not r["explored"] for r in got), "spent: control only, no exploration")
+    # more campaigns than the registry's first allocation (8): each gets its
+    # plan, and the first campaign keeps its own (plans follow their
+    # campaign when the arrays grow; under ASan a read past the old plans
+    # array fails here)
+    more = ["it-ctl-m%d" % i for i in range(11)]
+    for c in more:
+        produce(p, "control_command", c, encode("control_command", control(c, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.1)))
+    p.flush(10)
+    seen, end = set(), time.time() + 30
+    while len(seen) < len(more) and time.time() < end:
+        for m in plans.read(1, 1, lambda m: decode("plan", m.value())["campaign_id"] in more):
+            seen.add(decode("plan", m.value())["campaign_id"])
+    check_eq(len(seen), len(more), "campaigns with a plan of the %d created" % len(more))
+    produce(p, "control_command", camp, encode("control_command", control(camp, "SET_BUDGET", 0.02)))
+    p.flush(10)
+    pl = plan_for(plans, lambda x: abs(x["daily_budget"] - 0.02) < 1e-12)
+    check(pl and pl["solver"] == "budget-spent", "first campaign after 11 more: solver %s" % (pl and pl["solver"]))
     rc = d.stop()
     check_eq(rc, 0, "exit code")
-    print("PASS: budget changes (median %.0f ms to a plan), pause, resume, spent budget" % (1000 * lat[2]))
+    print("PASS: budget changes (median %.0f ms to a plan), pause, resume, spent budget, 12 campaigns" % (1000 * lat[2]))
 except SystemExit:
     d.dump_log()
     raise
