@@ -379,33 +379,37 @@ typedef struct day_refs_s {
 	double inc, uni_inc, orc_inc;
 } day_refs_t;
 
-/* The world, the day's arrivals and the budget: absolute, or a share of
- * the spend-everything level. */
-static int day_setup(day_t *d, const opts_t *o)
+/* The world, day --day's @p n arrivals (each day has its own arrivals
+ * and outcome draws) and their spend-everything level. */
+static int day_arrivals(day_t *d, const opts_t *o, int n)
 {
-	int n = o->events;
 	d->o = o;
 	d->n = n;
-	d->hrng = bd_sim_rng_seed(o->world.seed, 0x6057113ULL + (uint64_t)o->day);
 	if (bd_sim_world_new(&o->world, &d->w) != 0) {
 		fprintf(stderr, "budgetd-sim: cannot build the world\n");
 		return -1;
 	}
-	d->times = malloc(sizeof(double) * (size_t)n);
-	d->users = malloc(sizeof(int) * (size_t)n);
-	d->reqs = calloc((size_t)n, sizeof(*d->reqs));
-	d->h_seen = calloc((size_t)n, 1);
-	/* day N has its own arrivals and outcomes */
 	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
 	d->oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
-	if (!d->times || !d->users || !d->reqs || !d->h_seen ||
-	    bd_sim_day_arrivals(d->w, n, &rng, d->times, d->users) != 0)
+	if (!(d->times = malloc(sizeof(double) * (size_t)n)) ||
+	    !(d->users = malloc(sizeof(int) * (size_t)n)) ||
+	    bd_sim_day_arrivals(d->w, n, &rng, d->times, d->users) != 0 ||
+	    spend_everything(o, d->w, d->users, n, &d->max_spend) != 0)
 		return -1;
-	if (spend_everything(o, d->w, d->users, n, &d->max_spend) != 0)
-		return -1;
-	d->midday_done = o->midday_factor <= 0;
 	d->day_s = o->world.day_seconds;
 	d->scale = 86400.0 / d->day_s;
+	return 0;
+}
+
+/* The closed loop's day: its arrivals, and room for what comes back. */
+static int day_setup(day_t *d, const opts_t *o)
+{
+	d->hrng = bd_sim_rng_seed(o->world.seed, 0x6057113ULL + (uint64_t)o->day);
+	d->midday_done = o->midday_factor <= 0;
+	if (day_arrivals(d, o, o->events) ||
+	    !(d->reqs = calloc((size_t)o->events, sizeof(*d->reqs))) ||
+	    !(d->h_seen = calloc((size_t)o->events, 1)))
+		return -1;
 	return 0;
 }
 
@@ -473,18 +477,25 @@ static int day_names(day_t *d)
 	return 0;
 }
 
-/* The codec and the clients (decisions and plans read from their ends
- * on), the campaign upserted, and (unless --no-wait-plan) its first plan. */
-static int day_connect(day_t *d)
+/* The codec, with the schema ids the daemon registers. */
+static int day_codec(day_t *d)
 {
-	const opts_t *o = d->o;
 	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
 	char errstr[512];
 	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &d->codec, errstr, sizeof(errstr)) != 0) {
 		fprintf(stderr, "budgetd-sim: %s\n", errstr);
 		return -1;
 	}
-	if (!(d->prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	return 0;
+}
+
+/* The codec and the clients (decisions and plans read from their ends
+ * on), the campaign upserted, and (unless --no-wait-plan) its first plan. */
+static int day_connect(day_t *d)
+{
+	const opts_t *o = d->o;
+	if (day_codec(d) ||
+	    !(d->prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
 	    !(d->dec = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
 	    !(d->plans = client(RD_KAFKA_CONSUMER, o->bootstrap)))
 		return -1;
@@ -914,6 +925,86 @@ out:
 	return rc;
 }
 
+/* The codec and the clients of the log's replay, then the campaign
+ * created (or updated) today, as the day's run (day 0) does: in event mode
+ * its creation time is its clock until its first request, and a request a
+ * day past it would be refused as future. */
+static int history_connect(day_t *d)
+{
+	const opts_t *o = d->o;
+	if (day_codec(d) || !(d->prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	    !(d->plans = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
+	    assign_at_end(d->plans, "budgetd.plans"))
+		return -1;
+	d->day0 = (wall_ms() / 86400000 + o->day) * 86400000;
+	d->budget = o->budget > 0 ? o->budget : o->budget_frac * d->max_spend;
+	int64_t today0 = wall_ms() / 86400000 * 86400000;
+	if (send_control(d->prod, d->codec, o, d->w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN,
+			 d->budget, d->day0, today0))
+		return -1;
+	rd_kafka_flush(d->prod, 10000);
+	return 0;
+}
+
+/* The logging policy's treatment for user @p u, drawn from @p prng:
+ * uniform (rct), or the biased policy with --explore; @p probs gets the
+ * probabilities it was drawn with. */
+static int history_treatment(const day_t *d, int u, uint64_t *prng, double *probs)
+{
+	const int nt = bd_sim_n_treatments(d->w);
+	int t = nt - 1;
+	if (d->o->policy == BD_SIM_POLICY_RCT) {
+		for (int q = 0; q < nt; q++)
+			probs[q] = 1.0 / nt;
+	} else {
+		bd_sim_logging_probs(d->w, u, d->o->explore, probs);
+	}
+	double r = bd_sim_rng_uniform(prng), acc = 0;
+	for (int q = 0; q < nt; q++)
+		if (r < (acc += probs[q])) {
+			t = q;
+			break;
+		}
+	return t;
+}
+
+/* The day's log: each arrival decided by the logging policy and answered
+ * by its outcome, sent as a historical outcome event (no decision id;
+ * features, treatment, propensity).  @p sent and @p conv count them. */
+static int history_send(day_t *d, int *sent, int *conv)
+{
+	const opts_t *o = d->o;
+	uint64_t prng = bd_sim_rng_seed(o->world.seed, 0x4157ULL + (uint64_t)o->day);
+	double probs[BD_SIM_MAX_T];
+	char uid[32];
+	for (int i = 0; i < d->n && !stop_flag; i++) {
+		int u = d->users[i], t = history_treatment(d, u, &prng, probs);
+		bd_sim_outcome_t oc;
+		uint64_t orng = bd_sim_rng_seed(o->world.seed, d->oseed + (uint64_t)i);
+		bd_sim_outcome(d->w, u, t, &orng, &oc);
+		snprintf(uid, sizeof(uid), "u%d", u);
+		bd_outcome_event_t oe = {
+			.decision_id = "", .campaign_id = o->campaign, .user_id = uid,
+			.ts_ms = d->day0 + (int64_t)(d->times[i] * d->scale * 1000),
+			.orders = oc.orders, .value = oc.value, .cost = oc.cost,
+			.has_features = true, .features = bd_sim_user_features(d->w, u),
+			.dim = o->world.dim, .has_treatment = true, .treatment = t,
+			.has_propensity = true, .propensity = probs[t],
+		};
+		if (bd_encode_outcome(d->codec, &oe, &d->b) ||
+		    produce(d->prod, "budgetd.outcomes", uid, &d->b))
+			return -1;
+		(*sent)++;
+		*conv += oc.converted;
+		rd_kafka_poll(d->prod, 0);
+	}
+	if (rd_kafka_flush(d->prod, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		fprintf(stderr, "budgetd-sim: the log was not all delivered\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Yesterday's log (day --day, -1 by default) of the same world: the day's
  * arrivals, each decided by the logging policy (--policy: uniform, or the
  * biased one with --explore) and answered by its outcome (zero when the
@@ -926,97 +1017,27 @@ out:
  * train.on.history). */
 static int run_history(const opts_t *o)
 {
-	bd_sim_world_t *w = NULL;
-	rd_kafka_t *prod = NULL, *plans = NULL;
-	bd_codec_t *codec = NULL;
-	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
-	char errstr[512], uid[32];
-	double *times = NULL, max_spend = 0, probs[BD_SIM_MAX_T];
-	int *users = NULL, n = o->samples, rc = 1, sent = 0, conv = 0;
-	bd_buf_t b = {0};
+	day_t d = {0};
+	int rc = 1, sent = 0, conv = 0;
+	int64_t before = -1;
 
-	if (bd_sim_world_new(&o->world, &w) != 0) {
-		fprintf(stderr, "budgetd-sim: cannot build the world\n");
-		return 1;
-	}
-	const int nt = bd_sim_n_treatments(w);
-	/* that day's own arrivals and outcomes, as a live run of it would draw */
-	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
-	uint64_t prng = bd_sim_rng_seed(o->world.seed, 0x4157ULL + (uint64_t)o->day);
-	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
-	if (!(times = malloc(sizeof(double) * (size_t)n)) ||
-	    !(users = malloc(sizeof(int) * (size_t)n)) ||
-	    bd_sim_day_arrivals(w, n, &rng, times, users) != 0 ||
-	    spend_everything(o, w, users, n, &max_spend) != 0)
+	if (day_arrivals(&d, o, o->samples) || history_connect(&d))
 		goto out;
-	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "budgetd-sim: %s\n", errstr);
-		goto out;
-	}
-	if (!(prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
-	    !(plans = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
-	    assign_at_end(plans, "budgetd.plans"))
-		goto out;
-	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
-	double scale = 86400.0 / o->world.day_seconds;
-	double budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
-	/* the campaign is created today, as the day's run (day 0) does: in
-	 * event mode its creation time is its clock until its first request,
-	 * and a request a day past it would be refused as future */
-	int64_t today0 = wall_ms() / 86400000 * 86400000;
-	if (send_control(prod, codec, o, w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
-			 today0))
-		goto out;
-	rd_kafka_flush(prod, 10000);
-	int64_t before = wait_for_model(plans, codec, o->campaign, INT64_MIN, 60);
+	before = wait_for_model(d.plans, d.codec, o->campaign, INT64_MIN, 60);
 	if (before < 0) {
 		fprintf(stderr, "budgetd-sim: no plan for %s within 60 s: is budgetd running?\n",
 			o->campaign);
 		goto out;
 	}
-	for (int i = 0; i < n && !stop_flag; i++) {
-		int u = users[i], t = nt - 1;
-		if (o->policy == BD_SIM_POLICY_RCT) {
-			for (int q = 0; q < nt; q++)
-				probs[q] = 1.0 / nt;
-		} else {
-			bd_sim_logging_probs(w, u, o->explore, probs);
-		}
-		double r = bd_sim_rng_uniform(&prng), acc = 0;
-		for (int q = 0; q < nt; q++)
-			if (r < (acc += probs[q])) {
-				t = q;
-				break;
-			}
-		bd_sim_outcome_t oc;
-		uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)i);
-		bd_sim_outcome(w, u, t, &orng, &oc);
-		snprintf(uid, sizeof(uid), "u%d", u);
-		bd_outcome_event_t oe = {
-			.decision_id = "", .campaign_id = o->campaign, .user_id = uid,
-			.ts_ms = day0 + (int64_t)(times[i] * scale * 1000),
-			.orders = oc.orders, .value = oc.value, .cost = oc.cost,
-			.has_features = true, .features = bd_sim_user_features(w, u),
-			.dim = o->world.dim, .has_treatment = true, .treatment = t,
-			.has_propensity = true, .propensity = probs[t],
-		};
-		if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
-			goto out;
-		sent++;
-		conv += oc.converted;
-		rd_kafka_poll(prod, 0);
-	}
-	if (rd_kafka_flush(prod, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "budgetd-sim: the log was not all delivered\n");
+	if (history_send(&d, &sent, &conv))
 		goto out;
-	}
 	if (!o->quiet)
 		fprintf(stderr, "budgetd-sim: campaign %s: %d logged decisions of day %d sent as "
 			"historical samples (%s policy, %d converted)\n", o->campaign, sent, o->day,
 			o->policy == BD_SIM_POLICY_RCT ? "uniform" : "biased", conv);
 	rc = 0;
 	if (o->wait_model > 0) {
-		int64_t v = wait_for_model(plans, codec, o->campaign, before, o->wait_model);
+		int64_t v = wait_for_model(d.plans, d.codec, o->campaign, before, o->wait_model);
 		if (v < 0) {
 			fprintf(stderr, "budgetd-sim: no plan with a model newer than %lld within "
 				"%.0f s\n", (long long)before, o->wait_model);
@@ -1029,17 +1050,7 @@ static int run_history(const opts_t *o)
 	printf("history: samples=%d converted=%d day=%d model_before=%lld\n", sent, conv,
 	       o->day, (long long)before);
 out:
-	if (plans) {
-		rd_kafka_consumer_close(plans);
-		rd_kafka_destroy(plans);
-	}
-	if (prod)
-		rd_kafka_destroy(prod);
-	bd_codec_free(codec);
-	bd_buf_free(&b);
-	free(times);
-	free(users);
-	bd_sim_world_free(w);
+	day_free(&d);
 	return rc;
 }
 
@@ -1118,113 +1129,134 @@ static void usage(FILE *f)
 		"  -q                  no progress lines\n");
 }
 
+static const struct option sim_options[] = {
+	{"bootstrap", required_argument, NULL, 'b'},
+	{"events", required_argument, NULL, 'n'},
+	{"duration", required_argument, NULL, 'd'},
+	{"budget", required_argument, NULL, 'B'},
+	{"budget-frac", required_argument, NULL, 'f'},
+	{"midday-factor", required_argument, NULL, 'm'},
+	{"campaign", required_argument, NULL, 'c'},
+	{"request-prefix", required_argument, NULL, 'r'},
+	{"explore", required_argument, NULL, 'e'},
+	{"no-zero-outcomes", no_argument, NULL, 'Z'},
+	{"no-wait-plan", no_argument, NULL, 'W'},
+	{"day", required_argument, NULL, 'D'},
+	{"trace", required_argument, NULL, 'T'},
+	{"drain", required_argument, NULL, 'G'},
+	{"probe-budget", required_argument, NULL, 'Q'},
+	{"hostile-future", required_argument, NULL, 'F'},
+	{"hostile-utf8", required_argument, NULL, 'U'},
+	{"hostile-value", required_argument, NULL, 'V'},
+	{"out", required_argument, NULL, 'o'},
+	{"samples", required_argument, NULL, 's'},
+	{"policy", required_argument, NULL, 'P'},
+	{"wait-model", required_argument, NULL, 'M'},
+	{"world", required_argument, NULL, 'w'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The options after the command into @p o: 0, 1 after --help, or -1 (said
+ * why, or printed the usage). */
+static int opts_parse(int argc, char **argv, opts_t *o)
+{
+	int c, li = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "p:qh", sim_options, &li)) != -1) {
+		char *end = NULL;
+		switch (c) {
+		case 'b': o->bootstrap = optarg; break;
+		case 'n': o->events = (int)strtol(optarg, &end, 10); break;
+		case 'd': o->duration = strtod(optarg, &end); break;
+		case 'B': o->budget = strtod(optarg, &end); break;
+		case 'f': o->budget_frac = strtod(optarg, &end); break;
+		case 'm': o->midday_factor = strtod(optarg, &end); break;
+		case 'c': o->campaign = optarg; break;
+		case 'r': o->prefix = optarg; break;
+		case 'e': o->explore = strtod(optarg, &end); o->explore_set = 1; break;
+		case 'Z': o->zero_outcomes = 0; break;
+		case 'W': o->wait_plan = 0; break;
+		case 'D': o->day = (int)strtol(optarg, &end, 10); o->day_set = 1; break;
+		case 'M': o->wait_model = strtod(optarg, &end); break;
+		case 'T': o->trace = optarg; break;
+		case 'G': o->drain_s = strtod(optarg, &end); break;
+		case 'Q': o->probes = (int)strtol(optarg, &end, 10); break;
+		case 'F': o->hostile_future = strtod(optarg, &end); break;
+		case 'U': o->hostile_utf8 = strtod(optarg, &end); break;
+		case 'V': o->hostile_value = strtod(optarg, &end); break;
+		case 'o': o->out = optarg; break;
+		case 's': o->samples = (int)strtol(optarg, &end, 10); break;
+		case 'P':
+			if (strcmp(optarg, "rct") && strcmp(optarg, "biased")) {
+				fprintf(stderr, "budgetd-sim: --policy rct|biased, not '%s'\n", optarg);
+				return -1;
+			}
+			o->policy = strcmp(optarg, "rct") ? BD_SIM_POLICY_BIASED : BD_SIM_POLICY_RCT;
+			break;
+		case 'p':
+			if (o->n_kv == (int)(sizeof(o->kv) / sizeof(o->kv[0]))) {
+				fprintf(stderr, "budgetd-sim: too many -p options\n");
+				return -1;
+			}
+			o->kv[o->n_kv++] = optarg;
+			break;
+		case 'w': o->world_name = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+		if (end && *end) {
+			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
+				sim_options[li].name, optarg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The options' ranges and the world's knobs; @p history: the history
+ * command, whose day is in the past (yesterday unless --day).  0 or -1. */
+static int opts_check(opts_t *o, int history)
+{
+	char errstr[256];
+	if (history && !o->day_set)
+		o->day = -1;
+	if (o->events <= 0 || o->duration <= 0 || !(o->drain_s >= 0) ||
+	    (history ? o->day >= 0 : o->day < 0) || o->day < -3650 || o->day > 3650 ||
+	    !(o->wait_model >= 0) || o->probes < 0 || o->probes > 200 || o->budget < 0 ||
+	    o->budget_frac < 0 || o->explore < 0 || o->explore > 1 || o->samples <= 0 ||
+	    !(o->hostile_future >= 0 && o->hostile_future <= 1) ||
+	    !(o->hostile_utf8 >= 0 && o->hostile_utf8 <= 1) ||
+	    !(o->hostile_value >= 0 && o->hostile_value <= 1)) {
+		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
+		return -1;
+	}
+	if (bd_sim_params_from_args(&o->world, o->world_name, o->kv, o->n_kv, errstr,
+				    sizeof(errstr)) ||
+	    bd_sim_params_validate(&o->world, errstr, sizeof(errstr))) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"events", required_argument, NULL, 'n'},
-		{"duration", required_argument, NULL, 'd'},
-		{"budget", required_argument, NULL, 'B'},
-		{"budget-frac", required_argument, NULL, 'f'},
-		{"midday-factor", required_argument, NULL, 'm'},
-		{"campaign", required_argument, NULL, 'c'},
-		{"request-prefix", required_argument, NULL, 'r'},
-		{"explore", required_argument, NULL, 'e'},
-		{"no-zero-outcomes", no_argument, NULL, 'Z'},
-		{"no-wait-plan", no_argument, NULL, 'W'},
-		{"day", required_argument, NULL, 'D'},
-		{"trace", required_argument, NULL, 'T'},
-		{"drain", required_argument, NULL, 'G'},
-		{"probe-budget", required_argument, NULL, 'Q'},
-		{"hostile-future", required_argument, NULL, 'F'},
-		{"hostile-utf8", required_argument, NULL, 'U'},
-		{"hostile-value", required_argument, NULL, 'V'},
-		{"out", required_argument, NULL, 'o'},
-		{"samples", required_argument, NULL, 's'},
-		{"policy", required_argument, NULL, 'P'},
-		{"wait-model", required_argument, NULL, 'M'},
-		{"world", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	opts_t o = {.events = 20000, .duration = 60, .drain_s = 60, .budget_frac = 0.3,
 		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1};
-	char errstr[256];
-	int c;
 
 	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline") &&
 			 strcmp(argv[1], "history"))) {
 		usage(stderr);
 		return 2;
 	}
-	optind = 2;
-	int li = 0;
-	while ((c = getopt_long(argc, argv, "p:qh", lo, &li)) != -1) {
-		char *end = NULL;
-		switch (c) {
-		case 'b': o.bootstrap = optarg; break;
-		case 'n': o.events = (int)strtol(optarg, &end, 10); break;
-		case 'd': o.duration = strtod(optarg, &end); break;
-		case 'B': o.budget = strtod(optarg, &end); break;
-		case 'f': o.budget_frac = strtod(optarg, &end); break;
-		case 'm': o.midday_factor = strtod(optarg, &end); break;
-		case 'c': o.campaign = optarg; break;
-		case 'r': o.prefix = optarg; break;
-		case 'e': o.explore = strtod(optarg, &end); o.explore_set = 1; break;
-		case 'Z': o.zero_outcomes = 0; break;
-		case 'W': o.wait_plan = 0; break;
-		case 'D': o.day = (int)strtol(optarg, &end, 10); o.day_set = 1; break;
-		case 'M': o.wait_model = strtod(optarg, &end); break;
-		case 'T': o.trace = optarg; break;
-		case 'G': o.drain_s = strtod(optarg, &end); break;
-		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
-		case 'F': o.hostile_future = strtod(optarg, &end); break;
-		case 'U': o.hostile_utf8 = strtod(optarg, &end); break;
-		case 'V': o.hostile_value = strtod(optarg, &end); break;
-		case 'o': o.out = optarg; break;
-		case 's': o.samples = (int)strtol(optarg, &end, 10); break;
-		case 'P':
-			if (strcmp(optarg, "rct") && strcmp(optarg, "biased")) {
-				fprintf(stderr, "budgetd-sim: --policy rct|biased, not '%s'\n", optarg);
-				return 2;
-			}
-			o.policy = strcmp(optarg, "rct") ? BD_SIM_POLICY_BIASED : BD_SIM_POLICY_RCT;
-			break;
-		case 'p':
-			if (o.n_kv == (int)(sizeof(o.kv) / sizeof(o.kv[0]))) {
-				fprintf(stderr, "budgetd-sim: too many -p options\n");
-				return 2;
-			}
-			o.kv[o.n_kv++] = optarg;
-			break;
-		case 'w': o.world_name = optarg; break;
-		case 'q': o.quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (end && *end) {
-			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
-				lo[li].name, optarg);
-			return 2;
-		}
-	}
+	int parsed = opts_parse(argc, argv, &o);
+	if (parsed)
+		return parsed > 0 ? 0 : 2;
 	int history = strcmp(argv[1], "history") == 0;
-	if (history && !o.day_set)
-		o.day = -1;
-	if (o.events <= 0 || o.duration <= 0 || !(o.drain_s >= 0) || (history ? o.day >= 0 : o.day < 0) ||
-	    o.day < -3650 || o.day > 3650 || !(o.wait_model >= 0) || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
-	    o.explore < 0 || o.explore > 1 || o.samples <= 0 ||
-	    !(o.hostile_future >= 0 && o.hostile_future <= 1) ||
-	    !(o.hostile_utf8 >= 0 && o.hostile_utf8 <= 1) ||
-	    !(o.hostile_value >= 0 && o.hostile_value <= 1)) {
-		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
+	if (opts_check(&o, history))
 		return 2;
-	}
-	if (bd_sim_params_from_args(&o.world, o.world_name, o.kv, o.n_kv, errstr, sizeof(errstr)) ||
-	    bd_sim_params_validate(&o.world, errstr, sizeof(errstr))) {
-		fprintf(stderr, "budgetd-sim: %s\n", errstr);
-		return 2;
-	}
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	if (strcmp(argv[1], "offline") == 0)
