@@ -325,9 +325,10 @@ static int spend_everything(const opts_t *o, const bd_sim_world_t *w, const int 
 	return 0;
 }
 
-/* One closed-loop day: what setup fixes (the world, the arrivals, the
- * budget and the spend-everything references), the clients, and what the
- * loop counts.  Each step below reads and moves only this. */
+/* One simulated day against the daemon: what setup fixes (the world, the
+ * arrivals, the budget and the spend-everything references), the clients,
+ * and what the closed loop counts.  The day_* steps below work on it alone;
+ * history uses its arrivals, codec and clients (and day_free). */
 typedef struct day_s {
 	const opts_t *o;
 	bd_sim_world_t *w;
