@@ -440,36 +440,30 @@ static int opts_valid(const opts_t *o)
 	       o->rep_dim >= 0 && o->rep_dim <= 64;
 }
 
-/*
- * The command line into @p o.  @returns 0 to run, 1 when --help printed the
- * usage (exit 0), -EINVAL on a usage error (said on stderr; exit 2).
- */
-static int opts_parse(int argc, char **argv, opts_t *o)
-{
-	static const struct option lo[] = {
-		{"train", required_argument, NULL, 'n'}, {"test", required_argument, NULL, 'm'},
-		{"epochs", required_argument, NULL, 'e'}, {"k", required_argument, NULL, 'k'},
-		{"csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-		{"dfcl-tau", required_argument, NULL, 'T'}, {"dfcl-alpha", required_argument, NULL, 'A'},
-		{"dfcl-lr", required_argument, NULL, 'L'}, {"dfcl-epochs", required_argument, NULL, 'E'},
-		{"obs", required_argument, NULL, 'o'}, {"obs-explore", required_argument, NULL, 'x'},
-		{"bidfcl-outer", required_argument, NULL, 'O'}, {"bidfcl-cg", required_argument, NULL, 'C'},
-		{"bidfcl-lr", required_argument, NULL, 'l'},
-		{"bidfcl-bridge-lr", required_argument, NULL, 'b'},
-		{"bidfcl-full-hessian", no_argument, NULL, 'F'},
-		{"bidfcl-damping", required_argument, NULL, 'D'},
-		{"dfcl-ifd-delta", required_argument, NULL, 'I'},
-		{"rep-dim", required_argument, NULL, 'R'},
-		{"world", required_argument, NULL, 'W'},
-		{"methods", required_argument, NULL, 'M'},
-		{"k-list", required_argument, NULL, 'K'},
-		{"cells", required_argument, NULL, 'X'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *world = NULL, *kv[64];
-	int n_kv = 0, c, k_given = 0, k_list_given = 0;
-	char err[256];
+static const struct option bench_options[] = {
+	{"train", required_argument, NULL, 'n'}, {"test", required_argument, NULL, 'm'},
+	{"epochs", required_argument, NULL, 'e'}, {"k", required_argument, NULL, 'k'},
+	{"csv", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	{"dfcl-tau", required_argument, NULL, 'T'}, {"dfcl-alpha", required_argument, NULL, 'A'},
+	{"dfcl-lr", required_argument, NULL, 'L'}, {"dfcl-epochs", required_argument, NULL, 'E'},
+	{"obs", required_argument, NULL, 'o'}, {"obs-explore", required_argument, NULL, 'x'},
+	{"bidfcl-outer", required_argument, NULL, 'O'}, {"bidfcl-cg", required_argument, NULL, 'C'},
+	{"bidfcl-lr", required_argument, NULL, 'l'},
+	{"bidfcl-bridge-lr", required_argument, NULL, 'b'},
+	{"bidfcl-full-hessian", no_argument, NULL, 'F'},
+	{"bidfcl-damping", required_argument, NULL, 'D'},
+	{"dfcl-ifd-delta", required_argument, NULL, 'I'},
+	{"rep-dim", required_argument, NULL, 'R'},
+	{"world", required_argument, NULL, 'W'},
+	{"methods", required_argument, NULL, 'M'},
+	{"k-list", required_argument, NULL, 'K'},
+	{"cells", required_argument, NULL, 'X'},
+	{NULL, 0, NULL, 0},
+};
 
+/* The defaults: every method, K=8, 100000 training and test users. */
+static void opts_default(opts_t *o)
+{
 	memset(o, 0, sizeof(*o));
 	o->n_train = o->n_test = 100000;
 	o->n_obs = 200000;
@@ -480,7 +474,31 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 	o->methods = (1u << M__COUNT) - 1;
 	bd_dfcl_params_default(&o->dfp);
 	bd_bidfcl_params_default(&o->bip);
-	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
+}
+
+/* --cells: mean, dr or true. */
+static int cells_parse(const char *arg, int *cells)
+{
+	if (!strcmp(arg, "mean") || !strcmp(arg, "dr") || !strcmp(arg, "true")) {
+		*cells = arg[0] == 'm' ? CELLS_MEAN : arg[0] == 'd' ? CELLS_DR : CELLS_TRUE;
+		return 0;
+	}
+	fprintf(stderr, "budgetd-bench: --cells: mean, dr or true, not '%s'\n", arg);
+	return -EINVAL;
+}
+
+/*
+ * The command line into @p o.  @returns 0 to run, 1 when --help printed the
+ * usage (exit 0), -EINVAL on a usage error (said on stderr; exit 2).
+ */
+static int opts_parse(int argc, char **argv, opts_t *o)
+{
+	const char *world = NULL, *kv[64];
+	int n_kv = 0, c, k_given = 0, k_list_given = 0;
+	char err[256];
+
+	opts_default(o);
+	while ((c = getopt_long(argc, argv, "p:h", bench_options, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->n_train = atoi(optarg); break;
 		case 'm': o->n_test = atoi(optarg); break;
@@ -501,15 +519,8 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 			break;
 		case 'c': o->csv = optarg; break;
 		case 'X':
-			if (!strcmp(optarg, "mean") || !strcmp(optarg, "dr") ||
-			    !strcmp(optarg, "true")) {
-				o->cells = optarg[0] == 'm' ? CELLS_MEAN
-					   : optarg[0] == 'd' ? CELLS_DR : CELLS_TRUE;
-				break;
-			}
-			fprintf(stderr, "budgetd-bench: --cells: mean, dr or true, not '%s'\n",
-				optarg);
-			return -EINVAL;
+			if (cells_parse(optarg, &o->cells))
+				return -EINVAL;
 			break;
 		case 'T': o->dfp.tau = atof(optarg); break;
 		case 'A': o->dfp.alpha = atof(optarg); break;

@@ -325,367 +325,543 @@ static int spend_everything(const opts_t *o, const bd_sim_world_t *w, const int 
 	return 0;
 }
 
-static int run_loop(const opts_t *o)
-{
-	bd_sim_world_t *w = NULL;
-	rd_kafka_t *prod = NULL, *dec = NULL, *plans = NULL;
-	bd_codec_t *codec = NULL;
-	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
-	char errstr[512], campaign[128];
-	double *times = NULL, budget;
-	int *users = NULL, n = o->events, rc = 1;
-	req_t *reqs = NULL;
-	int *tmax = NULL;
-	double *ref_ec = NULL, *ref_rc = NULL, max_realised = 0, ref_e = 0, ref_r = 0;
-	heap_t heap = {0};
-	bd_buf_t b = {0};
-	FILE *trace = NULL;
+/* One simulated day against the daemon: what setup fixes (the world, the
+ * arrivals, the budget and the spend-everything references), the clients,
+ * and what the closed loop counts.  The day_* steps below work on it alone;
+ * history uses its arrivals, codec and clients (and day_free). */
+typedef struct day_s {
+	const opts_t *o;
+	bd_sim_world_t *w;
+	int n;                  /* arrivals */
+	double *times;          /* simulated seconds, sorted */
+	int *users;
+	req_t *reqs;
+	uint64_t oseed;         /* outcome draws of request i: seed, oseed + i */
+	double budget, max_spend;
+	/* the spend-everything level per request, expected and realised, and
+	 * its running sums over the requests sent so far (for the trace) */
+	int *tmax;
+	double *ref_ec, *ref_rc, max_realised, ref_e, ref_r;
+
+	bd_codec_t *codec;
+	rd_kafka_t *prod, *dec, *plans;
+	char campaign[128], pre[192]; /* request ids are PRE-rI */
+	int64_t day0;                 /* the simulated day's midnight, ms */
+	double day_s, scale;          /* simulated day length, real day / it */
+	FILE *trace;
+	int trace_next;
+
+	/* budget commands whose plan we time: sent at, budget, latencies */
+	int midday_done, probes_sent, n_lat;
+	double probe_at, probe_budget, lat_ms[256];
+	double plan_spent, plan_rem;  /* what the daemon's last plan believes */
+
+	int next, decided, conflicts;
+	double dec_cost, spend, value, orders, exp_value, exp_spend;
+	heap_t heap;                  /* outcomes not yet due */
+	bd_buf_t b;
+
 	/* hostile input: its own random stream (the honest day stays the
 	 * same), what was sent, and which of it the daemon decided anyway */
-	uint64_t hrng = bd_sim_rng_seed(o->world.seed, 0x6057113ULL + (uint64_t)o->day);
-	int h_future = 0, h_utf8 = 0, h_value = 0, h_decided = 0;
-	char *h_seen = NULL; /* per request: 1 future, 2 utf8 decided */
+	uint64_t hrng;
+	int h_future, h_utf8, h_value, h_decided;
+	char *h_seen;                 /* per request: 1 future, 2 utf8 decided */
+} day_t;
 
-	if (bd_sim_world_new(&o->world, &w) != 0) {
+/* The day's references on its arrivals, computed after the loop. */
+typedef struct day_refs_s {
+	double rnd_value, rnd_spend;   /* uniform over all treatments */
+	double orc_value, orc_spend;   /* the oracle at the full budget */
+	double orc2_value, orc2_spend; /* the oracle at budgetd's expected spend */
+	double uni_value;              /* uniform at budgetd's expected spend */
+	double ctl_value;              /* all-control */
+	/* over all-control: budgetd's, uniform's and the oracle's at the
+	 * same expected spend */
+	double inc, uni_inc, orc_inc;
+} day_refs_t;
+
+/* The world, day --day's @p n arrivals (each day has its own arrivals
+ * and outcome draws) and their spend-everything level. */
+static int day_arrivals(day_t *d, const opts_t *o, int n)
+{
+	d->o = o;
+	d->n = n;
+	if (bd_sim_world_new(&o->world, &d->w) != 0) {
 		fprintf(stderr, "budgetd-sim: cannot build the world\n");
-		return 1;
+		return -1;
 	}
-	times = malloc(sizeof(double) * (size_t)n);
-	users = malloc(sizeof(int) * (size_t)n);
-	reqs = calloc((size_t)n, sizeof(*reqs));
-	h_seen = calloc((size_t)n, 1);
-	/* day N has its own arrivals and outcomes */
 	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
-	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
-	if (!times || !users || !reqs || !h_seen || bd_sim_day_arrivals(w, n, &rng, times, users) != 0)
-		goto out;
+	d->oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
+	if (!(d->times = malloc(sizeof(double) * (size_t)n)) ||
+	    !(d->users = malloc(sizeof(int) * (size_t)n)) ||
+	    bd_sim_day_arrivals(d->w, n, &rng, d->times, d->users) != 0 ||
+	    spend_everything(o, d->w, d->users, n, &d->max_spend) != 0)
+		return -1;
+	d->day_s = o->world.day_seconds;
+	d->scale = 86400.0 / d->day_s;
+	return 0;
+}
 
-	/* budget: absolute, or a share of what maximising value would spend */
-	/* the spend-everything level: what maximising value spends on every
-	 * request outside the exploration slice (which stays uniform), i.e.
-	 * the most the campaign's policy can spend */
-	double max_spend = 0;
-	if (spend_everything(o, w, users, n, &max_spend) != 0)
-		goto out;
-	/* the same level per request, expected and realised on this day's
-	 * outcome draws (the draws of request i are the same whatever the
-	 * treatment's source): how far the spend-everything policy itself
-	 * lands from its expectation, the noise floor of a 100% day */
-	if (!(tmax = malloc(sizeof(int) * (size_t)n)) ||
-	    !(ref_ec = malloc(sizeof(double) * (size_t)n)) ||
-	    !(ref_rc = malloc(sizeof(double) * (size_t)n)) ||
-	    bd_sim_oracle_assign(w, users, n, 0, tmax, NULL, NULL) != 0)
-		goto out;
-	const int nt = bd_sim_n_treatments(w);
+/* The closed loop's day: its arrivals, and room for what comes back. */
+static int day_setup(day_t *d, const opts_t *o)
+{
+	d->hrng = bd_sim_rng_seed(o->world.seed, 0x6057113ULL + (uint64_t)o->day);
+	d->midday_done = o->midday_factor <= 0;
+	if (day_arrivals(d, o, o->events) ||
+	    !(d->reqs = calloc((size_t)o->events, sizeof(*d->reqs))) ||
+	    !(d->h_seen = calloc((size_t)o->events, 1)))
+		return -1;
+	return 0;
+}
+
+/* The spend-everything level per request, expected and realised on this
+ * day's outcome draws (the draws of request i are the same whatever the
+ * treatment's source): how far the spend-everything policy itself lands
+ * from its expectation, the noise floor of a 100% day.  Then the budget. */
+static int day_reference(day_t *d)
+{
+	const opts_t *o = d->o;
+	const int n = d->n;
+	if (!(d->tmax = malloc(sizeof(int) * (size_t)n)) ||
+	    !(d->ref_ec = malloc(sizeof(double) * (size_t)n)) ||
+	    !(d->ref_rc = malloc(sizeof(double) * (size_t)n)) ||
+	    bd_sim_oracle_assign(d->w, d->users, n, 0, d->tmax, NULL, NULL) != 0)
+		return -1;
+	const int nt = bd_sim_n_treatments(d->w);
 	for (int i = 0; i < n; i++) {
 		double me = 0, mr = 0, xr = 0;
+		int u = d->users[i];
 		for (int t = 0; t < nt; t++) {
 			bd_sim_outcome_t oc;
-			uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)i);
-			bd_sim_outcome(w, users[i], t, &orng, &oc);
-			me += bd_sim_user_ec(w, users[i], t) / nt;
+			uint64_t orng = bd_sim_rng_seed(o->world.seed, d->oseed + (uint64_t)i);
+			bd_sim_outcome(d->w, u, t, &orng, &oc);
+			me += bd_sim_user_ec(d->w, u, t) / nt;
 			mr += oc.cost / nt;
-			if (t == tmax[i])
+			if (t == d->tmax[i])
 				xr = oc.cost;
 		}
-		ref_ec[i] = (1 - o->explore) * bd_sim_user_ec(w, users[i], tmax[i]) + o->explore * me;
-		ref_rc[i] = (1 - o->explore) * xr + o->explore * mr;
-		max_realised += ref_rc[i];
+		d->ref_ec[i] = (1 - o->explore) * bd_sim_user_ec(d->w, u, d->tmax[i]) +
+			       o->explore * me;
+		d->ref_rc[i] = (1 - o->explore) * xr + o->explore * mr;
+		d->max_realised += d->ref_rc[i];
 	}
-	budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
+	d->budget = o->budget > 0 ? o->budget : o->budget_frac * d->max_spend;
+	return 0;
+}
 
-	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "budgetd-sim: %s\n", errstr);
-		goto out;
-	}
-	if (!(prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
-	    !(dec = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
-	    !(plans = client(RD_KAFKA_CONSUMER, o->bootstrap)))
-		goto out;
-	if (assign_at_end(dec, "budgetd.decisions") || assign_at_end(plans, "budgetd.plans"))
-		goto out;
+/* The campaign's name, its day's midnight and its request-id prefix; the
+ * trace file with its header. */
+static int day_names(day_t *d)
+{
+	const opts_t *o = d->o;
 	if (o->campaign)
-		snprintf(campaign, sizeof(campaign), "%s", o->campaign);
+		snprintf(d->campaign, sizeof(d->campaign), "%s", o->campaign);
 	else
-		snprintf(campaign, sizeof(campaign), "sim-%llu-%d",
+		snprintf(d->campaign, sizeof(d->campaign), "sim-%llu-%d",
 			 (unsigned long long)o->world.seed, (int)getpid());
-
 	/* the simulated day is today (UTC), so decisions look current */
-	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
+	d->day0 = (wall_ms() / 86400000 + o->day) * 86400000;
 	/* request ids are unique per day: PREFIX-dN-rI from day 1 on */
-	char pre[192];
+	const char *p = o->prefix ? o->prefix : d->campaign;
 	if (o->day)
-		snprintf(pre, sizeof(pre), "%s-d%d", o->prefix ? o->prefix : campaign, o->day);
+		snprintf(d->pre, sizeof(d->pre), "%s-d%d", p, o->day);
 	else
-		snprintf(pre, sizeof(pre), "%s", o->prefix ? o->prefix : campaign);
-	if (o->trace && !(trace = fopen(o->trace, "w"))) {
+		snprintf(d->pre, sizeof(d->pre), "%s", p);
+	if (o->trace && !(d->trace = fopen(o->trace, "w"))) {
 		fprintf(stderr, "budgetd-sim: --trace %s: %s\n", o->trace, strerror(errno));
-		goto out;
+		return -1;
 	}
-	if (trace)
-		fprintf(trace, "day_frac arrivals_frac expected_spend realised_spend budget "
+	if (d->trace)
+		fprintf(d->trace, "day_frac arrivals_frac expected_spend realised_spend budget "
 			"daemon_spent daemon_expected_requests requests_left "
 			"everything_expected everything_realised\n");
-	int trace_next = 0;
-	double dec_cost = 0;
-	/* budget commands whose plan we time: sent at, budget, latencies */
-	double probe_at = 0, probe_budget = 0, lat_ms[256];
-	int probes_sent = 0, n_lat = 0;
-	double plan_spent = 0, plan_rem = 0;
-	double day_s = o->world.day_seconds, scale = 86400.0 / day_s;
-	if (send_control(prod, codec, o, w, campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
-			 day0))
-		goto out;
-	rd_kafka_flush(prod, 10000);
-	if (o->wait_plan && wait_for_plan(plans, codec, campaign, 60) != 0) {
+	return 0;
+}
+
+/* The codec, with the schema ids the daemon registers. */
+static int day_codec(day_t *d)
+{
+	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
+	char errstr[512];
+	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &d->codec, errstr, sizeof(errstr)) != 0) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The codec and the clients (decisions and plans read from their ends
+ * on), the campaign upserted, and (unless --no-wait-plan) its first plan. */
+static int day_connect(day_t *d)
+{
+	const opts_t *o = d->o;
+	if (day_codec(d) ||
+	    !(d->prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	    !(d->dec = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
+	    !(d->plans = client(RD_KAFKA_CONSUMER, o->bootstrap)))
+		return -1;
+	if (assign_at_end(d->dec, "budgetd.decisions") ||
+	    assign_at_end(d->plans, "budgetd.plans") || day_names(d))
+		return -1;
+	if (send_control(d->prod, d->codec, o, d->w, d->campaign, BD_ACTION_UPSERT_CAMPAIGN,
+			 d->budget, d->day0, d->day0))
+		return -1;
+	rd_kafka_flush(d->prod, 10000);
+	if (o->wait_plan && wait_for_plan(d->plans, d->codec, d->campaign, 60) != 0) {
 		fprintf(stderr, "budgetd-sim: no plan for %s within 60 s: is budgetd running?\n",
-			campaign);
-		goto out;
+			d->campaign);
+		return -1;
 	}
 	if (!o->quiet)
 		fprintf(stderr, "budgetd-sim: campaign %s, %d arrivals, budget %.2f "
 			"(%.0f%% of the spend-everything level %.2f), %.0f s\n",
-			campaign, n, budget, 100 * budget / (max_spend + 1e-12),
-			max_spend, o->duration);
+			d->campaign, d->n, d->budget, 100 * d->budget / (d->max_spend + 1e-12),
+			d->max_spend, o->duration);
+	return 0;
+}
 
-	int next = 0, decided = 0, conflicts = 0, midday_done = o->midday_factor <= 0;
-	double t0 = now_s(), last_report = t0, spend = 0, value = 0, orders = 0;
-	double exp_value = 0, exp_spend = 0, end_wait = 0;
+/* At simulated second @p sim: the mid-day budget change (for pacing
+ * demos), else the next budget probe; either is timed to its plan. */
+static void day_control(day_t *d, double sim)
+{
+	const opts_t *o = d->o;
+	int64_t at_ms = d->day0 + (int64_t)(sim * d->scale * 1000);
+	if (!d->midday_done && sim >= d->day_s / 2) {
+		d->budget *= o->midday_factor;
+		send_control(d->prod, d->codec, o, d->w, d->campaign, BD_ACTION_SET_BUDGET,
+			     d->budget, d->day0 + 1, at_ms);
+		d->midday_done = 1;
+	} else if (d->probe_at == 0 && d->probes_sent < o->probes &&
+		   sim >= d->day_s * (d->probes_sent + 0.25) / o->probes) {
+		/* a budget change too small to matter, to time the
+		 * command -> published plan path */
+		d->budget += 1e-6 * (1 + d->probes_sent);
+		send_control(d->prod, d->codec, o, d->w, d->campaign, BD_ACTION_SET_BUDGET,
+			     d->budget, d->day0 + 10 + d->probes_sent, at_ms);
+		d->probes_sent++;
+	} else {
+		return;
+	}
+	d->probe_at = now_s();
+	d->probe_budget = d->budget;
+}
+
+/* Reads every plan there is (they arrive several a second): the
+ * campaign's last belief for the trace, and the latency of a timed
+ * budget command once a plan carries its budget. */
+static void day_drain_plans(day_t *d)
+{
+	char errstr[512];
+	for (rd_kafka_message_t *pm; (pm = rd_kafka_consumer_poll(d->plans, 0));) {
+		bd_plan_msg_t pl;
+		int mine = !pm->err &&
+			   bd_decode_plan(d->codec, pm->payload, pm->len, &pl, errstr,
+					  sizeof(errstr)) == 0 &&
+			   strcmp(pl.campaign_id, d->campaign) == 0;
+		if (mine) {
+			d->plan_spent = pl.spent;
+			d->plan_rem = pl.expected_requests;
+		}
+		if (d->probe_at > 0 && mine && fabs(pl.daily_budget - d->probe_budget) < 1e-9) {
+			if (d->n_lat < 256)
+				d->lat_ms[d->n_lat++] = (now_s() - d->probe_at) * 1000;
+			d->probe_at = 0;
+		}
+		rd_kafka_message_destroy(pm);
+	}
+}
+
+/* Request @p i's feature event, and beside it the hostile producer's: the
+ * same request a day ahead (id PRE-fI), or with an id that is not UTF-8
+ * (PRE-uI, ending in ff fe). */
+static int day_send_request(day_t *d, int i)
+{
+	const opts_t *o = d->o;
 	float feat[512];
+	char rid[256], uid[32];
+	int u = d->users[i];
+	memcpy(feat, bd_sim_user_features(d->w, u), sizeof(float) * (size_t)o->world.dim);
+	snprintf(rid, sizeof(rid), "%s-r%d", d->pre, i);
+	snprintf(uid, sizeof(uid), "u%d", u);
+	bd_feature_event_t ev = {rid, d->campaign, uid,
+				 d->day0 + (int64_t)(d->times[i] * d->scale * 1000),
+				 feat, o->world.dim};
+	if (bd_encode_feature(d->codec, &ev, &d->b) ||
+	    produce(d->prod, "budgetd.features", uid, &d->b))
+		return -1;
+	if (o->hostile_future > 0 && bd_sim_rng_uniform(&d->hrng) < o->hostile_future) {
+		snprintf(rid, sizeof(rid), "%s-f%d", d->pre, i);
+		ev.ts_ms += 86400000;
+		if (bd_encode_feature(d->codec, &ev, &d->b) ||
+		    produce(d->prod, "budgetd.features", uid, &d->b))
+			return -1;
+		ev.ts_ms -= 86400000;
+		d->h_future++;
+	}
+	if (o->hostile_utf8 > 0 && bd_sim_rng_uniform(&d->hrng) < o->hostile_utf8) {
+		snprintf(rid, sizeof(rid), "%s-u%d~~", d->pre, i);
+		if (bd_encode_feature(d->codec, &ev, &d->b) || not_utf8(&d->b, rid) ||
+		    produce(d->prod, "budgetd.features", uid, &d->b))
+			return -1;
+		d->h_utf8++;
+	}
+	return 0;
+}
+
+/* Every request that has arrived by simulated second @p sim. */
+static int day_send_requests(day_t *d, double sim)
+{
+	for (; d->next < d->n && d->times[d->next] <= sim; d->next++) {
+		d->ref_e += d->ref_ec[d->next];
+		d->ref_r += d->ref_rc[d->next];
+		if (day_send_request(d, d->next))
+			return -1;
+	}
+	return 0;
+}
+
+/* The first decision of request @p idx sets its treatment and schedules
+ * its outcome after the simulated delay; one published again must not
+ * change. */
+static int day_take_decision(day_t *d, int idx, const bd_decision_t *dc)
+{
+	req_t *r = &d->reqs[idx];
+	if (r->decided) {
+		if (r->treatment != dc->treatment)
+			d->conflicts++;
+		return 0;
+	}
+	r->decided = 1;
+	r->treatment = dc->treatment;
+	r->propensity = dc->propensity;
+	d->decided++;
+	bd_sim_outcome_t oc;
+	uint64_t orng = bd_sim_rng_seed(d->o->world.seed, d->oseed + (uint64_t)idx);
+	d->dec_cost += bd_sim_user_ec(d->w, d->users[idx], dc->treatment);
+	bd_sim_outcome(d->w, d->users[idx], dc->treatment, &orng, &oc);
+	double delay = oc.converted ? oc.delay_s : bd_sim_delay(d->w, &orng);
+	return heap_push(&d->heap, (pending_t){d->times[idx] + delay, idx});
+}
+
+/* A decision of this day's campaign: an honest request's (PRE-rI), or a
+ * hostile one's (PRE-fI, PRE-uI) that the daemon took, counted once. */
+static int day_decision(day_t *d, const bd_decision_t *dc)
+{
+	size_t lp = strlen(d->pre);
+	const char *tail = dc->request_id + lp;
+	int idx = -1;
+	char hk = 0;
+	if (strcmp(dc->campaign_id, d->campaign) != 0 || strncmp(dc->request_id, d->pre, lp) != 0)
+		return 0;
+	if (sscanf(tail, "-r%d", &idx) == 1 && idx >= 0 && idx < d->n)
+		return day_take_decision(d, idx, dc);
+	if (sscanf(tail, "-%c%d", &hk, &idx) == 2 && (hk == 'f' || hk == 'u') && idx >= 0 &&
+	    idx < d->n && !(d->h_seen[idx] & (hk == 'f' ? 1 : 2))) {
+		d->h_seen[idx] |= hk == 'f' ? 1 : 2;
+		d->h_decided++;
+	}
+	return 0;
+}
+
+/* The decisions that have come: while requests remain to be sent, at most
+ * one per turn (briefly waited for), so sending keeps its pace. */
+static int day_read_decisions(day_t *d)
+{
+	char errstr[512];
+	rd_kafka_message_t *m;
+	while ((m = rd_kafka_consumer_poll(d->dec, d->next < d->n ? 5 : 50))) {
+		bd_decision_t dc;
+		int rc = 0;
+		if (!m->err && bd_decode_decision(d->codec, m->payload, m->len, &dc, errstr,
+						  sizeof(errstr)) == 0)
+			rc = day_decision(d, &dc);
+		rd_kafka_message_destroy(m);
+		if (rc)
+			return rc;
+		if (d->next < d->n)
+			break;
+	}
+	return 0;
+}
+
+/* The outcome of the decision @p pd, now due: its truth counted, then
+ * (when it converted, or with zero outcomes on) its outcome event, led by
+ * the hostile producer's impossible value for the same decision. */
+static int day_send_outcome(day_t *d, pending_t pd)
+{
+	const opts_t *o = d->o;
 	char rid[256], uid[32], did[17];
+	int u = d->users[pd.idx], t = d->reqs[pd.idx].treatment;
+	bd_sim_outcome_t oc;
+	uint64_t orng = bd_sim_rng_seed(o->world.seed, d->oseed + (uint64_t)pd.idx);
+	bd_sim_outcome(d->w, u, t, &orng, &oc);
+	/* the truth of every decision, whether its outcome is sent or not */
+	d->exp_value += bd_sim_user_ev(d->w, u, t);
+	d->exp_spend += bd_sim_user_ec(d->w, u, t);
+	if (!oc.converted && !o->zero_outcomes)
+		return 0;
+	snprintf(rid, sizeof(rid), "%s-r%d", d->pre, pd.idx);
+	snprintf(uid, sizeof(uid), "u%d", u);
+	/* the id as anyone computes it (docs/messages.md) */
+	bd_decision_id_format(bd_decision_hash(d->campaign, uid, rid), did);
+	double due = pd.due < d->day_s ? pd.due : d->day_s;
+	bd_outcome_event_t oe = {.decision_id = did, .campaign_id = d->campaign,
+				 .user_id = uid,
+				 .ts_ms = d->day0 + (int64_t)(due * d->scale * 1000),
+				 .orders = oc.orders, .value = oc.value, .cost = oc.cost};
+	if (o->hostile_value > 0 && bd_sim_rng_uniform(&d->hrng) < o->hostile_value) {
+		/* first an impossible value for the same decision: if the
+		 * daemon refuses it, the honest outcome joins as usual */
+		bd_outcome_event_t bad = oe;
+		bad.value = 1e300;
+		if (bd_encode_outcome(d->codec, &bad, &d->b) ||
+		    produce(d->prod, "budgetd.outcomes", uid, &d->b))
+			return -1;
+		d->h_value++;
+	}
+	if (bd_encode_outcome(d->codec, &oe, &d->b) ||
+	    produce(d->prod, "budgetd.outcomes", uid, &d->b))
+		return -1;
+	d->reqs[pd.idx].outcome_sent = 1;
+	d->spend += oc.cost;
+	d->value += oc.value;
+	d->orders += oc.orders;
+	return 0;
+}
+
+/* The outcomes due by simulated second @p sim; at the end of the day (all
+ * sent and decided), all of them. */
+static int day_send_outcomes(day_t *d, double sim)
+{
+	int flush_all = d->next == d->n && d->decided == d->n;
+	while (d->heap.n && (flush_all || d->heap.v[0].due <= sim))
+		if (day_send_outcome(d, heap_pop(&d->heap)))
+			return -1;
+	return 0;
+}
+
+/* The pace trace: 200 points through the day, the last ones at its end. */
+static void day_trace(day_t *d, double sim)
+{
+	while (d->trace && d->trace_next <= 200 &&
+	       (sim >= d->day_s * d->trace_next / 200.0 || (d->next == d->n && d->decided == d->n))) {
+		fprintf(d->trace, "%.4f %.5f %.4f %.4f %.4f %.4f %.1f %d %.4f %.4f\n",
+			d->trace_next / 200.0, (double)d->next / d->n, d->dec_cost, d->spend,
+			d->budget, d->plan_spent, d->plan_rem, d->n - d->next, d->ref_e, d->ref_r);
+		d->trace_next++;
+	}
+}
+
+/* The loop: requests paced through --duration wall seconds, decisions
+ * answered by outcomes when due, until every decision is in and every
+ * outcome out, --drain seconds pass without the missing ones, or ^C. */
+static int day_run(day_t *d)
+{
+	const opts_t *o = d->o;
+	const int n = d->n;
+	double t0 = now_s(), last_report = t0, end_wait = 0;
 	while (!stop_flag) {
-		double sim = (now_s() - t0) / o->duration * day_s;
-		/* mid-day budget change, for pacing demos */
-		if (!midday_done && sim >= day_s / 2) {
-			budget *= o->midday_factor;
-			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget, day0 + 1,
-				     day0 + (int64_t)(sim * scale * 1000));
-			midday_done = 1;
-			probe_at = now_s();
-			probe_budget = budget;
-		} else if (probe_at == 0 && probes_sent < o->probes &&
-			   sim >= day_s * (probes_sent + 0.25) / o->probes) {
-			/* a budget change too small to matter, to time the
-			 * command -> published plan path */
-			budget += 1e-6 * (1 + probes_sent);
-			send_control(prod, codec, o, w, campaign, BD_ACTION_SET_BUDGET, budget,
-				     day0 + 10 + probes_sent, day0 + (int64_t)(sim * scale * 1000));
-			probes_sent++;
-			probe_at = now_s();
-			probe_budget = budget;
-		}
-		/* drain plans (they arrive several a second) */
-		for (rd_kafka_message_t *pm; (pm = rd_kafka_consumer_poll(plans, 0));) {
-			bd_plan_msg_t pl;
-			int mine = !pm->err &&
-				   bd_decode_plan(codec, pm->payload, pm->len, &pl, errstr,
-						  sizeof(errstr)) == 0 &&
-				   strcmp(pl.campaign_id, campaign) == 0;
-			if (mine) {
-				/* what the daemon believes, for the trace */
-				plan_spent = pl.spent;
-				plan_rem = pl.expected_requests;
-			}
-			if (probe_at > 0 && mine && fabs(pl.daily_budget - probe_budget) < 1e-9) {
-				if (n_lat < 256)
-					lat_ms[n_lat++] = (now_s() - probe_at) * 1000;
-				probe_at = 0;
-			}
-			rd_kafka_message_destroy(pm);
-		}
-		for (; next < n && times[next] <= sim; next++) {
-			bd_feature_event_t ev;
-			int u = users[next];
-			ref_e += ref_ec[next];
-			ref_r += ref_rc[next];
-			memcpy(feat, bd_sim_user_features(w, u), sizeof(float) * (size_t)o->world.dim);
-			snprintf(rid, sizeof(rid), "%s-r%d", pre, next);
-			snprintf(uid, sizeof(uid), "u%d", u);
-			ev = (bd_feature_event_t){rid, campaign, uid,
-						  day0 + (int64_t)(times[next] * scale * 1000),
-						  feat, o->world.dim};
-			if (bd_encode_feature(codec, &ev, &b) || produce(prod, "budgetd.features", uid, &b))
-				goto out;
-			/* the hostile producer's requests beside it: a day ahead,
-			 * or a request id that is not UTF-8 */
-			if (o->hostile_future > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_future) {
-				snprintf(rid, sizeof(rid), "%s-f%d", pre, next);
-				ev.ts_ms += 86400000;
-				if (bd_encode_feature(codec, &ev, &b) ||
-				    produce(prod, "budgetd.features", uid, &b))
-					goto out;
-				ev.ts_ms -= 86400000;
-				h_future++;
-			}
-			if (o->hostile_utf8 > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_utf8) {
-				snprintf(rid, sizeof(rid), "%s-u%d~~", pre, next);
-				if (bd_encode_feature(codec, &ev, &b) || not_utf8(&b, rid) ||
-				    produce(prod, "budgetd.features", uid, &b))
-					goto out;
-				h_utf8++;
-			}
-		}
-		rd_kafka_poll(prod, 0);
-		rd_kafka_message_t *m;
-		while ((m = rd_kafka_consumer_poll(dec, next < n ? 5 : 50))) {
-			bd_decision_t d;
-			int idx = -1;
-			int decoded = !m->err && bd_decode_decision(codec, m->payload, m->len,
-								    &d, errstr, sizeof(errstr)) == 0;
-			int ok = decoded && strcmp(d.campaign_id, campaign) == 0 &&
-				 strncmp(d.request_id, pre, strlen(pre)) == 0 &&
-				 sscanf(d.request_id + strlen(pre), "-r%d", &idx) == 1 &&
-				 idx >= 0 && idx < n;
-			char hk = 0;
-			if (!ok && decoded && strcmp(d.campaign_id, campaign) == 0 &&
-			    strncmp(d.request_id, pre, strlen(pre)) == 0 &&
-			    sscanf(d.request_id + strlen(pre), "-%c%d", &hk, &idx) == 2 &&
-			    (hk == 'f' || hk == 'u') && idx >= 0 && idx < n &&
-			    !(h_seen[idx] & (hk == 'f' ? 1 : 2))) {
-				/* a hostile request decided: the daemon took it */
-				h_seen[idx] |= hk == 'f' ? 1 : 2;
-				h_decided++;
-			}
-			if (ok && reqs[idx].decided) {
-				/* a decision id published again must not change */
-				if (reqs[idx].treatment != d.treatment)
-					conflicts++;
-			} else if (ok) {
-				reqs[idx].decided = 1;
-				reqs[idx].treatment = d.treatment;
-				reqs[idx].propensity = d.propensity;
-				decided++;
-				bd_sim_outcome_t oc;
-				uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)idx);
-				dec_cost += bd_sim_user_ec(w, users[idx], d.treatment);
-				bd_sim_outcome(w, users[idx], d.treatment, &orng, &oc);
-				double delay = oc.converted ? oc.delay_s : bd_sim_delay(w, &orng);
-				if (heap_push(&heap, (pending_t){times[idx] + delay, idx}))
-					goto out;
-			}
-			rd_kafka_message_destroy(m);
-			if (next < n)
-				break;
-		}
-		/* outcomes that are due; at the end of the day, all of them */
-		int flush_all = next == n && decided == n;
-		while (heap.n && (flush_all || heap.v[0].due <= sim)) {
-			pending_t pd = heap_pop(&heap);
-			int u = users[pd.idx], t = reqs[pd.idx].treatment;
-			bd_sim_outcome_t oc;
-			uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)pd.idx);
-			bd_sim_outcome(w, u, t, &orng, &oc);
-			/* the truth of every decision, whether its outcome is sent or not */
-			exp_value += bd_sim_user_ev(w, u, t);
-			exp_spend += bd_sim_user_ec(w, u, t);
-			if (!oc.converted && !o->zero_outcomes)
-				continue;
-			snprintf(rid, sizeof(rid), "%s-r%d", pre, pd.idx);
-			snprintf(uid, sizeof(uid), "u%d", u);
-			/* the id as anyone computes it (docs/messages.md) */
-			bd_decision_id_format(bd_decision_hash(campaign, uid, rid), did);
-			double due = pd.due < day_s ? pd.due : day_s;
-			bd_outcome_event_t oe = {.decision_id = did, .campaign_id = campaign,
-						 .user_id = uid,
-						 .ts_ms = day0 + (int64_t)(due * scale * 1000),
-						 .orders = oc.orders, .value = oc.value, .cost = oc.cost};
-			if (o->hostile_value > 0 && bd_sim_rng_uniform(&hrng) < o->hostile_value) {
-				/* first an impossible value for the same decision: if the
-				 * daemon refuses it, the honest outcome joins as usual */
-				bd_outcome_event_t bad = oe;
-				bad.value = 1e300;
-				if (bd_encode_outcome(codec, &bad, &b) ||
-				    produce(prod, "budgetd.outcomes", uid, &b))
-					goto out;
-				h_value++;
-			}
-			if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
-				goto out;
-			reqs[pd.idx].outcome_sent = 1;
-			spend += oc.cost;
-			value += oc.value;
-			orders += oc.orders;
-		}
-		/* the pace trace: 200 points through the day */
-		while (trace && trace_next <= 200 && (sim >= day_s * trace_next / 200.0 ||
-						      (next == n && decided == n))) {
-			fprintf(trace, "%.4f %.5f %.4f %.4f %.4f %.4f %.1f %d %.4f %.4f\n",
-				trace_next / 200.0, (double)next / n, dec_cost, spend, budget,
-				plan_spent, plan_rem, n - next, ref_e, ref_r);
-			trace_next++;
-		}
+		double sim = (now_s() - t0) / o->duration * d->day_s;
+		day_control(d, sim);
+		day_drain_plans(d);
+		if (day_send_requests(d, sim))
+			return -1;
+		rd_kafka_poll(d->prod, 0);
+		if (day_read_decisions(d) || day_send_outcomes(d, sim))
+			return -1;
+		day_trace(d, sim);
 		if (!o->quiet && now_s() - last_report >= 5) {
 			last_report = now_s();
 			fprintf(stderr, "budgetd-sim: %5.1f%% of the day: %d events, %d decisions, "
-				"spend %.2f of %.2f\n", 100 * sim / day_s, next, decided, spend, budget);
+				"spend %.2f of %.2f\n", 100 * sim / d->day_s, d->next, d->decided,
+				d->spend, d->budget);
 		}
-		if (next == n && decided == n && heap.n == 0)
+		if (d->next == n && d->decided == n && d->heap.n == 0)
 			break;
-		if (next == n && decided < n) {
+		if (d->next == n && d->decided < n) {
 			if (end_wait == 0)
 				end_wait = now_s();
 			else if (now_s() - end_wait > o->drain_s) {
 				fprintf(stderr, "budgetd-sim: %d of %d decisions never came\n",
-					n - decided, n);
+					n - d->decided, n);
 				break;
 			}
 		}
 	}
-	rd_kafka_flush(prod, 30000);
+	return 0;
+}
 
-	if (trace)
-		fclose(trace);
-	trace = NULL;
-	double rnd_value = 0, rnd_spend = 0, orc_value = 0, orc_spend = 0, ctl_value = 0,
-	       orc2_value = 0, orc2_spend = 0, uni_value = 0;
-	if (bd_sim_uniform_value(w, users, n, &rnd_value, &rnd_spend) ||
-	    bd_sim_oracle(w, users, n, budget, &orc_value, &orc_spend, NULL) ||
-	    bd_sim_oracle(w, users, n, exp_spend, &orc2_value, &orc2_spend, NULL) ||
-	    bd_sim_control_value(w, users, n, &ctl_value) ||
-	    bd_sim_uniform_value_at(w, users, n, exp_spend, &uni_value))
-		goto out;
-	/* the fair comparison: what the incentives bought over all-control,
-	 * against uniform and the oracle at the same (expected) spend */
-	double inc = exp_value - ctl_value, uni_inc = uni_value - ctl_value,
-	       orc_inc = orc2_value - ctl_value;
-	printf("\n  budgetd closed-loop day (%s, world %s)\n", campaign,
+/* The references on the day's arrivals: uniform and the oracle at the
+ * full budget, and, for the fair comparison, uniform and the oracle at
+ * budgetd's expected spend and all-control. */
+static int day_references(const day_t *d, day_refs_t *r)
+{
+	const bd_sim_world_t *w = d->w;
+	if (bd_sim_uniform_value(w, d->users, d->n, &r->rnd_value, &r->rnd_spend) ||
+	    bd_sim_oracle(w, d->users, d->n, d->budget, &r->orc_value, &r->orc_spend, NULL) ||
+	    bd_sim_oracle(w, d->users, d->n, d->exp_spend, &r->orc2_value, &r->orc2_spend,
+			  NULL) ||
+	    bd_sim_control_value(w, d->users, d->n, &r->ctl_value) ||
+	    bd_sim_uniform_value_at(w, d->users, d->n, d->exp_spend, &r->uni_value))
+		return -1;
+	r->inc = d->exp_value - r->ctl_value;
+	r->uni_inc = r->uni_value - r->ctl_value;
+	r->orc_inc = r->orc2_value - r->ctl_value;
+	return 0;
+}
+
+/* The human summary, led by the fair comparison: what the incentives
+ * bought over all-control, against uniform and the oracle at the same
+ * (expected) spend. */
+static void day_report(const day_t *d, const day_refs_t *r)
+{
+	const opts_t *o = d->o;
+	double inc = r->inc, uni_inc = r->uni_inc, orc_inc = r->orc_inc;
+	printf("\n  budgetd closed-loop day (%s, world %s)\n", d->campaign,
 	       bd_sim_family_name(o->world.family));
 	printf("  incremental value over all-control (no coupon for anyone), at budgetd's "
-	       "spend %.2f:\n", exp_spend);
+	       "spend %.2f:\n", d->exp_spend);
 	printf("    budgetd        %+.2f\n", inc);
 	printf("    uniform        %+.2f  (random coupons at the same spend): budgetd %.2fx "
 	       "uniform's increment\n", uni_inc, inc / (uni_inc != 0 ? uni_inc : 1e-12));
 	printf("    oracle         %+.2f  (true responses, same spend): budgetd %.1f%% of the "
 	       "oracle's increment\n", orc_inc, 100 * inc / (orc_inc != 0 ? orc_inc : 1e-12));
-	printf("  events in        %d feature events, %d outcome events\n", n, decided);
-	printf("  decisions out    %d\n", decided);
-	printf("  spend            %.2f of budget %.2f (%.1f%%), expected %.2f\n", spend,
-	       budget, 100 * spend / (budget + 1e-12), exp_spend);
+	printf("  events in        %d feature events, %d outcome events\n", d->n, d->decided);
+	printf("  decisions out    %d\n", d->decided);
+	printf("  spend            %.2f of budget %.2f (%.1f%%), expected %.2f\n", d->spend,
+	       d->budget, 100 * d->spend / (d->budget + 1e-12), d->exp_spend);
 	printf("  spend-everything %.2f expected, %.2f realised on the same draws\n",
-	       max_spend, max_realised);
+	       d->max_spend, d->max_realised);
 	printf("  value (GMV)      %.2f true expected, %.2f realised, %.0f orders; all-control "
-	       "%.2f\n", exp_value, value, orders, ctl_value);
+	       "%.2f\n", d->exp_value, d->value, d->orders, r->ctl_value);
 	printf("  total value      budgetd %.4f of the oracle's at the same spend, %.4f of "
-	       "uniform's (mostly GMV bought anyway)\n", exp_value / (orc2_value + 1e-12),
-	       exp_value / (uni_value + 1e-12));
+	       "uniform's (mostly GMV bought anyway)\n", d->exp_value / (r->orc2_value + 1e-12),
+	       d->exp_value / (r->uni_value + 1e-12));
 	printf("  other references uniform over all treatments %.2f value for %.2f spend "
-	       "(%.1f%% of budget); oracle at the full budget %.2f\n", rnd_value, rnd_spend,
-	       100 * rnd_spend / (budget + 1e-12), orc_value);
+	       "(%.1f%% of budget); oracle at the full budget %.2f\n", r->rnd_value,
+	       r->rnd_spend, 100 * r->rnd_spend / (d->budget + 1e-12), r->orc_value);
 	printf("  outputs          decisions on budgetd.decisions, plans on budgetd.plans "
 	       "(broker %s)\n", o->bootstrap);
-	if (conflicts)
+	if (d->conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
-		       conflicts);
-	if (h_future + h_utf8 + h_value)
+		       d->conflicts);
+	if (d->h_future + d->h_utf8 + d->h_value)
 		printf("  hostile          %d requests a day ahead, %d with a non-UTF-8 id (%d of "
 		       "them decided), %d outcomes valued 1e300 (not in the figures above)\n",
-		       h_future, h_utf8, h_decided, h_value);
-	/* budget command -> plan latencies, sorted */
-	for (int i = 1; i < n_lat; i++)
-		for (int j = i; j > 0 && lat_ms[j] < lat_ms[j - 1]; j--) {
-			double t = lat_ms[j];
-			lat_ms[j] = lat_ms[j - 1];
-			lat_ms[j - 1] = t;
+		       d->h_future, d->h_utf8, d->h_decided, d->h_value);
+}
+
+/* The demo: line, one key=value per figure (tests and bench/ parse it);
+ * sorts the budget command -> plan latencies for their median. */
+static void day_demo_line(day_t *d, const day_refs_t *r)
+{
+	double *lat = d->lat_ms;
+	int nl = d->n_lat;
+	for (int i = 1; i < nl; i++)
+		for (int j = i; j > 0 && lat[j] < lat[j - 1]; j--) {
+			double t = lat[j];
+			lat[j] = lat[j - 1];
+			lat[j - 1] = t;
 		}
 	printf("demo: events=%d decisions=%d spend=%.2f budget=%.2f value=%.2f "
 	       "random_value=%.2f oracle_value=%.2f expected_spend=%.2f "
@@ -694,36 +870,140 @@ static int run_loop(const opts_t *o)
 	       "everything_expected=%.2f everything_realised=%.2f "
 	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d "
 	       "increment=%.2f uniform_increment=%.2f oracle_increment=%.2f\n",
-	       n, decided, spend, budget, exp_value, rnd_value, orc_value, exp_spend,
-	       orc2_value, uni_value, ctl_value, n_lat, n_lat ? lat_ms[n_lat / 2] : 0,
-	       n_lat ? lat_ms[n_lat - 1] : 0, max_spend, max_realised, h_future, h_utf8,
-	       h_decided, h_value, inc, uni_inc, orc_inc);
-	rc = decided == n && conflicts == 0 ? 0 : 1;
+	       d->n, d->decided, d->spend, d->budget, d->exp_value, r->rnd_value, r->orc_value,
+	       d->exp_spend, r->orc2_value, r->uni_value, r->ctl_value, nl,
+	       nl ? lat[nl / 2] : 0, nl ? lat[nl - 1] : 0, d->max_spend, d->max_realised,
+	       d->h_future, d->h_utf8, d->h_decided, d->h_value, r->inc, r->uni_inc, r->orc_inc);
+}
+
+static void day_free(day_t *d)
+{
+	if (d->dec) {
+		rd_kafka_consumer_close(d->dec);
+		rd_kafka_destroy(d->dec);
+	}
+	if (d->plans) {
+		rd_kafka_consumer_close(d->plans);
+		rd_kafka_destroy(d->plans);
+	}
+	if (d->prod)
+		rd_kafka_destroy(d->prod);
+	if (d->trace)
+		fclose(d->trace);
+	bd_codec_free(d->codec);
+	bd_buf_free(&d->b);
+	free(d->heap.v);
+	free(d->times);
+	free(d->users);
+	free(d->reqs);
+	free(d->h_seen);
+	free(d->tmax);
+	free(d->ref_ec);
+	free(d->ref_rc);
+	bd_sim_world_free(d->w);
+}
+
+/* One closed-loop day against the running daemon; 0 when every request
+ * was decided and no decision changed. */
+static int run_loop(const opts_t *o)
+{
+	day_t d = {0};
+	day_refs_t r = {0};
+	int rc = 1;
+	if (day_setup(&d, o) || day_reference(&d) || day_connect(&d) || day_run(&d))
+		goto out;
+	rd_kafka_flush(d.prod, 30000);
+	if (d.trace)
+		fclose(d.trace);
+	d.trace = NULL;
+	if (day_references(&d, &r))
+		goto out;
+	day_report(&d, &r);
+	day_demo_line(&d, &r);
+	rc = d.decided == d.n && d.conflicts == 0 ? 0 : 1;
 out:
-	if (dec) {
-		rd_kafka_consumer_close(dec);
-		rd_kafka_destroy(dec);
-	}
-	if (plans) {
-		rd_kafka_consumer_close(plans);
-		rd_kafka_destroy(plans);
-	}
-	if (prod)
-		rd_kafka_destroy(prod);
-	if (trace)
-		fclose(trace);
-	bd_codec_free(codec);
-	bd_buf_free(&b);
-	free(heap.v);
-	free(times);
-	free(users);
-	free(reqs);
-	free(h_seen);
-	free(tmax);
-	free(ref_ec);
-	free(ref_rc);
-	bd_sim_world_free(w);
+	day_free(&d);
 	return rc;
+}
+
+/* The codec and the clients of the log's replay, then the campaign
+ * created (or updated) today, as the day's run (day 0) does: in event mode
+ * its creation time is its clock until its first request, and a request a
+ * day past it would be refused as future. */
+static int history_connect(day_t *d)
+{
+	const opts_t *o = d->o;
+	if (day_codec(d) || !(d->prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
+	    !(d->plans = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
+	    assign_at_end(d->plans, "budgetd.plans"))
+		return -1;
+	d->day0 = (wall_ms() / 86400000 + o->day) * 86400000;
+	d->budget = o->budget > 0 ? o->budget : o->budget_frac * d->max_spend;
+	int64_t today0 = wall_ms() / 86400000 * 86400000;
+	if (send_control(d->prod, d->codec, o, d->w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN,
+			 d->budget, d->day0, today0))
+		return -1;
+	rd_kafka_flush(d->prod, 10000);
+	return 0;
+}
+
+/* The logging policy's treatment for user @p u, drawn from @p prng:
+ * uniform (rct), or the biased policy with --explore; @p probs gets the
+ * probabilities it was drawn with. */
+static int history_treatment(const day_t *d, int u, uint64_t *prng, double *probs)
+{
+	const int nt = bd_sim_n_treatments(d->w);
+	int t = nt - 1;
+	if (d->o->policy == BD_SIM_POLICY_RCT) {
+		for (int q = 0; q < nt; q++)
+			probs[q] = 1.0 / nt;
+	} else {
+		bd_sim_logging_probs(d->w, u, d->o->explore, probs);
+	}
+	double r = bd_sim_rng_uniform(prng), acc = 0;
+	for (int q = 0; q < nt; q++)
+		if (r < (acc += probs[q])) {
+			t = q;
+			break;
+		}
+	return t;
+}
+
+/* The day's log: each arrival decided by the logging policy and answered
+ * by its outcome, sent as a historical outcome event (no decision id;
+ * features, treatment, propensity).  @p sent and @p conv count them. */
+static int history_send(day_t *d, int *sent, int *conv)
+{
+	const opts_t *o = d->o;
+	uint64_t prng = bd_sim_rng_seed(o->world.seed, 0x4157ULL + (uint64_t)o->day);
+	double probs[BD_SIM_MAX_T];
+	char uid[32];
+	for (int i = 0; i < d->n && !stop_flag; i++) {
+		int u = d->users[i], t = history_treatment(d, u, &prng, probs);
+		bd_sim_outcome_t oc;
+		uint64_t orng = bd_sim_rng_seed(o->world.seed, d->oseed + (uint64_t)i);
+		bd_sim_outcome(d->w, u, t, &orng, &oc);
+		snprintf(uid, sizeof(uid), "u%d", u);
+		bd_outcome_event_t oe = {
+			.decision_id = "", .campaign_id = o->campaign, .user_id = uid,
+			.ts_ms = d->day0 + (int64_t)(d->times[i] * d->scale * 1000),
+			.orders = oc.orders, .value = oc.value, .cost = oc.cost,
+			.has_features = true, .features = bd_sim_user_features(d->w, u),
+			.dim = o->world.dim, .has_treatment = true, .treatment = t,
+			.has_propensity = true, .propensity = probs[t],
+		};
+		if (bd_encode_outcome(d->codec, &oe, &d->b) ||
+		    produce(d->prod, "budgetd.outcomes", uid, &d->b))
+			return -1;
+		(*sent)++;
+		*conv += oc.converted;
+		rd_kafka_poll(d->prod, 0);
+	}
+	if (rd_kafka_flush(d->prod, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		fprintf(stderr, "budgetd-sim: the log was not all delivered\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* Yesterday's log (day --day, -1 by default) of the same world: the day's
@@ -738,97 +1018,27 @@ out:
  * train.on.history). */
 static int run_history(const opts_t *o)
 {
-	bd_sim_world_t *w = NULL;
-	rd_kafka_t *prod = NULL, *plans = NULL;
-	bd_codec_t *codec = NULL;
-	uint32_t ids[BD_MSG__COUNT] = {1, 2, 3, 4, 5, 6, 7};
-	char errstr[512], uid[32];
-	double *times = NULL, max_spend = 0, probs[BD_SIM_MAX_T];
-	int *users = NULL, n = o->samples, rc = 1, sent = 0, conv = 0;
-	bd_buf_t b = {0};
+	day_t d = {0};
+	int rc = 1, sent = 0, conv = 0;
+	int64_t before = -1;
 
-	if (bd_sim_world_new(&o->world, &w) != 0) {
-		fprintf(stderr, "budgetd-sim: cannot build the world\n");
-		return 1;
-	}
-	const int nt = bd_sim_n_treatments(w);
-	/* that day's own arrivals and outcomes, as a live run of it would draw */
-	uint64_t rng = bd_sim_rng_seed(o->world.seed, 1 + 7919ULL * (uint64_t)o->day);
-	uint64_t prng = bd_sim_rng_seed(o->world.seed, 0x4157ULL + (uint64_t)o->day);
-	const uint64_t oseed = 1000003ULL + 100000007ULL * (uint64_t)o->day;
-	if (!(times = malloc(sizeof(double) * (size_t)n)) ||
-	    !(users = malloc(sizeof(int) * (size_t)n)) ||
-	    bd_sim_day_arrivals(w, n, &rng, times, users) != 0 ||
-	    spend_everything(o, w, users, n, &max_spend) != 0)
+	if (day_arrivals(&d, o, o->samples) || history_connect(&d))
 		goto out;
-	if (bd_codec_new(ids, BD_WIRE_CONFLUENT, &codec, errstr, sizeof(errstr)) != 0) {
-		fprintf(stderr, "budgetd-sim: %s\n", errstr);
-		goto out;
-	}
-	if (!(prod = client(RD_KAFKA_PRODUCER, o->bootstrap)) ||
-	    !(plans = client(RD_KAFKA_CONSUMER, o->bootstrap)) ||
-	    assign_at_end(plans, "budgetd.plans"))
-		goto out;
-	int64_t day0 = (wall_ms() / 86400000 + o->day) * 86400000;
-	double scale = 86400.0 / o->world.day_seconds;
-	double budget = o->budget > 0 ? o->budget : o->budget_frac * max_spend;
-	/* the campaign is created today, as the day's run (day 0) does: in
-	 * event mode its creation time is its clock until its first request,
-	 * and a request a day past it would be refused as future */
-	int64_t today0 = wall_ms() / 86400000 * 86400000;
-	if (send_control(prod, codec, o, w, o->campaign, BD_ACTION_UPSERT_CAMPAIGN, budget, day0,
-			 today0))
-		goto out;
-	rd_kafka_flush(prod, 10000);
-	int64_t before = wait_for_model(plans, codec, o->campaign, INT64_MIN, 60);
+	before = wait_for_model(d.plans, d.codec, o->campaign, INT64_MIN, 60);
 	if (before < 0) {
 		fprintf(stderr, "budgetd-sim: no plan for %s within 60 s: is budgetd running?\n",
 			o->campaign);
 		goto out;
 	}
-	for (int i = 0; i < n && !stop_flag; i++) {
-		int u = users[i], t = nt - 1;
-		if (o->policy == BD_SIM_POLICY_RCT) {
-			for (int q = 0; q < nt; q++)
-				probs[q] = 1.0 / nt;
-		} else {
-			bd_sim_logging_probs(w, u, o->explore, probs);
-		}
-		double r = bd_sim_rng_uniform(&prng), acc = 0;
-		for (int q = 0; q < nt; q++)
-			if (r < (acc += probs[q])) {
-				t = q;
-				break;
-			}
-		bd_sim_outcome_t oc;
-		uint64_t orng = bd_sim_rng_seed(o->world.seed, oseed + (uint64_t)i);
-		bd_sim_outcome(w, u, t, &orng, &oc);
-		snprintf(uid, sizeof(uid), "u%d", u);
-		bd_outcome_event_t oe = {
-			.decision_id = "", .campaign_id = o->campaign, .user_id = uid,
-			.ts_ms = day0 + (int64_t)(times[i] * scale * 1000),
-			.orders = oc.orders, .value = oc.value, .cost = oc.cost,
-			.has_features = true, .features = bd_sim_user_features(w, u),
-			.dim = o->world.dim, .has_treatment = true, .treatment = t,
-			.has_propensity = true, .propensity = probs[t],
-		};
-		if (bd_encode_outcome(codec, &oe, &b) || produce(prod, "budgetd.outcomes", uid, &b))
-			goto out;
-		sent++;
-		conv += oc.converted;
-		rd_kafka_poll(prod, 0);
-	}
-	if (rd_kafka_flush(prod, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr, "budgetd-sim: the log was not all delivered\n");
+	if (history_send(&d, &sent, &conv))
 		goto out;
-	}
 	if (!o->quiet)
 		fprintf(stderr, "budgetd-sim: campaign %s: %d logged decisions of day %d sent as "
 			"historical samples (%s policy, %d converted)\n", o->campaign, sent, o->day,
 			o->policy == BD_SIM_POLICY_RCT ? "uniform" : "biased", conv);
 	rc = 0;
 	if (o->wait_model > 0) {
-		int64_t v = wait_for_model(plans, codec, o->campaign, before, o->wait_model);
+		int64_t v = wait_for_model(d.plans, d.codec, o->campaign, before, o->wait_model);
 		if (v < 0) {
 			fprintf(stderr, "budgetd-sim: no plan with a model newer than %lld within "
 				"%.0f s\n", (long long)before, o->wait_model);
@@ -841,17 +1051,7 @@ static int run_history(const opts_t *o)
 	printf("history: samples=%d converted=%d day=%d model_before=%lld\n", sent, conv,
 	       o->day, (long long)before);
 out:
-	if (plans) {
-		rd_kafka_consumer_close(plans);
-		rd_kafka_destroy(plans);
-	}
-	if (prod)
-		rd_kafka_destroy(prod);
-	bd_codec_free(codec);
-	bd_buf_free(&b);
-	free(times);
-	free(users);
-	bd_sim_world_free(w);
+	day_free(&d);
 	return rc;
 }
 
@@ -930,113 +1130,134 @@ static void usage(FILE *f)
 		"  -q                  no progress lines\n");
 }
 
+static const struct option sim_options[] = {
+	{"bootstrap", required_argument, NULL, 'b'},
+	{"events", required_argument, NULL, 'n'},
+	{"duration", required_argument, NULL, 'd'},
+	{"budget", required_argument, NULL, 'B'},
+	{"budget-frac", required_argument, NULL, 'f'},
+	{"midday-factor", required_argument, NULL, 'm'},
+	{"campaign", required_argument, NULL, 'c'},
+	{"request-prefix", required_argument, NULL, 'r'},
+	{"explore", required_argument, NULL, 'e'},
+	{"no-zero-outcomes", no_argument, NULL, 'Z'},
+	{"no-wait-plan", no_argument, NULL, 'W'},
+	{"day", required_argument, NULL, 'D'},
+	{"trace", required_argument, NULL, 'T'},
+	{"drain", required_argument, NULL, 'G'},
+	{"probe-budget", required_argument, NULL, 'Q'},
+	{"hostile-future", required_argument, NULL, 'F'},
+	{"hostile-utf8", required_argument, NULL, 'U'},
+	{"hostile-value", required_argument, NULL, 'V'},
+	{"out", required_argument, NULL, 'o'},
+	{"samples", required_argument, NULL, 's'},
+	{"policy", required_argument, NULL, 'P'},
+	{"wait-model", required_argument, NULL, 'M'},
+	{"world", required_argument, NULL, 'w'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The options after the command into @p o: 0, 1 after --help, or -1 (said
+ * why, or printed the usage). */
+static int opts_parse(int argc, char **argv, opts_t *o)
+{
+	int c, li = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "p:qh", sim_options, &li)) != -1) {
+		char *end = NULL;
+		switch (c) {
+		case 'b': o->bootstrap = optarg; break;
+		case 'n': o->events = (int)strtol(optarg, &end, 10); break;
+		case 'd': o->duration = strtod(optarg, &end); break;
+		case 'B': o->budget = strtod(optarg, &end); break;
+		case 'f': o->budget_frac = strtod(optarg, &end); break;
+		case 'm': o->midday_factor = strtod(optarg, &end); break;
+		case 'c': o->campaign = optarg; break;
+		case 'r': o->prefix = optarg; break;
+		case 'e': o->explore = strtod(optarg, &end); o->explore_set = 1; break;
+		case 'Z': o->zero_outcomes = 0; break;
+		case 'W': o->wait_plan = 0; break;
+		case 'D': o->day = (int)strtol(optarg, &end, 10); o->day_set = 1; break;
+		case 'M': o->wait_model = strtod(optarg, &end); break;
+		case 'T': o->trace = optarg; break;
+		case 'G': o->drain_s = strtod(optarg, &end); break;
+		case 'Q': o->probes = (int)strtol(optarg, &end, 10); break;
+		case 'F': o->hostile_future = strtod(optarg, &end); break;
+		case 'U': o->hostile_utf8 = strtod(optarg, &end); break;
+		case 'V': o->hostile_value = strtod(optarg, &end); break;
+		case 'o': o->out = optarg; break;
+		case 's': o->samples = (int)strtol(optarg, &end, 10); break;
+		case 'P':
+			if (strcmp(optarg, "rct") && strcmp(optarg, "biased")) {
+				fprintf(stderr, "budgetd-sim: --policy rct|biased, not '%s'\n", optarg);
+				return -1;
+			}
+			o->policy = strcmp(optarg, "rct") ? BD_SIM_POLICY_BIASED : BD_SIM_POLICY_RCT;
+			break;
+		case 'p':
+			if (o->n_kv == (int)(sizeof(o->kv) / sizeof(o->kv[0]))) {
+				fprintf(stderr, "budgetd-sim: too many -p options\n");
+				return -1;
+			}
+			o->kv[o->n_kv++] = optarg;
+			break;
+		case 'w': o->world_name = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+		if (end && *end) {
+			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
+				sim_options[li].name, optarg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The options' ranges and the world's knobs; @p history: the history
+ * command, whose day is in the past (yesterday unless --day).  0 or -1. */
+static int opts_check(opts_t *o, int history)
+{
+	char errstr[256];
+	if (history && !o->day_set)
+		o->day = -1;
+	if (o->events <= 0 || o->duration <= 0 || !(o->drain_s >= 0) ||
+	    (history ? o->day >= 0 : o->day < 0) || o->day < -3650 || o->day > 3650 ||
+	    !(o->wait_model >= 0) || o->probes < 0 || o->probes > 200 || o->budget < 0 ||
+	    o->budget_frac < 0 || o->explore < 0 || o->explore > 1 || o->samples <= 0 ||
+	    !(o->hostile_future >= 0 && o->hostile_future <= 1) ||
+	    !(o->hostile_utf8 >= 0 && o->hostile_utf8 <= 1) ||
+	    !(o->hostile_value >= 0 && o->hostile_value <= 1)) {
+		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
+		return -1;
+	}
+	if (bd_sim_params_from_args(&o->world, o->world_name, o->kv, o->n_kv, errstr,
+				    sizeof(errstr)) ||
+	    bd_sim_params_validate(&o->world, errstr, sizeof(errstr))) {
+		fprintf(stderr, "budgetd-sim: %s\n", errstr);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"events", required_argument, NULL, 'n'},
-		{"duration", required_argument, NULL, 'd'},
-		{"budget", required_argument, NULL, 'B'},
-		{"budget-frac", required_argument, NULL, 'f'},
-		{"midday-factor", required_argument, NULL, 'm'},
-		{"campaign", required_argument, NULL, 'c'},
-		{"request-prefix", required_argument, NULL, 'r'},
-		{"explore", required_argument, NULL, 'e'},
-		{"no-zero-outcomes", no_argument, NULL, 'Z'},
-		{"no-wait-plan", no_argument, NULL, 'W'},
-		{"day", required_argument, NULL, 'D'},
-		{"trace", required_argument, NULL, 'T'},
-		{"drain", required_argument, NULL, 'G'},
-		{"probe-budget", required_argument, NULL, 'Q'},
-		{"hostile-future", required_argument, NULL, 'F'},
-		{"hostile-utf8", required_argument, NULL, 'U'},
-		{"hostile-value", required_argument, NULL, 'V'},
-		{"out", required_argument, NULL, 'o'},
-		{"samples", required_argument, NULL, 's'},
-		{"policy", required_argument, NULL, 'P'},
-		{"wait-model", required_argument, NULL, 'M'},
-		{"world", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	opts_t o = {.events = 20000, .duration = 60, .drain_s = 60, .budget_frac = 0.3,
 		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1};
-	char errstr[256];
-	int c;
 
 	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline") &&
 			 strcmp(argv[1], "history"))) {
 		usage(stderr);
 		return 2;
 	}
-	optind = 2;
-	int li = 0;
-	while ((c = getopt_long(argc, argv, "p:qh", lo, &li)) != -1) {
-		char *end = NULL;
-		switch (c) {
-		case 'b': o.bootstrap = optarg; break;
-		case 'n': o.events = (int)strtol(optarg, &end, 10); break;
-		case 'd': o.duration = strtod(optarg, &end); break;
-		case 'B': o.budget = strtod(optarg, &end); break;
-		case 'f': o.budget_frac = strtod(optarg, &end); break;
-		case 'm': o.midday_factor = strtod(optarg, &end); break;
-		case 'c': o.campaign = optarg; break;
-		case 'r': o.prefix = optarg; break;
-		case 'e': o.explore = strtod(optarg, &end); o.explore_set = 1; break;
-		case 'Z': o.zero_outcomes = 0; break;
-		case 'W': o.wait_plan = 0; break;
-		case 'D': o.day = (int)strtol(optarg, &end, 10); o.day_set = 1; break;
-		case 'M': o.wait_model = strtod(optarg, &end); break;
-		case 'T': o.trace = optarg; break;
-		case 'G': o.drain_s = strtod(optarg, &end); break;
-		case 'Q': o.probes = (int)strtol(optarg, &end, 10); break;
-		case 'F': o.hostile_future = strtod(optarg, &end); break;
-		case 'U': o.hostile_utf8 = strtod(optarg, &end); break;
-		case 'V': o.hostile_value = strtod(optarg, &end); break;
-		case 'o': o.out = optarg; break;
-		case 's': o.samples = (int)strtol(optarg, &end, 10); break;
-		case 'P':
-			if (strcmp(optarg, "rct") && strcmp(optarg, "biased")) {
-				fprintf(stderr, "budgetd-sim: --policy rct|biased, not '%s'\n", optarg);
-				return 2;
-			}
-			o.policy = strcmp(optarg, "rct") ? BD_SIM_POLICY_BIASED : BD_SIM_POLICY_RCT;
-			break;
-		case 'p':
-			if (o.n_kv == (int)(sizeof(o.kv) / sizeof(o.kv[0]))) {
-				fprintf(stderr, "budgetd-sim: too many -p options\n");
-				return 2;
-			}
-			o.kv[o.n_kv++] = optarg;
-			break;
-		case 'w': o.world_name = optarg; break;
-		case 'q': o.quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-		if (end && *end) {
-			fprintf(stderr, "budgetd-sim: --%s: '%s' is not a number\n",
-				lo[li].name, optarg);
-			return 2;
-		}
-	}
+	int parsed = opts_parse(argc, argv, &o);
+	if (parsed)
+		return parsed > 0 ? 0 : 2;
 	int history = strcmp(argv[1], "history") == 0;
-	if (history && !o.day_set)
-		o.day = -1;
-	if (o.events <= 0 || o.duration <= 0 || !(o.drain_s >= 0) || (history ? o.day >= 0 : o.day < 0) ||
-	    o.day < -3650 || o.day > 3650 || !(o.wait_model >= 0) || o.probes < 0 || o.probes > 200 || o.budget < 0 || o.budget_frac < 0 ||
-	    o.explore < 0 || o.explore > 1 || o.samples <= 0 ||
-	    !(o.hostile_future >= 0 && o.hostile_future <= 1) ||
-	    !(o.hostile_utf8 >= 0 && o.hostile_utf8 <= 1) ||
-	    !(o.hostile_value >= 0 && o.hostile_value <= 1)) {
-		fprintf(stderr, "budgetd-sim: a numeric option is out of range\n");
+	if (opts_check(&o, history))
 		return 2;
-	}
-	if (bd_sim_params_from_args(&o.world, o.world_name, o.kv, o.n_kv, errstr, sizeof(errstr)) ||
-	    bd_sim_params_validate(&o.world, errstr, sizeof(errstr))) {
-		fprintf(stderr, "budgetd-sim: %s\n", errstr);
-		return 2;
-	}
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	if (strcmp(argv[1], "offline") == 0)

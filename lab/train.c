@@ -255,234 +255,337 @@ static void usage(FILE *f)
 		   "               (--world and -p knobs must equal those that wrote FILE)\n");
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{"samples", required_argument, NULL, 's'}, {"k", required_argument, NULL, 'k'},
-		{"epochs", required_argument, NULL, 'e'}, {"hidden", required_argument, NULL, 'H'},
-		{"rep-dim", required_argument, NULL, 'r'},
-		{"student-hidden", required_argument, NULL, 'S'},
-		{"seed", required_argument, NULL, 'z'}, {"evidence", no_argument, NULL, 'E'},
-		{"world", required_argument, NULL, 'W'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
-	const char *path = NULL, *world = NULL, *kv[64];
-	int k = 8, evidence = 0, c, rc = 1, n_kv = 0;
-	char err[512];
+/* The command line. */
+typedef struct train_opts_s {
+	const char *path, *world, *kv[64];
+	int k, evidence, n_kv;
 	bd_rep_params_t rp;
 	bd_distill_params_t dp;
 	bd_sim_params_t wp;
-	samples_t s = {0};
+} train_opts_t;
 
-	bd_rep_params_default(&rp);
-	bd_distill_params_default(&dp);
-	while ((c = getopt_long(argc, argv, "p:h", lo, NULL)) != -1) {
+static const struct option train_options[] = {
+	{"samples", required_argument, NULL, 's'}, {"k", required_argument, NULL, 'k'},
+	{"epochs", required_argument, NULL, 'e'}, {"hidden", required_argument, NULL, 'H'},
+	{"rep-dim", required_argument, NULL, 'r'},
+	{"student-hidden", required_argument, NULL, 'S'},
+	{"seed", required_argument, NULL, 'z'}, {"evidence", no_argument, NULL, 'E'},
+	{"world", required_argument, NULL, 'W'},
+	{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+};
+
+/* The options into @p t: 0, 1 after --help, or -1 (the usage printed, or
+ * said why). */
+static int opts_parse(int argc, char **argv, train_opts_t *t)
+{
+	char err[512];
+	int c;
+	t->k = 8;
+	bd_rep_params_default(&t->rp);
+	bd_distill_params_default(&t->dp);
+	while ((c = getopt_long(argc, argv, "p:h", train_options, NULL)) != -1) {
 		switch (c) {
-		case 's': path = optarg; break;
-		case 'k': k = atoi(optarg); break;
-		case 'e': rp.epochs = atoi(optarg); break;
-		case 'H': rp.hidden = atoi(optarg); break;
-		case 'r': rp.rep_dim = atoi(optarg); break;
-		case 'S': dp.hidden = atoi(optarg); break;
-		case 'z': rp.seed = dp.seed = strtoull(optarg, NULL, 10); break;
-		case 'E': evidence = 1; break;
+		case 's': t->path = optarg; break;
+		case 'k': t->k = atoi(optarg); break;
+		case 'e': t->rp.epochs = atoi(optarg); break;
+		case 'H': t->rp.hidden = atoi(optarg); break;
+		case 'r': t->rp.rep_dim = atoi(optarg); break;
+		case 'S': t->dp.hidden = atoi(optarg); break;
+		case 'z': t->rp.seed = t->dp.seed = strtoull(optarg, NULL, 10); break;
+		case 'E': t->evidence = 1; break;
 		case 'p':
-			if (n_kv == (int)BD_ARRAY_SIZE(kv)) {
+			if (t->n_kv == (int)BD_ARRAY_SIZE(t->kv)) {
 				fprintf(stderr, "budgetd-train: too many -p options\n");
-				return 2;
+				return -1;
 			}
-			kv[n_kv++] = optarg;
+			t->kv[t->n_kv++] = optarg;
 			break;
-		case 'W': world = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'W': t->world = optarg; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
 		}
 	}
-	if (!path || k < 2 || k > 512 || rp.epochs < 1 || rp.hidden < 1 || rp.rep_dim < 1 ||
-	    dp.hidden < 0) {
+	if (!t->path || t->k < 2 || t->k > 512 || t->rp.epochs < 1 || t->rp.hidden < 1 ||
+	    t->rp.rep_dim < 1 || t->dp.hidden < 0) {
 		usage(stderr);
-		return 2;
+		return -1;
 	}
-	if (bd_sim_params_from_args(&wp, world, kv, n_kv, err, sizeof(err)) ||
-	    bd_sim_params_validate(&wp, err, sizeof(err))) {
+	if (bd_sim_params_from_args(&t->wp, t->world, t->kv, t->n_kv, err, sizeof(err)) ||
+	    bd_sim_params_validate(&t->wp, err, sizeof(err))) {
 		fprintf(stderr, "budgetd-train: %s\n", err);
-		return 2;
+		return -1;
 	}
-	double t0 = now();
-	if (read_samples(path, &s, err, sizeof(err))) {
-		fprintf(stderr, "budgetd-train: %s\n", err);
-		samples_free(&s); /* what was read before the error */
-		return 1;
-	}
-	printf("samples          %d rows, %d features, %d treatments (read in %.1f s)\n", s.n,
-	       s.dim, s.J, now() - t0);
+	return 0;
+}
 
-	bd_rep_data_t d = {s.n, s.dim, s.J, s.x, s.treatment, s.prop, s.conv, s.value, s.cost};
-	bd_rep_t *rep = NULL;
-	bd_rep_metrics_t rm;
-	bd_kmeans_result_t km = {0}, raw = {0};
-	bd_cluster_model_t *student = NULL;
+/* The pipeline's products on the samples: the representation, h(x) and
+ * its k-means labels, the distilled student and its cost per user. */
+typedef struct fit_s {
+	samples_t s;
+	bd_rep_t *rep;
+	double *h;
+	bd_kmeans_params_t kp;
+	bd_kmeans_result_t km;
+	int *label;
+	bd_cluster_model_t *student;
 	bd_distill_metrics_t dm;
-	double *h = NULL, *xn = NULL;
-	int *label = NULL, *rlabel = NULL;
+	double ns; /* student inference, per user */
+} fit_t;
 
-	if (bd_rep_train(&d, &rp, &rep, &rm)) {
+static void fit_free(fit_t *f)
+{
+	bd_rep_free(f->rep);
+	bd_kmeans_result_free(&f->km);
+	bd_cluster_model_unref(f->student);
+	free(f->h);
+	free(f->label);
+	samples_free(&f->s);
+}
+
+/* The representation network trained on the samples, and h(x) of each. */
+static int fit_representation(fit_t *f, const train_opts_t *t)
+{
+	const samples_t *s = &f->s;
+	bd_rep_data_t d = {s->n, s->dim, s->J, s->x, s->treatment, s->prop, s->conv, s->value,
+			   s->cost};
+	bd_rep_metrics_t rm;
+	if (bd_rep_train(&d, &t->rp, &f->rep, &rm)) {
 		fprintf(stderr, "budgetd-train: training failed\n");
-		goto out;
+		return -1;
 	}
 	printf("representation   %d epochs in %.1f s; held-out loss: conversion %.4f, value %.4f, "
 	       "cost %.4f\n", rm.epochs, rm.seconds, rm.holdout_conv, rm.holdout_value,
 	       rm.holdout_cost);
-	h = malloc(sizeof(double) * (size_t)s.n * (size_t)rp.rep_dim);
-	label = malloc(sizeof(int) * (size_t)s.n);
-	if (!h || !label || bd_rep_embed(rep, s.x, s.n, h))
-		goto out;
-	bd_kmeans_params_t kp;
-	bd_kmeans_params_default(&kp);
-	kp.k = k;
-	kp.seed = rp.seed;
+	f->h = malloc(sizeof(double) * (size_t)s->n * (size_t)t->rp.rep_dim);
+	f->label = malloc(sizeof(int) * (size_t)s->n);
+	if (!f->h || !f->label || bd_rep_embed(f->rep, s->x, s->n, f->h))
+		return -1;
+	return 0;
+}
+
+/* K clusters of h(x), each sample labelled with its own. */
+static int fit_clusters(fit_t *f, const train_opts_t *t)
+{
+	const int n = f->s.n, k = t->k;
 	double tk = now(), inertia = 0;
-	if (bd_kmeans_fit(h, s.n, rp.rep_dim, &kp, &km) ||
-	    bd_kmeans_assign_all(&km, h, s.n, label, &inertia) < 0) {
+	bd_kmeans_params_default(&f->kp);
+	f->kp.k = k;
+	f->kp.seed = t->rp.seed;
+	if (bd_kmeans_fit(f->h, n, t->rp.rep_dim, &f->kp, &f->km) ||
+	    bd_kmeans_assign_all(&f->km, f->h, n, f->label, &inertia) < 0) {
 		fprintf(stderr, "budgetd-train: k-means failed\n");
-		goto out;
+		return -1;
 	}
 	printf("clusters         K=%d on h(x) in %.1f s: inertia %.4g, sizes", k, now() - tk,
-	       km.inertia);
+	       f->km.inertia);
 	for (int i = 0; i < k; i++)
-		printf(" %d", km.sizes[i]);
+		printf(" %d", f->km.sizes[i]);
 	printf("\n");
-	if (bd_distill_train(s.x, s.n, s.dim, label, k, rep->mean, rep->scale, &dp, &student,
-			     &dm)) {
+	return 0;
+}
+
+/* The student distilled from the clusters on the raw features, and its
+ * inference cost per user on the hot path's function. */
+static int fit_student(fit_t *f, const train_opts_t *t)
+{
+	const samples_t *s = &f->s;
+	if (bd_distill_train(s->x, s->n, s->dim, f->label, t->k, f->rep->mean, f->rep->scale,
+			     &t->dp, &f->student, &f->dm)) {
 		fprintf(stderr, "budgetd-train: distillation failed\n");
-		goto out;
+		return -1;
 	}
-	/* inference cost of the student, per user, on the hot path's function */
 	double ti = now();
 	volatile int sink = 0;
-	int reps = s.n < 200000 ? 200000 / s.n + 1 : 1;
+	int reps = s->n < 200000 ? 200000 / s->n + 1 : 1;
 	for (int r = 0; r < reps; r++)
-		for (int i = 0; i < s.n; i++)
-			sink += bd_cluster_assign(student, s.x + (size_t)i * s.dim);
-	double ns = (now() - ti) * 1e9 / ((double)reps * s.n);
+		for (int i = 0; i < s->n; i++)
+			sink += bd_cluster_assign(f->student, s->x + (size_t)i * s->dim);
+	f->ns = (now() - ti) * 1e9 / ((double)reps * s->n);
 	printf("student          %s (%d hidden): agreement with the teacher %.4f held out, "
 	       "%.4f on training rows; %d epochs in %.1f s; %.0f ns per user\n",
-	       student->kind, dp.hidden, dm.agreement, dm.train_agreement, dm.epochs, dm.seconds,
-	       ns);
-	if (evidence) {
-		bd_sim_world_t *w;
-		if (bd_sim_world_new(&wp, &w)) {
-			fprintf(stderr, "budgetd-train: cannot build the world\n");
-			goto out;
-		}
-		for (int i = 0; i < s.n; i++)
-			if (s.user[i] < 0 || s.user[i] >= bd_sim_n_users(w) ||
-			    bd_sim_n_treatments(w) != s.J) {
-				fprintf(stderr, "budgetd-train: the -p knobs do not match the sample "
-						"file (user %d, %d treatments)\n", s.user[i], s.J);
-				bd_sim_world_free(w);
-				goto out;
-			}
-		xn = malloc(sizeof(double) * (size_t)s.n * (size_t)s.dim);
-		rlabel = malloc(sizeof(int) * (size_t)s.n);
-		for (int i = 0; i < s.n; i++)
-			for (int j = 0; j < s.dim; j++)
-				xn[(size_t)i * s.dim + j] = ((double)s.x[(size_t)i * s.dim + j] -
-							     rep->mean[j]) / rep->scale[j];
-		double u_rep = unexplained(w, s.user, s.n, label, k);
-		/* decision ceilings, in the order printed below */
-		enum { C_H, C_PRED, C_RAW, C_STUDENT, C_RAND, C_SEG, C__N };
-		double ceil_[C__N][N_CEILING];
-		for (int a = 0; a < C__N; a++)
-			for (int b = 0; b < N_CEILING; b++)
-				ceil_[a][b] = NAN;
-		(void)ceiling(w, s.user, s.n, label, k, ceil_[C_H]);
-		/* for comparison: clusters of the predicted response vectors
-		 * (conversion, value, cost of every treatment) */
-		double u_pred = -1;
-		{
-			int J = s.J, m = 3 * J;
-			double *pr = malloc(sizeof(double) * (size_t)s.n * (size_t)m);
-			bd_kmeans_result_t pk = {0};
-			int *pl = malloc(sizeof(int) * (size_t)s.n);
-			if (pr && pl) {
-				for (int i = 0; i < s.n; i++) {
-					double *row = pr + (size_t)i * m;
-					if (bd_rep_predict(rep, s.x + (size_t)i * s.dim, row, row + J,
-							   row + 2 * J))
-						break;
-					for (int j = 0; j < J; j++) /* value per order scale */
-						row[j] *= rep->value_scale * 10;
-				}
-				if (bd_kmeans_fit(pr, s.n, m, &kp, &pk) == 0 &&
-				    bd_kmeans_assign_all(&pk, pr, s.n, pl, NULL) == 0) {
-					u_pred = unexplained(w, s.user, s.n, pl, k);
-					(void)ceiling(w, s.user, s.n, pl, k, ceil_[C_PRED]);
-				}
-			}
-			bd_kmeans_result_free(&pk);
-			free(pr);
-			free(pl);
-		}
-		printf("  predicted-response k-means %.4f\n", u_pred);
-		double u_raw = -1, u_rand, u_student;
-		if (bd_kmeans_fit(xn, s.n, s.dim, &kp, &raw) == 0 &&
-		    bd_kmeans_assign_all(&raw, xn, s.n, rlabel, &inertia) >= 0)
-		{
-			u_raw = unexplained(w, s.user, s.n, rlabel, k);
-			(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_RAW]);
-		}
-		for (int i = 0; i < s.n; i++)
-			rlabel[i] = bd_cluster_assign(student, s.x + (size_t)i * s.dim);
-		u_student = unexplained(w, s.user, s.n, rlabel, k);
-		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_STUDENT]);
-		uint64_t r = 99;
-		for (int i = 0; i < s.n; i++)
-			rlabel[i] = (int)(bd_sim_rng_next(&r) % (uint64_t)k);
-		u_rand = unexplained(w, s.user, s.n, rlabel, k);
-		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_RAND]);
-		for (int i = 0; i < s.n; i++)
-			rlabel[i] = bd_sim_user_segment(w, s.user[i]) % k;
-		double u_seg = unexplained(w, s.user, s.n, rlabel, k);
-		(void)ceiling(w, s.user, s.n, rlabel, k, ceil_[C_SEG]);
-		printf("evidence         share of the true-effect variance left within clusters "
-		       "(lower is better), K=%d:\n", k);
-		printf("  h(x) k-means      %.4f\n  student (x)       %.4f\n  raw-feature k-means %.4f\n"
-		       "  random            %.4f\n  true segments     %.4f (reference, %d segments)\n",
-		       u_rep, u_student, u_raw, u_rand, u_seg, bd_sim_n_segments(w));
-		static const char *const cname[C__N] = {"h(x) k-means", "predicted k-means",
-							 "raw-feature k-means", "student (x)",
-							 "random", "true segments"};
-		double cmean[C__N];
-		printf("decision ceiling share of the per-user oracle's incremental value that the "
-		       "best plan per cluster reaches with true cluster means (higher is better), "
-		       "at %.2f/%.2f/%.2f of the oracle's value-maximising spend:\n",
-		       ceiling_fracs[0], ceiling_fracs[1], ceiling_fracs[2]);
-		for (int a = 0; a < C__N; a++) {
-			cmean[a] = 0;
-			for (int b = 0; b < N_CEILING; b++)
-				cmean[a] += ceil_[a][b] / N_CEILING;
-			printf("  %-20s %.4f %.4f %.4f  mean %.4f\n", cname[a], ceil_[a][0],
-			       ceil_[a][1], ceil_[a][2], cmean[a]);
-		}
-		printf("train: rows=%d k=%d agreement=%.4f ns_per_user=%.0f unexplained_h=%.4f "
-		       "unexplained_pred=%.4f unexplained_raw=%.4f unexplained_random=%.4f "
-		       "ceiling_h=%.4f ceiling_pred=%.4f ceiling_raw=%.4f ceiling_random=%.4f "
-		       "ceiling_student=%.4f\n",
-		       s.n, k, dm.agreement, ns, u_rep, u_pred, u_raw, u_rand, cmean[C_H],
-		       cmean[C_PRED], cmean[C_RAW], cmean[C_RAND], cmean[C_STUDENT]);
-		bd_sim_world_free(w);
+	       f->student->kind, t->dp.hidden, f->dm.agreement, f->dm.train_agreement,
+	       f->dm.epochs, f->dm.seconds, f->ns);
+	return 0;
+}
+
+/* The clusterings compared, in the order their ceilings are printed. */
+enum { C_H, C_PRED, C_RAW, C_STUDENT, C_RAND, C_SEG, C__N };
+
+/* Each clustering's share of the true-effect variance left within its
+ * clusters (-1: not made) and its decision ceilings (NAN: not made). */
+typedef struct evidence_s {
+	double u[C__N];
+	double ceil_[C__N][N_CEILING];
+} evidence_t;
+
+/* Scores the clustering @p label as @p c. */
+static void evidence_score(evidence_t *e, int c, const bd_sim_world_t *w, const samples_t *s,
+			   const int *label, int k)
+{
+	e->u[c] = unexplained(w, s->user, s->n, label, k);
+	(void)ceiling(w, s->user, s->n, label, k, e->ceil_[c]);
+}
+
+/* The simulator's world of the -p knobs, checked against the sample file. */
+static int evidence_world(const train_opts_t *t, const samples_t *s, bd_sim_world_t **w)
+{
+	if (bd_sim_world_new(&t->wp, w)) {
+		fprintf(stderr, "budgetd-train: cannot build the world\n");
+		return -1;
 	}
+	for (int i = 0; i < s->n; i++)
+		if (s->user[i] < 0 || s->user[i] >= bd_sim_n_users(*w) ||
+		    bd_sim_n_treatments(*w) != s->J) {
+			fprintf(stderr, "budgetd-train: the -p knobs do not match the sample "
+					"file (user %d, %d treatments)\n", s->user[i], s->J);
+			return -1;
+		}
+	return 0;
+}
+
+/* For comparison: clusters of the predicted response vectors (conversion,
+ * value, cost of every treatment). */
+static void evidence_predicted(evidence_t *e, const fit_t *f, const bd_sim_world_t *w, int k)
+{
+	const samples_t *s = &f->s;
+	int J = s->J, m = 3 * J;
+	double *pr = malloc(sizeof(double) * (size_t)s->n * (size_t)m);
+	bd_kmeans_result_t pk = {0};
+	int *pl = malloc(sizeof(int) * (size_t)s->n);
+	if (pr && pl) {
+		for (int i = 0; i < s->n; i++) {
+			double *row = pr + (size_t)i * m;
+			if (bd_rep_predict(f->rep, s->x + (size_t)i * s->dim, row, row + J,
+					   row + 2 * J))
+				break;
+			for (int j = 0; j < J; j++) /* value per order scale */
+				row[j] *= f->rep->value_scale * 10;
+		}
+		if (bd_kmeans_fit(pr, s->n, m, &f->kp, &pk) == 0 &&
+		    bd_kmeans_assign_all(&pk, pr, s->n, pl, NULL) == 0)
+			evidence_score(e, C_PRED, w, s, pl, k);
+	}
+	bd_kmeans_result_free(&pk);
+	free(pr);
+	free(pl);
+}
+
+/* Clusters of the standardised raw features, then the student's, random
+ * and the true segments, all labelled in @p lab. */
+static int evidence_others(evidence_t *e, const fit_t *f, const bd_sim_world_t *w, int k)
+{
+	const samples_t *s = &f->s;
+	double *xn = malloc(sizeof(double) * (size_t)s->n * (size_t)s->dim), inertia = 0;
+	int *lab = malloc(sizeof(int) * (size_t)s->n), rc = -1;
+	bd_kmeans_result_t raw = {0};
+	if (!xn || !lab)
+		goto out;
+	for (int i = 0; i < s->n; i++)
+		for (int j = 0; j < s->dim; j++)
+			xn[(size_t)i * s->dim + j] = ((double)s->x[(size_t)i * s->dim + j] -
+						      f->rep->mean[j]) / f->rep->scale[j];
+	if (bd_kmeans_fit(xn, s->n, s->dim, &f->kp, &raw) == 0 &&
+	    bd_kmeans_assign_all(&raw, xn, s->n, lab, &inertia) >= 0)
+		evidence_score(e, C_RAW, w, s, lab, k);
+	for (int i = 0; i < s->n; i++)
+		lab[i] = bd_cluster_assign(f->student, s->x + (size_t)i * s->dim);
+	evidence_score(e, C_STUDENT, w, s, lab, k);
+	uint64_t r = 99;
+	for (int i = 0; i < s->n; i++)
+		lab[i] = (int)(bd_sim_rng_next(&r) % (uint64_t)k);
+	evidence_score(e, C_RAND, w, s, lab, k);
+	for (int i = 0; i < s->n; i++)
+		lab[i] = bd_sim_user_segment(w, s->user[i]) % k;
+	evidence_score(e, C_SEG, w, s, lab, k);
 	rc = 0;
 out:
-	bd_rep_free(rep);
-	bd_kmeans_result_free(&km);
 	bd_kmeans_result_free(&raw);
-	bd_cluster_model_unref(student);
-	free(h);
 	free(xn);
-	free(label);
-	free(rlabel);
-	samples_free(&s);
+	free(lab);
+	return rc;
+}
+
+/* The evidence's two tables and its train: line. */
+static void evidence_print(const evidence_t *e, const fit_t *f, const bd_sim_world_t *w, int k)
+{
+	static const char *const cname[C__N] = {"h(x) k-means", "predicted k-means",
+						 "raw-feature k-means", "student (x)",
+						 "random", "true segments"};
+	double cmean[C__N];
+	printf("evidence         share of the true-effect variance left within clusters "
+	       "(lower is better), K=%d:\n", k);
+	printf("  h(x) k-means      %.4f\n  student (x)       %.4f\n  raw-feature k-means %.4f\n"
+	       "  random            %.4f\n  true segments     %.4f (reference, %d segments)\n",
+	       e->u[C_H], e->u[C_STUDENT], e->u[C_RAW], e->u[C_RAND], e->u[C_SEG],
+	       bd_sim_n_segments(w));
+	printf("decision ceiling share of the per-user oracle's incremental value that the "
+	       "best plan per cluster reaches with true cluster means (higher is better), "
+	       "at %.2f/%.2f/%.2f of the oracle's value-maximising spend:\n",
+	       ceiling_fracs[0], ceiling_fracs[1], ceiling_fracs[2]);
+	for (int a = 0; a < C__N; a++) {
+		cmean[a] = 0;
+		for (int b = 0; b < N_CEILING; b++)
+			cmean[a] += e->ceil_[a][b] / N_CEILING;
+		printf("  %-20s %.4f %.4f %.4f  mean %.4f\n", cname[a], e->ceil_[a][0],
+		       e->ceil_[a][1], e->ceil_[a][2], cmean[a]);
+	}
+	printf("train: rows=%d k=%d agreement=%.4f ns_per_user=%.0f unexplained_h=%.4f "
+	       "unexplained_pred=%.4f unexplained_raw=%.4f unexplained_random=%.4f "
+	       "ceiling_h=%.4f ceiling_pred=%.4f ceiling_raw=%.4f ceiling_random=%.4f "
+	       "ceiling_student=%.4f\n",
+	       f->s.n, k, f->dm.agreement, f->ns, e->u[C_H], e->u[C_PRED], e->u[C_RAW],
+	       e->u[C_RAND], cmean[C_H], cmean[C_PRED], cmean[C_RAW], cmean[C_RAND],
+	       cmean[C_STUDENT]);
+}
+
+/* The evidence of issue 3 on the simulator's true effects: how well each
+ * clustering groups users with the same treatment effects. */
+static int evidence(const train_opts_t *t, const fit_t *f)
+{
+	bd_sim_world_t *w = NULL;
+	evidence_t e;
+	int rc = -1;
+	for (int a = 0; a < C__N; a++) {
+		e.u[a] = -1;
+		for (int b = 0; b < N_CEILING; b++)
+			e.ceil_[a][b] = NAN;
+	}
+	if (evidence_world(t, &f->s, &w))
+		goto out;
+	evidence_score(&e, C_H, w, &f->s, f->label, t->k);
+	evidence_predicted(&e, f, w, t->k);
+	printf("  predicted-response k-means %.4f\n", e.u[C_PRED]);
+	if (evidence_others(&e, f, w, t->k))
+		goto out;
+	evidence_print(&e, f, w, t->k);
+	rc = 0;
+out:
+	bd_sim_world_free(w);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	train_opts_t t = {0};
+	fit_t f = {0};
+	char err[512];
+	int rc = 1, parsed = opts_parse(argc, argv, &t);
+
+	if (parsed)
+		return parsed > 0 ? 0 : 2;
+	double t0 = now();
+	if (read_samples(t.path, &f.s, err, sizeof(err))) {
+		fprintf(stderr, "budgetd-train: %s\n", err);
+		samples_free(&f.s); /* what was read before the error */
+		return 1;
+	}
+	printf("samples          %d rows, %d features, %d treatments (read in %.1f s)\n", f.s.n,
+	       f.s.dim, f.s.J, now() - t0);
+	if (fit_representation(&f, &t) || fit_clusters(&f, &t) || fit_student(&f, &t) ||
+	    (t.evidence && evidence(&t, &f)))
+		goto out;
+	rc = 0;
+out:
+	fit_free(&f);
 	return rc;
 }
