@@ -234,7 +234,10 @@ def wait_log(proc, pattern, timeout=30):
             break
         time.sleep(0.1)
     proc.dump_log()
-    fail("%s: no log line matching %r" % (proc.name, pattern))
+    rc = proc.p.poll()
+    # a process that ended says how (a negative code is the signal)
+    fail("%s: no log line matching %r%s" % (proc.name, pattern,
+         "" if rc is None else " (it exited with status %d)" % rc))
 
 
 def dump_state(state_dir, what="stats"):

@@ -215,10 +215,10 @@ static void test_sbuf_escapes(void **state)
 	expect(bd_sbuf_html, "a\x01\tb\xff", "a\xef\xbf\xbd\tb\xef\xbf\xbd");
 	expect(bd_sbuf_text, "\xe2\x82\xac\xe2\x82", "\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd");
 	bd_sbuf_t b = BD_SBUF_INIT;
-	bd_sbuf_cell(&b, "\xc3\xa9t\xc3\xa9-long", 4, 1); /* "été-long" cut to 4 bytes */
+	bd_sbuf_cell(&b, "\xc3\xa9t\xc3\xa9-long", 4, 1); /* "été-long" cut to 4 characters */
 	bd_sbuf_cat(&b, "|");
 	bd_sbuf_cell(&b, "ab", 4, 0);
-	assert_string_equal(b.s, "\xc3\xa9t |  ab");
+	assert_string_equal(b.s, "\xc3\xa9t\xc3\xa9-|  ab");
 	bd_sbuf_free(&b);
 }
 
