@@ -31,17 +31,110 @@ static void admin_put(bd_daemon_t *d, bd_admin_doc_t doc, int status, const char
 	bd_admin_publish(d->admin, doc, status, type, body, len);
 }
 
+/* The report's counters: health, memory, the instance lock, control commands,
+ * the workers' counters and input resets. */
+static void report_counters(bd_daemon_t *d, bd_report_t *r)
+{
+	for (int s = 0; s < BD_HEALTH__COUNT; s++)
+		r->health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
+	r->rss_bytes = bd_report_rss_bytes();
+	r->have_mem = d->store && bd_store_memory(d->store, &r->mem) == 0;
+	r->active = d->active;
+	r->inputs_paused = d->inputs_paused;
+	r->lock_changes = bd_lock_changes(d->lock);
+	for (int k = 0; k < BD_DEAD__COUNT; k++)
+		r->control_dead += d->control_dead[k];
+	bd_daemon_admin_counters_sum(d, &r->counters);
+	for (int in = 0; in < 2; in++) {
+		r->input_resets[in] = r->counters.input_resets[in];
+		r->input_skipped[in] = r->counters.input_skipped[in];
+	}
+	r->input_resets[2] = d->control_resets;
+	r->input_skipped[2] = d->control_skipped;
+}
+
+/* The workers' latency histograms and their consumer lag into @p lag (room
+ * for 2 x topic.partitions). */
+static void report_workers(bd_daemon_t *d, bd_report_t *r, bd_report_lag_t *lag)
+{
+	bd_histo_add_to(&d->solve_histo, &r->solve);
+	for (int i = 0; i < d->n_workers; i++) {
+		bd_worker_latency(d->workers[i], &r->latency);
+		for (int in = 0; in < 2; in++)
+			for (int p = 0; p < d->cfg->topic_partitions; p++) {
+				int64_t l = bd_worker_lag(d->workers[i], in, p);
+				if (l >= 0 && r->n_lag < 2 * d->cfg->topic_partitions)
+					lag[r->n_lag++] = (bd_report_lag_t){
+						d->cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE],
+						p, l};
+			}
+	}
+}
+
+/* The store's properties (NAN where it has none) and each campaign's track. */
+static void report_store_tracks(bd_daemon_t *d, double *store_val,
+				const bd_report_track_t **tracks)
+{
+	for (size_t i = 0; i < BD_ARRAY_SIZE(store_props); i++)
+		if (!d->store || bd_store_property(d->store, store_props[i], &store_val[i]))
+			store_val[i] = NAN;
+	for (int i = 0; i < d->campaigns.n; i++)
+		for (int t = 0; t < d->n_tracks; t++)
+			if (strcmp(d->tracks[t]->campaign_id, d->campaigns.v[i].id) == 0)
+				tracks[i] = d->tracks[t];
+}
+
+/* The JSON and text documents: each a rendering of the report. */
+static const struct {
+	bd_admin_doc_t doc;
+	void (*render)(const bd_report_t *r, bd_sbuf_t *out);
+	int json;
+} report_docs[] = {
+	{BD_ADMIN_API_STATUS, bd_report_api_status, 1},
+	{BD_ADMIN_API_CAMPAIGNS, bd_report_api_campaigns, 1},
+	{BD_ADMIN_API_PLANS, bd_report_api_plans, 1},
+	{BD_ADMIN_API_CLUSTERS, bd_report_api_clusters, 1},
+	{BD_ADMIN_API_MODELS, bd_report_api_models, 1},
+	{BD_ADMIN_API_HEALTH, bd_report_api_health, 1},
+	{BD_ADMIN_API_CONFIG, bd_report_api_config, 1},
+	{BD_ADMIN_TEXT_CAMPAIGNS, bd_report_text_campaigns, 0},
+	{BD_ADMIN_TEXT_PLANS, bd_report_text_plans, 0},
+	{BD_ADMIN_TEXT_CLUSTERS, bd_report_text_clusters, 0},
+	{BD_ADMIN_TEXT_MODELS, bd_report_text_models, 0},
+	{BD_ADMIN_TEXT_CONFIG, bd_report_text_config, 0},
+	{BD_ADMIN_TEXT_HEALTH, bd_report_text_health, 0},
+};
+
+/* Renders every document of @p r and hands each to the server thread. */
+static void admin_publish_all(bd_daemon_t *d, const bd_report_t *r)
+{
+	static const char json[] = "application/json", text[] = "text/plain; charset=utf-8";
+	bd_sbuf_t b = BD_SBUF_INIT;
+
+	bd_report_metrics(r, &b);
+	admin_put(d, BD_ADMIN_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+	if (d->degraded)
+		bd_sbuf_printf(&b, "degraded: %s\n", d->health_why);
+	else
+		bd_sbuf_cat(&b, "ok\n");
+	admin_put(d, BD_ADMIN_HEALTHZ, d->degraded ? 503 : 200, text, &b);
+	bd_sbuf_cat(&b, r->ready ? "ready\n" : "not ready\n");
+	admin_put(d, BD_ADMIN_READYZ, r->ready ? 200 : 503, text, &b);
+	for (size_t i = 0; i < BD_ARRAY_SIZE(report_docs); i++) {
+		report_docs[i].render(r, &b);
+		admin_put(d, report_docs[i].doc, 200, report_docs[i].json ? json : text, &b);
+	}
+}
+
 /* Renders every admin document from the main loop's state and hands them to
  * the server thread.  @locality the main loop. */
 static void admin_refresh(bd_daemon_t *d)
 {
-	static const char json[] = "application/json", text[] = "text/plain; charset=utf-8";
 	const int nc = d->campaigns.n;
 	const bd_report_track_t **tracks = calloc((size_t)(nc ? nc : 1), sizeof(*tracks));
 	int64_t *clock_now = calloc((size_t)(nc ? nc : 1), sizeof(*clock_now)), latest = 0;
 	bd_report_lag_t *lag = calloc((size_t)(2 * d->cfg->topic_partitions + 1), sizeof(*lag));
 	double store_val[BD_ARRAY_SIZE(store_props)];
-	bd_sbuf_t b = BD_SBUF_INIT;
 
 	if (!d->admin || !tracks || !lag || !clock_now)
 		goto out;
@@ -61,77 +154,10 @@ static void admin_refresh(bd_daemon_t *d)
 	};
 	if (r.now_ms <= 0)
 		r.now_ms = bd_daemon_wall_ms();
-	for (int s = 0; s < BD_HEALTH__COUNT; s++)
-		r.health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
-	r.rss_bytes = bd_report_rss_bytes();
-	r.have_mem = d->store && bd_store_memory(d->store, &r.mem) == 0;
-	r.active = d->active;
-	r.inputs_paused = d->inputs_paused;
-	r.lock_changes = bd_lock_changes(d->lock);
-	for (int k = 0; k < BD_DEAD__COUNT; k++)
-		r.control_dead += d->control_dead[k];
-	bd_daemon_admin_counters_sum(d, &r.counters);
-	for (int in = 0; in < 2; in++) {
-		r.input_resets[in] = r.counters.input_resets[in];
-		r.input_skipped[in] = r.counters.input_skipped[in];
-	}
-	r.input_resets[2] = d->control_resets;
-	r.input_skipped[2] = d->control_skipped;
-	bd_histo_add_to(&d->solve_histo, &r.solve);
-	for (int i = 0; i < d->n_workers; i++) {
-		bd_worker_latency(d->workers[i], &r.latency);
-		for (int in = 0; in < 2; in++)
-			for (int p = 0; p < d->cfg->topic_partitions; p++) {
-				int64_t l = bd_worker_lag(d->workers[i], in, p);
-				if (l >= 0 && r.n_lag < 2 * d->cfg->topic_partitions)
-					lag[r.n_lag++] = (bd_report_lag_t){
-						d->cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE],
-						p, l};
-			}
-	}
-	for (size_t i = 0; i < BD_ARRAY_SIZE(store_props); i++)
-		if (!d->store || bd_store_property(d->store, store_props[i], &store_val[i]))
-			store_val[i] = NAN;
-	for (int i = 0; i < nc; i++)
-		for (int t = 0; t < d->n_tracks; t++)
-			if (strcmp(d->tracks[t]->campaign_id, d->campaigns.v[i].id) == 0)
-				tracks[i] = d->tracks[t];
-
-	bd_report_metrics(&r, &b);
-	admin_put(d, BD_ADMIN_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
-	if (d->degraded)
-		bd_sbuf_printf(&b, "degraded: %s\n", d->health_why);
-	else
-		bd_sbuf_cat(&b, "ok\n");
-	admin_put(d, BD_ADMIN_HEALTHZ, d->degraded ? 503 : 200, text, &b);
-	bd_sbuf_cat(&b, r.ready ? "ready\n" : "not ready\n");
-	admin_put(d, BD_ADMIN_READYZ, r.ready ? 200 : 503, text, &b);
-	bd_report_api_status(&r, &b);
-	admin_put(d, BD_ADMIN_API_STATUS, 200, json, &b);
-	bd_report_api_campaigns(&r, &b);
-	admin_put(d, BD_ADMIN_API_CAMPAIGNS, 200, json, &b);
-	bd_report_api_plans(&r, &b);
-	admin_put(d, BD_ADMIN_API_PLANS, 200, json, &b);
-	bd_report_api_clusters(&r, &b);
-	admin_put(d, BD_ADMIN_API_CLUSTERS, 200, json, &b);
-	bd_report_api_models(&r, &b);
-	admin_put(d, BD_ADMIN_API_MODELS, 200, json, &b);
-	bd_report_api_health(&r, &b);
-	admin_put(d, BD_ADMIN_API_HEALTH, 200, json, &b);
-	bd_report_api_config(&r, &b);
-	admin_put(d, BD_ADMIN_API_CONFIG, 200, json, &b);
-	bd_report_text_campaigns(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_CAMPAIGNS, 200, text, &b);
-	bd_report_text_plans(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_PLANS, 200, text, &b);
-	bd_report_text_clusters(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_CLUSTERS, 200, text, &b);
-	bd_report_text_models(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_MODELS, 200, text, &b);
-	bd_report_text_config(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_CONFIG, 200, text, &b);
-	bd_report_text_health(&r, &b);
-	admin_put(d, BD_ADMIN_TEXT_HEALTH, 200, text, &b);
+	report_counters(d, &r);
+	report_workers(d, &r, lag);
+	report_store_tracks(d, store_val, tracks);
+	admin_publish_all(d, &r);
 out:
 	free(tracks);
 	free(clock_now);

@@ -199,10 +199,9 @@ static double get_gated(const bd_report_t *r, int i)
 	return p ? (p->solver && strcmp(p->solver, "uniform-gate") == 0) : NAN;
 }
 
-void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
+/* The process: alive, its version, since when, ready, degraded. */
+static void metrics_process(const bd_report_t *r, bd_sbuf_t *o)
 {
-	const bd_worker_counters_t *c = &r->counters;
-
 	family(o, "budgetd_up", "gauge", "1 while the daemon runs");
 	sample(o, "budgetd_up", NULL, NULL, 1);
 	family(o, "budgetd_build_info", "gauge", "Version of the running budgetd");
@@ -219,7 +218,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	for (int i = 0; i < BD_HEALTH__COUNT; i++)
 		sample(o, "budgetd_health_problems_total", "source",
 		       bd_health_src_name((bd_health_src_t)i), (double)r->health_problems[i]);
+}
 
+/* The instance lock and the inputs: who decides, paused, offset resets. */
+static void metrics_instance(const bd_report_t *r, bd_sbuf_t *o)
+{
 	family(o, "budgetd_active", "gauge",
 	       "1 while this instance holds its group's instance lock and decides, 0 while it "
 	       "stands by");
@@ -244,6 +247,12 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	for (int i = 0; i < 3; i++)
 		sample(o, "budgetd_input_skipped_total", "topic", r->cfg->topic[in_topic[i]],
 		       (double)r->input_skipped[i]);
+}
+
+/* Messages in and out; decisions taken. */
+static void metrics_events(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_worker_counters_t *c = &r->counters;
 
 	family(o, "budgetd_events_in_total", "counter", "Messages read, by input topic");
 	sample(o, "budgetd_events_in_total", "topic", r->cfg->topic[BD_MSG_FEATURE],
@@ -263,6 +272,13 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	       (double)c->dead_letters);
 	family(o, "budgetd_decisions_total", "counter", "Decisions taken (first time)");
 	sample(o, "budgetd_decisions_total", NULL, NULL, (double)c->decisions);
+}
+
+/* Dead letters by reason; control commands; decode errors. */
+static void metrics_dead_letters(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_worker_counters_t *c = &r->counters;
+
 	family(o, "budgetd_dead_letters_total", "counter",
 	       "Inputs sent to the dead-letter topic, by reason (control commands included)");
 	for (int k = 0; k < BD_DEAD__COUNT; k++)
@@ -282,6 +298,13 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		if (!strcmp(n, "wire") || !strcmp(n, "schema") || !strcmp(n, "decode"))
 			sample(o, "budgetd_decode_errors_total", "reason", n, (double)c->dead[k]);
 	}
+}
+
+/* The work done: state batches, winsorized outcomes, decision latency, solve time. */
+static void metrics_work(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_worker_counters_t *c = &r->counters;
+
 	family(o, "budgetd_batches_total", "counter", "State batches written (one per poll cycle)");
 	sample(o, "budgetd_batches_total", NULL, NULL, (double)c->batches);
 	family(o, "budgetd_outcomes_winsorized_total", "counter",
@@ -294,7 +317,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_solve_seconds", "histogram",
 	       "One solve pass over every campaign (statistics scan, estimates, solver, write)");
 	bd_histo_render(&r->solve, "budgetd_solve_seconds", NULL, o);
+}
 
+/* Per-campaign gauges: budget, spend, pace and the latest plan. */
+static void metrics_campaigns(const bd_report_t *r, bd_sbuf_t *o)
+{
 	per_campaign(r, o, "budgetd_campaign_budget", "Daily budget", get_budget);
 	per_campaign(r, o, "budgetd_campaign_paused", "1 while paused", get_paused);
 	per_campaign(r, o, "budgetd_campaign_spend", "Spend today: realised + expected pending",
@@ -325,6 +352,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		     "Event time since the campaign's plan was solved", get_plan_age);
 	per_campaign(r, o, "budgetd_plan_version", "Version of the campaign's plan",
 		     get_plan_version);
+}
+
+/* Per-campaign counters: failed solves, guarded decisions. */
+static void metrics_campaign_counters(const bd_report_t *r, bd_sbuf_t *o)
+{
 	family(o, "budgetd_solve_failures_total", "counter",
 	       "Failed solves of the campaign (its last good plan stays)");
 	for (int i = 0; i < r->campaigns->n; i++)
@@ -338,7 +370,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		       r->tracks[i] ? (double)atomic_load_explicit(&r->tracks[i]->guarded,
 								   memory_order_relaxed)
 				    : 0);
+}
 
+/* The cluster model in use. */
+static void metrics_model(const bd_report_t *r, bd_sbuf_t *o)
+{
 	family(o, "budgetd_model_version", "gauge", "Cluster model in use");
 	sample(o, "budgetd_model_version", NULL, NULL, r->model ? (double)r->model->version : 0);
 	family(o, "budgetd_model_clusters", "gauge", "Clusters (K) of the model in use");
@@ -347,7 +383,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	       "Held-out agreement of the distilled classifier with its teacher");
 	sample(o, "budgetd_model_teacher_agreement", NULL, NULL,
 	       r->model ? r->model->agreement : 0);
+}
 
+/* Consumer lag by input partition. */
+static void metrics_lag(const bd_report_t *r, bd_sbuf_t *o)
+{
 	family(o, "budgetd_consumer_lag", "gauge",
 	       "Messages behind the high watermark, by input partition (librdkafka's cached "
 	       "watermark)");
@@ -358,6 +398,11 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 		bd_sbuf_printf(o, "\",partition=\"%d\"} %lld\n", r->lag[i].partition,
 			       (long long)r->lag[i].lag);
 	}
+}
+
+/* Memory by holder; RocksDB memtables and properties. */
+static void metrics_memory(const bd_report_t *r, bd_sbuf_t *o)
+{
 	family(o, "budgetd_memory_bytes", "gauge",
 	       "Memory by holder: the process' resident set; RocksDB's memtables (every "
 	       "column family), block cache and table readers");
@@ -380,6 +425,20 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	for (int i = 0; i < r->n_store; i++)
 		if (!isnan(r->store_value[i]))
 			sample(o, "budgetd_rocksdb", "property", r->store_name[i], r->store_value[i]);
+}
+
+void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
+{
+	metrics_process(r, o);
+	metrics_instance(r, o);
+	metrics_events(r, o);
+	metrics_dead_letters(r, o);
+	metrics_work(r, o);
+	metrics_campaigns(r, o);
+	metrics_campaign_counters(r, o);
+	metrics_model(r, o);
+	metrics_lag(r, o);
+	metrics_memory(r, o);
 }
 
 double bd_report_rss_bytes(void)

@@ -64,6 +64,59 @@ static int insert(bd_campaigns_t *cs, const char *id, bd_campaign_t **out)
 	return 0;
 }
 
+/* The fields an UPSERT_CAMPAIGN command carries, onto @p c. */
+static void upsert_fields(bd_campaign_t *c, const bd_control_command_t *cmd)
+{
+	if (cmd->has_treatments) {
+		c->n_treatments = cmd->n_treatments;
+		for (int j = 0; j < cmd->n_treatments; j++) {
+			const bd_treatment_t *t = &cmd->treatments[j];
+			c->nominal_cost[t->id] = t->nominal_cost;
+			/* a long name is cut on a character boundary */
+			bd_utf8_copy(c->treatment_name[t->id],
+				     sizeof(c->treatment_name[t->id]), t->name);
+		}
+	}
+	if (cmd->has_budget) {
+		c->daily_budget = cmd->daily_budget;
+		c->budget_changes++;
+	}
+	if (cmd->has_exploration)
+		c->exploration = cmd->exploration;
+	if (cmd->has_tz)
+		c->tz_offset_s = cmd->timezone_offset_s;
+	if (cmd->has_max_value)
+		c->max_value = cmd->max_value;
+	if (cmd->has_max_cost)
+		c->max_cost = cmd->max_cost;
+	if (cmd->has_winsor_value)
+		c->winsor_value = cmd->winsor_value;
+}
+
+/* UPSERT_CAMPAIGN: creates the campaign *c when it is new (it must then have
+ * treatments), then sets the fields the command carries.  @returns 0 or
+ * negative with @p errstr. */
+static int upsert(bd_campaigns_t *cs, const bd_control_command_t *cmd,
+		  double default_exploration, bd_campaign_t **c, char *errstr,
+		  size_t errstr_size)
+{
+	int err;
+	if (!*c && !cmd->has_treatments) {
+		snprintf(errstr, errstr_size,
+			 "UPSERT_CAMPAIGN creating '%s' has no treatments",
+			 cmd->campaign_id);
+		return BD_EINVAL;
+	}
+	if (!*c) {
+		if ((err = insert(cs, cmd->campaign_id, c)))
+			return err;
+		(*c)->exploration = default_exploration;
+		(*c)->created_ms = cmd->ts_ms;
+	}
+	upsert_fields(*c, cmd);
+	return 0;
+}
+
 int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 		       double default_exploration, int *effect,
 		       bd_campaign_t **changed, char *errstr, size_t errstr_size)
@@ -85,42 +138,8 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 	}
 	switch (cmd->action) {
 	case BD_ACTION_UPSERT_CAMPAIGN:
-		if (!c && !cmd->has_treatments) {
-			snprintf(errstr, errstr_size,
-				 "UPSERT_CAMPAIGN creating '%s' has no treatments",
-				 cmd->campaign_id);
-			return BD_EINVAL;
-		}
-		if (!c) {
-			if ((err = insert(cs, cmd->campaign_id, &c)))
-				return err;
-			c->exploration = default_exploration;
-			c->created_ms = cmd->ts_ms;
-		}
-		if (cmd->has_treatments) {
-			c->n_treatments = cmd->n_treatments;
-			for (int j = 0; j < cmd->n_treatments; j++) {
-				const bd_treatment_t *t = &cmd->treatments[j];
-				c->nominal_cost[t->id] = t->nominal_cost;
-				/* a long name is cut on a character boundary */
-				bd_utf8_copy(c->treatment_name[t->id],
-					     sizeof(c->treatment_name[t->id]), t->name);
-			}
-		}
-		if (cmd->has_budget) {
-			c->daily_budget = cmd->daily_budget;
-			c->budget_changes++;
-		}
-		if (cmd->has_exploration)
-			c->exploration = cmd->exploration;
-		if (cmd->has_tz)
-			c->tz_offset_s = cmd->timezone_offset_s;
-		if (cmd->has_max_value)
-			c->max_value = cmd->max_value;
-		if (cmd->has_max_cost)
-			c->max_cost = cmd->max_cost;
-		if (cmd->has_winsor_value)
-			c->winsor_value = cmd->winsor_value;
+		if ((err = upsert(cs, cmd, default_exploration, &c, errstr, errstr_size)))
+			return err;
 		*effect = BD_EFFECT_RESOLVE;
 		break;
 	case BD_ACTION_SET_BUDGET:

@@ -334,13 +334,109 @@ fail:
 	return NULL;
 }
 
+/* The per-partition lag and carried-partition slots, all "unknown" (-1).
+ * @returns 0 or -ENOMEM. */
+static int worker_new_slots(bd_worker_t *w)
+{
+	if (!(w->lag = malloc(sizeof(*w->lag) * 2 * (size_t)w->lag_n)))
+		return -ENOMEM;
+	for (int i = 0; i < 2 * w->lag_n; i++)
+		atomic_init(&w->lag[i], -1);
+	if (!(w->carried_part = malloc(sizeof(*w->carried_part) * (size_t)w->lag_n)))
+		return -ENOMEM;
+	for (int i = 0; i < w->lag_n; i++)
+		atomic_init(&w->carried_part[i], -1);
+	return 0;
+}
+
+/* The codec, the store batch and statistics delta, the Kafka clients and
+ * the outbox.  @returns 0 or negative (worker_free releases what was made). */
+static int worker_new_parts(bd_worker_t *w, const bd_worker_env_t *env, char *errstr,
+			    size_t errstr_size)
+{
+	int err;
+	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
+				bd_config_output_format(env->cfg), &w->codec,
+				errstr, errstr_size)))
+		return err;
+	if (!(w->batch = bd_store_batch_new(env->store)) ||
+	    !(w->delta = bd_stats_delta_new()))
+		return -ENOMEM;
+	if (!(w->producer = make_client(w, RD_KAFKA_PRODUCER, errstr, errstr_size)) ||
+	    !(w->consumer = make_client(w, RD_KAFKA_CONSUMER, errstr, errstr_size)))
+		return BD_EKAFKA;
+	if (!(w->outbox = bd_outbox_new(env->store, w->producer,
+					env->cfg->topic)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The stall guard (bd_worker_assign_guard): half a session silent is suspect; the
+ * group answers within two heartbeats (librdkafka also checks its
+ * session at least once a second) */
+static void worker_stall_limits(bd_worker_t *w)
+{
+	w->stall_limit_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "session.timeout.ms", 45000) *
+			    1000000 / 2;
+	w->stall_confirm_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "heartbeat.interval.ms",
+							  3000) * 2 * 1000000;
+	if (w->stall_confirm_ns < 2000000000ull)
+		w->stall_confirm_ns = 2000000000ull;
+}
+
+/* The worker's loop: the Kafka queues' wakers, the flush timer and the
+ * mailbox.  @returns 0 or negative with @p errstr where the loop has handles
+ * (the caller releases them on a later failure). */
+static int worker_loop_init(bd_worker_t *w, char *errstr, size_t errstr_size)
+{
+	int err;
+	rd_kafka_poll_set_consumer(w->consumer);
+	w->cons_q = rd_kafka_queue_get_consumer(w->consumer);
+	w->prod_q = rd_kafka_queue_get_main(w->producer);
+	if ((err = uv_loop_init(&w->loop)))
+		return err;
+	w->cons_waker.data = w->prod_waker.data = w;
+	if ((err = bd_kafka_waker_start(&w->cons_waker, &w->loop, w->cons_q,
+					on_consumer)) ||
+	    (err = bd_kafka_waker_start(&w->prod_waker, &w->loop, w->prod_q,
+					on_producer))) {
+		snprintf(errstr, errstr_size, "worker %d: %s", w->id, uv_strerror(err));
+		return err;
+	}
+	uv_timer_init(&w->loop, &w->timer);
+	uv_timer_init(&w->loop, &w->again);
+	w->timer.data = w->again.data = w;
+	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
+	w->mailbox.data = w;
+	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
+	uv_timer_start(&w->timer, on_timer, (uint64_t)w->cfg->flush_interval_ms,
+		       (uint64_t)w->cfg->flush_interval_ms);
+	return 0;
+}
+
+/* Joins the group on the feature and outcome topics.  @returns 0 or
+ * BD_EKAFKA with @p errstr. */
+static int worker_subscribe(bd_worker_t *w, char *errstr, size_t errstr_size)
+{
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
+	rd_kafka_topic_partition_list_add(topics, w->cfg->topic[BD_MSG_FEATURE],
+					  RD_KAFKA_PARTITION_UA);
+	rd_kafka_topic_partition_list_add(topics, w->cfg->topic[BD_MSG_OUTCOME],
+					  RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t kerr = rd_kafka_subscribe(w->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (kerr) {
+		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
+		return BD_EKAFKA;
+	}
+	return 0;
+}
+
 int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 		    bd_worker_t **out, char *errstr, size_t errstr_size)
 {
 	bd_worker_t *w = calloc(1, sizeof(*w));
-	rd_kafka_topic_partition_list_t *topics = NULL;
-	rd_kafka_resp_err_t kerr;
-	int err = BD_EKAFKA;
+	int err;
 
 	if (!w)
 		return -ENOMEM;
@@ -351,78 +447,13 @@ int bd_worker_start(int id, const bd_worker_env_t *env, bd_snapshot_t *snap,
 	w->snap = bd_snapshot_ref(snap);
 	uv_mutex_init(&w->mbox_lock);
 	w->lag_n = env->cfg->topic_partitions;
-	if (!(w->lag = malloc(sizeof(*w->lag) * 2 * (size_t)w->lag_n))) {
-		err = -ENOMEM;
+	if ((err = worker_new_slots(w)) || (err = worker_new_parts(w, env, errstr, errstr_size)))
 		goto fail;
-	}
-	for (int i = 0; i < 2 * w->lag_n; i++)
-		atomic_init(&w->lag[i], -1);
-	if (!(w->carried_part = malloc(sizeof(*w->carried_part) * (size_t)w->lag_n))) {
-		err = -ENOMEM;
+	worker_stall_limits(w);
+	if ((err = worker_loop_init(w, errstr, errstr_size)))
 		goto fail;
-	}
-	for (int i = 0; i < w->lag_n; i++)
-		atomic_init(&w->carried_part[i], -1);
-	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
-				bd_config_output_format(env->cfg), &w->codec,
-				errstr, errstr_size)))
-		goto fail;
-	err = -ENOMEM;
-	if (!(w->batch = bd_store_batch_new(env->store)) ||
-	    !(w->delta = bd_stats_delta_new()))
-		goto fail;
-	err = BD_EKAFKA;
-	if (!(w->producer = make_client(w, RD_KAFKA_PRODUCER, errstr, errstr_size)) ||
-	    !(w->consumer = make_client(w, RD_KAFKA_CONSUMER, errstr, errstr_size)))
-		goto fail;
-	if (!(w->outbox = bd_outbox_new(env->store, w->producer,
-					env->cfg->topic))) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	/* the stall guard (bd_worker_assign_guard): half a session silent is suspect; the
-	 * group answers within two heartbeats (librdkafka also checks its
-	 * session at least once a second) */
-	w->stall_limit_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "session.timeout.ms", 45000) *
-			    1000000 / 2;
-	w->stall_confirm_ns = (uint64_t)bd_kafka_conf_ms(w->consumer, "heartbeat.interval.ms",
-							  3000) * 2 * 1000000;
-	if (w->stall_confirm_ns < 2000000000ull)
-		w->stall_confirm_ns = 2000000000ull;
-	rd_kafka_poll_set_consumer(w->consumer);
-	w->cons_q = rd_kafka_queue_get_consumer(w->consumer);
-	w->prod_q = rd_kafka_queue_get_main(w->producer);
-	if ((err = uv_loop_init(&w->loop)))
-		goto fail;
-	w->cons_waker.data = w->prod_waker.data = w;
-	if ((err = bd_kafka_waker_start(&w->cons_waker, &w->loop, w->cons_q,
-					on_consumer)) ||
-	    (err = bd_kafka_waker_start(&w->prod_waker, &w->loop, w->prod_q,
-					on_producer))) {
-		snprintf(errstr, errstr_size, "worker %d: %s", id, uv_strerror(err));
-		goto fail;
-	}
-	uv_timer_init(&w->loop, &w->timer);
-	uv_timer_init(&w->loop, &w->again);
-	w->timer.data = w->again.data = w;
-	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
-	w->mailbox.data = w;
-	atomic_store_explicit(&w->beat_ns, uv_hrtime(), memory_order_relaxed);
-	uv_timer_start(&w->timer, on_timer, (uint64_t)w->cfg->flush_interval_ms,
-		       (uint64_t)w->cfg->flush_interval_ms);
-
-	topics = rd_kafka_topic_partition_list_new(2);
-	rd_kafka_topic_partition_list_add(topics, env->cfg->topic[BD_MSG_FEATURE],
-					  RD_KAFKA_PARTITION_UA);
-	rd_kafka_topic_partition_list_add(topics, env->cfg->topic[BD_MSG_OUTCOME],
-					  RD_KAFKA_PARTITION_UA);
-	kerr = rd_kafka_subscribe(w->consumer, topics);
-	rd_kafka_topic_partition_list_destroy(topics);
-	if (kerr) {
-		snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(kerr));
-		err = BD_EKAFKA;
+	if ((err = worker_subscribe(w, errstr, errstr_size)))
 		goto fail_loop;
-	}
 	if ((err = uv_thread_create(&w->thread, run, w))) {
 		snprintf(errstr, errstr_size, "thread: %s", uv_strerror(err));
 		goto fail_loop;

@@ -104,6 +104,129 @@ static void budget_guarded(bd_worker_t *w, const bd_campaign_t *c, const bd_plan
 		plan->guard_limit / fmax(plan->remaining_budget, 1e-300));
 }
 
+/* A feature event @p m decoded into @p ev, for a known campaign @p c (its
+ * plan @p plan, its clock @p clk), neither ahead of the campaign's clock nor
+ * stale, with features.dim features: else a dead letter.  @returns whether
+ * @p ev is to be decided. */
+static bool feature_accept(bd_worker_t *w, const rd_kafka_message_t *m, bd_feature_event_t *ev,
+			   const bd_campaign_t **c, const bd_plan_t **plan, bd_clock_t **clk)
+{
+	char errstr[512], q[BD_UTF8_QUOTE_ID];
+	int err;
+
+	if (oversized(w, m))
+		return false;
+	err = bd_decode_feature(w->codec, m->payload, m->len, ev, errstr,
+				sizeof(errstr));
+	if (err) {
+		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
+		return false;
+	}
+	if (!(*c = bd_snapshot_find(w->snap, ev->campaign_id, plan))) {
+		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
+			 bd_utf8_quote(q, sizeof(q), ev->campaign_id));
+		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
+		return false;
+	}
+	/* The campaign's clock decides its day (clock.h): an event beyond
+	 * the rule would end today's budget early.  Refused, it moves
+	 * nothing and gets no decision. */
+	*clk = bd_snapshot_clock(w->snap, *c);
+	int64_t clk_ms = *clk ? bd_clock_read(*clk) : 0, wall = bd_worker_now_ms();
+	if (bd_clock_check_feature(&w->clock_rule, clk_ms, (*c)->created_ms, wall, ev->ts_ms,
+				   errstr, sizeof(errstr)) > 0) {
+		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
+		return false;
+	}
+	if (bd_clock_check_stale(&w->clock_rule, *c,
+				 bd_clock_now(&w->clock_rule, clk_ms, (*c)->created_ms, wall), wall,
+				 ev->ts_ms, errstr, sizeof(errstr))) {
+		dead_letter(w, m, BD_DEAD_STALE, errstr);
+		return false;
+	}
+	if (ev->dim != w->cfg->features_dim) {
+		snprintf(errstr, sizeof(errstr),
+			 "features has %d values, features.dim is %d", ev->dim,
+			 w->cfg->features_dim);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+		return false;
+	}
+	return true;
+}
+
+/* A feature event seen before (its stored decision @p rec, id @p id):
+ * answered with the stored decision, counting nothing; another request
+ * under the same decision id is a conflict.  @returns 0 or a store error. */
+static int feature_again(bd_worker_t *w, const rd_kafka_message_t *m,
+			 const bd_feature_event_t *ev, const bd_decision_rec_t *rec, const char *id)
+{
+	char errstr[512], q[BD_UTF8_QUOTE_ID];
+	int err;
+
+	if (strcmp(rec->request_id, ev->request_id) != 0 ||
+	    strcmp(rec->user_id, ev->user_id) != 0 ||
+	    strcmp(rec->campaign_id, ev->campaign_id) != 0) {
+		char q2[BD_UTF8_QUOTE_ID];
+		snprintf(errstr, sizeof(errstr),
+			 "decision id %s collides with request '%s' of user '%s'", id,
+			 bd_utf8_quote(q, sizeof(q), rec->request_id),
+			 bd_utf8_quote(q2, sizeof(q2), rec->user_id));
+		dead_letter(w, m, BD_DEAD_CONFLICT, errstr);
+		return 0;
+	}
+	bd_decision_t d = {
+		.decision_id = id, .request_id = rec->request_id,
+		.campaign_id = rec->campaign_id, .user_id = rec->user_id,
+		.ts_ms = rec->ts_ms, .treatment = rec->treatment,
+		.cluster = rec->cluster, .propensity = rec->propensity,
+		.explored = rec->explored, .plan_version = rec->plan_version,
+		.model_version = rec->model_version, .reason = rec->reason,
+	};
+	COUNT(w, c_dups);
+	COUNT(w, c_republished);
+	if ((err = publish_decision(w, (uint16_t)m->partition, &d)))
+		return err;
+	w->dirty = 1;
+	return 0;
+}
+
+/* A new decision @p d (hash @p h) into the batch: the decision record, its
+ * exposure in the cell statistics (and the version being carried to), the
+ * pending mark its outcome clears, the day's decision count.  @returns 0 or
+ * a store error. */
+static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
+			  const bd_feature_event_t *ev, const bd_decision_t *d, uint64_t h)
+{
+	uint8_t key[BD_STATS_KEY_MAX];
+	int err;
+	bd_decision_rec_t rec = {
+		.explored = d->explored, .treatment = d->treatment,
+		.cluster = d->cluster, .propensity = d->propensity,
+		.ts_ms = d->ts_ms, .plan_version = d->plan_version,
+		.model_version = d->model_version, .campaign_id = ev->campaign_id,
+		.request_id = ev->request_id, .user_id = ev->user_id,
+		.reason = d->reason, .dim = ev->dim, .features = ev->features,
+	};
+	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)))
+		return err;
+	double one[1] = {1}, x[BD_STAT__COUNT];
+	bd_stats_exposure_vector(x, d->propensity);
+	size_t klen = bd_stats_cell_key(key, part, ev->campaign_id, d->model_version,
+					d->cluster, d->treatment, bd_stats_hour(d->ts_ms));
+	if ((err = bd_worker_stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
+	    (err = bd_worker_batch_carry_add(w, part, ev->campaign_id, d->model_version,
+					      d->treatment, bd_stats_hour(d->ts_ms), ev->features,
+					      x)))
+		return err;
+	/* waiting for its outcome: a new version's carry-over counts it */
+	uint8_t pk[BD_CARRY_PENDING_KEY];
+	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
+			   bd_carry_pending_key(pk, part, d->ts_ms, h), "", 0);
+	klen = bd_stats_day_key(key, part, ev->campaign_id,
+				bd_campaign_day(c, ev->ts_ms, NULL));
+	return bd_worker_stats_add(w, key, klen, one, 1);
+}
+
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 {
 	bd_feature_event_t ev;
@@ -111,81 +234,23 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	bd_decision_rec_t rec;
 	const bd_campaign_t *c;
 	const bd_plan_t *plan;
-	char errstr[512], id[17], q[BD_UTF8_QUOTE_ID];
+	bd_clock_t *clk;
+	char id[17];
 	uint16_t part = (uint16_t)m->partition;
-	uint8_t key[BD_STATS_KEY_MAX];
 	uint64_t h;
 	int err;
 
 	COUNT(w, c_features);
-	if (oversized(w, m))
+	if (!feature_accept(w, m, &ev, &c, &plan, &clk))
 		return;
-	err = bd_decode_feature(w->codec, m->payload, m->len, &ev, errstr,
-				sizeof(errstr));
-	if (err) {
-		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
-		return;
-	}
-	if (!(c = bd_snapshot_find(w->snap, ev.campaign_id, &plan))) {
-		snprintf(errstr, sizeof(errstr), "campaign '%s' is not known",
-			 bd_utf8_quote(q, sizeof(q), ev.campaign_id));
-		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
-		return;
-	}
-	/* The campaign's clock decides its day (clock.h): an event beyond
-	 * the rule would end today's budget early.  Refused, it moves
-	 * nothing and gets no decision. */
-	bd_clock_t *clk = bd_snapshot_clock(w->snap, c);
-	int64_t clk_ms = clk ? bd_clock_read(clk) : 0, wall = bd_worker_now_ms();
-	if (bd_clock_check_feature(&w->clock_rule, clk_ms, c->created_ms, wall, ev.ts_ms,
-				   errstr, sizeof(errstr)) > 0) {
-		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
-		return;
-	}
-	if (bd_clock_check_stale(&w->clock_rule, c,
-				 bd_clock_now(&w->clock_rule, clk_ms, c->created_ms, wall), wall,
-				 ev.ts_ms, errstr, sizeof(errstr))) {
-		dead_letter(w, m, BD_DEAD_STALE, errstr);
-		return;
-	}
-	if (ev.dim != w->cfg->features_dim) {
-		snprintf(errstr, sizeof(errstr),
-			 "features has %d values, features.dim is %d", ev.dim,
-			 w->cfg->features_dim);
-		dead_letter(w, m, BD_DEAD_INVALID, errstr);
-		return;
-	}
 	h = bd_decision_hash(ev.campaign_id, ev.user_id, ev.request_id);
 	bd_decision_id_format(h, id);
 	err = bd_worker_batch_decision_lookup(w, part, h, &rec);
 	if (err < 0)
 		goto store_error;
-	if (err == 0) {
-		/* Seen before: answer with the stored decision, count nothing. */
-		if (strcmp(rec.request_id, ev.request_id) != 0 ||
-		    strcmp(rec.user_id, ev.user_id) != 0 ||
-		    strcmp(rec.campaign_id, ev.campaign_id) != 0) {
-			char q2[BD_UTF8_QUOTE_ID];
-			snprintf(errstr, sizeof(errstr),
-				 "decision id %s collides with request '%s' of user '%s'", id,
-				 bd_utf8_quote(q, sizeof(q), rec.request_id),
-				 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
-			dead_letter(w, m, BD_DEAD_CONFLICT, errstr);
-			return;
-		}
-		d = (bd_decision_t){
-			.decision_id = id, .request_id = rec.request_id,
-			.campaign_id = rec.campaign_id, .user_id = rec.user_id,
-			.ts_ms = rec.ts_ms, .treatment = rec.treatment,
-			.cluster = rec.cluster, .propensity = rec.propensity,
-			.explored = rec.explored, .plan_version = rec.plan_version,
-			.model_version = rec.model_version, .reason = rec.reason,
-		};
-		COUNT(w, c_dups);
-		COUNT(w, c_republished);
-		if ((err = publish_decision(w, part, &d)))
+	if (err == 0) { /* seen before */
+		if ((err = feature_again(w, m, &ev, &rec, id)))
 			goto store_error;
-		w->dirty = 1;
 		return;
 	}
 	bd_decide(c, plan, w->snap->model, &ev, h, &d);
@@ -195,33 +260,8 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	d.request_id = ev.request_id;
 	d.campaign_id = ev.campaign_id;
 	d.user_id = ev.user_id;
-	rec = (bd_decision_rec_t){
-		.explored = d.explored, .treatment = d.treatment,
-		.cluster = d.cluster, .propensity = d.propensity,
-		.ts_ms = d.ts_ms, .plan_version = d.plan_version,
-		.model_version = d.model_version, .campaign_id = ev.campaign_id,
-		.request_id = ev.request_id, .user_id = ev.user_id,
-		.reason = d.reason, .dim = ev.dim, .features = ev.features,
-	};
-	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)))
-		goto store_error;
-	double one[1] = {1}, x[BD_STAT__COUNT];
-	bd_stats_exposure_vector(x, d.propensity);
-	size_t klen = bd_stats_cell_key(key, part, ev.campaign_id, d.model_version,
-					d.cluster, d.treatment, bd_stats_hour(d.ts_ms));
-	if ((err = bd_worker_stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
-	    (err = bd_worker_batch_carry_add(w, part, ev.campaign_id, d.model_version,
-					      d.treatment, bd_stats_hour(d.ts_ms), ev.features, x)))
-		goto store_error;
-	/* waiting for its outcome: a new version's carry-over counts it */
-	uint8_t pk[BD_CARRY_PENDING_KEY];
-	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
-			   bd_carry_pending_key(pk, part, d.ts_ms, h), "", 0);
-	klen = bd_stats_day_key(key, part, ev.campaign_id,
-				bd_campaign_day(c, ev.ts_ms, NULL));
-	if ((err = bd_worker_stats_add(w, key, klen, one, 1)))
-		goto store_error;
-	if ((err = publish_decision(w, part, &d)))
+	if ((err = feature_record(w, part, c, &ev, &d, h)) ||
+	    (err = publish_decision(w, part, &d)))
 		goto store_error;
 	/* this campaign's clock, written with the batch */
 	if (clk) {
@@ -395,95 +435,141 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	w->dirty = 1;
 }
 
+/* An outcome @p m decoded into @p ev, not ahead of the host's clock: else a
+ * dead letter.  @returns whether @p ev is to be joined or counted. */
+static bool outcome_accept(bd_worker_t *w, const rd_kafka_message_t *m, bd_outcome_event_t *ev)
+{
+	char errstr[512];
+	int err;
+
+	if (oversized(w, m))
+		return false;
+	err = bd_decode_outcome(w->codec, m->payload, m->len, ev, errstr,
+				sizeof(errstr));
+	if (err) {
+		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
+		return false;
+	}
+	if (bd_clock_check_outcome(&w->clock_rule, bd_worker_now_ms(), ev->ts_ms, errstr,
+				   sizeof(errstr)) > 0) {
+		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
+		return false;
+	}
+	return true;
+}
+
+/* An outcome's decision id parsed into @p h: else a dead letter.  @returns
+ * whether it parsed. */
+static bool outcome_decision_id(bd_worker_t *w, const rd_kafka_message_t *m,
+				const bd_outcome_event_t *ev, uint64_t *h)
+{
+	char errstr[512], q[BD_UTF8_QUOTE_ID];
+
+	if (bd_decision_id_parse(ev->decision_id, h) == 0)
+		return true;
+	snprintf(errstr, sizeof(errstr),
+		 "decision_id '%s' is not 16 lowercase hex digits",
+		 bd_utf8_quote(q, sizeof(q), ev->decision_id));
+	dead_letter(w, m, BD_DEAD_INVALID, errstr);
+	return false;
+}
+
+/* Whether outcome @p ev joins its decision @p rec (@p found: whether there
+ * is one): not joined before, the same campaign and user, within the skew
+ * before it and the retention after it; else a dead letter. */
+static bool outcome_joins(bd_worker_t *w, const rd_kafka_message_t *m,
+			  const bd_outcome_event_t *ev, const bd_decision_rec_t *rec, bool found)
+{
+	char errstr[512], q[BD_UTF8_QUOTE_ID], q2[BD_UTF8_QUOTE_ID];
+
+	if (!found) {
+		snprintf(errstr, sizeof(errstr),
+			 "no decision %s on partition %d (expired, never made, or "
+			 "the outcome was not keyed by user_id)",
+			 ev->decision_id, m->partition);
+		dead_letter(w, m, BD_DEAD_UNKNOWN_DECISION, errstr);
+		return false;
+	}
+	if (rec->joined) {
+		snprintf(errstr, sizeof(errstr),
+			 "decision %s already has its outcome", ev->decision_id);
+		dead_letter(w, m, BD_DEAD_DUPLICATE, errstr);
+		return false;
+	}
+	if (strcmp(rec->campaign_id, ev->campaign_id) != 0 ||
+	    strcmp(rec->user_id, ev->user_id) != 0) {
+		snprintf(errstr, sizeof(errstr),
+			 "decision %s belongs to campaign '%s' user '%s'",
+			 ev->decision_id, bd_utf8_quote(q, sizeof(q), rec->campaign_id),
+			 bd_utf8_quote(q2, sizeof(q2), rec->user_id));
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+		return false;
+	}
+	/* Event times, not the host's clock: a replay after a restart must
+	 * decide exactly as the first run did. */
+	if (ev->ts_ms < rec->ts_ms - w->cfg->input_max_skew_ms) {
+		snprintf(errstr, sizeof(errstr),
+			 "outcome ts_ms %lld is %lld ms before its decision's ts_ms "
+			 "%lld (input.max.skew.ms is %d)",
+			 (long long)ev->ts_ms, (long long)(rec->ts_ms - ev->ts_ms),
+			 (long long)rec->ts_ms, w->cfg->input_max_skew_ms);
+		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+		return false;
+	}
+	if (ev->ts_ms - rec->ts_ms > (int64_t)w->cfg->decision_retention_s * 1000) {
+		snprintf(errstr, sizeof(errstr),
+			 "outcome comes %lld s after decision %s, "
+			 "decision.retention.s is %d",
+			 (long long)((ev->ts_ms - rec->ts_ms) / 1000), ev->decision_id,
+			 w->cfg->decision_retention_s);
+		dead_letter(w, m, BD_DEAD_EXPIRED, errstr);
+		return false;
+	}
+	return true;
+}
+
+/* How long cost takes to come in, for the pending estimate: the outcome's
+ * cost in its delay bucket.  @returns 0 or a store error. */
+static int outcome_delay(bd_worker_t *w, uint16_t part, const bd_outcome_event_t *ev,
+			 const bd_decision_rec_t *rec)
+{
+	if (!(ev->cost > 0))
+		return 0;
+	double dl[BD_DELAY_BUCKETS] = {0};
+	int64_t b = (ev->ts_ms - rec->ts_ms) / (BD_DELAY_BUCKET_S * 1000);
+	dl[b < 0 ? 0 : b >= BD_DELAY_BUCKETS ? BD_DELAY_BUCKETS - 1 : b] = ev->cost;
+	uint8_t dkey[BD_STATS_KEY_MAX];
+	return bd_worker_stats_add(w, dkey, bd_stats_delay_key(dkey, part, rec->campaign_id), dl,
+				   BD_DELAY_BUCKETS);
+}
+
 static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 {
 	bd_outcome_event_t ev;
 	bd_decision_rec_t rec;
-	char errstr[512], q[BD_UTF8_QUOTE_ID], q2[BD_UTF8_QUOTE_ID];
 	uint16_t part = (uint16_t)m->partition;
 	uint64_t h;
 	int err;
 
 	COUNT(w, c_outcomes);
-	if (oversized(w, m))
+	if (!outcome_accept(w, m, &ev))
 		return;
-	err = bd_decode_outcome(w->codec, m->payload, m->len, &ev, errstr,
-				sizeof(errstr));
-	if (err) {
-		dead_letter(w, m, bd_decode_dead_reason(err), errstr);
-		return;
-	}
-	if (bd_clock_check_outcome(&w->clock_rule, bd_worker_now_ms(), ev.ts_ms, errstr,
-				   sizeof(errstr)) > 0) {
-		dead_letter(w, m, BD_DEAD_FUTURE, errstr);
-		return;
-	}
 	if (ev.decision_id[0] == '\0') {
 		on_historical(w, m, &ev);
 		return;
 	}
-	if (bd_decision_id_parse(ev.decision_id, &h) != 0) {
-		snprintf(errstr, sizeof(errstr),
-			 "decision_id '%s' is not 16 lowercase hex digits",
-			 bd_utf8_quote(q, sizeof(q), ev.decision_id));
-		dead_letter(w, m, BD_DEAD_INVALID, errstr);
+	if (!outcome_decision_id(w, m, &ev, &h))
 		return;
-	}
 	err = bd_worker_batch_decision_lookup(w, part, h, &rec);
-	if (err < 0) {
-		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
-			 bd_strerror(err));
-		w->failed = 1;
-		return;
-	}
+	if (err < 0)
+		goto store_error;
 	if (err == 1 && bd_worker_assign_hold(w, m)) {
 		atomic_fetch_sub_explicit(&w->c_outcomes, 1, memory_order_relaxed);
 		*held = 1;
 		return;
 	}
-	if (err == 1) {
-		snprintf(errstr, sizeof(errstr),
-			 "no decision %s on partition %d (expired, never made, or "
-			 "the outcome was not keyed by user_id)",
-			 ev.decision_id, m->partition);
-		dead_letter(w, m, BD_DEAD_UNKNOWN_DECISION, errstr);
+	if (!outcome_joins(w, m, &ev, &rec, err == 0))
 		return;
-	}
-	if (rec.joined) {
-		snprintf(errstr, sizeof(errstr),
-			 "decision %s already has its outcome", ev.decision_id);
-		dead_letter(w, m, BD_DEAD_DUPLICATE, errstr);
-		return;
-	}
-	if (strcmp(rec.campaign_id, ev.campaign_id) != 0 ||
-	    strcmp(rec.user_id, ev.user_id) != 0) {
-		snprintf(errstr, sizeof(errstr),
-			 "decision %s belongs to campaign '%s' user '%s'",
-			 ev.decision_id, bd_utf8_quote(q, sizeof(q), rec.campaign_id),
-			 bd_utf8_quote(q2, sizeof(q2), rec.user_id));
-		dead_letter(w, m, BD_DEAD_INVALID, errstr);
-		return;
-	}
-	/* Event times, not the host's clock: a replay after a restart must
-	 * decide exactly as the first run did. */
-	if (ev.ts_ms < rec.ts_ms - w->cfg->input_max_skew_ms) {
-		snprintf(errstr, sizeof(errstr),
-			 "outcome ts_ms %lld is %lld ms before its decision's ts_ms "
-			 "%lld (input.max.skew.ms is %d)",
-			 (long long)ev.ts_ms, (long long)(rec.ts_ms - ev.ts_ms),
-			 (long long)rec.ts_ms, w->cfg->input_max_skew_ms);
-		dead_letter(w, m, BD_DEAD_INVALID, errstr);
-		return;
-	}
-	if (ev.ts_ms - rec.ts_ms > (int64_t)w->cfg->decision_retention_s * 1000) {
-		snprintf(errstr, sizeof(errstr),
-			 "outcome comes %lld s after decision %s, "
-			 "decision.retention.s is %d",
-			 (long long)((ev.ts_ms - rec.ts_ms) / 1000), ev.decision_id,
-			 w->cfg->decision_retention_s);
-		dead_letter(w, m, BD_DEAD_EXPIRED, errstr);
-		return;
-	}
 	const bd_campaign_t *c = bd_snapshot_find(w->snap, rec.campaign_id, NULL);
 	int64_t day = c ? bd_campaign_day(c, rec.ts_ms, NULL) : INT64_MIN;
 	bd_bounds_t bounds;
@@ -503,33 +589,20 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	uint8_t pk[BD_CARRY_PENDING_KEY];
 	bd_store_batch_delete(w->batch, BD_CF_PENDING, pk,
 			      bd_carry_pending_key(pk, part, rec.ts_ms, h));
-	if (ev.cost > 0) {
-		/* how long cost takes to come in, for the pending estimate */
-		double dl[BD_DELAY_BUCKETS] = {0};
-		int64_t b = (ev.ts_ms - rec.ts_ms) / (BD_DELAY_BUCKET_S * 1000);
-		dl[b < 0 ? 0 : b >= BD_DELAY_BUCKETS ? BD_DELAY_BUCKETS - 1 : b] = ev.cost;
-		uint8_t dkey[BD_STATS_KEY_MAX];
-		if ((err = bd_worker_stats_add(w, dkey,
-					       bd_stats_delay_key(dkey, part, rec.campaign_id), dl,
-					       BD_DELAY_BUCKETS))) {
-			bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
-				 bd_strerror(err));
-			w->failed = 1;
-			return;
-		}
-	}
-	if ((err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
+	if ((err = outcome_delay(w, part, &ev, &rec)) ||
+	    (err = outcome_stats(w, part, rec.campaign_id, rec.model_version,
 				 rec.cluster, rec.treatment, rec.explored,
 				 rec.propensity, &ev, s.value, day, bd_stats_hour(rec.ts_ms),
 				 rec.features)) ||
 	    (err = append_sample(w, part, &s)) ||
-	    (err = bd_worker_batch_decision_store(w, part, h, &rec))) {
-		bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
-			 bd_strerror(err));
-		w->failed = 1;
-		return;
-	}
+	    (err = bd_worker_batch_decision_store(w, part, h, &rec)))
+		goto store_error;
 	w->dirty = 1;
+	return;
+store_error:
+	bd_error("outcome %d@%lld: %s", m->partition, (long long)m->offset,
+		 bd_strerror(err));
+	w->failed = 1;
 }
 
 /* ---- one message ------------------------------------------------------------ */

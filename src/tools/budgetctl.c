@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,7 +288,18 @@ static int campaign_ids(const char *admin, char ids[][BD_ID_MAX], int max)
 	return n;
 }
 
-int main(int argc, char **argv)
+/* ---- the command line --------------------------------------------------------- */
+
+/* What the options say: where the daemon is, how to print, the settings. */
+typedef struct {
+	const char *admin, *bootstrap, *file;
+	int json;
+	bd_config_t cfg;
+} ctl_t;
+
+/* The options into @p o, the -X settings into @p sets.  @returns 0, 1 after
+ * --help, or -1 after the usage. */
+static int parse_options(int argc, char **argv, ctl_t *o, char **sets, int *nsets)
 {
 	static const struct option opts[] = {
 		{"admin", required_argument, NULL, 'a'},   {"bootstrap", required_argument, NULL, 'b'},
@@ -295,128 +307,148 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},	   {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *admin = "127.0.0.1:9877", *bootstrap = NULL, *file = NULL;
-	char errstr[1024], boot_buf[1024];
-	int json = 0, c, rc = 2;
-	bd_config_t cfg;
-
-	if (bd_config_init(&cfg) != 0) {
-		fprintf(stderr, "budgetctl: out of memory\n");
-		return 1;
-	}
-	char **sets = calloc((size_t)argc + 1, sizeof(char *));
-	int nsets = 0;
-	while (sets && (c = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
+	int c;
+	while ((c = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': admin = optarg; break;
-		case 'b': bootstrap = optarg; break;
-		case 'c': file = optarg; break;
-		case 'X': sets[nsets++] = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': usage(stdout); rc = 0; goto out;
-		default: usage(stderr); goto out;
+		case 'a': o->admin = optarg; break;
+		case 'b': o->bootstrap = optarg; break;
+		case 'c': o->file = optarg; break;
+		case 'X': sets[(*nsets)++] = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
 		}
 	}
-	if (file && bd_config_load_file(&cfg, file, errstr, sizeof(errstr))) {
+	return 0;
+}
+
+/* The configuration file, then each -X KEY=VALUE over it.  @returns 0, or -1
+ * after saying why. */
+static int apply_settings(ctl_t *o, char **sets, int nsets)
+{
+	char errstr[1024];
+	if (o->file && bd_config_load_file(&o->cfg, o->file, errstr, sizeof(errstr))) {
 		fprintf(stderr, "budgetctl: %s\n", errstr);
-		goto out;
+		return -1;
 	}
 	for (int i = 0; i < nsets; i++) {
 		char *eq = strchr(sets[i], '=');
 		if (!eq) {
 			fprintf(stderr, "budgetctl: -X %s: expected KEY=VALUE\n", sets[i]);
-			goto out;
+			return -1;
 		}
 		*eq = '\0';
-		int e = bd_config_set(&cfg, sets[i], eq + 1, errstr, sizeof(errstr));
+		int e = bd_config_set(&o->cfg, sets[i], eq + 1, errstr, sizeof(errstr));
 		*eq = '=';
 		if (e) {
 			fprintf(stderr, "budgetctl: -X %s: %s\n", sets[i], errstr);
-			goto out;
+			return -1;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		goto out;
-	}
-	const char *cmd = argv[optind], *arg1 = optind + 1 < argc ? argv[optind + 1] : NULL;
-	const char *arg2 = optind + 2 < argc ? argv[optind + 2] : NULL;
-	int nargs = argc - optind - 1;
+	return 0;
+}
 
-	if (strcmp(cmd, "show") == 0) {
-		static const char *const what[] = {"campaigns", "plans", "clusters",
-						   "models", "config", "health"};
-		char path[64], *body;
-		size_t i;
-		for (i = 0; nargs == 1 && i < sizeof(what) / sizeof(what[0]); i++)
-			if (strcmp(arg1, what[i]) == 0)
-				break;
-		if (nargs != 1 || i == sizeof(what) / sizeof(what[0])) {
-			fprintf(stderr, "budgetctl: show what? (campaigns, plans, clusters, models, "
-					"config, health)\n");
-			goto out;
-		}
-		snprintf(path, sizeof(path), "/%s/%s", json ? "api" : "text", what[i]);
-		int st = http_get(admin, path, &body, errstr, sizeof(errstr));
-		rc = 1;
-		if (st < 0)
-			fprintf(stderr, "budgetctl: %s\n", errstr);
-		else if (st != 200)
-			fprintf(stderr, "budgetctl: %s%s: HTTP %d: %s", admin, path, st, body);
-		else {
-			fputs(body, stdout);
-			rc = 0;
-		}
-		free(body);
-		goto out;
+/* show WHAT: the admin endpoint's table (or JSON) on stdout.  @returns the
+ * exit status. */
+static int cmd_show(const ctl_t *o, char **args, int nargs)
+{
+	static const char *const what[] = {"campaigns", "plans", "clusters",
+					   "models", "config", "health"};
+	char path[64], errstr[1024], *body;
+	size_t i;
+	for (i = 0; nargs == 1 && i < sizeof(what) / sizeof(what[0]); i++)
+		if (strcmp(args[0], what[i]) == 0)
+			break;
+	if (nargs != 1 || i == sizeof(what) / sizeof(what[0])) {
+		fprintf(stderr, "budgetctl: show what? (campaigns, plans, clusters, models, "
+				"config, health)\n");
+		return 2;
 	}
-
-	/* changes: onto the control topic */
-	bd_control_command_t cmds[64];
-	char ids[64][BD_ID_MAX], cid[64][96];
-	int n = 0;
-	bd_action_t action;
-	bd_control_command_t bounds = {0};
-	if (!strcmp(cmd, "set-budget") && nargs == 2)
-		action = BD_ACTION_SET_BUDGET;
-	else if (!strcmp(cmd, "set-bounds") && nargs >= 2)
-		action = BD_ACTION_UPSERT_CAMPAIGN; /* of an existing campaign: bounds only */
-	else if (!strcmp(cmd, "pause") && nargs == 1)
-		action = BD_ACTION_PAUSE;
-	else if (!strcmp(cmd, "resume") && nargs == 1)
-		action = BD_ACTION_RESUME;
-	else if (!strcmp(cmd, "solve") && nargs <= 1)
-		action = BD_ACTION_RESOLVE;
-	else if (!strcmp(cmd, "retrain") && nargs <= 1)
-		action = BD_ACTION_RETRAIN;
+	snprintf(path, sizeof(path), "/%s/%s", o->json ? "api" : "text", what[i]);
+	int st = http_get(o->admin, path, &body, errstr, sizeof(errstr));
+	int rc = 1;
+	if (st < 0)
+		fprintf(stderr, "budgetctl: %s\n", errstr);
+	else if (st != 200)
+		fprintf(stderr, "budgetctl: %s%s: HTTP %d: %s", o->admin, path, st, body);
 	else {
+		fputs(body, stdout);
+		rc = 0;
+	}
+	free(body);
+	return rc;
+}
+
+/* The change commands: their control action and how many arguments they take. */
+static const struct change {
+	const char *name;
+	bd_action_t action;
+	int min_args, max_args;
+} changes[] = {
+	{"set-budget", BD_ACTION_SET_BUDGET, 2, 2},
+	/* of an existing campaign: bounds only */
+	{"set-bounds", BD_ACTION_UPSERT_CAMPAIGN, 2, INT_MAX},
+	{"pause", BD_ACTION_PAUSE, 1, 1},
+	{"resume", BD_ACTION_RESUME, 1, 1},
+	{"solve", BD_ACTION_RESOLVE, 0, 1},
+	{"retrain", BD_ACTION_RETRAIN, 0, 1},
+};
+
+/* The change command @p cmd with its arguments: its action, set-budget's
+ * amount, set-bounds' bounds.  @returns 0, or -1 after saying why. */
+static int parse_change(const char *cmd, char **args, int nargs, bd_action_t *action,
+			double *amount, bd_control_command_t *bounds)
+{
+	size_t i;
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+		if (!strcmp(cmd, changes[i].name) && nargs >= changes[i].min_args &&
+		    nargs <= changes[i].max_args)
+			break;
+	if (i == sizeof(changes) / sizeof(changes[0])) {
 		fprintf(stderr, "budgetctl: unknown command or wrong arguments: %s\n", cmd);
 		usage(stderr);
-		goto out;
+		return -1;
 	}
-	double amount = 0;
-	if (action == BD_ACTION_SET_BUDGET) {
+	*action = changes[i].action;
+	if (*action == BD_ACTION_SET_BUDGET) {
 		char *end;
-		amount = strtod(arg2, &end);
-		if (*end || !(amount >= 0) || amount > 1e15) {
-			fprintf(stderr, "budgetctl: set-budget: '%s' is not an amount >= 0\n", arg2);
-			goto out;
+		*amount = strtod(args[1], &end);
+		if (*end || !(*amount >= 0) || *amount > 1e15) {
+			fprintf(stderr, "budgetctl: set-budget: '%s' is not an amount >= 0\n",
+				args[1]);
+			return -1;
 		}
 	}
-	for (int i = optind + 2; action == BD_ACTION_UPSERT_CAMPAIGN && i < argc; i++)
-		if (parse_bound(argv[i], &bounds))
-			goto out;
-	rc = 1;
+	for (int k = 1; *action == BD_ACTION_UPSERT_CAMPAIGN && k < nargs; k++)
+		if (parse_bound(args[k], bounds))
+			return -1;
+	return 0;
+}
+
+/* The campaigns a change is for: @p arg1, or every campaign the daemon has.
+ * @returns how many, or -1 after saying why. */
+static int target_campaigns(const ctl_t *o, const char *arg1, bd_action_t action,
+			    char ids[][BD_ID_MAX], int max)
+{
+	int n;
 	if (arg1) {
 		snprintf(ids[0], sizeof(ids[0]), "%s", arg1);
 		n = 1;
-	} else if ((n = campaign_ids(admin, ids, 64)) <= 0) {
+	} else if ((n = campaign_ids(o->admin, ids, max)) <= 0) {
 		if (n == 0)
 			fprintf(stderr, "budgetctl: the daemon has no campaigns\n");
-		goto out;
+		return -1;
 	}
 	if (action == BD_ACTION_RETRAIN)
 		n = 1; /* one model for all campaigns */
+	return n;
+}
+
+/* One command of @p action per campaign of @p ids into @p cmds, their ids in @p cid. */
+static void build_commands(bd_action_t action, double amount, bd_control_command_t bounds,
+			   char ids[][BD_ID_MAX], int n, bd_control_command_t *cmds,
+			   char cid[][96])
+{
 	for (int i = 0; i < n; i++) {
 		/* unique: a command id seen before is ignored by the daemon */
 		snprintf(cid[i], sizeof(cid[i]), "budgetctl-%s-%lld-%d-%d", bd_action_name(action),
@@ -435,25 +467,78 @@ int main(int argc, char **argv)
 			cmds[i] = bounds;
 		}
 	}
-	if (!bootstrap && cfg.bootstrap_servers[0])
-		bootstrap = cfg.bootstrap_servers;
-	if (!bootstrap) { /* the daemon's own brokers (an embedded broker has no setting) */
-		char *body;
-		int st = http_get(admin, "/api/status", &body, errstr, sizeof(errstr));
-		if (st == 200 && json_field(body, "bootstrap", boot_buf, sizeof(boot_buf)) == 0 &&
-		    boot_buf[0])
-			bootstrap = boot_buf;
-		free(body);
-		if (!bootstrap) {
-			fprintf(stderr, "budgetctl: no brokers: give --bootstrap, -c with "
-					"bootstrap.servers, or a reachable --admin (%s)\n",
-				st < 0 ? errstr : "it did not say");
-			goto out;
-		}
+}
+
+/* The brokers to send to: --bootstrap, bootstrap.servers, else the daemon's
+ * own (an embedded broker has no setting).  @returns them, or NULL after
+ * saying why. */
+static const char *find_bootstrap(const ctl_t *o, char *boot_buf, size_t size)
+{
+	char errstr[1024], *body;
+	if (o->bootstrap)
+		return o->bootstrap;
+	if (o->cfg.bootstrap_servers[0])
+		return o->cfg.bootstrap_servers;
+	const char *bootstrap = NULL;
+	int st = http_get(o->admin, "/api/status", &body, errstr, sizeof(errstr));
+	if (st == 200 && json_field(body, "bootstrap", boot_buf, size) == 0 && boot_buf[0])
+		bootstrap = boot_buf;
+	free(body);
+	if (!bootstrap)
+		fprintf(stderr, "budgetctl: no brokers: give --bootstrap, -c with "
+				"bootstrap.servers, or a reachable --admin (%s)\n",
+			st < 0 ? errstr : "it did not say");
+	return bootstrap;
+}
+
+/* A change: onto the control topic.  @returns the exit status. */
+static int cmd_change(const ctl_t *o, const char *cmd, char **args, int nargs)
+{
+	bd_control_command_t cmds[64], bounds = {0};
+	char ids[64][BD_ID_MAX], cid[64][96], boot_buf[1024];
+	bd_action_t action;
+	double amount = 0;
+
+	if (parse_change(cmd, args, nargs, &action, &amount, &bounds))
+		return 2;
+	int n = target_campaigns(o, nargs >= 1 ? args[0] : NULL, action, ids, 64);
+	if (n < 0)
+		return 1;
+	build_commands(action, amount, bounds, ids, n, cmds, cid);
+	const char *bootstrap = find_bootstrap(o, boot_buf, sizeof(boot_buf));
+	if (!bootstrap)
+		return 1;
+	return send_commands(&o->cfg, bootstrap, cmds, n);
+}
+
+int main(int argc, char **argv)
+{
+	ctl_t o = {.admin = "127.0.0.1:9877"};
+	int rc = 2;
+
+	if (bd_config_init(&o.cfg) != 0) {
+		fprintf(stderr, "budgetctl: out of memory\n");
+		return 1;
 	}
-	rc = send_commands(&cfg, bootstrap, cmds, n);
+	char **sets = calloc((size_t)argc + 1, sizeof(char *));
+	int nsets = 0, p = sets ? parse_options(argc, argv, &o, sets, &nsets) : 0;
+	if (p) {
+		rc = p > 0 ? 0 : 2;
+		goto out;
+	}
+	if (apply_settings(&o, sets, nsets))
+		goto out;
+	if (optind >= argc) {
+		usage(stderr);
+		goto out;
+	}
+	const char *cmd = argv[optind];
+	char **args = argv + optind + 1;
+	int nargs = argc - optind - 1;
+	rc = strcmp(cmd, "show") == 0 ? cmd_show(&o, args, nargs)
+				      : cmd_change(&o, cmd, args, nargs);
 out:
 	free(sets);
-	bd_config_free(&cfg);
+	bd_config_free(&o.cfg);
 	return rc;
 }

@@ -297,6 +297,97 @@ static int get_bound(avro_value_t *v, size_t i, const char *name, bool zero_ok, 
 	return 0;
 }
 
+/* Treatment @p j of the array @p b into @p cmd; its id in @p seen, the
+ * control's presence in @p has_control.  @returns 0 or negative with @p errstr. */
+static int get_treatment(avro_value_t *b, size_t j, bd_control_command_t *cmd, unsigned *seen,
+			 bool *has_control, char *errstr, size_t errstr_size)
+{
+	avro_value_t t;
+	bd_treatment_t *tr = &cmd->treatments[j];
+	avro_value_get_by_index(b, j, &t, NULL);
+	tr->id = get_int(&t, BD_F_TREATMENT_ID);
+	TRY(get_str(&t, BD_F_TREATMENT_NAME, "treatments[].name", false, &tr->name,
+		    errstr, errstr_size));
+	tr->nominal_cost = get_double(&t, BD_F_TREATMENT_NOMINAL_COST);
+	if (tr->id < 0 || tr->id >= BD_MAX_TREATMENTS)
+		return fail(errstr, errstr_size,
+			    "treatment id %d is outside 0..%d",
+			    tr->id, BD_MAX_TREATMENTS - 1);
+	if (*seen & (1u << tr->id))
+		return fail(errstr, errstr_size,
+			    "treatment id %d appears twice", tr->id);
+	*seen |= 1u << tr->id;
+	if (!isfinite(tr->nominal_cost) || tr->nominal_cost < 0)
+		return fail(errstr, errstr_size,
+			    "treatment %d nominal_cost %g is not a "
+			    "finite number >= 0",
+			    tr->id, tr->nominal_cost);
+	if (tr->id == 0) {
+		*has_control = true;
+		if (tr->nominal_cost != 0)
+			return fail(errstr, errstr_size,
+				    "treatment 0 is the control and "
+				    "must cost 0, not %g",
+				    tr->nominal_cost);
+	}
+	return 0;
+}
+
+/* The treatments array @p b into @p cmd: 1..BD_MAX_TREATMENTS entries with the
+ * ids 0..n-1, 0 the control at no cost.  @returns 0 or negative with @p errstr. */
+static int get_treatments(avro_value_t *b, bd_control_command_t *cmd, char *errstr,
+			  size_t errstr_size)
+{
+	size_t n = 0;
+	unsigned seen = 0;
+	bool has_control = false;
+	avro_value_get_size(b, &n);
+	if (n == 0 || n > BD_MAX_TREATMENTS)
+		return fail(errstr, errstr_size,
+			    "treatments has %zu entries (need 1..%d)", n,
+			    BD_MAX_TREATMENTS);
+	cmd->n_treatments = (int)n;
+	for (size_t j = 0; j < n; j++)
+		TRY(get_treatment(b, j, cmd, &seen, &has_control, errstr, errstr_size));
+	if (!has_control)
+		return fail(errstr, errstr_size,
+			    "treatments lack id 0 (the control)");
+	if (seen != (1u << n) - 1)
+		return fail(errstr, errstr_size,
+			    "treatment ids must be 0..%zu without gaps", n - 1);
+	return 0;
+}
+
+/* The optional exploration, time zone and outcome bounds of a control
+ * command @p v into @p cmd.  @returns 0 or negative with @p errstr. */
+static int get_campaign_settings(avro_value_t *v, bd_control_command_t *cmd, char *errstr,
+				 size_t errstr_size)
+{
+	avro_value_t b;
+	if ((cmd->has_exploration = get_optional(v, BD_F_CONTROL_COMMAND_EXPLORATION, &b))) {
+		avro_value_get_double(&b, &cmd->exploration);
+		if (!(cmd->exploration >= 0 && cmd->exploration <= 1))
+			return fail(errstr, errstr_size,
+				    "exploration %g is outside [0, 1]",
+				    cmd->exploration);
+	}
+	if ((cmd->has_tz = get_optional(v, BD_F_CONTROL_COMMAND_TIMEZONE_OFFSET_S, &b))) {
+		avro_value_get_int(&b, &cmd->timezone_offset_s);
+		if (cmd->timezone_offset_s < -14 * 3600 ||
+		    cmd->timezone_offset_s > 14 * 3600)
+			return fail(errstr, errstr_size,
+				    "timezone_offset_s %d is outside +-14 h",
+				    cmd->timezone_offset_s);
+	}
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_VALUE, "max_value", false, &cmd->has_max_value,
+		      &cmd->max_value, errstr, errstr_size));
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_COST, "max_cost", true, &cmd->has_max_cost,
+		      &cmd->max_cost, errstr, errstr_size));
+	TRY(get_bound(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, "winsor_value", false,
+		      &cmd->has_winsor_value, &cmd->winsor_value, errstr, errstr_size));
+	return 0;
+}
+
 int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 		      bd_control_command_t *cmd, char *errstr, size_t errstr_size)
 {
@@ -323,74 +414,9 @@ int bd_decode_control(bd_codec_t *c, const void *buf, size_t len,
 				    "daily_budget %g is not a finite number >= 0",
 				    cmd->daily_budget);
 	}
-	if ((cmd->has_treatments = get_optional(v, BD_F_CONTROL_COMMAND_TREATMENTS, &b))) {
-		size_t n = 0;
-		unsigned seen = 0;
-		bool has_control = false;
-		avro_value_get_size(&b, &n);
-		if (n == 0 || n > BD_MAX_TREATMENTS)
-			return fail(errstr, errstr_size,
-				    "treatments has %zu entries (need 1..%d)", n,
-				    BD_MAX_TREATMENTS);
-		cmd->n_treatments = (int)n;
-		for (size_t j = 0; j < n; j++) {
-			avro_value_t t;
-			bd_treatment_t *tr = &cmd->treatments[j];
-			avro_value_get_by_index(&b, j, &t, NULL);
-			tr->id = get_int(&t, BD_F_TREATMENT_ID);
-			TRY(get_str(&t, BD_F_TREATMENT_NAME, "treatments[].name", false, &tr->name,
-				    errstr, errstr_size));
-			tr->nominal_cost = get_double(&t, BD_F_TREATMENT_NOMINAL_COST);
-			if (tr->id < 0 || tr->id >= BD_MAX_TREATMENTS)
-				return fail(errstr, errstr_size,
-					    "treatment id %d is outside 0..%d",
-					    tr->id, BD_MAX_TREATMENTS - 1);
-			if (seen & (1u << tr->id))
-				return fail(errstr, errstr_size,
-					    "treatment id %d appears twice", tr->id);
-			seen |= 1u << tr->id;
-			if (!isfinite(tr->nominal_cost) || tr->nominal_cost < 0)
-				return fail(errstr, errstr_size,
-					    "treatment %d nominal_cost %g is not a "
-					    "finite number >= 0",
-					    tr->id, tr->nominal_cost);
-			if (tr->id == 0) {
-				has_control = true;
-				if (tr->nominal_cost != 0)
-					return fail(errstr, errstr_size,
-						    "treatment 0 is the control and "
-						    "must cost 0, not %g",
-						    tr->nominal_cost);
-			}
-		}
-		if (!has_control)
-			return fail(errstr, errstr_size,
-				    "treatments lack id 0 (the control)");
-		if (seen != (1u << n) - 1)
-			return fail(errstr, errstr_size,
-				    "treatment ids must be 0..%zu without gaps", n - 1);
-	}
-	if ((cmd->has_exploration = get_optional(v, BD_F_CONTROL_COMMAND_EXPLORATION, &b))) {
-		avro_value_get_double(&b, &cmd->exploration);
-		if (!(cmd->exploration >= 0 && cmd->exploration <= 1))
-			return fail(errstr, errstr_size,
-				    "exploration %g is outside [0, 1]",
-				    cmd->exploration);
-	}
-	if ((cmd->has_tz = get_optional(v, BD_F_CONTROL_COMMAND_TIMEZONE_OFFSET_S, &b))) {
-		avro_value_get_int(&b, &cmd->timezone_offset_s);
-		if (cmd->timezone_offset_s < -14 * 3600 ||
-		    cmd->timezone_offset_s > 14 * 3600)
-			return fail(errstr, errstr_size,
-				    "timezone_offset_s %d is outside +-14 h",
-				    cmd->timezone_offset_s);
-	}
-	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_VALUE, "max_value", false, &cmd->has_max_value,
-		      &cmd->max_value, errstr, errstr_size));
-	TRY(get_bound(v, BD_F_CONTROL_COMMAND_MAX_COST, "max_cost", true, &cmd->has_max_cost,
-		      &cmd->max_cost, errstr, errstr_size));
-	TRY(get_bound(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, "winsor_value", false,
-		      &cmd->has_winsor_value, &cmd->winsor_value, errstr, errstr_size));
+	if ((cmd->has_treatments = get_optional(v, BD_F_CONTROL_COMMAND_TREATMENTS, &b)))
+		TRY(get_treatments(&b, cmd, errstr, errstr_size));
+	TRY(get_campaign_settings(v, cmd, errstr, errstr_size));
 	if (cmd->action == BD_ACTION_SET_BUDGET && !cmd->has_budget)
 		return fail(errstr, errstr_size, "SET_BUDGET without daily_budget");
 	return 0;
