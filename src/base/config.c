@@ -224,6 +224,11 @@ static const setting_t settings[] = {
 	 "pass the plan's remaining budget times 1 + this, further decisions of the campaign get "
 	 "control (reason budget-guard) until the next plan (docs/solving.md, The budget guard)",
 	 R_LIVE},
+	{"guard.cost.sigmas", T_DOUBLE, OFF(guard_cost_sigmas), "2", 0, 10, NULL,
+	 "The budget guard charges each decision its cell's estimated cost plus this many standard "
+	 "errors of that estimate: a cell measured on few outcomes is charged more, so a cost "
+	 "underestimated by noise cannot spend the plan's remaining budget twice over; the charge "
+	 "falls to the estimate as outcomes come in (0: the estimate alone)", R_LIVE},
 	{"admin.listen", T_STR, OFF(admin_listen), "127.0.0.1:9877", 0, 0, NULL,
 	 "Admin HTTP endpoint (/metrics, /healthz, /readyz, /status, /api/*): HOST:PORT; "
 	 "it has no authentication, so keep it on loopback or behind a proxy (empty: off)", R_RESTART},

@@ -97,6 +97,12 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 	if (hour <= 0)
 		return; /* historical samples carry no traffic information */
 	double dec = x[BD_STAT_DECISIONS];
+	/* by age, unweighted: the delay distribution's censoring */
+	e->live_dec += dec;
+	if (hour >= p->mature_before_hour)
+		e->young_dec[hour - p->mature_before_hour < BD_ESTIMATE_YOUNG_HOURS
+				     ? hour - p->mature_before_hour
+				     : BD_ESTIMATE_YOUNG_HOURS - 1] += dec;
 	if (hour >= p->today_first_hour)
 		e->today[cluster] += dec;
 	else
@@ -427,15 +433,60 @@ static void finish_traffic(bd_estimate_t *e, const bd_estimate_params_t *p)
 
 void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n)
 {
-	for (int i = 0; i < n && i < BD_DELAY_BUCKETS; i++)
+	for (int i = 0; i < n && i < BD_DELAY_BUCKETS; i++) {
 		e->delay[i] += x[i];
+		e->delay_adj[i] = e->delay[i];
+	}
+}
+
+/* The share of live decisions younger than @p age_s: the unmatured hours'
+ * decisions, each hour's spread evenly up to now. */
+static double younger_share(const bd_estimate_t *e, const bd_estimate_params_t *p, double age_s)
+{
+	double now_s = (double)p->now_ms / 1000, young = 0;
+	if (!(e->live_dec > 0))
+		return 0;
+	for (int y = 0; y < BD_ESTIMATE_YOUNG_HOURS; y++) {
+		double start_s = (double)(p->mature_before_hour + y) * 3600,
+		       end_s = fmin(start_s + 3600, now_s);
+		if (!(e->young_dec[y] > 0) || end_s <= start_s)
+			continue;
+		double from_s = fmax(start_s, now_s - age_s);
+		if (end_s > from_s)
+			young += e->young_dec[y] * (end_s - from_s) / (end_s - start_s);
+	}
+	return fmin(young / e->live_dec, 1);
+}
+
+/*
+ * The delay distribution corrected for censoring.  The workers add an
+ * outcome's cost to its delay bucket when it arrives, so a bucket of delay
+ * a can only hold the cost of decisions at least a old: early on a first
+ * day, when most decisions are minutes old, the long delays are missing
+ * and the distribution looks short, the cost still to come looks small,
+ * and the budget is overspent (a 10-second simulated first day, seed 4,
+ * spent 152% of its budget: at one solve the daemon saw 8 of pending cost
+ * where 40 was still to come).  Each bucket is divided by the share of
+ * decisions old enough to show it (at the bucket's middle age), which
+ * holds while delays do not depend on when the decision was made; the
+ * share is floored at DELAY_MIN_SEEN so a bucket seen on a few old
+ * decisions cannot dominate.  Delays longer than anything observable yet
+ * stay unseen: the day's oldest decisions bound what can be learned.
+ */
+#define DELAY_MIN_SEEN 0.2
+static void finish_delay(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	for (int i = 0; i < BD_DELAY_BUCKETS; i++) {
+		double seen = 1 - younger_share(e, p, (i + 0.5) * BD_DELAY_BUCKET_S);
+		e->delay_adj[i] = e->delay[i] / fmax(seen, DELAY_MIN_SEEN);
+	}
 }
 
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s)
 {
 	double tot = 0, got = 0;
 	for (int i = 0; i < BD_DELAY_BUCKETS; i++)
-		tot += e->delay[i];
+		tot += e->delay_adj[i];
 	if (!(tot > 0))
 		return NAN;
 	if (age_s <= 0)
@@ -444,7 +495,7 @@ double bd_estimate_arrived(const bd_estimate_t *e, double age_s)
 	 * by its start plus one width */
 	for (int i = 0; i < BD_DELAY_BUCKETS; i++) {
 		double lo = (double)i * BD_DELAY_BUCKET_S, f = (age_s - lo) / BD_DELAY_BUCKET_S;
-		got += e->delay[i] * (f >= 1 ? 1 : f > 0 ? f : 0);
+		got += e->delay_adj[i] * (f >= 1 ? 1 : f > 0 ? f : 0);
 	}
 	return got / tot;
 }
@@ -462,11 +513,13 @@ static void finish_pending(bd_estimate_t *e, const bd_estimate_params_t *p)
 		tot += e->delay[i];
 	e->delay_weight = tot;
 	e->pending_cost = 0;
+	e->pending_cost_err = 0;
 	for (int y = 0; y < BD_ESTIMATE_YOUNG_HOURS; y++) {
-		double prior = 0, real = 0;
+		double prior = 0, real = 0, prior_se = 0;
 		for (size_t i = 0; i < KJ; i++) {
 			const double *r = e->recent + (i * BD_ESTIMATE_YOUNG_HOURS + (size_t)y) * 2;
 			prior += r[0] * e->c[i];
+			prior_se += r[0] * (isfinite(e->c_se[i]) ? e->c_se[i] : 0);
 			real += r[1];
 		}
 		if (prior == 0 && real == 0)
@@ -485,10 +538,13 @@ static void finish_pending(bd_estimate_t *e, const bd_estimate_params_t *p)
 		 * F, so a prior that is off (cost per decision learned on
 		 * other hours' users, e.g. a first day's night) biases the
 		 * pending cost by (1 - F)^2 of its error instead of (1 - F) */
-		if (tot > 0 && isfinite(arrived))
+		if (tot > 0 && isfinite(arrived)) {
 			e->pending_cost += (1 - arrived) * (real + prior * (1 - arrived));
-		else
+			e->pending_cost_err += (1 - arrived) * (1 - arrived) * prior_se;
+		} else {
 			e->pending_cost += prior - real;
+			e->pending_cost_err += prior_se;
+		}
 	}
 	/* summed before clamping: clamping each small cell or hour at zero
 	 * would bias the sum up */
@@ -531,6 +587,7 @@ void bd_estimate_finish(bd_estimate_t *e, const bd_estimate_params_t *p)
 {
 	finish_means(e, p);
 	finish_traffic(e, p);
+	finish_delay(e, p);
 	finish_pending(e, p);
 	finish_rate(e, p);
 }

@@ -276,13 +276,24 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	for (size_t i = 0; i < (size_t)K * J; i++)
 		outcomes += e->all[i * BD_STAT__COUNT + BD_STAT_OUTCOMES];
 	/* the budget guard: the workers stop this plan's spending once its
-	 * decisions' estimated cost passes the remaining budget (plus the
-	 * tolerance), whatever the forecast said about the traffic */
+	 * decisions' cost passes the remaining budget (plus the tolerance),
+	 * whatever the forecast said about the traffic.  Each decision is
+	 * charged an upper bound of its cell's cost, not the estimate: the
+	 * solver favours the cells whose cost noise made them look cheap,
+	 * and on a cold day (a hundred decisions per cell, a few redeemed
+	 * coupons) the chosen cells' estimates were half their true cost,
+	 * so a guard on the estimates let a plan spend its remaining budget
+	 * twice (docs/solving.md, The budget guard) */
 	free(p->cost);
 	if (!(p->cost = malloc(sizeof(double) * (size_t)K * J)))
 		return -ENOMEM;
-	memcpy(p->cost, e->c, sizeof(double) * (size_t)K * J);
-	p->guard_limit = p->remaining_budget * (1 + cfg->guard_tolerance);
+	for (size_t i = 0; i < (size_t)K * J; i++)
+		p->cost[i] = e->c[i] + cfg->guard_cost_sigmas * (isfinite(e->c_se[i]) ? e->c_se[i] : 0);
+	/* and the decisions still waiting for their outcomes are reckoned at
+	 * the same bound: their cost still to come, with every cell's cost
+	 * guard.cost.sigmas errors higher, leaves less for this plan */
+	p->guard_limit = fmax(p->remaining_budget - cfg->guard_cost_sigmas * e->pending_cost_err, 0) *
+			 (1 + cfg->guard_tolerance);
 	if (c->paused || remaining <= 0) {
 		/* control for everyone, no exploration: nothing is spent */
 		for (int k = 0; k < K; k++)

@@ -98,10 +98,10 @@ static void budget_guarded(bd_worker_t *w, const bd_campaign_t *c, const bd_plan
 {
 	if (first != 2)
 		return;
-	bd_warn("campaign %s: budget guard: plan %lld committed its remaining budget %.2f "
-		"(x %.2f with guard.tolerance); control until the next plan",
-		c->id, (long long)plan->version, plan->remaining_budget,
-		plan->guard_limit / fmax(plan->remaining_budget, 1e-300));
+	bd_warn("campaign %s: budget guard: plan %lld committed its limit %.2f of charged cost "
+		"(remaining budget %.2f, less the cost still to come at guard.cost.sigmas, x 1 + "
+		"guard.tolerance); control until the next plan",
+		c->id, (long long)plan->version, plan->guard_limit, plan->remaining_budget);
 }
 
 /* A feature event @p m decoded into @p ev, for a known campaign @p c (its

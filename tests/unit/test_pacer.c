@@ -115,11 +115,15 @@ static void test_spends_the_budget(void **state)
 			bd_plan_t *p = bd_plan_new_uniform("c", K, J);
 			assert_int_equal(bd_pacer_plan(&cfg, &c, &e, spent, 7, p), 0);
 			double cpr = cost_per_request(p, &e, 0.1);
-			/* the budget guard: the plan's estimates and the
-			 * remaining budget with the tolerance; traffic as
-			 * forecast never reaches it (the lead is below it) */
+			/* the budget guard: the plan's estimates plus
+			 * guard.cost.sigmas of their errors, and the remaining
+			 * budget with the tolerance; traffic as forecast with
+			 * well measured costs never reaches it (the lead is
+			 * below it) */
 			assert_non_null(p->cost);
-			assert_memory_equal(p->cost, e.c, sizeof(double) * K * J);
+			for (int i = 0; i < K * J; i++)
+				assert_true(fabs(p->cost[i] - (e.c[i] + cfg.guard_cost_sigmas *
+									e.c_se[i])) < 1e-12);
 			assert_true(fabs(p->guard_limit - p->remaining_budget *
 							      (1 + cfg.guard_tolerance)) < 1e-9);
 			assert_true(cpr * e.n_rem < p->guard_limit);
@@ -407,6 +411,53 @@ static void test_off_pace(void **state)
  * refused before the solver sees it, and a plan holding a non-finite number
  * (or a probability outside [0, 1]) is never published.  The daemon keeps
  * its last good plan when either says no. */
+/* The guard charges a cell measured on few outcomes more than its
+ * estimate: a plan that chose cells whose cost noise made them look cheap
+ * stops at its remaining budget of the upper bound, not of the estimate. */
+static void test_guard_charges_the_cost_bound(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	estimate(&e, 1000);
+	e.c_se[1] = 0.4; /* cluster 0, treatment 1: a handful of outcomes */
+	bd_campaign_t c = campaign(1234 + 0.5 * e.n_rem);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 1234, 7, p), 0);
+	assert_true(cfg.guard_cost_sigmas >= 1);
+	if (!(p->cost[1] >= e.c[1] + cfg.guard_cost_sigmas * 0.4 - 1e-12))
+		fail_msg("a cell of estimate %.2f +- 0.4 is charged %.3f: its estimate, not its "
+			 "bound", e.c[1], p->cost[1]);
+	assert_true(fabs(p->cost[2] - (e.c[2] + cfg.guard_cost_sigmas * 0.01)) < 1e-12);
+	/* a decision of that cell commits the bound: the limit is reached
+	 * after fewer decisions than the estimate alone would allow */
+	int made = 0;
+	while (made < 100000 && bd_plan_guard_commit(p, 0, 1) == 0)
+		made++;
+	assert_true(made < (int)(p->guard_limit / e.c[1]));
+	assert_true(made == (int)(p->guard_limit / p->cost[1]));
+	bd_plan_unref(p);
+	/* the cost still to come is reckoned at the same bound: 100 more
+	 * per sigma leaves the plan that much less */
+	double lim = (e.n_rem * 0.5) * (1 + cfg.guard_tolerance);
+	e.pending_cost_err = 100;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 1234, 7, p), 0);
+	if (fabs(p->guard_limit - (lim - cfg.guard_cost_sigmas * 100 * (1 + cfg.guard_tolerance))) > 1e-6)
+		fail_msg("guard limit %.2f with 100 of pending cost error: want %.2f", p->guard_limit,
+			 lim - cfg.guard_cost_sigmas * 100 * (1 + cfg.guard_tolerance));
+	bd_plan_unref(p);
+	e.pending_cost_err = 0;
+	/* 0 sigmas: the estimate alone (the old guard) */
+	double z = cfg.guard_cost_sigmas;
+	cfg.guard_cost_sigmas = 0;
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 1234, 7, p), 0);
+	assert_true(p->cost[1] == e.c[1]);
+	cfg.guard_cost_sigmas = z;
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+}
+
 static void test_finite_guard(void **state)
 {
 	bd_estimate_t e;
@@ -467,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_lead),
 		cmocka_unit_test(test_off_pace),
 		cmocka_unit_test(test_finite_guard),
+		cmocka_unit_test(test_guard_charges_the_cost_bound),
 		cmocka_unit_test(test_gate),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,6 +79,9 @@ typedef struct bd_estimate_s {
 			         unmatured hours (from the oldest): decisions,
 			         realised cost */
 	double delay[BD_DELAY_BUCKETS]; /**< realised cost by outcome delay */
+	double young_dec[BD_ESTIMATE_YOUNG_HOURS]; /**< decisions of the
+				 unmatured hours (any day), unweighted */
+	double live_dec;    /**< decisions of every live hour, unweighted */
 	int64_t first_hour; /**< earliest live hour seen */
 	/* filled by bd_estimate_finish */
 	double *r, *c, *conv, *r_se, *c_se, *conv_se, *c_var, *n; /**< k x j */
@@ -96,7 +99,15 @@ typedef struct bd_estimate_s {
 	int immature;       /**< 1: warm-up means over joined outcomes */
 	double pending_cost; /**< expected cost still to come from today's
 				  unmatured decisions */
+	double pending_cost_err; /**< how much pending_cost grows when every
+				  cell's cost is one standard error higher
+				  (the budget guard's upper bound) */
 	double delay_weight; /**< cost behind the delay distribution (0: none) */
+	double delay_adj[BD_DELAY_BUCKETS]; /**< the delay distribution
+				 corrected for censoring (what
+				 bd_estimate_arrived reads): a bucket's
+				 cost over the share of decisions old
+				 enough to have shown it */
 	double recent_rate; /**< requests per second today over the unmatured
 				 hours (the latest solve.maturity.s or so) */
 	double sec_left;    /**< seconds left in the campaign's day */
@@ -133,7 +144,8 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 			  int treatment, int64_t hour, const double *x, int n);
 /** Adds a delay vector (realised cost by delay bucket). */
 void bd_estimate_add_delay(bd_estimate_t *e, const double *x, int n);
-/** Share of cost arrived @p age_s after the decision (learned; 1 past the
+/** Share of cost arrived @p age_s after the decision (learned, corrected
+ *  for censoring by bd_estimate_finish; 1 past the
  *  maturity); NAN without data. */
 double bd_estimate_arrived(const bd_estimate_t *e, double age_s);
 /** The requests expected in the rest of today for pacing, never fewer
