@@ -1,8 +1,8 @@
 /*
  * bd-day-bench: budgetd's planning loop over one simulated day, in process
  * and in simulated time (no broker, no threads, no wall clock): the same
- * estimate (estimate.c), pacer (pacer.c) and decision (decide.c) code as
- * the daemon, fed by the simulator's world.  A cold first day (no history,
+ * estimate (estimate.c), pacer (pacer.c), decision and budget guard
+ * (decide.c) code as the daemon, fed by the simulator's world.  A cold first day (no history,
  * the initial cluster model) with the demo's budget by default.  For
  * comparing planning rules on many days quickly and without the timing
  * noise of a closed loop over Kafka on a loaded machine; bench/coldstart
@@ -197,6 +197,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 					 wp->dim};
 		bd_decision_t d;
 		bd_decide(&c, plan, m, &ev, bd_decision_hash("day", "u", rid), &d);
+		bd_decide_guard(plan, &d); /* the budget guard, as the workers */
 		tr[i] = d.treatment;
 		cl[i] = d.cluster < K ? d.cluster : 0;
 		prop[i] = d.propensity;
