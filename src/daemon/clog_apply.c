@@ -31,6 +31,8 @@ typedef struct apply_s {
 	long records, batches, ops, incomplete;
 	long long bytes;     /* of the records read (framing included) */
 	size_t largest; /* the largest record */
+	long cf_ops[BD_CLOG_CF__COUNT];      /* operations by family */
+	long long cf_bytes[BD_CLOG_CF__COUNT]; /* their keys' and values' bytes */
 } apply_t;
 
 static int fresh_dir(const char *dir, char *errstr, size_t errstr_size)
@@ -116,6 +118,10 @@ static int apply_record(apply_t *a, int32_t p, const rd_kafka_message_t *m, char
 		return err;
 	}
 	a->ops += (long)r.n_ops;
+	for (size_t i = 0; i < r.n_ops; i++) {
+		a->cf_ops[r.ops[i].cf]++;
+		a->cf_bytes[r.ops[i].cf] += (long long)(r.ops[i].klen + r.ops[i].vlen);
+	}
 	a->next_part = r.part + 1;
 	if (a->next_part < r.parts)
 		return 0;
@@ -220,6 +226,11 @@ int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *
 		"%ld operations; %ld batches cut short at the end of a log not applied\n",
 		cfg->topic[BD_MSG_CHANGELOG], n, a.records, a.bytes, a.largest, a.batches, a.ops,
 		a.incomplete);
+	for (int cf = 0; cf < BD_CLOG_CF__COUNT; cf++)
+		if (a.cf_ops[cf])
+			fprintf(out, "  %s: %ld operations, %lld bytes of keys and values\n",
+				bd_store_cf_name((bd_cf_t)bd_clog_store_cf(cf)), a.cf_ops[cf],
+				a.cf_bytes[cf]);
 out:
 	bd_store_batch_destroy(a.b);
 	if (a.st)

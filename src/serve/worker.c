@@ -542,6 +542,9 @@ void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
 	c->batches = atomic_load_explicit(&m->c_batches, memory_order_relaxed);
 	c->duplicates = atomic_load_explicit(&m->c_dups, memory_order_relaxed);
 	c->winsorized = atomic_load_explicit(&m->c_winsorized, memory_order_relaxed);
+	c->clog_records = atomic_load_explicit(&m->c_clog_records, memory_order_relaxed);
+	c->clog_bytes = atomic_load_explicit(&m->c_clog_bytes, memory_order_relaxed);
+	c->clog_failures = atomic_load_explicit(&m->c_clog_failures, memory_order_relaxed);
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		c->dead[r] = atomic_load_explicit(&m->c_dead_by[r], memory_order_relaxed);
 	for (int in = 0; in < 2; in++) {
