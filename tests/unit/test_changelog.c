@@ -23,6 +23,7 @@
 #include "budgetd/state/stats.h"
 #include "budgetd/state/store.h"
 #include "budgetd/wire/messages.h"
+#include "store_dir.h"
 
 static char dir[64], err[512];
 static bd_codec_t *codec;
@@ -47,11 +48,7 @@ static int teardown(void **state)
 
 static bd_store_t *open_at(const char *sub)
 {
-	char path[128];
-	bd_store_t *st = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	assert_int_equal(bd_store_open(path, &st, err, sizeof(err)), 0);
-	return st;
+	return bd_test_store_open(dir, sub, err, sizeof(err));
 }
 
 static void assert_records_equal(const bd_changelog_t *a, const bd_changelog_t *b)
