@@ -374,9 +374,9 @@ static int worker_new_parts(bd_worker_t *w, const bd_worker_env_t *env, char *er
 	if (!(w->batch = bd_store_batch_new(env->store)) ||
 	    !(w->delta = bd_stats_delta_new()))
 		return -ENOMEM;
-	if (env->cfg->changelog_enabled) {
+	if (env->clog_partitions > 0) {
 		char host[64] = "";
-		if (!(w->clog = bd_clog_rec_new(env->cfg->topic_partitions)))
+		if (!(w->clog = bd_clog_rec_new(env->clog_partitions)))
 			return -ENOMEM;
 		bd_clog_rec_attach(w->clog, w->batch);
 		gethostname(host, sizeof(host) - 1);

@@ -6,7 +6,8 @@
 # store from budgetd.changelog alone, and that store equals the daemon's:
 # statistics (tests/lib/statscmp.py), decision records, samples and input
 # offsets line for line (the control topic's offset is the daemon's own
-# state, not a partition's: it is not in the changelog).
+# state, not a partition's: it is not in the changelog).  A changelog topic
+# with another partition count than the inputs' stops the daemon.
 #   IT_CLOG_EVENTS=E tests/integration/it_changelog_replay.sh
 . "${srcdir:-.}/tests/lib/lib.sh"
 need_python
@@ -47,4 +48,13 @@ for what in decisions samples offsets; do
 	cmp -s "$WORK/daemon.$what" "$WORK/rebuilt.$what" ||
 		fail "$what differ ($(wc -l <"$WORK/daemon.$what") lines in the daemon's store, $(wc -l <"$WORK/rebuilt.$what") rebuilt): $(diff "$WORK/daemon.$what" "$WORK/rebuilt.$what" | head -n 4)"
 done
-echo "PASS: the store from the changelog equals the daemon's: statistics, $(wc -l <"$WORK/daemon.decisions") decisions, $(wc -l <"$WORK/daemon.samples") samples, $(wc -l <"$WORK/daemon.offsets") offsets"
+# Fail closed: a changelog topic that is not co-partitioned with the inputs
+# (the mock broker creates an unknown topic with 4 partitions) stops the
+# daemon before it decides anything.
+timeout 60 "$BUDGETD" -X bootstrap.servers="$BOOTSTRAP" -X state.dir="$WORK/state2" $TEST_KAFKA \
+	-X changelog.enabled=1 -X topic.changelog=budgetd.changelog4 >"$WORK/four.out" 2>"$WORK/four.log"
+rc=$?
+[ "$rc" -eq 1 ] || fail "a daemon with a 4-partition changelog exited $rc (want 1)"
+grep -q "cannot start deciding: changelog.enabled: budgetd.changelog4 has 4 partitions, budgetd.features 8" \
+	"$WORK/four.log" || fail "no reason for the refusal: $(grep ERROR "$WORK/four.log")"
+echo "PASS: the store from the changelog equals the daemon's: statistics, $(wc -l <"$WORK/daemon.decisions") decisions, $(wc -l <"$WORK/daemon.samples") samples, $(wc -l <"$WORK/daemon.offsets") offsets; a 4-partition changelog refused"
