@@ -309,7 +309,14 @@ static void clog_flush(bd_worker_t *w)
 	bd_changelog_t r;
 	int cursor = 0;
 	int64_t now = bd_worker_now_ms();
-	while (bd_clog_rec_next(w->clog, &cursor, &r)) {
+	int more;
+	while ((more = bd_clog_rec_next(w->clog, &cursor, &r))) {
+		if (more < 0) {
+			bd_warn("worker %d: changelog record of partition %d lost: out of memory",
+				w->id, cursor - 1);
+			COUNT(w, c_clog_failures);
+			continue;
+		}
 		r.instance = w->clog_instance;
 		r.ts_ms = now;
 		clog_produce(w, &r);

@@ -169,8 +169,10 @@ int bd_clog_rec_next(bd_clog_rec_t *r, int *cursor, bd_changelog_t *out)
 		rec_part_t *p = &r->parts[*cursor];
 		if (!p->n)
 			continue;
-		if (grow((void **)&r->view, &r->view_cap, p->n, sizeof(*r->view)))
-			return 0; /* out of memory: the caller's count of records tells */
+		if (grow((void **)&r->view, &r->view_cap, p->n, sizeof(*r->view))) {
+			(*cursor)++;
+			return -ENOMEM;
+		}
 		for (size_t i = 0; i < p->n; i++) {
 			const op_ent_t *o = &p->ops[i];
 			r->view[i] = (bd_clog_op_t){.cf = o->cf, .op = o->op,

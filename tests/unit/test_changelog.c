@@ -327,7 +327,7 @@ static void test_rebuild_equal(void **state)
 		stage_batch(wb, ob, round);
 		assert_null(bd_clog_rec_failed(r));
 		assert_int_equal(bd_store_batch_write(a, wb, err, sizeof(err)), 0);
-		while (bd_clog_rec_next(r, &cursor, &rec)) {
+		while (bd_clog_rec_next(r, &cursor, &rec) == 1) {
 			assert_int_equal(rec.partition % 2, 0);
 			assert_int_equal(rec.batch_seq, (int64_t)round);
 			assert_int_equal(rec.n_offsets, 1);

@@ -45,7 +45,8 @@ const char *bd_clog_rec_failed(const bd_clog_rec_t *r);
  * of 1, its input offsets and ops; epoch 0, instance and ts_ms left to the
  * caller), valid until the recorder is cleared.  Each call numbers the
  * partition's batch_seq on.  @returns 1 with a record, 0 when there are no
- * more.
+ * more, -ENOMEM (the partition at *@p cursor skipped: call again for the
+ * rest).
  */
 int bd_clog_rec_next(bd_clog_rec_t *r, int *cursor, bd_changelog_t *out);
 
