@@ -115,6 +115,10 @@ static const setting_t settings[] = {
 	 "1: after each worker batch is written, produce its state operations to topic.changelog "
 	 "(shadow mode: nothing reads them yet but budgetd --apply-changelog; the ordering and "
 	 "the restore are not built)", R_RESTART},
+	{"changelog.max.bytes", T_INT, OFF(changelog_max_bytes), "900000", 1024, 1000000, NULL,
+	 "A batch's changelog record for one partition larger than this is split into parts "
+	 "(records of the same batch_seq, applied together); below the producer's "
+	 "message.max.bytes (1000000 unless kafka.message.max.bytes says otherwise)", R_RESTART},
 	{"flush.interval.ms", T_INT, OFF(flush_interval_ms), "100", 1, 60000, NULL,
 	 "Longest time input waits before its state and offsets are written", R_RESTART},
 	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,

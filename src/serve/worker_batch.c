@@ -277,22 +277,23 @@ static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
 		w->clog_max_record = w->clog_buf.len;
 }
 
-/* Produces partition @p r's record, in as many parts as CLOG_MAX_BYTES
+/* Produces partition @p r's record, in as many parts as changelog.max.bytes
  * asks; the input offsets go in part 0. */
 static void clog_produce(bd_worker_t *w, bd_changelog_t *r)
 {
 	const bd_clog_op_t *ops = r->ops;
 	const bd_clog_offset_t *offs = r->offsets;
 	size_t n = r->n_ops, n_offs = r->n_offsets, head = bd_changelog_head_bytes(r), from = 0;
+	size_t max = (size_t)w->cfg->changelog_max_bytes;
 	int parts = 0;
 	do {
-		from = bd_changelog_part_end(ops, n, from, head, CLOG_MAX_BYTES);
+		from = bd_changelog_part_end(ops, n, from, head, max);
 		parts++;
 	} while (from < n);
 	r->parts = parts;
 	from = 0;
 	for (r->part = 0; r->part < parts; r->part++) {
-		size_t end = bd_changelog_part_end(ops, n, from, head, CLOG_MAX_BYTES);
+		size_t end = bd_changelog_part_end(ops, n, from, head, max);
 		r->ops = ops + from;
 		r->n_ops = end - from;
 		r->offsets = r->part == 0 ? offs : NULL;

@@ -44,10 +44,6 @@
 
 #define REC_MAX (64 + 4 * 1100 + 512 * 4)
 
-/* A changelog record larger than this is split into parts (the producer's
- * message.max.bytes is 1 000 000; the framing and Kafka's record overhead
- * fit in the rest). */
-#define CLOG_MAX_BYTES 900000
 
 enum { IN_FEATURES = 0, IN_OUTCOMES = 1 };
 
