@@ -68,6 +68,10 @@ static const setting_t settings[] = {
 	 "Output: distilled model updates", R_RESTART},
 	{"topic.deadletters", T_STR, OFF(topic[BD_MSG_DEADLETTER]), "budgetd.deadletters", 0, 0, NULL,
 	 "Output: input messages that could not be used, with the reason", R_RESTART},
+	{"topic.changelog", T_STR, OFF(topic[BD_MSG_CHANGELOG]), "budgetd.changelog", 0, 0, NULL,
+	 "Output (changelog.enabled): the state operations of each worker batch, one record per "
+	 "input partition, same partition count as topic.features; records are deltas: create "
+	 "it with cleanup.policy=delete, never compact", R_RESTART},
 	{"state.dir", T_STR, OFF(state_dir), "/var/lib/budgetd", 0, 0, NULL,
 	 "RocksDB directory (state and the input offsets it reflects)", R_RESTART},
 	{"checkpoint.dir", T_STR, OFF(checkpoint_dir), "", 0, 0, NULL,
@@ -105,6 +109,16 @@ static const setting_t settings[] = {
 	 "Confluent schema id of ModelUpdate", R_RESTART},
 	{"schema.id.dead_letter", T_INT, OFF(schema_id[BD_MSG_DEADLETTER]), "7", 0, INT_MAX, NULL,
 	 "Confluent schema id of DeadLetter", R_RESTART},
+	{"schema.id.changelog", T_INT, OFF(schema_id[BD_MSG_CHANGELOG]), "8", 0, INT_MAX, NULL,
+	 "Confluent schema id of ChangelogRecord", R_RESTART},
+	{"changelog.enabled", T_INT, OFF(changelog_enabled), "0", 0, 1, NULL,
+	 "1: after each worker batch is written, produce its state operations to topic.changelog "
+	 "(shadow mode: nothing reads them yet but budgetd --apply-changelog; the ordering and "
+	 "the restore are not built)", R_RESTART},
+	{"changelog.max.bytes", T_INT, OFF(changelog_max_bytes), "900000", 1024, 1000000, NULL,
+	 "A batch's changelog record for one partition larger than this is split into parts "
+	 "(records of the same batch_seq, applied together); below the producer's "
+	 "message.max.bytes (1000000 unless kafka.message.max.bytes says otherwise)", R_RESTART},
 	{"flush.interval.ms", T_INT, OFF(flush_interval_ms), "100", 1, 60000, NULL,
 	 "Longest time input waits before its state and offsets are written", R_RESTART},
 	{"batch.max", T_INT, OFF(batch_max), "2000", 1, 1000000, NULL,

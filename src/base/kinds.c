@@ -3,7 +3,7 @@
 
 static const char *const kind_names[BD_MSG__COUNT] = {
 	"feature_event", "outcome_event", "control_command", "decision",
-	"plan",		 "model_update",  "dead_letter",
+	"plan",		 "model_update",  "dead_letter",	  "changelog",
 };
 
 const char *bd_msg_kind_name(bd_msg_kind_t kind)

@@ -34,6 +34,24 @@ static int topic_partitions(bd_daemon_t *d, const char *topic)
 	return n;
 }
 
+/* changelog.enabled: the changelog's partitions, which must be the
+ * inputs' (partition p of the changelog carries input partition p's
+ * state).  Fail closed: deciding does not start when they differ or are
+ * not known.  @returns 0 or BD_ECONFIG with @p errstr. */
+static int changelog_partitions(bd_daemon_t *d, int *n, char *errstr, size_t errstr_size)
+{
+	const char *topic = d->cfg->topic[BD_MSG_CHANGELOG];
+	*n = topic_partitions(d, topic);
+	if (*n > 0 && *n == d->n_parts[0] && *n == d->n_parts[1])
+		return 0;
+	snprintf(errstr, errstr_size,
+		 "changelog.enabled: %s has %d partitions, %s %d and %s %d (0: not known); "
+		 "the changelog needs one partition per input partition",
+		 topic, *n, d->cfg->topic[BD_MSG_FEATURE], d->n_parts[0],
+		 d->cfg->topic[BD_MSG_OUTCOME], d->n_parts[1]);
+	return BD_ECONFIG;
+}
+
 /* A backup every checkpoint.interval.s: a consistent checkpoint (state with
  * the offsets it reflects), the newest checkpoint.keep kept.  Hard links on
  * one file system: milliseconds on this thread.  A failure is logged and
@@ -73,7 +91,7 @@ static int go_active(bd_daemon_t *d)
 {
 	const bd_config_t *cfg = d->cfg;
 	bd_worker_env_t env = {cfg, d->bootstrap, d->store, &d->worker_failed, d->health,
-			       &d->worker_carried};
+			       &d->worker_carried, 0};
 	char errstr[1024] = "";
 	int err;
 
@@ -95,6 +113,9 @@ static int go_active(bd_daemon_t *d)
 			bd_warn("no partition count for %s: the check that this instance's "
 				"workers hold every input partition is off",
 				cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE]);
+	if (cfg->changelog_enabled &&
+	    (err = changelog_partitions(d, &env.clog_partitions, errstr, sizeof(errstr))))
+		goto fail;
 	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d->snap, &d->workers[i], errstr,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "budgetd/policy/campaign.h"
+#include "budgetd/policy/decide.h"
 #include "budgetd/state/samples.h"
 #include "budgetd/state/stats.h"
 #include "budgetd/state/store.h"
@@ -73,6 +74,24 @@ static int dump_samples(const char *key, size_t klen, const char *val,
 	return 0;
 }
 
+static int dump_decisions(const char *key, size_t klen, const char *val, size_t vlen,
+			  void *opaque)
+{
+	bd_decision_rec_t r;
+	if (klen != 10 || bd_decision_rec_unpack(&r, (const uint8_t *)val, vlen) != 0) {
+		fprintf(opaque, "unparsable-decision %zu bytes\n", vlen);
+		return 0;
+	}
+	fprintf(opaque, "decision %u %016llx %s %s user=%s t=%d p=%.17g cluster=%d explored=%d "
+		"joined=%d ts=%lld plan=%lld model=%lld reason=%s\n",
+		(unsigned)((uint8_t)key[0] << 8 | (uint8_t)key[1]),
+		(unsigned long long)bd_rd_be64((const uint8_t *)key + 2), r.campaign_id,
+		r.request_id, r.user_id, r.treatment, r.propensity, r.cluster, r.explored,
+		r.joined, (long long)r.ts_ms, (long long)r.plan_version,
+		(long long)r.model_version, r.reason);
+	return 0;
+}
+
 static int dump_outbox(const char *key, size_t klen, const char *val,
 		       size_t vlen, void *opaque)
 {
@@ -97,6 +116,7 @@ int bd_dump(const char *state_dir, const char *what, FILE *out, char *errstr,
 		{"campaigns", BD_CF_CAMPAIGNS, dump_campaigns},
 		{"samples", BD_CF_SAMPLES, dump_samples},
 		{"outbox", BD_CF_OUTBOX, dump_outbox},
+		{"decisions", BD_CF_DECISIONS, dump_decisions},
 	};
 	bd_store_t *st;
 	int err;
@@ -113,6 +133,6 @@ int bd_dump(const char *state_dir, const char *what, FILE *out, char *errstr,
 		return err;
 	}
 	snprintf(errstr, errstr_size,
-		 "--dump %s: expected stats, offsets, campaigns, samples or outbox", what);
+		 "--dump %s: expected stats, offsets, campaigns, samples, outbox or decisions", what);
 	return BD_ECONFIG;
 }

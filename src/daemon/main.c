@@ -10,6 +10,7 @@
 
 #include "budgetd/serve/broker.h"
 #include "budgetd/base/config.h"
+#include "budgetd/daemon/clog_apply.h"
 #include "budgetd/daemon/daemon.h"
 #include "budgetd/daemon/dump.h"
 #include "budgetd/base/log.h"
@@ -31,7 +32,10 @@ static void usage(FILE *f)
 		"                          REQUEST N ERROR); for fault tests and demos\n"
 		"      --show-config       print every setting with its doc and exit\n"
 		"      --dump WHAT         print the state in state.dir (stats, offsets,\n"
-		"                          campaigns, samples, outbox) and exit; stop the daemon first\n"
+		"                          campaigns, samples, outbox, decisions) and exit; stop the\n"
+		"                          daemon first\n"
+		"      --apply-changelog DIR  build a new store in DIR from topic.changelog alone\n"
+		"                          (bootstrap.servers: a running broker) and exit\n"
 		"      --checkpoint DIR    back up the state in state.dir to DIR/checkpoint-<UTC time>\n"
 		"                          (a consistent copy a daemon can start on) and exit;\n"
 		"                          stop the daemon first (a running one: checkpoint.dir)\n"
@@ -81,13 +85,15 @@ int main(int argc, char **argv)
 		{"check-config", no_argument, NULL, 'C'},
 		{"dump", required_argument, NULL, 'D'},
 		{"checkpoint", required_argument, NULL, 'K'},
+		{"apply-changelog", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	bd_config_t cfg;
 	char errstr[1024];
-	const char *file = NULL, *broker_file = NULL, *dump = NULL, *checkpoint = NULL;
+	const char *file = NULL, *broker_file = NULL, *dump = NULL, *checkpoint = NULL,
+		   *apply_dir = NULL;
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	int nsets = 0, broker_only = 0, faults = 0, show = 0, check = 0, c, rc = 2;
 
@@ -106,6 +112,7 @@ int main(int argc, char **argv)
 		case 'C': check = 1; break;
 		case 'D': dump = optarg; break;
 		case 'K': checkpoint = optarg; break;
+		case 'A': apply_dir = optarg; break;
 		case 'h': usage(stdout); rc = 0; goto out;
 		case 'V': printf("budgetd %s\n", PACKAGE_VERSION); rc = 0; goto out;
 		default: usage(stderr); goto out;
@@ -142,6 +149,12 @@ int main(int argc, char **argv)
 	}
 	if (checkpoint) {
 		rc = offline_checkpoint(&cfg, checkpoint);
+		goto out;
+	}
+	if (apply_dir) {
+		rc = bd_clog_apply_run(&cfg, apply_dir, stdout, errstr, sizeof(errstr)) ? 1 : 0;
+		if (rc)
+			fprintf(stderr, "budgetd: --apply-changelog: %s\n", errstr);
 		goto out;
 	}
 	rc = broker_only ? bd_broker_run(&cfg, broker_file, faults)

@@ -310,6 +310,15 @@ static void metrics_work(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_outcomes_winsorized_total", "counter",
 	       "Outcomes whose value the statistics counted at their campaign's winsor_value");
 	sample(o, "budgetd_outcomes_winsorized_total", NULL, NULL, (double)c->winsorized);
+	family(o, "budgetd_changelog_records_total", "counter",
+	       "Changelog records produced (changelog.enabled; one per partition a batch touched)");
+	sample(o, "budgetd_changelog_records_total", NULL, NULL, (double)c->clog_records);
+	family(o, "budgetd_changelog_bytes_total", "counter", "Bytes of those records");
+	sample(o, "budgetd_changelog_bytes_total", NULL, NULL, (double)c->clog_bytes);
+	family(o, "budgetd_changelog_failures_total", "counter",
+	       "Changelog records lost: not produced or not delivered (shadow mode: counted, "
+	       "nothing waits for them)");
+	sample(o, "budgetd_changelog_failures_total", NULL, NULL, (double)c->clog_failures);
 
 	family(o, "budgetd_decision_latency_seconds", "histogram",
 	       "From a feature event's Kafka timestamp to its decision's hand-off to the producer");

@@ -13,6 +13,9 @@ void bd_worker_counters_add(bd_worker_counters_t *sum, const bd_worker_counters_
 	sum->batches += c->batches;
 	sum->duplicates += c->duplicates;
 	sum->winsorized += c->winsorized;
+	sum->clog_records += c->clog_records;
+	sum->clog_bytes += c->clog_bytes;
+	sum->clog_failures += c->clog_failures;
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		sum->dead[r] += c->dead[r];
 	for (int in = 0; in < 2; in++) {

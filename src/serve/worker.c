@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "budgetd/base/log.h"
 
@@ -120,6 +121,15 @@ static void on_timer(uv_timer_t *t)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	bd_worker_t *w = opaque;
+	if (w->clog && strcmp(rd_kafka_topic_name(m->rkt), w->cfg->topic[BD_MSG_CHANGELOG]) == 0) {
+		/* shadow mode: a record lost is counted, nothing waits for it */
+		if (m->err) {
+			bd_warn("worker %d: changelog record of partition %d lost: %s", w->id,
+				(int)m->partition, rd_kafka_err2str(m->err));
+			COUNT(w, c_clog_failures);
+		}
+		return;
+	}
 	if (m->err)
 		bd_health_note(w->env.health, BD_HEALTH_OUTPUT, "delivery to %s failed: %s",
 			       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -264,6 +274,8 @@ static void worker_free(bd_worker_t *w)
 	bd_outbox_free(w->outbox);
 	bd_codec_free(w->codec);
 	bd_store_batch_destroy(w->batch);
+	bd_clog_rec_free(w->clog);
+	bd_buf_free(&w->clog_buf);
 	bd_stats_delta_free(w->delta);
 	bd_clock_marks_free(&w->clock_marks);
 	bd_snapshot_unref(w->snap);
@@ -362,6 +374,15 @@ static int worker_new_parts(bd_worker_t *w, const bd_worker_env_t *env, char *er
 	if (!(w->batch = bd_store_batch_new(env->store)) ||
 	    !(w->delta = bd_stats_delta_new()))
 		return -ENOMEM;
+	if (env->clog_partitions > 0) {
+		char host[64] = "";
+		if (!(w->clog = bd_clog_rec_new(env->clog_partitions)))
+			return -ENOMEM;
+		bd_clog_rec_attach(w->clog, w->batch);
+		gethostname(host, sizeof(host) - 1);
+		snprintf(w->clog_instance, sizeof(w->clog_instance), "%s:%ld", host,
+			 (long)getpid());
+	}
 	if (!(w->producer = make_client(w, RD_KAFKA_PRODUCER, errstr, errstr_size)) ||
 	    !(w->consumer = make_client(w, RD_KAFKA_CONSUMER, errstr, errstr_size)))
 		return BD_EKAFKA;
@@ -521,6 +542,9 @@ void bd_worker_counters(const bd_worker_t *w, bd_worker_counters_t *c)
 	c->batches = atomic_load_explicit(&m->c_batches, memory_order_relaxed);
 	c->duplicates = atomic_load_explicit(&m->c_dups, memory_order_relaxed);
 	c->winsorized = atomic_load_explicit(&m->c_winsorized, memory_order_relaxed);
+	c->clog_records = atomic_load_explicit(&m->c_clog_records, memory_order_relaxed);
+	c->clog_bytes = atomic_load_explicit(&m->c_clog_bytes, memory_order_relaxed);
+	c->clog_failures = atomic_load_explicit(&m->c_clog_failures, memory_order_relaxed);
 	for (int r = 0; r < BD_DEAD__COUNT; r++)
 		c->dead[r] = atomic_load_explicit(&m->c_dead_by[r], memory_order_relaxed);
 	for (int in = 0; in < 2; in++) {

@@ -244,6 +244,111 @@ static void recommit(bd_worker_t *w)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* ---- the changelog (shadow mode: produced after the write) ---------------- */
+
+/* Produces part @p r of a batch's record (its ops already cut). */
+static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
+{
+	uint8_t key[2];
+	rd_kafka_resp_err_t err;
+	w->clog_buf.len = 0;
+	if (bd_encode_changelog(w->codec, r, &w->clog_buf)) {
+		bd_warn("worker %d: changelog record of partition %d does not encode", w->id,
+			r->partition);
+		COUNT(w, c_clog_failures);
+		return;
+	}
+	bd_be16(key, (uint16_t)r->partition);
+	err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->cfg->topic[BD_MSG_CHANGELOG]),
+				RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_KEY(key, sizeof(key)),
+				RD_KAFKA_V_VALUE(w->clog_buf.data, w->clog_buf.len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	if (err) {
+		bd_warn("worker %d: changelog record of partition %d (%zu bytes) not produced: %s",
+			w->id, r->partition, w->clog_buf.len, rd_kafka_err2str(err));
+		COUNT(w, c_clog_failures);
+		return;
+	}
+	COUNT(w, c_clog_records);
+	atomic_fetch_add_explicit(&w->c_clog_bytes, w->clog_buf.len, memory_order_relaxed);
+	w->clog_bytes_window += w->clog_buf.len;
+	w->clog_records_window++;
+	if (w->clog_buf.len > w->clog_max_record)
+		w->clog_max_record = w->clog_buf.len;
+}
+
+/* Produces partition @p r's record, in as many parts as changelog.max.bytes
+ * asks; the input offsets go in part 0. */
+static void clog_produce(bd_worker_t *w, bd_changelog_t *r)
+{
+	const bd_clog_op_t *ops = r->ops;
+	const bd_clog_offset_t *offs = r->offsets;
+	size_t n = r->n_ops, n_offs = r->n_offsets, head = bd_changelog_head_bytes(r), from = 0;
+	size_t max = (size_t)w->cfg->changelog_max_bytes;
+	int parts = 0;
+	do {
+		from = bd_changelog_part_end(ops, n, from, head, max);
+		parts++;
+	} while (from < n);
+	r->parts = parts;
+	from = 0;
+	for (r->part = 0; r->part < parts; r->part++) {
+		size_t end = bd_changelog_part_end(ops, n, from, head, max);
+		r->ops = ops + from;
+		r->n_ops = end - from;
+		r->offsets = r->part == 0 ? offs : NULL;
+		r->n_offsets = r->part == 0 ? n_offs : 0;
+		clog_produce_part(w, r);
+		from = end;
+	}
+}
+
+/* After the batch is written: one record per partition it touched; a log
+ * line of the sizes every 1000 batches (the design's sizing, section 1.3). */
+static void clog_flush(bd_worker_t *w)
+{
+	bd_changelog_t r;
+	int cursor = 0;
+	int64_t now = bd_worker_now_ms();
+	int more;
+	while ((more = bd_clog_rec_next(w->clog, &cursor, &r))) {
+		if (more < 0) {
+			bd_warn("worker %d: changelog record of partition %d lost: out of memory",
+				w->id, cursor - 1);
+			COUNT(w, c_clog_failures);
+			continue;
+		}
+		r.instance = w->clog_instance;
+		r.ts_ms = now;
+		clog_produce(w, &r);
+	}
+	bd_clog_rec_clear(w->clog);
+	uint64_t batches = atomic_load_explicit(&w->c_batches, memory_order_relaxed) + 1;
+	if (batches % 1000 == 0 && w->clog_records_window) {
+		bd_info("worker %d: changelog: %llu records, %llu bytes in the last 1000 batches "
+			"(%.0f bytes per record, largest %zu)",
+			w->id, (unsigned long long)w->clog_records_window,
+			(unsigned long long)w->clog_bytes_window,
+			(double)w->clog_bytes_window / (double)w->clog_records_window,
+			w->clog_max_record);
+		w->clog_bytes_window = w->clog_records_window = 0;
+		w->clog_max_record = 0;
+	}
+}
+
+/* Nothing of the staged batch happened: it is dropped, the worker stops. */
+static int batch_fail(bd_worker_t *w, rd_kafka_topic_partition_list_t *commit, int err)
+{
+	bd_outbox_discard(w->outbox);
+	bd_store_batch_clear(w->batch);
+	if (w->clog)
+		bd_clog_rec_clear(w->clog);
+	rd_kafka_topic_partition_list_destroy(commit);
+	w->failed = 1;
+	w->dec_n = 0;
+	return err;
+}
+
 /* Writes everything staged: state, outputs and offsets in one batch. */
 int bd_worker_batch_flush(bd_worker_t *w)
 {
@@ -290,17 +395,22 @@ int bd_worker_batch_flush(bd_worker_t *w)
 		}
 	}
 	bd_outbox_prepare(w->outbox, w->batch);
+	const char *unrecorded = w->clog ? bd_clog_rec_failed(w->clog) : NULL;
+	if (unrecorded) {
+		/* fail closed: state the changelog cannot carry is not written */
+		bd_error("worker %d: changelog: %s; the batch is not written; stopping", w->id,
+			 unrecorded);
+		return batch_fail(w, commit, BD_EINVAL);
+	}
 	err = bd_store_batch_write(w->env.store, w->batch, errstr, sizeof(errstr));
 	if (err) {
 		/* Nothing of this batch happened; the offsets did not move, so
 		 * stopping here loses nothing: the input is read again. */
 		bd_error("worker %d: %s; stopping", w->id, errstr);
-		bd_outbox_discard(w->outbox);
-		rd_kafka_topic_partition_list_destroy(commit);
-		w->failed = 1;
-		w->dec_n = 0;
-		return err;
+		return batch_fail(w, commit, err);
 	}
+	if (w->clog)
+		clog_flush(w); /* shadow mode: after the write, no ordering yet */
 	bd_outbox_produce(w->outbox);
 	carry_tell(w);
 	int64_t t = bd_worker_now_ms();

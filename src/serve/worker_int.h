@@ -37,11 +37,13 @@
 #include "budgetd/policy/decide.h"
 #include "budgetd/serve/kafka.h"
 #include "budgetd/wire/messages.h"
+#include "budgetd/state/changelog.h"
 #include "budgetd/state/outbox.h"
 #include "budgetd/state/stats.h"
 #include "budgetd/serve/worker.h"
 
 #define REC_MAX (64 + 4 * 1100 + 512 * 4)
+
 
 enum { IN_FEATURES = 0, IN_OUTCOMES = 1 };
 
@@ -95,6 +97,13 @@ struct bd_worker_s {
 	bd_store_batch_t *batch;
 	bd_stats_delta_t *delta;
 	bd_outbox_t *outbox;
+	/* changelog.enabled: the batch's operations by partition, produced to
+	 * topic.changelog after the batch is written (NULL: off) */
+	bd_clog_rec_t *clog;
+	bd_buf_t clog_buf;
+	char clog_instance[96]; /* host:pid, the records' instance */
+	uint64_t clog_bytes_window, clog_records_window; /* since the last log line */
+	size_t clog_max_record; /* the largest record of the window */
 	bd_snapshot_t *snap;
 	bd_clock_rule_t clock_rule;
 	bd_clock_marks_t clock_marks; /* campaign clocks this batch moved */
@@ -135,6 +144,9 @@ struct bd_worker_s {
 
 	_Atomic uint64_t c_features, c_outcomes, c_historical, c_decisions,
 		c_republished, c_dead, c_batches, c_dups, c_winsorized;
+	/* changelog records produced, their bytes, and those that failed
+	 * (produce refused or delivery failed) */
+	_Atomic uint64_t c_clog_records, c_clog_bytes, c_clog_failures;
 	_Atomic uint64_t c_dead_by[BD_DEAD__COUNT]; /* c_dead by reason */
 	_Atomic uint64_t c_resets[2], c_skipped[2]; /* bd_worker_assign_offset_lost, by input */
 

@@ -50,6 +50,8 @@ struct bd_store_s {
 struct bd_store_batch_s {
 	rocksdb_writebatch_t *wb;
 	bd_store_t *st; /* whose column family handles it uses */
+	bd_store_op_hook *hook; /* told every operation (NULL: none) */
+	void *hook_opaque;
 };
 
 /* ---- merge operator: element-wise sum of double vectors ----------------- */
@@ -287,10 +289,18 @@ int bd_store_batch_count(const bd_store_batch_t *b)
 	return rocksdb_writebatch_count(b->wb);
 }
 
+void bd_store_batch_hook(bd_store_batch_t *b, bd_store_op_hook *fn, void *opaque)
+{
+	b->hook = fn;
+	b->hook_opaque = opaque;
+}
+
 void bd_store_batch_put(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 			size_t klen, const void *val, size_t vlen)
 {
 	rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
+	if (b->hook)
+		b->hook(b->hook_opaque, cf, BD_STORE_PUT, key, klen, val, vlen);
 }
 
 void bd_store_batch_add(bd_store_batch_t *b, bd_cf_t cf, const void *key,
@@ -298,12 +308,17 @@ void bd_store_batch_add(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 {
 	rocksdb_writebatch_merge_cf(b->wb, b->st->cf[cf], key, klen,
 				    (const char *)x, (size_t)n * sizeof(double));
+	if (b->hook)
+		b->hook(b->hook_opaque, cf, BD_STORE_MERGE, key, klen, x,
+			(size_t)n * sizeof(double));
 }
 
 void bd_store_batch_delete(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 			   size_t klen)
 {
 	rocksdb_writebatch_delete_cf(b->wb, b->st->cf[cf], key, klen);
+	if (b->hook)
+		b->hook(b->hook_opaque, cf, BD_STORE_DELETE, key, klen, "", 0);
 }
 
 void bd_store_batch_delete_range(bd_store_batch_t *b, bd_cf_t cf,
@@ -312,6 +327,30 @@ void bd_store_batch_delete_range(bd_store_batch_t *b, bd_cf_t cf,
 {
 	rocksdb_writebatch_delete_range_cf(b->wb, b->st->cf[cf], from, flen, to,
 					   tlen);
+	if (b->hook)
+		b->hook(b->hook_opaque, cf, BD_STORE_DELETE_RANGE, from, flen, to, tlen);
+}
+
+int bd_store_key_partition(bd_cf_t cf, const void *key, size_t klen)
+{
+	const uint8_t *k = key;
+	switch (cf) {
+	case BD_CF_DECISIONS:
+	case BD_CF_STATS:
+	case BD_CF_SAMPLES:
+	case BD_CF_OUTBOX:
+	case BD_CF_PENDING:
+		return klen >= 2 ? k[0] << 8 | k[1] : BD_EINVAL;
+	case BD_CF_META: /* tag + be16 partition (+ more: a campaign's clock) */
+		return klen >= 6 ? k[4] << 8 | k[5] : BD_EINVAL;
+	case BD_CF_OFFSETS: { /* topic, NUL, be32 partition */
+		if (klen < 6 || k[klen - 5] != 0 || k[klen - 4] || k[klen - 3])
+			return BD_EINVAL;
+		return k[klen - 2] << 8 | k[klen - 1];
+	}
+	default:
+		return BD_EINVAL;
+	}
 }
 
 int bd_store_batch_write(bd_store_t *st, bd_store_batch_t *b, char *errstr,

@@ -177,6 +177,8 @@ void bd_codec_free(bd_codec_t *c)
 		avro_writer_free(c->writer);
 	free(c->fscratch);
 	free(c->dscratch);
+	free(c->opscratch);
+	free(c->offscratch);
 	free(c);
 }
 

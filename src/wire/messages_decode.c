@@ -6,6 +6,7 @@
  */
 #include "messages_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -607,4 +608,111 @@ int bd_decode_model(bd_codec_t *c, const void *buf, size_t len,
 bad:
 	bd_cluster_model_unref(m);
 	return fail(errstr, errstr_size, "model arrays do not match its shape or are not finite");
+}
+
+/* ---- changelog records ----------------------------------------------------- */
+
+/* Makes room for @p n elements of @p size bytes in *@p p (capacity *@p cap). */
+static int scratch_reserve(void **p, size_t *cap, size_t n, size_t size)
+{
+	if (n <= *cap)
+		return 0;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static int get_enum(avro_value_t *rec, size_t i, int count, const char *name, int *out,
+		    char *errstr, size_t errstr_size)
+{
+	avro_value_t f = bd_codec_field(rec, i);
+	*out = -1;
+	avro_value_get_enum(&f, out);
+	if (*out < 0 || *out >= count)
+		return fail(errstr, errstr_size, "%s %d is not known", name, *out);
+	return 0;
+}
+
+static int get_clog_ops(bd_codec_t *c, avro_value_t *arr, bd_changelog_t *r, char *errstr,
+			size_t errstr_size)
+{
+	size_t n = 0;
+	avro_value_get_size(arr, &n);
+	if (scratch_reserve((void **)&c->opscratch, &c->opscratch_cap, n ? n : 1,
+			    sizeof(*c->opscratch)))
+		return fail(errstr, errstr_size, "out of memory");
+	for (size_t j = 0; j < n; j++) {
+		bd_clog_op_t *o = &c->opscratch[j];
+		avro_value_t e, f;
+		int cf, op;
+		avro_value_get_by_index(arr, j, &e, NULL);
+		TRY(get_enum(&e, BD_F_STORE_OP_CF, BD_CLOG_CF__COUNT, "ops[].cf", &cf, errstr,
+			     errstr_size));
+		TRY(get_enum(&e, BD_F_STORE_OP_OP, BD_CLOG_OP__COUNT, "ops[].op", &op, errstr,
+			     errstr_size));
+		o->cf = (uint8_t)cf;
+		o->op = (uint8_t)op;
+		f = bd_codec_field(&e, BD_F_STORE_OP_KEY);
+		avro_value_get_bytes(&f, &o->key, &o->klen);
+		f = bd_codec_field(&e, BD_F_STORE_OP_VALUE);
+		avro_value_get_bytes(&f, &o->value, &o->vlen);
+	}
+	r->ops = c->opscratch;
+	r->n_ops = n;
+	return 0;
+}
+
+static int get_clog_offsets(bd_codec_t *c, avro_value_t *arr, bd_changelog_t *r,
+			    char *errstr, size_t errstr_size)
+{
+	size_t n = 0;
+	avro_value_get_size(arr, &n);
+	if (scratch_reserve((void **)&c->offscratch, &c->offscratch_cap, n ? n : 1,
+			    sizeof(*c->offscratch)))
+		return fail(errstr, errstr_size, "out of memory");
+	for (size_t j = 0; j < n; j++) {
+		avro_value_t e;
+		avro_value_get_by_index(arr, j, &e, NULL);
+		TRY(get_str(&e, BD_F_INPUT_OFFSET_TOPIC, "input_offsets[].topic", true,
+			    &c->offscratch[j].topic, errstr, errstr_size));
+		c->offscratch[j].next = get_long(&e, BD_F_INPUT_OFFSET_NEXT);
+		if (c->offscratch[j].next < 0)
+			return fail(errstr, errstr_size, "input_offsets[].next %lld is negative",
+				    (long long)c->offscratch[j].next);
+	}
+	r->offsets = c->offscratch;
+	r->n_offsets = n;
+	return 0;
+}
+
+int bd_decode_changelog(bd_codec_t *c, const void *buf, size_t len, bd_changelog_t *r,
+			char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[BD_MSG_CHANGELOG], arr;
+	int kind;
+
+	TRY(decode_body(c, BD_MSG_CHANGELOG, buf, len, errstr, errstr_size));
+	memset(r, 0, sizeof(*r));
+	TRY(get_enum(v, BD_F_CHANGELOG_RECORD_KIND, BD_CLOG_KIND__COUNT, "kind", &kind, errstr,
+		     errstr_size));
+	r->kind = (bd_clog_kind_t)kind;
+	r->partition = get_int(v, BD_F_CHANGELOG_RECORD_PARTITION);
+	r->epoch = get_long(v, BD_F_CHANGELOG_RECORD_EPOCH);
+	TRY(get_str(v, BD_F_CHANGELOG_RECORD_INSTANCE, "instance", false, &r->instance, errstr,
+		    errstr_size));
+	r->batch_seq = get_long(v, BD_F_CHANGELOG_RECORD_BATCH_SEQ);
+	r->part = get_int(v, BD_F_CHANGELOG_RECORD_PART);
+	r->parts = get_int(v, BD_F_CHANGELOG_RECORD_PARTS);
+	r->ts_ms = get_long(v, BD_F_CHANGELOG_RECORD_TS_MS);
+	if (r->partition < 0 || r->partition > 0xfffe)
+		return fail(errstr, errstr_size, "partition %d is outside 0..65534", r->partition);
+	if (r->parts < 1 || r->part < 0 || r->part >= r->parts)
+		return fail(errstr, errstr_size, "part %d of %d", r->part, r->parts);
+	arr = bd_codec_field(v, BD_F_CHANGELOG_RECORD_INPUT_OFFSETS);
+	TRY(get_clog_offsets(c, &arr, r, errstr, errstr_size));
+	arr = bd_codec_field(v, BD_F_CHANGELOG_RECORD_OPS);
+	return get_clog_ops(c, &arr, r, errstr, errstr_size);
 }

@@ -291,3 +291,83 @@ int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
 			     dl->payload_len);
 	return encode_value(c, BD_MSG_DEADLETTER, out);
 }
+
+/* ---- changelog records ----------------------------------------------------- */
+
+/* Bytes of Avro's zig-zag varint of @p x. */
+static size_t varint_len(int64_t x)
+{
+	uint64_t z = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+	size_t n = 1;
+	while (z >= 0x80) {
+		z >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* The exact Avro bytes of one StoreOp: two enums and two byte strings. */
+static size_t op_bytes(const bd_clog_op_t *o)
+{
+	return varint_len(o->cf) + varint_len(o->op) + varint_len((int64_t)o->klen) + o->klen +
+	       varint_len((int64_t)o->vlen) + o->vlen;
+}
+
+size_t bd_changelog_head_bytes(const bd_changelog_t *r)
+{
+	/* framing, 8 fixed fields (10 bytes each at most), the two arrays'
+	 * block counts and end markers (10 + 1 each) */
+	size_t n = BD_WIRE_HEADER_MAX + 8 * 10 + 2 * 11;
+	n += 10 + (r->instance ? strlen(r->instance) : 0);
+	for (size_t i = 0; i < r->n_offsets; i++)
+		n += 10 + strlen(r->offsets[i].topic) + 10;
+	return n;
+}
+
+size_t bd_changelog_part_end(const bd_clog_op_t *ops, size_t n, size_t from,
+			     size_t head_bytes, size_t max_bytes)
+{
+	size_t used = head_bytes, i = from;
+	if (i < n)
+		used += op_bytes(&ops[i++]); /* at least one */
+	while (i < n && used + op_bytes(&ops[i]) <= max_bytes)
+		used += op_bytes(&ops[i++]);
+	return i;
+}
+
+int bd_encode_changelog(bd_codec_t *c, const bd_changelog_t *r, bd_buf_t *out)
+{
+	avro_value_t *v = &c->value[BD_MSG_CHANGELOG], f, arr;
+	avro_value_reset(v);
+	f = bd_codec_field(v, BD_F_CHANGELOG_RECORD_KIND);
+	avro_value_set_enum(&f, (int)r->kind);
+	set_int(v, BD_F_CHANGELOG_RECORD_PARTITION, r->partition);
+	set_long(v, BD_F_CHANGELOG_RECORD_EPOCH, r->epoch);
+	set_str(v, BD_F_CHANGELOG_RECORD_INSTANCE, r->instance);
+	set_long(v, BD_F_CHANGELOG_RECORD_BATCH_SEQ, r->batch_seq);
+	set_int(v, BD_F_CHANGELOG_RECORD_PART, r->part);
+	set_int(v, BD_F_CHANGELOG_RECORD_PARTS, r->parts);
+	set_long(v, BD_F_CHANGELOG_RECORD_TS_MS, r->ts_ms);
+	arr = bd_codec_field(v, BD_F_CHANGELOG_RECORD_INPUT_OFFSETS);
+	for (size_t i = 0; i < r->n_offsets; i++) {
+		avro_value_t e;
+		avro_value_append(&arr, &e, NULL);
+		set_str(&e, BD_F_INPUT_OFFSET_TOPIC, r->offsets[i].topic);
+		set_long(&e, BD_F_INPUT_OFFSET_NEXT, r->offsets[i].next);
+	}
+	arr = bd_codec_field(v, BD_F_CHANGELOG_RECORD_OPS);
+	for (size_t i = 0; i < r->n_ops; i++) {
+		const bd_clog_op_t *o = &r->ops[i];
+		avro_value_t e;
+		avro_value_append(&arr, &e, NULL);
+		f = bd_codec_field(&e, BD_F_STORE_OP_CF);
+		avro_value_set_enum(&f, o->cf);
+		f = bd_codec_field(&e, BD_F_STORE_OP_OP);
+		avro_value_set_enum(&f, o->op);
+		f = bd_codec_field(&e, BD_F_STORE_OP_KEY);
+		avro_value_set_bytes(&f, (void *)(o->klen ? o->key : ""), o->klen);
+		f = bd_codec_field(&e, BD_F_STORE_OP_VALUE);
+		avro_value_set_bytes(&f, (void *)(o->vlen ? o->value : ""), o->vlen);
+	}
+	return encode_value(c, BD_MSG_CHANGELOG, out);
+}

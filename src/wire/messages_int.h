@@ -35,6 +35,11 @@ struct bd_codec_s {
 	size_t fscratch_cap;
 	double *dscratch;
 	size_t dscratch_cap;
+	/* a decoded changelog record's arrays */
+	bd_clog_op_t *opscratch;
+	size_t opscratch_cap;
+	bd_clog_offset_t *offscratch;
+	size_t offscratch_cap;
 };
 
 static inline avro_value_t bd_codec_field(avro_value_t *rec, size_t i)

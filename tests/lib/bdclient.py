@@ -35,12 +35,12 @@ SIM = os.path.join(BUILDDIR, "budgetd-sim")
 SIM_CLOCK = ["-X", "clock.mode=event"]
 
 KINDS = ["feature_event", "outcome_event", "control_command", "decision",
-         "plan", "model_update", "dead_letter"]
+         "plan", "model_update", "dead_letter", "changelog"]
 SCHEMA_IDS = {k: i + 1 for i, k in enumerate(KINDS)}   # budgetd's defaults
 TOPICS = {"feature_event": "budgetd.features", "outcome_event": "budgetd.outcomes",
           "control_command": "budgetd.control", "decision": "budgetd.decisions",
           "plan": "budgetd.plans", "model_update": "budgetd.models",
-          "dead_letter": "budgetd.deadletters"}
+          "dead_letter": "budgetd.deadletters", "changelog": "budgetd.changelog"}
 # (also: an admin endpoint on any free port, so tests run side by side)
 TEST_KAFKA = ["-X", "kafka.session.timeout.ms=6000", "-X", "kafka.heartbeat.interval.ms=500",
               "-X", "admin.listen=127.0.0.1:0"]

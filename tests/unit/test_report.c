@@ -182,6 +182,9 @@ static int setup(void **state)
 	r->counters.batches = 2048;
 	r->counters.duplicates = 3;
 	r->counters.winsorized = 9;
+	r->counters.clog_records = 24;
+	r->counters.clog_bytes = 14400;
+	r->counters.clog_failures = 1;
 	for (int k = 0; k < BD_DEAD__COUNT; k++) {
 		r->counters.dead[k] = (uint64_t)k;
 		r->counters.dead_letters += (uint64_t)k;

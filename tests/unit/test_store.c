@@ -16,6 +16,7 @@
 #include "budgetd/state/samples.h"
 #include "budgetd/state/stats.h"
 #include "budgetd/state/store.h"
+#include "store_dir.h"
 
 static char dir[64], err[512];
 
@@ -36,12 +37,7 @@ static int teardown(void **state)
 
 static bd_store_t *open_at(const char *sub)
 {
-	char path[128];
-	bd_store_t *st = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if (bd_store_open(path, &st, err, sizeof(err)) != 0)
-		fail_msg("open %s: %s", path, err);
-	return st;
+	return bd_test_store_open(dir, sub, err, sizeof(err));
 }
 
 static void get_doubles(bd_store_t *st, const void *k, size_t kl, double *x, size_t n)

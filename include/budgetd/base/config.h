@@ -42,6 +42,8 @@ typedef struct bd_config_s {
 	double exploration;
 	char *output_format;
 	int schema_id[BD_MSG__COUNT];
+	int changelog_enabled; /**< produce worker batches to topic.changelog */
+	int changelog_max_bytes; /**< split a partition's record past this */
 	int flush_interval_ms;
 	int batch_max;
 	int control_ids_max;

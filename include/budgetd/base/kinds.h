@@ -24,6 +24,7 @@ typedef enum bd_msg_kind {
 	BD_MSG_PLAN,
 	BD_MSG_MODEL,
 	BD_MSG_DEADLETTER,
+	BD_MSG_CHANGELOG, /**< state operations of worker batches (changelog.h) */
 	BD_MSG__COUNT
 } bd_msg_kind_t;
 

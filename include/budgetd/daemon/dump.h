@@ -14,7 +14,8 @@
 #include "budgetd/base/common.h"
 
 /**
- * @param what "stats", "offsets", "campaigns", "samples" or "outbox".
+ * @param what "stats", "offsets", "campaigns", "samples", "outbox" or
+ *             "decisions" (one line per stored decision record).
  * @returns 0, or an error with errstr set.
  */
 int bd_dump(const char *state_dir, const char *what, FILE *out, char *errstr,

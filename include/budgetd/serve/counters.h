@@ -28,6 +28,9 @@ typedef struct bd_worker_counters_s {
 		dead_letters, batches, duplicates, winsorized;
 	uint64_t dead[BD_DEAD__COUNT];
 	uint64_t input_resets[2], input_skipped[2];
+	/* changelog.enabled: records produced to topic.changelog, their
+	 * bytes, and records lost (not produced, or not delivered) */
+	uint64_t clog_records, clog_bytes, clog_failures;
 } bd_worker_counters_t;
 
 /** Adds @p c to @p sum, counter by counter (several workers, the control

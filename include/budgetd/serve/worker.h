@@ -50,6 +50,9 @@ typedef struct bd_worker_env_s {
 	uv_async_t *failed; /**< sent when a worker stops on an error */
 	bd_health_t *health; /**< notes broker and delivery problems */
 	uv_async_t *carried; /**< sent when bd_worker_carried() moved */
+	/** changelog.enabled: the partitions of topic.changelog, which the
+	 *  caller checked equal the inputs' (0: no changelog written) */
+	int clog_partitions;
 } bd_worker_env_t;
 
 /**

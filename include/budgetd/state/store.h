@@ -71,6 +71,34 @@ void bd_store_batch_delete(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 void bd_store_batch_delete_range(bd_store_batch_t *b, bd_cf_t cf,
 				 const void *from, size_t flen, const void *to,
 				 size_t tlen);
+
+/** The kinds of operation a batch holds (bd_store_batch_hook). */
+typedef enum bd_store_op {
+	BD_STORE_PUT = 0,
+	BD_STORE_MERGE,        /**< bd_store_batch_add: value = the doubles' bytes */
+	BD_STORE_DELETE,       /**< value empty */
+	BD_STORE_DELETE_RANGE, /**< value = the end key (exclusive) */
+} bd_store_op_t;
+
+/** Told every operation made on a batch, as it is made (the changelog's
+ *  recorder, state/changelog.h); it must not touch the batch. */
+typedef void(bd_store_op_hook)(void *opaque, bd_cf_t cf, bd_store_op_t op, const void *key,
+			       size_t klen, const void *val, size_t vlen);
+/** Installs @p fn (NULL: none) on @p b: every put, add, delete and range
+ *  delete made on @p b from now on is also told to @p fn. */
+void bd_store_batch_hook(bd_store_batch_t *b, bd_store_op_hook *fn, void *opaque);
+
+/**
+ * The input partition a key of @p cf belongs to: the first 2 bytes
+ * (big-endian) of the partitioned families (decisions, stats, samples,
+ * outbox, pending), the 2 bytes after the 4-byte tag of a meta key, the
+ * last 4 bytes of an offsets key (topic, NUL, be32 partition).
+ * @returns the partition, or BD_EINVAL for a family that is not per
+ * partition (campaigns, plans, models) or a key too short to hold one.
+ * @locality any thread; pure.
+ */
+int bd_store_key_partition(bd_cf_t cf, const void *key, size_t klen);
+
 /** Writes the batch atomically (WAL on).  Clears it on success. */
 int bd_store_batch_write(bd_store_t *st, bd_store_batch_t *b, char *errstr,
 			 size_t errstr_size) BD_WUR;

@@ -135,6 +135,55 @@ typedef struct bd_dead_letter_s {
 	size_t payload_len;
 } bd_dead_letter_t;
 
+/** A ChangelogRecord (schemas/changelog.avsc): the store operations one
+ *  worker batch wrote for one input partition.  The enums are the schema's
+ *  symbols in their order; the state layer maps its column families to
+ *  BD_CLOG_CF_* (state/changelog.h). */
+typedef enum { BD_CLOG_BATCH = 0, BD_CLOG_MARKER, BD_CLOG_BASE, BD_CLOG_KIND__COUNT } bd_clog_kind_t;
+typedef enum {
+	BD_CLOG_CF_META = 0,
+	BD_CLOG_CF_OFFSETS,
+	BD_CLOG_CF_DECISIONS,
+	BD_CLOG_CF_STATS,
+	BD_CLOG_CF_SAMPLES,
+	BD_CLOG_CF_OUTBOX,
+	BD_CLOG_CF_PENDING,
+	BD_CLOG_CF__COUNT
+} bd_clog_cf_t;
+typedef enum {
+	BD_CLOG_PUT = 0,
+	BD_CLOG_MERGE,  /**< value: little-endian doubles added element-wise */
+	BD_CLOG_DELETE, /**< value: empty */
+	BD_CLOG_DELETE_RANGE, /**< value: the end key (exclusive) */
+	BD_CLOG_OP__COUNT
+} bd_clog_op_kind_t;
+
+typedef struct bd_clog_op_s {
+	uint8_t cf; /**< bd_clog_cf_t */
+	uint8_t op; /**< bd_clog_op_kind_t */
+	const void *key, *value;
+	size_t klen, vlen;
+} bd_clog_op_t;
+
+typedef struct bd_clog_offset_s {
+	const char *topic;
+	int64_t next; /**< the next offset to read */
+} bd_clog_offset_t;
+
+typedef struct bd_changelog_s {
+	bd_clog_kind_t kind;
+	int32_t partition;
+	int64_t epoch;
+	const char *instance;
+	int64_t batch_seq;
+	int32_t part, parts; /**< this record is part @p part of @p parts */
+	int64_t ts_ms;
+	size_t n_offsets;
+	const bd_clog_offset_t *offsets;
+	size_t n_ops;
+	const bd_clog_op_t *ops;
+} bd_changelog_t;
+
 typedef struct bd_codec_s bd_codec_t;
 
 /**
@@ -174,6 +223,10 @@ int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
 		       size_t errstr_size) BD_WUR;
 int bd_decode_plan(bd_codec_t *c, const void *buf, size_t len,
 		   bd_plan_msg_t *p, char *errstr, size_t errstr_size) BD_WUR;
+/** A ChangelogRecord: its enums in range, 0 <= part < parts, a partition
+ *  >= 0; the keys and values are not looked into (the state layer does). */
+int bd_decode_changelog(bd_codec_t *c, const void *buf, size_t len,
+			bd_changelog_t *r, char *errstr, size_t errstr_size) BD_WUR;
 
 /** Why an input message was dead-lettered: the DeadLetter's reason code
  *  (bd_dead_reason_name()) and the index of its counter. */
@@ -246,5 +299,21 @@ int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p,
 int bd_encode_model(bd_codec_t *c, const bd_model_msg_t *m, bd_buf_t *out) BD_WUR;
 int bd_encode_dead_letter(bd_codec_t *c, const bd_dead_letter_t *dl,
 			  bd_buf_t *out) BD_WUR;
+/** Writes @p r whole: its offsets and its ops r->ops[0 .. r->n_ops). */
+int bd_encode_changelog(bd_codec_t *c, const bd_changelog_t *r, bd_buf_t *out) BD_WUR;
+
+/**
+ * Splitting a batch's operations into records that fit a Kafka message:
+ * the end (exclusive) of the part that starts at op @p from of the @p n
+ * ops, such that the record's Avro body (with a header of @p head_bytes:
+ * its strings and offsets, see bd_changelog_head_bytes) stays within
+ * @p max_bytes.  A part holds at least one op, so one op larger than
+ * @p max_bytes makes a part of its own that is larger.
+ */
+size_t bd_changelog_part_end(const bd_clog_op_t *ops, size_t n, size_t from,
+			     size_t head_bytes, size_t max_bytes);
+/** An upper bound of the bytes of @p r's record without its ops (framing,
+ *  fixed fields, instance, offsets). */
+size_t bd_changelog_head_bytes(const bd_changelog_t *r);
 
 #endif
