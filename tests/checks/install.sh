@@ -19,6 +19,9 @@ lab=${LAB_INSTALLED:-no}
 for p in man8/budgetd.8 man5/budgetd.conf.5 man1/budgetctl.1; do
 	[ -n "$(find "$DEST" -path "*/man/$p")" ] || fail "man page $p not installed"
 done
+# every schema of schemas/ (one per message kind: 8 with the changelog's)
+want=$(ls "$srcdir"/schemas/*.avsc | wc -l)
+[ "$want" -ge 8 ] || fail "only $want schemas in $srcdir/schemas"
 n=$(find "$DEST" -path '*/budgetd/schemas/*.avsc' | wc -l)
-[ "$n" -eq 7 ] || fail "$n schemas installed, want 7"
-echo "PASS: make install puts $got(--enable-lab: $lab), 3 man pages and 7 schemas"
+[ "$n" -eq "$want" ] || fail "$n schemas installed, want $want (every schemas/*.avsc)"
+echo "PASS: make install puts $got(--enable-lab: $lab), 3 man pages and $n schemas"
