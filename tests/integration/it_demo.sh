@@ -15,6 +15,19 @@ BOOTSTRAP=$(sed -n 's/^bootstrap=//p' "$WORK/daemon.out")
 "$SIM" run --bootstrap "$BOOTSTRAP" --world sparse --campaign sparse-day --events 2000 \
 	--duration 8 --budget-frac 0.3 -q >"$WORK/sim2.out" 2>"$WORK/sim2.log" ||
 	fail "simulator, world sparse: $(tail -n 5 "$WORK/sim2.out")"
+# the example reader a coupon issuer would start from (docs/messages.md):
+# the latest decisions, decoded by Apache's Avro with schemas/decision.avsc
+"$PYTHON" "$srcdir/examples/python/tail_decisions.py" --bootstrap "$BOOTSTRAP" --last 2 \
+	>"$WORK/tail.out" 2>"$WORK/tail.log" || fail "tail_decisions.py: $(tail -n 5 "$WORK/tail.log")"
+"$PYTHON" - "$WORK/tail.out" <<'PY' || fail "tail_decisions.py's output: $(head -n 3 "$WORK/tail.out")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert 8 <= len(recs) <= 16, len(recs)  # 2 per partition, 8 partitions
+for r in recs:
+    assert r["campaign_id"].startswith("sim-") or r["campaign_id"] == "sparse-day", r
+    assert 0 <= r["treatment"] < 6 and 0 < r["propensity"] <= 1, r
+    assert len(r["decision_id"]) == 16 and r["request_id"] and r["user_id"], r
+PY
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"
 # the human summary leads with the fair comparison (increments at equal spend)
 sed -n '2,4p' "$WORK/sim.out" | grep -q '^  incremental value over all-control' ||
