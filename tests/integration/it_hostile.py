@@ -46,7 +46,7 @@ CAMPAIGN = "hostile"
 # a loaded machine reached: docs/reliability.md, A hostile day)
 DAEMON_ARGS = SIM_CLOCK + ["-X", "clock.max.jump.s=3600"]
 INPUTS = {TOPICS[k] for k in ("feature_event", "outcome_event", "control_command")}
-OUTPUTS = {TOPICS[k]: k for k in ("decision", "plan", "model_update", "dead_letter")}
+OUTPUTS = {TOPICS[k]: k for k in ("decision", "plan", "model_update", "dead_letter", "changelog")}
 DOCS = ["/metrics", "/status", "/api/status", "/api/campaigns", "/api/plans", "/api/clusters",
         "/api/models", "/api/config", "/api/health", "/text/campaigns", "/text/plans",
         "/text/clusters", "/text/models", "/text/config", "/text/health"]
