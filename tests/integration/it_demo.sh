@@ -28,6 +28,72 @@ for r in recs:
     assert 0 <= r["treatment"] < 6 and 0 < r["propensity"] <= 1, r
     assert len(r["decision_id"]) == 16 and r["request_id"] and r["user_id"], r
 PY
+# the example producer: three requests of campaign sparse-day, dated at
+# its latest decision (event clock), are decided; an outcome for one of
+# them joins (read, no dead letter)
+PORT=$(sed -n 's/.*admin endpoint on http:[^ ]* (port \([0-9]*\)).*/\1/p' "$WORK/daemon.log" | head -n 1)
+[ -n "$PORT" ] || fail "no admin port in the daemon's log"
+"$PYTHON" - "$srcdir/examples/python" "$BOOTSTRAP" "$PORT" "$WORK/tail.out" <<'PY' >"$WORK/examples.log" 2>&1 ||
+import json, subprocess, sys, time, urllib.request
+ex, boot, port, tail = sys.argv[1:]
+def run(args, stdin=""):
+    r = subprocess.run([sys.executable] + args, input=stdin, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+def metric(name, label=""):
+    text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=5).read().decode()
+    return sum(float(l.split()[-1]) for l in text.splitlines()
+               if l.startswith(name) and (l.startswith(name + "{") or l.startswith(name + " ")) and label in l)
+def murmur2(data):  # Kafka's (the Java client's default partitioner), written out
+    m, h = 0x5BD1E995, (0x9747B28C ^ len(data)) & 0xFFFFFFFF
+    for i in range(0, len(data) // 4 * 4, 4):
+        k = (int.from_bytes(data[i:i + 4], "little") * m) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail4 = data[len(data) // 4 * 4:]
+    if tail4:
+        h ^= int.from_bytes(tail4, "little")
+        h = (h * m) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * m) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+ts = max(json.loads(l)["ts_ms"] for l in open(tail) if json.loads(l)["campaign_id"] == "sparse-day")
+rids = ["example-r%d" % i for i in range(3)]
+lines = "".join(json.dumps({"request_id": r, "campaign_id": "sparse-day", "user_id": "u-example-%d" % i,
+                            "ts_ms": ts, "features": [0.1 * j for j in range(12)]}) + "\n"
+                for i, r in enumerate(rids))
+# every user on the partition a Java producer (and budgetd-sim) puts it on,
+# so its outcomes from any client meet its decision
+for l in run([ex + "/produce_events.py", "--bootstrap", boot, "--print-partitions"], lines).splitlines():
+    key, part, _ = l.split()
+    assert int(part) == (murmur2(key.encode()) & 0x7FFFFFFF) % 8, "key %s on partition %s" % (key, part)
+got = {}
+for _ in range(40):
+    for l in run([ex + "/tail_decisions.py", "--bootstrap", boot, "--last", "3"]).splitlines():
+        d = json.loads(l)
+        if d["request_id"] in rids:
+            got[d["request_id"]] = d
+    if len(got) == 3:
+        break
+    time.sleep(0.5)
+assert len(got) == 3, "decisions of the example's requests: %r" % sorted(got)
+d = got["example-r0"]
+assert d["user_id"] == "u-example-0" and d["campaign_id"] == "sparse-day", d
+dead, outs = metric("budgetd_dead_letters_total"), metric("budgetd_events_in_total", 'topic="budgetd.outcomes"')
+run([ex + "/produce_events.py", "--bootstrap", boot, "--kind", "outcome"],
+    json.dumps({"decision_id": d["decision_id"], "campaign_id": "sparse-day", "user_id": "u-example-0",
+                "ts_ms": ts + 1000, "orders": 1, "value": 30.0, "cost": 0.0}) + "\n")
+for _ in range(40):
+    if metric("budgetd_events_in_total", 'topic="budgetd.outcomes"') > outs:
+        break
+    time.sleep(0.5)
+assert metric("budgetd_events_in_total", 'topic="budgetd.outcomes"') == outs + 1, "the outcome was not read"
+time.sleep(1)
+assert metric("budgetd_dead_letters_total") == dead, "the example's outcome was dead-lettered"
+print("examples: 3 requests decided (%s), 1 outcome read, no dead letter"
+      % ", ".join("%s=%d" % (r, got[r]["treatment"]) for r in rids))
+PY
+	fail "the example producer: $(tail -n 5 "$WORK/examples.log")"
+cat "$WORK/examples.log"
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"
 # the human summary leads with the fair comparison (increments at equal spend)
 sed -n '2,4p' "$WORK/sim.out" | grep -q '^  incremental value over all-control' ||
