@@ -100,12 +100,22 @@ EOF
 .SH KAFKA CLIENT SETTINGS
 A key starting with
 .B kafka.
-is passed, without that prefix, to every librdkafka client budgetd creates
+is passed, without that prefix, to the librdkafka clients budgetd creates
 (the workers' consumers and producers, the control consumer, the main
-producer), for example
-.B kafka.security.protocol = SASL_SSL
-or
-.BR "kafka.session.timeout.ms = 10000" .
+producer) that it concerns by librdkafka's own property table: a consumer
+property such as
+.B kafka.session.timeout.ms = 10000
+to the consumers only, a producer property such as
+.B kafka.linger.ms
+to the producers only, and one of both kinds, such as
+.BR "kafka.security.protocol = SASL_SSL" ,
+to every client.
+.B kafka.consumer.
+and
+.B kafka.producer.
+followed by a property set it for that kind of client only, over the plain
+form (for example
+.BR "kafka.producer.socket.timeout.ms = 30000" ).
 librdkafka checks them when budgetd starts.
 Values of keys containing
 .B password
@@ -147,8 +157,11 @@ value replaces an earlier one. An unknown key or a value out of range stops
 budgetd with the file, the line and the reason. `budgetd --check-config`
 checks without starting; `budgetd --show-config` prints every setting with its
 current value, doc, default and range. Keys starting with `kafka.` go, without
-the prefix, to every librdkafka client (`kafka.security.protocol = SASL_SSL`);
-librdkafka checks them at start-up. Reload: `SIGHUP` settings are applied by
+the prefix, to the librdkafka clients they concern by librdkafka's property
+table: `kafka.security.protocol = SASL_SSL` to every client,
+`kafka.session.timeout.ms` to the consumers only, `kafka.linger.ms` to the
+producers only; `kafka.consumer.X` and `kafka.producer.X` set X for that kind
+of client only, over `kafka.X`. librdkafka checks them at start-up. Reload: `SIGHUP` settings are applied by
 a SIGHUP (the file is read again, the `-X` overrides kept on top, and a bad
 file keeps the running configuration); `restart` ones only by a restart. The
 same reference is the man page

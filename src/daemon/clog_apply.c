@@ -50,7 +50,7 @@ static int fresh_dir(const char *dir, char *errstr, size_t errstr_size)
 
 static rd_kafka_t *consumer_new(const bd_config_t *cfg, char *errstr, size_t errstr_size)
 {
-	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, cfg->bootstrap_servers, errstr, errstr_size);
+	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, cfg->bootstrap_servers, RD_KAFKA_CONSUMER, errstr, errstr_size);
 	if (!conf)
 		return NULL;
 	/* assign only, never subscribe: no group is joined, nothing committed */

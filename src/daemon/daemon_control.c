@@ -269,7 +269,7 @@ int bd_daemon_control_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	int err;
 
 	/* producer for plans and control dead letters */
-	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, errstr, errstr_size)))
+	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, RD_KAFKA_PRODUCER, errstr, errstr_size)))
 		return BD_ECONFIG;
 	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-main", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) ||
@@ -286,14 +286,14 @@ int bd_daemon_control_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	}
 	/* the control consumer: every instance reads every command, so it
 	 * assigns the partitions itself (no group) at the stored offset */
-	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, errstr, errstr_size)))
+	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, RD_KAFKA_CONSUMER, errstr, errstr_size)))
 		return BD_ECONFIG;
 	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
 	    /* a lost offset is reported (control_offset_lost), not skipped */
 	    (err = bd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, errstr_size)) ||
 	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size)) ||
-	    (err = bd_kafka_conf_default(conf, d->cfg, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
+	    (err = bd_kafka_conf_default(conf, d->cfg, RD_KAFKA_CONSUMER, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
 		rd_kafka_conf_destroy(conf);
 		return err;
 	}

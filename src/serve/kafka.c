@@ -1,6 +1,7 @@
 #include "budgetd/serve/kafka.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -21,13 +22,27 @@ int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 	return 0;
 }
 
-int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
-			  const char *key, const char *val, char *errstr,
-			  size_t errstr_size)
+/* The prefix of the settings for @p type's clients only, and the other's. */
+static const char *role_prefix(rd_kafka_type_t type, int mine)
 {
-	for (int i = 0; i < cfg->kafka_n; i++)
-		if (strcmp(cfg->kafka_key[i], key) == 0)
+	return (type == RD_KAFKA_CONSUMER) == (mine != 0) ? "consumer." : "producer.";
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
+			  rd_kafka_type_t type, const char *key, const char *val,
+			  char *errstr, size_t errstr_size)
+{
+	const char *mine = role_prefix(type, 1);
+	for (int i = 0; i < cfg->kafka_n; i++) {
+		const char *k = cfg->kafka_key[i];
+		if (strcmp(k, key) == 0 || (has_prefix(k, mine) && strcmp(k + strlen(mine), key) == 0))
 			return 0;
+	}
 	return bd_kafka_conf_set(conf, key, val, errstr, errstr_size);
 }
 
@@ -95,24 +110,87 @@ int bd_kafka_stats_health(bd_health_t *health, rd_kafka_t *rk, const char *json)
 	return down;
 }
 
-rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
-				   char *errstr, size_t errstr_size)
+/* librdkafka's table of its properties (rd_kafka_conf_properties_show):
+ * "name | C/P | range | default | ...".  @returns it (to free), or NULL. */
+static char *props_table(void)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	if (!conf) {
-		snprintf(errstr, errstr_size, "out of memory");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	rd_kafka_conf_properties_show(f);
+	if (fclose(f) != 0) {
+		free(buf);
 		return NULL;
 	}
-	for (int i = 0; i < cfg->kafka_n; i++)
-		if (bd_kafka_conf_set(conf, cfg->kafka_key[i], cfg->kafka_val[i],
-				      errstr, errstr_size))
-			goto fail;
-	if (bd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
-			      errstr_size))
+	return buf;
+}
+
+/* Which clients property @p key is for by @p table: 'C', 'P', '*', or 0
+ * when the table does not name it (then it is set everywhere, and
+ * librdkafka judges it). */
+static char prop_scope(const char *table, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *l = table; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, key, n) != 0 || (l[n] != ' ' && l[n] != '|'))
+			continue;
+		const char *bar = strchr(l, '|');
+		if (!bar)
+			return 0;
+		for (bar++; *bar == ' '; bar++)
+			;
+		return *bar == 'C' || *bar == 'P' || *bar == '*' ? *bar : 0;
+	}
+	return 0;
+}
+
+/* One kafka.* setting on a client of @p type's configuration: the plain
+ * ones (@p scoped 0) where librdkafka's table allows them, the scoped ones
+ * (@p scoped 1) of its prefix. */
+static int apply_kafka_setting(rd_kafka_conf_t *conf, const char *table, rd_kafka_type_t type,
+			       const char *key, const char *val, int scoped, char *errstr,
+			       size_t errstr_size)
+{
+	const char *mine = role_prefix(type, 1), *other = role_prefix(type, 0);
+	char why[256];
+	if (has_prefix(key, other) || has_prefix(key, mine) != (scoped != 0))
+		return 0;
+	const char *prop = scoped ? key + strlen(mine) : key;
+	char s = scoped ? '*' : prop_scope(table, prop);
+	if ((s == 'C' && type != RD_KAFKA_CONSUMER) || (s == 'P' && type != RD_KAFKA_PRODUCER))
+		return 0;
+	if (rd_kafka_conf_set(conf, prop, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(errstr, errstr_size, "kafka.%s: %s", key, why);
+		return BD_ECONFIG;
+	}
+	return 0;
+}
+
+rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
+				   rd_kafka_type_t type, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char *table = props_table();
+	if (!conf || !table) {
+		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
+	}
+	/* plain settings first, so that the scoped ones win */
+	for (int scoped = 0; scoped < 2; scoped++)
+		for (int i = 0; i < cfg->kafka_n; i++)
+			if (apply_kafka_setting(conf, table, type, cfg->kafka_key[i],
+						cfg->kafka_val[i], scoped, errstr, errstr_size))
+				goto fail;
+	if (bd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, errstr_size))
+		goto fail;
+	free(table);
 	return conf;
 fail:
-	rd_kafka_conf_destroy(conf);
+	free(table);
+	if (conf)
+		rd_kafka_conf_destroy(conf);
 	return NULL;
 }
 

@@ -174,7 +174,7 @@ int bd_lock_start(const bd_config_t *cfg, const char *bootstrap, uv_loop_t *loop
 	l->opaque = opaque;
 	snprintf(l->group, sizeof(l->group), "%s%s", cfg->group_id, BD_LOCK_GROUP_SUFFIX);
 	snprintf(l->topic, sizeof(l->topic), "%s", cfg->topic[BD_MSG_CONTROL]);
-	if (!(conf = bd_kafka_conf_new(cfg, bootstrap, errstr, errstr_size)))
+	if (!(conf = bd_kafka_conf_new(cfg, bootstrap, RD_KAFKA_CONSUMER, errstr, errstr_size)))
 		goto fail;
 	if (bd_kafka_conf_set(conf, "client.id", "budgetd-lock", errstr, errstr_size) ||
 	    bd_kafka_conf_set(conf, "group.id", l->group, errstr, errstr_size) ||

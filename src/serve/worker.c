@@ -292,7 +292,7 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 			       char *errstr, size_t errstr_size)
 {
 	const bd_config_t *cfg = w->cfg;
-	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, w->env.bootstrap, errstr,
+	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, w->env.bootstrap, type, errstr,
 						  errstr_size);
 	char cid[64];
 	rd_kafka_t *rk;
@@ -315,11 +315,11 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 		    bd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
 		    /* decisions are online: do not let an idle fetch sit for
 		     * librdkafka's default 500 ms */
-		    bd_kafka_conf_default(conf, cfg, "fetch.wait.max.ms", "5", errstr, errstr_size) ||
+		    bd_kafka_conf_default(conf, cfg, type, "fetch.wait.max.ms", "5", errstr, errstr_size) ||
 		    /* the consumer needs every input partition's leader all the
 		     * time, so its statistics show a lost broker even when no
 		     * output goes to it (served by the consumer polls) */
-		    bd_kafka_conf_default(conf, cfg, "statistics.interval.ms", "1000", errstr,
+		    bd_kafka_conf_default(conf, cfg, type, "statistics.interval.ms", "1000", errstr,
 					  errstr_size))
 			goto fail;
 		rd_kafka_conf_set_stats_cb(conf, stats_cb);
@@ -328,8 +328,8 @@ static rd_kafka_t *make_client(bd_worker_t *w, rd_kafka_type_t type,
 	} else {
 		if (bd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
 		    bd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, errstr_size) ||
-		    bd_kafka_conf_default(conf, cfg, "linger.ms", "1", errstr, errstr_size) ||
-		    bd_kafka_conf_default(conf, cfg, "statistics.interval.ms", "1000", errstr,
+		    bd_kafka_conf_default(conf, cfg, type, "linger.ms", "1", errstr, errstr_size) ||
+		    bd_kafka_conf_default(conf, cfg, type, "statistics.interval.ms", "1000", errstr,
 					  errstr_size))
 			goto fail;
 		rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);

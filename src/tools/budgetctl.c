@@ -179,7 +179,7 @@ static int send_commands(const bd_config_t *cfg, const char *bootstrap,
 	rd_kafka_t *rk = NULL;
 	rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
 	int rc = 1;
-	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, bootstrap, errstr, sizeof(errstr));
+	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, bootstrap, RD_KAFKA_PRODUCER, errstr, sizeof(errstr));
 
 	if (!conf)
 		goto fail;

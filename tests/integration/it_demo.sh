@@ -95,6 +95,10 @@ PY
 	fail "the example producer: $(tail -n 5 "$WORK/examples.log")"
 cat "$WORK/examples.log"
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"
+# kafka.* settings reach only the clients they concern: TEST_KAFKA's
+# session.timeout.ms made every producer warn (librdkafka's CONFWARN)
+! grep -q "property and will be ignored by this" "$WORK/daemon.log" ||
+	fail "a client got a setting that is not for it: $(grep -m 1 'will be ignored by this' "$WORK/daemon.log")"
 # the human summary leads with the fair comparison (increments at equal spend)
 sed -n '2,4p' "$WORK/sim.out" | grep -q '^  incremental value over all-control' ||
 	fail "the summary does not lead with the incremental value: $(head -n 5 "$WORK/sim.out")"

@@ -15,19 +15,26 @@
 #include "budgetd/serve/health.h"
 
 /**
- * A configuration with the `kafka.*` pass-through settings applied, then
- * bootstrap.servers = @p bootstrap.  @returns NULL with errstr set.
+ * A configuration for a client of @p type (RD_KAFKA_CONSUMER or
+ * RD_KAFKA_PRODUCER) with the `kafka.*` pass-through settings that concern
+ * it, then bootstrap.servers = @p bootstrap.  `kafka.consumer.X` and
+ * `kafka.producer.X` set X for that kind of client only (and win over
+ * `kafka.X`); a plain `kafka.X` goes to the clients librdkafka's own
+ * property table says X is for (C, P or both), so a consumer setting such
+ * as session.timeout.ms does not make every producer warn.  @returns NULL
+ * with errstr set.
  */
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
-				   char *errstr, size_t errstr_size);
+				   rd_kafka_type_t type, char *errstr, size_t errstr_size);
 
 /**
- * Sets @p key to @p val unless the operator set kafka.@p key: budgetd's
- * defaults, which the configuration may override.
+ * Sets @p key to @p val unless the operator set kafka.@p key or its
+ * kafka.consumer./kafka.producer. form for @p type: budgetd's defaults,
+ * which the configuration may override.
  */
 int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
-			  const char *key, const char *val, char *errstr,
-			  size_t errstr_size) BD_WUR;
+			  rd_kafka_type_t type, const char *key, const char *val,
+			  char *errstr, size_t errstr_size) BD_WUR;
 
 /** The integer setting @p key (e.g. "session.timeout.ms") of client @p rk,
  *  or @p def when it cannot be read. */
