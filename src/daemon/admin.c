@@ -29,9 +29,9 @@ struct bd_admin_s {
 static const char *const paths[BD_ADMIN__COUNT] = {
 	"/metrics",	    "/healthz",	       "/readyz",	"/status",
 	"/api/status",	    "/api/campaigns",  "/api/plans",	"/api/clusters",
-	"/api/models",	    "/api/config",     "/api/health",
+	"/api/models",	    "/api/config",     "/api/health",	"/api/commands",
 	"/text/campaigns",  "/text/plans",     "/text/clusters", "/text/models",
-	"/text/config",	    "/text/health",
+	"/text/config",	    "/text/health",    "/text/commands",
 };
 
 const char *bd_admin_doc_path(bd_admin_doc_t doc)

@@ -283,6 +283,7 @@ static void daemon_free(bd_daemon_t *d)
 	free(d->tracks);
 	free(d->bootstrap);
 	free(d->workers);
+	free(d->cmdlog);
 }
 
 static int make_dirs(const char *path, char *errstr, size_t errstr_size)
@@ -397,7 +398,8 @@ static int restore_state(bd_daemon_t *d, char *errstr, size_t errstr_size)
 				bd_config_output_format(cfg), &d->codec, errstr, errstr_size)))
 		return err;
 	if ((err = bd_cluster_model_initial(cfg->features_dim, cfg->clusters, &d->model)) ||
-	    !(d->batch = bd_store_batch_new(d->store))) {
+	    !(d->batch = bd_store_batch_new(d->store)) ||
+	    !(d->cmdlog = calloc(1, sizeof(*d->cmdlog)))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -ENOMEM;
 	}

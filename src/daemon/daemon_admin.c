@@ -124,11 +124,15 @@ static void admin_publish_all(bd_daemon_t *d, const bd_report_t *r)
 		report_docs[i].render(r, &b);
 		admin_put(d, report_docs[i].doc, 200, report_docs[i].json ? json : text, &b);
 	}
+	bd_cmdlog_json(d->cmdlog, &b);
+	admin_put(d, BD_ADMIN_API_COMMANDS, 200, json, &b);
+	bd_cmdlog_text(d->cmdlog, &b);
+	admin_put(d, BD_ADMIN_TEXT_COMMANDS, 200, text, &b);
 }
 
 /* Renders every admin document from the main loop's state and hands them to
  * the server thread.  @locality the main loop. */
-static void admin_refresh(bd_daemon_t *d)
+void bd_daemon_admin_refresh(bd_daemon_t *d)
 {
 	const int nc = d->campaigns.n;
 	const bd_report_track_t **tracks = calloc((size_t)(nc ? nc : 1), sizeof(*tracks));
@@ -166,7 +170,7 @@ out:
 
 static void on_admin_timer(uv_timer_t *t)
 {
-	admin_refresh(t->data);
+	bd_daemon_admin_refresh(t->data);
 }
 
 void bd_daemon_admin_start_timer(bd_daemon_t *d)

@@ -56,16 +56,54 @@ static int command_seen(bd_daemon_t *d, const rd_kafka_message_t *m,
 		 bd_utf8_quote(qc, sizeof(qc), cmd->campaign_id), (unsigned long long)seq + 1);
 	d->n_control_dups++;
 	control_dead_letter(d, m, BD_DEAD_DUPLICATE, errstr);
+	bd_cmdlog_add(d->cmdlog, cmd->command_id, cmd->campaign_id, bd_action_name(cmd->action),
+		      m->offset, cmd->ts_ms, bd_daemon_wall_ms(), BD_CMD_DUPLICATE, errstr);
 	return 0;
+}
+
+/* The outcome of @p cmd (read from @p m) for its sender: in the command
+ * log, served at once (budgetctl waits for it) with every other admin
+ * document once the workers run (a command applied is then visible in
+ * /api/campaigns and /api/plans when its sender hears of it). */
+static void control_outcome(bd_daemon_t *d, const rd_kafka_message_t *m,
+			    const bd_control_command_t *cmd, bd_cmd_status_t st,
+			    const char *detail)
+{
+	bd_cmdlog_add(d->cmdlog, cmd->command_id, cmd->campaign_id, bd_action_name(cmd->action),
+		      m->offset, cmd->ts_ms, bd_daemon_wall_ms(), st, detail);
+	if (d->control_waker.q)
+		bd_daemon_admin_refresh(d);
+}
+
+/* RETRAIN: a training run started or joined, its outcome the command's
+ * (running until it ends, bd_daemon_train_wait), or why none can run. */
+static void retrain(bd_daemon_t *d, const bd_control_command_t *cmd, char *detail,
+		    size_t size, bd_cmd_status_t *st)
+{
+	const char *whynot = bd_daemon_train_start(d, "RETRAIN command");
+	if (whynot && !d->training) {
+		snprintf(detail, size, "not training: %s", whynot);
+		*st = BD_CMD_REFUSED;
+	} else if (bd_daemon_train_wait(d, cmd->command_id) != 0) {
+		snprintf(detail, size, "model %lld is training; too many RETRAIN commands wait "
+			 "for it already", (long long)d->train_version);
+		*st = BD_CMD_REFUSED;
+	} else {
+		snprintf(detail, size, "%s model %lld", whynot ? "waits for the run training"
+							       : "training",
+			 (long long)d->train_version);
+		*st = BD_CMD_RUNNING;
+	}
 }
 
 static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 {
-	bd_control_command_t cmd;
+	bd_control_command_t cmd = {0}; /* command_id stays NULL if undecodable */
 	bd_campaign_t *c;
 	char errstr[512];
 	uint8_t rec[sizeof(bd_campaign_t) + 8];
 	int err, effect, n_before = d->campaigns.n;
+	bd_cmd_status_t st = BD_CMD_APPLIED;
 	/* for the log: how long the command took to reach us, and to a plan */
 	const int64_t t_in = bd_daemon_wall_ms(), t_sent = rd_kafka_message_timestamp(m, NULL);
 
@@ -82,6 +120,8 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 				sizeof(errstr));
 	if (err) {
 		control_dead_letter(d, m, bd_decode_dead_reason(err), errstr);
+		if (cmd.command_id) /* decoded, then found invalid */
+			control_outcome(d, m, &cmd, BD_CMD_REFUSED, errstr);
 		goto done;
 	}
 	if ((err = command_seen(d, m, &cmd)) != 1) {
@@ -97,6 +137,7 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 	if (err) {
 		control_dead_letter(d, m, err == BD_EUNKNOWN ? BD_DEAD_UNKNOWN_CAMPAIGN
 							    : BD_DEAD_INVALID, errstr);
+		control_outcome(d, m, &cmd, BD_CMD_REFUSED, errstr);
 		goto done;
 	}
 	if (d->campaigns.n != n_before && bd_daemon_solve_plans_sync(d) != 0) {
@@ -115,11 +156,11 @@ static void on_control_message(bd_daemon_t *d, rd_kafka_message_t *m)
 		d->exit_code = 1;
 		return;
 	}
-	bd_info("control: %s %s (budget %.2f, %d treatments%s)",
-		bd_action_name(cmd.action), c->id, c->daily_budget,
-		c->n_treatments, c->paused ? ", paused" : "");
+	snprintf(errstr, sizeof(errstr), "budget %.2f, %d treatments, exploration %.3f%s",
+		 c->daily_budget, c->n_treatments, c->exploration, c->paused ? ", paused" : "");
+	bd_info("control: %s %s (%s)", bd_action_name(cmd.action), c->id, errstr);
 	if (effect & BD_EFFECT_RETRAIN)
-		bd_daemon_train_start(d, "RETRAIN command");
+		retrain(d, &cmd, errstr, sizeof(errstr), &st);
 done:
 	bd_store_batch_offset(d->batch, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset + 1);
@@ -141,6 +182,7 @@ done:
 			"%lld ms after it was sent",
 			bd_action_name(cmd.action), cmd.campaign_id, (long long)(t_out - t_in),
 			t_sent > 0 ? (long long)(t_out - t_sent) : -1LL);
+		control_outcome(d, m, &cmd, st, errstr);
 	}
 }
 

@@ -35,6 +35,7 @@
 #include "budgetd/policy/clock.h"
 #include "budgetd/wire/cluster.h"
 #include "budgetd/state/cmdids.h"
+#include "budgetd/daemon/cmdlog.h"
 #include "budgetd/base/config.h"
 #include "budgetd/daemon/daemon.h"
 #include "budgetd/serve/health.h"
@@ -62,6 +63,8 @@ struct bd_daemon_s {
 	int kafka_fatal;   /* the main producer or control consumer is unusable */
 	uv_work_t train_req;
 	int training, train_err;
+	char train_cmds[16][128]; /* RETRAIN commands waiting for the run */
+	int n_train_cmds;
 	int64_t train_version;
 	bd_trainer_params_t train_params;
 	bd_trainer_result_t train_res;
@@ -110,6 +113,7 @@ struct bd_daemon_s {
 	uint64_t n_control_in, n_plans_out, n_models_out;
 	uint64_t n_control_dups; /* commands ignored: their id was applied before */
 	bd_cmdids_t cmdids;
+	bd_cmdlog_t *cmdlog; /* what became of each command read (cmdlog.h) */
 	int64_t started_ms;
 	char health_why[300];
 	bd_worker_counters_t joined;
@@ -199,7 +203,13 @@ void bd_daemon_solve_start_timers(bd_daemon_t *d);
 /* Starts a training run on libuv's thread pool unless one runs, a trained
  * version is being carried over, the daemon stops or stands by.
  * @locality main loop (the run itself: the thread pool) */
-void bd_daemon_train_start(bd_daemon_t *d, const char *why);
+/* Starts a training run (@p why for the log).  @returns NULL if it started,
+ * else why not (a static string). */
+const char *bd_daemon_train_start(bd_daemon_t *d, const char *why);
+/* The RETRAIN command @p command_id waits for the outcome of the run going
+ * (its cmdlog entry updated when it ends).  @returns 0, -1 when too many
+ * wait. */
+int bd_daemon_train_wait(bd_daemon_t *d, const char *command_id);
 /* (Re)starts the train.interval.s timer (stopped at 0).  @locality main loop */
 void bd_daemon_train_start_timer(bd_daemon_t *d);
 /* Promotes the trained version once every partition with state is carried
@@ -234,6 +244,9 @@ int bd_daemon_admin_start(bd_daemon_t *d, char *errstr, size_t errstr_size);
 /* Starts the admin.refresh.ms timer that renders the documents.
  * @locality main loop */
 void bd_daemon_admin_start_timer(bd_daemon_t *d);
+/* Renders every admin document now (a command's outcome is served with the
+ * state it produced). */
+void bd_daemon_admin_refresh(bd_daemon_t *d);
 /* (Re)starts the log.counters.s timer (stopped at 0).  @locality main loop */
 void bd_daemon_admin_start_counters(bd_daemon_t *d);
 /* Every worker's counters (running and joined) plus the control consumer's

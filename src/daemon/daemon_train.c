@@ -1,6 +1,7 @@
 /* Training runs on libuv's thread pool, the carry-over of the workers'
  * statistics to a trained version and its promotion (carry.h),
  * train.on.history, and models stored and published once per version. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,34 @@ void bd_daemon_train_on_carried(uv_async_t *a)
 	bd_daemon_train_check_carried(a->data);
 }
 
+/* The outcome of the training run for the RETRAIN commands waiting for it
+ * (bd_daemon_train_wait): into the command log, served at once. */
+static void train_outcome(bd_daemon_t *d, bd_cmd_status_t st, const char *fmt, ...)
+	BD_PRINTF(3, 4);
+static void train_outcome(bd_daemon_t *d, bd_cmd_status_t st, const char *fmt, ...)
+{
+	char detail[320];
+	va_list ap;
+	if (!d->n_train_cmds)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	for (int i = 0; i < d->n_train_cmds; i++)
+		(void)bd_cmdlog_update(d->cmdlog, d->train_cmds[i], bd_daemon_wall_ms(), st,
+				       detail);
+	d->n_train_cmds = 0;
+	bd_daemon_admin_refresh(d);
+}
+
+int bd_daemon_train_wait(bd_daemon_t *d, const char *command_id)
+{
+	if (d->n_train_cmds == (int)BD_ARRAY_SIZE(d->train_cmds))
+		return -1;
+	snprintf(d->train_cmds[d->n_train_cmds++], sizeof(d->train_cmds[0]), "%s", command_id);
+	return 0;
+}
+
 /* @locality the main loop: the trained version is stored and published, then
  * the workers carry their statistics over (carry.h), then it is swapped in */
 static void train_done(uv_work_t *req, int status)
@@ -86,16 +115,24 @@ static void train_done(uv_work_t *req, int status)
 	bd_trainer_result_t *r = &d->train_res;
 
 	d->training = 0;
-	if (status == UV_ECANCELED || d->stopping)
+	if (status == UV_ECANCELED || d->stopping) {
+		train_outcome(d, BD_CMD_REFUSED, "the daemon stopped before model %lld was "
+			      "trained", (long long)d->train_version);
 		goto out;
+	}
 	if (d->train_err) {
 		bd_error("training failed: %s", bd_strerror(d->train_err));
+		train_outcome(d, BD_CMD_REFUSED, "training model %lld failed: %s",
+			      (long long)d->train_version, bd_strerror(d->train_err));
 		goto out;
 	}
 	if (!r->accepted) {
 		bd_warn("model %lld not promoted: %s (%d samples, %.1f s); version %lld stays",
 			(long long)d->train_version, r->why, r->samples, r->seconds,
 			(long long)d->model->version);
+		train_outcome(d, BD_CMD_REFUSED, "model %lld not promoted: %s (%d samples, "
+			      "%.1f s); model %lld stays", (long long)d->train_version, r->why,
+			      r->samples, r->seconds, (long long)d->model->version);
 		goto out;
 	}
 	r->model->agreement = r->student.agreement;
@@ -105,6 +142,8 @@ static void train_done(uv_work_t *req, int status)
 	if (bd_daemon_train_publish_model(d, r->model, r) != 0) {
 		bd_error("model %lld could not be stored; not promoted",
 			 (long long)r->model->version);
+		train_outcome(d, BD_CMD_REFUSED, "model %lld could not be stored; not promoted",
+			      (long long)r->model->version);
 		goto out;
 	}
 	snprintf(d->next_info, sizeof(d->next_info),
@@ -120,6 +159,10 @@ static void train_done(uv_work_t *req, int status)
 			r->floor);
 	bd_info("model %lld trained (%s); the workers carry the statistics over",
 		(long long)r->model->version, d->next_info);
+	train_outcome(d, BD_CMD_APPLIED, "model %lld accepted (%d samples, student agreement "
+		      "%.3f, trained in %.1f s); it decides once the statistics are carried "
+		      "over", (long long)r->model->version, r->samples, r->student.agreement,
+		      r->seconds);
 	d->next_model = r->model; /* the old version decides until the swap */
 	r->model = NULL;
 	d->carry_parts = r->parts;
@@ -132,22 +175,27 @@ out:
 	bd_trainer_result_free(r);
 }
 
-void bd_daemon_train_start(bd_daemon_t *d, const char *why)
+const char *bd_daemon_train_start(bd_daemon_t *d, const char *why)
 {
 	const bd_config_t *cfg = d->cfg;
-	if (d->training || d->stopping || !d->active)
-		return;
+	if (d->training)
+		return "a training run is going";
+	if (d->stopping)
+		return "the daemon is stopping";
+	if (!d->active)
+		return "this instance stands by (the active instance trains)";
 	if (d->next_model) {
 		bd_info("not training (%s): model %lld is being carried over", why,
 			(long long)d->next_model->version);
-		return;
+		return "the last model trained is still being carried over; try again once "
+		       "it is promoted";
 	}
 	/* a number no run used before, recorded first: a run that wrote
 	 * statistics and died never shares its version with the next one */
 	d->train_version = bd_carry_next_version(d->store, d->batch, d->model->version);
 	if (bd_daemon_write(d) != 0) {
 		bd_error("not training (%s): the version number could not be stored", why);
-		return;
+		return "the version number could not be stored";
 	}
 	d->train_params = (bd_trainer_params_t){
 		.k = cfg->clusters, .dim = cfg->features_dim, .epochs = cfg->train_epochs,
@@ -164,11 +212,12 @@ void bd_daemon_train_start(bd_daemon_t *d, const char *why)
 		.seed = (uint64_t)d->train_version,
 	};
 	d->train_req.data = d;
-	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) == 0) {
-		d->training = 1;
-		d->hist_at_run = d->hist_seen; /* this run trains on them */
-		bd_info("training model %lld (%s)", (long long)d->train_version, why);
-	}
+	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) != 0)
+		return "cannot start the training thread";
+	d->training = 1;
+	d->hist_at_run = d->hist_seen; /* this run trains on them */
+	bd_info("training model %lld (%s)", (long long)d->train_version, why);
+	return NULL;
 }
 
 static void on_train_timer(uv_timer_t *t)

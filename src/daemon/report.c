@@ -773,7 +773,8 @@ void bd_report_text_plans(const bd_report_t *r, bd_sbuf_t *o)
 				  "expected spend %.2f, value %.2f, lambda %.4f, explore %.3f\n",
 			       (long long)p->version, p->solver ? p->solver : "",
 			       (long long)p->model_version, p->remaining_budget, p->daily_budget,
-			       p->expected_spend, p->expected_value, p->lambda, p->explore);
+			       p->expected_spend, p->expected_value, p->lambda,
+			       p->explore >= 0 ? p->explore : c->exploration); /* <0: the campaign's */
 		if (isfinite(p->uplift_uniform))
 			bd_sbuf_printf(o, "  uplift over uniform %.2f (se %.2f), over control %.2f "
 					  "(se %.2f)\n", p->uplift_uniform, p->uplift_uniform_se,

@@ -49,7 +49,8 @@ INPUTS = {TOPICS[k] for k in ("feature_event", "outcome_event", "control_command
 OUTPUTS = {TOPICS[k]: k for k in ("decision", "plan", "model_update", "dead_letter", "changelog")}
 DOCS = ["/metrics", "/status", "/api/status", "/api/campaigns", "/api/plans", "/api/clusters",
         "/api/models", "/api/config", "/api/health", "/text/campaigns", "/text/plans",
-        "/text/clusters", "/text/models", "/text/config", "/text/health"]
+        "/text/clusters", "/text/models", "/text/config", "/text/health", "/api/commands",
+        "/text/commands"]
 
 
 def get(port, path):

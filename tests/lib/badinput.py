@@ -315,14 +315,14 @@ def check_outputs_utf8(d):
     time.sleep(1.5)
     for path in ("/metrics", "/status", "/api/status", "/api/campaigns", "/api/plans",
                  "/api/clusters", "/api/models", "/api/health", "/text/campaigns",
-                 "/text/plans", "/text/clusters"):
+                 "/text/plans", "/text/clusters", "/api/commands", "/text/commands"):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
             body = r.read()
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as e:
             fail("%s is not valid UTF-8: %s" % (path, e))
-    for what in ("campaigns", "plans", "clusters"):
+    for what in ("campaigns", "plans", "clusters", "commands"):
         out = subprocess.run([os.path.join(BUILDDIR, "budgetctl"), "--admin",
                               "127.0.0.1:%d" % port, "--json", "show", what],
                              capture_output=True, timeout=30)

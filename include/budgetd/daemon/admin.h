@@ -36,12 +36,14 @@ typedef enum bd_admin_doc_e {
 	BD_ADMIN_API_MODELS,
 	BD_ADMIN_API_CONFIG,
 	BD_ADMIN_API_HEALTH,
+	BD_ADMIN_API_COMMANDS, /**< what became of each control command */
 	BD_ADMIN_TEXT_CAMPAIGNS, /**< /text/...: the API as text tables */
 	BD_ADMIN_TEXT_PLANS,
 	BD_ADMIN_TEXT_CLUSTERS,
 	BD_ADMIN_TEXT_MODELS,
 	BD_ADMIN_TEXT_CONFIG,
 	BD_ADMIN_TEXT_HEALTH,
+	BD_ADMIN_TEXT_COMMANDS,
 	BD_ADMIN__COUNT
 } bd_admin_doc_t;
 
