@@ -8,8 +8,13 @@
  * daemon (-c) gives the topic names, schema ids and kafka.* settings (SASL,
  * TLS); without --bootstrap the brokers are the ones the daemon reports.
  *
+ * A change waits for its outcome in the daemon's command log
+ * (/api/commands): exit 0 applied, 1 refused (with the daemon's reason),
+ * 2 no outcome in time (not delivered, or no daemon applied it); --no-wait
+ * only sends.  Usage errors exit 64 (EX_USAGE).
+ *
  *   budgetctl [--admin HOST:PORT] [--bootstrap SERVERS] [-c FILE] [-X K=V]
- *             [--json] COMMAND
+ *             [--json] [--no-wait] [--timeout S] COMMAND
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +27,13 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <sysexits.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "budgetd/policy/campaign.h"
 #include "budgetd/base/config.h"
+#include "budgetd/base/sbuf.h"
 #include "budgetd/serve/kafka.h"
 #include "budgetd/wire/messages.h"
 
@@ -36,6 +43,16 @@ static void usage(FILE *f)
 		"usage: budgetctl [options] COMMAND\n"
 		"commands:\n"
 		"  show campaigns|plans|clusters|models|config|health\n"
+		"  show commands [CAMPAIGN]     what became of the control commands read\n"
+		"  show campaign CAMPAIGN       its row, its plan and its commands\n"
+		"  create CAMPAIGN SETTING...   a new campaign; SETTING is KEY=VALUE or @FILE\n"
+		"                               (a file of KEY=VALUE lines, # comments):\n"
+		"                               treatment=ID:NAME:COST (repeat; 0 is the\n"
+		"                               control at cost 0), budget=, exploration=,\n"
+		"                               timezone_offset_s=, max_value=, max_cost=,\n"
+		"                               winsor_value=\n"
+		"  update CAMPAIGN SETTING...   change an existing campaign (the same keys;\n"
+		"                               treatments given replace them all)\n"
 		"  set-budget CAMPAIGN AMOUNT   change a campaign's daily budget\n"
 		"  set-bounds CAMPAIGN KEY=VALUE...\n"
 		"                               a campaign's outcome bounds: max_value,\n"
@@ -51,8 +68,11 @@ static void usage(FILE *f)
 		"  -c, --config FILE     budgetd's configuration (topics, schema ids, kafka.*)\n"
 		"  -X, --set KEY=VALUE   one setting, as for budgetd\n"
 		"  --json                print the admin API's JSON instead of tables\n"
+		"  --no-wait             send changes without waiting for their outcome\n"
+		"  --timeout SECONDS     wait this long for an outcome (default 30; retrain 600)\n"
 		"  -h, --help\n"
-		"exit status: 0 done, 1 failed, 2 usage\n");
+		"exit status: 0 done (a change applied), 1 failed or refused, 2 no outcome\n"
+		"in time (a change not delivered or not applied), 64 usage\n");
 }
 
 /* ---- the admin endpoint ------------------------------------------------------ */
@@ -144,21 +164,80 @@ out:
 	return status;
 }
 
-/* The value of "key":"..." in a flat JSON document (our own /api/status). */
+/* @p cp as UTF-8 at @p out (room for 3 bytes); @returns the bytes written. */
+static size_t utf8_put(char *out, unsigned cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	out[0] = (char)(0xe0 | cp >> 12);
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
+/* The string value of "key":"..." in @p doc (our own documents, where a key
+ * is never followed by a string holding the same quoted key: quotes inside
+ * strings are escaped), unescaped into @p out.  @returns 0, or -1 when absent,
+ * malformed or longer than @p size. */
 static int json_field(const char *doc, const char *key, char *out, size_t size)
 {
 	char pat[64];
+	size_t n = 0;
 	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
 	const char *p = strstr(doc, pat);
 	if (!p)
 		return -1;
-	p += strlen(pat);
-	size_t n = strcspn(p, "\"");
-	if (n >= size)
-		return -1;
-	memcpy(out, p, n);
+	for (p += strlen(pat); *p != '"'; p++) {
+		char tmp[4];
+		size_t k = 1;
+		tmp[0] = *p;
+		if (*p == '\0')
+			return -1;
+		if (*p == '\\') {
+			static const char from[] = "nrtbf", to[] = "\n\r\t\b\f";
+			const char *e = *++p ? strchr(from, *p) : NULL;
+			unsigned cp;
+			if (*p == 'u' && sscanf(p + 1, "%4x", &cp) == 1) {
+				k = utf8_put(tmp, cp);
+				p += 4;
+			} else if (*p == '\0') {
+				return -1;
+			} else {
+				tmp[0] = e ? to[e - from] : *p; /* \" \\ \/ */
+			}
+		}
+		if (n + k >= size)
+			return -1;
+		memcpy(out + n, tmp, k);
+		n += k;
+	}
 	out[n] = '\0';
 	return 0;
+}
+
+/* The line of @p doc holding "key":"value" (@p value JSON-escaped first),
+ * copied into a malloc'ed string (NULL: none, or out of memory).  Our
+ * /api/commands writes one object per line. */
+static char *json_line_with(const char *doc, const char *key, const char *value)
+{
+	bd_sbuf_t pat = BD_SBUF_INIT;
+	bd_sbuf_printf(&pat, "\"%s\":", key);
+	bd_sbuf_json_str(&pat, value);
+	const char *hit = pat.s ? strstr(doc, pat.s) : NULL;
+	bd_sbuf_free(&pat);
+	if (!hit)
+		return NULL;
+	const char *b = hit, *e = hit + strcspn(hit, "\n");
+	while (b > doc && b[-1] != '\n')
+		b--;
+	return strndup(b, (size_t)(e - b));
 }
 
 /* ---- control commands ---------------------------------------------------- */
@@ -169,16 +248,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	*(rd_kafka_resp_err_t *)opaque = m->err;
 }
 
-/* Produces the commands and waits for the broker to have them all. */
+/* Produces the commands and waits for the broker to have them all (saying
+ * so unless @p quiet).  @returns 0, or 2 (not delivered) after saying why. */
 static int send_commands(const bd_config_t *cfg, const char *bootstrap,
-			 const bd_control_command_t *cmds, int n)
+			 const bd_control_command_t *cmds, int n, int quiet)
 {
 	char errstr[512];
 	bd_codec_t *codec = NULL;
 	bd_buf_t b = {0};
 	rd_kafka_t *rk = NULL;
 	rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
-	int rc = 1;
+	int rc = 2;
 	rd_kafka_conf_t *conf = bd_kafka_conf_new(cfg, bootstrap, RD_KAFKA_PRODUCER, errstr, sizeof(errstr));
 
 	if (!conf)
@@ -219,7 +299,7 @@ static int send_commands(const bd_config_t *cfg, const char *bootstrap,
 			 rd_kafka_err2str(last ? last : RD_KAFKA_RESP_ERR__TIMED_OUT));
 		goto fail;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n && !quiet; i++)
 		printf("sent %s %s (command %s) to %s\n", bd_action_name(cmds[i].action),
 		       cmds[i].campaign_id, cmds[i].command_id, cfg->topic[BD_MSG_CONTROL]);
 	rc = 0;
@@ -243,7 +323,7 @@ static int64_t now_ms(void)
 
 /* "max_value=X" etc. of set-bounds into @p cmd.  @returns 0, or -1 after
  * saying why (the same ranges as the daemon's decoder). */
-static int parse_bound(const char *arg, bd_control_command_t *cmd)
+static int parse_bound(const char *what, const char *arg, bd_control_command_t *cmd)
 {
 	static const char *const keys[] = {"max_value", "max_cost", "winsor_value"};
 	bool *has[] = {&cmd->has_max_value, &cmd->has_max_cost, &cmd->has_winsor_value};
@@ -256,17 +336,160 @@ static int parse_bound(const char *arg, bd_control_command_t *cmd)
 		double x = strtod(eq + 1, &end);
 		if (eq[1] == '\0' || *end || !(x <= BD_OUTCOME_BOUND_MAX) || x < 0 ||
 		    (x == 0 && i != 1)) {
-			fprintf(stderr, "budgetctl: set-bounds: %s must be %s 0 and at most %g, not "
-					"'%s'\n", keys[i], i == 1 ? ">=" : ">", BD_OUTCOME_BOUND_MAX,
-				eq + 1);
+			fprintf(stderr, "budgetctl: %s: %s must be %s 0 and at most %g, not "
+					"'%s'\n", what, keys[i], i == 1 ? ">=" : ">",
+				BD_OUTCOME_BOUND_MAX, eq + 1);
 			return -1;
 		}
 		*has[i] = true;
 		*val[i] = x;
 		return 0;
 	}
-	fprintf(stderr, "budgetctl: set-bounds: '%s' is not max_value=, max_cost= or "
-			"winsor_value=\n", arg);
+	fprintf(stderr, "budgetctl: %s: '%s' is not max_value=, max_cost= or "
+			"winsor_value=\n", what, arg);
+	return -1;
+}
+
+/* ---- create and update: a campaign's settings ----------------------------------- */
+
+/* The treatments' names (the command points into it). */
+typedef struct {
+	char name[BD_MAX_TREATMENTS][128];
+	int depth; /* of @FILE inclusion */
+} settings_buf_t;
+
+/* "X" as a number in [lo, hi] into @p out.  @returns 0, or -1 after saying
+ * why. */
+static int parse_num(const char *what, const char *key, const char *v, double lo, double hi,
+		     double *out)
+{
+	char *end;
+	double x = strtod(v, &end);
+	if (v[0] == '\0' || *end || !(x >= lo && x <= hi)) {
+		fprintf(stderr, "budgetctl: %s: %s must be a number in [%g, %g], not '%s'\n", what,
+			key, lo, hi, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+/* treatment=ID:NAME:COST (NAME may hold colons: split at the first and the
+ * last) into @p cmd.  @returns 0, or -1 after saying why. */
+static int parse_treatment(const char *what, const char *v, bd_control_command_t *cmd,
+			   settings_buf_t *sb)
+{
+	const char *c1 = strchr(v, ':'), *c2 = strrchr(v, ':');
+	char idbuf[16];
+	double id, cost;
+	if (!c1 || c1 == c2 || (size_t)(c1 - v) >= sizeof(idbuf) ||
+	    (size_t)(c2 - c1 - 1) >= sizeof(sb->name[0]) || c2 == c1 + 1) {
+		fprintf(stderr, "budgetctl: %s: treatment '%s' is not ID:NAME:COST (e.g. "
+				"1:coupon 5:5)\n", what, v);
+		return -1;
+	}
+	memcpy(idbuf, v, (size_t)(c1 - v));
+	idbuf[c1 - v] = '\0';
+	if (parse_num(what, "a treatment's ID", idbuf, 0, BD_MAX_TREATMENTS - 1, &id) ||
+	    id != (int)id || parse_num(what, "a treatment's COST", c2 + 1, 0, 1e15, &cost))
+		return -1;
+	if (cmd->n_treatments == BD_MAX_TREATMENTS) {
+		fprintf(stderr, "budgetctl: %s: more than %d treatments\n", what,
+			BD_MAX_TREATMENTS);
+		return -1;
+	}
+	int j = cmd->n_treatments++;
+	memcpy(sb->name[j], c1 + 1, (size_t)(c2 - c1 - 1));
+	sb->name[j][c2 - c1 - 1] = '\0';
+	cmd->treatments[j] = (bd_treatment_t){.id = (int)id, .name = sb->name[j],
+					      .nominal_cost = cost};
+	cmd->has_treatments = true;
+	return 0;
+}
+
+static int parse_setting(const char *what, const char *arg, bd_control_command_t *cmd,
+			 settings_buf_t *sb);
+
+/* @FILE: each line KEY=VALUE (blank lines and # comments skipped; spaces
+ * around the key and the value trimmed).  @returns 0, or -1 after saying why. */
+static int parse_settings_file(const char *what, const char *path, bd_control_command_t *cmd,
+			       settings_buf_t *sb)
+{
+	char line[1024];
+	int lineno = 0, rc = 0;
+	FILE *f = sb->depth < 4 ? fopen(path, "r") : NULL;
+	if (!f) {
+		fprintf(stderr, "budgetctl: %s: @%s: %s\n", what, path,
+			sb->depth < 4 ? strerror(errno) : "files include each other too deep");
+		return -1;
+	}
+	sb->depth++;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *b = line, *e;
+		lineno++;
+		b += strspn(b, " \t");
+		e = b + strlen(b);
+		while (e > b && strchr(" \t\r\n", e[-1]))
+			*--e = '\0';
+		if (*b == '\0' || *b == '#')
+			continue;
+		char *eq = strchr(b, '=');
+		if (eq) { /* "key = value" */
+			char *k = eq;
+			while (k > b && strchr(" \t", k[-1]))
+				k--;
+			char *v = eq + 1 + strspn(eq + 1, " \t");
+			memmove(k + 1, v, strlen(v) + 1);
+			*k = '=';
+		}
+		char where[512];
+		snprintf(where, sizeof(where), "%s: %s:%d", what, path, lineno);
+		rc = parse_setting(where, b, cmd, sb);
+	}
+	sb->depth--;
+	fclose(f);
+	return rc;
+}
+
+/* One SETTING of create or update into @p cmd.  @returns 0, or -1 after
+ * saying why. */
+static int parse_setting(const char *what, const char *arg, bd_control_command_t *cmd,
+			 settings_buf_t *sb)
+{
+	const char *eq = strchr(arg, '=');
+	double x;
+	if (arg[0] == '@')
+		return parse_settings_file(what, arg + 1, cmd, sb);
+	if (!eq) {
+		fprintf(stderr, "budgetctl: %s: '%s' is not KEY=VALUE or @FILE\n", what, arg);
+		return -1;
+	}
+	size_t kl = (size_t)(eq - arg);
+	const char *v = eq + 1;
+#define KEY_IS(k) (kl == strlen(k) && strncmp(arg, k, kl) == 0)
+	if (KEY_IS("treatment"))
+		return parse_treatment(what, v, cmd, sb);
+	if (KEY_IS("budget") || KEY_IS("daily_budget")) {
+		cmd->has_budget = true;
+		return parse_num(what, "budget", v, 0, 1e15, &cmd->daily_budget);
+	}
+	if (KEY_IS("exploration")) {
+		cmd->has_exploration = true;
+		return parse_num(what, "exploration", v, 0, 1, &cmd->exploration);
+	}
+	if (KEY_IS("timezone_offset_s")) {
+		if (parse_num(what, "timezone_offset_s", v, -14 * 3600, 14 * 3600, &x) ||
+		    x != (int32_t)x)
+			return -1;
+		cmd->has_tz = true;
+		cmd->timezone_offset_s = (int32_t)x;
+		return 0;
+	}
+	if (KEY_IS("max_value") || KEY_IS("max_cost") || KEY_IS("winsor_value"))
+		return parse_bound(what, arg, cmd);
+#undef KEY_IS
+	fprintf(stderr, "budgetctl: %s: keys are treatment, budget, exploration, "
+			"timezone_offset_s, max_value, max_cost, winsor_value\n", what);
 	return -1;
 }
 
@@ -288,12 +511,149 @@ static int campaign_ids(const char *admin, char ids[][BD_ID_MAX], int max)
 	return n;
 }
 
+/* ---- outcomes: the daemon's command log ------------------------------------------ */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What the command log says of command @p id in @p doc: 0 none yet, 1 applied,
+ * 2 refused (or ignored as a duplicate), 3 running; its detail in @p detail. */
+static int outcome_of(const char *doc, const char *id, char *detail, size_t size)
+{
+	char status[32];
+	char *line = json_line_with(doc, "command_id", id);
+	int r = 0;
+	detail[0] = '\0';
+	if (line && json_field(line, "status", status, sizeof(status)) == 0) {
+		(void)json_field(line, "detail", detail, size);
+		r = !strcmp(status, "applied") ? 1 : !strcmp(status, "running") ? 3 : 2;
+	}
+	free(line);
+	return r;
+}
+
+/* Waits up to @p timeout_s for the outcome of each of @p cmds in the command
+ * log at @p admin, printing each as it comes.  @returns the exit status: 0
+ * all applied, 1 one refused, 2 one without an outcome in time. */
+static int wait_outcomes(const char *admin, const bd_control_command_t *cmds, int n,
+			 double timeout_s)
+{
+	int state[64] = {0}, left = n, refused = 0, st = -1;
+	char detail[1024], errstr[512];
+	const double deadline = mono_s() + timeout_s;
+	for (;;) {
+		char *body = NULL;
+		st = http_get(admin, "/api/commands", &body, errstr, sizeof(errstr));
+		for (int i = 0; st == 200 && i < n; i++) {
+			int o = state[i] == 1 || state[i] == 2 ? 0
+				: outcome_of(body, cmds[i].command_id, detail, sizeof(detail));
+			if (!o || o == state[i])
+				continue;
+			state[i] = o;
+			FILE *f = o == 2 ? stderr : stdout;
+			fprintf(f, "%s%s %s %s: %s\n", o == 2 ? "budgetctl: " : "",
+				o == 1 ? "applied" : o == 2 ? "REFUSED" : "running",
+				bd_action_name(cmds[i].action), cmds[i].campaign_id, detail);
+			left -= o != 3;
+			refused += o == 2;
+		}
+		free(body);
+		if (!left || mono_s() >= deadline)
+			break;
+		usleep(100000);
+	}
+	for (int i = 0; i < n; i++)
+		if (state[i] == 0 || state[i] == 3)
+			fprintf(stderr, "budgetctl: %s %s (command %s): no outcome within %g s: %s\n",
+				bd_action_name(cmds[i].action), cmds[i].campaign_id,
+				cmds[i].command_id, timeout_s,
+				state[i] == 3 ? "still running"
+				: st < 0 ? errstr
+					 : "no daemon at the admin endpoint has read it from the "
+					   "control topic (is it running, and on these brokers?)");
+	return left ? 2 : refused ? 1 : 0;
+}
+
+/* Whether campaign @p id exists at @p admin: 1 yes, 0 no, -1 cannot tell
+ * (said). */
+static int campaign_exists(const char *admin, const char *id)
+{
+	char *body, errstr[512];
+	int st = http_get(admin, "/api/campaigns", &body, errstr, sizeof(errstr));
+	if (st != 200) {
+		fprintf(stderr, "budgetctl: %s\n",
+			st < 0 ? errstr : "the admin endpoint did not list the campaigns");
+		free(body);
+		return -1;
+	}
+	bd_sbuf_t pat = BD_SBUF_INIT;
+	bd_sbuf_cat(&pat, "\"id\":");
+	bd_sbuf_json_str(&pat, id);
+	int r = pat.s && strstr(body, pat.s) ? 1 : 0;
+	bd_sbuf_free(&pat);
+	free(body);
+	return r;
+}
+
+/* show commands [CAMPAIGN]: the command log, or the lines of one campaign.
+ * @returns the exit status. */
+static int show_commands(const char *admin, const char *campaign, int json)
+{
+	char *body, errstr[512], v[8][400];
+	static const char *const keys[] = {"applied", "campaign_id", "action", "status",
+					   "command_id", "detail"};
+	int st = http_get(admin, "/api/commands", &body, errstr, sizeof(errstr));
+	if (st != 200) {
+		fprintf(stderr, "budgetctl: %s\n", st < 0 ? errstr : "no command log");
+		free(body);
+		return 1;
+	}
+	bd_sbuf_t pat = BD_SBUF_INIT;
+	if (campaign) {
+		bd_sbuf_cat(&pat, "\"campaign_id\":");
+		bd_sbuf_json_str(&pat, campaign);
+	}
+	if (!json)
+		printf("%-24s %-16s %-9s %-40s %s\n", "APPLIED (UTC)", "ACTION", "STATUS",
+		       "COMMAND", campaign ? "DETAIL" : "CAMPAIGN: DETAIL");
+	else
+		printf("%s", json == 2 ? "[" : "{\"commands\":["); /* 2: nested */
+	char *save = NULL;
+	int shown = 0;
+	for (char *l = strtok_r(body, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(l);
+		if (len && l[len - 1] == ',') /* between objects */
+			l[--len] = '\0';
+		if (strncmp(l, "{\"seq\":", 7) != 0 || (campaign && (!pat.s || !strstr(l, pat.s))))
+			continue;
+		if (json) {
+			printf("%s\n%s", shown++ ? "," : "", l);
+			continue;
+		}
+		for (size_t k = 0; k < BD_ARRAY_SIZE(keys); k++)
+			if (json_field(l, keys[k], v[k], sizeof(v[k])))
+				snprintf(v[k], sizeof(v[k]), "?");
+		printf("%-24s %-16s %-9s %-40s %s%s%s\n", v[0], v[2], v[3], v[4],
+		       campaign ? "" : v[1], campaign ? "" : ": ", v[5]);
+	}
+	if (json)
+		printf("%s", json == 2 ? "]" : "\n]}\n");
+	bd_sbuf_free(&pat);
+	free(body);
+	return 0;
+}
+
 /* ---- the command line --------------------------------------------------------- */
 
 /* What the options say: where the daemon is, how to print, the settings. */
 typedef struct {
 	const char *admin, *bootstrap, *file;
-	int json;
+	int json, no_wait;
+	double timeout_s; /* < 0: the command's default */
 	bd_config_t cfg;
 } ctl_t;
 
@@ -305,8 +665,10 @@ static int parse_options(int argc, char **argv, ctl_t *o, char **sets, int *nset
 		{"admin", required_argument, NULL, 'a'},   {"bootstrap", required_argument, NULL, 'b'},
 		{"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 'X'},
 		{"json", no_argument, NULL, 'j'},	   {"help", no_argument, NULL, 'h'},
+		{"no-wait", no_argument, NULL, 'n'},	   {"timeout", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
+	char *end;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:X:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -315,6 +677,15 @@ static int parse_options(int argc, char **argv, ctl_t *o, char **sets, int *nset
 		case 'c': o->file = optarg; break;
 		case 'X': sets[(*nsets)++] = optarg; break;
 		case 'j': o->json = 1; break;
+		case 'n': o->no_wait = 1; break;
+		case 't':
+			o->timeout_s = strtod(optarg, &end);
+			if (*end || !(o->timeout_s > 0 && o->timeout_s <= 86400)) {
+				fprintf(stderr, "budgetctl: --timeout: '%s' is not a number of "
+						"seconds in (0, 86400]\n", optarg);
+				return -1;
+			}
+			break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
 		}
@@ -348,6 +719,106 @@ static int apply_settings(ctl_t *o, char **sets, int nsets)
 	return 0;
 }
 
+/* The JSON object of @p doc that starts {"key":VALUE (@p value escaped),
+ * printed whole (its end found by counting braces outside strings).
+ * @returns 0, -1 if there is none. */
+static int print_object(const char *doc, const char *key, const char *value)
+{
+	bd_sbuf_t pat = BD_SBUF_INIT;
+	bd_sbuf_printf(&pat, "{\"%s\":", key);
+	bd_sbuf_json_str(&pat, value);
+	const char *b = pat.s ? strstr(doc, pat.s) : NULL, *p = b;
+	bd_sbuf_free(&pat);
+	for (int depth = 0, in_str = 0; p && *p; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+		} else if (*p == '"') {
+			in_str = 1;
+		} else if ((*p == '{' || *p == '[') ) {
+			depth++;
+		} else if ((*p == '}' || *p == ']') && --depth == 0) {
+			printf("%.*s", (int)(p + 1 - b), b);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The lines of the text table @p doc for campaign @p id: its row in the
+ * campaigns table (ids are cut at 24 characters there), or its block in the
+ * plans text ("campaign ID: ..." and the indented lines after it).
+ * @returns how many lines were printed. */
+static int print_campaign_lines(const char *doc, const char *id, int plans)
+{
+	char head[BD_ID_MAX + 16];
+	size_t n = strlen(id) < 24 || plans ? strlen(id) : 24;
+	int shown = 0, in_block = 0;
+	snprintf(head, sizeof(head), "%s%s%s", plans ? "campaign " : "", id, plans ? ":" : "");
+	if (!plans)
+		head[n] = '\0';
+	for (const char *l = doc; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != 0)) {
+		size_t len = strcspn(l, "\n");
+		int hit = strncmp(l, head, strlen(head)) == 0 &&
+			  (plans || n == 24 || l[n] == ' ');
+		if (plans && strncmp(l, "campaign ", 9) == 0)
+			in_block = hit;
+		if (hit || (in_block && l[0] == ' ') || (!plans && strncmp(l, "CAMPAIGN ", 9) == 0)) {
+			printf("%.*s\n", (int)len, l);
+			shown += hit;
+		}
+	}
+	return shown;
+}
+
+/* show campaign ID: its row, its plan and its commands; with --json one
+ * object {"campaign":..., "plan":..., "commands":[...]}.  @returns the exit
+ * status. */
+static int show_campaign(const ctl_t *o, const char *id)
+{
+	char errstr[1024], *doc[2] = {NULL, NULL};
+	const char *paths[2][2] = {{"/text/campaigns", "/text/plans"},
+				   {"/api/campaigns", "/api/plans"}};
+	int rc = 1;
+	for (int i = 0; i < 2; i++) {
+		int st = http_get(o->admin, paths[o->json][i], &doc[i], errstr, sizeof(errstr));
+		if (st != 200) {
+			fprintf(stderr, "budgetctl: %s\n", st < 0 ? errstr : "cannot read the campaigns");
+			goto out;
+		}
+	}
+	if (o->json) {
+		printf("{\"campaign\":");
+		if (print_object(doc[0], "id", id)) {
+			printf("null}\n");
+			fprintf(stderr, "budgetctl: no campaign %s\n", id);
+			goto out;
+		}
+		printf(",\"plan\":");
+		if (print_object(doc[1], "campaign", id))
+			printf("null");
+		printf(",\"commands\":");
+		rc = show_commands(o->admin, id, 2);
+		printf("}\n");
+		goto out;
+	}
+	if (!print_campaign_lines(doc[0], id, 0)) {
+		fprintf(stderr, "budgetctl: no campaign %s\n", id);
+		goto out;
+	}
+	printf("\n");
+	if (!print_campaign_lines(doc[1], id, 1))
+		printf("no plan yet\n");
+	printf("\ncommands read since the daemon started:\n");
+	rc = show_commands(o->admin, id, 0);
+out:
+	free(doc[0]);
+	free(doc[1]);
+	return rc;
+}
+
 /* show WHAT: the admin endpoint's table (or JSON) on stdout.  @returns the
  * exit status. */
 static int cmd_show(const ctl_t *o, char **args, int nargs)
@@ -356,13 +827,17 @@ static int cmd_show(const ctl_t *o, char **args, int nargs)
 					   "models", "config", "health"};
 	char path[64], errstr[1024], *body;
 	size_t i;
+	if (nargs >= 1 && nargs <= 2 && strcmp(args[0], "commands") == 0)
+		return show_commands(o->admin, nargs == 2 ? args[1] : NULL, o->json);
+	if (nargs == 2 && strcmp(args[0], "campaign") == 0)
+		return show_campaign(o, args[1]);
 	for (i = 0; nargs == 1 && i < sizeof(what) / sizeof(what[0]); i++)
 		if (strcmp(args[0], what[i]) == 0)
 			break;
 	if (nargs != 1 || i == sizeof(what) / sizeof(what[0])) {
 		fprintf(stderr, "budgetctl: show what? (campaigns, plans, clusters, models, "
-				"config, health)\n");
-		return 2;
+				"config, health, commands [CAMPAIGN], campaign CAMPAIGN)\n");
+		return EX_USAGE;
 	}
 	snprintf(path, sizeof(path), "/%s/%s", o->json ? "api" : "text", what[i]);
 	int st = http_get(o->admin, path, &body, errstr, sizeof(errstr));
@@ -392,12 +867,15 @@ static const struct change {
 	{"resume", BD_ACTION_RESUME, 1, 1},
 	{"solve", BD_ACTION_RESOLVE, 0, 1},
 	{"retrain", BD_ACTION_RETRAIN, 0, 1},
+	{"create", BD_ACTION_UPSERT_CAMPAIGN, 2, INT_MAX},
+	{"update", BD_ACTION_UPSERT_CAMPAIGN, 2, INT_MAX},
 };
 
 /* The change command @p cmd with its arguments: its action, set-budget's
- * amount, set-bounds' bounds.  @returns 0, or -1 after saying why. */
+ * amount, the settings of create, update and set-bounds (into @p up, their
+ * names into @p sb).  @returns 0, or -1 after saying why. */
 static int parse_change(const char *cmd, char **args, int nargs, bd_action_t *action,
-			double *amount, bd_control_command_t *bounds)
+			double *amount, bd_control_command_t *up, settings_buf_t *sb)
 {
 	size_t i;
 	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
@@ -420,8 +898,14 @@ static int parse_change(const char *cmd, char **args, int nargs, bd_action_t *ac
 		}
 	}
 	for (int k = 1; *action == BD_ACTION_UPSERT_CAMPAIGN && k < nargs; k++)
-		if (parse_bound(args[k], bounds))
+		if (strcmp(cmd, "set-bounds") == 0 ? parse_bound(cmd, args[k], up)
+						   : parse_setting(cmd, args[k], up, sb))
 			return -1;
+	if (strcmp(cmd, "create") == 0 && !up->has_treatments) {
+		fprintf(stderr, "budgetctl: create: a campaign needs its treatments: "
+				"treatment=0:control:0 treatment=1:NAME:COST ...\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -445,7 +929,7 @@ static int target_campaigns(const ctl_t *o, const char *arg1, bd_action_t action
 }
 
 /* One command of @p action per campaign of @p ids into @p cmds, their ids in @p cid. */
-static void build_commands(bd_action_t action, double amount, bd_control_command_t bounds,
+static void build_commands(bd_action_t action, double amount, bd_control_command_t up,
 			   char ids[][BD_ID_MAX], int n, bd_control_command_t *cmds,
 			   char cid[][96])
 {
@@ -460,11 +944,11 @@ static void build_commands(bd_action_t action, double amount, bd_control_command
 			cmds[i].daily_budget = amount;
 		}
 		if (action == BD_ACTION_UPSERT_CAMPAIGN) {
-			bounds.command_id = cmds[i].command_id;
-			bounds.campaign_id = cmds[i].campaign_id;
-			bounds.ts_ms = cmds[i].ts_ms;
-			bounds.action = action;
-			cmds[i] = bounds;
+			up.command_id = cmds[i].command_id;
+			up.campaign_id = cmds[i].campaign_id;
+			up.ts_ms = cmds[i].ts_ms;
+			up.action = action;
+			cmds[i] = up;
 		}
 	}
 }
@@ -491,30 +975,66 @@ static const char *find_bootstrap(const ctl_t *o, char *boot_buf, size_t size)
 	return bootstrap;
 }
 
-/* A change: onto the control topic.  @returns the exit status. */
+/* Before a change that waits: the admin endpoint answers (else nothing is
+ * sent: its outcome could not be known), and create / update find the
+ * campaign absent / present.  @returns 0 to go on, else the exit status
+ * (said why). */
+static int check_before(const ctl_t *o, const char *cmd, const char *campaign)
+{
+	int create = strcmp(cmd, "create") == 0, update = strcmp(cmd, "update") == 0;
+	if (o->no_wait && !create && !update)
+		return 0;
+	int ex = campaign_exists(o->admin, campaign ? campaign : "");
+	if (ex < 0) {
+		if (o->no_wait)
+			return 0;
+		fprintf(stderr, "budgetctl: nothing sent: its outcome could not be confirmed "
+				"(--no-wait sends without confirmation)\n");
+		return 2;
+	}
+	if (create && ex) {
+		fprintf(stderr, "budgetctl: campaign %s exists (update changes it)\n", campaign);
+		return 1;
+	}
+	if (update && !ex) {
+		fprintf(stderr, "budgetctl: no campaign %s (create makes one)\n", campaign);
+		return 1;
+	}
+	return 0;
+}
+
+/* A change: onto the control topic, then its outcome awaited (unless
+ * --no-wait).  @returns the exit status. */
 static int cmd_change(const ctl_t *o, const char *cmd, char **args, int nargs)
 {
-	bd_control_command_t cmds[64], bounds = {0};
+	bd_control_command_t cmds[64], up = {0};
 	char ids[64][BD_ID_MAX], cid[64][96], boot_buf[1024];
+	settings_buf_t sb = {0};
 	bd_action_t action;
 	double amount = 0;
+	int rc;
 
-	if (parse_change(cmd, args, nargs, &action, &amount, &bounds))
-		return 2;
+	if (parse_change(cmd, args, nargs, &action, &amount, &up, &sb))
+		return EX_USAGE;
+	if ((rc = check_before(o, cmd, nargs >= 1 ? args[0] : NULL)))
+		return rc;
 	int n = target_campaigns(o, nargs >= 1 ? args[0] : NULL, action, ids, 64);
 	if (n < 0)
 		return 1;
-	build_commands(action, amount, bounds, ids, n, cmds, cid);
+	build_commands(action, amount, up, ids, n, cmds, cid);
 	const char *bootstrap = find_bootstrap(o, boot_buf, sizeof(boot_buf));
 	if (!bootstrap)
-		return 1;
-	return send_commands(&o->cfg, bootstrap, cmds, n);
+		return 2;
+	if ((rc = send_commands(&o->cfg, bootstrap, cmds, n, !o->no_wait)) || o->no_wait)
+		return rc;
+	double timeout = o->timeout_s > 0 ? o->timeout_s : action == BD_ACTION_RETRAIN ? 600 : 30;
+	return wait_outcomes(o->admin, cmds, n, timeout);
 }
 
 int main(int argc, char **argv)
 {
-	ctl_t o = {.admin = "127.0.0.1:9877"};
-	int rc = 2;
+	ctl_t o = {.admin = "127.0.0.1:9877", .timeout_s = -1};
+	int rc = EX_USAGE;
 
 	if (bd_config_init(&o.cfg) != 0) {
 		fprintf(stderr, "budgetctl: out of memory\n");
@@ -523,7 +1043,7 @@ int main(int argc, char **argv)
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	int nsets = 0, p = sets ? parse_options(argc, argv, &o, sets, &nsets) : 0;
 	if (p) {
-		rc = p > 0 ? 0 : 2;
+		rc = p > 0 ? 0 : EX_USAGE;
 		goto out;
 	}
 	if (apply_settings(&o, sets, nsets))
