@@ -301,6 +301,11 @@ static const setting_t settings[] = {
 	 R_LIVE},
 	{"log.level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug",
 	 "Least severe level logged", R_LIVE_LOG_LEVEL},
+	{"log.format", T_ENUM, OFF(log_format), "auto", 0, 0, "auto|text|json|journal",
+	 "How log lines are written to stderr: text (time, level, message), json (one "
+	 "object per line: ts, level, ident, source, msg), journal (journald's <N> "
+	 "priority prefix), auto (journal when stderr is the journal's stream, else text)",
+	 R_LIVE_LOG_LEVEL},
 };
 
 /* Settings that are gone, with what replaced them: a configuration naming

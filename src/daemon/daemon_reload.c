@@ -42,8 +42,10 @@ static void on_change(void *opaque, const char *name, const char *was, const cha
 static void apply_changes(bd_daemon_t *d, unsigned apply)
 {
 	const bd_config_t *cfg = d->cfg;
-	if (apply & BD_CONFIG_APPLY_LOG_LEVEL)
+	if (apply & BD_CONFIG_APPLY_LOG_LEVEL) {
 		bd_log_level = bd_log_level_parse(cfg->log_level);
+		bd_log_format = bd_log_format_parse(cfg->log_format);
+	}
 	if (apply & BD_CONFIG_APPLY_HEALTH) {
 		bd_health_set_window(d->health, cfg->health_window_ms);
 		bd_health_set_src_window(d->health, BD_HEALTH_INPUT,

@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 		goto out; /* bd_config_free of a freed config is harmless */
 	}
 	bd_log_level = bd_log_level_parse(cfg.log_level);
+	bd_log_format = bd_log_format_parse(cfg.log_format);
 	if (show) {
 		bd_config_dump(&cfg, stdout, true);
 		rc = 0;

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "budgetd/base/log.h"
+#include "budgetd/serve/kafka.h"
 
 /* Kafka protocol request types the fault commands may name. */
 static const struct {
@@ -37,6 +38,7 @@ int bd_broker_start(const bd_config_t *cfg, bd_broker_t **out, char *errstr,
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
+	rd_kafka_conf_set_log_cb(conf, bd_kafka_log_cb);
 	/* A producer handle with no brokers of its own: it only hosts the
 	 * mock cluster's threads. */
 	snprintf(num, sizeof(num), "%d", cfg->broker_count);

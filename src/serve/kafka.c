@@ -168,6 +168,15 @@ static int apply_kafka_setting(rd_kafka_conf_t *conf, const char *table, rd_kafk
 	return 0;
 }
 
+void bd_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	char src[160];
+	bd_log_level_t l = level <= 3 ? BD_LOG_ERROR : level <= 5 ? BD_LOG_WARN
+				     : level == 6 ? BD_LOG_INFO : BD_LOG_DEBUG;
+	snprintf(src, sizeof(src), "kafka %s %s", rk ? rd_kafka_name(rk) : "-", fac);
+	bd_log_from(l, src, "%s", buf);
+}
+
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
 				   rd_kafka_type_t type, char *errstr, size_t errstr_size)
 {
@@ -177,6 +186,7 @@ rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
+	rd_kafka_conf_set_log_cb(conf, bd_kafka_log_cb);
 	/* plain settings first, so that the scoped ones win */
 	for (int scoped = 0; scoped < 2; scoped++)
 		for (int i = 0; i < cfg->kafka_n; i++)

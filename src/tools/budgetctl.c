@@ -33,6 +33,7 @@
 
 #include "budgetd/policy/campaign.h"
 #include "budgetd/base/config.h"
+#include "budgetd/base/log.h"
 #include "budgetd/base/sbuf.h"
 #include "budgetd/serve/kafka.h"
 #include "budgetd/wire/messages.h"
@@ -1035,6 +1036,8 @@ int main(int argc, char **argv)
 {
 	ctl_t o = {.admin = "127.0.0.1:9877", .timeout_s = -1};
 	int rc = EX_USAGE;
+
+	bd_log_set_ident("budgetctl"); /* librdkafka's lines (bd_kafka_log_cb) */
 
 	if (bd_config_init(&o.cfg) != 0) {
 		fprintf(stderr, "budgetctl: out of memory\n");

@@ -7,7 +7,9 @@
 need_python
 CTL=$builddir/budgetctl
 start_broker broker
-start_daemon d "$WORK/state" $SIM_CLOCK
+# JSON log lines, librdkafka's routed through them: a consumer property
+# scoped to the producers makes each producer say it ignores it
+start_daemon d "$WORK/state" $SIM_CLOCK -X log.format=json -X kafka.producer.fetch.wait.max.ms=100
 wait_log "$WORK/d.log" "admin endpoint on" 20
 PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" | head -n 1)
 ADMIN=127.0.0.1:$PORT
@@ -138,5 +140,19 @@ done
 grep -q "cannot reach budgetd's admin endpoint" "$WORK/e.txt" || fail "message: $(cat "$WORK/e.txt")"
 "$CTL" --admin 127.0.0.1:1 --bootstrap "$BOOTSTRAP" pause ctl-test 2>"$WORK/e.txt"; rc=$?
 [ $rc = 2 ] && grep -q "nothing sent" "$WORK/e.txt" || fail "unconfirmable change: rc $rc: $(cat "$WORK/e.txt")"
+# every line of the daemon's log is one JSON object, librdkafka's included
+"$PYTHON" - "$WORK/d.log" <<'EOF' || fail "log.format=json"
+import json, sys
+kafka = 0
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    r = json.loads(line)
+    assert set(r) >= {"ts", "level", "ident", "msg"} and r["ident"] == "budgetd", (n, line)
+    assert r["level"] in ("error", "warn", "info", "debug"), (n, line)
+    if r.get("source", "").startswith("kafka ") and "fetch.wait.max.ms" in r["msg"]:
+        assert r["level"] == "warn" and "CONFWARN" in r["source"], line
+        kafka += 1
+assert kafka >= 1, "no librdkafka line in the log"
+print("log: %d JSON lines, %d from librdkafka" % (n, kafka))
+EOF
 for f in sc.txt cmds.txt rt.out; do echo "---- $f"; cat "$WORK/$f"; done
 echo "PASS: budgetctl show (tables and JSON), create, update, set-budget, pause, set-bounds, resume, solve, retrain; outcomes and exit codes"

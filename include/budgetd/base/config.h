@@ -73,6 +73,7 @@ typedef struct bd_config_s {
 	int train_min_cluster_users;
 	int train_on_history, train_history_quiet_ms;
 	char *log_level;
+	char *log_format;
 	int kafka_n;
 	char *kafka_key[BD_CONFIG_MAX_KAFKA];
 	char *kafka_val[BD_CONFIG_MAX_KAFKA];
@@ -136,8 +137,8 @@ typedef enum bd_config_apply_e {
 					       timers: they start again */
 	BD_CONFIG_APPLY_HEALTH = 1 << 1,    /**< a window of the health state:
 					       set again */
-	BD_CONFIG_APPLY_LOG_LEVEL = 1 << 2, /**< the process's log level: set
-					       again */
+	BD_CONFIG_APPLY_LOG_LEVEL = 1 << 2, /**< the process's log level and
+					       format: set again */
 } bd_config_apply_t;
 
 typedef enum bd_config_change_e {

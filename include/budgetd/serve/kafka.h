@@ -21,11 +21,17 @@
  * `kafka.producer.X` set X for that kind of client only (and win over
  * `kafka.X`); a plain `kafka.X` goes to the clients librdkafka's own
  * property table says X is for (C, P or both), so a consumer setting such
- * as session.timeout.ms does not make every producer warn.  @returns NULL
+ * as session.timeout.ms does not make every producer warn.  The client's
+ * log lines go through budgetd's logger (bd_kafka_log_cb).  @returns NULL
  * with errstr set.
  */
 rd_kafka_conf_t *bd_kafka_conf_new(const bd_config_t *cfg, const char *bootstrap,
 				   rd_kafka_type_t type, char *errstr, size_t errstr_size);
+
+/** librdkafka's log callback: its syslog level mapped to budgetd's (0-3
+ *  error, 4-5 warn, 6 info, 7 debug), the line logged with source "kafka
+ *  CLIENT FACILITY" in budgetd's format.  @locality any thread. */
+void bd_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 /**
  * Sets @p key to @p val unless the operator set kafka.@p key or its
