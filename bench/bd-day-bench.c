@@ -93,11 +93,13 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	if (bd_sim_oracle_assign(w, users, n, 0, NULL, NULL, &max_spend) ||
 	    bd_sim_uniform_value(w, users, n, &uni_v, &uni_s))
 		goto out;
-	bd_campaign_t c = {.n_treatments = J, .exploration = 0.1};
+	/* the budget as budgetd-sim's (its campaign explores 10%), whatever
+	 * share -X exploration gives this one: arms compare at equal budgets */
+	bd_campaign_t c = {.n_treatments = J, .exploration = cfg->exploration};
 	strcpy(c.id, "day");
 	for (int t = 0; t < J; t++)
 		c.nominal_cost[t] = bd_sim_coupon(w, t);
-	max_spend = (1 - c.exploration) * max_spend + c.exploration * uni_s;
+	max_spend = 0.9 * max_spend + 0.1 * uni_s;
 	c.daily_budget = frac * max_spend;
 
 	double *delay = st->delay, realised = 0, next_solve = 0, value = 0, espend = 0;
