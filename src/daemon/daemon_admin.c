@@ -38,6 +38,7 @@ static void report_counters(bd_daemon_t *d, bd_report_t *r)
 	for (int s = 0; s < BD_HEALTH__COUNT; s++)
 		r->health_problems[s] = bd_health_count(d->health, (bd_health_src_t)s);
 	r->rss_bytes = bd_report_rss_bytes();
+	bd_report_process(&r->proc);
 	r->have_mem = d->store && bd_store_memory(d->store, &r->mem) == 0;
 	r->active = d->active;
 	r->inputs_paused = d->inputs_paused;

@@ -2,10 +2,12 @@
 #include "budgetd/daemon/report.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "budgetd/policy/bounds.h"
@@ -199,11 +201,37 @@ static double get_gated(const bd_report_t *r, int i)
 	return p ? (p->solver && strcmp(p->solver, "uniform-gate") == 0) : NAN;
 }
 
-/* The process: alive, its version, since when, ready, degraded. */
+/* A gauge or counter of one sample, unless @p v is unknown (NAN). */
+static void single(bd_sbuf_t *o, const char *name, const char *type, const char *help, double v)
+{
+	if (isnan(v))
+		return;
+	family(o, name, type, help);
+	sample(o, name, NULL, NULL, v);
+}
+
+/* The process_* metrics of Prometheus' client libraries (their names, so
+ * dashboards made for any exporter work). */
+static void metrics_std_process(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_report_process_t *p = &r->proc;
+	single(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent "
+	       "in seconds", p->cpu_seconds);
+	single(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes",
+	       r->rss_bytes);
+	single(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes",
+	       p->virtual_bytes);
+	single(o, "process_open_fds", "gauge", "Number of open file descriptors", p->open_fds);
+	single(o, "process_max_fds", "gauge", "Maximum number of open file descriptors",
+	       p->max_fds);
+	single(o, "process_start_time_seconds", "gauge", "Start time of the process since unix "
+	       "epoch in seconds", (double)r->started_ms / 1000);
+}
+
+/* The process: its version, since when, ready, degraded. */
 static void metrics_process(const bd_report_t *r, bd_sbuf_t *o)
 {
-	family(o, "budgetd_up", "gauge", "1 while the daemon runs");
-	sample(o, "budgetd_up", NULL, NULL, 1);
+	metrics_std_process(r, o);
 	family(o, "budgetd_build_info", "gauge", "Version of the running budgetd");
 	bd_sbuf_printf(o, "budgetd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	family(o, "budgetd_start_time_seconds", "gauge", "Unix time the daemon started");
@@ -429,11 +457,30 @@ static void metrics_memory(const bd_report_t *r, bd_sbuf_t *o)
 			sample(o, "budgetd_rocksdb_memtable_bytes", "cf",
 			       bd_store_cf_name((bd_cf_t)i), r->mem.memtable_cf[i]);
 	}
-	family(o, "budgetd_rocksdb", "gauge",
-	       "RocksDB properties (rocksdb.* names), summed over the column families");
+	/* one family per property: each has its own unit */
+	static const struct {
+		const char *prop, *name, *help;
+	} props[] = {
+		{"rocksdb.estimate-num-keys", "budgetd_rocksdb_estimated_keys",
+		 "RocksDB's estimate of its keys (rocksdb.estimate-num-keys)"},
+		{"rocksdb.total-sst-files-size", "budgetd_rocksdb_sst_files_bytes",
+		 "RocksDB's SST files (rocksdb.total-sst-files-size)"},
+		{"rocksdb.cur-size-all-mem-tables", "budgetd_rocksdb_memtables_bytes",
+		 "RocksDB's memtables, immutable ones included (rocksdb.cur-size-all-mem-tables)"},
+		{"rocksdb.estimate-live-data-size", "budgetd_rocksdb_live_data_bytes",
+		 "RocksDB's estimate of its live data (rocksdb.estimate-live-data-size)"},
+		{"rocksdb.num-running-compactions", "budgetd_rocksdb_running_compactions",
+		 "RocksDB compactions running (rocksdb.num-running-compactions)"},
+		{"rocksdb.num-running-flushes", "budgetd_rocksdb_running_flushes",
+		 "RocksDB memtable flushes running (rocksdb.num-running-flushes)"},
+		{"rocksdb.block-cache-usage", "budgetd_rocksdb_block_cache_bytes",
+		 "RocksDB's block cache in use (rocksdb.block-cache-usage)"},
+	};
 	for (int i = 0; i < r->n_store; i++)
-		if (!isnan(r->store_value[i]))
-			sample(o, "budgetd_rocksdb", "property", r->store_name[i], r->store_value[i]);
+		for (size_t k = 0; k < BD_ARRAY_SIZE(props); k++)
+			if (strcmp(r->store_name[i], props[k].prop) == 0)
+				single(o, props[k].name, "gauge", props[k].help,
+				       r->store_value[i]);
 }
 
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
@@ -459,6 +506,34 @@ double bd_report_rss_bytes(void)
 		fclose(f);
 	long page = sysconf(_SC_PAGESIZE);
 	return n == 2 && page > 0 ? (double)resident * (double)page : NAN;
+}
+
+void bd_report_process(bd_report_process_t *p)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	unsigned long long size = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "r");
+	DIR *dir = opendir("/proc/self/fd");
+
+	*p = (bd_report_process_t){NAN, NAN, NAN, NAN};
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		p->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+				 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	if (f && fscanf(f, "%llu", &size) == 1 && page > 0)
+		p->virtual_bytes = (double)size * (double)page;
+	if (f)
+		fclose(f);
+	if (dir) {
+		int n = 0;
+		for (struct dirent *e; (e = readdir(dir));)
+			n += e->d_name[0] != '.';
+		p->open_fds = n - 1; /* not the directory's own descriptor */
+		closedir(dir);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		p->max_fds = (double)rl.rlim_cur;
 }
 
 /* ---- JSON ------------------------------------------------------------------ */

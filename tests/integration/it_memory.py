@@ -4,7 +4,7 @@ budgetd_memory_bytes (the process' RSS, RocksDB's memtables over every
 column family, block cache, table readers) and the memtable of each column
 family.  3 000 undecodable messages become 3 000 dead letters, each a put
 and a delete in the outbox column family: its memtable (bounded to 4 MiB)
-grows, and so does the total, which budgetd_rocksdb's
+grows, and so does the total, which budgetd_rocksdb_memtables_bytes'
 cur-size-all-mem-tables now also sums over every family (it used to read
 the default family only and stayed flat).
 """
@@ -51,7 +51,7 @@ try:
     mt1 = need(m1, 'budgetd_memory_bytes{what="rocksdb_memtables"}')
     ob1 = need(m1, 'budgetd_rocksdb_memtable_bytes{cf="outbox"}')
     rss1 = need(m1, 'budgetd_memory_bytes{what="rss"}')
-    cur = need(m1, 'budgetd_rocksdb{property="rocksdb.cur-size-all-mem-tables"}')
+    cur = need(m1, 'budgetd_rocksdb_memtables_bytes')
     per_cf = sum(v for k, v in m1.items() if k.startswith("budgetd_rocksdb_memtable_bytes{"))
     print("after %d dead letters: RSS %.1f -> %.1f MB, memtables %.2f -> %.2f MiB (outbox %.2f -> "
           "%.2f MiB)" % (N, rss0 / 1e6, rss1 / 1e6, mt0 / 2**20, mt1 / 2**20, ob0 / 2**20,

@@ -41,8 +41,8 @@ typedef struct fixture_s {
 	int64_t campaign_now[N_CAMPAIGNS];
 	bd_cluster_model_t *model;
 	bd_report_lag_t lag[2];
-	const char *store_name[2];
-	double store_value[2];
+	const char *store_name[7];
+	double store_value[7];
 	bd_report_t r;
 } fixture_t;
 
@@ -208,14 +208,24 @@ static int setup(void **state)
 	f->lag[1] = (bd_report_lag_t){"budgetd.outcomes", 5, 0};
 	r->n_lag = 2;
 	r->lag = f->lag;
-	f->store_name[0] = "rocksdb.estimate-num-keys";
-	f->store_name[1] = "rocksdb.num-running-compactions";
+	static const char *const props[7] = {
+		"rocksdb.estimate-num-keys",	   "rocksdb.num-running-compactions",
+		"rocksdb.total-sst-files-size",	   "rocksdb.cur-size-all-mem-tables",
+		"rocksdb.estimate-live-data-size", "rocksdb.num-running-flushes",
+		"rocksdb.block-cache-usage",
+	};
+	for (int i = 0; i < 7; i++) {
+		f->store_name[i] = props[i];
+		f->store_value[i] = 1000.0 * (i + 1);
+	}
 	f->store_value[0] = 123456;
 	f->store_value[1] = NAN; /* not readable: left out */
-	r->n_store = 2;
+	r->n_store = 7;
 	r->store_name = f->store_name;
 	r->store_value = f->store_value;
 	r->rss_bytes = 104857600;
+	r->proc = (bd_report_process_t){.cpu_seconds = 12.5, .virtual_bytes = 536870912,
+					.open_fds = 42, .max_fds = 1024};
 	r->have_mem = 1;
 	r->mem.memtables = 4194304;
 	for (int i = 0; i < BD_CF__COUNT; i++)

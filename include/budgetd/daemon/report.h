@@ -67,6 +67,13 @@ typedef struct bd_report_lag_s {
 	int64_t lag;
 } bd_report_lag_t;
 
+/** What Prometheus' client libraries export as process_* metrics. */
+typedef struct bd_report_process_s {
+	double cpu_seconds;   /**< user + system CPU time */
+	double virtual_bytes; /**< the address space's size */
+	double open_fds, max_fds;
+} bd_report_process_t;
+
 typedef struct bd_report_s {
 	const bd_config_t *cfg;
 	int64_t now_ms; /**< the latest campaign clock (clock.h), else the host's */
@@ -92,6 +99,7 @@ typedef struct bd_report_s {
 	const char *const *store_name;
 	const double *store_value;
 	double rss_bytes;	/**< the process' resident set (NAN: unknown) */
+	bd_report_process_t proc; /**< process_* metrics (bd_report_process) */
 	int have_mem;		/**< mem holds RocksDB's memory */
 	bd_store_memory_t mem;
 	/* instance: deciding or standing by (lock.h), inputs paused */
@@ -105,6 +113,10 @@ typedef struct bd_report_s {
 /** The resident set of this process in bytes (/proc/self/statm), NAN when
  *  it cannot be read. */
 double bd_report_rss_bytes(void);
+
+/** The process' CPU time, virtual memory, open and maximum file
+ *  descriptors into @p p (NAN where unknown).  @locality any thread. */
+void bd_report_process(bd_report_process_t *p);
 
 /** /metrics: Prometheus text format 0.0.4. */
 void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *out);
