@@ -53,6 +53,10 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 	memcpy(t->r, e->r, kj * sizeof(double));
 	memcpy(t->c, e->c, kj * sizeof(double));
 	memcpy(t->n, e->n, kj * sizeof(double));
+	memset(t->today_by_t, 0, sizeof(t->today_by_t));
+	for (int j = 0; e->today_by_t && j < e->j && j < BD_MAX_TREATMENTS; j++)
+		memcpy(t->today_by_t[j], e->today_by_t + (size_t)j * BD_DAY__COUNT,
+		       sizeof(t->today_by_t[j]));
 	/* the pace line: past days' traffic by hour, pooled over clusters;
 	 * flat before there is any */
 	double h[24] = {0}, tot = 0;
@@ -409,6 +413,44 @@ static void metrics_campaign_counters(const bd_report_t *r, bd_sbuf_t *o)
 				    : 0);
 }
 
+/* Today's totals of each campaign by treatment (labels campaign and
+ * treatment, the treatment's name): what its decisions bought so far. */
+static void metrics_campaign_today(const bd_report_t *r, bd_sbuf_t *o)
+{
+	static const struct {
+		int field;
+		const char *name, *help;
+	} fams[] = {
+		{BD_DAY_DECISIONS, "budgetd_campaign_decisions_today",
+		 "Decisions of the campaign's day so far, by treatment"},
+		{BD_DAY_OUTCOMES, "budgetd_campaign_outcomes_today",
+		 "Outcomes joined to today's decisions, by treatment"},
+		{BD_DAY_ORDERS, "budgetd_campaign_orders_today",
+		 "Orders those outcomes reported, by treatment"},
+		{BD_DAY_VALUE, "budgetd_campaign_value_today",
+		 "Value (GMV) those outcomes reported, by treatment, in the campaign's currency"},
+		{BD_DAY_COST, "budgetd_campaign_cost_today",
+		 "Cost (incentive paid) those outcomes reported, by treatment, in the campaign's "
+		 "currency"},
+	};
+	for (size_t f = 0; f < BD_ARRAY_SIZE(fams); f++) {
+		family(o, fams[f].name, "gauge", fams[f].help);
+		for (int i = 0; i < r->campaigns->n; i++) {
+			const bd_campaign_t *c = &r->campaigns->v[i];
+			const bd_report_track_t *t = r->tracks[i];
+			for (int j = 0; t && j < c->n_treatments && j < t->j; j++) {
+				bd_sbuf_printf(o, "%s{campaign=\"", fams[f].name);
+				bd_sbuf_prom_label(o, c->id);
+				bd_sbuf_cat(o, "\",treatment=\"");
+				bd_sbuf_prom_label(o, c->treatment_name[j]);
+				bd_sbuf_cat(o, "\"} ");
+				bd_sbuf_prom_num(o, t->today_by_t[j][fams[f].field]);
+				bd_sbuf_cat(o, "\n");
+			}
+		}
+	}
+}
+
 /* The cluster model in use. */
 static void metrics_model(const bd_report_t *r, bd_sbuf_t *o)
 {
@@ -492,6 +534,7 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	metrics_work(r, o);
 	metrics_campaigns(r, o);
 	metrics_campaign_counters(r, o);
+	metrics_campaign_today(r, o);
 	metrics_model(r, o);
 	metrics_lag(r, o);
 	metrics_memory(r, o);

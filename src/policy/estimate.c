@@ -26,6 +26,7 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->all = calloc(kj * NS, sizeof(double));
 	e->hist = calloc((size_t)k * 24, sizeof(double));
 	e->today = calloc((size_t)k, sizeof(double));
+	e->today_by_t = calloc((size_t)j * BD_DAY__COUNT, sizeof(double));
 	e->recent = calloc(kj * BD_ESTIMATE_YOUNG_HOURS * 2, sizeof(double));
 	e->r = calloc(kj, sizeof(double));
 	e->c = calloc(kj, sizeof(double));
@@ -39,7 +40,7 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->rr_var = calloc(kj, sizeof(double));
 	e->share = calloc((size_t)k, sizeof(double));
 	e->profile = calloc((size_t)k * 24, sizeof(double));
-	if (!e->mat || !e->all || !e->hist || !e->today || !e->recent || !e->r || !e->c || !e->conv ||
+	if (!e->mat || !e->all || !e->hist || !e->today || !e->today_by_t || !e->recent || !e->r || !e->c || !e->conv ||
 	    !e->r_se || !e->c_se || !e->conv_se || !e->c_var || !e->n || !e->rr || !e->rr_var || !e->share || !e->profile) {
 		bd_estimate_free(e);
 		return -ENOMEM;
@@ -53,6 +54,7 @@ void bd_estimate_free(bd_estimate_t *e)
 	free(e->all);
 	free(e->hist);
 	free(e->today);
+	free(e->today_by_t);
 	free(e->recent);
 	free(e->r);
 	free(e->c);
@@ -103,9 +105,16 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 		e->young_dec[hour - p->mature_before_hour < BD_ESTIMATE_YOUNG_HOURS
 				     ? hour - p->mature_before_hour
 				     : BD_ESTIMATE_YOUNG_HOURS - 1] += dec;
-	if (hour >= p->today_first_hour)
+	if (hour >= p->today_first_hour) {
+		double *d = e->today_by_t + (size_t)treatment * BD_DAY__COUNT;
 		e->today[cluster] += dec;
-	else
+		d[BD_DAY_DECISIONS] += dec;
+		/* (a shorter vector: an older record's statistics) */
+		d[BD_DAY_OUTCOMES] += n > BD_STAT_OUTCOMES ? x[BD_STAT_OUTCOMES] : 0;
+		d[BD_DAY_ORDERS] += n > BD_STAT_ORDERS ? x[BD_STAT_ORDERS] : 0;
+		d[BD_DAY_VALUE] += n > BD_STAT_VALUE ? x[BD_STAT_VALUE] : 0;
+		d[BD_DAY_COST] += n > BD_STAT_COST ? x[BD_STAT_COST] : 0;
+	} else
 		e->hist[(size_t)cluster * 24 + hour_of_day(hour, p->tz_offset_s)] += dec;
 	if (hour >= p->today_first_hour && hour >= p->mature_before_hour) {
 		int64_t y = hour - p->mature_before_hour;

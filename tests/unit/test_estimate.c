@@ -74,6 +74,35 @@ static void test_maturity(void **state)
 	bd_estimate_free(&e);
 }
 
+/* Today's totals by treatment (the campaign's business gauges): today's
+ * hours only, neither yesterday's nor historical samples (hour 0), and
+ * unweighted (propensities and recency do not enter). */
+static void test_day_totals(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	p.halflife_h = 24;
+	assert_int_equal(bd_estimate_init(&e, 2, 2), 0);
+	cell(x, 100, 0.25, 10, 2); /* today, matured */
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 3, x, BD_STAT__COUNT);
+	cell(x, 50, 0.5, 4, 1); /* today, young, another cluster */
+	bd_estimate_add_cell(&e, &p, 1, 1, H0 + 11, x, BD_STAT__COUNT);
+	cell(x, 70, 0.5, 0, 0);
+	bd_estimate_add_cell(&e, &p, 1, 0, H0 + 11, x, BD_STAT__COUNT);
+	cell(x, 999, 0.5, 5, 5); /* yesterday */
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 - 2, x, BD_STAT__COUNT);
+	cell(x, 999, 0.5, 5, 5); /* a historical sample */
+	bd_estimate_add_cell(&e, &p, 0, 1, 0, x, BD_STAT__COUNT);
+	const double *t1 = e.today_by_t + BD_DAY__COUNT, *t0 = e.today_by_t;
+	assert_true(t1[BD_DAY_DECISIONS] == 150 && t1[BD_DAY_OUTCOMES] == 150);
+	assert_true(t1[BD_DAY_ORDERS] == 150);
+	assert_true(t1[BD_DAY_VALUE] == 100 * 10 + 50 * 4 && t1[BD_DAY_COST] == 100 * 2 + 50);
+	assert_true(t0[BD_DAY_DECISIONS] == 70 && t0[BD_DAY_ORDERS] == 0 && t0[BD_DAY_VALUE] == 0);
+	bd_estimate_free(&e);
+}
+
 /* The pending cost of a young hour whose decisions cost more than the
  * matured hours said (a first day: cost per decision learned on the
  * night's users, the lunch hour's cost more): the hour's own arrivals
@@ -538,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_concave_uplift),
 		cmocka_unit_test(test_first_day_pace_requests),
 		cmocka_unit_test(test_order_value_pool),
+		cmocka_unit_test(test_day_totals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

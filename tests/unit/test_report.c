@@ -120,6 +120,10 @@ static bd_report_track_t *track(const bd_campaign_t *c)
 	e.n = n;
 	e.hist = hist;
 	e.pending_cost = 12.5;
+	/* today by treatment: decisions, outcomes, cost, value, orders (stats.h) */
+	double today[J * BD_DAY__COUNT] = {210, 180, 0, 412.5, 9, 150, 120, 31.5, 530.25, 11,
+					   100, 70, 44, 388, 8};
+	e.today_by_t = today;
 	bd_report_track_t *t = calloc(1, sizeof(*t));
 	assert_non_null(t);
 	t->day = -1;

@@ -41,6 +41,8 @@ typedef struct bd_report_track_s {
 	/* the estimates behind the latest plan, for "show clusters" */
 	int k, j;
 	double *r, *c, *n; /**< k x j: value, cost per request; decisions */
+	/** today's totals by treatment (bd_estimate_t.today_by_t), j rows */
+	double today_by_t[BD_MAX_TREATMENTS][BD_DAY__COUNT];
 	/* the campaign's failing solve ("" while its solves succeed) and the
 	 * count of failed solves since start */
 	char solve_error[256];

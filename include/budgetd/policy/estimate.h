@@ -75,6 +75,9 @@ typedef struct bd_estimate_s {
 	double *all;        /**< k x j x BD_STAT__COUNT: every hour */
 	double *hist;       /**< k x 24: decisions of past days by hour of day */
 	double *today;      /**< k: decisions today */
+	double *today_by_t; /**< j x BD_DAY__COUNT (stats.h): today's totals by
+			         treatment, unweighted, over the decisions of
+			         today's hours and the outcomes joined to them */
 	double *recent;     /**< k x j x BD_ESTIMATE_YOUNG_HOURS x 2: today's
 			         unmatured hours (from the oldest): decisions,
 			         realised cost */
