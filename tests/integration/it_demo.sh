@@ -28,17 +28,33 @@ for r in recs:
     assert 0 <= r["treatment"] < 6 and 0 < r["propensity"] <= 1, r
     assert len(r["decision_id"]) == 16 and r["request_id"] and r["user_id"], r
 PY
-# the example producer: three requests of campaign sparse-day, dated at
-# its latest decision (event clock), are decided; an outcome for one of
-# them joins (read, no dead letter)
+# the example clients, Python's and Node.js' (where node and
+# examples/node/node_modules are: `npm ci --prefix examples/node`, which
+# ./quickstart check runs): three requests of campaign sparse-day, dated at
+# its latest decision (event clock), each on the partition Kafka's murmur2
+# gives its user, are decided; an outcome for one of them joins (read, no
+# dead letter)
 PORT=$(sed -n 's/.*admin endpoint on http:[^ ]* (port \([0-9]*\)).*/\1/p' "$WORK/daemon.log" | head -n 1)
 [ -n "$PORT" ] || fail "no admin port in the daemon's log"
-"$PYTHON" - "$srcdir/examples/python" "$BOOTSTRAP" "$PORT" "$WORK/tail.out" <<'PY' >"$WORK/examples.log" 2>&1 ||
+LANGS=python
+if ! command -v node >/dev/null; then
+	echo "examples: Node.js SKIPPED (no node: apt install nodejs npm)"
+elif [ ! -d "$srcdir/examples/node/node_modules/kafkajs" ]; then
+	echo "examples: Node.js SKIPPED (no examples/node/node_modules: npm ci --prefix examples/node)"
+else
+	LANGS="python node"
+fi
+for LANG_ in $LANGS; do
+"$PYTHON" - "$srcdir/examples" "$BOOTSTRAP" "$PORT" "$WORK/tail.out" "$LANG_" <<'PY' >"$WORK/examples.log" 2>&1 ||
 import json, subprocess, sys, time, urllib.request
-ex, boot, port, tail = sys.argv[1:]
-def run(args, stdin=""):
-    r = subprocess.run([sys.executable] + args, input=stdin, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, (args, r.stderr)
+ex, boot, port, tail, lang = sys.argv[1:]
+# the two clients' command lines: (program, flag for per-message partitions)
+cmd = {"python": ([sys.executable], ".py", ["--print-partitions"]),
+       "node": (["node"], ".js", ["--print-partitions", "1"])}[lang]
+def run(script, args, stdin=""):
+    r = subprocess.run(cmd[0] + ["%s/%s/%s%s" % (ex, lang, script, cmd[1])] + args, input=stdin,
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, (lang, script, args, r.stderr)
     return r.stdout
 def metric(name, label=""):
     text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=5).read().decode()
@@ -57,18 +73,19 @@ def murmur2(data):  # Kafka's (the Java client's default partitioner), written o
     h = ((h ^ (h >> 13)) * m) & 0xFFFFFFFF
     return h ^ (h >> 15)
 ts = max(json.loads(l)["ts_ms"] for l in open(tail) if json.loads(l)["campaign_id"] == "sparse-day")
-rids = ["example-r%d" % i for i in range(3)]
-lines = "".join(json.dumps({"request_id": r, "campaign_id": "sparse-day", "user_id": "u-example-%d" % i,
+rids = ["example-%s-r%d" % (lang, i) for i in range(3)]
+lines = "".join(json.dumps({"request_id": r, "campaign_id": "sparse-day",
+                            "user_id": "u-example-%s-%d" % (lang, i),
                             "ts_ms": ts, "features": [0.1 * j for j in range(12)]}) + "\n"
                 for i, r in enumerate(rids))
 # every user on the partition a Java producer (and budgetd-sim) puts it on,
 # so its outcomes from any client meet its decision
-for l in run([ex + "/produce_events.py", "--bootstrap", boot, "--print-partitions"], lines).splitlines():
+for l in run("produce_events", ["--bootstrap", boot] + cmd[2], lines).splitlines():
     key, part, _ = l.split()
     assert int(part) == (murmur2(key.encode()) & 0x7FFFFFFF) % 8, "key %s on partition %s" % (key, part)
 got = {}
-for _ in range(40):
-    for l in run([ex + "/tail_decisions.py", "--bootstrap", boot, "--last", "3"]).splitlines():
+for _ in range(20):
+    for l in run("tail_decisions", ["--bootstrap", boot, "--last", "3"]).splitlines():
         d = json.loads(l)
         if d["request_id"] in rids:
             got[d["request_id"]] = d
@@ -76,12 +93,13 @@ for _ in range(40):
         break
     time.sleep(0.5)
 assert len(got) == 3, "decisions of the example's requests: %r" % sorted(got)
-d = got["example-r0"]
-assert d["user_id"] == "u-example-0" and d["campaign_id"] == "sparse-day", d
+d = got[rids[0]]
+assert d["user_id"] == "u-example-%s-0" % lang and d["campaign_id"] == "sparse-day", d
 dead, outs = metric("budgetd_dead_letters_total"), metric("budgetd_events_in_total", 'topic="budgetd.outcomes"')
-run([ex + "/produce_events.py", "--bootstrap", boot, "--kind", "outcome"],
-    json.dumps({"decision_id": d["decision_id"], "campaign_id": "sparse-day", "user_id": "u-example-0",
-                "ts_ms": ts + 1000, "orders": 1, "value": 30.0, "cost": 0.0}) + "\n")
+run("produce_events", ["--bootstrap", boot, "--kind", "outcome"],
+    json.dumps({"decision_id": d["decision_id"], "campaign_id": "sparse-day",
+                "user_id": "u-example-%s-0" % lang, "ts_ms": ts + 1000, "orders": 1, "value": 30.0,
+                "cost": 0.0}) + "\n")
 for _ in range(40):
     if metric("budgetd_events_in_total", 'topic="budgetd.outcomes"') > outs:
         break
@@ -89,11 +107,12 @@ for _ in range(40):
 assert metric("budgetd_events_in_total", 'topic="budgetd.outcomes"') == outs + 1, "the outcome was not read"
 time.sleep(1)
 assert metric("budgetd_dead_letters_total") == dead, "the example's outcome was dead-lettered"
-print("examples: 3 requests decided (%s), 1 outcome read, no dead letter"
-      % ", ".join("%s=%d" % (r, got[r]["treatment"]) for r in rids))
+print("examples (%s): 3 requests decided (%s), 1 outcome read, no dead letter"
+      % (lang, ", ".join("%s=%d" % (r, got[r]["treatment"]) for r in rids)))
 PY
-	fail "the example producer: $(tail -n 5 "$WORK/examples.log")"
+	fail "the $LANG_ example clients: $(tail -n 5 "$WORK/examples.log")"
 cat "$WORK/examples.log"
+done
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"
 # kafka.* settings reach only the clients they concern: TEST_KAFKA's
 # session.timeout.ms made every producer warn (librdkafka's CONFWARN)
