@@ -650,7 +650,19 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	kv_num(o, "sec_of_day", t ? t->sec_of_day : NAN, 1);
 	kv_num(o, "plan_version", r->plans[i] ? (double)r->plans[i]->version : NAN, 1);
 	kv_num(o, "lambda", r->plans[i] ? r->plans[i]->lambda : NAN, 1);
-	bd_sbuf_cat(o, "}");
+	/* the day so far by treatment, as the *_today gauges */
+	bd_sbuf_cat(o, ",\"today\":[");
+	for (int j = 0; t && j < c->n_treatments && j < t->j; j++) {
+		const double *d = t->today_by_t[j];
+		bd_sbuf_printf(o, "%s{\"treatment\":%d", j ? "," : "", j);
+		kv_num(o, "decisions", d[BD_DAY_DECISIONS], 1);
+		kv_num(o, "outcomes", d[BD_DAY_OUTCOMES], 1);
+		kv_num(o, "orders", d[BD_DAY_ORDERS], 1);
+		kv_num(o, "value", d[BD_DAY_VALUE], 1);
+		kv_num(o, "cost", d[BD_DAY_COST], 1);
+		bd_sbuf_cat(o, "}");
+	}
+	bd_sbuf_cat(o, "]}");
 }
 
 void bd_report_api_campaigns(const bd_report_t *r, bd_sbuf_t *o)

@@ -136,6 +136,14 @@ need('<line class="budget"' in dom and '<line class="now"' in dom, "the budget a
 need(re.search(r'<span class="badge (ok|degraded)" id="health">(ok|degraded)</span>', dom),
      "the health status")
 need(re.search(r"ready <b>yes</b>", dom), "ready")
+# for a campaign manager: the day so far by treatment with its total, and
+# lambda said in words
+# (rendered elements: the page's script, in the DOM too, holds the same words)
+need("<h3>Today so far (outcomes reported)</h3>" in dom, "the day so far")
+m2 = re.search(r"<td>all</td><td>(\d+)</td><td>(\d+)</td><td>([\d.,]+)</td>", dom)
+need(m2 and int(m2.group(1)) > 0, "the day's totals (decisions, orders, value) with decisions")
+need(re.search(r"<span>value of one more unit of budget \(lambda\) <b>-?[\d.]+</b></span>", dom),
+     "lambda explained")
 print("dom: %d bytes, spend track with %d points" % (len(dom), m.group(1).count("L") + 1))
 PY
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"
