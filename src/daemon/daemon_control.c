@@ -375,7 +375,7 @@ int bd_daemon_control_catch_up(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	const char *topic = d->cfg->topic[BD_MSG_CONTROL];
 	int64_t lo = 0, hi = 0, next = bd_store_offset_get(d->store, topic, 0);
 	double deadline = (double)bd_daemon_wall_ms() + 60000;
-	int n = 0;
+	int n = 0, quiet = 0;
 
 	if (rd_kafka_query_watermark_offsets(d->control, topic, 0, &lo, &hi, 30000)) {
 		snprintf(errstr, errstr_size, "cannot read the end of %s/0", topic);
@@ -388,8 +388,18 @@ int bd_daemon_control_catch_up(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		if (d->signals)
 			return 0;
 		rd_kafka_message_t *m = rd_kafka_consume_queue(d->control_q, 500);
-		if (!m)
+		if (!m) {
+			/* after an offset reset, a partition assigned again at the
+			 * start of its log has been seen to stay silent under load
+			 * (the re-assignment racing the reset's error state): assign
+			 * it again every 5 s until a message comes */
+			if (d->control_reset_from >= 0 && ++quiet % 10 == 0 &&
+			    control_assign(d, RD_KAFKA_OFFSET_BEGINNING) == 0)
+				bd_info("control topic %s/0: nothing since the offset reset; "
+					"assigned again at the start of its log", topic);
 			continue;
+		}
+		quiet = 0;
 		if (control_consume(d, m)) {
 			next = m->offset + 1;
 			n++;

@@ -16,6 +16,7 @@
  *   budgetctl [--admin HOST:PORT] [--bootstrap SERVERS] [-c FILE] [-X K=V]
  *             [--json] [--no-wait] [--timeout S] COMMAND
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -205,7 +206,9 @@ static int json_field(const char *doc, const char *key, char *out, size_t size)
 			static const char from[] = "nrtbf", to[] = "\n\r\t\b\f";
 			const char *e = *++p ? strchr(from, *p) : NULL;
 			unsigned cp;
-			if (*p == 'u' && sscanf(p + 1, "%4x", &cp) == 1) {
+			if (*p == 'u' && isxdigit((unsigned char)p[1]) &&
+			    isxdigit((unsigned char)p[2]) && isxdigit((unsigned char)p[3]) &&
+			    isxdigit((unsigned char)p[4]) && sscanf(p + 1, "%4x", &cp) == 1) {
 				k = utf8_put(tmp, cp);
 				p += 4;
 			} else if (*p == '\0') {

@@ -52,7 +52,8 @@ void bd_log(bd_log_level_t level, const char *fmt, ...) BD_PRINTF(2, 3);
  *  CONFWARN"), in the same format and under the same level filter. */
 void bd_log_from(bd_log_level_t level, const char *source, const char *fmt, ...)
 	BD_PRINTF(3, 4);
-void bd_log_v(bd_log_level_t level, const char *source, const char *fmt, va_list ap);
+void bd_log_v(bd_log_level_t level, const char *source, const char *fmt, va_list ap)
+	BD_PRINTF(3, 0);
 
 #define bd_error(...) bd_log(BD_LOG_ERROR, __VA_ARGS__)
 #define bd_warn(...) bd_log(BD_LOG_WARN, __VA_ARGS__)
