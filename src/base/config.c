@@ -111,6 +111,23 @@ static const setting_t settings[] = {
 	 "Confluent schema id of DeadLetter", R_RESTART},
 	{"schema.id.changelog", T_INT, OFF(schema_id[BD_MSG_CHANGELOG]), "8", 0, INT_MAX, NULL,
 	 "Confluent schema id of ChangelogRecord", R_RESTART},
+	{"schema.registry.url", T_STR, OFF(schema_registry_url), "", 0, 0, NULL,
+	 "Confluent Schema Registry base URL, or several comma-separated (tried in order); empty: "
+	 "no registry, the schema.id.* settings name the schemas. With a registry, budgetd "
+	 "registers its output schemas under TOPIC-value (TopicNameStrategy) at start, looks its "
+	 "input schemas up there, writes the ids the registry gives, and reads an input written "
+	 "with any other registered Avro schema that resolves against its own (fields added are "
+	 "skipped, fields left out take their defaults); schema.id.* are then not used",
+	 R_RESTART},
+	{"schema.registry.basic.auth.user.info", T_STR, OFF(schema_registry_user_info), "", 0, 0,
+	 NULL, "USER:PASSWORD for the registry's HTTP basic authentication (empty: none; shown as "
+	 "******** by --show-config)", R_RESTART},
+	{"schema.registry.auto.register", T_INT, OFF(schema_registry_auto_register), "1", 0, 1,
+	 NULL, "1: register budgetd's output schemas under their subjects at start (as Kafka's "
+	 "Avro serializers do); 0: they must be registered already, and the start fails naming "
+	 "the subject otherwise", R_RESTART},
+	{"schema.registry.timeout.ms", T_INT, OFF(schema_registry_timeout_ms), "10000", 100,
+	 600000, NULL, "Limit of one registry request, connection included", R_RESTART},
 	{"changelog.enabled", T_INT, OFF(changelog_enabled), "0", 0, 1, NULL,
 	 "1: after each worker batch is written, produce its state operations to topic.changelog "
 	 "(shadow mode: nothing reads them yet but budgetd --apply-changelog; the ordering and "
@@ -325,6 +342,12 @@ static const char *removed_hint(const char *key)
 		if (strcmp(removed[i].name, key) == 0)
 			return removed[i].hint;
 	return NULL;
+}
+
+/* A credential's value as dumps and messages show it: hidden when set. */
+static const char *secret_value(const setting_t *s, const char *v)
+{
+	return v && *v && strstr(s->name, "user.info") ? "********" : v;
 }
 
 static char **str_field(bd_config_t *cfg, const setting_t *s)
@@ -576,7 +599,8 @@ void bd_config_dump(const bd_config_t *cfg, FILE *f, bool with_docs)
 		switch (s->type) {
 		case T_STR:
 		case T_ENUM:
-			fprintf(f, "%s = %s", s->name, *(char *const *)p);
+			fprintf(f, "%s = %s", s->name,
+				secret_value(s, *(char *const *)p));
 			break;
 		case T_INT:
 			fprintf(f, "%s = %d", s->name, *(const int *)p);
@@ -683,7 +707,7 @@ static void value_str(const bd_config_t *cfg, const setting_t *s, char *buf, siz
 	switch (s->type) {
 	case T_STR:
 	case T_ENUM:
-		snprintf(buf, size, "%s", *(char *const *)p);
+		snprintf(buf, size, "%s", secret_value(s, *(char *const *)p));
 		break;
 	case T_INT:
 		snprintf(buf, size, "%d", *(const int *)p);
@@ -799,7 +823,7 @@ void bd_config_each(const bd_config_t *cfg, bd_config_each_cb cb, void *opaque)
 		switch (s->type) {
 		case T_STR:
 		case T_ENUM:
-			v = *(char *const *)p;
+			v = secret_value(s, *(char *const *)p);
 			break;
 		case T_INT:
 			snprintf(val, sizeof(val), "%d", *(const int *)p);

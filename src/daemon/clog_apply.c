@@ -16,6 +16,7 @@
 #include "budgetd/state/changelog.h"
 #include "budgetd/state/store.h"
 #include "budgetd/wire/messages.h"
+#include "budgetd/wire/registry.h"
 
 #define TIMEOUT_MS 10000
 
@@ -197,6 +198,7 @@ int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *
 		      size_t errstr_size)
 {
 	apply_t a = {.cfg = cfg};
+	bd_registry_t *reg = NULL;
 	int err, n;
 
 	if (!cfg->bootstrap_servers[0]) {
@@ -206,9 +208,18 @@ int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *
 	}
 	if ((err = fresh_dir(dir, errstr, errstr_size)))
 		return err;
-	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id, bd_config_output_format(cfg),
-				&a.codec, errstr, errstr_size)))
+	/* with a registry, the records are read by whatever schema id wrote
+	 * them (resolve.h), as the daemon's codecs read their inputs */
+	if (cfg->schema_registry_url[0] &&
+	    (err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
+				   cfg->schema_registry_timeout_ms, &reg, errstr, errstr_size)))
 		return err;
+	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id, bd_config_output_format(cfg),
+				&a.codec, errstr, errstr_size))) {
+		bd_registry_free(reg);
+		return err;
+	}
+	bd_codec_set_registry(a.codec, reg);
 	err = BD_EKAFKA;
 	if (!(a.rk = consumer_new(cfg, errstr, errstr_size)) ||
 	    (n = partition_count(&a, cfg->topic[BD_MSG_CHANGELOG], errstr, errstr_size)) < 0)
@@ -240,5 +251,6 @@ out:
 		rd_kafka_destroy(a.rk);
 	}
 	bd_codec_free(a.codec);
+	bd_registry_free(reg);
 	return err;
 }

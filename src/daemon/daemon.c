@@ -271,6 +271,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_cluster_model_unref(d->carry);
 	free(d->carry_parts);
 	bd_codec_free(d->codec);
+	bd_registry_free(d->registry); /* after every codec that reads through it */
 	bd_buf_free(&d->out);
 	bd_store_batch_destroy(d->batch);
 	bd_store_close(d->store);
@@ -388,15 +389,48 @@ static int find_brokers(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	return 0;
 }
 
+/* With schema.registry.url: the schema ids from the registry, before any
+ * codec is made (every codec writes them).  The outputs are registered,
+ * the inputs looked up; a registry that does not answer stops the start. */
+static int registry_ids(bd_daemon_t *d, char *errstr, size_t errstr_size)
+{
+	bd_config_t *cfg = d->cfg;
+	unsigned out = 1u << BD_MSG_DECISION | 1u << BD_MSG_PLAN | 1u << BD_MSG_MODEL |
+		       1u << BD_MSG_DEADLETTER | (cfg->changelog_enabled ? 1u << BD_MSG_CHANGELOG : 0);
+	unsigned in = 1u << BD_MSG_FEATURE | 1u << BD_MSG_OUTCOME | 1u << BD_MSG_CONTROL;
+	int err, ids[BD_MSG__COUNT];
+	for (int k = 0; k < BD_MSG__COUNT; k++)
+		d->schema_id[k] = (uint32_t)(ids[k] = cfg->schema_id[k]);
+	if (!cfg->schema_registry_url[0])
+		return 0;
+	bd_notify_status("asking the schema registry for the schema ids");
+	if ((err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
+				   cfg->schema_registry_timeout_ms, &d->registry, errstr,
+				   errstr_size))) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", errstr);
+		snprintf(errstr, errstr_size, "schema.registry.url: %s", why);
+		return err;
+	}
+	if ((err = bd_registry_schema_ids(d->registry, cfg->topic, out, in,
+					  cfg->schema_registry_auto_register, ids, errstr, errstr_size)))
+		return err;
+	for (int k = 0; k < BD_MSG__COUNT; k++)
+		d->schema_id[k] = (uint32_t)ids[k];
+	return 0;
+}
+
 /* The codec, the main thread's batch, and what the store holds: model,
  * campaigns, plans, clocks. */
 static int restore_state(bd_daemon_t *d, char *errstr, size_t errstr_size)
 {
 	const bd_config_t *cfg = d->cfg;
 	int err;
-	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id,
-				bd_config_output_format(cfg), &d->codec, errstr, errstr_size)))
+	if ((err = registry_ids(d, errstr, errstr_size)) ||
+	    (err = bd_codec_new(d->schema_id, bd_config_output_format(cfg), &d->codec, errstr,
+				errstr_size)))
 		return err;
+	bd_codec_set_registry(d->codec, d->registry);
 	if ((err = bd_cluster_model_initial(cfg->features_dim, cfg->clusters, &d->model)) ||
 	    !(d->batch = bd_store_batch_new(d->store)) ||
 	    !(d->cmdlog = calloc(1, sizeof(*d->cmdlog)))) {

@@ -34,6 +34,7 @@
 #include "budgetd/policy/campaign.h"
 #include "budgetd/policy/clock.h"
 #include "budgetd/wire/cluster.h"
+#include "budgetd/wire/registry.h"
 #include "budgetd/state/cmdids.h"
 #include "budgetd/daemon/cmdlog.h"
 #include "budgetd/base/config.h"
@@ -88,6 +89,10 @@ struct bd_daemon_s {
 	rd_kafka_queue_t *control_q, *producer_q;
 	bd_kafka_waker_t control_waker, producer_waker;
 	bd_codec_t *codec;
+	bd_registry_t *registry; /* schema.registry.url; NULL without one */
+	/* the schema ids every codec writes: the schema.id.* settings, or the
+	 * registry's (kept apart from cfg, whose reload compares settings) */
+	uint32_t schema_id[BD_MSG__COUNT];
 	bd_outbox_t *outbox;
 	bd_store_batch_t *batch;
 	bd_buf_t out;

@@ -367,10 +367,11 @@ static int worker_new_parts(bd_worker_t *w, const bd_worker_env_t *env, char *er
 			    size_t errstr_size)
 {
 	int err;
-	if ((err = bd_codec_new((const uint32_t *)env->cfg->schema_id,
+	if ((err = bd_codec_new(env->schema_id,
 				bd_config_output_format(env->cfg), &w->codec,
 				errstr, errstr_size)))
 		return err;
+	bd_codec_set_registry(w->codec, env->registry);
 	if (!(w->batch = bd_store_batch_new(env->store)) ||
 	    !(w->delta = bd_stats_delta_new()))
 		return -ENOMEM;

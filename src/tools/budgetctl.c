@@ -38,6 +38,7 @@
 #include "budgetd/base/sbuf.h"
 #include "budgetd/serve/kafka.h"
 #include "budgetd/wire/messages.h"
+#include "budgetd/wire/registry.h"
 
 static void usage(FILE *f)
 {
@@ -252,11 +253,37 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	*(rd_kafka_resp_err_t *)opaque = m->err;
 }
 
+/* The schema ids to write: schema.id.*, or with schema.registry.url the id
+ * of ControlCommand under the control topic's subject, registered there as
+ * Kafka's Avro serializers do (schema.registry.auto.register). */
+static int schema_ids(const bd_config_t *cfg, uint32_t ids[BD_MSG__COUNT], char *errstr,
+		      size_t errstr_size)
+{
+	bd_registry_t *reg = NULL;
+	int tmp[BD_MSG__COUNT], err;
+	for (int k = 0; k < BD_MSG__COUNT; k++)
+		ids[k] = (uint32_t)(tmp[k] = cfg->schema_id[k]);
+	if (!cfg->schema_registry_url[0])
+		return 0;
+	if ((err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
+				   cfg->schema_registry_timeout_ms, &reg, errstr, errstr_size)) ||
+	    (err = bd_registry_schema_ids(reg, cfg->topic, 1u << BD_MSG_CONTROL, 0,
+					  cfg->schema_registry_auto_register, tmp, errstr,
+					  errstr_size))) {
+		bd_registry_free(reg);
+		return err;
+	}
+	bd_registry_free(reg);
+	ids[BD_MSG_CONTROL] = (uint32_t)tmp[BD_MSG_CONTROL];
+	return 0;
+}
+
 /* Produces the commands and waits for the broker to have them all (saying
  * so unless @p quiet).  @returns 0, or 2 (not delivered) after saying why. */
 static int send_commands(const bd_config_t *cfg, const char *bootstrap,
 			 const bd_control_command_t *cmds, int n, int quiet)
 {
+	uint32_t ids[BD_MSG__COUNT];
 	char errstr[512];
 	bd_codec_t *codec = NULL;
 	bd_buf_t b = {0};
@@ -279,8 +306,8 @@ static int send_commands(const bd_config_t *cfg, const char *bootstrap,
 		rd_kafka_conf_destroy(conf);
 		goto fail;
 	}
-	if (bd_codec_new((const uint32_t *)cfg->schema_id, bd_config_output_format(cfg), &codec,
-			 errstr, sizeof(errstr)))
+	if (schema_ids(cfg, ids, errstr, sizeof(errstr)) ||
+	    bd_codec_new(ids, bd_config_output_format(cfg), &codec, errstr, sizeof(errstr)))
 		goto fail;
 	for (int i = 0; i < n; i++) {
 		if (bd_encode_control(codec, &cmds[i], &b)) {

@@ -171,6 +171,11 @@ void bd_codec_free(bd_codec_t *c)
 			avro_schema_decref(c->old_schema[k]);
 	}
 	bd_buf_free(&c->padded);
+	for (int i = 0; i < c->n_writers; i++) {
+		bd_resolve_free(c->writers[i].resolve);
+		if (c->writers[i].schema)
+			avro_schema_decref(c->writers[i].schema);
+	}
 	if (c->reader)
 		avro_reader_free(c->reader);
 	if (c->writer)
@@ -180,6 +185,11 @@ void bd_codec_free(bd_codec_t *c)
 	free(c->opscratch);
 	free(c->offscratch);
 	free(c);
+}
+
+void bd_codec_set_registry(bd_codec_t *c, const struct bd_registry_s *reg)
+{
+	c->registry = reg;
 }
 
 uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind)

@@ -12,8 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "budgetd/base/log.h"
 #include "budgetd/wire/cluster.h"
+#include "budgetd/wire/registry.h"
+#include "budgetd/wire/schemas.h"
 #include "wire/schema_fields.h" /* BD_F_<RECORD>_<FIELD>, from schemas/fields.c */
 
 static BD_PRINTF(3, 4) int fail(char *errstr, size_t size, const char *fmt, ...)
@@ -23,6 +27,113 @@ static BD_PRINTF(3, 4) int fail(char *errstr, size_t size, const char *fmt, ...)
 	vsnprintf(errstr, size, fmt, ap);
 	va_end(ap);
 	return BD_EINVAL;
+}
+
+/* ---- writer schemas from the registry -------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void writer_clear(bd_codec_writer_t *w)
+{
+	bd_resolve_free(w->resolve);
+	if (w->schema)
+		avro_schema_decref(w->schema);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Fetches writer schema @p id and resolves it against @p kind's schema
+ * into @p w. */
+static int writer_fetch(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec_writer_t *w)
+{
+	char *json = NULL;
+	int err;
+
+	w->id = id;
+	w->kind = kind;
+	err = bd_registry_fetch(c->registry, id, &json, w->why, sizeof(w->why));
+	if (!err && avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
+		snprintf(w->why, sizeof(w->why), "schema %u does not parse: %s", id, avro_strerror());
+		w->schema = NULL;
+		err = BD_ESCHEMA;
+	}
+	if (!err)
+		err = bd_resolve_new(w->schema, c->schema[kind], bd_schemas_get(bd_msg_kind_name(kind)),
+				     &w->resolve, w->why, sizeof(w->why));
+	free(json);
+	if (err && w->schema) {
+		avro_schema_decref(w->schema);
+		w->schema = NULL;
+	}
+	w->err = err;
+	/* the registry may answer later; an incompatible schema stays so */
+	w->retry_at_ms = err == -EIO || err == -ENOMEM ? now_ms() + 5000 : 0;
+	if (err)
+		bd_warn("%s: writer schema %u from the registry is not read: %s",
+			bd_msg_kind_name(kind), id, w->why);
+	else
+		bd_info("%s: writer schema %u from the registry is read (%s)", bd_msg_kind_name(kind),
+			id, bd_resolve_summary(w->resolve));
+	return err;
+}
+
+/* The resolution of writer schema @p id for @p kind, from the codec's ring
+ * or the registry. */
+static int writer_get(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec_writer_t **out)
+{
+	bd_codec_writer_t *w = NULL;
+	for (int i = 0; i < c->n_writers && !w; i++)
+		if (c->writers[i].id == id && c->writers[i].kind == kind)
+			w = &c->writers[i];
+	*out = w;
+	if (w && (w->retry_at_ms == 0 || now_ms() < w->retry_at_ms))
+		return w->err;
+	if (!w) {
+		w = c->n_writers < BD_CODEC_WRITERS ? &c->writers[c->n_writers++]
+						    : &c->writers[c->next_writer++ % BD_CODEC_WRITERS];
+		*out = w;
+	}
+	writer_clear(w);
+	return writer_fetch(c, kind, id, w);
+}
+
+/* A body written with another schema than @p kind's own, brought to the
+ * kind's layout in c->padded through the registry (bd_codec_set_registry). */
+static int resolve_body(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, const char **body,
+			size_t *body_len, char *errstr, size_t errstr_size)
+{
+	bd_codec_writer_t *w;
+	char why[200];
+	int err = writer_get(c, kind, id, &w);
+	if (err) {
+		snprintf(errstr, errstr_size, "%s written with schema %u: %s", bd_msg_kind_name(kind),
+			 id, w->why);
+		return err == -ENOMEM ? err : BD_ESCHEMA;
+	}
+	err = bd_wire_body_check(w->schema, *body, *body_len, why, sizeof(why));
+	if (err == BD_EENCODING) {
+		snprintf(errstr, errstr_size, "%s", why);
+		return err;
+	}
+	if (err) {
+		snprintf(errstr, errstr_size, "Avro body of %s does not decode with its schema %u: %s",
+			 bd_msg_kind_name(kind), id, why);
+		return BD_EDECODE;
+	}
+	if (bd_resolve_identity(w->resolve))
+		return 0;
+	if ((err = bd_resolve_body(w->resolve, *body, *body_len, &c->padded, why, sizeof(why)))) {
+		snprintf(errstr, errstr_size, "%s written with schema %u: %s", bd_msg_kind_name(kind),
+			 id, why);
+		return err;
+	}
+	*body = (const char *)c->padded.data;
+	*body_len = c->padded.len;
+	return 0;
 }
 
 /* ---- decode helpers ------------------------------------------------------ */
@@ -39,7 +150,15 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	err = bd_wire_header_parse(buf, len, &h, errstr, errstr_size);
 	if (err)
 		return err;
-	if (h.format == BD_WIRE_CONFLUENT) {
+	const char *body = (const char *)buf + h.body_offset;
+	size_t body_len = len - h.body_offset;
+	char why[160];
+	bool old = false;
+	if (h.format == BD_WIRE_CONFLUENT && c->registry &&
+	    (c->schema_id[kind] == 0 || h.schema_id != c->schema_id[kind])) {
+		if ((err = resolve_body(c, kind, h.schema_id, &body, &body_len, errstr, errstr_size)))
+			return err;
+	} else if (h.format == BD_WIRE_CONFLUENT) {
 		if (c->schema_id[kind] == 0 || h.schema_id != c->schema_id[kind]) {
 			snprintf(errstr, errstr_size,
 				 "unknown Confluent schema id %u for %s "
@@ -59,11 +178,9 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	}
 	/* Avro C must never see a malformed body: it leaks on failed reads
 	 * and allocates whatever length a message claims (wire.c) */
-	char why[160];
-	const char *body = (const char *)buf + h.body_offset;
-	size_t body_len = len - h.body_offset;
-	bool old = false;
-	if (c->old_schema[kind] && h.format == BD_WIRE_CONFLUENT) {
+	if (body != (const char *)buf + h.body_offset) {
+		/* resolved through the registry: in the current layout */
+	} else if (c->old_schema[kind] && h.format == BD_WIRE_CONFLUENT) {
 		/* a body that is not the current layout but walks as the
 		 * earlier one (a string that is not UTF-8 included) */
 		err = bd_wire_body_check(c->schema[kind], body, body_len, why, sizeof(why));

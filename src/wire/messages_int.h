@@ -15,7 +15,24 @@
 #define BUDGETD_MESSAGES_INT_H
 
 #include "budgetd/wire/messages.h"
+#include "budgetd/wire/resolve.h"
 #include "budgetd/wire/wire.h"
+
+/* A writer schema met through the registry, resolved against a kind's
+ * (messages_decode.c).  A failure is remembered too: for good when the
+ * schemas are incompatible, until retry_at_ms when the registry did not
+ * answer. */
+typedef struct bd_codec_writer_s {
+	uint32_t id;
+	bd_msg_kind_t kind;
+	avro_schema_t schema; /* NULL when it failed */
+	bd_resolve_t *resolve;
+	char why[200];
+	int err;
+	int64_t retry_at_ms;
+} bd_codec_writer_t;
+
+#define BD_CODEC_WRITERS 32
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -28,6 +45,10 @@ struct bd_codec_s {
 	avro_schema_t old_schema[BD_MSG__COUNT];
 	uint64_t old_fingerprint[BD_MSG__COUNT];
 	bd_buf_t padded; /* an earlier layout's body brought up to date */
+	/* writer schemas from the registry, a ring (the oldest replaced) */
+	const struct bd_registry_s *registry;
+	bd_codec_writer_t writers[BD_CODEC_WRITERS];
+	int n_writers, next_writer;
 	avro_reader_t reader;
 	avro_writer_t writer;
 	/* scratch for decoded arrays */

@@ -39,7 +39,7 @@ else
 	}
 fi
 
-targets=${*:-feature outcome control decision plan model campaign config utf8}
+targets=${*:-feature outcome control decision plan model campaign config utf8 resolve}
 pass=0
 failed=0
 for t in $targets; do

@@ -53,6 +53,11 @@ typedef struct bd_worker_env_s {
 	/** changelog.enabled: the partitions of topic.changelog, which the
 	 *  caller checked equal the inputs' (0: no changelog written) */
 	int clog_partitions;
+	/** schema.registry.url: where the codecs fetch writers' schemas
+	 *  (NULL: none); it outlives the workers */
+	const struct bd_registry_s *registry;
+	/** the schema ids the codecs write (schema.id.* or the registry's) */
+	const uint32_t *schema_id;
 } bd_worker_env_t;
 
 /**

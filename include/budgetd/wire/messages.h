@@ -197,6 +197,21 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 		 size_t errstr_size) BD_WUR;
 void bd_codec_free(bd_codec_t *c);
 
+struct bd_registry_s;
+
+/**
+ * Schema evolution through a Schema Registry: a Confluent-framed body whose
+ * schema id is not its kind's own is read by fetching the writer's schema
+ * from @p reg (once per id and codec) and resolving it against the kind's
+ * schema (resolve.h); an incompatible writer schema, an id the registry
+ * does not have, or a registry that does not answer fails the decode with
+ * BD_ESCHEMA and the reason (a fetch that failed is tried again after 5 s).
+ * Without a registry (the default) such a body is refused as before.
+ * The registry must outlive the codec; bd_codec_new's ids stay the ids
+ * written and the ids read without resolution.
+ */
+void bd_codec_set_registry(bd_codec_t *c, const struct bd_registry_s *reg);
+
 /** Fingerprint (CRC-64-AVRO of the canonical form) of @p kind's schema. */
 uint64_t bd_codec_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind);
 

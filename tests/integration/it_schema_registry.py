@@ -1,0 +1,202 @@
+"""it_schema_registry: budgetd with a Confluent Schema Registry, used by the
+real Kafka Avro serializer and deserializer of python3-confluent-kafka (the
+legacy confluent_kafka.avro, over python3-avro and python3-requests).
+
+Against tests/schema_registry.py (the REST API's subset, with basic auth):
+- at start the daemon registers its output schemas under TOPIC-value
+  (TopicNameStrategy) and writes the registry's ids: the real deserializer
+  reads its decisions and dead letters by those ids alone;
+- a producer whose FeatureEvent schema moved on (fields reordered, one
+  added, ts_ms an int, context left out: its default) is read through
+  schema resolution: every request decided, context as its default;
+- a control command registered by the real serializer is applied;
+- a schema that cannot be read (user_id left out, no default) and an id the
+  registry lacks become dead letters `schema` with the reason, payload kept;
+- budgetctl, with the same settings, registers ControlCommand and its
+  command is applied;
+- a registry that refuses the credentials, or does not answer, stops the
+  start with the reason (no decision is written with ids nobody can read).
+"""
+import io
+import json
+import os
+import struct
+import sys
+
+from bdclient import *  # noqa: F401,F403
+
+sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+try:
+    import schema_registry
+    from confluent_kafka.avro import CachedSchemaRegistryClient
+    from confluent_kafka.avro.serializer.message_serializer import MessageSerializer
+except ImportError as e:
+    print("SKIP: the Kafka Avro serializer of python3-confluent-kafka does not import (%s; "
+          "it needs python3-requests)" % e)
+    sys.exit(77)
+
+CAMP = "it-registry"
+USER_INFO = "budgetd:s3cret"
+
+
+def schema_text(kind):
+    with open(os.path.join(SRCDIR, "schemas", kind + ".avsc"), encoding="utf-8") as f:
+        return f.read()
+
+
+# The producer's FeatureEvent: another namespace, fields in another order,
+# a field budgetd does not know, ts_ms an int, no context.
+EVOLVED = {
+    "type": "record", "name": "FeatureEvent", "namespace": "com.example.shop",
+    "fields": [
+        {"name": "user_id", "type": "string"},
+        {"name": "channel", "type": ["null", "string"], "default": None},
+        {"name": "campaign_id", "type": "string"},
+        {"name": "request_id", "type": "string"},
+        {"name": "ts_ms", "type": "long"},
+        {"name": "features", "type": {"type": "array", "items": "float"}},
+    ]}
+# user_id left out, and budgetd has no default for it
+UNREADABLE = {
+    "type": "record", "name": "FeatureEvent",
+    "fields": [
+        {"name": "request_id", "type": "string"},
+        {"name": "campaign_id", "type": "string"},
+        {"name": "ts_ms", "type": "long"},
+        {"name": "features", "type": {"type": "array", "items": "float"}},
+    ]}
+
+
+def parse_schema(obj):
+    text = obj if isinstance(obj, str) else json.dumps(obj)
+    return avro.schema.parse(text) if hasattr(avro.schema, "parse") else avro.schema.Parse(text)
+
+
+def reg_get(path):
+    """The registry's JSON answer to GET @path, with the credentials."""
+    import base64
+    import urllib.request
+    req = urllib.request.Request(url + path, headers={
+        "Authorization": "Basic " + base64.b64encode(USER_INFO.encode()).decode()})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read().decode())
+
+
+def registry_ids():
+    """subject -> latest id, through the registry's REST API."""
+    return {s: reg_get("/subjects/%s/versions/latest" % s)["id"] for s in reg_get("/subjects")}
+
+
+server, url = schema_registry.start(user=USER_INFO)
+client = CachedSchemaRegistryClient({"url": url, "basic.auth.credentials.source": "USER_INFO",
+                                     "basic.auth.user.info": USER_INFO})
+serde = MessageSerializer(client)
+REG = ["-X", "schema.registry.url=" + url, "-X", "schema.registry.basic.auth.user.info=" + USER_INFO]
+
+broker = start_broker()
+state = tmpdir("registry")
+passed = False
+d = None
+try:
+    # ---- a registry that refuses, or does not answer, stops the start
+    for extra, want in ((["-X", "schema.registry.url=" + url], r"HTTP 401"),
+                        (["-X", "schema.registry.url=http://127.0.0.1:9",
+                          "-X", "schema.registry.timeout.ms=2000"], r"127\.0\.0\.1:9")):
+        bad = start_daemon(broker.bootstrap, tmpdir("registry-bad"), *extra)
+        rc = bad.p.wait(60 * SLOW)
+        log = bad.log_text()
+        check(rc != 0, "a daemon whose registry %s started (rc %d)" % (want, rc))
+        check(re.search(r"schema registry.*" + want, log),
+              "the refusal does not say why (want %r):\n%s" % (want, log[-1500:]))
+
+    d = start_daemon(broker.bootstrap, state, *REG)
+    wait_log(d, r"assigned budgetd\.features", 60)
+    ids = registry_ids()
+    for kind in ("decision", "plan", "model_update", "dead_letter"):
+        subject = TOPICS[kind] + "-value"
+        check(subject in ids, "%s not registered: %s" % (subject, sorted(ids)))
+        got = reg_get("/schemas/ids/%d" % ids[subject])["schema"]
+        check_eq(json.loads(got), json.loads(schema_text(kind)),
+                 "the schema registered under %s" % subject)
+    check("budgetd.features-value" not in ids,
+          "the daemon registered a schema under an input subject (producers own those)")
+
+    dec = Tail(broker.bootstrap, TOPICS["decision"])
+    dead = Tail(broker.bootstrap, TOPICS["dead_letter"])
+    plans = Tail(broker.bootstrap, TOPICS["plan"])
+    p = producer(broker.bootstrap)
+
+    # ---- a control command through the real serializer
+    cmd = control(CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.2)
+    ctl_schema = parse_schema(schema_text("control_command"))
+    produce(p, "control_command", CAMP.encode(),
+            serde.encode_record_with_schema(TOPICS["control_command"], ctl_schema, cmd))
+    p.flush(10)
+    m = plans.read(1, 30, lambda m: m.value()[1:5] == struct.pack(">I", ids["budgetd.plans-value"]))
+    check(m, "no plan written with the registry's id for budgetd.plans-value")
+    check_eq(serde.decode_message(m[0].value())["campaign_id"], CAMP,
+             "the plan as the real deserializer reads it")
+
+    # ---- features from a producer whose schema moved on
+    evolved = parse_schema(EVOLVED)
+    sent = {}
+    for i in range(20):
+        rec = {"user_id": "u%d" % i, "channel": "app" if i % 2 else None, "campaign_id": CAMP,
+               "request_id": "r%d" % i, "ts_ms": int(time.time() * 1000),
+               "features": [0.25] * 12}
+        sent["r%d" % i] = rec
+        produce(p, "feature_event", rec["user_id"].encode(),
+                serde.encode_record_with_schema(TOPICS["feature_event"], evolved, rec))
+    p.flush(10)
+    got = dec.read(20, 60, lambda m: serde.decode_message(m.value())["request_id"] in sent)
+    check_eq(len(got), 20, "decisions for the evolved producer's requests")
+    did = ids["budgetd.decisions-value"]
+    for m in got:
+        check_eq(struct.unpack(">I", m.value()[1:5])[0], did, "a decision's schema id")
+        r = serde.decode_message(m.value())
+        check_eq(r["user_id"], sent[r["request_id"]]["user_id"], "the decided user")
+    wait_log(d, r"feature_event: writer schema \d+ from the registry is read "
+                r"\(1 field\(s\) skipped, 1 default\(s\) filled", 10)
+
+    # ---- what cannot be read: a dead letter `schema` with the reason
+    bad_bytes = serde.encode_record_with_schema(
+        TOPICS["feature_event"], parse_schema(UNREADABLE),
+        {"request_id": "bad-1", "campaign_id": CAMP, "ts_ms": 1, "features": [0.0] * 12})
+    unknown = b"\0" + struct.pack(">I", 4242) + bad_bytes[5:]
+    produce(p, "feature_event", b"u-bad", bad_bytes)
+    produce(p, "feature_event", b"u-bad", unknown)
+    p.flush(10)
+    letters = dead.read(2, 30)
+    check_eq(len(letters), 2, "dead letters for the unreadable messages")
+    reasons = []
+    for m in letters:
+        check_eq(struct.unpack(">I", m.value()[1:5])[0], ids["budgetd.deadletters-value"],
+                 "a dead letter's schema id")
+        r = serde.decode_message(m.value())
+        reasons.append((r["reason"], r["detail"]))
+        check(r["payload"] in (bad_bytes, unknown), "a dead letter lost its payload")
+    check_eq(reasons[0][0], "schema", "the unreadable schema's dead-letter reason")
+    check("field user_id: not written and has no default" in reasons[0][1],
+          "the reason names the field: %r" % reasons[0][1])
+    check_eq(reasons[1][0], "schema", "the unknown id's dead-letter reason")
+    check("schema 4242 is not in the registry" in reasons[1][1],
+          "the reason names the id: %r" % reasons[1][1])
+
+    # ---- budgetctl registers ControlCommand the same way
+    admin = admin_url(d).replace("http://", "")
+    r = subprocess.run([os.path.join(BUILDDIR, "budgetctl"), "--bootstrap", broker.bootstrap,
+                        "--admin", admin, *REG, "set-budget", CAMP, "250"],
+                       capture_output=True, text=True, timeout=90 * SLOW)
+    check_eq(r.returncode, 0, "budgetctl set-budget with the registry (%s%s)"
+             % (r.stdout, r.stderr))
+    check("budgetd.control-value" in registry_ids(), "budgetctl registered no control schema")
+    passed = True
+finally:
+    if d:
+        d.stop()
+    broker.stop()
+    server.shutdown()
+    if not passed and d:
+        d.dump_log()
+cleanup(state)
+print("it_schema_registry: ok")
