@@ -12,6 +12,8 @@ Against tests/schema_registry.py (the REST API's subset, with basic auth):
 - a control command registered by the real serializer is applied;
 - a schema that cannot be read (user_id left out, no default) and an id the
   registry lacks become dead letters `schema` with the reason, payload kept;
+- while the registry answers 503 a new id is a dead letter saying so; once
+  it answers again (the id is asked for again after 5 s) it is read;
 - budgetctl, with the same settings, registers ControlCommand and its
   command is applied;
 - a registry that refuses the credentials, or does not answer, stops the
@@ -181,6 +183,32 @@ try:
     check_eq(reasons[1][0], "schema", "the unknown id's dead-letter reason")
     check("schema 4242 is not in the registry" in reasons[1][1],
           "the reason names the id: %r" % reasons[1][1])
+
+    # ---- a registry that stops answering: a dead letter saying so, then
+    # the id is asked for again (after 5 s) and read
+    ev2 = dict(EVOLVED, fields=EVOLVED["fields"] + [
+        {"name": "device", "type": "string", "default": "web"}])
+    ev2 = parse_schema(ev2)
+    outage = [serde.encode_record_with_schema(TOPICS["feature_event"], ev2, {
+        "user_id": "u-out", "channel": None, "campaign_id": CAMP, "request_id": "r-out-%d" % i,
+        "ts_ms": int(time.time() * 1000), "features": [0.25] * 12, "device": "ios"})
+        for i in range(2)]
+    check(outage[0][1:5] != unknown[1:5], "the second evolved schema got no id of its own")
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(url + "/__test/unavailable", method="POST",
+                                                  data=b'{"seconds": 4}'), timeout=5).read()
+    produce(p, "feature_event", b"u-out", outage[0])
+    p.flush(10)
+    m = dead.read(1, 30)
+    check(m, "no dead letter while the registry answered 503")
+    r = serde.decode_message(m[0].value())
+    check(r["reason"] == "schema" and "HTTP 503" in r["detail"],
+          "the dead letter of the outage: %r" % ((r["reason"], r["detail"]),))
+    time.sleep(6)
+    produce(p, "feature_event", b"u-out", outage[1])
+    p.flush(10)
+    check(dec.read(1, 30, lambda m: serde.decode_message(m.value())["request_id"] == "r-out-1"),
+          "the request after the outage was not decided")
 
     # ---- budgetctl registers ControlCommand the same way
     admin = admin_url(d).replace("http://", "")
