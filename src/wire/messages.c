@@ -68,7 +68,7 @@ static int old_layouts_load(bd_codec_t *c, char *errstr, size_t errstr_size)
 int bd_codec_old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, size_t len)
 {
 	int added = old_layouts[old_layout_of(kind)].added;
-	int err = bd_codec_buf_reserve(&c->padded, len + (size_t)added);
+	int err = bd_buf_reserve(&c->padded, len + (size_t)added);
 	if (err)
 		return err;
 	memcpy(c->padded.data, body, len);
@@ -89,7 +89,7 @@ void bd_buf_free(bd_buf_t *b)
 	b->len = b->cap = 0;
 }
 
-int bd_codec_buf_reserve(bd_buf_t *b, size_t need)
+int bd_buf_reserve(bd_buf_t *b, size_t need)
 {
 	if (need <= b->cap)
 		return 0;

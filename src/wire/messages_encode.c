@@ -78,7 +78,7 @@ static int encode_value(bd_codec_t *c, bd_msg_kind_t kind, bd_buf_t *out)
 		return BD_EDECODE;
 	hlen = bd_wire_header_write(c->out_format, c->schema_id[kind],
 				    c->fingerprint[kind], hdr);
-	err = bd_codec_buf_reserve(out, hlen + size);
+	err = bd_buf_reserve(out, hlen + size);
 	if (err)
 		return err;
 	memcpy(out->data, hdr, hlen);

@@ -72,10 +72,6 @@ static inline avro_value_t bd_codec_field(avro_value_t *rec, size_t i)
 	return f;
 }
 
-/* Makes room for @p need bytes in @p b (its contents kept).
- * @returns 0 or -ENOMEM.  (messages.c; encoders and the earlier layouts) */
-int bd_codec_buf_reserve(bd_buf_t *b, size_t need);
-
 /* Copies the body @p body of @p len bytes, written with the earlier layout
  * of @p kind, into c->padded in the current layout.  (messages.c; the
  * decoder, for a body of an earlier layout) */

@@ -99,24 +99,9 @@ static BD_PRINTF(2, 3) int refuse(compile_t *c, const char *fmt, ...)
 
 /* ---- output ------------------------------------------------------------ */
 
-static int grow(bd_buf_t *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *p = realloc(b->data, cap);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
 static int put(bd_buf_t *b, const void *src, size_t n)
 {
-	if (grow(b, n))
+	if (bd_buf_reserve(b, b->len + n))
 		return -ENOMEM;
 	if (n)
 		memcpy(b->data + b->len, src, n);

@@ -28,6 +28,10 @@ typedef struct bd_buf_s {
 
 void bd_buf_free(bd_buf_t *b);
 
+/** Makes room for @p need bytes in @p b (its contents kept).
+ *  @returns 0 or -ENOMEM. */
+int bd_buf_reserve(bd_buf_t *b, size_t need);
+
 typedef struct bd_feature_event_s {
 	const char *request_id, *campaign_id, *user_id;
 	int64_t ts_ms;
