@@ -75,6 +75,7 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 	if (t->n_points < BD_REPORT_POINTS) {
 		t->point_s[t->n_points] = (float)sec_of_day;
 		t->point_spent[t->n_points] = (float)spent;
+		t->point_budget[t->n_points] = c->daily_budget;
 		t->n_points++;
 	}
 	return 0;
@@ -808,11 +809,12 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 			bd_sbuf_cat(o, ",");
 		bd_sbuf_cat(o, "{\"campaign\":");
 		campaign_json(r, i, o);
-		/* spend through the day and the pace line at each hour */
+		/* spend through the day (and the budget at that time) and the
+		 * pace line at each hour */
 		bd_sbuf_cat(o, ",\"track\":[");
 		for (int k = 0; t && k < t->n_points; k++)
-			bd_sbuf_printf(o, "%s[%.0f,%.6g]", k ? "," : "", (double)t->point_s[k],
-				       (double)t->point_spent[k]);
+			bd_sbuf_printf(o, "%s[%.0f,%.6g,%.10g]", k ? "," : "", (double)t->point_s[k],
+				       (double)t->point_spent[k], t->point_budget[k]);
 		bd_sbuf_cat(o, "],\"pace\":[");
 		for (int h = 0; h <= 24; h++)
 			bd_sbuf_printf(o, "%s[%d,%.6g]", h ? "," : "", h * 3600,

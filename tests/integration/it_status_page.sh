@@ -4,7 +4,8 @@
 # /api/status) and (a) its screenshot is a PNG of the full window that is
 # not blank, (b) the rendered DOM holds the campaign id -- one with markup
 # in it, which must come out as text, not as elements --, every treatment
-# name, the spend track as an SVG path, the pace line and the health status.
+# name, the spend track as an SVG path, the pace line, a budget change
+# (budgetctl set-budget after the day) marked on it, and the health status.
 # Also: /status is src/daemon/status.html byte for byte, served as text/html with
 # a Content-Security-Policy, and / is the same page.
 #   CHROMIUM=/path/to/chromium tests/integration/it_status_page.sh
@@ -23,6 +24,9 @@ URL="http://127.0.0.1:$PORT"
 "$SIM" run --bootstrap "$BOOTSTRAP" --events 2000 --duration 6 --campaign "$CAMPAIGN" \
 	--request-prefix pg -q >"$WORK/sim.out" 2>"$WORK/sim.log" ||
 	fail "simulator: $(tail -n 5 "$WORK/sim.out")"
+# a budget change late in the day: the spend chart marks it
+"$builddir/budgetctl" --admin "127.0.0.1:$PORT" --bootstrap "$BOOTSTRAP" set-budget "$CAMPAIGN" 777 \
+	>"$WORK/ctl.out" 2>&1 || fail "budgetctl set-budget: $(cat "$WORK/ctl.out")"
 
 # the page as served; and wait until /api/status has the campaign's plan and track
 "$PYTHON" - "$URL" "$srcdir/src/daemon/status.html" "$CAMPAIGN" <<'PY' || fail "/status or /api/status"
@@ -38,7 +42,8 @@ for path in ("/status", "/"):
 for _ in range(100):
     d = json.load(urllib.request.urlopen(url + "/api/status", timeout=5))
     c = [c for c in d["campaigns"] if c["campaign"]["id"] == campaign]
-    if c and c[0]["plan"] and len(c[0]["track"]) >= 2:
+    tr = c[0]["track"] if c else []
+    if c and c[0]["plan"] and len(tr) >= 2 and tr[-1][2] == 777 and tr[0][2] != 777:
         break
     time.sleep(0.2)
 else:
@@ -133,6 +138,9 @@ m = re.search(r'<path class="spend" d="(M[-\d.,]+(?:L[-\d.,]+)+)"', dom)
 need(m, "the spend track path with two or more points")
 need(re.search(r'<path class="pace" d="M[-\d.,]+(?:L[-\d.,]+){24}"', dom), "the pace line (25 points)")
 need('<line class="budget"' in dom and '<line class="now"' in dom, "the budget and now lines")
+need('<line class="bchange"' in dom and
+     re.search(r'<text class="bchange"[^>]*>budget [\d.]+ \u2192 777\.00 at \d\d:\d\d</text>', dom),
+     "the budget change marked on the spend chart")
 need(re.search(r'<span class="badge (ok|degraded)" id="health">(ok|degraded)</span>', dom),
      "the health status")
 need(re.search(r"ready <b>yes</b>", dom), "ready")

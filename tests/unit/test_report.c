@@ -103,7 +103,7 @@ static bd_plan_t *plan(const char *id)
 
 /* the day's track through bd_report_track_update, as the daemon's pace
  * check makes it: two checks in one step (the later replaces the
- * earlier), one in the next */
+ * earlier), one in the next, after a budget change */
 static bd_report_track_t *track(const bd_campaign_t *c)
 {
 	double r[K * J] = {0, 4.5, 9.25, 0, 3.125, 7.5}, cost[K * J] = {0, 1.5, 4, 0, 1.25, 3.75},
@@ -129,7 +129,10 @@ static bd_report_track_t *track(const bd_campaign_t *c)
 	t->day = -1;
 	assert_int_equal(bd_report_track_update(t, c, &e, 300, 20454, 36000), 0);
 	assert_int_equal(bd_report_track_update(t, c, &e, 310.5, 20454, 36100), 0);
-	assert_int_equal(bd_report_track_update(t, c, &e, 387.5, 20454, 36300), 0);
+	/* the budget raised between the steps: the track says so */
+	bd_campaign_t raised = *c;
+	raised.daily_budget = c->daily_budget + 500;
+	assert_int_equal(bd_report_track_update(t, &raised, &e, 387.5, 20454, 36300), 0);
 	t->solve_failures = 1;
 	atomic_store(&t->guarded, 17);
 	return t;

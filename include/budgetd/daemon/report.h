@@ -38,6 +38,8 @@ typedef struct bd_report_track_s {
 	double profile_cum[25]; /**< share of a day's traffic before hour h */
 	int n_points;
 	float point_s[BD_REPORT_POINTS], point_spent[BD_REPORT_POINTS];
+	/** the daily budget at each point: where it moves, the budget changed */
+	double point_budget[BD_REPORT_POINTS];
 	/* the estimates behind the latest plan, for "show clusters" */
 	int k, j;
 	double *r, *c, *n; /**< k x j: value, cost per request; decisions */
