@@ -150,6 +150,13 @@ need(re.search(r"ready <b>yes</b>", dom), "ready")
 need("<h3>Today so far (outcomes reported)</h3>" in dom, "the day so far")
 m2 = re.search(r"<td>all</td><td>(\d+)</td><td>(\d+)</td><td>([\d.,]+)</td>", dom)
 need(m2 and int(m2.group(1)) > 0, "the day's totals (decisions, orders, value) with decisions")
+# one clock: the campaign's time with its zone (budgetd-sim's events run
+# hours ahead of this host: said so), the footer's in UTC
+m3 = re.search(r"<span>campaign time <b>(\d{4}-\d\d-\d\d \d\d:\d\d UTC[+\u2212]\d\d:\d\d)"
+               r"( \(its events' clock, \d+ min (behind|ahead of) the daemon's\))?</b></span>", dom)
+need(m3, "the campaign's time with its zone")
+need(re.search(r"as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\+00:00 \(the daemon's clock", dom),
+     "the page's time in UTC")
 need(re.search(r"<span>value of one more unit of budget \(lambda\) <b>-?[\d.]+</b></span>", dom),
      "lambda explained")
 print("dom: %d bytes, spend track with %d points" % (len(dom), m.group(1).count("L") + 1))
