@@ -6,9 +6,12 @@ Against tests/schema_registry.py (the REST API's subset, with basic auth):
 - at start the daemon registers its output schemas under TOPIC-value
   (TopicNameStrategy) and writes the registry's ids: the real deserializer
   reads its decisions and dead letters by those ids alone;
-- a producer whose FeatureEvent schema moved on (fields reordered, one
-  added, ts_ms an int, context left out: its default) is read through
-  schema resolution: every request decided, context as its default;
+- a producer whose FeatureEvent schema moved on (another namespace, fields
+  reordered, one added, context left out: its default) is read through
+  schema resolution: every request decided; an OutcomeEvent producer's
+  (value a float and cost an int: promoted to double; a field added; the
+  optional features, treatment and propensity left out: null) outcomes
+  are joined and counted whole;
 - a control command registered by the real serializer is applied;
 - a schema that cannot be read (user_id left out, no default) and an id the
   registry lacks become dead letters `schema` with the reason, payload kept;
@@ -160,6 +163,39 @@ try:
     wait_log(d, r"feature_event: writer schema \d+ from the registry is read "
                 r"\(1 field\(s\) skipped, 1 default\(s\) filled", 10)
 
+    # ---- outcomes from a producer of its own schema: promotions, a field
+    # added, the optional fields left out
+    out_schema = parse_schema({
+        "type": "record", "name": "OutcomeEvent", "fields": [
+            {"name": "user_id", "type": "string"},
+            {"name": "decision_id", "type": "string"},
+            {"name": "campaign_id", "type": "string"},
+            {"name": "currency", "type": "string", "default": "EUR"},
+            {"name": "ts_ms", "type": "long"},
+            {"name": "orders", "type": "int"},
+            {"name": "value", "type": "float"},
+            {"name": "cost", "type": "int"}]})
+    for m in got[:5]:
+        r = serde.decode_message(m.value())
+        produce(p, "outcome_event", r["user_id"].encode(), serde.encode_record_with_schema(
+            TOPICS["outcome_event"], out_schema, {
+                "user_id": r["user_id"], "decision_id": r["decision_id"], "campaign_id": CAMP,
+                "currency": "EUR", "ts_ms": int(time.time() * 1000), "orders": 1,
+                "value": 12.5, "cost": 2}))
+    p.flush(10)
+    admin = admin_url(d)
+    for _ in range(int(100 * SLOW)):
+        _, body = http_get(admin + "/api/campaigns")
+        today = [c for c in json.loads(body)["campaigns"] if c["id"] == CAMP][0]["today"]
+        tot = {k: sum(t[k] for t in today) for k in ("outcomes", "orders", "value", "cost")}
+        if tot["outcomes"] >= 5:
+            break
+        time.sleep(0.2)
+    check_eq(tot, {"outcomes": 5, "orders": 5, "value": 62.5, "cost": 10},
+             "the evolved producer's outcomes as the campaign counts them")
+    wait_log(d, r"outcome_event: writer schema \d+ from the registry is read "
+                r"\(1 field\(s\) skipped, 3 default\(s\) filled, 2 promotion\(s\)\)", 10)
+
     # ---- what cannot be read: a dead letter `schema` with the reason
     bad_bytes = serde.encode_record_with_schema(
         TOPICS["feature_event"], parse_schema(UNREADABLE),
@@ -211,7 +247,7 @@ try:
           "the request after the outage was not decided")
 
     # ---- budgetctl registers ControlCommand the same way
-    admin = admin_url(d).replace("http://", "")
+    admin = admin.replace("http://", "")
     r = subprocess.run([os.path.join(BUILDDIR, "budgetctl"), "--bootstrap", broker.bootstrap,
                         "--admin", admin, *REG, "set-budget", CAMP, "250"],
                        capture_output=True, text=True, timeout=90 * SLOW)
