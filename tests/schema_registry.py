@@ -752,15 +752,18 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port=0, user=None, verbose=False):
+    def __init__(self, port=0, user=None, verbose=False, ssl_context=None):
         ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), Handler)
         self.registry = Registry()
         self.user = user
         self.verbose = verbose
+        self.tls = ssl_context is not None
+        if self.tls:   # HTTPS: every accepted connection does the handshake
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.server_address[1])
 
     def handle_error(self, request, client_address):
         # A client that hangs up mid-request is part of failure tests.
@@ -770,10 +773,11 @@ class Server(ThreadingHTTPServer):
         ThreadingHTTPServer.handle_error(self, request, client_address)
 
 
-def start(port=0, user=None, verbose=False):
+def start(port=0, user=None, verbose=False, ssl_context=None):
     """Serve in a daemon thread; returns (server, url).  Stop it with
-    server.shutdown(); server.server_close()."""
-    server = Server(port, user, verbose)
+    server.shutdown(); server.server_close().  @ssl_context (an
+    ssl.SSLContext with the server's certificate): HTTPS."""
+    server = Server(port, user, verbose, ssl_context)
     t = threading.Thread(target=server.serve_forever, name="schema-registry",
                          daemon=True)
     t.start()

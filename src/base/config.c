@@ -122,6 +122,15 @@ static const setting_t settings[] = {
 	{"schema.registry.basic.auth.user.info", T_STR, OFF(schema_registry_user_info), "", 0, 0,
 	 NULL, "USER:PASSWORD for the registry's HTTP basic authentication (empty: none; shown as "
 	 "******** by --show-config)", R_RESTART},
+	{"schema.registry.ssl.ca.location", T_STR, OFF(schema_registry_ca), "", 0, 0, NULL,
+	 "HTTPS: the CA bundle (PEM) that signed the registry's certificate (empty: the "
+	 "system's)", R_RESTART},
+	{"schema.registry.ssl.certificate.location", T_STR, OFF(schema_registry_cert), "", 0, 0,
+	 NULL, "HTTPS with client certificates: budgetd's certificate (PEM; empty: none)",
+	 R_RESTART},
+	{"schema.registry.ssl.key.location", T_STR, OFF(schema_registry_key), "", 0, 0, NULL,
+	 "HTTPS with client certificates: the certificate's private key (PEM, unencrypted; "
+	 "empty: none)", R_RESTART},
 	{"schema.registry.auto.register", T_INT, OFF(schema_registry_auto_register), "1", 0, 1,
 	 NULL, "1: register budgetd's output schemas under their subjects at start (as Kafka's "
 	 "Avro serializers do); 0: they must be registered already, and the start fails naming "

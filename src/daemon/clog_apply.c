@@ -210,9 +210,7 @@ int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *
 		return err;
 	/* with a registry, the records are read by whatever schema id wrote
 	 * them (resolve.h), as the daemon's codecs read their inputs */
-	if (cfg->schema_registry_url[0] &&
-	    (err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
-				   cfg->schema_registry_timeout_ms, &reg, errstr, errstr_size)))
+	if ((err = bd_registry_from_config(cfg, &reg, errstr, errstr_size)))
 		return err;
 	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id, bd_config_output_format(cfg),
 				&a.codec, errstr, errstr_size))) {

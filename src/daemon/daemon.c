@@ -404,14 +404,8 @@ static int registry_ids(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	if (!cfg->schema_registry_url[0])
 		return 0;
 	bd_notify_status("asking the schema registry for the schema ids");
-	if ((err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
-				   cfg->schema_registry_timeout_ms, &d->registry, errstr,
-				   errstr_size))) {
-		char why[512];
-		snprintf(why, sizeof(why), "%s", errstr);
-		snprintf(errstr, errstr_size, "schema.registry.url: %s", why);
+	if ((err = bd_registry_from_config(cfg, &d->registry, errstr, errstr_size)))
 		return err;
-	}
 	if ((err = bd_registry_schema_ids(d->registry, cfg->topic, out, in,
 					  cfg->schema_registry_auto_register, ids, errstr, errstr_size)))
 		return err;

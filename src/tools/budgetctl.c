@@ -265,8 +265,7 @@ static int schema_ids(const bd_config_t *cfg, uint32_t ids[BD_MSG__COUNT], char 
 		ids[k] = (uint32_t)(tmp[k] = cfg->schema_id[k]);
 	if (!cfg->schema_registry_url[0])
 		return 0;
-	if ((err = bd_registry_new(cfg->schema_registry_url, cfg->schema_registry_user_info,
-				   cfg->schema_registry_timeout_ms, &reg, errstr, errstr_size)) ||
+	if ((err = bd_registry_from_config(cfg, &reg, errstr, errstr_size)) ||
 	    (err = bd_registry_schema_ids(reg, cfg->topic, 1u << BD_MSG_CONTROL, 0,
 					  cfg->schema_registry_auto_register, tmp, errstr,
 					  errstr_size))) {

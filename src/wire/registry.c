@@ -4,6 +4,7 @@
  */
 #include "budgetd/wire/registry.h"
 
+#include "budgetd/base/config.h"
 #include "budgetd/base/log.h"
 #include "budgetd/wire/schemas.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_URLS 8
 #define MAX_ANSWER (4 << 20) /* a schema larger than this is not one of ours */
@@ -21,9 +23,16 @@
 struct bd_registry_s {
 	int n_urls;
 	char *url[MAX_URLS]; /* without a trailing '/' */
-	char *user_info;
+	char *user_info, *ca_file, *cert_file, *key_file; /* NULL: none */
 	int timeout_ms;
 };
+
+/* A copy of @p s, NULL for NULL or "".  @returns -ENOMEM or 0. */
+static int opt_dup(const char *s, char **out)
+{
+	*out = s && *s ? strdup(s) : NULL;
+	return s && *s && !*out ? -ENOMEM : 0;
+}
 
 typedef struct answer_s {
 	char *data;
@@ -49,11 +58,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return more;
 }
 
-int bd_registry_new(const char *urls, const char *user_info, int timeout_ms,
-		    bd_registry_t **out, char *errstr, size_t errstr_size)
+int bd_registry_new(const bd_registry_opts_t *opts, bd_registry_t **out, char *errstr,
+		    size_t errstr_size)
 {
 	bd_registry_t *r = calloc(1, sizeof(*r));
-	char *copy = strdup(urls ? urls : ""), *save = NULL;
+	char *copy = strdup(opts->urls ? opts->urls : ""), *save = NULL;
 	int err = -ENOMEM;
 
 	if (!r || !copy)
@@ -80,9 +89,17 @@ int bd_registry_new(const char *urls, const char *user_info, int timeout_ms,
 		err = BD_ECONFIG;
 		goto fail;
 	}
-	if (user_info && *user_info && !(r->user_info = strdup(user_info)))
+	if (opt_dup(opts->user_info, &r->user_info) || opt_dup(opts->ca_file, &r->ca_file) ||
+	    opt_dup(opts->cert_file, &r->cert_file) || opt_dup(opts->key_file, &r->key_file))
 		goto fail;
-	r->timeout_ms = timeout_ms;
+	const char *files[] = {r->ca_file, r->cert_file, r->key_file};
+	for (size_t i = 0; i < 3; i++)
+		if (files[i] && access(files[i], R_OK) != 0) {
+			snprintf(errstr, errstr_size, "%s: %s", files[i], strerror(errno));
+			err = BD_ECONFIG;
+			goto fail;
+		}
+	r->timeout_ms = opts->timeout_ms;
 	/* before any thread uses libcurl: curl_global_init is not safe to
 	 * race with other libcurl calls */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -108,7 +125,26 @@ void bd_registry_free(bd_registry_t *r)
 	for (int i = 0; i < r->n_urls; i++)
 		free(r->url[i]);
 	free(r->user_info);
+	free(r->ca_file);
+	free(r->cert_file);
+	free(r->key_file);
 	free(r);
+}
+
+int bd_registry_from_config(const struct bd_config_s *cfg, bd_registry_t **out, char *errstr,
+			    size_t errstr_size)
+{
+	bd_registry_opts_t o = {cfg->schema_registry_url, cfg->schema_registry_user_info,
+				cfg->schema_registry_timeout_ms, cfg->schema_registry_ca,
+				cfg->schema_registry_cert, cfg->schema_registry_key};
+	char why[512];
+	*out = NULL;
+	if (!cfg->schema_registry_url[0])
+		return 0;
+	int err = bd_registry_new(&o, out, why, sizeof(why));
+	if (err)
+		snprintf(errstr, errstr_size, "schema.registry.*: %s", why);
+	return err;
 }
 
 void bd_registry_subject(const char *topic, char *buf, size_t size)
@@ -140,6 +176,12 @@ static int request_one(const bd_registry_t *r, const char *url, const char *body
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (r->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, r->ca_file);
+	if (r->cert_file)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, r->cert_file);
+	if (r->key_file)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, r->key_file);
 	if (r->user_info) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERPWD, r->user_info);

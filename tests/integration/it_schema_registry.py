@@ -19,8 +19,11 @@ Against tests/schema_registry.py (the REST API's subset, with basic auth):
   it answers again (the id is asked for again after 5 s) it is read;
 - budgetctl, with the same settings, registers ControlCommand and its
   command is applied;
-- a registry that refuses the credentials, or does not answer, stops the
-  start with the reason (no decision is written with ids nobody can read).
+- a registry that refuses the credentials, whose certificate budgetd cannot
+  verify, or that does not answer, stops the start with the reason (no
+  decision is written with ids nobody can read).
+The registry speaks HTTPS with a certificate of a CA made here
+(schema.registry.ssl.ca.location) and wants basic authentication.
 """
 import io
 import json
@@ -80,10 +83,11 @@ def parse_schema(obj):
 def reg_get(path):
     """The registry's JSON answer to GET @path, with the credentials."""
     import base64
+    import ssl
     import urllib.request
     req = urllib.request.Request(url + path, headers={
         "Authorization": "Basic " + base64.b64encode(USER_INFO.encode()).decode()})
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=5, context=ssl.create_default_context(cafile=CERT)) as r:
         return json.loads(r.read().decode())
 
 
@@ -92,19 +96,36 @@ def registry_ids():
     return {s: reg_get("/subjects/%s/versions/latest" % s)["id"] for s in reg_get("/subjects")}
 
 
-server, url = schema_registry.start(user=USER_INFO)
+# a self-signed certificate for 127.0.0.1: the registry's, and its own CA
+import ssl
+# requests lets these variables override a session's own CA (requests
+# issue 3829): the client's ssl.ca.location would be ignored where they are set
+for v in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(v, None)
+certdir = tmpdir("registry-tls")
+CERT, KEY = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", KEY, "-out", CERT], check=True, capture_output=True)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(CERT, KEY)
+server, url = schema_registry.start(user=USER_INFO, ssl_context=tls)
+check(url.startswith("https://"), "the test registry is not on HTTPS: " + url)
 client = CachedSchemaRegistryClient({"url": url, "basic.auth.credentials.source": "USER_INFO",
-                                     "basic.auth.user.info": USER_INFO})
+                                     "basic.auth.user.info": USER_INFO, "ssl.ca.location": CERT})
 serde = MessageSerializer(client)
-REG = ["-X", "schema.registry.url=" + url, "-X", "schema.registry.basic.auth.user.info=" + USER_INFO]
+CA = ["-X", "schema.registry.ssl.ca.location=" + CERT]
+REG = ["-X", "schema.registry.url=" + url, "-X", "schema.registry.basic.auth.user.info=" + USER_INFO] + CA
 
 broker = start_broker()
 state = tmpdir("registry")
 passed = False
 d = None
 try:
-    # ---- a registry that refuses, or does not answer, stops the start
-    for extra, want in ((["-X", "schema.registry.url=" + url], r"HTTP 401"),
+    # ---- a registry that refuses, cannot be verified, or does not answer,
+    # stops the start
+    for extra, want in ((["-X", "schema.registry.url=" + url] + CA, r"HTTP 401"),
+                        (REG[:4], r"certificate"),
                         (["-X", "schema.registry.url=http://127.0.0.1:9",
                           "-X", "schema.registry.timeout.ms=2000"], r"127\.0\.0\.1:9")):
         bad = start_daemon(broker.bootstrap, tmpdir("registry-bad"), *extra)
@@ -232,7 +253,8 @@ try:
     check(outage[0][1:5] != unknown[1:5], "the second evolved schema got no id of its own")
     import urllib.request
     urllib.request.urlopen(urllib.request.Request(url + "/__test/unavailable", method="POST",
-                                                  data=b'{"seconds": 4}'), timeout=5).read()
+                                                  data=b'{"seconds": 4}'), timeout=5,
+                           context=ssl.create_default_context(cafile=CERT)).read()
     produce(p, "feature_event", b"u-out", outage[0])
     p.flush(10)
     m = dead.read(1, 30)
@@ -262,5 +284,5 @@ finally:
     server.shutdown()
     if not passed and d:
         d.dump_log()
-cleanup(state)
+cleanup(state, certdir)
 print("it_schema_registry: ok")

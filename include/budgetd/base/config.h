@@ -43,6 +43,7 @@ typedef struct bd_config_s {
 	char *output_format;
 	int schema_id[BD_MSG__COUNT];
 	char *schema_registry_url, *schema_registry_user_info;
+	char *schema_registry_ca, *schema_registry_cert, *schema_registry_key;
 	int schema_registry_auto_register, schema_registry_timeout_ms;
 	int changelog_enabled; /**< produce worker batches to topic.changelog */
 	int changelog_max_bytes; /**< split a partition's record past this */

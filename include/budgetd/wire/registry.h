@@ -26,14 +26,31 @@
 
 typedef struct bd_registry_s bd_registry_t;
 
+typedef struct bd_registry_opts_s {
+	const char *urls;      /**< one or more base URLs, comma-separated */
+	const char *user_info; /**< "USER:PASSWORD" for basic auth; NULL/"": none */
+	int timeout_ms;	       /**< the limit of one call, connection included */
+	/** HTTPS: the CA bundle that signed the registry's certificate
+	 *  (NULL/"": the system's), and a client certificate and its key for
+	 *  mutual TLS (NULL/"": none) */
+	const char *ca_file, *cert_file, *key_file;
+} bd_registry_opts_t;
+
 /**
- * @param urls one or more base URLs, comma-separated ("http://h:8081").
- * @param user_info "USER:PASSWORD" for basic authentication, or NULL/"".
- * @param timeout_ms the limit of one call, connection included.
- * @returns 0, or BD_ECONFIG with the reason (an empty or non-HTTP URL).
+ * @returns 0, or BD_ECONFIG with the reason (an empty or non-HTTP URL, a
+ *          TLS file that cannot be read).
  */
-int bd_registry_new(const char *urls, const char *user_info, int timeout_ms,
-		    bd_registry_t **out, char *errstr, size_t errstr_size) BD_WUR;
+int bd_registry_new(const bd_registry_opts_t *opts, bd_registry_t **out, char *errstr,
+		    size_t errstr_size) BD_WUR;
+
+struct bd_config_s;
+
+/**
+ * The registry of the schema.registry.* settings: *@p out NULL (and 0)
+ * when schema.registry.url is empty.  Errors name the setting.
+ */
+int bd_registry_from_config(const struct bd_config_s *cfg, bd_registry_t **out, char *errstr,
+			    size_t errstr_size) BD_WUR;
 
 void bd_registry_free(bd_registry_t *r);
 
