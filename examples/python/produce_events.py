@@ -23,6 +23,11 @@ What a producer must get right (docs/messages.md, docs/architecture.md):
   1, schema.id.outcome 2 by default) as 4 big-endian bytes, the Avro body;
 - every field is present: Apache's Avro writer fills the schema's defaults
   (context {}, and the historical fields null) for the ones left out.
+
+With a Schema Registry (budgetd's schema.registry.url): --schema-registry
+URL [--registry-user USER:PASS] [--registry-ca FILE] frames each event with
+the id of budgetd's schema under the subject TOPIC-value, registered there
+by Confluent's Kafka Avro serializer (needs python3-requests too).
 """
 import argparse
 import io
@@ -42,6 +47,19 @@ KINDS = {  # kind: (schema file, topic, default schema id)
 }
 
 
+def registry_serializer(a):
+    """Confluent's Kafka Avro serializer on the registry at a.schema_registry."""
+    from confluent_kafka.avro import CachedSchemaRegistryClient
+    from confluent_kafka.avro.serializer.message_serializer import MessageSerializer
+    conf = {"url": a.schema_registry}
+    if a.registry_user:
+        conf.update({"basic.auth.credentials.source": "USER_INFO",
+                     "basic.auth.user.info": a.registry_user})
+    if a.registry_ca:
+        conf["ssl.ca.location"] = a.registry_ca
+    return MessageSerializer(CachedSchemaRegistryClient(conf))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bootstrap", required=True, help="Kafka brokers, HOST:PORT[,...]")
@@ -50,6 +68,10 @@ def main():
     ap.add_argument("--schema-id", type=int, help="default 1 (features) or 2 (outcomes)")
     ap.add_argument("--print-partitions", action="store_true",
                     help="print KEY PARTITION OFFSET of every message delivered")
+    ap.add_argument("--schema-registry", metavar="URL",
+                    help="the registry's ids instead of --schema-id")
+    ap.add_argument("--registry-user", metavar="USER:PASS", help="its basic authentication")
+    ap.add_argument("--registry-ca", metavar="FILE", help="the CA of its HTTPS certificate")
     a = ap.parse_args()
     sfile, topic, sid = KINDS[a.kind]
     topic = a.topic or topic
@@ -57,6 +79,7 @@ def main():
     schema = avro.schema.parse(open(os.path.join(HERE, "..", "..", "schemas", sfile)).read())
     defaults = {f.name: f.default for f in schema.fields if f.has_default}
     writer = avro.io.DatumWriter(schema)
+    serde = registry_serializer(a) if a.schema_registry else None
     p = Producer({"bootstrap.servers": a.bootstrap, "partitioner": "murmur2_random",
                   "enable.idempotence": True, "linger.ms": 5})
     failed, placed = [], []
@@ -75,11 +98,14 @@ def main():
         rec.update(json.loads(line))
         buf = io.BytesIO()
         try:
-            writer.write(rec, avro.io.BinaryEncoder(buf))
+            if serde:  # 0x00, the registry's id, the body
+                value = serde.encode_record_with_schema(topic, schema, rec)
+            else:
+                writer.write(rec, avro.io.BinaryEncoder(buf))
+                value = b"\x00" + struct.pack(">I", sid) + buf.getvalue()
         except Exception as e:  # a record the schema refuses: say which line
             sys.exit("line %d: not a %s event: %s" % (n, a.kind, e))
-        p.produce(topic, key=rec["user_id"].encode(),
-                  value=b"\x00" + struct.pack(">I", sid) + buf.getvalue(), on_delivery=delivered)
+        p.produce(topic, key=rec["user_id"].encode(), value=value, on_delivery=delivered)
         p.poll(0)
         sent += 1
     left = p.flush(30)

@@ -11,6 +11,11 @@ framings (docs/messages.md): Confluent's (0x00, a 4-byte big-endian schema
 id, the body) or Avro single-object (0xC3 0x01, an 8-byte fingerprint, the
 body). The body is decoded with schemas/decision.avsc. A message of another
 schema id is reported, not guessed at.
+
+With a Schema Registry (budgetd's schema.registry.url): --schema-registry
+URL [--registry-user USER:PASS] [--registry-ca FILE] decodes each decision
+by its schema id, fetched from the registry by Confluent's Kafka Avro
+deserializer (needs python3-requests too).
 """
 import argparse
 import io
@@ -49,7 +54,21 @@ def main():
     ap.add_argument("--schema-id", type=int, default=4, help="schema.id.decision (default 4)")
     ap.add_argument("--last", type=int, default=5, help="decisions per partition, from the end")
     ap.add_argument("--follow", action="store_true", help="then wait for new ones (^C ends)")
+    ap.add_argument("--schema-registry", metavar="URL", help="decode by the registry's ids")
+    ap.add_argument("--registry-user", metavar="USER:PASS", help="its basic authentication")
+    ap.add_argument("--registry-ca", metavar="FILE", help="the CA of its HTTPS certificate")
     a = ap.parse_args()
+    serde = None
+    if a.schema_registry:
+        from confluent_kafka.avro import CachedSchemaRegistryClient
+        from confluent_kafka.avro.serializer.message_serializer import MessageSerializer
+        conf = {"url": a.schema_registry}
+        if a.registry_user:
+            conf.update({"basic.auth.credentials.source": "USER_INFO",
+                         "basic.auth.user.info": a.registry_user})
+        if a.registry_ca:
+            conf["ssl.ca.location"] = a.registry_ca
+        serde = MessageSerializer(CachedSchemaRegistryClient(conf))
     reader = avro.io.DatumReader(avro.schema.parse(open(SCHEMA).read()))
     c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "tail-decisions",
                   "enable.auto.commit": False})
@@ -74,6 +93,9 @@ def main():
                 print("error: %s" % m.error(), file=sys.stderr)
                 continue
             left -= 1
+            if serde:
+                print(json.dumps(serde.decode_message(m.value()), sort_keys=True), flush=True)
+                continue
             body = body_of(m.value(), a.schema_id)
             if body is None:
                 continue

@@ -184,6 +184,25 @@ try:
     wait_log(d, r"feature_event: writer schema \d+ from the registry is read "
                 r"\(1 field\(s\) skipped, 1 default\(s\) filled", 10)
 
+    # ---- the Python examples with the registry: produce, then tail
+    ex = os.path.join(SRCDIR, "examples", "python")
+    regargs = ["--schema-registry", url, "--registry-user", USER_INFO, "--registry-ca", CERT]
+    lines = "".join(json.dumps({"request_id": "ex-%d" % i, "campaign_id": CAMP,
+                                "user_id": "ex-user-%d" % i, "ts_ms": int(time.time() * 1000),
+                                "features": [0.5] * 12}) + "\n" for i in range(3))
+    r = subprocess.run([sys.executable, os.path.join(ex, "produce_events.py"), "--bootstrap",
+                        broker.bootstrap, *regargs], input=lines, capture_output=True, text=True,
+                       timeout=60 * SLOW)
+    check_eq(r.returncode, 0, "produce_events.py --schema-registry (%s)" % r.stderr[-500:])
+    check(dec.read(3, 30, lambda m: serde.decode_message(m.value())["request_id"].startswith("ex-")),
+          "the example producer's requests were not decided")
+    r = subprocess.run([sys.executable, os.path.join(ex, "tail_decisions.py"), "--bootstrap",
+                        broker.bootstrap, "--last", "40", *regargs],
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    tailed = {json.loads(l)["request_id"] for l in r.stdout.splitlines() if l.startswith("{")}
+    check(r.returncode == 0 and {"ex-0", "ex-1", "ex-2"} <= tailed,
+          "tail_decisions.py --schema-registry: rc %d, %s" % (r.returncode, r.stderr[-500:]))
+
     # ---- outcomes from a producer of its own schema: promotions, a field
     # added, the optional fields left out
     out_schema = parse_schema({
