@@ -28,7 +28,7 @@ for r in recs:
     assert 0 <= r["treatment"] < 6 and 0 < r["propensity"] <= 1, r
     assert len(r["decision_id"]) == 16 and r["request_id"] and r["user_id"], r
 PY
-# the example clients, Python's and Node.js' (where node and
+# the example clients, Python's, Node.js' and Go's (where node and
 # examples/node/node_modules are: `npm ci --prefix examples/node`, which
 # ./quickstart check runs): three requests of campaign sparse-day, dated at
 # its latest decision (event clock), each on the partition Kafka's murmur2
@@ -44,15 +44,29 @@ elif [ ! -d "$srcdir/examples/node/node_modules/kafkajs" ]; then
 else
 	LANGS="python node"
 fi
+# Go's pair, built from Debian's Go packages (sarama, goavro) where they are
+GOSRC=/usr/share/gocode/src/github.com
+if ! command -v go >/dev/null || [ ! -d $GOSRC/Shopify/sarama ] || [ ! -d $GOSRC/linkedin/goavro ]; then
+	echo "examples: Go SKIPPED (apt install golang-go golang-github-shopify-sarama-dev golang-github-linkedin-goavro-dev)"
+else
+	for prog in produce_events tail_decisions; do
+		(cd "$srcdir/examples/go" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$WORK/gocache" \
+			go build -o "$WORK/go/$prog" "./$prog") >"$WORK/gobuild.log" 2>&1 ||
+			fail "go build examples/go/$prog: $(tail -n 20 "$WORK/gobuild.log")"
+	done
+	LANGS="$LANGS go"
+fi
 for LANG_ in $LANGS; do
-"$PYTHON" - "$srcdir/examples" "$BOOTSTRAP" "$PORT" "$WORK/tail.out" "$LANG_" <<'PY' >"$WORK/examples.log" 2>&1 ||
+"$PYTHON" - "$srcdir/examples" "$BOOTSTRAP" "$PORT" "$WORK/tail.out" "$LANG_" "$WORK/go" <<'PY' >"$WORK/examples.log" 2>&1 ||
 import json, subprocess, sys, time, urllib.request
-ex, boot, port, tail, lang = sys.argv[1:]
-# the two clients' command lines: (program, flag for per-message partitions)
+ex, boot, port, tail, lang, gobin = sys.argv[1:]
+# the clients' command lines: (program, flag for per-message partitions)
 cmd = {"python": ([sys.executable], ".py", ["--print-partitions"]),
-       "node": (["node"], ".js", ["--print-partitions", "1"])}[lang]
+       "node": (["node"], ".js", ["--print-partitions", "1"]),
+       "go": ([], "", ["--print-partitions"])}[lang]
 def run(script, args, stdin=""):
-    r = subprocess.run(cmd[0] + ["%s/%s/%s%s" % (ex, lang, script, cmd[1])] + args, input=stdin,
+    prog = "%s/%s" % (gobin, script) if lang == "go" else "%s/%s/%s%s" % (ex, lang, script, cmd[1])
+    r = subprocess.run(cmd[0] + [prog] + args, input=stdin,
                        capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, (lang, script, args, r.stderr)
     return r.stdout
