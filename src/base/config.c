@@ -88,6 +88,10 @@ static const setting_t settings[] = {
 	 "Worker threads, each with its own libuv loop and consumer", R_RESTART},
 	{"features.dim", T_INT, OFF(features_dim), "12", 1, 512, NULL,
 	 "Length of every feature vector", R_RESTART},
+	{"features.names", T_STR, OFF(features_names), "", 0, 0, NULL,
+	 "Names of the feature vector's entries, comma-separated, in order (e.g. "
+	 "recency,frequency,basket); only the status page and /api/status use them, to "
+	 "describe clusters (a feature without a name is f0, f1, ...)", R_LIVE},
 	{"clusters", T_INT, OFF(clusters), "8", 1, 512, NULL,
 	 "Clusters K of the initial assignment and of trained models", R_RESTART},
 	{"exploration", T_DOUBLE, OFF(exploration), "0.1", 0, 1, NULL,

@@ -793,6 +793,65 @@ void bd_report_api_health(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_cat(o, "}}\n");
 }
 
+/* Writes the name of feature @p i (features.names, else "fI") into @p buf. */
+static void feature_name(const char *names, int i, char *buf, size_t size)
+{
+	const char *p = names ? names : "";
+	for (int k = 0; k < i && p; k++)
+		p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+	size_t n = p ? strcspn(p, ",") : 0;
+	while (n > 0 && (p[0] == ' ' || p[0] == '\t'))
+		p++, n--;
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= size)
+		snprintf(buf, size, "f%d", i);
+	else
+		snprintf(buf, size, "%.*s", (int)n, p);
+}
+
+#define DESCRIBE_TOP 3
+
+/* Each cluster of the model described by the DESCRIBE_TOP features that
+ * move a user toward it the most (bd_cluster_feature_effects), largest
+ * first: [[{"feature": NAME, "effect": E}, ...], ...]. */
+static void clusters_described(const bd_report_t *r, bd_sbuf_t *o)
+{
+	const bd_cluster_model_t *m = r->model;
+	double *eff = m && m->k >= 2 ? calloc((size_t)m->k * (size_t)m->dim, sizeof(double)) : NULL;
+	bd_sbuf_cat(o, ",\"clusters_described\":[");
+	if (eff && bd_cluster_feature_effects(m, eff) == 0) {
+		for (int g = 0; g < m->k; g++) {
+			const double *e = eff + (size_t)g * (size_t)m->dim;
+			int top[DESCRIBE_TOP], n = 0;
+			for (int t = 0; t < DESCRIBE_TOP && t < m->dim; t++) {
+				int best = -1;
+				for (int i = 0; i < m->dim; i++) {
+					int used = 0;
+					for (int u = 0; u < n; u++)
+						used |= top[u] == i;
+					if (!used && (best < 0 || fabs(e[i]) > fabs(e[best])))
+						best = i;
+				}
+				top[n++] = best;
+			}
+			bd_sbuf_cat(o, g ? ",[" : "[");
+			for (int t = 0; t < n; t++) {
+				char name[64];
+				feature_name(r->cfg ? r->cfg->features_names : "", top[t], name,
+					     sizeof(name));
+				bd_sbuf_cat(o, t ? ",{" : "{");
+				kv_str(o, "feature", name, 0);
+				kv_num(o, "effect", e[top[t]], 1);
+				bd_sbuf_cat(o, "}");
+			}
+			bd_sbuf_cat(o, "]");
+		}
+	}
+	bd_sbuf_cat(o, "]");
+	free(eff);
+}
+
 void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 {
 	bd_sbuf_printf(o, "{\"now_ms\":%lld,\"ready\":%s,\"status\":\"%s\"",
@@ -801,6 +860,7 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 	kv_str(o, "bootstrap", r->bootstrap ? r->bootstrap : "", 1);
 	kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
 	kv_num(o, "model_version", r->model ? (double)r->model->version : NAN, 1);
+	clusters_described(r, o);
 	bd_sbuf_cat(o, ",\"campaigns\":[");
 	for (int i = 0; i < r->campaigns->n; i++) {
 		const bd_campaign_t *c = &r->campaigns->v[i];

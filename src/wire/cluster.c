@@ -122,15 +122,11 @@ void bd_cluster_model_unref(bd_cluster_model_t *m)
 		model_free(m);
 }
 
-int bd_cluster_assign(const bd_cluster_model_t *m, const float *x)
+/* The K scores of the model for the scaled input in @p a (overwritten);
+ * @returns where they are (a or b). */
+static double *scores(const bd_cluster_model_t *m, double *a, double *b)
 {
-	double a[BD_CLUSTER_MAX_WIDTH], b[BD_CLUSTER_MAX_WIDTH], *in = a, *out = b;
-	int n = m->dim;
-
-	if (n > BD_CLUSTER_MAX_WIDTH)
-		n = BD_CLUSTER_MAX_WIDTH; /* layer widths are capped at build time */
-	for (int j = 0; j < n; j++)
-		in[j] = ((double)x[j] - m->mean[j]) / m->scale[j];
+	double *in = a, *out = b;
 	for (int l = 0; l < m->n_layers; l++) {
 		const bd_layer_t *L = &m->layer[l];
 		for (int r = 0; r < L->rows && r < BD_CLUSTER_MAX_WIDTH; r++) {
@@ -144,9 +140,49 @@ int bd_cluster_assign(const bd_cluster_model_t *m, const float *x)
 		in = out;
 		out = t;
 	}
+	return in;
+}
+
+int bd_cluster_assign(const bd_cluster_model_t *m, const float *x)
+{
+	double a[BD_CLUSTER_MAX_WIDTH], b[BD_CLUSTER_MAX_WIDTH], *in;
+	int n = m->dim;
+
+	if (n > BD_CLUSTER_MAX_WIDTH)
+		n = BD_CLUSTER_MAX_WIDTH; /* layer widths are capped at build time */
+	for (int j = 0; j < n; j++)
+		a[j] = ((double)x[j] - m->mean[j]) / m->scale[j];
+	in = scores(m, a, b);
 	int best = 0;
 	for (int r = 1; r < m->k; r++)
 		if (in[r] > in[best])
 			best = r;
 	return best;
+}
+
+int bd_cluster_feature_effects(const bd_cluster_model_t *m, double *effect)
+{
+	double a[BD_CLUSTER_MAX_WIDTH], b[BD_CLUSTER_MAX_WIDTH], base[BD_CLUSTER_MAX_WIDTH];
+	int n = m->dim < BD_CLUSTER_MAX_WIDTH ? m->dim : BD_CLUSTER_MAX_WIDTH;
+	if (m->k < 2 || m->k > BD_CLUSTER_MAX_WIDTH)
+		return BD_EINVAL;
+	memset(a, 0, sizeof(a)); /* the average user: every scaled input 0 */
+	memcpy(base, scores(m, a, b), (size_t)m->k * sizeof(double));
+	for (int i = 0; i < m->dim; i++) {
+		double *s = NULL, tot = 0;
+		if (i < n) {
+			memset(a, 0, sizeof(a));
+			a[i] = 1; /* one scale unit above the average in feature i */
+			s = scores(m, a, b);
+			for (int g = 0; g < m->k; g++)
+				tot += s[g] - base[g];
+		}
+		/* the change of cluster g's score against the others' mean */
+		for (int g = 0; g < m->k; g++) {
+			double d = s ? s[g] - base[g] : 0;
+			effect[(size_t)g * (size_t)m->dim + (size_t)i] =
+				s ? d - (tot - d) / (m->k - 1) : 0;
+		}
+	}
+	return 0;
 }

@@ -16,7 +16,8 @@ CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || tru
 CAMPAIGN='page<i>x</i>&"q'
 
 start_broker broker
-start_daemon d "$WORK/state" $SIM_CLOCK
+NAMES=recency,frequency,basket,tenure,visits,device,region,age,coupons_used,cart,hour,weekday
+start_daemon d "$WORK/state" $SIM_CLOCK -X features.names=$NAMES
 wait_log "$WORK/d.log" "admin endpoint on" 20
 PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" | head -n 1)
 [ -n "$PORT" ] || fail "no admin port in the log"
@@ -132,6 +133,12 @@ need("<i>" not in dom, "no element from the campaign id's markup")
 for name in ("control", "coupon 2", "coupon 4", "coupon 8"):
     need(re.search('<th class="name"[^>]*>%s</th>' % name, dom), "treatment column " + name)
 need(re.search(r'<td class="dom">\d+\.\d%</td>', dom), "a dominant treatment highlighted")
+# clusters described by the features (features.names) that move users to them
+names = "recency|frequency|basket|tenure|visits|device|region|age|coupons_used|cart|hour|weekday"
+descs = re.findall(r'<td class="desc">([^<]*)</td>', dom)
+need('<th class="desc"' in dom and len(descs) >= 2 and all(
+    re.fullmatch(r"(?:(?:%s) [\u2191\u2193])(?:, (?:%s) [\u2191\u2193]){0,2}" % (names, names), d)
+    for d in descs), "clusters described by named features: %r" % descs[:3])
 need(re.search(r'<svg[^>]*class="spendchart"', dom), "the spend chart <svg>")
 need("uplift over uniform" in dom and "uplift over control" in dom, "the plan's uplifts")
 m = re.search(r'<path class="spend" d="(M[-\d.,]+(?:L[-\d.,]+)+)"', dom)

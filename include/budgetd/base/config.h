@@ -38,6 +38,7 @@ typedef struct bd_config_s {
 	int checkpoint_interval_s, checkpoint_keep;
 	int workers;
 	int features_dim;
+	char *features_names; /**< comma-separated, for descriptions only */
 	int clusters;
 	double exploration;
 	char *output_format;

@@ -63,4 +63,16 @@ void bd_cluster_model_unref(bd_cluster_model_t *m);
 /** Cluster of @p x (dim floats), in 0..k-1.  Allocation-free. */
 int bd_cluster_assign(const bd_cluster_model_t *m, const float *x);
 
+/**
+ * What moves a user toward each cluster, in the model's own terms (the
+ * status page describes clusters by it): for cluster g and feature i,
+ * @p effect[g * dim + i] is how much a user one robust-scale unit above the
+ * average user in feature i alone (every other feature average) raises
+ * cluster g's score over the mean of the other clusters' scores.  A local
+ * reading of the classifier at the average user, not a causal statement.
+ * @param effect k x dim doubles.
+ * @returns 0, or BD_EINVAL for a model of fewer than two clusters.
+ */
+int bd_cluster_feature_effects(const bd_cluster_model_t *m, double *effect);
+
 #endif
