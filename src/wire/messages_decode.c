@@ -83,7 +83,8 @@ static int writer_fetch(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec
 
 /* The resolution of writer schema @p id for @p kind, from the codec's ring
  * or the registry. */
-static int writer_get(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec_writer_t **out)
+static int writer_get(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id,
+		      const bd_codec_writer_t **out)
 {
 	bd_codec_writer_t *w = NULL;
 	for (int i = 0; i < c->n_writers && !w; i++)
@@ -92,6 +93,19 @@ static int writer_get(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec_w
 	*out = w;
 	if (w && (w->retry_at_ms == 0 || now_ms() < w->retry_at_ms))
 		return w->err;
+	int64_t second = now_ms() / 1000;
+	if (second != c->fetch_second) {
+		c->fetch_second = second;
+		c->fetches = 0;
+	}
+	if (c->fetches >= BD_CODEC_FETCHES_PER_S) {
+		static const bd_codec_writer_t limited = {.err = BD_ESCHEMA,
+						    .why = "not asked: more than 10 new schema ids "
+							   "in a second on this worker"};
+		*out = &limited;
+		return BD_ESCHEMA;
+	}
+	c->fetches++;
 	if (!w) {
 		w = c->n_writers < BD_CODEC_WRITERS ? &c->writers[c->n_writers++]
 						    : &c->writers[c->next_writer++ % BD_CODEC_WRITERS];
@@ -106,7 +120,7 @@ static int writer_get(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, bd_codec_w
 static int resolve_body(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, const char **body,
 			size_t *body_len, char *errstr, size_t errstr_size)
 {
-	bd_codec_writer_t *w;
+	const bd_codec_writer_t *w;
 	char why[200];
 	int err = writer_get(c, kind, id, &w);
 	if (err) {

@@ -33,6 +33,7 @@ typedef struct bd_codec_writer_s {
 } bd_codec_writer_t;
 
 #define BD_CODEC_WRITERS 32
+#define BD_CODEC_FETCHES_PER_S 10
 
 struct bd_codec_s {
 	avro_schema_t schema[BD_MSG__COUNT];
@@ -49,6 +50,10 @@ struct bd_codec_s {
 	const struct bd_registry_s *registry;
 	bd_codec_writer_t writers[BD_CODEC_WRITERS];
 	int n_writers, next_writer;
+	/* registry requests in the current second: a stream of made-up ids
+	 * must not turn every message into an HTTP request */
+	int64_t fetch_second;
+	int fetches;
 	avro_reader_t reader;
 	avro_writer_t writer;
 	/* scratch for decoded arrays */

@@ -15,6 +15,8 @@ Against tests/schema_registry.py (the REST API's subset, with basic auth):
 - a control command registered by the real serializer is applied;
 - a schema that cannot be read (user_id left out, no default) and an id the
   registry lacks become dead letters `schema` with the reason, payload kept;
+- made-up ids cost at most 10 registry requests a second per worker (the
+  rest are dead letters saying they were not asked);
 - while the registry answers 503 a new id is a dead letter saying so; once
   it answers again (the id is asked for again after 5 s) it is read;
 - budgetctl, with the same settings, registers ControlCommand and its
@@ -259,6 +261,20 @@ try:
     check_eq(reasons[1][0], "schema", "the unknown id's dead-letter reason")
     check("schema 4242 is not in the registry" in reasons[1][1],
           "the reason names the id: %r" % reasons[1][1])
+
+    # ---- made-up ids: at most 10 registry requests a second per worker,
+    # the rest dead-lettered without asking
+    for i in range(25):
+        produce(p, "feature_event", b"u-bad", b"\0" + struct.pack(">I", 5000 + i) + bad_bytes[5:])
+    p.flush(10)
+    letters = dead.read(25, 30)
+    check_eq(len(letters), 25, "dead letters for the made-up ids")
+    details = [serde.decode_message(m.value())["detail"] for m in letters]
+    limited = sum("not asked: more than 10 new schema ids" in x for x in details)
+    asked = [r for r in reg_get("/__test/requests") if re.match(r"GET /schemas/ids/50\d\d$", r)]
+    check(limited >= 5 and len(asked) <= 20 and len(asked) + limited == 25,
+          "made-up ids: %d asked, %d not asked (%s)" % (len(asked), limited, details[:2]))
+    time.sleep(1.1)  # the next second: that worker asks the registry again
 
     # ---- a registry that stops answering: a dead letter saying so, then
     # the id is asked for again (after 5 s) and read

@@ -209,7 +209,8 @@ struct bd_registry_s;
  * from @p reg (once per id and codec) and resolving it against the kind's
  * schema (resolve.h); an incompatible writer schema, an id the registry
  * does not have, or a registry that does not answer fails the decode with
- * BD_ESCHEMA and the reason (a fetch that failed is tried again after 5 s).
+ * BD_ESCHEMA and the reason (a fetch that failed is tried again after 5 s;
+ * at most 10 fetches a second per codec, the rest refused unasked).
  * Without a registry (the default) such a body is refused as before.
  * The registry must outlive the codec; bd_codec_new's ids stay the ids
  * written and the ids read without resolution.
