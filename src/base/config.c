@@ -97,6 +97,15 @@ static const setting_t settings[] = {
 	{"exploration", T_DOUBLE, OFF(exploration), "0.1", 0, 1, NULL,
 	 "Default share of requests given a uniformly random treatment, for campaigns created "
 	 "without their own (a reload affects campaigns created after it)", R_LIVE},
+	{"exploration.need", T_DOUBLE, OFF(exploration_need), "300", 0, 1e9, NULL,
+	 "Decisions per cluster and treatment the cell estimates need: while a cell of a cluster "
+	 "with at least half an average cluster's traffic has fewer, the exploration slice is the "
+	 "campaign's share (its ceiling), and once every such cell will have them by the day's end "
+	 "it shrinks to what fills the rest, never below exploration.min (a slice beyond what the "
+	 "estimates need spends budget like uniform allocation); 0: always the campaign's share", R_LIVE},
+	{"exploration.min", T_DOUBLE, OFF(exploration_min), "0.02", 0, 1, NULL,
+	 "Floor of the exploration slice sized by exploration.need (at most the campaign's share): "
+	 "what the plan's confidence intervals, solve.gate.z and retraining keep reading", R_LIVE},
 	{"output.format", T_ENUM, OFF(output_format), "confluent", 0, 0,
 	 "confluent|single_object", "Framing of output messages", R_RESTART},
 	{"schema.id.feature_event", T_INT, OFF(schema_id[BD_MSG_FEATURE]), "1", 0, INT_MAX, NULL,

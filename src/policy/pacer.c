@@ -249,6 +249,38 @@ static void gate_and_explain(const bd_config_t *cfg, const bd_estimate_t *e, dou
 	}
 }
 
+/*
+ * The exploration slice sized to what the estimates need (exploration.need):
+ * it is how cells the plan does not serve get samples, and beyond that it
+ * spends budget at uniform allocation's value.  The share that gives every
+ * cell of a cluster with at least half an average cluster's traffic
+ * exploration.need decisions by the day's end (a cell gets share_k / J of
+ * the slice), between exploration.min and the campaign's share.  Decisions
+ * still waiting for outcomes count: their outcomes are coming.  Rare
+ * clusters are not waited for: they would keep the slice at its ceiling
+ * for traffic that moves little value.
+ */
+static double explore_share(const bd_config_t *cfg, const bd_campaign_t *c,
+			    const bd_estimate_t *e, double n_rem)
+{
+	const int K = e->k, J = e->j;
+	const double ceil_eps = c->exploration;
+	double want = 0;
+	if (cfg->exploration_need <= 0 || ceil_eps <= 0)
+		return ceil_eps;
+	for (int k = 0; k < K; k++) {
+		if (!(e->share[k] >= 0.5 / K))
+			continue;
+		for (int t = 0; t < J; t++) {
+			double n = e->all[((size_t)k * J + t) * BD_STAT__COUNT + BD_STAT_DECISIONS];
+			double gap = cfg->exploration_need - n;
+			if (gap > 0)
+				want = fmax(want, gap * J / (e->share[k] * fmax(n_rem, 1)));
+		}
+	}
+	return fmin(ceil_eps, fmax(want, fmin(cfg->exploration_min, ceil_eps)));
+}
+
 bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e)
 {
 	return e->past_days < 1 && e->sec_left <= cfg->solve_land_cold_h * 3600;
@@ -330,9 +362,10 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	 * still lands. */
 	if (bd_pacer_cold_landing(cfg, e))
 		per_req *= 1 + cfg->pace_lead_cold;
-	/* The exploration slice is the campaign's explicit choice and spends
-	 * too: plan the policy slice with what it leaves. */
-	double eps = c->exploration, explore_cost = 0;
+	/* The exploration slice (the campaign's share, or less once the cells
+	 * have what they need) spends too: plan the policy slice with what it
+	 * leaves. */
+	double eps = explore_share(cfg, c, e, n_rem), explore_cost = 0;
 	for (int k = 0; k < K; k++)
 		for (int t = 0; t < J; t++)
 			explore_cost += p->share[k] * e->c[k * J + t] / J;

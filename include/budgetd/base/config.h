@@ -41,6 +41,7 @@ typedef struct bd_config_s {
 	char *features_names; /**< comma-separated, for descriptions only */
 	int clusters;
 	double exploration;
+	double exploration_need, exploration_min; /**< the slice sized to the cells' need */
 	char *output_format;
 	int schema_id[BD_MSG__COUNT];
 	char *schema_registry_url, *schema_registry_user_info;

@@ -10,7 +10,9 @@
  *  - else the remaining budget over the requests expected in the rest of
  *    the day, raised by pace.lead on the share of them that later solves
  *    can still correct (not the day's last maturity window), less the
- *    exploration slice's expected cost, is the policy's
+ *    exploration slice's expected cost (the slice: the campaign's share
+ *    while the cells lack exploration.need decisions, less once they will
+ *    have them, never below exploration.min), is the policy's
  *    budget per request, solved by solve.mode; with solve.land, a budget
  *    beyond what maximising value would spend is spent too, where it loses
  *    the least estimated value (the campaign wants to land on its budget).
