@@ -328,6 +328,13 @@ static const setting_t settings[] = {
 	 "Huber threshold for value and cost (in units of their RMS; 0: squared loss)", R_LIVE},
 	{"train.min.agreement", T_DOUBLE, OFF(train_min_agreement), "0.8", 0, 1, NULL,
 	 "A new model is promoted only if the student agrees this much with the teacher", R_LIVE},
+	{"train.promote.z", T_DOUBLE, OFF(train_promote_z), "1.64", 0, 10, NULL,
+	 "A trained candidate is refused when its cluster plans, valued off-policy on the "
+	 "logged samples against the deciding model's (each planned on half the samples and "
+	 "valued on the other half, at 10, 30 and 60% of the costliest treatment's cost), are "
+	 "worse by more than this many standard errors, so a retrain never knowingly makes "
+	 "decisions worse; the first trained model replaces the initial assignment unchecked "
+	 "(0: no check)", R_LIVE},
 	{"train.feature.clip", T_DOUBLE, OFF(train_feature_clip), "5", 0, 1000, NULL,
 	 "Each feature, less its median and over its robust spread, is clipped to +-this in "
 	 "the model (0: not clipped); raw scales, heavy tails and outliers need no scaling "

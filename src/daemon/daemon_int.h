@@ -68,6 +68,7 @@ struct bd_daemon_s {
 	int n_train_cmds;
 	int64_t train_version;
 	bd_trainer_params_t train_params;
+	bd_cluster_model_t *train_cur; /* the deciding model, held for the run */
 	bd_trainer_result_t train_res;
 	/* train.on.history: historical samples counted by the workers as last
 	 * seen, when that count last moved, and the count when the last
@@ -77,7 +78,7 @@ struct bd_daemon_s {
 	 * while the workers carry their statistics to it; carry is the version
 	 * whose cells they keep complete once promoted (NULL: none yet) */
 	bd_cluster_model_t *next_model, *carry;
-	char next_info[256]; /* its training figures, for the promotion line */
+	char next_info[384]; /* its training figures, for the promotion line */
 	uint64_t carry_t0;
 	uint16_t *carry_parts; /* the partitions to carry over before the swap */
 	int n_carry_parts;

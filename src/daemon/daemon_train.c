@@ -115,6 +115,8 @@ static void train_done(uv_work_t *req, int status)
 	bd_trainer_result_t *r = &d->train_res;
 
 	d->training = 0;
+	bd_cluster_model_unref(d->train_cur);
+	d->train_cur = NULL;
 	if (status == UV_ECANCELED || d->stopping) {
 		train_outcome(d, BD_CMD_REFUSED, "the daemon stopped before model %lld was "
 			      "trained", (long long)d->train_version);
@@ -146,13 +148,17 @@ static void train_done(uv_work_t *req, int status)
 			      (long long)r->model->version);
 		goto out;
 	}
+	char ope[96] = "";
+	if (r->compared)
+		snprintf(ope, sizeof(ope), ", plans valued %+.4f per request against the last "
+			 "model's (se %.4f)", r->ope.diff, r->ope.se);
 	snprintf(d->next_info, sizeof(d->next_info),
 		 "%d samples, held-out losses conversion %.4f value %.4f cost %.4f, student "
 		 "agreement %.3f, clusters %d..%d users (floor %d, %d re-seeded), %d samples "
-		 "in its statistics, trained in %.1f s",
+		 "in its statistics%s, trained in %.1f s",
 		 r->samples, r->rep.holdout_conv, r->rep.holdout_value, r->rep.holdout_cost,
 		 r->student.agreement, r->min_cluster, r->max_cluster, r->floor, r->reseeded,
-		 r->rebuilt, r->seconds);
+		 r->rebuilt, ope, r->seconds);
 	if (r->reseeded)
 		bd_info("model %lld: %d small clusters re-seeded from the largest (floor %d "
 			"users on the training set)", (long long)r->model->version, r->reseeded,
@@ -210,6 +216,9 @@ const char *bd_daemon_train_start(bd_daemon_t *d, const char *why)
 		.min_cluster_users = cfg->train_min_cluster_users,
 		/* the seed is the version: runs are reproducible per version */
 		.seed = (uint64_t)d->train_version,
+		.current = d->train_cur = bd_cluster_model_ref(d->model),
+		.promote_z = cfg->train_promote_z,
+		.shrinkage = cfg->solve_shrinkage,
 	};
 	d->train_req.data = d;
 	if (uv_queue_work(&d->loop, &d->train_req, train_work, train_done) != 0)

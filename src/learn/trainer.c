@@ -279,6 +279,34 @@ static int cluster_h(const bd_trainer_params_t *tp, const double *h, int n, int 
 	return 0;
 }
 
+/* The candidate's plans valued against the deciding model's on the pool
+ * (promote.h): a retrain trained on a noisy day or on the daemon's own
+ * decisions must not make them worse.  Refused (res->why) when lower by
+ * more than promote_z standard errors; samples that value nothing (no
+ * usable propensity) leave it unchecked. */
+static int versus_current(const bd_trainer_params_t *tp, const pool_t *pool,
+			  bd_trainer_result_t *res)
+{
+	const bd_cluster_model_t *cur = tp->current;
+	if (!cur || cur->version <= 0 || tp->promote_z <= 0)
+		return 0;
+	bd_promote_data_t d = {pool->n, pool->dim,   pool->J,	  pool->x,
+			       pool->t, pool->p,     pool->value, pool->cost};
+	int err = bd_promote_compare(cur, res->model, &d, tp->shrinkage, &res->ope);
+	if (err == BD_EINVAL)
+		return 0;
+	if (err)
+		return err;
+	res->compared = 1;
+	if (res->ope.diff < -tp->promote_z * res->ope.se)
+		snprintf(res->why, sizeof(res->why),
+			 "its plans' estimated net value per request, %.4f, is below model "
+			 "%lld's, %.4f, by %.4f (standard error %.4f; train.promote.z %.2f)",
+			 res->ope.cand, (long long)cur->version, res->ope.cur, -res->ope.diff,
+			 res->ope.se, tp->promote_z);
+	return 0;
+}
+
 int bd_trainer_run(bd_store_t *st, const bd_trainer_params_t *tp, int64_t version,
 		   bd_trainer_result_t *res)
 {
@@ -352,7 +380,8 @@ int bd_trainer_run(bd_store_t *st, const bd_trainer_params_t *tp, int64_t versio
 			 "the student puts %d users in cluster %d, below the floor of %d "
 			 "(train.min.cluster.*), after %d clusters were re-seeded",
 			 res->min_cluster, small, res->floor, res->reseeded);
-	else if ((err = rebuild_stats(st, res->model, res)) == 0)
+	else if ((err = versus_current(tp, &pool, res)) == 0 && !res->why[0] &&
+		 (err = rebuild_stats(st, res->model, res)) == 0)
 		res->accepted = 1;
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -290,11 +290,83 @@ static void test_rebuild_and_carry(void **state)
 	close_store(st, dir);
 }
 
+/* A log where a coupon moves only users with feature 0 above 0, by a lot:
+ * treatment t (0..3) costs t and buys 3 t of value from them, nothing from
+ * the others; uniform logging. */
+static void fill_log_steep(bd_store_t *st, uint64_t seed, int n)
+{
+	uint64_t rng = seed * 7919;
+	for (int i = 0; i < n; i++) {
+		float f[DIM];
+		for (int j = 0; j < DIM; j++)
+			f[j] = (float)(bd_sim_rng_uniform(&rng) * 2 - 1);
+		int t = (int)(bd_sim_rng_next(&rng) % 4);
+		double v = 10 + (f[0] > 0 ? 3.0 * t : 0) + 2 * (bd_sim_rng_uniform(&rng) - 0.5);
+		bd_sample_t s = {
+			.ts_ms = 1700000000000LL + (int64_t)i * 60000, .treatment = t,
+			.orders = 1, .explored = true, .propensity = 0.25,
+			.value = v, .cost = t, .campaign_id = "c", .dim = DIM, .features = f,
+		};
+		put_sample(st, (uint16_t)(i % PARTS), &s);
+	}
+}
+
+/* train.promote.z: a retrain is valued against the deciding model; a
+ * candidate that cannot target (one cluster) against a trained model of
+ * eight is refused, saying why; one as good is promoted with its figures;
+ * the initial assignment (version 0) is replaced unchecked. */
+static void test_promote_check(void **state)
+{
+	char dir[64];
+	bd_store_t *st = open_store(dir);
+	bd_trainer_result_t res, v1;
+	(void)state;
+	fill_log_steep(st, 21, 20000);
+	bd_trainer_params_t tp = params(21);
+	tp.promote_z = 1.64;
+	tp.shrinkage = 50;
+	assert_int_equal(bd_trainer_run(st, &tp, 1, &v1), 0);
+	assert_true(v1.accepted && !v1.compared);
+
+	/* as good: a retrain on the same log */
+	tp.current = v1.model;
+	tp.seed = 22;
+	assert_int_equal(bd_trainer_run(st, &tp, 2, &res), 0);
+	print_message("retrain: %s; diff %.4f se %.4f\n", res.accepted ? "promoted" : res.why,
+		      res.ope.diff, res.ope.se);
+	assert_true(res.compared && res.accepted);
+	assert_true(res.ope.se > 0 && res.ope.diff > -1.64 * res.ope.se);
+	bd_trainer_result_free(&res);
+
+	/* one cluster: no targeting at all */
+	tp.k = 1;
+	assert_int_equal(bd_trainer_run(st, &tp, 3, &res), 0);
+	print_message("one cluster: %s; diff %.4f se %.4f\n",
+		      res.accepted ? "promoted" : res.why, res.ope.diff, res.ope.se);
+	assert_true(res.compared && !res.accepted);
+	assert_non_null(strstr(res.why, "below model 1's"));
+	bd_trainer_result_free(&res);
+
+	/* the check off, or the initial assignment deciding: promoted */
+	tp.promote_z = 0;
+	assert_int_equal(bd_trainer_run(st, &tp, 4, &res), 0);
+	assert_true(res.accepted && !res.compared);
+	bd_trainer_result_free(&res);
+	tp.promote_z = 1.64;
+	v1.model->version = 0;
+	assert_int_equal(bd_trainer_run(st, &tp, 5, &res), 0);
+	assert_true(res.accepted && !res.compared);
+	bd_trainer_result_free(&res);
+	bd_trainer_result_free(&v1);
+	close_store(st, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_raw_features),
 		cmocka_unit_test(test_rebuild_and_carry),
+		cmocka_unit_test(test_promote_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

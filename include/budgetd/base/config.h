@@ -73,6 +73,7 @@ typedef struct bd_config_s {
 	int admin_refresh_ms;
 	int train_interval_s, train_min_samples, train_max_samples, train_epochs;
 	int train_student_hidden, train_hidden, train_rep_dim;
+	double train_promote_z;
 	double train_min_agreement, train_w_conv, train_w_value, train_w_cost, train_huber;
 	double train_feature_clip, train_min_cluster_share;
 	int train_min_cluster_users;

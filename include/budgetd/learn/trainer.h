@@ -24,6 +24,7 @@
 #include "budgetd/wire/cluster.h"
 #include "budgetd/base/common.h"
 #include "budgetd/learn/distill.h"
+#include "budgetd/learn/promote.h"
 #include "budgetd/learn/represent.h"
 #include "budgetd/state/store.h"
 
@@ -36,6 +37,16 @@ typedef struct bd_trainer_params_s {
 	double min_cluster_share;  /**< of an average cluster (samples / k) */
 	int min_cluster_users;     /**< the floor: the larger of the two */
 	uint64_t seed;
+	/** The model deciding now (borrowed: the caller keeps a reference for
+	 *  the run), or NULL.  A trained one (version > 0) is what the
+	 *  candidate must not be worse than: its plans are valued against the
+	 *  candidate's on the samples (promote.h) and the candidate is refused
+	 *  when its value is lower by more than promote_z standard errors
+	 *  (0: no check).  The initial assignment is a placeholder every first
+	 *  trained model replaces. */
+	const bd_cluster_model_t *current;
+	double promote_z;
+	double shrinkage; /**< the cells' pseudo-samples (solve.shrinkage) */
 } bd_trainer_params_t;
 
 typedef struct bd_trainer_result_s {
@@ -51,6 +62,8 @@ typedef struct bd_trainer_result_s {
 	double inertia;
 	bd_rep_metrics_t rep;
 	bd_distill_metrics_t student;
+	int compared;              /**< the plans were valued against current's */
+	bd_promote_result_t ope;   /**< ... and how (diff: candidate - current) */
 	double seconds;
 } bd_trainer_result_t;
 
