@@ -41,7 +41,12 @@
  * and hrc_int together. Methods not run have no row, no CSV line and no
  * key in the seeds: line. --k-list evaluates hrc and hrc_int at each K
  * on one representation (rows hrc_kK, hrc_int_kK; one K keeps the plain
- * names), to choose K on decision value.
+ * names), to choose K on decision value.  hrc_w (only when named; it runs
+ * hrc): per-user scores within the clusters, each user's value and cost of
+ * a treatment = the cluster's cell + --within-beta (0.5) x the network's
+ * prediction for the user less its mean over the cluster's users, decided
+ * per user at the metric's lambda (as TSM-SL): the cells set the level,
+ * the network only ranks users inside a cluster.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,17 +69,22 @@ static const double FRAC[NB] = {0.1, 0.3, 0.5, 0.7, 0.9};
 
 enum {
 	M_RANDOM, M_TSM, M_DFCL, M_DFCL_MER, M_DFCL_IFD, M_E2E, M_BIDFCL, M_HRC, M_HRC_INT,
-	M_ORACLE, M__COUNT
+	M_HRC_W, M_ORACLE, M__COUNT
 };
 static const char *NAME[M__COUNT] = {"random", "tsm_sl", "dfcl", "dfcl_mer", "dfcl_ifd",
-				     "e2e", "bidfcl", "hrc", "hrc_int", "oracle"};
+				     "e2e", "bidfcl", "hrc", "hrc_int", "hrc_w", "oracle"};
+/* the methods with a row per K (hrc[][] below, in this order) */
+static int per_k_index(int m)
+{
+	return m == M_HRC ? 0 : m == M_HRC_INT ? 1 : m == M_HRC_W ? 2 : -1;
+}
 
 /* the cluster method's K values: hrc and hrc_int get a row per K */
 #define MAX_K 16
 /* the cluster tables live on the stack: K clusters x at most 16 treatments */
 #define MAX_CLUSTERS 512
 #define MAX_J BD_SIM_MAX_T
-#define MAX_ROWS (M__COUNT - 2 + 2 * MAX_K)
+#define MAX_ROWS (M__COUNT - 3 + 3 * MAX_K)
 
 typedef struct set_s {
 	int n, dim, j;
@@ -99,6 +109,7 @@ typedef struct opts_s {
 	int k[MAX_K], n_k;  /* the cluster counts of hrc, in the order given */
 	unsigned methods;   /* bit 1u << M_x: method x runs */
 	int cells;          /* --cells: CELLS_MEAN, CELLS_DR or CELLS_TRUE */
+	double within_beta; /* hrc_w: the weight of the within-cluster deviations */
 	bd_dfcl_params_t dfp;
 	bd_bidfcl_params_t bip;
 	const char *csv;
@@ -118,7 +129,7 @@ typedef struct bench_s {
 	double orc[NB];        /* the oracle's true value at each budget (total) */
 	double maxs;           /* what maximising true value spends (total) */
 	row_t row[M__COUNT];   /* hrc and hrc_int are in hrc[] */
-	row_t hrc[MAX_K][2];   /* per K: the LP plan, the integer plan */
+	row_t hrc[MAX_K][3];   /* per K: the LP plan, the integer plan, hrc_w */
 	double secs[M__COUNT]; /* training time; M_HRC: representation + k-means */
 	bd_bidfcl_stats_t bst;
 	const char *step;      /* what is running, named when it fails */
@@ -354,10 +365,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: budgetd-bench [--train N] [--test N] [--obs N] [--obs-explore E]\n"
 		   "                     [--epochs E] [--k K | --k-list K1,K2,...] [--csv FILE]\n"
 		   "                     [--methods NAME,...]   (random tsm_sl dfcl dfcl_mer dfcl_ifd e2e\n"
-		   "                      bidfcl hrc hrc_int oracle; default all; random, tsm_sl and\n"
-		   "                      oracle always run, hrc and hrc_int together)\n"
+		   "                      bidfcl hrc hrc_int hrc_w oracle; default all but hrc_w;\n"
+		   "                      random, tsm_sl and oracle always run, hrc and hrc_int\n"
+		   "                      together, hrc_w with them)\n"
 		   "                     [--dfcl-tau T] [--dfcl-alpha A] [--dfcl-lr L] [--dfcl-epochs E]\n"
 		   "                     [--dfcl-ifd-delta D] [--rep-dim D] [--cells mean|dr|true]\n"
+		   "                     [--within-beta B]   (hrc_w: weight of the within-cluster scores)\n"
 		   "                     [--bidfcl-outer N] [--bidfcl-cg N] [--bidfcl-lr L]\n"
 		   "                     [--bidfcl-bridge-lr L] [--bidfcl-full-hessian] [--bidfcl-damping MU]\n"
 		   "                     [--world default|smooth|sparse] [-p KEY=VALUE ...]   (simulator)\n");
@@ -383,7 +396,7 @@ static int methods_parse(const char *list, unsigned *methods)
 			return -EINVAL;
 		}
 		set |= 1u << m;
-		if (m == M_HRC || m == M_HRC_INT)
+		if (m == M_HRC || m == M_HRC_INT || m == M_HRC_W)
 			set |= 1u << M_HRC | 1u << M_HRC_INT;
 		p += len;
 		if (!*p)
@@ -437,7 +450,7 @@ static int opts_valid(const opts_t *o)
 	       d->epochs >= 1 && d->lr > 0 && d->alpha >= 0 && o->n_obs >= 1000 &&
 	       o->obs_explore >= 0 && o->obs_explore <= 1 && bi->outer >= 0 && bi->cg_iters >= 1 &&
 	       bi->lr > 0 && bi->bridge_lr > 0 && bi->damping >= 0 && d->delta_min > 0 &&
-	       o->rep_dim >= 0 && o->rep_dim <= 64;
+	       o->rep_dim >= 0 && o->rep_dim <= 64 && o->within_beta >= 0 && o->within_beta <= 100;
 }
 
 static const struct option bench_options[] = {
@@ -458,6 +471,7 @@ static const struct option bench_options[] = {
 	{"methods", required_argument, NULL, 'M'},
 	{"k-list", required_argument, NULL, 'K'},
 	{"cells", required_argument, NULL, 'X'},
+	{"within-beta", required_argument, NULL, 'B'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -471,7 +485,8 @@ static void opts_default(opts_t *o)
 	o->obs_explore = 0.1;
 	o->k[0] = 8;
 	o->n_k = 1;
-	o->methods = (1u << M__COUNT) - 1;
+	o->methods = ((1u << M__COUNT) - 1) & ~(1u << M_HRC_W); /* hrc_w: when named */
+	o->within_beta = 0.5;
 	bd_dfcl_params_default(&o->dfp);
 	bd_bidfcl_params_default(&o->bip);
 }
@@ -522,6 +537,7 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 			if (cells_parse(optarg, &o->cells))
 				return -EINVAL;
 			break;
+		case 'B': o->within_beta = atof(optarg); break;
 		case 'T': o->dfp.tau = atof(optarg); break;
 		case 'A': o->dfp.alpha = atof(optarg); break;
 		case 'L': o->dfp.lr = atof(optarg); break;
@@ -933,12 +949,50 @@ static int rep_predict_all(bd_rep_t *rep, const set_t *tr, double **pv, double *
 	return 0;
 }
 
+/* hrc_w: per-user scores within the clusters (see the top).  @p pv, @p pc:
+ * the network's value and cost of every treatment for every test user. */
+static int hrc_within(bench_t *b, const cells_t *cl, const double *pv, const double *pc,
+		      row_t *row)
+{
+	const set_t *te = &b->te;
+	const int J = te->j, K = cl->k;
+	const double beta = b->o->within_beta;
+	double mv[MAX_CLUSTERS * MAX_J] = {0}, mc[MAX_CLUSTERS * MAX_J] = {0};
+	double nk[MAX_CLUSTERS] = {0};
+
+	for (int i = 0; i < te->n; i++) {
+		const int k = cl->lab_te[i];
+		nk[k]++;
+		for (int t = 0; t < J; t++) {
+			mv[k * J + t] += pv[(size_t)i * J + t];
+			mc[k * J + t] += pc[(size_t)i * J + t];
+		}
+	}
+	for (int c = 0; c < K * J; c++)
+		if (nk[c / J] > 0) {
+			mv[c] /= nk[c / J];
+			mc[c] /= nk[c / J];
+		}
+	for (int i = 0; i < te->n; i++) {
+		const int k = cl->lab_te[i];
+		for (int t = 0; t < J; t++) {
+			const size_t q = (size_t)i * J + t;
+			const int c = k * J + t;
+			b->rh[q] = cl->r[c] + beta * (pv[q] - mv[c]);
+			/* control costs nothing; no cost below 0 */
+			b->ch[q] = t ? fmax(0, cl->c[c] + beta * (pc[q] - mc[c])) : 0;
+		}
+	}
+	return eval_predictions(b, row);
+}
+
 /* budgetd: representation -> k-means -> cluster-level estimates and plans,
  * one representation for every K so the K values differ in K alone */
 static int run_hrc(bench_t *b)
 {
 	const set_t *tr = &b->tr, *te = &b->te;
 	double t1 = now(), *h_tr = NULL, *h_te = NULL, *pv = NULL, *pc = NULL;
+	double *wv = NULL, *wc = NULL; /* hrc_w: the network's test predictions */
 	int *lab = NULL, err;
 	bd_rep_t *rep = NULL;
 	bd_rep_params_t rp;
@@ -964,6 +1018,8 @@ static int run_hrc(bench_t *b)
 		goto out;
 	if (b->o->cells == CELLS_DR && (err = rep_predict_all(rep, tr, &pv, &pc)))
 		goto out;
+	if (ran(b->o, M_HRC_W) && (err = rep_predict_all(rep, te, &wv, &wc)))
+		goto out;
 	b->secs[M_HRC] = now() - t1;
 	for (int i = 0; i < b->o->n_k; i++) {
 		t1 = now();
@@ -971,6 +1027,8 @@ static int run_hrc(bench_t *b)
 			goto out;
 		b->secs[M_HRC] += now() - t1;
 		if ((err = hrc_plans(b, cl, &b->hrc[i][0], &b->hrc[i][1])))
+			goto out;
+		if (wv && (err = hrc_within(b, cl, wv, wc, &b->hrc[i][2])))
 			goto out;
 	}
 out:
@@ -982,6 +1040,8 @@ out:
 	free(h_tr);
 	free(pv);
 	free(pc);
+	free(wv);
+	free(wc);
 	bd_rep_free(rep);
 	return err;
 }
@@ -1004,12 +1064,12 @@ static int rows_list(bench_t *b, out_t *out)
 	const opts_t *o = b->o;
 	int n = 0;
 	for (int m = 0; m < M__COUNT; m++) {
-		int per_k = m == M_HRC || m == M_HRC_INT;
+		int per_k = per_k_index(m) >= 0;
 		if (!ran(o, m))
 			continue;
 		for (int i = 0; i < (per_k ? o->n_k : 1); i++, n++) {
 			out[n].m = m;
-			out[n].r = per_k ? &b->hrc[i][m == M_HRC_INT] : &b->row[m];
+			out[n].r = per_k ? &b->hrc[i][per_k_index(m)] : &b->row[m];
 			if (per_k && o->n_k > 1)
 				snprintf(out[n].name, sizeof(out[n].name), "%s_k%d", NAME[m], o->k[i]);
 			else
