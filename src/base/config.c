@@ -102,7 +102,8 @@ static const setting_t settings[] = {
 	 "with at least half an average cluster's traffic has fewer, the exploration slice is the "
 	 "campaign's share (its ceiling), and once every such cell will have them by the day's end "
 	 "it shrinks to what fills the rest, never below exploration.min (a slice beyond what the "
-	 "estimates need spends budget like uniform allocation); 0: always the campaign's share", R_LIVE},
+	 "estimates need spends budget like uniform allocation); a campaign at 1 stays at 1; 0: "
+	 "always the campaign's share", R_LIVE},
 	{"exploration.min", T_DOUBLE, OFF(exploration_min), "0.02", 0, 1, NULL,
 	 "Floor of the exploration slice sized by exploration.need (at most the campaign's share): "
 	 "what the plan's confidence intervals, solve.gate.z and retraining keep reading", R_LIVE},

@@ -258,7 +258,7 @@ static void gate_and_explain(const bd_config_t *cfg, const bd_estimate_t *e, dou
  * the slice), between exploration.min and the campaign's share.  Decisions
  * still waiting for outcomes count: their outcomes are coming.  Rare
  * clusters are not waited for: they would keep the slice at its ceiling
- * for traffic that moves little value.
+ * for traffic that moves little value.  A campaign at 1 keeps 1.
  */
 static double explore_share(const bd_config_t *cfg, const bd_campaign_t *c,
 			    const bd_estimate_t *e, double n_rem)
@@ -266,7 +266,9 @@ static double explore_share(const bd_config_t *cfg, const bd_campaign_t *c,
 	const int K = e->k, J = e->j;
 	const double ceil_eps = c->exploration;
 	double want = 0;
-	if (cfg->exploration_need <= 0 || ceil_eps <= 0)
+	/* 1: every request random, a campaign run as an experiment to collect
+	 * data; it asked for all of it */
+	if (cfg->exploration_need <= 0 || ceil_eps <= 0 || ceil_eps >= 1)
 		return ceil_eps;
 	for (int k = 0; k < K; k++) {
 		if (!(e->share[k] >= 0.5 / K))

@@ -510,16 +510,19 @@ static void test_finite_guard(void **state)
  * common cluster lacks decisions, what fills the gap by the day's end once
  * that is less, never below exploration.min; rare clusters do not hold it
  * up; 0 keeps the campaign's share. */
-static double explore_with(bd_estimate_t *e, const double *n)
+static double explore_with(bd_estimate_t *e, const double *n, double campaign_share)
 {
 	for (int i = 0; i < K * J; i++)
 		e->all[(size_t)i * BD_STAT__COUNT + BD_STAT_DECISIONS] = n[i];
 	bd_campaign_t c = campaign(1234 + 0.5 * e->n_rem);
+	c.exploration = campaign_share;
 	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
 	assert_int_equal(bd_pacer_plan(&cfg, &c, e, 1234, 7, p), 0);
 	double eps = p->explore;
-	/* the policy slice is planned with what the slice leaves */
-	assert_true(cost_per_request(p, e, eps) <= 0.5 * (1 + cfg.pace_lead) + 1e-9);
+	/* the policy slice is planned with what the slice leaves (all random:
+	 * the slice alone, whatever it costs) */
+	if (eps < 1)
+		assert_true(cost_per_request(p, e, eps) <= 0.5 * (1 + cfg.pace_lead) + 1e-9);
 	bd_plan_unref(p);
 	return eps;
 }
@@ -535,27 +538,33 @@ static void test_explore_sized(void **state)
 	/* nothing yet: the campaign's share */
 	for (int i = 0; i < K * J; i++)
 		n[i] = 0;
-	assert_true(explore_with(&e, n) == 0.1);
+	assert_true(explore_with(&e, n, 0.1) == 0.1);
 	/* every cell 250 of 300: 50 more each, a cell gets share/J of the
 	 * slice over 10000 requests: 50 * 3 / (10000 / 3) */
 	for (int i = 0; i < K * J; i++)
 		n[i] = 250;
-	assert_true(fabs(explore_with(&e, n) - 0.045) < 1e-12);
+	assert_true(fabs(explore_with(&e, n, 0.1) - 0.045) < 1e-12);
 	/* nearly there: the floor */
 	for (int i = 0; i < K * J; i++)
 		n[i] = 295;
-	assert_true(explore_with(&e, n) == 0.02);
+	assert_true(explore_with(&e, n, 0.1) == 0.02);
 	/* one cell short holds the slice up */
 	n[1 * J + 2] = 0;
-	assert_true(explore_with(&e, n) == 0.1);
+	assert_true(explore_with(&e, n, 0.1) == 0.1);
 	/* ... unless its cluster is rare (under half an average cluster) */
 	e.share[0] = 0.9;
 	e.share[1] = 0.08;
 	e.share[2] = 0.02;
-	assert_true(explore_with(&e, n) == 0.02);
+	assert_true(explore_with(&e, n, 0.1) == 0.02);
 	/* 0: always the campaign's share */
 	set_num("exploration.need", 0);
-	assert_true(explore_with(&e, n) == 0.1);
+	assert_true(explore_with(&e, n, 0.1) == 0.1);
+	set_num("exploration.need", 300);
+	/* a campaign run as an experiment (every request random) stays so */
+	for (int i = 0; i < K * J; i++)
+		n[i] = 1e6;
+	assert_true(explore_with(&e, n, 1) == 1);
+	assert_true(explore_with(&e, n, 0.1) == 0.02);
 	set_num("exploration.need", 300);
 	bd_estimate_free(&e);
 }
