@@ -15,6 +15,7 @@
 static void train_work(uv_work_t *req)
 {
 	bd_daemon_t *d = req->data;
+	bd_store_thread_init(); /* a pool thread: it rebuilds statistics */
 	d->train_err = bd_trainer_run(d->store, &d->train_params, d->train_version,
 				      &d->train_res);
 }

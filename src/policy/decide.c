@@ -28,9 +28,13 @@ uint64_t bd_decision_hash(const char *campaign_id, const char *user_id,
 	return bd_hash_bytes(buf, n, 0);
 }
 
+/* every decision formats one: a table, not snprintf's format parsing */
 void bd_decision_id_format(uint64_t h, char out[17])
 {
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = hex[h & 15];
+	out[16] = '\0';
 }
 
 int bd_decision_id_parse(const char *s, uint64_t *h)

@@ -255,6 +255,7 @@ static void run(void *arg)
 	/* "top -H", gdb and the watchdog test tell the loops apart by it */
 	snprintf(name, sizeof(name), "bd-worker-%d", w->id);
 	pthread_setname_np(pthread_self(), name);
+	bd_store_thread_init();
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 

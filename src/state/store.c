@@ -40,6 +40,7 @@ struct bd_store_s {
 	rocksdb_options_t *opts;
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *bbto;
+	rocksdb_block_based_table_options_t *bbto_bloom; /* decisions: point lookups */
 	rocksdb_options_t *cf_opts[BD_CF__COUNT];
 	rocksdb_column_family_handle_t *cf[BD_CF__COUNT];
 	rocksdb_mergeoperator_t *merge;
@@ -158,6 +159,11 @@ static char *check_first_entries(bd_store_t *st, const char *dir, const char *co
 	return err;
 }
 
+void bd_store_thread_init(void)
+{
+	rocksdb_set_perf_level(rocksdb_disable);
+}
+
 int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 		  size_t errstr_size)
 {
@@ -168,6 +174,7 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 
 	if (!st)
 		return -ENOMEM;
+	bd_store_thread_init();
 	st->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(st->opts, 1);
 	rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -179,6 +186,11 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 	st->bbto = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(st->bbto, st->cache);
 	rocksdb_options_set_block_based_table_factory(st->opts, st->bbto);
+	st->bbto_bloom = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(st->bbto_bloom, st->cache);
+	/* owned by the table options from here on */
+	rocksdb_block_based_options_set_filter_policy(st->bbto_bloom,
+						      rocksdb_filterpolicy_create_bloom_full(10));
 	st->merge = rocksdb_mergeoperator_create(NULL, merge_destroy, merge_full,
 						 merge_partial, merge_delete_value,
 						 merge_name);
@@ -188,6 +200,13 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 			rocksdb_options_set_merge_operator(st->cf_opts[i], st->merge);
 		if (i == BD_CF_OUTBOX)
 			rocksdb_options_set_write_buffer_size(st->cf_opts[i], OUTBOX_WRITE_BUFFER);
+		/* every feature event looks its request up (the dedup) and every
+		 * outcome its decision: mostly keys that are not in a given file
+		 * (new requests), which a bloom filter answers without reading
+		 * the file's blocks.  Files written before it have none and are
+		 * read as before. */
+		if (i == BD_CF_DECISIONS)
+			rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->bbto_bloom);
 		names[i] = cf_names[i];
 		cfo[i] = st->cf_opts[i];
 	}
@@ -237,6 +256,8 @@ void bd_store_close(bd_store_t *st)
 		rocksdb_options_destroy(st->opts);
 	if (st->bbto)
 		rocksdb_block_based_options_destroy(st->bbto);
+	if (st->bbto_bloom)
+		rocksdb_block_based_options_destroy(st->bbto_bloom);
 	if (st->cache)
 		rocksdb_cache_destroy(st->cache);
 	if (st->wopts)

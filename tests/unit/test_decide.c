@@ -43,6 +43,17 @@ static void test_ids(void **state)
 	assert_int_equal(bd_decision_id_parse("00ab", &h), BD_EINVAL);
 	assert_int_equal(bd_decision_id_parse("00ab00000000cdef0", &h), BD_EINVAL);
 	assert_int_equal(bd_decision_id_parse("00ab00000000cdeg", &h), BD_EINVAL);
+	/* the same text as printf's %016llx, extremes included */
+	uint64_t seq = 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < 10002; i++) {
+		uint64_t v = i == 0 ? 0 : i == 1 ? UINT64_MAX : (seq = seq * 6364136223846793005ULL + 1);
+		char want[17];
+		snprintf(want, sizeof(want), "%016llx", (unsigned long long)v);
+		bd_decision_id_format(v, id);
+		assert_string_equal(id, want);
+		assert_int_equal(bd_decision_id_parse(id, &h), 0);
+		assert_true(h == v);
+	}
 	/* the separators keep the parts apart */
 	assert_true(bd_decision_hash("a", "u", "bc") != bd_decision_hash("ab", "u", "c"));
 	assert_true(bd_decision_hash("c", "ab", "c") != bd_decision_hash("c", "a", "bc"));

@@ -50,6 +50,14 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 void bd_store_close(bd_store_t *st);
 
 /**
+ * For every thread that reads or writes a store, once: RocksDB's per-thread
+ * performance counters off (on by default, they cost about a quarter of a
+ * write on the hot path and nothing here reads them).  bd_store_open calls
+ * it for the opening thread.
+ */
+void bd_store_thread_init(void);
+
+/**
  * Gets a value.  @returns 0 and a malloc'd value (caller frees) if found,
  * 1 if absent, or BD_ESTORE.
  */
