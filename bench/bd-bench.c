@@ -11,6 +11,15 @@
  *   bd-bench rtt      BOOTSTRAP RATE S            the same through the broker alone:
  *                                                 produce -> consume round trip (on the
  *                                                 models topic, unused by the daemon here)
+ *   bd-bench relay    BOOTSTRAP I OF              a bare relay, the fair ceiling of a
+ *                                                 consume-decide-produce service: reads
+ *                                                 the features partitions p with p % OF
+ *                                                 == I and produces for each a fixed
+ *                                                 decision (campaign "relay", the size of
+ *                                                 the daemon's) with the daemon's producer
+ *                                                 settings; run OF of them (one per
+ *                                                 worker), time with collect ... relay N;
+ *                                                 ends 3 s after its last message
  *
  * Each prints one `key=value` line.
  */
@@ -42,6 +51,9 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr));
 	if (type == RD_KAFKA_PRODUCER) {
+		/* the relay's producer is the daemon's (serve/worker.c) */
+		if (group && !strcmp(group, "relay"))
+			rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr, sizeof(errstr));
@@ -102,6 +114,67 @@ static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
 				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		rd_kafka_poll(p, 10);
+}
+
+/* Partitions p of @p topic with p % of == i, from the beginning. */
+static void assign_share(rd_kafka_t *c, const char *topic, int i, int of)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(c, topic, NULL);
+	if (rd_kafka_metadata(c, 0, t, &md, 10000) || md->topics[0].err) {
+		fprintf(stderr, "bd-bench: no metadata for %s\n", topic);
+		exit(1);
+	}
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+	for (int p = 0; p < md->topics[0].partition_cnt; p++)
+		if (p % of == i)
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+				RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+	rd_kafka_assign(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The relay: each feature event in, one fixed decision out (see the top). */
+static void relay(const char *bootstrap, int i, int of, bd_codec_t *codec, bd_buf_t *b)
+{
+	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-relay");
+	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, "relay");
+	bd_decision_t d = {"0123456789abcdef", "b123456", "relay", "u12345", wall_ms(), 2, 5,
+			   0.925, false, 7, 1, "plan"};
+	int n = 0;
+	if (bd_encode_decision(codec, &d, b))
+		exit(1);
+	/* the output topic looked up before the first message (librdkafka #3202) */
+	rd_kafka_topic_t *out = rd_kafka_topic_new(p, "budgetd.decisions", NULL);
+	const struct rd_kafka_metadata *md;
+	if (!rd_kafka_metadata(p, 0, out, &md, 10000))
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(out);
+	assign_share(c, "budgetd.features", i, of);
+	for (double idle = now() + 60; now() < idle;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		rd_kafka_poll(p, 0);
+		if (!m)
+			continue;
+		if (!m->err) {
+			while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("budgetd.decisions"),
+						 RD_KAFKA_V_KEY(m->key, m->key_len),
+						 RD_KAFKA_V_VALUE(b->data, b->len),
+						 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(p, 1);
+			n++;
+			idle = now() + 3;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_flush(p, 30000);
+	printf("relayed=%d\n", n);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	rd_kafka_destroy(p);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -171,7 +244,9 @@ int main(int argc, char **argv)
 			rd_kafka_message_destroy(m);
 		}
 		double dt = (double)(last - first) / 1000.0;
-		printf("daemon_eps=%.0f daemon_n=%d\n", got > 1 && dt > 0 ? (got - 1) / dt : 0, got);
+		/* the relay's decisions are keyed relay_ */
+		const char *who = strcmp(argv[3], "relay") ? "daemon" : "relay";
+		printf("%s_eps=%.0f %s_n=%d\n", who, got > 1 && dt > 0 ? (got - 1) / dt : 0, who, got);
 		rd_kafka_consumer_close(c);
 		rd_kafka_destroy(c);
 	} else if (!strcmp(argv[1], "latency") && argc == 6) {
@@ -281,6 +356,8 @@ int main(int argc, char **argv)
 		rd_kafka_destroy(p);
 		free(sent_at);
 		free(lat);
+	} else if (!strcmp(argv[1], "relay") && argc == 5 && atoi(argv[4]) > 0) {
+		relay(bootstrap, atoi(argv[3]), atoi(argv[4]), codec, &b);
 	} else {
 		fprintf(stderr, "bd-bench: unknown mode or arguments\n");
 		return 2;
