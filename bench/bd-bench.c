@@ -75,8 +75,9 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap, const cha
 	return rk;
 }
 
-/* assigns every partition of @topic from the beginning (or the end) */
-static void assign_all(rd_kafka_t *c, const char *topic, int64_t where)
+/* Assigns the partitions p of @p topic with p % of == i (all: 0, 1) from
+ * the beginning (or the end, @p where). */
+static void assign_share(rd_kafka_t *c, const char *topic, int64_t where, int i, int of)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_topic_t *t = rd_kafka_topic_new(c, topic, NULL);
@@ -87,6 +88,8 @@ static void assign_all(rd_kafka_t *c, const char *topic, int64_t where)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
 	for (int p = 0; p < md->topics[0].partition_cnt; p++) {
 		int64_t lo, hi;
+		if (p % of != i)
+			continue;
 		rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 10000);
 		rd_kafka_topic_partition_list_add(l, topic, p)->offset =
 			where == RD_KAFKA_OFFSET_END ? hi : lo;
@@ -95,6 +98,11 @@ static void assign_all(rd_kafka_t *c, const char *topic, int64_t where)
 	rd_kafka_topic_destroy(t);
 	rd_kafka_assign(c, l);
 	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void assign_all(rd_kafka_t *c, const char *topic, int64_t where)
+{
+	assign_share(c, topic, where, 0, 1);
 }
 
 static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
@@ -116,26 +124,6 @@ static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
 		rd_kafka_poll(p, 10);
 }
 
-/* Partitions p of @p topic with p % of == i, from the beginning. */
-static void assign_share(rd_kafka_t *c, const char *topic, int i, int of)
-{
-	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(c, topic, NULL);
-	if (rd_kafka_metadata(c, 0, t, &md, 10000) || md->topics[0].err) {
-		fprintf(stderr, "bd-bench: no metadata for %s\n", topic);
-		exit(1);
-	}
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
-	for (int p = 0; p < md->topics[0].partition_cnt; p++)
-		if (p % of == i)
-			rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-				RD_KAFKA_OFFSET_BEGINNING;
-	rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(t);
-	rd_kafka_assign(c, l);
-	rd_kafka_topic_partition_list_destroy(l);
-}
-
 /* The relay: each feature event in, one fixed decision out (see the top). */
 static void relay(const char *bootstrap, int i, int of, bd_codec_t *codec, bd_buf_t *b)
 {
@@ -152,7 +140,7 @@ static void relay(const char *bootstrap, int i, int of, bd_codec_t *codec, bd_bu
 	if (!rd_kafka_metadata(p, 0, out, &md, 10000))
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(out);
-	assign_share(c, "budgetd.features", i, of);
+	assign_share(c, "budgetd.features", RD_KAFKA_OFFSET_BEGINNING, i, of);
 	for (double idle = now() + 60; now() < idle;) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
 		rd_kafka_poll(p, 0);
