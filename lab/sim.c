@@ -50,6 +50,7 @@ typedef struct opts_s {
 	double wait_model; /* history: seconds to wait for a model trained on it */
 	int events, explore_set, quiet, zero_outcomes, wait_plan;
 	double budget, budget_frac, duration, explore, midday_factor;
+	double holdout; /* --holdout: the campaign's holdout share (-1: not sent) */
 	double drain_s; /* run: how long decisions may still come after the day */
 	int policy;
 	int samples;
@@ -66,7 +67,7 @@ typedef struct pending_s {
 } pending_t;
 
 typedef struct req_s {
-	int decided, treatment;
+	int decided, treatment, holdout;
 	double propensity;
 	int outcome_sent;
 } req_t;
@@ -274,6 +275,10 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 			cmd.has_exploration = true;
 			cmd.exploration = o->explore;
 		}
+		if (o->holdout >= 0) {
+			cmd.has_holdout = true;
+			cmd.holdout = o->holdout;
+		}
 	}
 	rc = bd_encode_control(codec, &cmd, &b);
 	if (!rc)
@@ -358,6 +363,9 @@ typedef struct day_s {
 
 	int next, decided, conflicts;
 	double dec_cost, spend, value, orders, exp_value, exp_spend;
+	/* by arm (0 treated, 1 holdout): decisions and their true expected
+	 * value; the treated's true value over control */
+	double arm_n[2], arm_ev[2], effect_treated;
 	heap_t heap;                  /* outcomes not yet due */
 	bd_buf_t b;
 
@@ -634,7 +642,16 @@ static int day_take_decision(day_t *d, int idx, const bd_decision_t *dc)
 	r->decided = 1;
 	r->treatment = dc->treatment;
 	r->propensity = dc->propensity;
+	r->holdout = dc->reason && strcmp(dc->reason, "holdout") == 0;
 	d->decided++;
+	/* the holdout report's truth (docs/experiment.md): each arm's true
+	 * expected value per request, and the treated's true effect */
+	int u = d->users[idx], a = r->holdout;
+	d->arm_n[a]++;
+	d->arm_ev[a] += bd_sim_user_ev(d->w, u, dc->treatment);
+	if (!a)
+		d->effect_treated += bd_sim_user_ev(d->w, u, dc->treatment) -
+				     bd_sim_user_ev(d->w, u, 0);
 	bd_sim_outcome_t oc;
 	uint64_t orng = bd_sim_rng_seed(d->o->world.seed, d->oseed + (uint64_t)idx);
 	d->dec_cost += bd_sim_user_ec(d->w, d->users[idx], dc->treatment);
@@ -810,6 +827,16 @@ static int day_references(const day_t *d, day_refs_t *r)
 	return 0;
 }
 
+/* The treated arm's true expected value per request less the holdout's
+ * (what the holdout report estimates, given the users that came); NAN
+ * without a holdout. */
+static double arm_uplift(const day_t *d)
+{
+	if (!(d->arm_n[0] > 0 && d->arm_n[1] > 0))
+		return NAN;
+	return d->arm_ev[0] / d->arm_n[0] - d->arm_ev[1] / d->arm_n[1];
+}
+
 /* The human summary, led by the fair comparison: what the incentives
  * bought over all-control, against uniform and the oracle at the same
  * (expected) spend. */
@@ -842,6 +869,12 @@ static void day_report(const day_t *d, const day_refs_t *r)
 	       r->rnd_spend, 100 * r->rnd_spend / (d->budget + 1e-12), r->orc_value);
 	printf("  outputs          decisions on budgetd.decisions, plans on budgetd.plans "
 	       "(broker %s)\n", o->bootstrap);
+	if (d->arm_n[1] > 0)
+		printf("  holdout          %.0f requests held out, %.0f treated: true value per "
+		       "request %.4f against %.4f, uplift %+.4f (the treated's own effect %+.4f)\n",
+		       d->arm_n[1], d->arm_n[0], d->arm_ev[0] / d->arm_n[0],
+		       d->arm_ev[1] / d->arm_n[1], arm_uplift(d),
+		       d->effect_treated / (d->arm_n[0] + 1e-12));
 	if (d->conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
 		       d->conflicts);
@@ -869,11 +902,14 @@ static void day_demo_line(day_t *d, const day_refs_t *r)
 	       "budget_changes=%d budget_change_ms_p50=%.1f budget_change_ms_max=%.1f "
 	       "everything_expected=%.2f everything_realised=%.2f "
 	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d "
-	       "increment=%.2f uniform_increment=%.2f oracle_increment=%.2f\n",
+	       "increment=%.2f uniform_increment=%.2f oracle_increment=%.2f "
+	       "holdout_requests=%.0f treated_requests=%.0f true_arm_uplift=%.6f "
+	       "true_effect_treated=%.6f\n",
 	       d->n, d->decided, d->spend, d->budget, d->exp_value, r->rnd_value, r->orc_value,
 	       d->exp_spend, r->orc2_value, r->uni_value, r->ctl_value, nl,
 	       nl ? lat[nl / 2] : 0, nl ? lat[nl - 1] : 0, d->max_spend, d->max_realised,
-	       d->h_future, d->h_utf8, d->h_decided, d->h_value, r->inc, r->uni_inc, r->orc_inc);
+	       d->h_future, d->h_utf8, d->h_decided, d->h_value, r->inc, r->uni_inc, r->orc_inc,
+	       d->arm_n[1], d->arm_n[0], arm_uplift(d), d->effect_treated / (d->arm_n[0] + 1e-12));
 }
 
 static void day_free(day_t *d)
@@ -1105,6 +1141,8 @@ static void usage(FILE *f)
 		"  --campaign ID       campaign id (default sim-SEED-PID)\n"
 		"  --request-prefix P  request ids are P-rN (default: the campaign id)\n"
 		"  --explore E         campaign exploration share / biased-policy exploration\n"
+		"  --holdout H         the campaign's holdout: a share H of its users gets no\n"
+		"                      incentive (budgetctl show experiment)\n"
 		"  --no-zero-outcomes  send outcome events only for conversions\n"
 		"  --no-wait-plan      do not wait for the campaign's first plan\n"
 		"  --day N             simulate day N after today (own arrivals, request ids);\n"
@@ -1140,6 +1178,7 @@ static const struct option sim_options[] = {
 	{"campaign", required_argument, NULL, 'c'},
 	{"request-prefix", required_argument, NULL, 'r'},
 	{"explore", required_argument, NULL, 'e'},
+	{"holdout", required_argument, NULL, 'H'},
 	{"no-zero-outcomes", no_argument, NULL, 'Z'},
 	{"no-wait-plan", no_argument, NULL, 'W'},
 	{"day", required_argument, NULL, 'D'},
@@ -1176,6 +1215,7 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		case 'c': o->campaign = optarg; break;
 		case 'r': o->prefix = optarg; break;
 		case 'e': o->explore = strtod(optarg, &end); o->explore_set = 1; break;
+		case 'H': o->holdout = strtod(optarg, &end); break;
 		case 'Z': o->zero_outcomes = 0; break;
 		case 'W': o->wait_plan = 0; break;
 		case 'D': o->day = (int)strtol(optarg, &end, 10); o->day_set = 1; break;
@@ -1226,7 +1266,8 @@ static int opts_check(opts_t *o, int history)
 	if (o->events <= 0 || o->duration <= 0 || !(o->drain_s >= 0) ||
 	    (history ? o->day >= 0 : o->day < 0) || o->day < -3650 || o->day > 3650 ||
 	    !(o->wait_model >= 0) || o->probes < 0 || o->probes > 200 || o->budget < 0 ||
-	    o->budget_frac < 0 || o->explore < 0 || o->explore > 1 || o->samples <= 0 ||
+	    o->budget_frac < 0 || o->explore < 0 || o->explore > 1 ||
+	    (o->holdout >= 0 && o->holdout > 0.5) || o->samples <= 0 ||
 	    !(o->hostile_future >= 0 && o->hostile_future <= 1) ||
 	    !(o->hostile_utf8 >= 0 && o->hostile_utf8 <= 1) ||
 	    !(o->hostile_value >= 0 && o->hostile_value <= 1)) {
@@ -1245,7 +1286,8 @@ static int opts_check(opts_t *o, int history)
 int main(int argc, char **argv)
 {
 	opts_t o = {.events = 20000, .duration = 60, .drain_s = 60, .budget_frac = 0.3,
-		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1};
+		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1,
+		    .holdout = -1};
 
 	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline") &&
 			 strcmp(argv[1], "history"))) {

@@ -102,6 +102,18 @@ void bd_sbuf_json_num(bd_sbuf_t *b, double v)
 		put(b, "null", 4);
 }
 
+void bd_sbuf_json_kv_str(bd_sbuf_t *b, const char *k, const char *v, int comma)
+{
+	bd_sbuf_printf(b, "%s\"%s\":", comma ? "," : "", k);
+	bd_sbuf_json_str(b, v);
+}
+
+void bd_sbuf_json_kv_num(bd_sbuf_t *b, const char *k, double v, int comma)
+{
+	bd_sbuf_printf(b, "%s\"%s\":", comma ? "," : "", k);
+	bd_sbuf_json_num(b, v);
+}
+
 void bd_sbuf_prom_label(bd_sbuf_t *b, const char *s)
 {
 	while (*s) {

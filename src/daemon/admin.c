@@ -31,7 +31,8 @@ static const char *const paths[BD_ADMIN__COUNT] = {
 	"/api/status",	    "/api/campaigns",  "/api/plans",	"/api/clusters",
 	"/api/models",	    "/api/config",     "/api/health",	"/api/commands",
 	"/text/campaigns",  "/text/plans",     "/text/clusters", "/text/models",
-	"/text/config",	    "/text/health",    "/text/commands",
+	"/text/config",	    "/text/health",    "/text/commands",  "/api/experiment",
+	"/text/experiment",
 };
 
 const char *bd_admin_doc_path(bd_admin_doc_t doc)

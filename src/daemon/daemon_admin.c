@@ -104,6 +104,8 @@ static const struct {
 	{BD_ADMIN_TEXT_MODELS, bd_report_text_models, 0},
 	{BD_ADMIN_TEXT_CONFIG, bd_report_text_config, 0},
 	{BD_ADMIN_TEXT_HEALTH, bd_report_text_health, 0},
+	{BD_ADMIN_API_EXPERIMENT, bd_report_api_experiment, 1},
+	{BD_ADMIN_TEXT_EXPERIMENT, bd_report_text_experiment, 0},
 };
 
 /* Renders every document of @p r and hands each to the server thread. */

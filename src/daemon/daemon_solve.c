@@ -67,6 +67,7 @@ typedef struct gather_s {
 	bd_estimate_params_t ep;
 	bd_estimate_t est;
 	double dayv[BD_DAY__COUNT];
+	bd_experiment_t exp_today, exp_total;
 } gather_t;
 
 typedef struct scan_s {
@@ -97,6 +98,10 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	if (k.kind == BD_STATS_DAY && k.day == g->day) {
 		for (int i = 0; i < BD_DAY__COUNT; i++)
 			g->dayv[i] += x[i];
+	} else if (k.kind == BD_STATS_EXPERIMENT) {
+		bd_experiment_add(&g->exp_total, k.arm, k.bucket, x, (int)n);
+		if (k.day == g->day)
+			bd_experiment_add(&g->exp_today, k.arm, k.bucket, x, (int)n);
 	} else if (k.kind == BD_STATS_DELAY) {
 		bd_estimate_add_delay(&g->est, x, (int)n);
 	} else if (k.kind == BD_STATS_CELL && k.model_version == d->model->version) {
@@ -252,6 +257,10 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	}
 	if (!tr || bd_report_track_update(tr, c, &g->est, spent, g->day, g->ep.sec_of_day))
 		bd_warn("campaign %s: out of memory for the status track", c->id);
+	if (tr) {
+		tr->exp_today = g->exp_today;
+		tr->exp_total = g->exp_total;
+	}
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
 					     sizeof(why_off))) {

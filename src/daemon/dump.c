@@ -24,6 +24,9 @@ static int dump_stats(const char *key, size_t klen, const char *val, size_t vlen
 			(long long)k.model_version, k.cluster, k.treatment, (long long)k.hour);
 	else if (k.kind == BD_STATS_DELAY)
 		fprintf(f, "delay %u %s", k.partition, k.campaign);
+	else if (k.kind == BD_STATS_EXPERIMENT)
+		fprintf(f, "experiment %u %s %lld %d %d", k.partition, k.campaign,
+			(long long)k.day, k.arm, k.bucket);
 	else
 		fprintf(f, "day %u %s %lld", k.partition, k.campaign, (long long)k.day);
 	for (size_t i = 0; i + sizeof(double) <= vlen; i += sizeof(double)) {

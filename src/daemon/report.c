@@ -539,6 +539,7 @@ void bd_report_metrics(const bd_report_t *r, bd_sbuf_t *o)
 	metrics_model(r, o);
 	metrics_lag(r, o);
 	metrics_memory(r, o);
+	bd_report_metrics_experiment(r, o);
 }
 
 double bd_report_rss_bytes(void)
@@ -582,24 +583,13 @@ void bd_report_process(bd_report_process_t *p)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static void kv_str(bd_sbuf_t *o, const char *k, const char *v, int comma)
-{
-	bd_sbuf_printf(o, "%s\"%s\":", comma ? "," : "", k);
-	bd_sbuf_json_str(o, v);
-}
-
-static void kv_num(bd_sbuf_t *o, const char *k, double v, int comma)
-{
-	bd_sbuf_printf(o, "%s\"%s\":", comma ? "," : "", k);
-	bd_sbuf_json_num(o, v);
-}
 
 /* A number that may be unknown (NAN: "not estimated"): left out, never
  * written as null, which a reader takes for a number gone bad. */
 static void kv_opt_num(bd_sbuf_t *o, const char *k, double v)
 {
 	if (isfinite(v))
-		kv_num(o, k, v, 1);
+		bd_sbuf_json_kv_num(o, k, v, 1);
 }
 
 static void num_array(bd_sbuf_t *o, const double *v, int n)
@@ -618,49 +608,50 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	const bd_campaign_t *c = &r->campaigns->v[i];
 	const bd_report_track_t *t = r->tracks[i];
 	bd_sbuf_cat(o, "{");
-	kv_str(o, "id", c->id, 0);
-	kv_num(o, "daily_budget", c->daily_budget, 1);
+	bd_sbuf_json_kv_str(o, "id", c->id, 0);
+	bd_sbuf_json_kv_num(o, "daily_budget", c->daily_budget, 1);
 	bd_sbuf_printf(o, ",\"paused\":%s", c->paused ? "true" : "false");
-	kv_num(o, "exploration", c->exploration, 1);
-	kv_num(o, "tz_offset_s", c->tz_offset_s, 1);
-	kv_num(o, "budget_changes", (double)c->budget_changes, 1);
-	kv_num(o, "updated_ms", (double)c->updated_ms, 1);
+	bd_sbuf_json_kv_num(o, "exploration", c->exploration, 1);
+	bd_sbuf_json_kv_num(o, "holdout", c->holdout, 1);
+	bd_sbuf_json_kv_num(o, "tz_offset_s", c->tz_offset_s, 1);
+	bd_sbuf_json_kv_num(o, "budget_changes", (double)c->budget_changes, 1);
+	bd_sbuf_json_kv_num(o, "updated_ms", (double)c->updated_ms, 1);
 	if (r->campaign_now)
-		kv_num(o, "clock_ms", (double)r->campaign_now[i], 1);
+		bd_sbuf_json_kv_num(o, "clock_ms", (double)r->campaign_now[i], 1);
 	bd_sbuf_cat(o, ",\"treatments\":[");
 	for (int j = 0; j < c->n_treatments; j++) {
 		bd_sbuf_printf(o, "%s{\"id\":%d,", j ? "," : "", j);
-		kv_str(o, "name", c->treatment_name[j], 0);
-		kv_num(o, "nominal_cost", c->nominal_cost[j], 1);
+		bd_sbuf_json_kv_str(o, "name", c->treatment_name[j], 0);
+		bd_sbuf_json_kv_num(o, "nominal_cost", c->nominal_cost[j], 1);
 		bd_sbuf_cat(o, "}");
 	}
 	bd_sbuf_cat(o, "]");
 	bd_bounds_t bd;
 	bd_bounds_of(c, r->cfg, &bd);
-	kv_num(o, "max_value", bd.max_value, 1);
-	kv_num(o, "max_cost", bd.max_cost, 1);
-	kv_num(o, "winsor_value", bd.winsor_value, 1);
-	kv_str(o, "solve_error", t ? t->solve_error : "", 1);
-	kv_num(o, "spent_today", t ? t->spent : NAN, 1);
+	bd_sbuf_json_kv_num(o, "max_value", bd.max_value, 1);
+	bd_sbuf_json_kv_num(o, "max_cost", bd.max_cost, 1);
+	bd_sbuf_json_kv_num(o, "winsor_value", bd.winsor_value, 1);
+	bd_sbuf_json_kv_str(o, "solve_error", t ? t->solve_error : "", 1);
+	bd_sbuf_json_kv_num(o, "spent_today", t ? t->spent : NAN, 1);
 	/* spent_today = realised_today + pending_cost: the cost outcomes
 	 * reported, and the expected cost of decisions still without one */
-	kv_num(o, "realised_today", t ? t->spent - t->pending : NAN, 1);
-	kv_num(o, "pending_cost", t ? t->pending : NAN, 1);
-	kv_num(o, "pace_target", t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day) : NAN,
+	bd_sbuf_json_kv_num(o, "realised_today", t ? t->spent - t->pending : NAN, 1);
+	bd_sbuf_json_kv_num(o, "pending_cost", t ? t->pending : NAN, 1);
+	bd_sbuf_json_kv_num(o, "pace_target", t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day) : NAN,
 	       1);
-	kv_num(o, "sec_of_day", t ? t->sec_of_day : NAN, 1);
-	kv_num(o, "plan_version", r->plans[i] ? (double)r->plans[i]->version : NAN, 1);
-	kv_num(o, "lambda", r->plans[i] ? r->plans[i]->lambda : NAN, 1);
+	bd_sbuf_json_kv_num(o, "sec_of_day", t ? t->sec_of_day : NAN, 1);
+	bd_sbuf_json_kv_num(o, "plan_version", r->plans[i] ? (double)r->plans[i]->version : NAN, 1);
+	bd_sbuf_json_kv_num(o, "lambda", r->plans[i] ? r->plans[i]->lambda : NAN, 1);
 	/* the day so far by treatment, as the *_today gauges */
 	bd_sbuf_cat(o, ",\"today\":[");
 	for (int j = 0; t && j < c->n_treatments && j < t->j; j++) {
 		const double *d = t->today_by_t[j];
 		bd_sbuf_printf(o, "%s{\"treatment\":%d", j ? "," : "", j);
-		kv_num(o, "decisions", d[BD_DAY_DECISIONS], 1);
-		kv_num(o, "outcomes", d[BD_DAY_OUTCOMES], 1);
-		kv_num(o, "orders", d[BD_DAY_ORDERS], 1);
-		kv_num(o, "value", d[BD_DAY_VALUE], 1);
-		kv_num(o, "cost", d[BD_DAY_COST], 1);
+		bd_sbuf_json_kv_num(o, "decisions", d[BD_DAY_DECISIONS], 1);
+		bd_sbuf_json_kv_num(o, "outcomes", d[BD_DAY_OUTCOMES], 1);
+		bd_sbuf_json_kv_num(o, "orders", d[BD_DAY_ORDERS], 1);
+		bd_sbuf_json_kv_num(o, "value", d[BD_DAY_VALUE], 1);
+		bd_sbuf_json_kv_num(o, "cost", d[BD_DAY_COST], 1);
 		bd_sbuf_cat(o, "}");
 	}
 	bd_sbuf_cat(o, "]}");
@@ -680,17 +671,17 @@ void bd_report_api_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 {
 	bd_sbuf_cat(o, "{");
-	kv_str(o, "campaign", p->campaign_id, 0);
-	kv_num(o, "version", (double)p->version, 1);
-	kv_num(o, "model_version", (double)p->model_version, 1);
-	kv_num(o, "ts_ms", (double)p->ts_ms, 1);
-	kv_str(o, "solver", p->solver ? p->solver : "", 1);
-	kv_num(o, "daily_budget", p->daily_budget, 1);
-	kv_num(o, "remaining_budget", p->remaining_budget, 1);
-	kv_num(o, "lambda", p->lambda, 1);
-	kv_num(o, "expected_spend", p->expected_spend, 1);
-	kv_num(o, "expected_value", p->expected_value, 1);
-	kv_num(o, "explore", p->explore, 1);
+	bd_sbuf_json_kv_str(o, "campaign", p->campaign_id, 0);
+	bd_sbuf_json_kv_num(o, "version", (double)p->version, 1);
+	bd_sbuf_json_kv_num(o, "model_version", (double)p->model_version, 1);
+	bd_sbuf_json_kv_num(o, "ts_ms", (double)p->ts_ms, 1);
+	bd_sbuf_json_kv_str(o, "solver", p->solver ? p->solver : "", 1);
+	bd_sbuf_json_kv_num(o, "daily_budget", p->daily_budget, 1);
+	bd_sbuf_json_kv_num(o, "remaining_budget", p->remaining_budget, 1);
+	bd_sbuf_json_kv_num(o, "lambda", p->lambda, 1);
+	bd_sbuf_json_kv_num(o, "expected_spend", p->expected_spend, 1);
+	bd_sbuf_json_kv_num(o, "expected_value", p->expected_value, 1);
+	bd_sbuf_json_kv_num(o, "explore", p->explore, 1);
 	/* the plan's estimated uplift over the rest of the day, with its
 	 * standard error (the interval is the reader's: estimate +- z se);
 	 * absent while not estimated (a warm-up or restored plan) */
@@ -699,9 +690,9 @@ static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 	kv_opt_num(o, "uplift_over_control", p->uplift_control);
 	kv_opt_num(o, "uplift_over_control_se", p->uplift_control_se);
 	kv_opt_num(o, "value_max_spend", p->value_max_spend);
-	kv_str(o, "note", p->note, 1);
-	kv_num(o, "k", p->k, 1);
-	kv_num(o, "j", p->j, 1);
+	bd_sbuf_json_kv_str(o, "note", p->note, 1);
+	bd_sbuf_json_kv_num(o, "k", p->k, 1);
+	bd_sbuf_json_kv_num(o, "j", p->j, 1);
 	bd_sbuf_cat(o, ",\"share\":");
 	num_array(o, p->share, p->k);
 	bd_sbuf_cat(o, ",\"prob\":[");
@@ -745,7 +736,7 @@ void bd_report_api_clusters(const bd_report_t *r, bd_sbuf_t *o)
 			bd_sbuf_cat(o, ",");
 		first = 0;
 		bd_sbuf_cat(o, "{");
-		kv_str(o, "campaign", t->campaign_id, 0);
+		bd_sbuf_json_kv_str(o, "campaign", t->campaign_id, 0);
 		bd_sbuf_cat(o, ",\"clusters\":[");
 		for (int g = 0; g < t->k; g++) {
 			bd_sbuf_printf(o, "%s{\"cluster\":%d,\"share\":", g ? "," : "", g);
@@ -770,11 +761,11 @@ void bd_report_api_models(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_cat(o, "{\"models\":[");
 	if (m) {
 		bd_sbuf_printf(o, "{\"version\":%lld,", (long long)m->version);
-		kv_str(o, "kind", m->kind ? m->kind : "", 0);
-		kv_num(o, "dim", m->dim, 1);
-		kv_num(o, "k", m->k, 1);
-		kv_num(o, "layers", m->n_layers, 1);
-		kv_num(o, "agreement", m->agreement, 1);
+		bd_sbuf_json_kv_str(o, "kind", m->kind ? m->kind : "", 0);
+		bd_sbuf_json_kv_num(o, "dim", m->dim, 1);
+		bd_sbuf_json_kv_num(o, "k", m->k, 1);
+		bd_sbuf_json_kv_num(o, "layers", m->n_layers, 1);
+		bd_sbuf_json_kv_num(o, "agreement", m->agreement, 1);
 		bd_sbuf_cat(o, ",\"in_use\":true}");
 	}
 	bd_sbuf_cat(o, "]}\n");
@@ -784,7 +775,7 @@ void bd_report_api_health(const bd_report_t *r, bd_sbuf_t *o)
 {
 	bd_sbuf_printf(o, "{\"ready\":%s,\"status\":\"%s\"", r->ready ? "true" : "false",
 		       r->degraded ? "degraded" : "ok");
-	kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
+	bd_sbuf_json_kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
 	bd_sbuf_cat(o, ",\"problems\":{");
 	for (int s = 0; s < BD_HEALTH__COUNT; s++)
 		bd_sbuf_printf(o, "%s\"%s\":%llu", s ? "," : "",
@@ -841,8 +832,8 @@ static void clusters_described(const bd_report_t *r, bd_sbuf_t *o)
 				feature_name(r->cfg ? r->cfg->features_names : "", top[t], name,
 					     sizeof(name));
 				bd_sbuf_cat(o, t ? ",{" : "{");
-				kv_str(o, "feature", name, 0);
-				kv_num(o, "effect", e[top[t]], 1);
+				bd_sbuf_json_kv_str(o, "feature", name, 0);
+				bd_sbuf_json_kv_num(o, "effect", e[top[t]], 1);
 				bd_sbuf_cat(o, "}");
 			}
 			bd_sbuf_cat(o, "]");
@@ -857,9 +848,9 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 	bd_sbuf_printf(o, "{\"now_ms\":%lld,\"ready\":%s,\"status\":\"%s\"",
 		       (long long)r->now_ms, r->ready ? "true" : "false",
 		       r->degraded ? "degraded" : "ok");
-	kv_str(o, "bootstrap", r->bootstrap ? r->bootstrap : "", 1);
-	kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
-	kv_num(o, "model_version", r->model ? (double)r->model->version : NAN, 1);
+	bd_sbuf_json_kv_str(o, "bootstrap", r->bootstrap ? r->bootstrap : "", 1);
+	bd_sbuf_json_kv_str(o, "reason", r->degraded && r->why ? r->why : "", 1);
+	bd_sbuf_json_kv_num(o, "model_version", r->model ? (double)r->model->version : NAN, 1);
 	clusters_described(r, o);
 	bd_sbuf_cat(o, ",\"campaigns\":[");
 	for (int i = 0; i < r->campaigns->n; i++) {
@@ -900,10 +891,10 @@ static void cfg_cb(const char *key, const char *value, const char *def, const ch
 {
 	cfg_json_t *cj = opaque;
 	bd_sbuf_cat(cj->o, cj->n++ ? ",{" : "{");
-	kv_str(cj->o, "key", key, 0);
-	kv_str(cj->o, "value", value, 1);
-	kv_str(cj->o, "default", def, 1);
-	kv_str(cj->o, "doc", doc, 1);
+	bd_sbuf_json_kv_str(cj->o, "key", key, 0);
+	bd_sbuf_json_kv_str(cj->o, "value", value, 1);
+	bd_sbuf_json_kv_str(cj->o, "default", def, 1);
+	bd_sbuf_json_kv_str(cj->o, "doc", doc, 1);
 	bd_sbuf_cat(cj->o, "}");
 }
 

@@ -9,13 +9,17 @@
 
 #include "budgetd/base/utf8.h"
 
-#define CAMPAIGN_RECORD_VERSION 2
+#define CAMPAIGN_RECORD_VERSION 3
 
 /* A record of version 1 holds bd_campaign_t as it was before the outcome
  * bounds: today's layout up to them (the bounds were appended). */
 #define CAMPAIGN_V1_SIZE offsetof(bd_campaign_t, max_value)
 _Static_assert(CAMPAIGN_V1_SIZE == 1336 || sizeof(void *) != 8,
 	       "fields before the bounds changed: version 1 records no longer match");
+/* Version 2: the layout up to the holdout (appended). */
+#define CAMPAIGN_V2_SIZE offsetof(bd_campaign_t, holdout)
+_Static_assert(CAMPAIGN_V2_SIZE == 1360 || sizeof(void *) != 8,
+	       "fields before the holdout changed: version 2 records no longer match");
 
 void bd_campaigns_free(bd_campaigns_t *cs)
 {
@@ -91,6 +95,8 @@ static void upsert_fields(bd_campaign_t *c, const bd_control_command_t *cmd)
 		c->max_cost = cmd->max_cost;
 	if (cmd->has_winsor_value)
 		c->winsor_value = cmd->winsor_value;
+	if (cmd->has_holdout)
+		c->holdout = cmd->holdout;
 }
 
 /* UPSERT_CAMPAIGN: creates the campaign *c when it is new (it must then have
@@ -186,6 +192,9 @@ int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
 		memset(c, 0, sizeof(*c));
 		memcpy(c, b + 1, CAMPAIGN_V1_SIZE);
 		c->max_value = c->max_cost = c->winsor_value = NAN;
+	} else if (len == 1 + CAMPAIGN_V2_SIZE && b[0] == 2) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c, b + 1, CAMPAIGN_V2_SIZE);
 	} else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION) {
 		memcpy(c, b + 1, sizeof(*c));
 	} else {

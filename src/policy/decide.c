@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "budgetd/base/hash.h"
+#include "budgetd/policy/experiment.h"
 
 /* Purposes of the hash draws: distinct constants so draws are independent. */
 enum { DRAW_EXPLORE = 1, DRAW_EXPLORE_ARM = 2, DRAW_POLICY_ARM = 3 };
@@ -84,6 +85,12 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 		d->reason = "paused";
 		return;
 	}
+	if (bd_experiment_holdout(ev->campaign_id, ev->user_id, c->holdout)) {
+		d->treatment = 0;
+		d->propensity = 1.0;
+		d->reason = BD_REASON_HOLDOUT;
+		return;
+	}
 	if (plan && plan->model_version == m->version && plan->j == J &&
 	    d->cluster < plan->k) {
 		row = plan->prob + (size_t)d->cluster * J;
@@ -114,6 +121,11 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 	/* The propensity is the probability of this arm under the whole
 	 * policy (exploration mixed with the plan), as IPW needs it. */
 	d->propensity = eps / J + (1 - eps) * (row ? row[t] : 1.0 / J);
+}
+
+bool bd_decide_is_holdout(const char *reason)
+{
+	return reason && strcmp(reason, BD_REASON_HOLDOUT) == 0;
 }
 
 int bd_decide_guard(const bd_plan_t *plan, bd_decision_t *d)

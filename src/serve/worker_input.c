@@ -12,6 +12,7 @@
 
 #include "budgetd/policy/bounds.h"
 #include "budgetd/policy/carry.h"
+#include "budgetd/policy/experiment.h"
 #include "budgetd/base/log.h"
 #include "budgetd/state/samples.h"
 #include "budgetd/base/utf8.h"
@@ -190,15 +191,32 @@ static int feature_again(bd_worker_t *w, const rd_kafka_message_t *m,
 	return 0;
 }
 
+/* Adds @p x (BD_EXP__COUNT doubles) to the experiment sums of the arm of
+ * decision @p reason, its user's group and day (experiment.h).  @returns 0
+ * or -ENOMEM. */
+static int experiment_add(bd_worker_t *w, uint16_t part, const char *campaign,
+			  const char *user, const char *reason, int64_t day, const double *x)
+{
+	uint8_t key[BD_STATS_KEY_MAX];
+	int arm = bd_decide_is_holdout(reason) ? BD_ARM_HOLDOUT : BD_ARM_TREATED;
+	size_t klen = bd_stats_experiment_key(key, part, campaign, day, arm,
+					      bd_experiment_bucket(campaign, user));
+	return bd_worker_stats_add(w, key, klen, x, BD_EXP__COUNT);
+}
+
 /* A new decision @p d (hash @p h) into the batch: the decision record, its
  * exposure in the cell statistics (and the version being carried to), the
- * pending mark its outcome clears, the day's decision count.  @returns 0 or
- * a store error. */
+ * pending mark its outcome clears, the day's decision count, its arm's
+ * count.  A holdout decision is in no cell: the estimates and the traffic
+ * forecast are of the users the plan decides for.  @returns 0 or a store
+ * error. */
 static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 			  const bd_feature_event_t *ev, const bd_decision_t *d, uint64_t h)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
 	int err;
+	const int64_t day = bd_campaign_day(c, ev->ts_ms, NULL);
+	const double xe[BD_EXP__COUNT] = {[BD_EXP_DECISIONS] = 1};
 	bd_decision_rec_t rec = {
 		.explored = d->explored, .treatment = d->treatment,
 		.cluster = d->cluster, .propensity = d->propensity,
@@ -207,11 +225,17 @@ static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 		.request_id = ev->request_id, .user_id = ev->user_id,
 		.reason = d->reason, .dim = ev->dim, .features = ev->features,
 	};
-	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)))
+	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)) ||
+	    (err = experiment_add(w, part, ev->campaign_id, ev->user_id, d->reason, day, xe)))
 		return err;
 	double one[1] = {1}, x[BD_STAT__COUNT];
+	size_t klen = bd_stats_day_key(key, part, ev->campaign_id, day);
+	if ((err = bd_worker_stats_add(w, key, klen, one, 1)))
+		return err;
+	if (bd_decide_is_holdout(d->reason))
+		return 0;
 	bd_stats_exposure_vector(x, d->propensity);
-	size_t klen = bd_stats_cell_key(key, part, ev->campaign_id, d->model_version,
+	klen = bd_stats_cell_key(key, part, ev->campaign_id, d->model_version,
 					d->cluster, d->treatment, bd_stats_hour(d->ts_ms));
 	if ((err = bd_worker_stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
 	    (err = bd_worker_batch_carry_add(w, part, ev->campaign_id, d->model_version,
@@ -222,9 +246,7 @@ static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 	uint8_t pk[BD_CARRY_PENDING_KEY];
 	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
 			   bd_carry_pending_key(pk, part, d->ts_ms, h), "", 0);
-	klen = bd_stats_day_key(key, part, ev->campaign_id,
-				bd_campaign_day(c, ev->ts_ms, NULL));
-	return bd_worker_stats_add(w, key, klen, one, 1);
+	return 0;
 }
 
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
@@ -317,6 +339,23 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 	return 0;
 }
 
+/* The outcome in its decision's day totals (what was reported: spend,
+ * value, orders); historical samples (@p day INT64_MIN) do not spend
+ * today's budget.  @returns 0 or -ENOMEM. */
+static int outcome_day(bd_worker_t *w, uint16_t part, const char *campaign,
+		       const bd_outcome_event_t *ev, int64_t day)
+{
+	uint8_t key[BD_STATS_KEY_MAX];
+	double y[BD_DAY__COUNT] = {
+		[BD_DAY_OUTCOMES] = 1, [BD_DAY_COST] = ev->cost, [BD_DAY_VALUE] = ev->value,
+		[BD_DAY_ORDERS] = (double)ev->orders,
+	};
+	if (day == INT64_MIN)
+		return 0;
+	size_t klen = bd_stats_day_key(key, part, campaign, day);
+	return bd_worker_stats_add(w, key, klen, y, BD_DAY__COUNT);
+}
+
 /* @p cell_value: the outcome's value as the cell statistics count it
  * (winsorised); the day vector counts what was reported.  @p features: the
  * decision's, for the version being carried to. */
@@ -327,7 +366,7 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 			 int64_t hour, const float *features)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
-	double v = ev->value, c = ev->cost, o = (double)ev->orders;
+	double c = ev->cost, o = (double)ev->orders;
 	double x[BD_STAT__COUNT];
 	bd_stats_outcome_vector(x, cell_value, c, o, propensity, explored);
 	if (hour == 0) {
@@ -335,10 +374,6 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 		x[BD_STAT_DECISIONS] = 1;
 		x[BD_STAT_DW] = 1.0 / propensity;
 	}
-	double y[BD_DAY__COUNT] = {
-		[BD_DAY_OUTCOMES] = 1, [BD_DAY_COST] = c, [BD_DAY_VALUE] = v,
-		[BD_DAY_ORDERS] = o,
-	};
 	int err;
 	size_t klen = bd_stats_cell_key(key, part, campaign, model_version,
 					cluster, treatment, hour);
@@ -346,10 +381,7 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 	    (err = bd_worker_batch_carry_add(w, part, campaign, model_version, treatment,
 					      hour, features, x)))
 		return err;
-	if (day == INT64_MIN)
-		return 0; /* historical samples do not spend today's budget */
-	klen = bd_stats_day_key(key, part, campaign, day);
-	return bd_worker_stats_add(w, key, klen, y, BD_DAY__COUNT);
+	return outcome_day(w, part, campaign, ev, day);
 }
 
 /* Refuses an outcome outside its campaign's bounds (bounds.h) as
@@ -543,6 +575,20 @@ static int outcome_delay(bd_worker_t *w, uint16_t part, const bd_outcome_event_t
 				   BD_DELAY_BUCKETS);
 }
 
+/* The outcome of holdout decision @p rec (hash @p h): its day's totals (a
+ * cost, which a holdout should never have, still counts in spend), its
+ * delay and the joined mark; no cell and no sample (experiment.h).
+ * @returns 0 or a store error. */
+static int outcome_holdout(bd_worker_t *w, uint16_t part, const bd_outcome_event_t *ev,
+			   const bd_decision_rec_t *rec, uint64_t h, int64_t day)
+{
+	int err;
+	if ((err = outcome_day(w, part, rec->campaign_id, ev, day)) ||
+	    (err = outcome_delay(w, part, ev, rec)))
+		return err;
+	return bd_worker_batch_decision_store(w, part, h, rec);
+}
+
 static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 {
 	bd_outcome_event_t ev;
@@ -586,6 +632,19 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 		.features = rec.features,
 	};
 	rec.joined = true;
+	const double xe[BD_EXP__COUNT] = {
+		[BD_EXP_OUTCOMES] = 1, [BD_EXP_VALUE] = ev.value, [BD_EXP_COST] = ev.cost,
+		[BD_EXP_ORDERS] = (double)ev.orders,
+	};
+	if (day != INT64_MIN &&
+	    (err = experiment_add(w, part, rec.campaign_id, rec.user_id, rec.reason, day, xe)))
+		goto store_error;
+	if (bd_decide_is_holdout(rec.reason)) {
+		if ((err = outcome_holdout(w, part, &ev, &rec, h, day)))
+			goto store_error;
+		w->dirty = 1;
+		return;
+	}
 	uint8_t pk[BD_CARRY_PENDING_KEY];
 	bd_store_batch_delete(w->batch, BD_CF_PENDING, pk,
 			      bd_carry_pending_key(pk, part, rec.ts_ms, h));

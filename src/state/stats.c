@@ -75,6 +75,16 @@ size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
 	return n + 8;
 }
 
+size_t bd_stats_experiment_key(uint8_t *buf, uint16_t partition, const char *campaign,
+				int64_t day, int arm, int bucket)
+{
+	size_t n = key_head(buf, BD_STATS_EXPERIMENT, partition, campaign);
+	bd_be64(buf + n, (uint64_t)day);
+	buf[n + 8] = (uint8_t)arm;
+	buf[n + 9] = (uint8_t)bucket;
+	return n + 10;
+}
+
 int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k)
 {
 	const uint8_t *p = key;
@@ -103,6 +113,12 @@ int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k)
 		return 0;
 	if (k->kind == BD_STATS_DAY && klen == 8) {
 		k->day = (int64_t)bd_rd_be64(p);
+		return 0;
+	}
+	if (k->kind == BD_STATS_EXPERIMENT && klen == 10) {
+		k->day = (int64_t)bd_rd_be64(p);
+		k->arm = p[8];
+		k->bucket = p[9];
 		return 0;
 	}
 	return BD_EDECODE;

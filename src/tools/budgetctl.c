@@ -45,7 +45,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: budgetctl [options] COMMAND\n"
 		"commands:\n"
-		"  show campaigns|plans|clusters|models|config|health\n"
+		"  show campaigns|plans|clusters|models|config|health|experiment\n"
 		"  show commands [CAMPAIGN]     what became of the control commands read\n"
 		"  show campaign CAMPAIGN       its row, its plan and its commands\n"
 		"  create CAMPAIGN SETTING...   a new campaign; SETTING is KEY=VALUE or @FILE\n"
@@ -53,7 +53,8 @@ static void usage(FILE *f)
 		"                               treatment=ID:NAME:COST (repeat; 0 is the\n"
 		"                               control at cost 0), budget=, exploration=,\n"
 		"                               timezone_offset_s=, max_value=, max_cost=,\n"
-		"                               winsor_value=\n"
+		"                               winsor_value=, holdout= (share of users given\n"
+		"                               no incentive, 0 to 0.5: show experiment)\n"
 		"  update CAMPAIGN SETTING...   change an existing campaign (the same keys;\n"
 		"                               treatments given replace them all)\n"
 		"  set-budget CAMPAIGN AMOUNT   change a campaign's daily budget\n"
@@ -517,9 +518,13 @@ static int parse_setting(const char *what, const char *arg, bd_control_command_t
 	}
 	if (KEY_IS("max_value") || KEY_IS("max_cost") || KEY_IS("winsor_value"))
 		return parse_bound(what, arg, cmd);
+	if (KEY_IS("holdout")) {
+		cmd->has_holdout = true;
+		return parse_num(what, "holdout", v, 0, BD_HOLDOUT_MAX, &cmd->holdout);
+	}
 #undef KEY_IS
 	fprintf(stderr, "budgetctl: %s: keys are treatment, budget, exploration, "
-			"timezone_offset_s, max_value, max_cost, winsor_value\n", what);
+			"timezone_offset_s, max_value, max_cost, winsor_value, holdout\n", what);
 	return -1;
 }
 
@@ -853,8 +858,8 @@ out:
  * exit status. */
 static int cmd_show(const ctl_t *o, char **args, int nargs)
 {
-	static const char *const what[] = {"campaigns", "plans", "clusters",
-					   "models", "config", "health"};
+	static const char *const what[] = {"campaigns", "plans", "clusters", "models",
+					   "config", "health", "experiment"};
 	char path[64], errstr[1024], *body;
 	size_t i;
 	if (nargs >= 1 && nargs <= 2 && strcmp(args[0], "commands") == 0)
@@ -866,7 +871,8 @@ static int cmd_show(const ctl_t *o, char **args, int nargs)
 			break;
 	if (nargs != 1 || i == sizeof(what) / sizeof(what[0])) {
 		fprintf(stderr, "budgetctl: show what? (campaigns, plans, clusters, models, "
-				"config, health, commands [CAMPAIGN], campaign CAMPAIGN)\n");
+				"config, health, experiment, commands [CAMPAIGN], campaign "
+				"CAMPAIGN)\n");
 		return EX_USAGE;
 	}
 	snprintf(path, sizeof(path), "/%s/%s", o->json ? "api" : "text", what[i]);

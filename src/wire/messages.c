@@ -32,31 +32,48 @@ static const struct {
 	const char *name; /* embedded schema (schemas/old/NAME.avsc) */
 	int added;        /* optional fields appended since */
 } old_layouts[] = {
-	{BD_MSG_CONTROL, "control_command.v1", 3}, /* + max_value, max_cost, winsor_value */
+	/* newest first: a body is tried against them in this order */
+	{BD_MSG_CONTROL, "control_command.v2", 1}, /* + holdout */
+	{BD_MSG_CONTROL, "control_command.v1", 4}, /* + max_value, max_cost, winsor_value */
 };
 
 #define N_OLD_LAYOUTS (sizeof(old_layouts) / sizeof(old_layouts[0]))
+_Static_assert(N_OLD_LAYOUTS <= BD_OLD_LAYOUTS, "BD_OLD_LAYOUTS holds every old layout");
 
-static int old_layout_of(bd_msg_kind_t kind)
+int bd_codec_old_layout_by_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind, uint64_t fp)
 {
 	for (size_t i = 0; i < N_OLD_LAYOUTS; i++)
-		if (old_layouts[i].kind == kind)
+		if (old_layouts[i].kind == kind && c->old_fingerprint[i] == fp)
 			return (int)i;
+	return -1;
+}
+
+int bd_codec_old_layout_by_walk(const bd_codec_t *c, bd_msg_kind_t kind, const void *body,
+				size_t len)
+{
+	char why[160];
+	for (size_t i = 0; i < N_OLD_LAYOUTS; i++) {
+		if (old_layouts[i].kind != kind)
+			continue;
+		int err = bd_wire_body_check(c->old_schema[i], body, len, why, sizeof(why));
+		if (err == 0 || err == BD_EENCODING)
+			return (int)i;
+	}
 	return -1;
 }
 
 static int old_layouts_load(bd_codec_t *c, char *errstr, size_t errstr_size)
 {
 	for (size_t i = 0; i < N_OLD_LAYOUTS; i++) {
-		bd_msg_kind_t k = old_layouts[i].kind;
 		const char *json = bd_schemas_get(old_layouts[i].name);
 		if (!json || avro_schema_from_json_length(json, strlen(json),
-							  &c->old_schema[k]) != 0) {
+							  &c->old_schema[i]) != 0) {
 			snprintf(errstr, errstr_size, "schema %s: %s", old_layouts[i].name,
 				 json ? avro_strerror() : "not compiled in");
 			return BD_ESCHEMA;
 		}
-		int err = bd_wire_fingerprint(c->old_schema[k], &c->old_fingerprint[k]);
+		c->has_old[old_layouts[i].kind] = true;
+		int err = bd_wire_fingerprint(c->old_schema[i], &c->old_fingerprint[i]);
 		if (err)
 			return err;
 	}
@@ -64,10 +81,10 @@ static int old_layouts_load(bd_codec_t *c, char *errstr, size_t errstr_size)
 }
 
 /* Copies the body @p body of @p len bytes, written with the earlier layout
- * of @p kind, into c->padded in the current layout. */
-int bd_codec_old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, size_t len)
+ * @p layout, into c->padded in the current layout. */
+int bd_codec_old_layout_pad(bd_codec_t *c, int layout, const void *body, size_t len)
 {
-	int added = old_layouts[old_layout_of(kind)].added;
+	int added = old_layouts[layout].added;
 	int err = bd_buf_reserve(&c->padded, len + (size_t)added);
 	if (err)
 		return err;
@@ -167,9 +184,10 @@ void bd_codec_free(bd_codec_t *c)
 		}
 		if (c->schema[k])
 			avro_schema_decref(c->schema[k]);
-		if (c->old_schema[k])
-			avro_schema_decref(c->old_schema[k]);
 	}
+	for (int i = 0; i < BD_OLD_LAYOUTS; i++)
+		if (c->old_schema[i])
+			avro_schema_decref(c->old_schema[i]);
 	bd_buf_free(&c->padded);
 	for (int i = 0; i < c->n_writers; i++) {
 		bd_resolve_free(c->writers[i].resolve);

@@ -167,7 +167,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	const char *body = (const char *)buf + h.body_offset;
 	size_t body_len = len - h.body_offset;
 	char why[160];
-	bool old = false;
+	int old = -1; /* the earlier layout the body is in */
 	if (h.format == BD_WIRE_CONFLUENT && c->registry &&
 	    (c->schema_id[kind] == 0 || h.schema_id != c->schema_id[kind])) {
 		if ((err = resolve_body(c, kind, h.schema_id, &body, &body_len, errstr, errstr_size)))
@@ -182,7 +182,7 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 			return BD_ESCHEMA;
 		}
 	} else if (h.fingerprint != c->fingerprint[kind] &&
-		   !(c->old_schema[kind] && h.fingerprint == c->old_fingerprint[kind])) {
+		   (old = bd_codec_old_layout_by_fingerprint(c, kind, h.fingerprint)) < 0) {
 		snprintf(errstr, errstr_size,
 			 "unknown schema fingerprint %016llx for %s "
 			 "(expected %016llx)",
@@ -194,19 +194,15 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	 * and allocates whatever length a message claims (wire.c) */
 	if (body != (const char *)buf + h.body_offset) {
 		/* resolved through the registry: in the current layout */
-	} else if (c->old_schema[kind] && h.format == BD_WIRE_CONFLUENT) {
-		/* a body that is not the current layout but walks as the
+	} else if (c->has_old[kind] && h.format == BD_WIRE_CONFLUENT) {
+		/* a body that is not the current layout but walks as an
 		 * earlier one (a string that is not UTF-8 included) */
 		err = bd_wire_body_check(c->schema[kind], body, body_len, why, sizeof(why));
-		old = err != 0 && err != BD_EENCODING &&
-		      ((err = bd_wire_body_check(c->old_schema[kind], body, body_len, why,
-						 sizeof(why))) == 0 ||
-		       err == BD_EENCODING);
-	} else if (c->old_schema[kind]) {
-		old = h.fingerprint == c->old_fingerprint[kind];
+		if (err != 0 && err != BD_EENCODING)
+			old = bd_codec_old_layout_by_walk(c, kind, body, body_len);
 	}
-	if (old) {
-		if ((err = bd_codec_old_layout_pad(c, kind, body, body_len)))
+	if (old >= 0) {
+		if ((err = bd_codec_old_layout_pad(c, old, body, body_len)))
 			return err;
 		body = (const char *)c->padded.data;
 		body_len = c->padded.len;
@@ -517,6 +513,12 @@ static int get_campaign_settings(avro_value_t *v, bd_control_command_t *cmd, cha
 		      &cmd->max_cost, errstr, errstr_size));
 	TRY(get_bound(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, "winsor_value", false,
 		      &cmd->has_winsor_value, &cmd->winsor_value, errstr, errstr_size));
+	if ((cmd->has_holdout = get_optional(v, BD_F_CONTROL_COMMAND_HOLDOUT, &b))) {
+		avro_value_get_double(&b, &cmd->holdout);
+		if (!(cmd->holdout >= 0 && cmd->holdout <= BD_HOLDOUT_MAX))
+			return fail(errstr, errstr_size, "holdout %g is outside [0, %g]",
+				    cmd->holdout, BD_HOLDOUT_MAX);
+	}
 	return 0;
 }
 

@@ -162,6 +162,9 @@ int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
 	b = set_optional(v, BD_F_CONTROL_COMMAND_WINSOR_VALUE, cmd->has_winsor_value);
 	if (cmd->has_winsor_value)
 		avro_value_set_double(&b, cmd->winsor_value);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_HOLDOUT, cmd->has_holdout);
+	if (cmd->has_holdout)
+		avro_value_set_double(&b, cmd->holdout);
 	return encode_value(c, BD_MSG_CONTROL, out);
 }
 

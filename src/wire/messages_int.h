@@ -33,6 +33,8 @@ typedef struct bd_codec_writer_s {
 } bd_codec_writer_t;
 
 #define BD_CODEC_WRITERS 32
+/* earlier layouts of the input schemas still read (messages.c) */
+#define BD_OLD_LAYOUTS 2
 #define BD_CODEC_FETCHES_PER_S 10
 
 struct bd_codec_s {
@@ -42,9 +44,11 @@ struct bd_codec_s {
 	uint64_t fingerprint[BD_MSG__COUNT];
 	uint32_t schema_id[BD_MSG__COUNT];
 	bd_wire_format_t out_format;
-	/* an earlier layout of a kind still read (older layouts, messages.c) */
-	avro_schema_t old_schema[BD_MSG__COUNT];
-	uint64_t old_fingerprint[BD_MSG__COUNT];
+	/* earlier layouts still read, parallel to messages.c's old_layouts
+	 * (older layouts) */
+	avro_schema_t old_schema[BD_OLD_LAYOUTS];
+	uint64_t old_fingerprint[BD_OLD_LAYOUTS];
+	bool has_old[BD_MSG__COUNT]; /* the kind has earlier layouts */
 	bd_buf_t padded; /* an earlier layout's body brought up to date */
 	/* writer schemas from the registry, a ring (the oldest replaced) */
 	const struct bd_registry_s *registry;
@@ -80,6 +84,12 @@ static inline avro_value_t bd_codec_field(avro_value_t *rec, size_t i)
 /* Copies the body @p body of @p len bytes, written with the earlier layout
  * of @p kind, into c->padded in the current layout.  (messages.c; the
  * decoder, for a body of an earlier layout) */
-int bd_codec_old_layout_pad(bd_codec_t *c, bd_msg_kind_t kind, const void *body, size_t len);
+int bd_codec_old_layout_pad(bd_codec_t *c, int layout, const void *body, size_t len);
+/** The earlier layout of @p kind with fingerprint @p fp, or -1. */
+int bd_codec_old_layout_by_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind, uint64_t fp);
+/** The earlier layout of @p kind whose walk accepts @p body (a body that is
+ *  not UTF-8 included), newest first, or -1. */
+int bd_codec_old_layout_by_walk(const bd_codec_t *c, bd_msg_kind_t kind, const void *body,
+				size_t len);
 
 #endif

@@ -17,8 +17,9 @@ promtool check rules "$P/budgetd.rules.yml" >"$WORK/check.out" 2>&1 ||
 	fail "promtool test rules: $(cat "$WORK/test.out")"
 lint=$(promtool check metrics <"$METRICS" 2>&1)
 [ -z "$lint" ] || fail "promtool check metrics on /metrics: $lint"
-"$PYTHON" - "$G" "$P/budgetd.rules.yml" "$METRICS" "$srcdir/docs/metrics.md" \
-	"$srcdir/src/daemon/report.c" <<'EOF' || fail "contrib: metric names"
+REPORTS="$srcdir/src/daemon/report.c $srcdir/src/daemon/report_experiment.c"
+# shellcheck disable=SC2086 # two paths without spaces
+"$PYTHON" - "$G" "$P/budgetd.rules.yml" "$METRICS" "$srcdir/docs/metrics.md" $REPORTS <<'EOF' || fail "contrib: metric names"
 import json, re, sys
 dash = json.load(open(sys.argv[1]))
 ids = [p["id"] for p in dash["panels"]]
@@ -35,9 +36,9 @@ print("dashboard: %d panels; %d metrics named in the rules and the dashboard, al
 # docs/metrics.md documents every family served, and names none the code
 # does not render
 doc = set(re.findall(r"^\| `((?:budgetd|process)_[a-z_]+)`", open(sys.argv[4]).read(), re.M))
-code = open(sys.argv[5]).read()
+code = "".join(open(f).read() for f in sys.argv[5:])
 assert served <= doc, "served, not in docs/metrics.md: %s" % sorted(served - doc)
 stale = sorted(n for n in doc if '"%s"' % n not in code)
-assert not stale, "in docs/metrics.md, not rendered by report.c: %s" % stale
+assert not stale, "in docs/metrics.md, not rendered by report*.c: %s" % stale
 EOF
 echo "PASS: contrib: alert rules (check, unit tests), metric names lint clean, Grafana dashboard"

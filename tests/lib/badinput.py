@@ -252,6 +252,8 @@ KINDS = {
                                "decode", r"enum symbol out of range", {}),
     "control_bad_bound": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", max_cost=math.inf))],
                           "invalid", r"max_cost inf is outside \[0, 1e\+15\]", {}),
+    "control_bad_holdout": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", holdout=0.75))],
+                            "invalid", r"holdout 0.75 is outside \[0, 0.5\]", {}),
     "control_unknown_campaign": (lambda c: [cc(control("ghost", "SET_BUDGET", 5.0))],
                                  "unknown_campaign", r"ghost", {}),
     "control_utf8_campaign": (lambda c: [cc_raw(control("X@@@", "UPSERT_CAMPAIGN", 5.0, TREATMENTS,

@@ -1,6 +1,6 @@
 """Compares two `budgetd --dump stats` outputs: the same keys and values
-(summed over partitions, per kind, campaign, model, cluster, treatment or
-day), and EVENTS decisions and outcomes in each.
+(summed over partitions, per kind, campaign, model, cluster, treatment,
+day, arm or user group), and EVENTS decisions and outcomes in each.
 Usage: statscmp.py A B EVENTS [NAME_A NAME_B]   (exit 1 with the difference)"""
 import sys
 from collections import defaultdict
@@ -14,6 +14,8 @@ def load(path):
             key, vals = tuple(f[0:1] + f[2:7]), f[7:]
         elif f[0] == "delay":
             key, vals = tuple(f[0:1] + f[2:3]), f[3:]
+        elif f[0] == "experiment":  # campaign, day, arm, user group
+            key, vals = tuple(f[0:1] + f[2:6]), f[6:]
         else:
             key, vals = tuple(f[0:1] + f[2:4]), f[4:]
         for i, v in enumerate(vals):

@@ -99,7 +99,8 @@ static bd_control_command_t control(void)
 				  .has_exploration = true, .exploration = 0.2, .has_tz = true,
 				  .timezone_offset_s = 28800, .has_max_value = true,
 				  .max_value = 1e6, .has_max_cost = true, .max_cost = 0,
-				  .has_winsor_value = true, .winsor_value = 250};
+				  .has_winsor_value = true, .winsor_value = 250,
+				  .has_holdout = true, .holdout = 0.1};
 	c.treatments[0] = (bd_treatment_t){0, "none", 0};
 	c.treatments[1] = (bd_treatment_t){1, "two", 2};
 	c.treatments[2] = (bd_treatment_t){2, "five", 5};
@@ -122,6 +123,7 @@ static void test_control(void **state)
 	assert_true(out.has_max_value && out.max_value == 1e6);
 	assert_true(out.has_max_cost && out.max_cost == 0); /* a campaign that may cost nothing */
 	assert_true(out.has_winsor_value && out.winsor_value == 250);
+	assert_true(out.has_holdout && out.holdout == 0.1);
 	/* the bounds are optional */
 	in.has_max_value = in.has_max_cost = in.has_winsor_value = false;
 	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
@@ -130,44 +132,55 @@ static void test_control(void **state)
 	bd_buf_free(&b);
 }
 
-/* A ControlCommand written with the layout before the bounds (what every
- * producer of the previous release writes) still decodes, bounds unset, in
- * both framings; a body of neither layout does not. */
+/* A ControlCommand written with a layout before the bounds and the holdout
+ * (v1) or before the holdout (v2), what producers of earlier releases
+ * write, still decodes with those fields unset, in both framings; a body of
+ * no layout does not. */
 static void test_control_old_layout(void **state)
 {
+	static const struct {
+		const char *name;
+		int cut; /* trailing nulls of the fields appended since */
+	} layouts[] = {{"control_command.v1", 4}, {"control_command.v2", 1}};
 	bd_control_command_t in = control(), out;
 	bd_buf_t b = {0};
-	avro_schema_t old;
-	uint64_t fp;
-	const char *json = bd_schemas_get("control_command.v1");
 	(void)state;
-	assert_non_null(json);
-	assert_int_equal(avro_schema_from_json_length(json, strlen(json), &old), 0);
-	assert_int_equal(bd_wire_fingerprint(old, &fp), 0);
-	avro_schema_decref(old);
-	in.has_max_value = in.has_max_cost = in.has_winsor_value = false;
-	/* the old body is the new one without its three trailing nulls */
+	in.has_max_value = in.has_max_cost = in.has_winsor_value = in.has_holdout = false;
+	for (size_t l = 0; l < sizeof(layouts) / sizeof(layouts[0]); l++) {
+		const int cut = layouts[l].cut;
+		avro_schema_t old;
+		uint64_t fp;
+		const char *json = bd_schemas_get(layouts[l].name);
+		assert_non_null(json);
+		assert_int_equal(avro_schema_from_json_length(json, strlen(json), &old), 0);
+		assert_int_equal(bd_wire_fingerprint(old, &fp), 0);
+		avro_schema_decref(old);
+		/* the old body is the new one without its trailing nulls */
+		assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
+		assert_int_equal(memcmp(b.data + b.len - cut, "\0\0\0\0", (size_t)cut), 0);
+		assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - (size_t)cut, &out,
+						   err, sizeof(err)), 0);
+		assert_string_equal(out.campaign_id, "camp");
+		assert_int_equal(out.n_treatments, 3);
+		assert_int_equal(out.timezone_offset_s, 28800);
+		assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value ||
+			     out.has_holdout);
+		/* single-object framing names the old layout by its fingerprint */
+		assert_int_equal(bd_encode_control(so_codec, &in, &b), 0);
+		for (int i = 0; i < 8; i++)
+			b.data[2 + i] = (uint8_t)(fp >> (8 * i));
+		assert_int_equal(bd_decode_control(so_codec, b.data, b.len - (size_t)cut, &out,
+						   err, sizeof(err)), 0);
+		assert_int_equal(out.n_treatments, 3);
+		/* ... and a body of the new layout under the old fingerprint is not it */
+		assert_int_equal(bd_decode_control(so_codec, b.data, b.len, &out, err,
+						   sizeof(err)), BD_EDECODE);
+	}
+	/* one byte short of the oldest layout, and between two layouts */
 	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
-	assert_int_equal(memcmp(b.data + b.len - 3, "\0\0\0", 3), 0);
-	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 3, &out, err,
-					   sizeof(err)), 0);
-	assert_string_equal(out.campaign_id, "camp");
-	assert_int_equal(out.n_treatments, 3);
-	assert_int_equal(out.timezone_offset_s, 28800);
-	assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value);
-	/* single-object framing names the old layout by its fingerprint */
-	assert_int_equal(bd_encode_control(so_codec, &in, &b), 0);
-	for (int i = 0; i < 8; i++)
-		b.data[2 + i] = (uint8_t)(fp >> (8 * i));
-	assert_int_equal(bd_decode_control(so_codec, b.data, b.len - 3, &out, err,
-					   sizeof(err)), 0);
-	assert_int_equal(out.n_treatments, 3);
-	/* ... and a body of the new layout under the old fingerprint is not it */
-	assert_int_equal(bd_decode_control(so_codec, b.data, b.len, &out, err, sizeof(err)),
-			 BD_EDECODE);
-	/* one byte short of either layout */
-	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
-	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 4, &out, err,
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 5, &out, err,
+					   sizeof(err)), BD_EDECODE);
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 2, &out, err,
 					   sizeof(err)), BD_EDECODE);
 	bd_buf_free(&b);
 }
@@ -377,6 +390,8 @@ static void test_control_errors(void **state)
 	x = control(); x.max_cost = INFINITY; control_fails(&x, "max_cost inf");
 	x = control(); x.winsor_value = 0; control_fails(&x, "winsor_value 0");
 	x = control(); x.winsor_value = 1e300; control_fails(&x, "winsor_value 1e+300");
+	x = control(); x.holdout = 0.6; control_fails(&x, "holdout 0.6 is outside [0, 0.5]");
+	x = control(); x.holdout = -0.1; control_fails(&x, "holdout -0.1");
 }
 
 /* ---- strings that are not UTF-8 ------------------------------------------------ */

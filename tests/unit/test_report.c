@@ -135,6 +135,18 @@ static bd_report_track_t *track(const bd_campaign_t *c)
 	assert_int_equal(bd_report_track_update(t, &raised, &e, 387.5, 20454, 36300), 0);
 	t->solve_failures = 1;
 	atomic_store(&t->guarded, 17);
+	/* the holdout's sums by user group: 20 treated requests and 3 held
+	 * out in each; to date also an earlier day of the same */
+	for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+		double tr[BD_EXP__COUNT] = {20, 20, 40 + g % 5, 2, 1};
+		double ho[BD_EXP__COUNT] = {3, 3, 5 + g % 3, 0, 0.125};
+		bd_experiment_add(&t->exp_today, BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
+		bd_experiment_add(&t->exp_today, BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
+		for (int k = 0; k < 2; k++) {
+			bd_experiment_add(&t->exp_total, BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
+			bd_experiment_add(&t->exp_total, BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
+		}
+	}
 	return t;
 }
 
@@ -147,6 +159,7 @@ static int setup(void **state)
 	assert_int_equal(bd_config_set(&f->cfg, "workers", "3", err, sizeof(err)), 0);
 	/* sorted by id, as bd_campaigns_t keeps them */
 	campaign(&f->camp[0], "alpha", 1000, 0);
+	f->camp[0].holdout = 0.1;
 	campaign(&f->camp[1], "beta \"q\\uote\" \xc3\xa9t\xc3\xa9", 250.75, 1);
 	campaign(&f->camp[2], "gamma", 80, 0);
 	f->campaigns.n = f->campaigns.cap = N_CAMPAIGNS;
@@ -383,6 +396,8 @@ DOC(text_plans, "plans.txt")
 DOC(text_clusters, "clusters.txt")
 DOC(text_models, "models.txt")
 DOC(text_health, "health.txt")
+DOC(api_experiment, "experiment.json")
+DOC(text_experiment, "experiment.txt")
 
 /* A healthy instance without a model says so in both health documents. */
 static void test_health_ok(void **state)
@@ -436,6 +451,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_clusters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_models, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_experiment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_experiment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	};

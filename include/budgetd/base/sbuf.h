@@ -35,6 +35,10 @@ void bd_sbuf_cat(bd_sbuf_t *b, const char *s);
 void bd_sbuf_json_str(bd_sbuf_t *b, const char *s);
 /** A JSON number; non-finite values become null. */
 void bd_sbuf_json_num(bd_sbuf_t *b, double v);
+/** A JSON member "k": v (v a string / a number as bd_sbuf_json_num),
+ *  after a comma when @p comma; @p k is written as is (a literal). */
+void bd_sbuf_json_kv_str(bd_sbuf_t *b, const char *k, const char *v, int comma);
+void bd_sbuf_json_kv_num(bd_sbuf_t *b, const char *k, double v, int comma);
 /** @p s escaped for a Prometheus label value (\\, \", \n). */
 void bd_sbuf_prom_label(bd_sbuf_t *b, const char *s);
 /** A Prometheus sample value (NaN, +Inf and -Inf spelled as it wants). */

@@ -44,6 +44,8 @@ typedef enum bd_admin_doc_e {
 	BD_ADMIN_TEXT_CONFIG,
 	BD_ADMIN_TEXT_HEALTH,
 	BD_ADMIN_TEXT_COMMANDS,
+	BD_ADMIN_API_EXPERIMENT, /**< the holdouts' reports (experiment.h) */
+	BD_ADMIN_TEXT_EXPERIMENT,
 	BD_ADMIN__COUNT
 } bd_admin_doc_t;
 

@@ -19,6 +19,7 @@
 #include "budgetd/base/config.h"
 #include "budgetd/serve/counters.h"
 #include "budgetd/policy/estimate.h"
+#include "budgetd/policy/experiment.h"
 #include "budgetd/serve/health.h" /* BD_HEALTH__COUNT */
 #include "budgetd/base/histo.h"
 #include "budgetd/policy/plan.h"
@@ -55,6 +56,9 @@ typedef struct bd_report_track_s {
 	/** why the campaign was last logged off pace ("" while on pace):
 	 *  daemon_solve.c logs a state once when it begins, not at every check */
 	char off_pace[48];
+	/** the holdout's sums (experiment.h): the track's day, and every day
+	 *  the statistics still hold */
+	bd_experiment_t exp_today, exp_total;
 } bd_report_track_t;
 
 /** Records a pace check of campaign @p c (its estimate finished). */
@@ -140,5 +144,10 @@ void bd_report_text_clusters(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_models(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *out);
+/** /api/experiment and /text/experiment: each campaign's holdout report
+ *  (today and to date), and its /metrics families (report_experiment.c). */
+void bd_report_api_experiment(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_experiment(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_metrics_experiment(const bd_report_t *r, bd_sbuf_t *out);
 
 #endif

@@ -31,6 +31,9 @@ typedef struct bd_campaign_s {
 	/* outcome bounds set by UPSERT_CAMPAIGN (bounds.h); NAN: not set,
 	 * the configured default applies */
 	double max_value, max_cost, winsor_value;
+	/** share of the campaign's users given control on every request
+	 *  (experiment.h), 0 .. BD_HOLDOUT_MAX */
+	double holdout;
 } bd_campaign_t;
 
 typedef struct bd_campaigns_s {
@@ -58,9 +61,9 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 		       bd_campaign_t **changed, char *errstr,
 		       size_t errstr_size) BD_WUR;
 
-/** Fixed-layout record for the campaigns column family (version 2; a
+/** Fixed-layout record for the campaigns column family (version 3; a
  *  version 1 record, from before the outcome bounds, unpacks with them
- *  unset). */
+ *  unset; a version 2 record, from before the holdout, with no holdout). */
 int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size);
 int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len) BD_WUR;
 

@@ -5,7 +5,10 @@
  * Determinism: every draw is a hash of (decision id, purpose), never an RNG,
  * so the same request gets the same decision on any instance and after any
  * restart, given the same campaign, plan and model.  (A request seen again
- * later is answered from the stored decision, not decided anew.)
+ * later is answered from the stored decision, not decided anew.)  The one
+ * draw per user, not per request, is the holdout's (experiment.h): a user
+ * in the campaign's holdout gets control on every request, reason
+ * "holdout", propensity 1, unless the campaign is paused.
  *
  * decision_id = 16 lowercase hex digits of bd_hash of
  * campaign_id + '\0' + user_id + '\0' + request_id with seed 0 (the exact
@@ -42,6 +45,11 @@ int bd_decision_id_parse(const char *s, uint64_t *h) BD_WUR;
 void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 	       const bd_cluster_model_t *m, const bd_feature_event_t *ev,
 	       uint64_t hash, bd_decision_t *d);
+
+/** The reason of a holdout decision. */
+#define BD_REASON_HOLDOUT "holdout"
+/** Whether a decision of reason @p reason was a holdout's. */
+bool bd_decide_is_holdout(const char *reason);
 
 /**
  * The budget guard (docs/solving.md): commits the estimated cost of @p d,

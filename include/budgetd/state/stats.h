@@ -17,7 +17,9 @@
  *  - delay: partition, campaign -> BD_DELAY_BUCKETS doubles: realised cost
  *    by the delay from decision to outcome (BD_DELAY_BUCKET_S wide, the
  *    last bucket open-ended), for the share of a young hour's cost still
- *    to come.
+ *    to come;
+ *  - experiment: partition, campaign, day, arm, user group -> BD_EXP__COUNT
+ *    doubles (experiment.h: the holdout's report).
  * Keys start with the partition (big-endian u16) so a partition's state
  * moves as a unit.  Workers add into an in-memory delta map and write one
  * merge per touched key per batch (a merge per event tops out near 0.2 M/s).
@@ -73,6 +75,7 @@ typedef enum bd_stats_key_kind {
 	BD_STATS_CELL = 'S',
 	BD_STATS_DAY = 'D',
 	BD_STATS_DELAY = 'L',
+	BD_STATS_EXPERIMENT = 'E',
 } bd_stats_key_kind_t;
 
 typedef struct bd_stats_key_s {
@@ -83,7 +86,8 @@ typedef struct bd_stats_key_s {
 	int32_t cluster;       /**< cell */
 	int32_t treatment;     /**< cell */
 	int64_t hour;          /**< cell: decision time / 1 h; 0: historical */
-	int64_t day;           /**< day */
+	int64_t day;           /**< day, experiment */
+	int arm, bucket;       /**< experiment (experiment.h) */
 } bd_stats_key_t;
 
 /** The cell delta of one exposure (a decision made with @p propensity). */
@@ -105,6 +109,8 @@ static inline int64_t bd_stats_hour(int64_t ts_ms)
 size_t bd_stats_delay_key(uint8_t *buf, uint16_t partition, const char *campaign);
 size_t bd_stats_day_key(uint8_t *buf, uint16_t partition, const char *campaign,
 			int64_t day);
+size_t bd_stats_experiment_key(uint8_t *buf, uint16_t partition, const char *campaign,
+				int64_t day, int arm, int bucket);
 int bd_stats_key_parse(const void *key, size_t klen, bd_stats_key_t *k) BD_WUR;
 
 typedef struct bd_stats_delta_s bd_stats_delta_t;

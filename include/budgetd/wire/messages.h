@@ -69,6 +69,9 @@ typedef struct bd_treatment_s {
 	double nominal_cost;
 } bd_treatment_t;
 
+/** Largest holdout share a campaign may set (policy/experiment.h). */
+#define BD_HOLDOUT_MAX 0.5
+
 typedef struct bd_control_command_s {
 	const char *command_id, *campaign_id;
 	int64_t ts_ms;
@@ -82,6 +85,8 @@ typedef struct bd_control_command_s {
 	/* UPSERT_CAMPAIGN: the campaign's outcome bounds (bounds.h) */
 	bool has_max_value, has_max_cost, has_winsor_value;
 	double max_value, max_cost, winsor_value;
+	bool has_holdout;
+	double holdout; /**< 0 .. BD_HOLDOUT_MAX (experiment.h) */
 } bd_control_command_t;
 
 typedef struct bd_decision_s {

@@ -1,0 +1,240 @@
+/* experiment.c (the holdout and its report), decide.c's holdout, campaign.c's
+ * holdout field; the report's intervals checked for coverage on simulated
+ * worlds (lab/simworld.c) */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "budgetd/lab/simworld.h"
+#include "budgetd/policy/decide.h"
+#include "budgetd/policy/experiment.h"
+
+static void test_holdout_users(void **state)
+{
+	(void)state;
+	const int n = 100000;
+	int in10 = 0, in30 = 0, moved = 0, other = 0;
+	char u[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(u, sizeof(u), "user-%d", i);
+		bool a = bd_experiment_holdout("c", u, 0.1), b = bd_experiment_holdout("c", u, 0.3);
+		in10 += a;
+		in30 += b;
+		/* raising the share keeps everyone already held out */
+		moved += a && !b;
+		/* another campaign holds out other users */
+		other += a && bd_experiment_holdout("c2", u, 0.1);
+		/* the same answer every time */
+		assert_true(a == bd_experiment_holdout("c", u, 0.1));
+		int g = bd_experiment_bucket("c", u);
+		assert_true(g >= 0 && g < BD_EXP_BUCKETS);
+	}
+	/* binomial: 100 000 x 0.1 has sd 95, x 0.3 sd 145 */
+	assert_true(abs(in10 - 10000) < 500);
+	assert_true(abs(in30 - 30000) < 750);
+	assert_int_equal(moved, 0);
+	assert_true(abs(other - 1000) < 200); /* independent: 1% */
+	assert_false(bd_experiment_holdout("c", "user-1", 0));
+}
+
+static void test_decide_holdout(void **state)
+{
+	(void)state;
+	bd_campaign_t c = {.id = "c", .n_treatments = 4, .exploration = 1, .holdout = 0.25};
+	float x[12] = {0};
+	bd_cluster_model_t *m = NULL;
+	assert_int_equal(bd_cluster_model_initial(12, 8, &m), 0);
+	char rid[32], uid[32];
+	int held = 0, n = 4000;
+	for (int i = 0; i < n; i++) {
+		snprintf(rid, sizeof(rid), "r%d", i);
+		snprintf(uid, sizeof(uid), "u%d", i % 400);
+		bd_feature_event_t ev = {rid, c.id, uid, 1000, x, 12};
+		bd_decision_t d;
+		bd_decide(&c, NULL, m, &ev, bd_decision_hash(c.id, uid, rid), &d);
+		bool h = bd_experiment_holdout(c.id, uid, c.holdout);
+		/* a held-out user gets control on every request, with certainty,
+		 * even at exploration 1 */
+		assert_true(h == bd_decide_is_holdout(d.reason));
+		if (h) {
+			assert_int_equal(d.treatment, 0);
+			assert_true(d.propensity == 1.0 && !d.explored);
+			held++;
+		}
+	}
+	assert_true(held > n / 8 && held < n / 2);
+	/* paused comes first: a paused campaign's requests are "paused" */
+	c.paused = true;
+	for (int i = 0; i < 400; i++) {
+		snprintf(uid, sizeof(uid), "u%d", i);
+		bd_feature_event_t ev = {"r", c.id, uid, 1000, x, 12};
+		bd_decision_t d;
+		bd_decide(&c, NULL, m, &ev, bd_decision_hash(c.id, uid, "r"), &d);
+		assert_string_equal(d.reason, "paused");
+	}
+	bd_cluster_model_unref(m);
+}
+
+static void test_campaign_record(void **state)
+{
+	(void)state;
+	bd_campaign_t c = {.id = "c", .n_treatments = 2, .holdout = 0.2}, back;
+	uint8_t buf[4096];
+	int n = bd_campaign_pack(&c, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(bd_campaign_unpack(&back, buf, (size_t)n), 0);
+	assert_true(back.holdout == 0.2);
+	/* a version 2 record (before the holdout) loads without one */
+	buf[0] = 2;
+	memset(&back, 0x55, sizeof(back));
+	assert_int_equal(bd_campaign_unpack(&back, buf, offsetof(bd_campaign_t, holdout) + 1), 0);
+	assert_true(back.holdout == 0 && back.n_treatments == 2);
+}
+
+/* The report's figures on sums made by hand: means per request, the
+ * variance over groups, the difference and its verdict. */
+static void test_result(void **state)
+{
+	(void)state;
+	bd_experiment_t e;
+	memset(&e, 0, sizeof(e));
+	/* treated: groups of 10 requests with value 20 + g % 3; holdout:
+	 * groups of 2 requests with value 2 + g % 2 */
+	double yt = 0, nt = 0, yh = 0, nh = 0;
+	for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+		double t[BD_EXP__COUNT] = {10, 10, 20 + g % 3, 1, 0.5};
+		double h[BD_EXP__COUNT] = {2, 2, 2 + g % 2, 0, 0.1};
+		bd_experiment_add(&e, BD_ARM_TREATED, g, t, BD_EXP__COUNT);
+		bd_experiment_add(&e, BD_ARM_HOLDOUT, g, h, BD_EXP__COUNT);
+		yt += t[2], nt += 10, yh += h[2], nh += 2;
+	}
+	bd_exp_result_t r;
+	bd_experiment_result(&e, 1.96, &r);
+	assert_true(r.requests[BD_ARM_TREATED] == nt && r.requests[BD_ARM_HOLDOUT] == nh);
+	assert_true(fabs(r.value[0].mean - yt / nt) < 1e-12);
+	assert_true(fabs(r.value[1].mean - yh / nh) < 1e-12);
+	/* the treated's variance, directly */
+	double m = yt / nt, ss = 0;
+	for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+		double d = (20 + g % 3) - m * 10;
+		ss += d * d;
+	}
+	double se = sqrt(64.0 / 63 * ss / (nt * nt));
+	assert_true(fabs(r.value[0].se - se) < 1e-12);
+	assert_true(fabs(r.uplift_value.mean - (yt / nt - yh / nh)) < 1e-12);
+	assert_true(fabs(r.uplift_value.se - hypot(r.value[0].se, r.value[1].se)) < 1e-12);
+	assert_true(fabs(r.increment - r.uplift_value.mean * nt) < 1e-9);
+	assert_string_equal(r.verdict, r.lo > 0 ? "better" : r.hi < 0 ? "worse" : "not yet known");
+	/* no holdout: nothing to compare with */
+	bd_experiment_t none;
+	memset(&none, 0, sizeof(none));
+	double t[BD_EXP__COUNT] = {10, 10, 20, 1, 0.5};
+	bd_experiment_add(&none, BD_ARM_TREATED, 3, t, BD_EXP__COUNT);
+	bd_experiment_result(&none, 1.96, &r);
+	assert_string_equal(r.verdict, "no holdout");
+	/* an effect inside the noise: how many requests would show it */
+	memset(&e, 0, sizeof(e));
+	for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+		double a[BD_EXP__COUNT] = {10, 10, 5 + (g % 2 ? 4 : -4), 0, 0};
+		double b[BD_EXP__COUNT] = {10, 10, 4.9 + (g % 2 ? -4 : 4), 0, 0};
+		bd_experiment_add(&e, BD_ARM_TREATED, g, a, BD_EXP__COUNT);
+		bd_experiment_add(&e, BD_ARM_HOLDOUT, g, b, BD_EXP__COUNT);
+	}
+	bd_experiment_result(&e, 1.96, &r);
+	assert_string_equal(r.verdict, "not yet known");
+	assert_true(r.requests_needed > r.requests[0]);
+}
+
+/* Simulated days on a world: users arrive (each several times a day), a
+ * share of them is held out by the campaign's hash, outcomes drawn from the
+ * world.  @p ab: the treated get a uniformly random coupon (else the same
+ * as the holdout: an A/A day).  @returns whether the 95% interval covers
+ * the truth: 0 for A/A; for A/B the treated's true expected value per
+ * request less the holdout's, over the users that came. */
+static int sim_day(const bd_sim_world_t *w, int rep, int n, double holdout, int ab,
+		   double *width)
+{
+	double *times = malloc(sizeof(double) * (size_t)n);
+	int *users = malloc(sizeof(int) * (size_t)n);
+	uint64_t rng = bd_sim_rng_seed(7, 100 + (uint64_t)rep);
+	assert_non_null(times);
+	assert_non_null(users);
+	assert_int_equal(bd_sim_day_arrivals(w, n, &rng, times, users), 0);
+	bd_experiment_t e;
+	memset(&e, 0, sizeof(e));
+	char camp[32], uid[32];
+	snprintf(camp, sizeof(camp), "exp-%d", rep);
+	double ev[2] = {0}, cnt[2] = {0};
+	const int J = bd_sim_n_treatments(w);
+	for (int i = 0; i < n; i++) {
+		snprintf(uid, sizeof(uid), "u%d", users[i]);
+		int arm = bd_experiment_holdout(camp, uid, holdout) ? BD_ARM_HOLDOUT : BD_ARM_TREATED;
+		/* A/A: both arms get the same random coupon policy */
+		int t = (ab && arm == BD_ARM_HOLDOUT) ? 0 : (int)(bd_sim_rng_uniform(&rng) * J);
+		bd_sim_outcome_t o;
+		bd_sim_outcome(w, users[i], t, &rng, &o);
+		double x[BD_EXP__COUNT] = {1, 1, o.value, o.cost, o.orders};
+		bd_experiment_add(&e, arm, bd_experiment_bucket(camp, uid), x, BD_EXP__COUNT);
+		ev[arm] += bd_sim_user_ev(w, users[i], t);
+		cnt[arm]++;
+	}
+	free(times);
+	free(users);
+	bd_exp_result_t r;
+	bd_experiment_result(&e, 1.959964, &r);
+	double truth = ab ? ev[0] / cnt[0] - ev[1] / cnt[1] : 0;
+	*width = r.hi - r.lo;
+	return r.lo <= truth && truth <= r.hi;
+}
+
+/* Over 240 simulated A/A days per world family, the 95% intervals contain
+ * zero 90-99% of the time; over A/B days they contain the true uplift at
+ * least 90% of the time.  Users come several times a day (2 000 of them,
+ * 6 000 requests), so an interval that took requests for independent
+ * draws would be too narrow where a user's outcomes go together. */
+static void test_coverage(void **state)
+{
+	(void)state;
+	const int reps = getenv("EXP_REPS") ? atoi(getenv("EXP_REPS")) : 240;
+	for (int f = 0; f < BD_SIM_WORLD__COUNT; f++) {
+		bd_sim_params_t p;
+		bd_sim_params_default(&p);
+		assert_int_equal(bd_sim_params_family(&p, f), 0);
+		p.n_users = 2000;
+		p.seed = 11 + (uint64_t)f;
+		bd_sim_world_t *w;
+		assert_int_equal(bd_sim_world_new(&p, &w), 0);
+		int aa = 0, ab = 0;
+		double wsum = 0, width;
+		for (int rep = 0; rep < reps; rep++) {
+			aa += sim_day(w, rep, 6000, 0.3, 0, &width);
+			ab += sim_day(w, 100000 + rep, 6000, 0.3, 1, &width);
+			wsum += width;
+		}
+		printf("# world %s: A/A coverage %.3f, A/B coverage %.3f (%d days each), mean "
+		       "interval width %.3f\n", bd_sim_family_name(f), (double)aa / reps,
+		       (double)ab / reps, reps, wsum / reps);
+		assert_true(aa >= 0.90 * reps && aa <= 0.99 * reps);
+		assert_true(ab >= 0.90 * reps);
+		bd_sim_world_free(w);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_holdout_users),
+		cmocka_unit_test(test_decide_holdout),
+		cmocka_unit_test(test_campaign_record),
+		cmocka_unit_test(test_result),
+		cmocka_unit_test(test_coverage),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
