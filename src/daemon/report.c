@@ -876,6 +876,8 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 			plan_json(r->plans[i], o);
 		else
 			bd_sbuf_cat(o, "null");
+		bd_sbuf_cat(o, ",\"experiment\":");
+		bd_report_experiment_json(r, i, o);
 		bd_sbuf_cat(o, "}");
 	}
 	bd_sbuf_cat(o, "]}\n");

@@ -56,24 +56,31 @@ static void result_json(const bd_experiment_t *e, bd_sbuf_t *o)
 		bd_sbuf_json_kv_num(o, "requests_needed", r.requests_needed, 1);
 }
 
+void bd_report_experiment_json(const bd_report_t *r, int i, bd_sbuf_t *o)
+{
+	const bd_campaign_t *c = &r->campaigns->v[i];
+	const bd_report_track_t *t = r->tracks[i];
+	bd_sbuf_cat(o, "{");
+	bd_sbuf_json_kv_str(o, "campaign", c->id, 0);
+	bd_sbuf_json_kv_num(o, "holdout", c->holdout, 1);
+	if (t) {
+		bd_sbuf_json_kv_num(o, "day", (double)t->day, 1);
+		bd_sbuf_cat(o, ",\"today\":{");
+		result_json(&t->exp_today, o);
+		bd_sbuf_cat(o, "},\"to_date\":{");
+		result_json(&t->exp_total, o);
+		bd_sbuf_cat(o, "}");
+	}
+	bd_sbuf_cat(o, "}");
+}
+
 void bd_report_api_experiment(const bd_report_t *r, bd_sbuf_t *o)
 {
 	bd_sbuf_cat(o, "{\"campaigns\":[");
 	for (int i = 0; i < r->campaigns->n; i++) {
-		const bd_campaign_t *c = &r->campaigns->v[i];
-		const bd_report_track_t *t = r->tracks[i];
-		bd_sbuf_cat(o, i ? ",{" : "{");
-		bd_sbuf_json_kv_str(o, "campaign", c->id, 0);
-		bd_sbuf_json_kv_num(o, "holdout", c->holdout, 1);
-		if (t) {
-			bd_sbuf_json_kv_num(o, "day", (double)t->day, 1);
-			bd_sbuf_cat(o, ",\"today\":{");
-			result_json(&t->exp_today, o);
-			bd_sbuf_cat(o, "},\"to_date\":{");
-			result_json(&t->exp_total, o);
-			bd_sbuf_cat(o, "}");
-		}
-		bd_sbuf_cat(o, "}");
+		if (i)
+			bd_sbuf_cat(o, ",");
+		bd_report_experiment_json(r, i, o);
 	}
 	bd_sbuf_cat(o, "]}\n");
 }

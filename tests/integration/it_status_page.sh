@@ -5,7 +5,8 @@
 # not blank, (b) the rendered DOM holds the campaign id -- one with markup
 # in it, which must come out as text, not as elements --, every treatment
 # name, the spend track as an SVG path, the pace line, a budget change
-# (budgetctl set-budget after the day) marked on it, and the health status.
+# (budgetctl set-budget after the day) marked on it, the health status, and
+# the holdout's report (today and to date, with a verdict).
 # Also: /status is src/daemon/status.html byte for byte, served as text/html with
 # a Content-Security-Policy, and / is the same page.
 #   CHROMIUM=/path/to/chromium tests/integration/it_status_page.sh
@@ -23,7 +24,7 @@ PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" |
 [ -n "$PORT" ] || fail "no admin port in the log"
 URL="http://127.0.0.1:$PORT"
 "$SIM" run --bootstrap "$BOOTSTRAP" --events 2000 --duration 6 --campaign "$CAMPAIGN" \
-	--request-prefix pg -q >"$WORK/sim.out" 2>"$WORK/sim.log" ||
+	--request-prefix pg --holdout 0.1 -q >"$WORK/sim.out" 2>"$WORK/sim.log" ||
 	fail "simulator: $(tail -n 5 "$WORK/sim.out")"
 # a budget change late in the day: the spend chart marks it
 "$builddir/budgetctl" --admin "127.0.0.1:$PORT" --bootstrap "$BOOTSTRAP" set-budget "$CAMPAIGN" 777 \
@@ -166,6 +167,12 @@ need(re.search(r"as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\+00:00 \(the daemon's clock
      "the page's time in UTC")
 need(re.search(r"<span>value of one more unit of budget \(lambda\) <b>-?[\d.]+</b></span>", dom),
      "lambda explained")
+# the holdout's report (the simulator's campaign holds out 10% of its users)
+need("<h3>Holdout: 10.0% of users get no incentive</h3>" in dom, "the holdout's heading")
+rows = re.findall(r"<tr><td>(today|to date)</td><td>(\d+)</td><td>(\d+)</td>.*?"
+                  r'<td class="verdict">(better|worse|not yet known)[^<]*</td></tr>', dom)
+need(len(rows) == 2 and all(int(r[1]) > 0 and int(r[2]) > 0 for r in rows),
+     "the holdout's rows (today, to date) with requests in both arms and a verdict: %r" % rows)
 print("dom: %d bytes, spend track with %d points" % (len(dom), m.group(1).count("L") + 1))
 PY
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"

@@ -149,5 +149,8 @@ void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_api_experiment(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_experiment(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_metrics_experiment(const bd_report_t *r, bd_sbuf_t *out);
+/** One campaign's (index @p i) object of /api/experiment, which /api/status
+ *  also carries as its "experiment". */
+void bd_report_experiment_json(const bd_report_t *r, int i, bd_sbuf_t *out);
 
 #endif
