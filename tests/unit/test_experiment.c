@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "budgetd/lab/simexp.h"
 #include "budgetd/lab/simworld.h"
 #include "budgetd/policy/decide.h"
 #include "budgetd/policy/experiment.h"
@@ -152,48 +153,6 @@ static void test_result(void **state)
 	assert_true(r.requests_needed > r.requests[0]);
 }
 
-/* Simulated days on a world: users arrive (each several times a day), a
- * share of them is held out by the campaign's hash, outcomes drawn from the
- * world.  @p ab: the treated get a uniformly random coupon (else the same
- * as the holdout: an A/A day).  @returns whether the 95% interval covers
- * the truth: 0 for A/A; for A/B the treated's true expected value per
- * request less the holdout's, over the users that came. */
-static int sim_day(const bd_sim_world_t *w, int rep, int n, double holdout, int ab,
-		   double *width)
-{
-	double *times = malloc(sizeof(double) * (size_t)n);
-	int *users = malloc(sizeof(int) * (size_t)n);
-	uint64_t rng = bd_sim_rng_seed(7, 100 + (uint64_t)rep);
-	assert_non_null(times);
-	assert_non_null(users);
-	assert_int_equal(bd_sim_day_arrivals(w, n, &rng, times, users), 0);
-	bd_experiment_t e;
-	memset(&e, 0, sizeof(e));
-	char camp[32], uid[32];
-	snprintf(camp, sizeof(camp), "exp-%d", rep);
-	double ev[2] = {0}, cnt[2] = {0};
-	const int J = bd_sim_n_treatments(w);
-	for (int i = 0; i < n; i++) {
-		snprintf(uid, sizeof(uid), "u%d", users[i]);
-		int arm = bd_experiment_holdout(camp, uid, holdout) ? BD_ARM_HOLDOUT : BD_ARM_TREATED;
-		/* A/A: both arms get the same random coupon policy */
-		int t = (ab && arm == BD_ARM_HOLDOUT) ? 0 : (int)(bd_sim_rng_uniform(&rng) * J);
-		bd_sim_outcome_t o;
-		bd_sim_outcome(w, users[i], t, &rng, &o);
-		double x[BD_EXP__COUNT] = {1, 1, o.value, o.cost, o.orders};
-		bd_experiment_add(&e, arm, bd_experiment_bucket(camp, uid), x, BD_EXP__COUNT);
-		ev[arm] += bd_sim_user_ev(w, users[i], t);
-		cnt[arm]++;
-	}
-	free(times);
-	free(users);
-	bd_exp_result_t r;
-	bd_experiment_result(&e, 1.959964, &r);
-	double truth = ab ? ev[0] / cnt[0] - ev[1] / cnt[1] : 0;
-	*width = r.hi - r.lo;
-	return r.lo <= truth && truth <= r.hi;
-}
-
 /* Over 240 simulated A/A days per world family, the 95% intervals contain
  * zero 90-99% of the time; over A/B days they contain the true uplift at
  * least 90% of the time.  Users come several times a day (2 000 of them,
@@ -212,11 +171,17 @@ static void test_coverage(void **state)
 		bd_sim_world_t *w;
 		assert_int_equal(bd_sim_world_new(&p, &w), 0);
 		int aa = 0, ab = 0;
-		double wsum = 0, width;
+		double wsum = 0;
 		for (int rep = 0; rep < reps; rep++) {
-			aa += sim_day(w, rep, 6000, 0.3, 0, &width);
-			ab += sim_day(w, 100000 + rep, 6000, 0.3, 1, &width);
-			wsum += width;
+			bd_exp_result_t r;
+			double truth;
+			assert_int_equal(bd_sim_holdout_day(w, rep, 6000, 0.3, 0, 1.959964, &r,
+							    &truth), 0);
+			aa += r.lo <= truth && truth <= r.hi;
+			assert_int_equal(bd_sim_holdout_day(w, 100000 + rep, 6000, 0.3, 1, 1.959964,
+							    &r, &truth), 0);
+			ab += r.lo <= truth && truth <= r.hi;
+			wsum += r.hi - r.lo;
 		}
 		printf("# world %s: A/A coverage %.3f, A/B coverage %.3f (%d days each), mean "
 		       "interval width %.3f\n", bd_sim_family_name(f), (double)aa / reps,
