@@ -169,7 +169,12 @@ static const setting_t settings[] = {
 	 "state with the commands' effects", R_LIVE},
 	{"decision.retention.s", T_INT, OFF(decision_retention_s), "604800", 60, INT_MAX, NULL,
 	 "How long decisions wait for their outcome: an outcome more than this after its "
-	 "decision (event times) is dead-lettered as expired", R_RESTART},
+	 "decision (event times) is dead-lettered as expired; a stored decision older than this "
+	 "plus an hour by its campaign's clock is deleted", R_RESTART},
+	{"decision.expiry.interval.s", T_INT, OFF(decision_expiry_interval_s), "3600", 1, 604800,
+	 NULL,
+	 "How often the campaigns' expiry limits are updated and RocksDB is asked to compact the "
+	 "decisions, which deletes the expired ones in its background threads", R_RESTART},
 	{"input.max.bytes", T_INT, OFF(input_max_bytes), "262144", 1024, 64 << 20, NULL,
 	 "Input messages, or their keys, larger than this are dead-lettered (oversized, first "
 	 "1024 bytes of the key and of the payload kept) without being decoded", R_RESTART},

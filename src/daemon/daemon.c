@@ -177,6 +177,7 @@ static void close_handles(bd_daemon_t *d)
 		(uv_handle_t *)&d->train_timer,	     (uv_handle_t *)&d->health_timer,
 		(uv_handle_t *)&d->admin_timer,	     (uv_handle_t *)&d->counters_timer,
 		(uv_handle_t *)&d->checkpoint_timer, (uv_handle_t *)&d->ready_timer,
+		(uv_handle_t *)&d->expiry_timer,
 		(uv_handle_t *)&d->watchdog_timer,   (uv_handle_t *)&d->worker_failed,
 		(uv_handle_t *)&d->worker_carried,   (uv_handle_t *)&d->sigint,
 		(uv_handle_t *)&d->sigterm,	     (uv_handle_t *)&d->sighup,
@@ -199,6 +200,7 @@ void bd_daemon_shutdown(bd_daemon_t *d)
 	bd_info("shutting down: draining workers");
 	uv_timer_stop(&d->solve_timer);
 	uv_timer_stop(&d->pace_timer);
+	uv_timer_stop(&d->expiry_timer);
 	uv_timer_stop(&d->health_timer);
 	uv_timer_stop(&d->admin_timer);
 	/* blocks this loop, which has nothing else to do now */
@@ -275,6 +277,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_buf_free(&d->out);
 	bd_store_batch_destroy(d->batch);
 	bd_store_close(d->store);
+	bd_expiry_free(d->expiry); /* the store's compactions read it until closed */
 	bd_broker_stop(d->broker);
 	bd_lock_free(d->lock);
 	bd_health_free(d->health);
@@ -321,6 +324,7 @@ static void init_loop(bd_daemon_t *d)
 		&d->solve_timer,  &d->pace_timer,	 &d->train_timer,
 		&d->counters_timer, &d->health_timer, &d->checkpoint_timer,
 		&d->admin_timer,  &d->ready_timer,	 &d->watchdog_timer,
+		&d->expiry_timer,
 	};
 	uv_loop_init(&d->loop);
 	uv_signal_init(&d->loop, &d->sigint);
@@ -362,6 +366,10 @@ static int open_store(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	if ((err = make_dirs(d->cfg->state_dir, errstr, errstr_size)) ||
 	    (err = bd_store_open(d->cfg->state_dir, &d->store, errstr, errstr_size)))
 		return err;
+	if ((err = bd_expiry_new(&d->expiry))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return err;
+	}
 	bd_cmdids_init(&d->cmdids, d->store);
 	return 0;
 }
@@ -495,6 +503,7 @@ int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 	if ((err = bd_daemon_control_start(&d, errstr, sizeof(errstr))) ||
 	    (err = bd_daemon_control_catch_up(&d, errstr, sizeof(errstr))))
 		goto fail;
+	bd_daemon_expiry_start(&d); /* the campaigns are known */
 	uv_run(&d.loop, UV_RUN_NOWAIT);
 	if (d.signals) {
 		bd_info("stopped before the workers started");

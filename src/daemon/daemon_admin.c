@@ -52,6 +52,7 @@ static void report_counters(bd_daemon_t *d, bd_report_t *r)
 	}
 	r->input_resets[2] = d->control_resets;
 	r->input_skipped[2] = d->control_skipped;
+	r->decisions_expired = d->store ? bd_store_expired(d->store) : 0;
 }
 
 /* The workers' latency histograms and their consumer lag into @p lag (room

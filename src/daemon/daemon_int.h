@@ -52,6 +52,10 @@
 #include "budgetd/learn/trainer.h"
 #include "budgetd/serve/worker.h"
 
+/* Expired decisions (daemon_expiry.c): each campaign's limit, read by the
+ * store's compaction threads. */
+typedef struct bd_expiry_s bd_expiry_t;
+
 struct bd_daemon_s {
 	bd_config_t *cfg; /* the workers read its restart-only settings */
 	const bd_config_source_t *src; /* built again on SIGHUP */
@@ -125,6 +129,8 @@ struct bd_daemon_s {
 	bd_worker_counters_t joined;
 	uv_timer_t counters_timer;
 	uv_timer_t checkpoint_timer; /* checkpoint.dir */
+	uv_timer_t expiry_timer;     /* decision.expiry.interval.s */
+	bd_expiry_t *expiry;	     /* freed after the store that uses it */
 	uint64_t counters_logged; /* inputs + dead letters at the last log */
 	/* systemd: readiness checks, then the periodic STATUS= line */
 	uv_timer_t ready_timer, watchdog_timer;
@@ -203,6 +209,13 @@ void bd_daemon_solve_all(bd_daemon_t *d, const char *why, bool drift_only);
 /* (Re)starts the solve and pace timers at solve.interval.ms and
  * pace.check.ms.  @locality main loop */
 void bd_daemon_solve_start_timers(bd_daemon_t *d);
+
+/* daemon_expiry.c: the limits (@returns 0 or -ENOMEM), freed after the
+ * store is closed; the expiry rule installed and its timer started, once
+ * the campaigns are known. */
+int bd_expiry_new(bd_expiry_t **out);
+void bd_expiry_free(bd_expiry_t *x);
+void bd_daemon_expiry_start(bd_daemon_t *d);
 
 /* ---- daemon_train.c ------------------------------------------------------------- */
 

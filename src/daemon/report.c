@@ -352,6 +352,10 @@ static void metrics_work(const bd_report_t *r, bd_sbuf_t *o)
 	       "Changelog records lost: not produced or not delivered (shadow mode: counted, "
 	       "nothing waits for them)");
 	sample(o, "budgetd_changelog_failures_total", NULL, NULL, (double)c->clog_failures);
+	family(o, "budgetd_decisions_expired_total", "counter",
+	       "Stored decision records (and pending marks) deleted by compactions once older than "
+	       "decision.retention.s plus an hour by their campaign's clock");
+	sample(o, "budgetd_decisions_expired_total", NULL, NULL, (double)r->decisions_expired);
 
 	family(o, "budgetd_decision_latency_seconds", "histogram",
 	       "From a feature event's Kafka timestamp to its decision's hand-off to the producer");

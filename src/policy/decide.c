@@ -222,6 +222,23 @@ static const char *get_str(unpacker_t *r, char *scratch, size_t cap)
 	return scratch;
 }
 
+int bd_decision_rec_peek(const uint8_t *buf, size_t len, int64_t *ts_ms, const char **campaign,
+			 size_t *campaign_len)
+{
+	/* the fixed fields' layout of bd_decision_rec_pack */
+	enum { TS_AT = 4 + 4 + 8, CAMPAIGN_AT = TS_AT + 3 * 8 };
+	uint16_t n;
+	if (len < CAMPAIGN_AT + sizeof(n) || buf[0] != REC_VERSION)
+		return BD_EDECODE;
+	memcpy(ts_ms, buf + TS_AT, sizeof(*ts_ms));
+	memcpy(&n, buf + CAMPAIGN_AT, sizeof(n));
+	if (len < CAMPAIGN_AT + sizeof(n) + n)
+		return BD_EDECODE;
+	*campaign = (const char *)buf + CAMPAIGN_AT + sizeof(n);
+	*campaign_len = n;
+	return 0;
+}
+
 int bd_decision_rec_unpack(bd_decision_rec_t *rec, const uint8_t *buf,
 			   size_t len)
 {

@@ -1,14 +1,17 @@
 /*
  * RocksDB through its C API.  Column families keep kinds of state apart so
- * each can have its own options later (e.g. a compaction filter for expired
- * decisions) and can be scanned without touching the others.
+ * each can have its own options (a merge operator, a bloom filter, the
+ * compaction filter that drops expired decisions) and can be scanned
+ * without touching the others.
  */
 #include "budgetd/state/store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +49,79 @@ struct bd_store_s {
 	rocksdb_mergeoperator_t *merge;
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
+	/* expiry (bd_store_set_expiry): one compaction filter per family it
+	 * applies to, calling the function set, under the lock */
+	rocksdb_compactionfilter_t *filter[BD_CF__COUNT];
+	struct expiry_s {
+		bd_store_t *st;
+		bd_cf_t cf;
+	} filter_state[BD_CF__COUNT];
+	pthread_mutex_t expiry_lock;
+	bd_store_expire_fn *expire;
+	void *expire_opaque;
+	_Atomic uint64_t expired; /* records dropped */
 };
+
+/* ---- expiry: compaction filters -------------------------------------------- */
+
+static unsigned char expiry_filter(void *state, int level, const char *key, size_t klen,
+				   const char *val, size_t vlen, char **new_val,
+				   size_t *new_vlen, unsigned char *changed)
+{
+	struct expiry_s *x = state;
+	bd_store_t *st = x->st;
+	bool drop = false;
+	(void)level, (void)new_val, (void)new_vlen;
+	*changed = 0;
+	pthread_mutex_lock(&st->expiry_lock);
+	if (st->expire)
+		drop = st->expire(st->expire_opaque, x->cf, key, klen, val, vlen);
+	pthread_mutex_unlock(&st->expiry_lock);
+	if (drop)
+		atomic_fetch_add_explicit(&st->expired, 1, memory_order_relaxed);
+	return drop;
+}
+
+static const char *expiry_name(void *state)
+{
+	(void)state;
+	return "budgetd.expiry";
+}
+
+static void expiry_destroy(void *state)
+{
+	(void)state; /* filter_state lives in the store */
+}
+
+void bd_store_set_expiry(bd_store_t *st, bd_store_expire_fn *fn, void *opaque)
+{
+	pthread_mutex_lock(&st->expiry_lock);
+	st->expire = fn;
+	st->expire_opaque = opaque;
+	pthread_mutex_unlock(&st->expiry_lock);
+}
+
+uint64_t bd_store_expired(bd_store_t *st)
+{
+	return atomic_load_explicit(&st->expired, memory_order_relaxed);
+}
+
+int bd_store_expire_soon(bd_store_t *st, bd_cf_t cf, char *errstr, size_t errstr_size)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	char *err = NULL;
+	rocksdb_flushoptions_set_wait(fo, 0);
+	rocksdb_flush_cf(st->db, fo, st->cf[cf], &err);
+	rocksdb_flushoptions_destroy(fo);
+	if (!err)
+		rocksdb_suggest_compact_range_cf(st->db, st->cf[cf], NULL, 0, NULL, 0, &err);
+	if (err) {
+		snprintf(errstr, errstr_size, "%s: %s", cf_names[cf], err);
+		free(err);
+		return BD_ESTORE;
+	}
+	return 0;
+}
 
 struct bd_store_batch_s {
 	rocksdb_writebatch_t *wb;
@@ -175,6 +250,7 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 	if (!st)
 		return -ENOMEM;
 	bd_store_thread_init();
+	pthread_mutex_init(&st->expiry_lock, NULL);
 	st->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(st->opts, 1);
 	rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -207,6 +283,13 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 		 * read as before. */
 		if (i == BD_CF_DECISIONS)
 			rocksdb_options_set_block_based_table_factory(st->cf_opts[i], st->bbto_bloom);
+		/* the families whose records expire (bd_store_set_expiry) */
+		if (i == BD_CF_DECISIONS || i == BD_CF_PENDING) {
+			st->filter_state[i] = (struct expiry_s){st, (bd_cf_t)i};
+			st->filter[i] = rocksdb_compactionfilter_create(
+				&st->filter_state[i], expiry_destroy, expiry_filter, expiry_name);
+			rocksdb_options_set_compaction_filter(st->cf_opts[i], st->filter[i]);
+		}
 		names[i] = cf_names[i];
 		cfo[i] = st->cf_opts[i];
 	}
@@ -254,6 +337,12 @@ void bd_store_close(bd_store_t *st)
 	 * the last of them; destroying it here as well would free it twice. */
 	if (st->opts)
 		rocksdb_options_destroy(st->opts);
+	/* the options only point at the filters: theirs to free, after the
+	 * database that runs them is closed */
+	for (int i = 0; i < BD_CF__COUNT; i++)
+		if (st->filter[i])
+			rocksdb_compactionfilter_destroy(st->filter[i]);
+	pthread_mutex_destroy(&st->expiry_lock);
 	if (st->bbto)
 		rocksdb_block_based_options_destroy(st->bbto);
 	if (st->bbto_bloom)

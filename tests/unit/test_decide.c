@@ -243,6 +243,18 @@ static void test_record(void **state)
 	assert_int_equal(o.dim, 12);
 	assert_memory_equal(o.features, x, sizeof(x));
 	assert_int_equal(bd_decision_rec_unpack(&o, buf, (size_t)n - 1), BD_EDECODE);
+	/* the expiry's peek: the time and the campaign, without the rest */
+	int64_t ts = 0;
+	const char *camp = NULL;
+	size_t clen = 0;
+	r.ts_ms = 1767225600123LL;
+	n = bd_decision_rec_pack(&r, buf, sizeof(buf));
+	assert_int_equal(bd_decision_rec_peek(buf, (size_t)n, &ts, &camp, &clen), 0);
+	assert_true(ts == 1767225600123LL && clen == 4 && memcmp(camp, "camp", 4) == 0);
+	/* cut inside the campaign id, or another version: not read */
+	assert_int_equal(bd_decision_rec_peek(buf, 43, &ts, &camp, &clen), BD_EDECODE);
+	buf[0] = 9;
+	assert_int_equal(bd_decision_rec_peek(buf, (size_t)n, &ts, &camp, &clen), BD_EDECODE);
 	assert_int_equal(bd_decision_rec_pack(&r, buf, 20), -28);
 }
 

@@ -53,6 +53,7 @@ typedef struct bd_config_s {
 	int batch_max;
 	int control_ids_max;
 	int decision_retention_s;
+	int decision_expiry_interval_s;
 	int input_max_bytes;
 	char *clock_mode; /**< wall|event (clock.h) */
 	int clock_max_ahead_s, clock_max_jump_s, clock_max_behind_s;

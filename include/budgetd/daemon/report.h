@@ -116,6 +116,8 @@ typedef struct bd_report_s {
 	/* inputs skipped: offset resets and the offsets they skipped, by
 	 * input topic (features, outcomes, control) */
 	uint64_t input_resets[3], input_skipped[3];
+	/** decision records and pending marks the expiry dropped (store.h) */
+	uint64_t decisions_expired;
 } bd_report_t;
 
 /** The resident set of this process in bytes (/proc/self/statm), NAN when

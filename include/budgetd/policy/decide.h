@@ -77,6 +77,11 @@ typedef struct bd_decision_rec_s {
 
 /** Packs @p r; @returns the size, or -ENOSPC if @p size is too small. */
 int bd_decision_rec_pack(const bd_decision_rec_t *r, uint8_t *buf, size_t size);
+/** The decision time and campaign of a packed record, without unpacking
+ *  it (@p campaign points into @p buf, not terminated): for the expiry
+ *  rule on RocksDB's compaction threads.  @returns 0 or BD_EDECODE. */
+int bd_decision_rec_peek(const uint8_t *buf, size_t len, int64_t *ts_ms, const char **campaign,
+			 size_t *campaign_len) BD_WUR;
 /** Unpacks.  Strings and features point into thread-local scratch, valid
  * until the next unpack on the same thread. */
 int bd_decision_rec_unpack(bd_decision_rec_t *r, const uint8_t *buf,

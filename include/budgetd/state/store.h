@@ -50,6 +50,27 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 void bd_store_close(bd_store_t *st);
 
 /**
+ * Whether a record of @p cf has expired and may go: called by RocksDB's
+ * compaction threads, concurrently, for every record a compaction of
+ * BD_CF_DECISIONS or BD_CF_PENDING reads; true drops it.
+ */
+typedef bool bd_store_expire_fn(void *opaque, bd_cf_t cf, const char *key, size_t klen,
+				const char *val, size_t vlen);
+/**
+ * Installs the expiry rule for the compactions from now on (NULL, the
+ * default: nothing expires).  A compaction runs only when RocksDB decides or
+ * bd_store_compact asks, so expired records go eventually, not at once.
+ * @p opaque must stay valid until the next call or the store is closed.
+ */
+void bd_store_set_expiry(bd_store_t *st, bd_store_expire_fn *fn, void *opaque);
+/** Records the expiry rule has dropped since the store was opened. */
+uint64_t bd_store_expired(bd_store_t *st);
+/** Asks RocksDB to flush @p cf's memtable and to compact all of its files
+ *  (the expiry rule then sees every record), in its background threads:
+ *  returns at once.  @returns 0 or BD_ESTORE with @p errstr. */
+int bd_store_expire_soon(bd_store_t *st, bd_cf_t cf, char *errstr, size_t errstr_size) BD_WUR;
+
+/**
  * For every thread that reads or writes a store, once: RocksDB's per-thread
  * performance counters off (on by default, they cost about a quarter of a
  * write on the hot path and nothing here reads them).  bd_store_open calls
