@@ -54,13 +54,8 @@ try:
     url = admin_url(d)
     wait_log(d, r"assigned budgetd\.features", 40)
     dec = Tail(broker.bootstrap, "budgetd.decisions")
-    sim = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--events", str(EVENTS),
-                          "--duration", "20", "--campaign", CAMP, "--holdout", "0.1", "-q"],
-                         capture_output=True, text=True, timeout=300)
-    if sim.returncode != 0:
-        d.dump_log()
-    check(sim.returncode == 0, "simulator: " + sim.stdout[-400:] + sim.stderr[-400:])
-    line = [l for l in sim.stdout.splitlines() if l.startswith("demo: ")][0]
+    out = sim_day(d, broker.bootstrap, CAMP, EVENTS, 20, "--holdout", "0.1")
+    line = [l for l in out.splitlines() if l.startswith("demo: ")][0]
     kv = dict(x.split("=") for x in line.split()[1:])
     print(line)
     wait_caught_up(broker.bootstrap)

@@ -8,7 +8,6 @@ last hour and a minute before the campaign's clock (/api/campaigns
 clock_ms), and the daemon starts again on the store.
 """
 import json
-import subprocess
 import time
 
 from bdclient import *  # noqa: F401,F403
@@ -26,12 +25,7 @@ try:
     url = admin_url(d)
     wait_log(d, r"assigned budgetd\.features", 40)
     dec = Tail(broker.bootstrap, "budgetd.decisions")
-    sim = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--events", str(EVENTS),
-                          "--duration", "10", "--campaign", CAMP, "-q"],
-                         capture_output=True, text=True, timeout=300)
-    if sim.returncode != 0:
-        d.dump_log()
-    check(sim.returncode == 0, "simulator: " + sim.stdout[-400:] + sim.stderr[-400:])
+    sim_day(d, broker.bootstrap, CAMP, EVENTS, 10)
     ts = {}
     for m in dec.read(EVENTS, 60, lambda m: decode("decision", m.value())["campaign_id"] == CAMP):
         r = decode("decision", m.value())

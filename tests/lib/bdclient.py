@@ -279,6 +279,18 @@ class Requests:
         p.flush(10)
 
 
+def sim_day(daemon, bootstrap, campaign, events, seconds, *extra):
+    """One closed-loop day of budgetd-sim against @daemon; its stdout (the
+    test fails, with the daemon's log, when the simulator does)."""
+    sim = subprocess.run([SIM, "run", "--bootstrap", bootstrap, "--events", str(events),
+                          "--duration", str(seconds), "--campaign", campaign, "-q", *extra],
+                         capture_output=True, text=True, timeout=300 * SLOW)
+    if sim.returncode != 0:
+        daemon.dump_log()
+    check(sim.returncode == 0, "simulator: " + sim.stdout[-400:] + sim.stderr[-400:])
+    return sim.stdout
+
+
 def tmpdir(name):
     d = tempfile.mkdtemp(prefix="budgetd-" + name + "-")
     return d
