@@ -259,6 +259,9 @@ static void daemon_free(bd_daemon_t *d)
 	}
 	if (d->producer_q)
 		rd_kafka_queue_destroy(d->producer_q);
+	for (size_t i = 0; i < BD_ARRAY_SIZE(d->out_topics); i++)
+		if (d->out_topics[i])
+			rd_kafka_topic_destroy(d->out_topics[i]);
 	if (d->producer)
 		rd_kafka_destroy(d->producer);
 	bd_outbox_free(d->outbox);

@@ -19,18 +19,10 @@
 /* Partitions of @p topic from the brokers' metadata, 0 when unknown. */
 static int topic_partitions(bd_daemon_t *d, const char *topic)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(d->producer, topic, NULL);
 	int n = 0;
-	if (!rkt)
-		return 0;
-	if (rd_kafka_metadata(d->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		for (int i = 0; i < md->topic_cnt; i++)
-			if (!md->topics[i].err && strcmp(md->topics[i].topic, topic) == 0)
-				n = md->topics[i].partition_cnt;
-		rd_kafka_metadata_destroy(md);
-	}
-	rd_kafka_topic_destroy(rkt);
+	rd_kafka_topic_t *rkt = bd_kafka_topic_lookup(d->producer, topic, 5000, &n);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
 	return n;
 }
 

@@ -326,6 +326,12 @@ int bd_daemon_control_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
 		rd_kafka_conf_destroy(conf);
 		return BD_EKAFKA;
 	}
+	/* the first plan after a start must not wait for a metadata refresh */
+	const bd_msg_kind_t outs[] = {BD_MSG_PLAN, BD_MSG_MODEL, BD_MSG_DEADLETTER};
+	_Static_assert(BD_ARRAY_SIZE(outs) == BD_ARRAY_SIZE(d->out_topics), "one handle each");
+	for (size_t i = 0; i < BD_ARRAY_SIZE(outs); i++)
+		d->out_topics[i] = bd_kafka_topic_lookup(d->producer, d->cfg->topic[outs[i]], 2000,
+							 NULL);
 	/* the control consumer: every instance reads every command, so it
 	 * assigns the partitions itself (no group) at the stored offset */
 	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, RD_KAFKA_CONSUMER, errstr, errstr_size)))

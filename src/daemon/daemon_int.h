@@ -91,6 +91,8 @@ struct bd_daemon_s {
 	bd_broker_t *broker;
 	char *bootstrap;
 	rd_kafka_t *control, *producer;
+	/* the producer's topics, looked up at start and held (bd_kafka_topic_lookup) */
+	rd_kafka_topic_t *out_topics[3];
 	rd_kafka_queue_t *control_q, *producer_q;
 	bd_kafka_waker_t control_waker, producer_waker;
 	bd_codec_t *codec;

@@ -57,6 +57,29 @@ int64_t bd_kafka_conf_ms(rd_kafka_t *rk, const char *key, int64_t def)
 	return end != buf && v >= 0 ? (int64_t)v : def;
 }
 
+rd_kafka_topic_t *bd_kafka_topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms,
+					int *partitions)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int n = 0;
+	if (rkt) {
+		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			for (int i = 0; i < md->topic_cnt; i++)
+				if (!md->topics[i].err && strcmp(md->topics[i].topic, topic) == 0)
+					n = md->topics[i].partition_cnt;
+			rd_kafka_metadata_destroy(md);
+		} else {
+			bd_debug("%s: topic %s not looked up: %s", rd_kafka_name(rk), topic,
+				 rd_kafka_err2str(err));
+		}
+	}
+	if (partitions)
+		*partitions = n;
+	return rkt;
+}
+
 int bd_kafka_on_error(bd_health_t *health, rd_kafka_t *rk, int err, const char *reason)
 {
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {

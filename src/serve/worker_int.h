@@ -92,6 +92,9 @@ struct bd_worker_s {
 	uv_timer_t timer, again;
 	bd_kafka_waker_t cons_waker, prod_waker;
 	rd_kafka_t *consumer, *producer;
+	/* the output topics, looked up at start (worker.c, warm_outputs) and
+	 * held for the producer's life */
+	rd_kafka_topic_t *out_topics[3];
 	rd_kafka_queue_t *cons_q, *prod_q;
 	bd_codec_t *codec;
 	bd_store_batch_t *batch;

@@ -46,6 +46,19 @@ int bd_kafka_conf_default(rd_kafka_conf_t *conf, const bd_config_t *cfg,
  *  or @p def when it cannot be read. */
 int64_t bd_kafka_conf_ms(rd_kafka_t *rk, const char *key, int64_t def);
 
+/**
+ * Looks @p topic up in @p rk's metadata, waiting up to @p timeout_ms, and
+ * returns a handle that keeps the topic known to @p rk: librdkafka holds
+ * the first message to a topic it has no metadata for until its next
+ * refresh (librdkafka #3202: up to a second), so a client looks its output
+ * topics up at start and keeps the handles (rd_kafka_topic_destroy before
+ * the client).  @p partitions (may be NULL): the topic's partitions, 0
+ * when the lookup failed (logged at debug).  @returns NULL only when no
+ * handle could be made.  @locality any thread; blocks.
+ */
+rd_kafka_topic_t *bd_kafka_topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms,
+					int *partitions);
+
 /** Sets one property; on failure errstr names it. */
 int bd_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
 		      char *errstr, size_t errstr_size) BD_WUR;
