@@ -7,11 +7,13 @@
  *   bd-bench collect  BOOTSTRAP CAMPAIGN N        waits for N decisions; events/s from
  *                                                 the decisions' own timestamps
  *   bd-bench latency  BOOTSTRAP CAMPAIGN RATE S   RATE requests/s for S seconds; request
- *                                                 to decision latency percentiles
+ *                                                 to decision latency percentiles (a warmed
+ *                                                 client); CAMPAIGN relay: to the relay's
+ *                                                 answer (p99_relay_ms)
  *   bd-bench rtt      BOOTSTRAP RATE S            the same through the broker alone:
  *                                                 produce -> consume round trip (on the
  *                                                 models topic, unused by the daemon here)
- *   bd-bench relay    BOOTSTRAP I OF              a bare relay, the fair ceiling of a
+ *   bd-bench relay    BOOTSTRAP I OF [end]        a bare relay, the fair ceiling of a
  *                                                 consume-decide-produce service: reads
  *                                                 the features partitions p with p % OF
  *                                                 == I and produces for each a fixed
@@ -19,11 +21,13 @@
  *                                                 the daemon's) with the daemon's producer
  *                                                 settings; run OF of them (one per
  *                                                 worker), time with collect ... relay N;
- *                                                 ends 3 s after its last message
+ *                                                 ends 3 s after its last message; from
+ *                                                 the partitions' end with "end"
  *
  * Each prints one `key=value` line.
  */
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +129,8 @@ static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
 }
 
 /* The relay: each feature event in, one fixed decision out (see the top). */
-static void relay(const char *bootstrap, int i, int of, bd_codec_t *codec, bd_buf_t *b)
+static void relay(const char *bootstrap, int i, int of, int64_t from, bd_codec_t *codec,
+		  bd_buf_t *b)
 {
 	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-relay");
 	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, "relay");
@@ -140,7 +145,7 @@ static void relay(const char *bootstrap, int i, int of, bd_codec_t *codec, bd_bu
 	if (!rd_kafka_metadata(p, 0, out, &md, 10000))
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(out);
-	assign_share(c, "budgetd.features", RD_KAFKA_OFFSET_BEGINNING, i, of);
+	assign_share(c, "budgetd.features", from, i, of);
 	for (double idle = now() + 60; now() < idle;) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
 		rd_kafka_poll(p, 0);
@@ -169,6 +174,107 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* The request -> decision round trip at @p rate requests/s for @p secs s:
+ * the daemon's decisions matched by request id; the relay's (campaign
+ * "relay": its decision is fixed) by the request's key, the user u<i>.  The
+ * client is warmed first, as a user's long-lived client is: its topics
+ * looked up and one request answered before the timing starts (librdkafka
+ * #3202 otherwise holds the first message up to a second). */
+static void latency(const char *bootstrap, const char *campaign, double rate, double secs,
+		    bd_codec_t *codec, bd_buf_t *b)
+{
+	const bool by_key = !strcmp(campaign, "relay");
+	const char *label = by_key ? "relay" : "decision";
+	int n = (int)(rate * secs), got = 0, sent = 0;
+	char rid[64], errstr[256];
+	if (n > 100000)
+		n = 100000; /* users u0..u99999 tell the relay's answers apart */
+	double *sent_at = calloc((size_t)n + 1, sizeof(double)), *lat = calloc((size_t)n + 1, sizeof(double));
+	double *in_lat = calloc((size_t)n + 1, sizeof(double));
+	int64_t *sent_ms = calloc((size_t)n + 1, sizeof(int64_t));
+	char *seen = calloc((size_t)n + 1, 1);
+	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-lat");
+	assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_END);
+	rd_kafka_topic_t *ft = rd_kafka_topic_new(p, "budgetd.features", NULL);
+	const struct rd_kafka_metadata *md;
+	if (!rd_kafka_metadata(p, 0, ft, &md, 10000))
+		rd_kafka_metadata_destroy(md);
+	/* warm up: one request (user n, outside the timed ones) answered */
+	send_feature(p, codec, campaign, "lat-warm", n, b);
+	for (double w = now() + 10; now() < w;) {
+		rd_kafka_poll(p, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+		if (!m)
+			continue;
+		bd_decision_t d;
+		bool warm = !m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
+							   sizeof(errstr)) &&
+			    !strcmp(d.campaign_id, campaign);
+		rd_kafka_message_destroy(m);
+		if (warm)
+			break;
+	}
+	double t0 = now(), end = t0 + secs + 30;
+	while ((got < n) && now() < end) {
+		double t = now();
+		while (sent < n && t0 + sent / rate <= t) {
+			snprintf(rid, sizeof(rid), "lat%d", sent);
+			sent_at[sent] = now();
+			sent_ms[sent] = wall_ms();
+			send_feature(p, codec, campaign, rid, sent, b);
+			sent++;
+		}
+		rd_kafka_poll(p, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1);
+		if (!m)
+			continue;
+		bd_decision_t d;
+		int idx = -1;
+		if (!m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
+						   sizeof(errstr))) {
+			if (by_key && !strcmp(d.campaign_id, "relay") && m->key_len < 16) {
+				char k[16];
+				memcpy(k, m->key, m->key_len);
+				k[m->key_len] = '\0';
+				if (sscanf(k, "u%d", &idx) != 1)
+					idx = -1;
+			} else if (!by_key && sscanf(d.request_id, "lat%d", &idx) != 1) {
+				idx = -1;
+			}
+		}
+		if (idx >= 0 && idx < sent && !seen[idx]) {
+			seen[idx] = 1;
+			/* the decision's CreateTime splits the path in two:
+			 * request -> decided, and decided -> received */
+			in_lat[got] = (double)(rd_kafka_message_timestamp(m, NULL) - sent_ms[idx]);
+			lat[got++] = (now() - sent_at[idx]) * 1000;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	qsort(lat, (size_t)got, sizeof(double), cmp_double);
+	qsort(in_lat, (size_t)got, sizeof(double), cmp_double);
+	fprintf(stderr, "request->%s produced: p50 %.0f p90 %.0f p99 %.0f ms\n", label,
+		got ? in_lat[got / 2] : -1, got ? in_lat[(int)(got * 0.9)] : -1,
+		got ? in_lat[(int)(got * 0.99)] : -1);
+	printf("%s_latency_n=%d p50_%s_ms=%.2f p90_%s_ms=%.2f p99_%s_ms=%.2f max_%s_ms=%.2f\n",
+	       label, got, label, got ? lat[got / 2] : -1, label, got ? lat[(int)(got * 0.9)] : -1,
+	       label, got ? lat[(int)(got * 0.99)] : -1, label, got ? lat[got - 1] : -1);
+	if (getenv("BD_BENCH_TRACE"))
+		for (int i = 0; i < got; i += got / 50 + 1)
+			fprintf(stderr, "%d %.2f\n", i, lat[i]);
+	rd_kafka_topic_destroy(ft);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	rd_kafka_flush(p, 5000);
+	rd_kafka_destroy(p);
+	free(sent_at);
+	free(sent_ms);
+	free(in_lat);
+	free(lat);
+	free(seen);
 }
 
 int main(int argc, char **argv)
@@ -238,66 +344,7 @@ int main(int argc, char **argv)
 		rd_kafka_consumer_close(c);
 		rd_kafka_destroy(c);
 	} else if (!strcmp(argv[1], "latency") && argc == 6) {
-		double rate = atof(argv[4]), secs = atof(argv[5]);
-		int n = (int)(rate * secs), got = 0, sent = 0;
-		double *sent_at = calloc((size_t)n, sizeof(double)), *lat = calloc((size_t)n, sizeof(double));
-		double *in_lat = calloc((size_t)n, sizeof(double));
-		int64_t *sent_ms = calloc((size_t)n, sizeof(int64_t));
-		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
-		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-lat");
-		assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_END);
-		/* warm up: the consumer connects and fetches before we time */
-		for (double w = now() + 2; now() < w;) {
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
-			if (m)
-				rd_kafka_message_destroy(m);
-		}
-		double t0 = now(), end = t0 + secs + 30;
-		while ((got < n) && now() < end) {
-			double t = now();
-			while (sent < n && t0 + sent / rate <= t) {
-				snprintf(rid, sizeof(rid), "lat%d", sent);
-				sent_at[sent] = now();
-				sent_ms[sent] = wall_ms();
-				send_feature(p, codec, argv[3], rid, sent % 100000, &b);
-				sent++;
-			}
-			rd_kafka_poll(p, 0);
-			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1);
-			if (!m)
-				continue;
-			bd_decision_t d;
-			int idx;
-			if (!m->err && !bd_decode_decision(codec, m->payload, m->len, &d, errstr,
-							   sizeof(errstr)) &&
-			    sscanf(d.request_id, "lat%d", &idx) == 1 && idx >= 0 && idx < sent) {
-				/* the decision's CreateTime splits the path in two:
-				 * request -> decided, and decided -> received */
-				in_lat[got] = (double)(rd_kafka_message_timestamp(m, NULL) - sent_ms[idx]);
-				lat[got++] = (now() - sent_at[idx]) * 1000;
-			}
-			rd_kafka_message_destroy(m);
-		}
-		qsort(lat, (size_t)got, sizeof(double), cmp_double);
-		qsort(in_lat, (size_t)got, sizeof(double), cmp_double);
-		fprintf(stderr, "request->decision produced: p50 %.0f p90 %.0f p99 %.0f ms\n",
-			got ? in_lat[got / 2] : -1, got ? in_lat[(int)(got * 0.9)] : -1,
-			got ? in_lat[(int)(got * 0.99)] : -1);
-		printf("latency_n=%d p50_decision_ms=%.2f p90_decision_ms=%.2f "
-		       "p99_decision_ms=%.2f max_decision_ms=%.2f\n", got,
-		       got ? lat[got / 2] : -1, got ? lat[(int)(got * 0.9)] : -1,
-		       got ? lat[(int)(got * 0.99)] : -1, got ? lat[got - 1] : -1);
-		if (getenv("BD_BENCH_TRACE"))
-			for (int i = 0; i < got; i += got / 50 + 1)
-				fprintf(stderr, "%d %.2f\n", i, lat[i]);
-		rd_kafka_consumer_close(c);
-		rd_kafka_destroy(c);
-		rd_kafka_flush(p, 5000);
-		rd_kafka_destroy(p);
-		free(sent_at);
-		free(sent_ms);
-		free(in_lat);
-		free(lat);
+		latency(bootstrap, argv[3], atof(argv[4]), atof(argv[5]), codec, &b);
 	} else if (!strcmp(argv[1], "rtt") && argc == 5) {
 		double rate = atof(argv[3]), secs = atof(argv[4]);
 		int n = (int)(rate * secs), got = 0, sent = 0;
@@ -305,10 +352,20 @@ int main(int argc, char **argv)
 		rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
 		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-rtt");
 		assign_all(c, "budgetd.models", RD_KAFKA_OFFSET_END);
-		for (double w = now() + 2; now() < w;) {
+		/* warmed as latency's client is: one message there and back */
+		while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("budgetd.models"),
+					 RD_KAFKA_V_VALUE("warm", 4),
+					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(p, 1);
+		for (double w = now() + 10; now() < w;) {
+			rd_kafka_poll(p, 0);
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+			bool warm = m && !m->err && m->len == 4 && !memcmp(m->payload, "warm", 4);
 			if (m)
 				rd_kafka_message_destroy(m);
+			if (warm)
+				break;
 		}
 		double t0 = now(), end = t0 + secs + 30;
 		while (got < n && now() < end) {
@@ -344,8 +401,10 @@ int main(int argc, char **argv)
 		rd_kafka_destroy(p);
 		free(sent_at);
 		free(lat);
-	} else if (!strcmp(argv[1], "relay") && argc == 5 && atoi(argv[4]) > 0) {
-		relay(bootstrap, atoi(argv[3]), atoi(argv[4]), codec, &b);
+	} else if (!strcmp(argv[1], "relay") && (argc == 5 || argc == 6) && atoi(argv[4]) > 0) {
+		relay(bootstrap, atoi(argv[3]), atoi(argv[4]),
+		      argc == 6 && !strcmp(argv[5], "end") ? RD_KAFKA_OFFSET_END
+							 : RD_KAFKA_OFFSET_BEGINNING, codec, &b);
 	} else {
 		fprintf(stderr, "bd-bench: unknown mode or arguments\n");
 		return 2;
