@@ -173,7 +173,8 @@ int bd_decision_rec_pack(const bd_decision_rec_t *r, uint8_t *buf, size_t size)
 {
 	packer_t w = {buf, buf + size, true};
 	uint8_t hdr[4] = {REC_VERSION,
-			  (uint8_t)((r->explored ? 1 : 0) | (r->joined ? 2 : 0)),
+			  (uint8_t)((r->explored ? 1 : 0) | (r->joined ? 2 : 0) |
+				    (r->experiment ? 4 : 0)),
 			  (uint8_t)r->treatment, 0};
 	uint16_t dim = (uint16_t)r->dim;
 	put(&w, hdr, sizeof(hdr));
@@ -253,6 +254,7 @@ int bd_decision_rec_unpack(bd_decision_rec_t *rec, const uint8_t *buf,
 		return BD_EDECODE;
 	rec->explored = hdr[1] & 1;
 	rec->joined = (hdr[1] & 2) != 0;
+	rec->experiment = (hdr[1] & 4) != 0;
 	rec->treatment = hdr[2];
 	get(&r, &rec->cluster, sizeof(rec->cluster));
 	get(&r, &rec->propensity, sizeof(rec->propensity));

@@ -224,9 +224,13 @@ static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 		.model_version = d->model_version, .campaign_id = ev->campaign_id,
 		.request_id = ev->request_id, .user_id = ev->user_id,
 		.reason = d->reason, .dim = ev->dim, .features = ev->features,
+		/* the sums are kept while the campaign has a holdout: they cost
+		 * a hash and a delta per request, and compare nothing without */
+		.experiment = c->holdout > 0,
 	};
 	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)) ||
-	    (err = experiment_add(w, part, ev->campaign_id, ev->user_id, d->reason, day, xe)))
+	    (rec.experiment &&
+	     (err = experiment_add(w, part, ev->campaign_id, ev->user_id, d->reason, day, xe))))
 		return err;
 	double one[1] = {1}, x[BD_STAT__COUNT];
 	size_t klen = bd_stats_day_key(key, part, ev->campaign_id, day);
@@ -636,7 +640,7 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 		[BD_EXP_OUTCOMES] = 1, [BD_EXP_VALUE] = ev.value, [BD_EXP_COST] = ev.cost,
 		[BD_EXP_ORDERS] = (double)ev.orders,
 	};
-	if (day != INT64_MIN &&
+	if (rec.experiment && day != INT64_MIN &&
 	    (err = experiment_add(w, part, rec.campaign_id, rec.user_id, rec.reason, day, xe)))
 		goto store_error;
 	if (bd_decide_is_holdout(rec.reason)) {

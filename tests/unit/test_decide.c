@@ -237,12 +237,17 @@ static void test_record(void **state)
 	assert_true(n > 0);
 	assert_int_equal(bd_decision_rec_unpack(&o, buf, (size_t)n), 0);
 	assert_true(o.explored && o.joined && o.treatment == 3 && o.cluster == 7);
+	assert_false(o.experiment);
 	assert_true(o.propensity == 0.125 && o.plan_version == 2 && o.model_version == 1);
 	assert_string_equal(o.campaign_id, "camp");
 	assert_string_equal(o.user_id, "user");
 	assert_int_equal(o.dim, 12);
 	assert_memory_equal(o.features, x, sizeof(x));
 	assert_int_equal(bd_decision_rec_unpack(&o, buf, (size_t)n - 1), BD_EDECODE);
+	r.experiment = true;
+	n = bd_decision_rec_pack(&r, buf, sizeof(buf));
+	assert_int_equal(bd_decision_rec_unpack(&o, buf, (size_t)n), 0);
+	assert_true(o.experiment && o.explored && o.joined);
 	/* the expiry's peek: the time and the campaign, without the rest */
 	int64_t ts = 0;
 	const char *camp = NULL;

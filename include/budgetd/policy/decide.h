@@ -67,6 +67,9 @@ int bd_decide_guard(const bd_plan_t *plan, bd_decision_t *d);
 /** The stored record of a decision (what the outcome join needs). */
 typedef struct bd_decision_rec_s {
 	bool explored, joined;
+	/** counted in its campaign's experiment sums (experiment.h): its
+	 *  campaign had a holdout when it was decided, so its outcome counts too */
+	bool experiment;
 	int32_t treatment, cluster;
 	double propensity;
 	int64_t ts_ms, plan_version, model_version;

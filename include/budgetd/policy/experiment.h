@@ -10,7 +10,9 @@
  * the share keeps every user already held out (the hash is compared with
  * the share), lowering it releases users.
  *
- * Outcomes are summed per arm (treated, holdout), per day and per one of
+ * While a campaign has a holdout, its requests and their outcomes are
+ * summed (a decision records whether it was, so its outcome follows it)
+ * per arm (treated, holdout), per day and per one of
  * BD_EXP_BUCKETS groups of users (another hash of the user), so every
  * request of a user falls in one group.  The groups are independent
  * samples of users, which gives a variance clustered by user from sums
