@@ -15,7 +15,7 @@ import time
 from bdclient import *  # noqa: F401,F403
 
 CAMP = "exp"
-EVENTS = 8000
+EVENTS = 6000
 CTL = os.path.join(BUILDDIR, "budgetctl")
 
 
@@ -54,7 +54,7 @@ try:
     url = admin_url(d)
     wait_log(d, r"assigned budgetd\.features", 40)
     dec = Tail(broker.bootstrap, "budgetd.decisions")
-    out = sim_day(d, broker.bootstrap, CAMP, EVENTS, 20, "--holdout", "0.1")
+    out = sim_day(d, broker.bootstrap, CAMP, EVENTS, 15, "--holdout", "0.1")
     line = [l for l in out.splitlines() if l.startswith("demo: ")][0]
     kv = dict(x.split("=") for x in line.split()[1:])
     print(line)
