@@ -67,7 +67,9 @@ typedef struct gather_s {
 	bd_estimate_params_t ep;
 	bd_estimate_t est;
 	double dayv[BD_DAY__COUNT];
-	bd_experiment_t exp_today, exp_total;
+	/* the holdout's sums, made when the first of them is read (most
+	 * campaigns have none) */
+	bd_experiment_days_t *exp;
 } gather_t;
 
 typedef struct scan_s {
@@ -99,9 +101,10 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 		for (int i = 0; i < BD_DAY__COUNT; i++)
 			g->dayv[i] += x[i];
 	} else if (k.kind == BD_STATS_EXPERIMENT) {
-		bd_experiment_add(&g->exp_total, k.arm, k.bucket, x, (int)n);
-		if (k.day == g->day)
-			bd_experiment_add(&g->exp_today, k.arm, k.bucket, x, (int)n);
+		if (!g->exp && (g->exp = calloc(1, sizeof(*g->exp))))
+			g->exp->day0 = g->day;
+		if (g->exp)
+			bd_experiment_days_add(g->exp, k.day, k.arm, k.bucket, x, (int)n);
 	} else if (k.kind == BD_STATS_DELAY) {
 		bd_estimate_add_delay(&g->est, x, (int)n);
 	} else if (k.kind == BD_STATS_CELL && k.model_version == d->model->version) {
@@ -258,8 +261,10 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	if (!tr || bd_report_track_update(tr, c, &g->est, spent, g->day, g->ep.sec_of_day))
 		bd_warn("campaign %s: out of memory for the status track", c->id);
 	if (tr) {
-		tr->exp_today = g->exp_today;
-		tr->exp_total = g->exp_total;
+		/* the holdout's report: the track takes the pass's sums */
+		free(tr->exp);
+		tr->exp = g->exp;
+		g->exp = NULL;
 	}
 	char why_off[160] = "";
 	if (drift_only && !bd_pacer_off_pace(cfg, old, &g->est, spent, g->day, why_off,
@@ -337,9 +342,11 @@ int bd_daemon_solve_run(bd_daemon_t *d, int ci, const char *why, bool drift_only
 out:
 	if (err)
 		bd_error("solve (%s): %s", why, bd_strerror(err));
-	for (int i = 0; sc.g && i < n; i++)
+	for (int i = 0; sc.g && i < n; i++) {
 		if (sc.g[i].active)
 			bd_estimate_free(&sc.g[i].est);
+		free(sc.g[i].exp);
+	}
 	free(sc.g);
 	if (changed)
 		bd_daemon_solve_publish(d);

@@ -88,6 +88,7 @@ void bd_report_track_free(bd_report_track_t *t)
 	free(t->r);
 	free(t->c);
 	free(t->n);
+	free(t->exp);
 	free(t);
 }
 

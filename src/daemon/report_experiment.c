@@ -1,7 +1,8 @@
 /* The holdouts' reports: what each campaign's treated users bought over its
- * holdout (policy/experiment.h), today and to date, as JSON, text and
- * metrics.  The sums come with every solve pass (daemon_solve.c). */
+ * holdout (policy/experiment.h), today, on each of the days before (up to
+ * BD_EXP_DAYS) and to date, as JSON, text and metrics.  The sums come with every solve pass (daemon_solve.c). */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "budgetd/daemon/report.h"
@@ -10,6 +11,15 @@
 #define EXP_Z 1.959963984540054
 
 static const char *const arm_names[BD_ARM__COUNT] = {"treated", "holdout"};
+
+static bool has_requests(const bd_experiment_t *e)
+{
+	for (int a = 0; a < BD_ARM__COUNT; a++)
+		for (int b = 0; b < BD_EXP_BUCKETS; b++)
+			if (e->x[a][b][BD_EXP_DECISIONS] > 0)
+				return true;
+	return false;
+}
 
 /* A number not known (NAN) is left out, never written as null. */
 static void opt_num(bd_sbuf_t *o, const char *k, double v)
@@ -63,13 +73,25 @@ void bd_report_experiment_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	bd_sbuf_cat(o, "{");
 	bd_sbuf_json_kv_str(o, "campaign", c->id, 0);
 	bd_sbuf_json_kv_num(o, "holdout", c->holdout, 1);
-	if (t) {
-		bd_sbuf_json_kv_num(o, "day", (double)t->day, 1);
+	if (t && t->exp) {
+		const bd_experiment_days_t *x = t->exp;
+		bd_sbuf_json_kv_num(o, "day", (double)x->day0, 1);
 		bd_sbuf_cat(o, ",\"today\":{");
-		result_json(&t->exp_today, o);
+		result_json(&x->day[0], o);
 		bd_sbuf_cat(o, "},\"to_date\":{");
-		result_json(&t->exp_total, o);
-		bd_sbuf_cat(o, "}");
+		result_json(&x->total, o);
+		/* the days before, newest first, those with requests */
+		bd_sbuf_cat(o, "},\"days\":[");
+		for (int k = 1, n = 0; k < BD_EXP_DAYS; k++) {
+			if (!has_requests(&x->day[k]))
+				continue;
+			bd_sbuf_cat(o, n++ ? ",{" : "{");
+			bd_sbuf_json_kv_num(o, "day", (double)(x->day0 - k), 0);
+			bd_sbuf_cat(o, ",");
+			result_json(&x->day[k], o);
+			bd_sbuf_cat(o, "}");
+		}
+		bd_sbuf_cat(o, "]");
 	}
 	bd_sbuf_cat(o, "}");
 }
@@ -122,10 +144,16 @@ void bd_report_text_experiment(const bd_report_t *r, bd_sbuf_t *o)
 			bd_sbuf_printf(o, ": holdout %.4g%% of users\n", 100 * c->holdout);
 		else
 			bd_sbuf_cat(o, ": no holdout (budgetctl update CAMPAIGN holdout=0.1)\n");
-		if (!t)
+		if (!t || !t->exp)
 			continue;
-		text_scope(o, "today", &t->exp_today);
-		text_scope(o, "to date", &t->exp_total);
+		char scope[48];
+		text_scope(o, "today", &t->exp->day[0]);
+		for (int k = 1; k < BD_EXP_DAYS; k++)
+			if (has_requests(&t->exp->day[k])) {
+				snprintf(scope, sizeof(scope), "%d day%s before", k, k > 1 ? "s" : "");
+				text_scope(o, scope, &t->exp->day[k]);
+			}
+		text_scope(o, "to date", &t->exp->total);
 	}
 }
 
@@ -167,10 +195,10 @@ void bd_report_metrics_experiment(const bd_report_t *r, bd_sbuf_t *o)
 		family(o, fam[f].name, fam[f].help);
 		for (int i = 0; i < r->campaigns->n; i++) {
 			const char *id = r->campaigns->v[i].id;
-			if (!r->tracks[i] || !(r->campaigns->v[i].holdout > 0))
+			if (!r->tracks[i] || !r->tracks[i]->exp || !(r->campaigns->v[i].holdout > 0))
 				continue;
 			/* a few thousand additions: recomputed per family */
-			bd_experiment_result(&r->tracks[i]->exp_today, EXP_Z, &x);
+			bd_experiment_result(&r->tracks[i]->exp->day[0], EXP_Z, &x);
 			for (int a = 0; f < 2 && a < BD_ARM__COUNT; a++)
 				sample(o, fam[f].name, id, arm_names[a],
 				       f == 0 ? x.requests[a] : x.value[a].mean);

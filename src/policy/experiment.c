@@ -41,6 +41,15 @@ void bd_experiment_add(bd_experiment_t *e, int arm, int bucket, const double *x,
 		e->x[arm][bucket][i] += x[i];
 }
 
+void bd_experiment_days_add(bd_experiment_days_t *e, int64_t day, int arm, int bucket,
+			    const double *x, int n)
+{
+	bd_experiment_add(&e->total, arm, bucket, x, n);
+	int64_t back = e->day0 - day;
+	if (back >= 0 && back < BD_EXP_DAYS)
+		bd_experiment_add(&e->day[back], arm, bucket, x, n);
+}
+
 /* The arm's mean of stat @p s per request and its variance clustered by
  * user group (experiment.h); the groups with requests in @p groups_out. */
 static bd_exp_mean_t arm_mean(const bd_experiment_t *e, int arm, int s, int *groups_out)

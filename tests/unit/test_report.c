@@ -136,17 +136,18 @@ static bd_report_track_t *track(const bd_campaign_t *c)
 	t->solve_failures = 1;
 	atomic_store(&t->guarded, 17);
 	/* the holdout's sums by user group: 20 treated requests and 3 held
-	 * out in each; to date also an earlier day of the same */
-	for (int g = 0; g < BD_EXP_BUCKETS; g++) {
-		double tr[BD_EXP__COUNT] = {20, 20, 40 + g % 5, 2, 1};
-		double ho[BD_EXP__COUNT] = {3, 3, 5 + g % 3, 0, 0.125};
-		bd_experiment_add(&t->exp_today, BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
-		bd_experiment_add(&t->exp_today, BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
-		for (int k = 0; k < 2; k++) {
-			bd_experiment_add(&t->exp_total, BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
-			bd_experiment_add(&t->exp_total, BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
+	 * out in each, today and two days before (none the day between), and
+	 * a day too old to be shown by itself */
+	assert_non_null(t->exp = calloc(1, sizeof(*t->exp)));
+	t->exp->day0 = 20454;
+	static const int64_t days[] = {20454, 20452, 20440};
+	for (size_t k = 0; k < sizeof(days) / sizeof(days[0]); k++)
+		for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+			double tr[BD_EXP__COUNT] = {20, 20, 40 + (g + (int)k) % 5, 2, 1};
+			double ho[BD_EXP__COUNT] = {3, 3, 5 + g % 3, 0, 0.125};
+			bd_experiment_days_add(t->exp, days[k], BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
+			bd_experiment_days_add(t->exp, days[k], BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
 		}
-	}
 	return t;
 }
 

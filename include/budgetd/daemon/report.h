@@ -56,9 +56,9 @@ typedef struct bd_report_track_s {
 	/** why the campaign was last logged off pace ("" while on pace):
 	 *  daemon_solve.c logs a state once when it begins, not at every check */
 	char off_pace[48];
-	/** the holdout's sums (experiment.h): the track's day, and every day
-	 *  the statistics still hold */
-	bd_experiment_t exp_today, exp_total;
+	/** the holdout's sums (experiment.h) of the latest pace check, NULL
+	 *  when the campaign has none; owned */
+	bd_experiment_days_t *exp;
 } bd_report_track_t;
 
 /** Records a pace check of campaign @p c (its estimate finished). */

@@ -70,6 +70,22 @@ typedef struct bd_experiment_s {
  *  or groups are ignored. */
 void bd_experiment_add(bd_experiment_t *e, int arm, int bucket, const double *x, int n);
 
+/** Days of sums kept apart for the report: the campaign's day and the ones
+ *  before it. */
+#define BD_EXP_DAYS 7
+
+/** A campaign's sums: by day (day[i] is day0 - i) and over every day. */
+typedef struct bd_experiment_days_s {
+	int64_t day0;
+	bd_experiment_t day[BD_EXP_DAYS];
+	bd_experiment_t total;
+} bd_experiment_days_t;
+
+/** Adds a group's vector of day @p day to @p e's total and, within
+ *  BD_EXP_DAYS of day0, to that day's sums. */
+void bd_experiment_days_add(bd_experiment_days_t *e, int64_t day, int arm, int bucket,
+			    const double *x, int n);
+
 /** A mean per request with its standard error. */
 typedef struct bd_exp_mean_s {
 	double mean, se;
