@@ -304,6 +304,55 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		d->kafka_fatal = 1;
 }
 
+/* The control consumer and its queue: every instance reads every command,
+ * so it assigns the partition itself (no group).  @returns 0 or negative
+ * with @p errstr. */
+static int control_consumer_new(bd_daemon_t *d, char *errstr, size_t errstr_size)
+{
+	rd_kafka_conf_t *conf;
+	int err;
+	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, RD_KAFKA_CONSUMER, errstr, errstr_size)))
+		return BD_ECONFIG;
+	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+	    /* a lost offset is reported (control_offset_lost), not skipped */
+	    (err = bd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size)) ||
+	    (err = bd_kafka_conf_default(conf, d->cfg, RD_KAFKA_CONSUMER, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return err;
+	}
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_opaque(conf, d);
+	if (!(d->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		return BD_EKAFKA;
+	}
+	d->control_q = rd_kafka_queue_new(d->control);
+	return d->control_q ? 0 : -ENOMEM;
+}
+
+/* The catch-up's last resort against a control partition that stays silent
+ * although the broker has its messages: a new consumer, assigned at
+ * @p offset.  Seen on the embedded broker under load, after an offset reset
+ * (assigning again did not always help) and once at a plain restart.
+ * @returns 0 or negative (logged). */
+static int control_reconnect(bd_daemon_t *d, int64_t offset)
+{
+	char errstr[512];
+	int err;
+	rd_kafka_queue_destroy(d->control_q);
+	d->control_q = NULL;
+	rd_kafka_consumer_close(d->control);
+	rd_kafka_destroy(d->control);
+	d->control = NULL;
+	if ((err = control_consumer_new(d, errstr, sizeof(errstr))) ||
+	    (err = control_assign(d, offset)))
+		bd_error("control topic: a new consumer failed: %s",
+			 err == BD_EKAFKA && !d->control ? errstr : bd_strerror(err));
+	return err;
+}
+
 int bd_daemon_control_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
 {
 	rd_kafka_conf_t *conf;
@@ -332,29 +381,11 @@ int bd_daemon_control_start(bd_daemon_t *d, char *errstr, size_t errstr_size)
 	for (size_t i = 0; i < BD_ARRAY_SIZE(outs); i++)
 		d->out_topics[i] = bd_kafka_topic_lookup(d->producer, d->cfg->topic[outs[i]], 2000,
 							 NULL);
-	/* the control consumer: every instance reads every command, so it
-	 * assigns the partitions itself (no group) at the stored offset */
-	if (!(conf = bd_kafka_conf_new(d->cfg, d->bootstrap, RD_KAFKA_CONSUMER, errstr, errstr_size)))
-		return BD_ECONFIG;
-	if ((err = bd_kafka_conf_set(conf, "client.id", "budgetd-control", errstr, errstr_size)) ||
-	    (err = bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-	    /* a lost offset is reported (control_offset_lost), not skipped */
-	    (err = bd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, errstr_size)) ||
-	    (err = bd_kafka_conf_set(conf, "group.id", "budgetd-control-unused", errstr, errstr_size)) ||
-	    (err = bd_kafka_conf_default(conf, d->cfg, RD_KAFKA_CONSUMER, "fetch.wait.max.ms", "10", errstr, errstr_size))) {
-		rd_kafka_conf_destroy(conf);
+	if ((err = control_consumer_new(d, errstr, errstr_size)))
 		return err;
-	}
-	rd_kafka_conf_set_error_cb(conf, error_cb);
-	rd_kafka_conf_set_opaque(conf, d);
-	if (!(d->control = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
-		rd_kafka_conf_destroy(conf);
-		return BD_EKAFKA;
-	}
 	d->outbox = bd_outbox_new(d->store, d->producer, d->cfg->topic);
 	if (!d->outbox)
 		return -ENOMEM;
-	d->control_q = rd_kafka_queue_new(d->control);
 	d->producer_q = rd_kafka_queue_get_main(d->producer);
 	int64_t off = bd_store_offset_get(d->store, ctopic, 0);
 	if ((err = control_assign(d, off >= 0 ? off : RD_KAFKA_OFFSET_BEGINNING))) {
@@ -398,11 +429,20 @@ int bd_daemon_control_catch_up(bd_daemon_t *d, char *errstr, size_t errstr_size)
 			/* after an offset reset, a partition assigned again at the
 			 * start of its log has been seen to stay silent under load
 			 * (the re-assignment racing the reset's error state): assign
-			 * it again every 5 s until a message comes */
-			if (d->control_reset_from >= 0 && ++quiet % 10 == 0 &&
-			    control_assign(d, RD_KAFKA_OFFSET_BEGINNING) == 0)
+			 * it again every 5 s until a message comes, and every 15 s
+			 * (with or without a reset) start a new consumer */
+			int64_t at = d->control_reset_from >= 0 ? RD_KAFKA_OFFSET_BEGINNING : next;
+			if (++quiet % 30 == 0) {
+				bd_warn("control topic %s/0: nothing for %d s at offset %lld of %lld; "
+					"reading it with a new consumer", topic, quiet / 2,
+					(long long)next, (long long)hi);
+				if (control_reconnect(d, at))
+					break;
+			} else if (d->control_reset_from >= 0 && quiet % 10 == 0 &&
+				   control_assign(d, at) == 0) {
 				bd_info("control topic %s/0: nothing since the offset reset; "
 					"assigned again at the start of its log", topic);
+			}
 			continue;
 		}
 		quiet = 0;
