@@ -51,6 +51,7 @@ typedef struct opts_s {
 	int events, explore_set, quiet, zero_outcomes, wait_plan;
 	double budget, budget_frac, duration, explore, midday_factor;
 	double holdout; /* --holdout: the campaign's holdout share (-1: not sent) */
+	double uniform_arm; /* --uniform-arm: its uniform arm's share (-1: not sent) */
 	double drain_s; /* run: how long decisions may still come after the day */
 	int policy;
 	int samples;
@@ -67,7 +68,7 @@ typedef struct pending_s {
 } pending_t;
 
 typedef struct req_s {
-	int decided, treatment, holdout;
+	int decided, treatment, arm; /* arm: 0 plan, 1 holdout, 2 uniform */
 	double propensity;
 	int outcome_sent;
 } req_t;
@@ -279,6 +280,10 @@ static int send_control(rd_kafka_t *prod, bd_codec_t *codec, const opts_t *o,
 			cmd.has_holdout = true;
 			cmd.holdout = o->holdout;
 		}
+		if (o->uniform_arm >= 0) {
+			cmd.has_uniform_arm = true;
+			cmd.uniform_arm = o->uniform_arm;
+		}
 	}
 	rc = bd_encode_control(codec, &cmd, &b);
 	if (!rc)
@@ -363,9 +368,10 @@ typedef struct day_s {
 
 	int next, decided, conflicts;
 	double dec_cost, spend, value, orders, exp_value, exp_spend;
-	/* by arm (0 treated, 1 holdout): decisions and their true expected
-	 * value; the treated's true value over control */
-	double arm_n[2], arm_ev[2], effect_treated;
+	/* by arm (0 treated by the plan, 1 holdout, 2 uniform arm): decisions,
+	 * their true expected value and cost, the realised cost of their
+	 * outcomes; the plan-treated's true value over control */
+	double arm_n[3], arm_ev[3], arm_ec[3], arm_spend[3], effect_treated;
 	heap_t heap;                  /* outcomes not yet due */
 	bd_buf_t b;
 
@@ -642,13 +648,16 @@ static int day_take_decision(day_t *d, int idx, const bd_decision_t *dc)
 	r->decided = 1;
 	r->treatment = dc->treatment;
 	r->propensity = dc->propensity;
-	r->holdout = dc->reason && strcmp(dc->reason, "holdout") == 0;
+	r->arm = dc->reason && strcmp(dc->reason, "holdout") == 0 ? 1
+		 : dc->arm && strcmp(dc->arm, "uniform") == 0	    ? 2
+								    : 0;
 	d->decided++;
-	/* the holdout report's truth (docs/experiment.md): each arm's true
-	 * expected value per request, and the treated's true effect */
-	int u = d->users[idx], a = r->holdout;
+	/* the experiment report's truth (docs/experiment.md): each arm's true
+	 * expected value and cost per request, and the treated's true effect */
+	int u = d->users[idx], a = r->arm;
 	d->arm_n[a]++;
 	d->arm_ev[a] += bd_sim_user_ev(d->w, u, dc->treatment);
+	d->arm_ec[a] += bd_sim_user_ec(d->w, u, dc->treatment);
 	if (!a)
 		d->effect_treated += bd_sim_user_ev(d->w, u, dc->treatment) -
 				     bd_sim_user_ev(d->w, u, 0);
@@ -741,6 +750,7 @@ static int day_send_outcome(day_t *d, pending_t pd)
 		return -1;
 	d->reqs[pd.idx].outcome_sent = 1;
 	d->spend += oc.cost;
+	d->arm_spend[d->reqs[pd.idx].arm] += oc.cost;
 	d->value += oc.value;
 	d->orders += oc.orders;
 	return 0;
@@ -827,14 +837,19 @@ static int day_references(const day_t *d, day_refs_t *r)
 	return 0;
 }
 
-/* The treated arm's true expected value per request less the holdout's
- * (what the holdout report estimates, given the users that came); NAN
- * without a holdout. */
+/* Arm @p a's true expected value per request less arm @p b's (what the
+ * experiment report estimates, given the users that came); NAN when either
+ * arm had no request. */
+static double arm_diff(const day_t *d, int a, int b)
+{
+	if (!(d->arm_n[a] > 0 && d->arm_n[b] > 0))
+		return NAN;
+	return d->arm_ev[a] / d->arm_n[a] - d->arm_ev[b] / d->arm_n[b];
+}
+
 static double arm_uplift(const day_t *d)
 {
-	if (!(d->arm_n[0] > 0 && d->arm_n[1] > 0))
-		return NAN;
-	return d->arm_ev[0] / d->arm_n[0] - d->arm_ev[1] / d->arm_n[1];
+	return arm_diff(d, 0, 1);
 }
 
 /* The human summary, led by the fair comparison: what the incentives
@@ -875,6 +890,13 @@ static void day_report(const day_t *d, const day_refs_t *r)
 		       d->arm_n[1], d->arm_n[0], d->arm_ev[0] / d->arm_n[0],
 		       d->arm_ev[1] / d->arm_n[1], arm_uplift(d),
 		       d->effect_treated / (d->arm_n[0] + 1e-12));
+	if (d->arm_n[2] > 0)
+		printf("  uniform arm      %.0f requests: true value per request %.4f (the plan's "
+		       "%.4f: %+.4f); spend %.2f (plan %.2f), true expected cost per request "
+		       "%.4f (plan %.4f)\n", d->arm_n[2], d->arm_ev[2] / d->arm_n[2],
+		       d->arm_ev[0] / (d->arm_n[0] + 1e-12), arm_diff(d, 0, 2), d->arm_spend[2],
+		       d->arm_spend[0], d->arm_ec[2] / d->arm_n[2],
+		       d->arm_ec[0] / (d->arm_n[0] + 1e-12));
 	if (d->conflicts)
 		printf("  CONFLICTS        %d decisions re-published with another treatment\n",
 		       d->conflicts);
@@ -904,12 +926,16 @@ static void day_demo_line(day_t *d, const day_refs_t *r)
 	       "hostile_future=%d hostile_utf8=%d hostile_decided=%d hostile_value=%d "
 	       "increment=%.2f uniform_increment=%.2f oracle_increment=%.2f "
 	       "holdout_requests=%.0f treated_requests=%.0f true_arm_uplift=%.6f "
-	       "true_effect_treated=%.6f\n",
+	       "true_effect_treated=%.6f uniform_requests=%.0f true_uniform_uplift=%.6f "
+	       "true_plan_over_uniform=%.6f plan_spend=%.2f uniform_spend=%.2f "
+	       "plan_expected_spend=%.2f uniform_expected_spend=%.2f\n",
 	       d->n, d->decided, d->spend, d->budget, d->exp_value, r->rnd_value, r->orc_value,
 	       d->exp_spend, r->orc2_value, r->uni_value, r->ctl_value, nl,
 	       nl ? lat[nl / 2] : 0, nl ? lat[nl - 1] : 0, d->max_spend, d->max_realised,
 	       d->h_future, d->h_utf8, d->h_decided, d->h_value, r->inc, r->uni_inc, r->orc_inc,
-	       d->arm_n[1], d->arm_n[0], arm_uplift(d), d->effect_treated / (d->arm_n[0] + 1e-12));
+	       d->arm_n[1], d->arm_n[0], arm_uplift(d), d->effect_treated / (d->arm_n[0] + 1e-12),
+	       d->arm_n[2], arm_diff(d, 2, 1), arm_diff(d, 0, 2), d->arm_spend[0], d->arm_spend[2],
+	       d->arm_ec[0], d->arm_ec[2]);
 }
 
 static void day_free(day_t *d)
@@ -1143,6 +1169,8 @@ static void usage(FILE *f)
 		"  --explore E         campaign exploration share / biased-policy exploration\n"
 		"  --holdout H         the campaign's holdout: a share H of its users gets no\n"
 		"                      incentive (budgetctl show experiment)\n"
+		"  --uniform-arm S     the campaign's uniform arm: a share S of its users gets\n"
+		"                      uniform random coupons at its share of the budget\n"
 		"  --no-zero-outcomes  send outcome events only for conversions\n"
 		"  --no-wait-plan      do not wait for the campaign's first plan\n"
 		"  --day N             simulate day N after today (own arrivals, request ids);\n"
@@ -1179,6 +1207,7 @@ static const struct option sim_options[] = {
 	{"request-prefix", required_argument, NULL, 'r'},
 	{"explore", required_argument, NULL, 'e'},
 	{"holdout", required_argument, NULL, 'H'},
+	{"uniform-arm", required_argument, NULL, 'A'},
 	{"no-zero-outcomes", no_argument, NULL, 'Z'},
 	{"no-wait-plan", no_argument, NULL, 'W'},
 	{"day", required_argument, NULL, 'D'},
@@ -1216,6 +1245,7 @@ static int opts_parse(int argc, char **argv, opts_t *o)
 		case 'r': o->prefix = optarg; break;
 		case 'e': o->explore = strtod(optarg, &end); o->explore_set = 1; break;
 		case 'H': o->holdout = strtod(optarg, &end); break;
+		case 'A': o->uniform_arm = strtod(optarg, &end); break;
 		case 'Z': o->zero_outcomes = 0; break;
 		case 'W': o->wait_plan = 0; break;
 		case 'D': o->day = (int)strtol(optarg, &end, 10); o->day_set = 1; break;
@@ -1267,7 +1297,8 @@ static int opts_check(opts_t *o, int history)
 	    (history ? o->day >= 0 : o->day < 0) || o->day < -3650 || o->day > 3650 ||
 	    !(o->wait_model >= 0) || o->probes < 0 || o->probes > 200 || o->budget < 0 ||
 	    o->budget_frac < 0 || o->explore < 0 || o->explore > 1 ||
-	    (o->holdout >= 0 && o->holdout > 0.5) || o->samples <= 0 ||
+	    (o->holdout >= 0 && o->holdout > 0.5) || o->uniform_arm > 0.5 ||
+	    o->samples <= 0 ||
 	    !(o->hostile_future >= 0 && o->hostile_future <= 1) ||
 	    !(o->hostile_utf8 >= 0 && o->hostile_utf8 <= 1) ||
 	    !(o->hostile_value >= 0 && o->hostile_value <= 1)) {
@@ -1287,7 +1318,7 @@ int main(int argc, char **argv)
 {
 	opts_t o = {.events = 20000, .duration = 60, .drain_s = 60, .budget_frac = 0.3,
 		    .zero_outcomes = 1, .wait_plan = 1, .samples = 100000, .explore = 0.1,
-		    .holdout = -1};
+		    .holdout = -1, .uniform_arm = -1};
 
 	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "offline") &&
 			 strcmp(argv[1], "history"))) {

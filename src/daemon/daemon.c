@@ -159,7 +159,9 @@ static int load_state(bd_daemon_t *d)
 	err = bd_store_scan(d->store, BD_CF_CAMPAIGNS, none, 0, load_campaigns_cb, d);
 	if (err)
 		return err;
-	if ((err = bd_daemon_solve_plans_sync(d)))
+	/* the uniform arms are derived from their campaigns, never stored */
+	if ((err = bd_campaigns_sync_all_arms(&d->campaigns)) ||
+	    (err = bd_daemon_solve_plans_sync(d)))
 		return err;
 	if ((err = bd_clocks_load(&d->clocks, d->store)))
 		return err;

@@ -70,6 +70,7 @@ typedef struct gather_s {
 	/* the holdout's sums, made when the first of them is read (most
 	 * campaigns have none) */
 	bd_experiment_days_t *exp;
+	double spent; /* today's, set by gather_finish */
 } gather_t;
 
 typedef struct scan_s {
@@ -226,29 +227,65 @@ static void log_off_pace(bd_report_track_t *tr, const char *id, const char *why)
  * whose estimates, spend or plan hold one fails, and the last good plan
  * stays.  @returns 0 (new plan), 1 (on pace: the old plan stays) or an
  * error. */
-static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
-			  bool drift_only)
+/* The estimates of a gathered campaign finished, and its spend today:
+ * realised cost + the expected cost of today's decisions still waiting for
+ * their outcomes. */
+static void gather_finish(bd_daemon_t *d, gather_t *g)
 {
-	const bd_campaign_t *c = &d->campaigns.v[ci];
-	const bd_config_t *cfg = d->cfg;
-	const int K = d->model->k, J = c->n_treatments;
-	bd_plan_t *p = NULL, *old = d->plans[ci];
-	char fail[256] = "";
-	int err;
-
 	bd_estimate_finish(&g->est, &g->ep);
 	/* requests already waiting in the features topic: the rest of the
 	 * day has at least these (a backlog after a stall must not be
 	 * decided at a budget per request meant for the day's last few) */
 	for (int i = 0; i < d->n_workers; i++)
-		for (int q = 0; q < cfg->topic_partitions; q++) {
+		for (int q = 0; q < d->cfg->topic_partitions; q++) {
 			int64_t l = bd_worker_lag(d->workers[i], 0, q);
 			if (l > 0)
 				g->est.waiting += (double)l;
 		}
-	/* Spend = realised cost + the expected cost of today's decisions
-	 * still waiting for their outcomes. */
-	double spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;
+	g->spent = g->dayv[BD_DAY_COST] + g->est.pending_cost;
+}
+
+/* The budget campaign @p ci paces today.  A campaign and its uniform arm
+ * each pace their share (bd_campaign_budget), and each at most what the
+ * other leaves of the campaign's whole budget: a share changed mid-day
+ * moves budget between them, and neither may then spend what the other
+ * already has (the sum stays within the budget).  The other's spend comes
+ * from this pass's scan, or its latest plan of the day when it was not
+ * scanned; with neither, nothing is known to be spent. */
+static double budget_of(const bd_daemon_t *d, const scan_t *sc, int ci)
+{
+	const bd_campaign_t *c = &d->campaigns.v[ci], *whole = c, *o = NULL;
+	char arm_id[BD_ID_MAX + sizeof(BD_ARM_UNIFORM_SUFFIX)];
+	const double own = bd_campaign_budget(c);
+	if (c->arm) { /* an arm: the other is its campaign */
+		o = whole = bd_campaigns_find(&d->campaigns, c->arm_of);
+	} else if (c->had_uniform_arm) { /* a campaign: the other is its arm */
+		snprintf(arm_id, sizeof(arm_id), "%s%s", c->id, BD_ARM_UNIFORM_SUFFIX);
+		o = bd_campaigns_find(&d->campaigns, arm_id);
+	}
+	if (!o)
+		return own;
+	const int oi = (int)(o - d->campaigns.v);
+	const gather_t *og = &sc->g[oi];
+	double other = 0;
+	if (og->active && isfinite(og->spent))
+		other = og->spent;
+	else if (d->plans[oi] && d->plans[oi]->pace_day == sc->g[ci].day)
+		other = d->plans[oi]->pace_spent;
+	return fmin(own, fmax(whole->daily_budget - other, 0));
+}
+
+static int solve_gathered(bd_daemon_t *d, const scan_t *sc, int ci, const char *why,
+			  bool drift_only)
+{
+	const bd_campaign_t *c = &d->campaigns.v[ci];
+	const bd_config_t *cfg = d->cfg;
+	const int K = d->model->k, J = c->n_treatments;
+	gather_t *g = &sc->g[ci];
+	bd_plan_t *p = NULL, *old = d->plans[ci];
+	char fail[256] = "";
+	int err;
+	const double spent = g->spent;
 	bd_report_track_t *tr = track_for(d, c->id);
 	if ((err = bd_estimate_check(&g->est, fail, sizeof(fail))))
 		goto out;
@@ -284,7 +321,8 @@ static int solve_gathered(bd_daemon_t *d, int ci, gather_t *g, const char *why,
 	p->version = (old ? old->version : 0) + 1;
 	if (tr)
 		p->guard->campaign_guarded = &tr->guarded;
-	if ((err = bd_pacer_plan(cfg, c, &g->est, spent, g->day, p)) ||
+	if ((err = bd_pacer_plan_budget(cfg, c, budget_of(d, sc, ci), &g->est, spent, g->day,
+					p)) ||
 	    (err = bd_plan_check(p, fail, sizeof(fail))))
 		goto out;
 
@@ -314,7 +352,16 @@ out:
 	return err;
 }
 
-/* Solves campaign @p ci, or every campaign when @p ci < 0, from ONE scan of
+/* Whether campaign @p i is to be solved when campaign @p ci is: itself, or
+ * its uniform arm (a budget change moves both); every one when @p ci < 0. */
+static bool solve_with(const bd_daemon_t *d, int i, int ci)
+{
+	return ci < 0 || i == ci ||
+	       (d->campaigns.v[i].arm && strcmp(d->campaigns.v[i].arm_of, d->campaigns.v[ci].id) == 0);
+}
+
+/* Solves campaign @p ci (and its uniform arm), or every campaign when
+ * @p ci < 0, from ONE scan of
  * the statistics; publishes a snapshot when a plan changed.
  * @returns whether it did.  @locality the main loop. */
 int bd_daemon_solve_run(bd_daemon_t *d, int ci, const char *why, bool drift_only)
@@ -329,13 +376,16 @@ int bd_daemon_solve_run(bd_daemon_t *d, int ci, const char *why, bool drift_only
 	if (!sc.g)
 		goto out;
 	for (int i = 0; i < n; i++)
-		if ((ci < 0 || i == ci) && (err = gather_init(d, i, &sc.g[i])))
+		if (solve_with(d, i, ci) && (err = gather_init(d, i, &sc.g[i])))
 			goto out;
 	const uint8_t none[1] = {0};
 	if ((err = bd_store_scan(d->store, BD_CF_STATS, none, 0, gather_cb, &sc)))
 		goto out;
 	for (int i = 0; i < n; i++)
-		if (sc.g[i].active && solve_gathered(d, i, &sc.g[i], why, drift_only) == 0)
+		if (sc.g[i].active)
+			gather_finish(d, &sc.g[i]);
+	for (int i = 0; i < n; i++)
+		if (sc.g[i].active && solve_gathered(d, &sc, i, why, drift_only) == 0)
 			changed = 1;
 	solve_health(d);
 	err = 0;

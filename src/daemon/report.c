@@ -75,7 +75,7 @@ int bd_report_track_update(bd_report_track_t *t, const bd_campaign_t *c, const b
 	if (t->n_points < BD_REPORT_POINTS) {
 		t->point_s[t->n_points] = (float)sec_of_day;
 		t->point_spent[t->n_points] = (float)spent;
-		t->point_budget[t->n_points] = c->daily_budget;
+		t->point_budget[t->n_points] = bd_campaign_budget(c);
 		t->n_points++;
 	}
 	return 0;
@@ -156,7 +156,8 @@ static double get_spent(const bd_report_t *r, int i)
 static double get_pace(const bd_report_t *r, int i)
 {
 	const bd_report_track_t *t = r->tracks[i];
-	return t ? bd_report_pace_target(t, r->campaigns->v[i].daily_budget, t->sec_of_day) : NAN;
+	return t ? bd_report_pace_target(t, bd_campaign_budget(&r->campaigns->v[i]), t->sec_of_day)
+		 : NAN;
 }
 
 static double get_lambda(const bd_report_t *r, int i)
@@ -618,6 +619,12 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	bd_sbuf_printf(o, ",\"paused\":%s", c->paused ? "true" : "false");
 	bd_sbuf_json_kv_num(o, "exploration", c->exploration, 1);
 	bd_sbuf_json_kv_num(o, "holdout", c->holdout, 1);
+	if (c->had_uniform_arm)
+		bd_sbuf_json_kv_num(o, "uniform_arm", c->uniform_arm, 1);
+	if (c->arm)
+		bd_sbuf_json_kv_str(o, "arm_of", c->arm_of, 1);
+	/* the budget this campaign paces: its own less its uniform arm's */
+	bd_sbuf_json_kv_num(o, "budget_paced", bd_campaign_budget(c), 1);
 	bd_sbuf_json_kv_num(o, "tz_offset_s", c->tz_offset_s, 1);
 	bd_sbuf_json_kv_num(o, "budget_changes", (double)c->budget_changes, 1);
 	bd_sbuf_json_kv_num(o, "updated_ms", (double)c->updated_ms, 1);
@@ -642,8 +649,8 @@ static void campaign_json(const bd_report_t *r, int i, bd_sbuf_t *o)
 	 * reported, and the expected cost of decisions still without one */
 	bd_sbuf_json_kv_num(o, "realised_today", t ? t->spent - t->pending : NAN, 1);
 	bd_sbuf_json_kv_num(o, "pending_cost", t ? t->pending : NAN, 1);
-	bd_sbuf_json_kv_num(o, "pace_target", t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day) : NAN,
-	       1);
+	bd_sbuf_json_kv_num(o, "pace_target",
+			    t ? bd_report_pace_target(t, bd_campaign_budget(c), t->sec_of_day) : NAN, 1);
 	bd_sbuf_json_kv_num(o, "sec_of_day", t ? t->sec_of_day : NAN, 1);
 	bd_sbuf_json_kv_num(o, "plan_version", r->plans[i] ? (double)r->plans[i]->version : NAN, 1);
 	bd_sbuf_json_kv_num(o, "lambda", r->plans[i] ? r->plans[i]->lambda : NAN, 1);
@@ -874,8 +881,8 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 		bd_sbuf_cat(o, "],\"pace\":[");
 		for (int h = 0; h <= 24; h++)
 			bd_sbuf_printf(o, "%s[%d,%.6g]", h ? "," : "", h * 3600,
-				       t ? c->daily_budget * t->profile_cum[h]
-					 : c->daily_budget * h / 24.0);
+				       t ? bd_campaign_budget(c) * t->profile_cum[h]
+					 : bd_campaign_budget(c) * h / 24.0);
 		bd_sbuf_cat(o, "],\"plan\":");
 		if (r->plans[i])
 			plan_json(r->plans[i], o);
@@ -933,10 +940,10 @@ void bd_report_text_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 		const bd_campaign_t *c = &r->campaigns->v[i];
 		const bd_report_track_t *t = r->tracks[i];
 		bd_sbuf_cell(o, c->id, 24, 1);
-		bd_sbuf_printf(o, " %12.2f %12s %12s %8lld %10s %6s ", c->daily_budget,
+		bd_sbuf_printf(o, " %12.2f %12s %12s %8lld %10s %6s ", bd_campaign_budget(c),
 			       fmt_num(a, sizeof(a), t ? t->spent : NAN),
 			       fmt_num(b, sizeof(b),
-				       t ? bd_report_pace_target(t, c->daily_budget, t->sec_of_day)
+				       t ? bd_report_pace_target(t, bd_campaign_budget(c), t->sec_of_day)
 					 : NAN),
 			       r->plans[i] ? (long long)r->plans[i]->version : 0LL,
 			       fmt_num(l, sizeof(l), r->plans[i] ? r->plans[i]->lambda : NAN),

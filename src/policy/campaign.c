@@ -9,7 +9,7 @@
 
 #include "budgetd/base/utf8.h"
 
-#define CAMPAIGN_RECORD_VERSION 3
+#define CAMPAIGN_RECORD_VERSION 4
 
 /* A record of version 1 holds bd_campaign_t as it was before the outcome
  * bounds: today's layout up to them (the bounds were appended). */
@@ -20,6 +20,10 @@ _Static_assert(CAMPAIGN_V1_SIZE == 1336 || sizeof(void *) != 8,
 #define CAMPAIGN_V2_SIZE offsetof(bd_campaign_t, holdout)
 _Static_assert(CAMPAIGN_V2_SIZE == 1360 || sizeof(void *) != 8,
 	       "fields before the holdout changed: version 2 records no longer match");
+/* Version 3: the layout up to the uniform arm (appended). */
+#define CAMPAIGN_V3_SIZE offsetof(bd_campaign_t, uniform_arm)
+_Static_assert(CAMPAIGN_V3_SIZE == 1368 || sizeof(void *) != 8,
+	       "fields before the uniform arm changed: version 3 records no longer match");
 
 void bd_campaigns_free(bd_campaigns_t *cs)
 {
@@ -97,6 +101,37 @@ static void upsert_fields(bd_campaign_t *c, const bd_control_command_t *cmd)
 		c->winsor_value = cmd->winsor_value;
 	if (cmd->has_holdout)
 		c->holdout = cmd->holdout;
+	if (cmd->has_uniform_arm)
+		c->uniform_arm = cmd->uniform_arm;
+	c->had_uniform_arm |= c->uniform_arm > 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The arms an UPSERT_CAMPAIGN leaves campaign @p c (NULL: new) with: the
+ * plan keeps 1 - BD_ARMS_MAX of the users, and an arm's id must fit. */
+static int check_arms(const bd_campaign_t *c, const bd_control_command_t *cmd, char *errstr,
+		      size_t errstr_size)
+{
+	double h = cmd->has_holdout ? cmd->holdout : c ? c->holdout : 0;
+	double s = cmd->has_uniform_arm ? cmd->uniform_arm : c ? c->uniform_arm : 0;
+	if (h + s > BD_ARMS_MAX) {
+		snprintf(errstr, errstr_size,
+			 "holdout %g and uniform_arm %g leave the plan %g of the users; it keeps "
+			 "at least %g", h, s, 1 - h - s, 1 - BD_ARMS_MAX);
+		return BD_EINVAL;
+	}
+	if (s > 0 && strlen(cmd->campaign_id) + strlen(BD_ARM_UNIFORM_SUFFIX) >= BD_ID_MAX) {
+		snprintf(errstr, errstr_size,
+			 "a campaign with a uniform arm has an id of at most %d bytes",
+			 (int)(BD_ID_MAX - 1 - strlen(BD_ARM_UNIFORM_SUFFIX)));
+		return BD_EINVAL;
+	}
+	return 0;
 }
 
 /* UPSERT_CAMPAIGN: creates the campaign *c when it is new (it must then have
@@ -107,6 +142,8 @@ static int upsert(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 		  size_t errstr_size)
 {
 	int err;
+	if ((err = check_arms(*c, cmd, errstr, errstr_size)))
+		return err;
 	if (!*c && !cmd->has_treatments) {
 		snprintf(errstr, errstr_size,
 			 "UPSERT_CAMPAIGN creating '%s' has no treatments",
@@ -135,6 +172,12 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 	if (strlen(cmd->campaign_id) >= BD_ID_MAX) {
 		snprintf(errstr, errstr_size, "campaign_id is longer than %d bytes",
 			 BD_ID_MAX - 1);
+		return BD_EINVAL;
+	}
+	if (ends_with(cmd->campaign_id, BD_ARM_UNIFORM_SUFFIX) || (c && c->arm)) {
+		snprintf(errstr, errstr_size,
+			 "campaign ids ending in '%s' are the uniform arms of campaigns "
+			 "(uniform_arm on the campaign sets one)", BD_ARM_UNIFORM_SUFFIX);
 		return BD_EINVAL;
 	}
 	if (!c && cmd->action != BD_ACTION_UPSERT_CAMPAIGN) {
@@ -172,8 +215,79 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 		return BD_EINVAL;
 	}
 	c->updated_ms = cmd->ts_ms;
+	if (c->had_uniform_arm) {
+		if ((err = bd_campaigns_sync_arms(cs, cmd->campaign_id)))
+			return err;
+		c = bd_campaigns_find(cs, cmd->campaign_id);
+	}
 	*changed = c;
 	return 0;
+}
+
+int bd_campaigns_sync_arms(bd_campaigns_t *cs, const char *id)
+{
+	char arm_id[BD_ID_MAX + sizeof(BD_ARM_UNIFORM_SUFFIX)];
+	bd_campaign_t *c = bd_campaigns_find(cs, id), *a;
+	int err;
+	if (!c || !c->had_uniform_arm || c->arm)
+		return 0;
+	snprintf(arm_id, sizeof(arm_id), "%s%s", c->id, BD_ARM_UNIFORM_SUFFIX);
+	if (strlen(arm_id) >= BD_ID_MAX)
+		return 0; /* refused on the command (check_arms) */
+	if (!(a = bd_campaigns_find(cs, arm_id))) {
+		if ((err = insert(cs, arm_id, &a)))
+			return err;
+		c = bd_campaigns_find(cs, id); /* moved by the insert */
+	}
+	/* the campaign's settings, its arm's identity and budget */
+	*a = *c;
+	snprintf(a->id, sizeof(a->id), "%s", arm_id);
+	snprintf(a->arm_of, sizeof(a->arm_of), "%s", c->id);
+	a->arm = BD_ARM_UNIFORM;
+	a->holdout = a->uniform_arm = 0;
+	a->had_uniform_arm = false;
+	a->daily_budget = c->holdout < 1 ? c->daily_budget * c->uniform_arm / (1 - c->holdout) : 0;
+	return 0;
+}
+
+int bd_campaigns_sync_all_arms(bd_campaigns_t *cs)
+{
+	char id[BD_ID_MAX];
+	/* an insert moves the campaigns after it: look each one up again */
+	for (int i = 0; i < cs->n; i++) {
+		if (!cs->v[i].had_uniform_arm || cs->v[i].arm)
+			continue;
+		snprintf(id, sizeof(id), "%s", cs->v[i].id);
+		int err = bd_campaigns_sync_arms(cs, id);
+		if (err)
+			return err;
+		i = (int)(bd_campaigns_find(cs, id) - cs->v);
+	}
+	return 0;
+}
+
+bool bd_campaign_arm_parse(const char *id, char campaign[BD_ID_MAX])
+{
+	size_t n = strlen(id), m = strlen(BD_ARM_UNIFORM_SUFFIX);
+	if (!ends_with(id, BD_ARM_UNIFORM_SUFFIX) || n - m >= BD_ID_MAX)
+		return false;
+	memcpy(campaign, id, n - m);
+	campaign[n - m] = '\0';
+	return true;
+}
+
+bool bd_campaign_is_or_arm(const char *decided_by, const char *campaign_id)
+{
+	size_t n = strlen(campaign_id);
+	return strncmp(decided_by, campaign_id, n) == 0 &&
+	       (decided_by[n] == '\0' || strcmp(decided_by + n, BD_ARM_UNIFORM_SUFFIX) == 0);
+}
+
+double bd_campaign_budget(const bd_campaign_t *c)
+{
+	if (c->arm || !(c->uniform_arm > 0) || !(c->holdout < 1))
+		return c->daily_budget;
+	return c->daily_budget * (1 - c->holdout - c->uniform_arm) / (1 - c->holdout);
 }
 
 int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size)
@@ -195,12 +309,18 @@ int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len)
 	} else if (len == 1 + CAMPAIGN_V2_SIZE && b[0] == 2) {
 		memset(c, 0, sizeof(*c));
 		memcpy(c, b + 1, CAMPAIGN_V2_SIZE);
+	} else if (len == 1 + CAMPAIGN_V3_SIZE && b[0] == 3) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c, b + 1, CAMPAIGN_V3_SIZE);
 	} else if (len == 1 + sizeof(*c) && b[0] == CAMPAIGN_RECORD_VERSION) {
 		memcpy(c, b + 1, sizeof(*c));
 	} else {
 		return BD_EDECODE;
 	}
 	c->id[BD_ID_MAX - 1] = '\0';
+	/* arms are derived, never stored (bd_campaigns_sync_arms) */
+	c->arm = 0;
+	c->arm_of[0] = '\0';
 	return 0;
 }
 

@@ -128,6 +128,16 @@ bool bd_decide_is_holdout(const char *reason)
 	return reason && strcmp(reason, BD_REASON_HOLDOUT) == 0;
 }
 
+const char *bd_decide_arm_name(const char *decided_by, const char *reason, bool experiment)
+{
+	char campaign[BD_ID_MAX];
+	if (!experiment)
+		return "";
+	if (bd_decide_is_holdout(reason))
+		return "holdout";
+	return bd_campaign_arm_parse(decided_by, campaign) ? "uniform" : "plan";
+}
+
 int bd_decide_guard(const bd_plan_t *plan, bd_decision_t *d)
 {
 	if (!plan || d->treatment == 0 || d->plan_version != plan->version ||

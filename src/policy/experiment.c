@@ -26,6 +26,13 @@ bool bd_experiment_holdout(const char *campaign_id, const char *user_id, double 
 	return bd_hash_unit(user_hash(campaign_id, user_id, SEED_HOLDOUT)) < holdout;
 }
 
+bool bd_experiment_uniform_arm(const char *campaign_id, const char *user_id, double share)
+{
+	if (!(share > 0))
+		return false;
+	return bd_hash_unit(user_hash(campaign_id, user_id, SEED_HOLDOUT)) >= 1 - share;
+}
+
 int bd_experiment_bucket(const char *campaign_id, const char *user_id)
 {
 	return (int)(user_hash(campaign_id, user_id, SEED_BUCKET) % BD_EXP_BUCKETS);
@@ -83,8 +90,8 @@ static void verdict(bd_exp_result_t *r)
 {
 	const double d = r->uplift_value.mean, se = r->uplift_value.se;
 	r->requests_needed = 0;
-	if (!(r->requests[BD_ARM_HOLDOUT] > 0)) {
-		r->verdict = "no holdout";
+	if (!(r->requests[r->b] > 0)) {
+		r->verdict = r->b == BD_ARM_HOLDOUT ? "no holdout" : "no uniform arm";
 		return;
 	}
 	if (!isfinite(se)) {
@@ -103,7 +110,7 @@ static void verdict(bd_exp_result_t *r)
 	/* se falls as 1 / sqrt(requests): z se' = |d| at requests x (z se / d)^2 */
 	if (fabs(d) > 0) {
 		double k = r->z * se / fabs(d);
-		r->requests_needed = ceil(r->requests[BD_ARM_TREATED] * k * k);
+		r->requests_needed = ceil(r->requests[r->a] * k * k);
 	}
 }
 
@@ -118,31 +125,39 @@ static double t_quantile(double z, int df)
 	return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n);
 }
 
-void bd_experiment_result(const bd_experiment_t *e, double z, bd_exp_result_t *r)
+void bd_experiment_compare(const bd_experiment_t *e, int a, int b, double z,
+			   bd_exp_result_t *r)
 {
 	int groups[BD_ARM__COUNT] = {0};
 	memset(r, 0, sizeof(*r));
-	for (int a = 0; a < BD_ARM__COUNT; a++) {
-		for (int b = 0; b < BD_EXP_BUCKETS; b++) {
-			r->requests[a] += e->x[a][b][BD_EXP_DECISIONS];
-			r->outcomes[a] += e->x[a][b][BD_EXP_OUTCOMES];
+	r->a = a;
+	r->b = b;
+	for (int k = 0; k < BD_ARM__COUNT; k++) {
+		for (int g = 0; g < BD_EXP_BUCKETS; g++) {
+			r->requests[k] += e->x[k][g][BD_EXP_DECISIONS];
+			r->outcomes[k] += e->x[k][g][BD_EXP_OUTCOMES];
 		}
-		r->value[a] = arm_mean(e, a, BD_EXP_VALUE, &groups[a]);
-		r->cost[a] = arm_mean(e, a, BD_EXP_COST, &groups[a]);
-		r->orders[a] = arm_mean(e, a, BD_EXP_ORDERS, &groups[a]);
+		r->value[k] = arm_mean(e, k, BD_EXP_VALUE, &groups[k]);
+		r->cost[k] = arm_mean(e, k, BD_EXP_COST, &groups[k]);
+		r->orders[k] = arm_mean(e, k, BD_EXP_ORDERS, &groups[k]);
 	}
 	/* the arm with fewer groups of users bounds the degrees of freedom */
-	r->z = t_quantile(z, (groups[0] < groups[1] ? groups[0] : groups[1]) - 1);
-	r->uplift_value = diff(r->value[BD_ARM_TREATED], r->value[BD_ARM_HOLDOUT]);
-	r->uplift_orders = diff(r->orders[BD_ARM_TREATED], r->orders[BD_ARM_HOLDOUT]);
-	r->uplift_cost = diff(r->cost[BD_ARM_TREATED], r->cost[BD_ARM_HOLDOUT]);
+	r->z = t_quantile(z, (groups[a] < groups[b] ? groups[a] : groups[b]) - 1);
+	r->uplift_value = diff(r->value[a], r->value[b]);
+	r->uplift_orders = diff(r->orders[a], r->orders[b]);
+	r->uplift_cost = diff(r->cost[a], r->cost[b]);
 	r->lo = r->uplift_value.mean - r->z * r->uplift_value.se;
 	r->hi = r->uplift_value.mean + r->z * r->uplift_value.se;
-	const double nt = r->requests[BD_ARM_TREATED];
+	const double nt = r->requests[a];
 	r->increment = r->uplift_value.mean * nt;
 	r->increment_lo = r->lo * nt;
 	r->increment_hi = r->hi * nt;
-	double spent = r->cost[BD_ARM_TREATED].mean * nt;
-	r->roi = spent > 0 ? r->increment / spent : NAN;
+	double spent = r->cost[a].mean * nt;
+	r->roi = spent > 0 && b == BD_ARM_HOLDOUT ? r->increment / spent : NAN;
 	verdict(r);
+}
+
+void bd_experiment_result(const bd_experiment_t *e, double z, bd_exp_result_t *r)
+{
+	bd_experiment_compare(e, BD_ARM_TREATED, BD_ARM_HOLDOUT, z, r);
 }

@@ -283,6 +283,35 @@ static double explore_share(const bd_config_t *cfg, const bd_campaign_t *c,
 	return fmin(ceil_eps, fmax(want, fmin(cfg->exploration_min, ceil_eps)));
 }
 
+/* A uniform arm's plan (campaign.h): control, and for a share q of the
+ * requests a treatment drawn uniformly, q set so the policy slice costs
+ * @p per_req by the estimates (as the plan's comparison with uniform
+ * reckons it, plan_uplift), every cluster alike. */
+static void uniform_arm_plan(const bd_estimate_t *e, double per_req, double n, bd_plan_t *p)
+{
+	const int K = e->k, J = e->j;
+	double c0 = 0, cu = 0, v = 0;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++) {
+			double c = p->share[k] * e->c[k * J + t];
+			cu += c / J;
+			c0 += t == 0 ? c : 0;
+		}
+	double q = cu > c0 ? fmin(fmax((per_req - c0) / (cu - c0), 0), 1) : 1;
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < J; t++) {
+			size_t i = (size_t)k * J + t;
+			p->prob[i] = (t == 0) * (1 - q) + q / J;
+			v += p->share[k] * p->prob[i] * e->r[i];
+		}
+	p->expected_spend = (c0 + q * (cu - c0)) * n;
+	p->expected_value = v * n;
+	p->solver = "uniform-arm";
+	snprintf(p->note, sizeof(p->note),
+		 "the uniform arm: a random coupon for %.1f%% of its requests, the share its "
+		 "budget pays for", 100 * q);
+}
+
 bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e)
 {
 	return e->past_days < 1 && e->sec_left <= cfg->solve_land_cold_h * 3600;
@@ -291,8 +320,14 @@ bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e)
 int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estimate_t *e,
 		  double spent, int64_t day, bd_plan_t *p)
 {
+	return bd_pacer_plan_budget(cfg, c, bd_campaign_budget(c), e, spent, day, p);
+}
+
+int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double budget,
+			 const bd_estimate_t *e, double spent, int64_t day, bd_plan_t *p)
+{
 	const int K = e->k, J = e->j;
-	double remaining = c->daily_budget - spent, outcomes = 0;
+	double remaining = budget - spent, outcomes = 0;
 	/* a day without a traffic profile: not below the recent rate kept up */
 	double n_rem = bd_estimate_pace_requests(e);
 	int err;
@@ -300,7 +335,7 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 	if (p->k != K || p->j != J || c->n_treatments != J)
 		return BD_EINVAL;
 	memcpy(p->share, e->share, sizeof(double) * (size_t)K);
-	p->daily_budget = c->daily_budget;
+	p->daily_budget = budget;
 	p->remaining_budget = remaining > 0 ? remaining : 0;
 	p->pace_day = day;
 	p->pace_spent = spent;
@@ -395,9 +430,13 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 			return err;
 		p->solver = "land-uniform";
 	}
-	gate_and_explain(cfg, e, pol, peak, n_rem * (1 - eps), land, p);
-	if (e->immature && strcmp(p->solver, "uniform-gate") != 0)
-		p->solver = "lp-warmup"; /* means over joined outcomes so far */
+	if (c->arm) {
+		uniform_arm_plan(e, pol, n_rem * (1 - eps), p);
+	} else {
+		gate_and_explain(cfg, e, pol, peak, n_rem * (1 - eps), land, p);
+		if (e->immature && strcmp(p->solver, "uniform-gate") != 0)
+			p->solver = "lp-warmup"; /* means over joined outcomes so far */
+	}
 	/* expected cost per request of the whole policy, for the pace */
 	p->pace_rate = eps * explore_cost + p->expected_spend / n_rem;
 	return 0;

@@ -129,6 +129,13 @@ static bool feature_accept(bd_worker_t *w, const rd_kafka_message_t *m, bd_featu
 		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
 		return false;
 	}
+	if ((*c)->arm) {
+		snprintf(errstr, sizeof(errstr),
+			 "'%s' is the uniform arm of campaign '%s': requests name the campaign",
+			 bd_utf8_quote(q, sizeof(q), ev->campaign_id), (*c)->arm_of);
+		dead_letter(w, m, BD_DEAD_UNKNOWN_CAMPAIGN, errstr);
+		return false;
+	}
 	/* The campaign's clock decides its day (clock.h): an event beyond
 	 * the rule would end today's budget early.  Refused, it moves
 	 * nothing and gets no decision. */
@@ -166,7 +173,7 @@ static int feature_again(bd_worker_t *w, const rd_kafka_message_t *m,
 
 	if (strcmp(rec->request_id, ev->request_id) != 0 ||
 	    strcmp(rec->user_id, ev->user_id) != 0 ||
-	    strcmp(rec->campaign_id, ev->campaign_id) != 0) {
+	    !bd_campaign_is_or_arm(rec->campaign_id, ev->campaign_id)) {
 		char q2[BD_UTF8_QUOTE_ID];
 		snprintf(errstr, sizeof(errstr),
 			 "decision id %s collides with request '%s' of user '%s'", id,
@@ -177,11 +184,12 @@ static int feature_again(bd_worker_t *w, const rd_kafka_message_t *m,
 	}
 	bd_decision_t d = {
 		.decision_id = id, .request_id = rec->request_id,
-		.campaign_id = rec->campaign_id, .user_id = rec->user_id,
+		.campaign_id = ev->campaign_id, .user_id = rec->user_id,
 		.ts_ms = rec->ts_ms, .treatment = rec->treatment,
 		.cluster = rec->cluster, .propensity = rec->propensity,
 		.explored = rec->explored, .plan_version = rec->plan_version,
 		.model_version = rec->model_version, .reason = rec->reason,
+		.arm = bd_decide_arm_name(rec->campaign_id, rec->reason, rec->experiment),
 	};
 	COUNT(w, c_dups);
 	COUNT(w, c_republished);
@@ -191,14 +199,20 @@ static int feature_again(bd_worker_t *w, const rd_kafka_message_t *m,
 	return 0;
 }
 
-/* Adds @p x (BD_EXP__COUNT doubles) to the experiment sums of the arm of
- * decision @p reason, its user's group and day (experiment.h).  @returns 0
- * or -ENOMEM. */
-static int experiment_add(bd_worker_t *w, uint16_t part, const char *campaign,
+/* Adds @p x (BD_EXP__COUNT doubles) to the experiment sums of a decision
+ * made by campaign @p decided_by (the campaign or its uniform arm) for
+ * @p reason: its campaign's sums, of its arm, its user's group and day
+ * (experiment.h).  @returns 0 or -ENOMEM. */
+static int experiment_add(bd_worker_t *w, uint16_t part, const char *decided_by,
 			  const char *user, const char *reason, int64_t day, const double *x)
 {
 	uint8_t key[BD_STATS_KEY_MAX];
+	char campaign[BD_ID_MAX];
 	int arm = bd_decide_is_holdout(reason) ? BD_ARM_HOLDOUT : BD_ARM_TREATED;
+	if (bd_campaign_arm_parse(decided_by, campaign))
+		arm = BD_ARM_UNIFORM;
+	else
+		snprintf(campaign, sizeof(campaign), "%s", decided_by);
 	size_t klen = bd_stats_experiment_key(key, part, campaign, day, arm,
 					      bd_experiment_bucket(campaign, user));
 	return bd_worker_stats_add(w, key, klen, x, BD_EXP__COUNT);
@@ -221,28 +235,29 @@ static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 		.explored = d->explored, .treatment = d->treatment,
 		.cluster = d->cluster, .propensity = d->propensity,
 		.ts_ms = d->ts_ms, .plan_version = d->plan_version,
-		.model_version = d->model_version, .campaign_id = ev->campaign_id,
+		.model_version = d->model_version, .campaign_id = c->id,
 		.request_id = ev->request_id, .user_id = ev->user_id,
 		.reason = d->reason, .dim = ev->dim, .features = ev->features,
-		/* the sums are kept while the campaign has a holdout: they cost
-		 * a hash and a delta per request, and compare nothing without */
-		.experiment = c->holdout > 0,
+		/* the sums are kept while the campaign has a holdout or a
+		 * uniform arm: they cost a hash and a delta per request, and
+		 * compare nothing without */
+		.experiment = c->arm || c->holdout > 0 || c->uniform_arm > 0,
 	};
 	if ((err = bd_worker_batch_decision_store(w, part, h, &rec)) ||
 	    (rec.experiment &&
-	     (err = experiment_add(w, part, ev->campaign_id, ev->user_id, d->reason, day, xe))))
+	     (err = experiment_add(w, part, c->id, ev->user_id, d->reason, day, xe))))
 		return err;
 	double one[1] = {1}, x[BD_STAT__COUNT];
-	size_t klen = bd_stats_day_key(key, part, ev->campaign_id, day);
+	size_t klen = bd_stats_day_key(key, part, c->id, day);
 	if ((err = bd_worker_stats_add(w, key, klen, one, 1)))
 		return err;
 	if (bd_decide_is_holdout(d->reason))
 		return 0;
 	bd_stats_exposure_vector(x, d->propensity);
-	klen = bd_stats_cell_key(key, part, ev->campaign_id, d->model_version,
+	klen = bd_stats_cell_key(key, part, c->id, d->model_version,
 					d->cluster, d->treatment, bd_stats_hour(d->ts_ms));
 	if ((err = bd_worker_stats_add(w, key, klen, x, BD_STAT__COUNT)) ||
-	    (err = bd_worker_batch_carry_add(w, part, ev->campaign_id, d->model_version,
+	    (err = bd_worker_batch_carry_add(w, part, c->id, d->model_version,
 					      d->treatment, bd_stats_hour(d->ts_ms), ev->features,
 					      x)))
 		return err;
@@ -251,6 +266,26 @@ static int feature_record(bd_worker_t *w, uint16_t part, const bd_campaign_t *c,
 	bd_store_batch_put(w->batch, BD_CF_PENDING, pk,
 			   bd_carry_pending_key(pk, part, d->ts_ms, h), "", 0);
 	return 0;
+}
+
+/* The campaign that decides for the user of @p ev: campaign @p c, or its
+ * uniform arm (then its plan into @p plan and its clock into @p arm_clk)
+ * for the arm's users. */
+static const bd_campaign_t *feature_arm(bd_worker_t *w, const bd_campaign_t *c,
+					const bd_feature_event_t *ev, const bd_plan_t **plan,
+					bd_clock_t **arm_clk)
+{
+	char id[BD_ID_MAX + sizeof(BD_ARM_UNIFORM_SUFFIX)];
+	const bd_plan_t *arm_plan = NULL;
+	if (!c->had_uniform_arm || !bd_experiment_uniform_arm(c->id, ev->user_id, c->uniform_arm))
+		return c;
+	snprintf(id, sizeof(id), "%s%s", c->id, BD_ARM_UNIFORM_SUFFIX);
+	const bd_campaign_t *a = bd_snapshot_find(w->snap, id, &arm_plan);
+	if (!a)
+		return c; /* not in this snapshot yet: the campaign decides */
+	*plan = arm_plan;
+	*arm_clk = bd_snapshot_clock(w->snap, a);
+	return a;
 }
 
 static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
@@ -279,6 +314,9 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 			goto store_error;
 		return;
 	}
+	/* a user of the campaign's uniform arm: the arm decides */
+	bd_clock_t *arm_clk = NULL;
+	c = feature_arm(w, c, &ev, &plan, &arm_clk);
 	bd_decide(c, plan, w->snap->model, &ev, h, &d);
 	if ((err = bd_decide_guard(plan, &d)))
 		budget_guarded(w, c, plan, err);
@@ -286,15 +324,19 @@ static void on_feature(bd_worker_t *w, const rd_kafka_message_t *m)
 	d.request_id = ev.request_id;
 	d.campaign_id = ev.campaign_id;
 	d.user_id = ev.user_id;
+	d.arm = bd_decide_arm_name(c->id, d.reason,
+				   c->arm || c->holdout > 0 || c->uniform_arm > 0);
 	if ((err = feature_record(w, part, c, &ev, &d, h)) ||
 	    (err = publish_decision(w, part, &d)))
 		goto store_error;
-	/* this campaign's clock, written with the batch */
-	if (clk) {
-		bd_clock_advance(clk, ev.ts_ms);
-		if ((err = bd_clock_mark(&w->clock_marks, part, clk)))
-			goto store_error;
-	}
+	/* this campaign's clock (and its arm's), written with the batch */
+	bd_clock_t *clks[2] = {clk, arm_clk};
+	for (int i = 0; i < 2; i++)
+		if (clks[i]) {
+			bd_clock_advance(clks[i], ev.ts_ms);
+			if ((err = bd_clock_mark(&w->clock_marks, part, clks[i])))
+				goto store_error;
+		}
 	COUNT(w, c_decisions);
 	int64_t mts = rd_kafka_message_timestamp(m, NULL);
 	if (mts > 0 && (w->dec_n < w->dec_cap || grow_ts(w) == 0))
@@ -532,7 +574,7 @@ static bool outcome_joins(bd_worker_t *w, const rd_kafka_message_t *m,
 		dead_letter(w, m, BD_DEAD_DUPLICATE, errstr);
 		return false;
 	}
-	if (strcmp(rec->campaign_id, ev->campaign_id) != 0 ||
+	if (!bd_campaign_is_or_arm(rec->campaign_id, ev->campaign_id) ||
 	    strcmp(rec->user_id, ev->user_id) != 0) {
 		snprintf(errstr, sizeof(errstr),
 			 "decision %s belongs to campaign '%s' user '%s'",

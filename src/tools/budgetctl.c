@@ -54,7 +54,10 @@ static void usage(FILE *f)
 		"                               control at cost 0), budget=, exploration=,\n"
 		"                               timezone_offset_s=, max_value=, max_cost=,\n"
 		"                               winsor_value=, holdout= (share of users given\n"
-		"                               no incentive, 0 to 0.5: show experiment)\n"
+		"                               no incentive, 0 to 0.5: show experiment),\n"
+		"                               uniform_arm= (share of users given uniform\n"
+		"                               random coupons at their share of the budget,\n"
+		"                               0 to 0.5: the plan against uniform)\n"
 		"  update CAMPAIGN SETTING...   change an existing campaign (the same keys;\n"
 		"                               treatments given replace them all)\n"
 		"  set-budget CAMPAIGN AMOUNT   change a campaign's daily budget\n"
@@ -522,9 +525,14 @@ static int parse_setting(const char *what, const char *arg, bd_control_command_t
 		cmd->has_holdout = true;
 		return parse_num(what, "holdout", v, 0, BD_HOLDOUT_MAX, &cmd->holdout);
 	}
+	if (KEY_IS("uniform_arm")) {
+		cmd->has_uniform_arm = true;
+		return parse_num(what, "uniform_arm", v, 0, BD_HOLDOUT_MAX, &cmd->uniform_arm);
+	}
 #undef KEY_IS
 	fprintf(stderr, "budgetctl: %s: keys are treatment, budget, exploration, "
-			"timezone_offset_s, max_value, max_cost, winsor_value, holdout\n", what);
+			"timezone_offset_s, max_value, max_cost, winsor_value, holdout, "
+			"uniform_arm\n", what);
 	return -1;
 }
 

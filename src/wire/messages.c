@@ -33,8 +33,9 @@ static const struct {
 	int added;        /* optional fields appended since */
 } old_layouts[] = {
 	/* newest first: a body is tried against them in this order */
-	{BD_MSG_CONTROL, "control_command.v2", 1}, /* + holdout */
-	{BD_MSG_CONTROL, "control_command.v1", 4}, /* + max_value, max_cost, winsor_value */
+	{BD_MSG_CONTROL, "control_command.v3", 1}, /* + uniform_arm */
+	{BD_MSG_CONTROL, "control_command.v2", 2}, /* + holdout */
+	{BD_MSG_CONTROL, "control_command.v1", 5}, /* + max_value, max_cost, winsor_value */
 };
 
 #define N_OLD_LAYOUTS (sizeof(old_layouts) / sizeof(old_layouts[0]))

@@ -519,6 +519,12 @@ static int get_campaign_settings(avro_value_t *v, bd_control_command_t *cmd, cha
 			return fail(errstr, errstr_size, "holdout %g is outside [0, %g]",
 				    cmd->holdout, BD_HOLDOUT_MAX);
 	}
+	if ((cmd->has_uniform_arm = get_optional(v, BD_F_CONTROL_COMMAND_UNIFORM_ARM, &b))) {
+		avro_value_get_double(&b, &cmd->uniform_arm);
+		if (!(cmd->uniform_arm >= 0 && cmd->uniform_arm <= BD_HOLDOUT_MAX))
+			return fail(errstr, errstr_size, "uniform_arm %g is outside [0, %g]",
+				    cmd->uniform_arm, BD_HOLDOUT_MAX);
+	}
 	return 0;
 }
 
@@ -579,7 +585,10 @@ int bd_decode_decision(bd_codec_t *c, const void *buf, size_t len,
 	d->explored = b != 0;
 	d->plan_version = get_long(v, BD_F_DECISION_PLAN_VERSION);
 	d->model_version = get_long(v, BD_F_DECISION_MODEL_VERSION);
-	return get_str(v, BD_F_DECISION_REASON, "reason", false, &d->reason, errstr, errstr_size);
+	int err = get_str(v, BD_F_DECISION_REASON, "reason", false, &d->reason, errstr,
+			  errstr_size);
+	return err ? err : get_str(v, BD_F_DECISION_ARM, "arm", false, &d->arm, errstr,
+				   errstr_size);
 }
 
 static int grow_doubles(bd_codec_t *c, size_t n)

@@ -165,6 +165,9 @@ int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
 	b = set_optional(v, BD_F_CONTROL_COMMAND_HOLDOUT, cmd->has_holdout);
 	if (cmd->has_holdout)
 		avro_value_set_double(&b, cmd->holdout);
+	b = set_optional(v, BD_F_CONTROL_COMMAND_UNIFORM_ARM, cmd->has_uniform_arm);
+	if (cmd->has_uniform_arm)
+		avro_value_set_double(&b, cmd->uniform_arm);
 	return encode_value(c, BD_MSG_CONTROL, out);
 }
 
@@ -185,6 +188,7 @@ int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d, bd_buf_t *out)
 	set_long(v, BD_F_DECISION_PLAN_VERSION, d->plan_version);
 	set_long(v, BD_F_DECISION_MODEL_VERSION, d->model_version);
 	set_str(v, BD_F_DECISION_REASON, d->reason);
+	set_str(v, BD_F_DECISION_ARM, d->arm ? d->arm : "");
 	return encode_value(c, BD_MSG_DECISION, out);
 }
 

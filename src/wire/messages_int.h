@@ -34,7 +34,7 @@ typedef struct bd_codec_writer_s {
 
 #define BD_CODEC_WRITERS 32
 /* earlier layouts of the input schemas still read (messages.c) */
-#define BD_OLD_LAYOUTS 2
+#define BD_OLD_LAYOUTS 3
 #define BD_CODEC_FETCHES_PER_S 10
 
 struct bd_codec_s {

@@ -6,7 +6,8 @@
 # in it, which must come out as text, not as elements --, every treatment
 # name, the spend track as an SVG path, the pace line, a budget change
 # (budgetctl set-budget after the day) marked on it, the health status, and
-# the holdout's report (today and to date, with a verdict).
+# the holdout's report and the plan against the uniform arm (today and to
+# date, with a verdict).
 # Also: /status is src/daemon/status.html byte for byte, served as text/html with
 # a Content-Security-Policy, and / is the same page.
 #   CHROMIUM=/path/to/chromium tests/integration/it_status_page.sh
@@ -24,7 +25,7 @@ PORT=$(sed -n 's/.*admin endpoint on .*(port \([0-9]*\)).*/\1/p' "$WORK/d.log" |
 [ -n "$PORT" ] || fail "no admin port in the log"
 URL="http://127.0.0.1:$PORT"
 "$SIM" run --bootstrap "$BOOTSTRAP" --events 2000 --duration 6 --campaign "$CAMPAIGN" \
-	--request-prefix pg --holdout 0.1 -q >"$WORK/sim.out" 2>"$WORK/sim.log" ||
+	--request-prefix pg --holdout 0.1 --uniform-arm 0.3 -q >"$WORK/sim.out" 2>"$WORK/sim.log" ||
 	fail "simulator: $(tail -n 5 "$WORK/sim.out")"
 # a budget change late in the day: the spend chart marks it
 "$builddir/budgetctl" --admin "127.0.0.1:$PORT" --bootstrap "$BOOTSTRAP" set-budget "$CAMPAIGN" 777 \
@@ -45,7 +46,11 @@ for _ in range(100):
     d = json.load(urllib.request.urlopen(url + "/api/status", timeout=5))
     c = [c for c in d["campaigns"] if c["campaign"]["id"] == campaign]
     tr = c[0]["track"] if c else []
-    if c and c[0]["plan"] and len(tr) >= 2 and tr[-1][2] == 777 and tr[0][2] != 777:
+    # the track's budget is the one the campaign paces: 777 less the
+    # uniform arm's share (the treated users share it by head)
+    paced = 777 * (1 - 0.1 - 0.3) / (1 - 0.1)
+    if c and c[0]["plan"] and len(tr) >= 2 and abs(tr[-1][2] - paced) < 1e-6 and \
+            abs(tr[0][2] - paced) > 1:
         break
     time.sleep(0.2)
 else:
@@ -147,7 +152,7 @@ need(m, "the spend track path with two or more points")
 need(re.search(r'<path class="pace" d="M[-\d.,]+(?:L[-\d.,]+){24}"', dom), "the pace line (25 points)")
 need('<line class="budget"' in dom and '<line class="now"' in dom, "the budget and now lines")
 need('<line class="bchange"' in dom and
-     re.search(r'<text class="bchange"[^>]*>budget [\d.]+ \u2192 777\.00 at \d\d:\d\d</text>', dom),
+     re.search(r'<text class="bchange"[^>]*>budget [\d.]+ \u2192 518\.00 at \d\d:\d\d</text>', dom),
      "the budget change marked on the spend chart")
 need(re.search(r'<span class="badge (ok|degraded)" id="health">(ok|degraded)</span>', dom),
      "the health status")
@@ -169,10 +174,19 @@ need(re.search(r"<span>value of one more unit of budget \(lambda\) <b>-?[\d.]+</
      "lambda explained")
 # the holdout's report (the simulator's campaign holds out 10% of its users)
 need("<h3>Holdout: 10.0% of users get no incentive</h3>" in dom, "the holdout's heading")
-rows = re.findall(r"<tr><td>(today|to date)</td><td>(\d+)</td><td>(\d+)</td>.*?"
-                  r'<td class="verdict">(better|worse|not yet known)[^<]*</td></tr>', dom)
+ROW = (r"<tr><td>(today|to date)</td><td>(\d+)</td><td>(\d+)</td>.*?"
+       r'<td class="verdict">(better|worse|not yet known)[^<]*</td></tr>')
+uni, _, held = dom.partition("<h3>Holdout: ")
+rows = re.findall(ROW, held)
 need(len(rows) == 2 and all(int(r[1]) > 0 and int(r[2]) > 0 for r in rows),
      "the holdout's rows (today, to date) with requests in both arms and a verdict: %r" % rows)
+# ... and the plan against the uniform arm (30% of the users)
+need("<h3>Uniform arm: 30.0% of users get uniform random coupons at their share of the "
+     "budget</h3>" in uni, "the uniform arm's heading")
+rows = re.findall(ROW, uni.rpartition("<h3>Uniform arm: ")[2])
+need(len(rows) == 2 and all(int(r[1]) > 0 and int(r[2]) > 0 for r in rows),
+     "the plan against the uniform arm (today, to date) with requests in both arms and a "
+     "verdict: %r" % rows)
 print("dom: %d bytes, spend track with %d points" % (len(dom), m.group(1).count("L") + 1))
 PY
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code"

@@ -254,6 +254,10 @@ KINDS = {
                           "invalid", r"max_cost inf is outside \[0, 1e\+15\]", {}),
     "control_bad_holdout": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", holdout=0.75))],
                             "invalid", r"holdout 0.75 is outside \[0, 0.5\]", {}),
+    # each share in range, together leaving the plan too few users
+    "control_bad_uniform_arm": (lambda c: [cc(control(CAMP, "UPSERT_CAMPAIGN", holdout=0.4,
+                                                      uniform_arm=0.45))],
+                                "invalid", r"holdout 0.4 and uniform_arm 0.45 leave the plan", {}),
     "control_unknown_campaign": (lambda c: [cc(control("ghost", "SET_BUDGET", 5.0))],
                                  "unknown_campaign", r"ghost", {}),
     "control_utf8_campaign": (lambda c: [cc_raw(control("X@@@", "UPSERT_CAMPAIGN", 5.0, TREATMENTS,

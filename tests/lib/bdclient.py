@@ -247,12 +247,12 @@ def dump_state(state_dir, what="stats"):
 
 
 def control(campaign, action, budget=None, treatments=None, exploration=None, cid=None,
-            max_value=None, max_cost=None, winsor_value=None, holdout=None):
+            max_value=None, max_cost=None, winsor_value=None, holdout=None, uniform_arm=None):
     return {"command_id": cid or "%s-%s-%f" % (campaign, action, time.time()),
             "campaign_id": campaign, "ts_ms": int(time.time() * 1000), "action": action,
             "daily_budget": budget, "treatments": treatments, "exploration": exploration,
             "timezone_offset_s": None, "max_value": max_value, "max_cost": max_cost,
-            "winsor_value": winsor_value, "holdout": holdout}
+            "winsor_value": winsor_value, "holdout": holdout, "uniform_arm": uniform_arm}
 
 
 TREATMENTS = [{"id": 0, "name": "control", "nominal_cost": 0.0},

@@ -229,7 +229,7 @@ static void test_record_v1(void **state)
 	assert_true(back.max_cost == 9 && isnan(back.max_value) && back.daily_budget == 123);
 
 	buf[0] = 1;
-	assert_int_equal(bd_campaign_unpack(&back, buf, (size_t)len - 4 * sizeof(double)), 0);
+	assert_int_equal(bd_campaign_unpack(&back, buf, 1 + offsetof(bd_campaign_t, max_value)), 0);
 	assert_string_equal(back.id, "camp");
 	assert_true(back.daily_budget == 123 && back.n_treatments == 3 &&
 		    back.nominal_cost[2] == 5);
@@ -238,7 +238,7 @@ static void test_record_v1(void **state)
 	/* neither version at the other's length */
 	assert_int_equal(bd_campaign_unpack(&back, buf, (size_t)len), BD_EDECODE);
 	buf[0] = 2;
-	assert_int_equal(bd_campaign_unpack(&back, buf, (size_t)len - 4 * sizeof(double)),
+	assert_int_equal(bd_campaign_unpack(&back, buf, 1 + offsetof(bd_campaign_t, max_value)),
 			 BD_EDECODE);
 	bd_campaigns_free(&cs);
 }

@@ -100,7 +100,8 @@ static bd_control_command_t control(void)
 				  .timezone_offset_s = 28800, .has_max_value = true,
 				  .max_value = 1e6, .has_max_cost = true, .max_cost = 0,
 				  .has_winsor_value = true, .winsor_value = 250,
-				  .has_holdout = true, .holdout = 0.1};
+				  .has_holdout = true, .holdout = 0.1,
+				  .has_uniform_arm = true, .uniform_arm = 0.3};
 	c.treatments[0] = (bd_treatment_t){0, "none", 0};
 	c.treatments[1] = (bd_treatment_t){1, "two", 2};
 	c.treatments[2] = (bd_treatment_t){2, "five", 5};
@@ -124,6 +125,7 @@ static void test_control(void **state)
 	assert_true(out.has_max_cost && out.max_cost == 0); /* a campaign that may cost nothing */
 	assert_true(out.has_winsor_value && out.winsor_value == 250);
 	assert_true(out.has_holdout && out.holdout == 0.1);
+	assert_true(out.has_uniform_arm && out.uniform_arm == 0.3);
 	/* the bounds are optional */
 	in.has_max_value = in.has_max_cost = in.has_winsor_value = false;
 	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
@@ -133,7 +135,8 @@ static void test_control(void **state)
 }
 
 /* A ControlCommand written with a layout before the bounds and the holdout
- * (v1) or before the holdout (v2), what producers of earlier releases
+ * (v1), before the holdout (v2) or before the uniform arm (v3), what
+ * producers of earlier releases
  * write, still decodes with those fields unset, in both framings; a body of
  * no layout does not. */
 static void test_control_old_layout(void **state)
@@ -141,11 +144,13 @@ static void test_control_old_layout(void **state)
 	static const struct {
 		const char *name;
 		int cut; /* trailing nulls of the fields appended since */
-	} layouts[] = {{"control_command.v1", 4}, {"control_command.v2", 1}};
+	} layouts[] = {{"control_command.v1", 5}, {"control_command.v2", 2},
+		       {"control_command.v3", 1}};
 	bd_control_command_t in = control(), out;
 	bd_buf_t b = {0};
 	(void)state;
 	in.has_max_value = in.has_max_cost = in.has_winsor_value = in.has_holdout = false;
+	in.has_uniform_arm = false;
 	for (size_t l = 0; l < sizeof(layouts) / sizeof(layouts[0]); l++) {
 		const int cut = layouts[l].cut;
 		avro_schema_t old;
@@ -157,14 +162,14 @@ static void test_control_old_layout(void **state)
 		avro_schema_decref(old);
 		/* the old body is the new one without its trailing nulls */
 		assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
-		assert_int_equal(memcmp(b.data + b.len - cut, "\0\0\0\0", (size_t)cut), 0);
+		assert_int_equal(memcmp(b.data + b.len - cut, "\0\0\0\0\0", (size_t)cut), 0);
 		assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - (size_t)cut, &out,
 						   err, sizeof(err)), 0);
 		assert_string_equal(out.campaign_id, "camp");
 		assert_int_equal(out.n_treatments, 3);
 		assert_int_equal(out.timezone_offset_s, 28800);
 		assert_false(out.has_max_value || out.has_max_cost || out.has_winsor_value ||
-			     out.has_holdout);
+			     out.has_holdout || out.has_uniform_arm);
 		/* single-object framing names the old layout by its fingerprint */
 		assert_int_equal(bd_encode_control(so_codec, &in, &b), 0);
 		for (int i = 0; i < 8; i++)
@@ -178,16 +183,17 @@ static void test_control_old_layout(void **state)
 	}
 	/* one byte short of the oldest layout, and between two layouts */
 	assert_int_equal(bd_encode_control(conf_codec, &in, &b), 0);
-	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 5, &out, err,
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 6, &out, err,
 					   sizeof(err)), BD_EDECODE);
-	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 2, &out, err,
+	assert_int_equal(bd_decode_control(conf_codec, b.data, b.len - 3, &out, err,
 					   sizeof(err)), BD_EDECODE);
 	bd_buf_free(&b);
 }
 
 static void test_decision_and_plan(void **state)
 {
-	bd_decision_t d = {"0123456789abcdef", "r", "c", "u", 77, 2, 5, 0.4, true, 3, 1, "plan"}, o;
+	bd_decision_t d = {"0123456789abcdef", "r", "c", "u", 77, 2, 5, 0.4, true, 3, 1, "plan",
+			   "uniform"}, o;
 	double share[2] = {0.25, 0.75}, prob[6] = {1, 0, 0, 0.5, 0.5, 0};
 	double cb[2] = {0, 10}, cv[2] = {1, 2};
 	bd_plan_msg_t p = {"c", 4, 1, 99, 100, 50, 0.5, 49, 200, "lp", 2, 3, share, prob,
@@ -201,6 +207,7 @@ static void test_decision_and_plan(void **state)
 	assert_int_equal(o.cluster, 5);
 	assert_true(o.explored && o.propensity == 0.4 && o.plan_version == 3);
 	assert_string_equal(o.reason, "plan");
+	assert_string_equal(o.arm, "uniform");
 	assert_int_equal(bd_encode_plan(conf_codec, &p, &b), 0);
 	assert_int_equal(bd_decode_plan(conf_codec, b.data, b.len, &q, err, sizeof(err)), 0);
 	assert_int_equal(q.n_clusters, 2);
@@ -392,6 +399,8 @@ static void test_control_errors(void **state)
 	x = control(); x.winsor_value = 1e300; control_fails(&x, "winsor_value 1e+300");
 	x = control(); x.holdout = 0.6; control_fails(&x, "holdout 0.6 is outside [0, 0.5]");
 	x = control(); x.holdout = -0.1; control_fails(&x, "holdout -0.1");
+	x = control(); x.uniform_arm = 0.7; control_fails(&x, "uniform_arm 0.7 is outside [0, 0.5]");
+	x = control(); x.uniform_arm = NAN; control_fails(&x, "uniform_arm nan");
 }
 
 /* ---- strings that are not UTF-8 ------------------------------------------------ */

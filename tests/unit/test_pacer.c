@@ -71,6 +71,55 @@ static double cost_per_request(const bd_plan_t *p, const bd_estimate_t *e, doubl
 	return eps * expl + (1 - eps) * plan;
 }
 
+/* A uniform arm (campaign.h): every cluster the same row, control and a
+ * share q of uniform draws, spending the arm's budget per request; and a
+ * campaign with a uniform arm paces its own share of the budget. */
+static void test_uniform_arm(void **state)
+{
+	(void)state;
+	mode("lp");
+	for (double per = 0.1; per < 1.2; per += 0.25) {
+		bd_estimate_t e;
+		estimate(&e, 1000);
+		bd_campaign_t c = campaign(per * e.n_rem);
+		c.arm = BD_ARM_UNIFORM;
+		bd_plan_t *p = bd_plan_new_uniform("c#uniform", K, J);
+		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+		assert_string_equal(p->solver, "uniform-arm");
+		/* the same row everywhere, uniform over the coupons */
+		for (int k = 0; k < K; k++)
+			for (int t = 0; t < J; t++) {
+				assert_true(fabs(p->prob[k * J + t] - p->prob[t]) < 1e-12);
+				if (t > 1)
+					assert_true(fabs(p->prob[k * J + t] - p->prob[k * J + 1]) < 1e-12);
+			}
+		/* it spends the budget per request (with the lead), or all it
+		 * can: every request a uniform draw (mean cost 1 here) */
+		double target = fmin(per * (1 + cfg.pace_lead * 0.9), 1.0);
+		double cpr = cost_per_request(p, &e, 0.1);
+		if (fabs(cpr - target) > 1e-9)
+			fail_msg("uniform arm at %.2f per request spends %.6f, want %.6f", per, cpr,
+				 target);
+		assert_non_null(strstr(p->note, "the uniform arm"));
+		bd_plan_unref(p);
+		bd_estimate_free(&e);
+	}
+	/* the campaign: its users not held out share the budget by head */
+	bd_estimate_t e;
+	estimate(&e, 1000);
+	bd_campaign_t c = campaign(900);
+	c.holdout = 0.1;
+	c.uniform_arm = 0.3;
+	assert_true(fabs(bd_campaign_budget(&c) - 600) < 1e-9);
+	bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 100, 7, p), 0);
+	assert_true(fabs(p->remaining_budget - 500) < 1e-9 && fabs(p->daily_budget - 600) < 1e-9);
+	assert_string_not_equal(p->solver, "uniform-arm");
+	bd_plan_unref(p);
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
 static void test_control_states(void **state)
 {
 	bd_estimate_t e;
@@ -583,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_finite_guard),
 		cmocka_unit_test(test_guard_charges_the_cost_bound),
 		cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_uniform_arm),
 		cmocka_unit_test(test_explore_sized),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -147,6 +147,11 @@ static bd_report_track_t *track(const bd_campaign_t *c)
 			double ho[BD_EXP__COUNT] = {3, 3, 5 + g % 3, 0, 0.125};
 			bd_experiment_days_add(t->exp, days[k], BD_ARM_TREATED, g, tr, BD_EXP__COUNT);
 			bd_experiment_days_add(t->exp, days[k], BD_ARM_HOLDOUT, g, ho, BD_EXP__COUNT);
+			/* the uniform arm, today only (set up this morning) */
+			double un[BD_EXP__COUNT] = {20, 20, 38 + g % 4, 2, 1};
+			if (k == 0)
+				bd_experiment_days_add(t->exp, days[k], BD_ARM_UNIFORM, g, un,
+						       BD_EXP__COUNT);
 		}
 	return t;
 }
@@ -161,6 +166,8 @@ static int setup(void **state)
 	/* sorted by id, as bd_campaigns_t keeps them */
 	campaign(&f->camp[0], "alpha", 1000, 0);
 	f->camp[0].holdout = 0.1;
+	f->camp[0].uniform_arm = 0.3;
+	f->camp[0].had_uniform_arm = true;
 	campaign(&f->camp[1], "beta \"q\\uote\" \xc3\xa9t\xc3\xa9", 250.75, 1);
 	campaign(&f->camp[2], "gamma", 80, 0);
 	f->campaigns.n = f->campaigns.cap = N_CAMPAIGNS;

@@ -147,7 +147,7 @@ static void test_control_nested_defaults(void **state)
 		      "[{\"id\": 0, \"name\": \"control\", \"nominal_cost\": 0.0}, {\"id\": 1, "
 		      "\"name\": \"coupon\", \"nominal_cost\": 2.5}]}, \"exploration\": null, "
 		      "\"timezone_offset_s\": null, \"max_value\": null, \"max_cost\": null, "
-		      "\"winsor_value\": null, \"holdout\": null}");
+		      "\"winsor_value\": null, \"holdout\": null, \"uniform_arm\": null}");
 	free(json);
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "budgetd/base/common.h"
+#include "budgetd/policy/experiment.h" /* BD_ARM_UNIFORM */
 #include "budgetd/wire/messages.h"
 
 #define BD_ID_MAX 128
@@ -34,7 +35,27 @@ typedef struct bd_campaign_s {
 	/** share of the campaign's users given control on every request
 	 *  (experiment.h), 0 .. BD_HOLDOUT_MAX */
 	double holdout;
+	/** share of the campaign's users in its uniform arm (experiment.h),
+	 *  0 .. BD_HOLDOUT_MAX */
+	double uniform_arm;
+	/** the campaign has had a uniform arm: its arm stays (see below) */
+	bool had_uniform_arm;
+	/* A campaign's uniform arm is a campaign of its own in the registry,
+	 * derived from it and never stored (bd_campaigns_sync_arms): id
+	 * "<campaign>#uniform", the campaign's treatments, exploration, time
+	 * zone, bounds and pause, and the uniform arm's share of the budget,
+	 * so it has its own statistics, spend, plan and pace.  It stays while
+	 * the share is 0 (its budget then 0): its decisions' outcomes still
+	 * come.  Only these two fields tell it apart: */
+	int arm;		/**< BD_ARM_UNIFORM for an arm, 0 for a campaign */
+	char arm_of[BD_ID_MAX]; /**< an arm's campaign */
 } bd_campaign_t;
+
+/** The suffix of a uniform arm's id; campaign ids may not end with it. */
+#define BD_ARM_UNIFORM_SUFFIX "#uniform"
+/** Holdout and uniform arm together leave the plan at least this share of
+ *  the users (1 - BD_ARMS_MAX). */
+#define BD_ARMS_MAX 0.8
 
 typedef struct bd_campaigns_s {
 	int n, cap;
@@ -61,11 +82,34 @@ int bd_campaigns_apply(bd_campaigns_t *cs, const bd_control_command_t *cmd,
 		       bd_campaign_t **changed, char *errstr,
 		       size_t errstr_size) BD_WUR;
 
-/** Fixed-layout record for the campaigns column family (version 3; a
+/** Fixed-layout record for the campaigns column family (version 4; a
  *  version 1 record, from before the outcome bounds, unpacks with them
- *  unset; a version 2 record, from before the holdout, with no holdout). */
+ *  unset; a version 2 record, from before the holdout, with no holdout; a
+ *  version 3 one, from before the uniform arm, with no arm). */
 int bd_campaign_pack(const bd_campaign_t *c, void *buf, size_t size);
 int bd_campaign_unpack(bd_campaign_t *c, const void *buf, size_t len) BD_WUR;
+
+/**
+ * Creates or updates the uniform arm of campaign @p id (if it has had one)
+ * from it.  Pointers into @p cs are invalid after it.  @returns 0 or -ENOMEM.
+ */
+int bd_campaigns_sync_arms(bd_campaigns_t *cs, const char *id) BD_WUR;
+/** Whether @p id is a uniform arm's id (a decision record's campaign);
+ *  if so, its campaign's id into @p campaign. */
+bool bd_campaign_arm_parse(const char *id, char campaign[BD_ID_MAX]);
+/** Whether a request of campaign @p campaign_id answered by campaign
+ *  @p decided_by (the campaign or its uniform arm) is the campaign's. */
+bool bd_campaign_is_or_arm(const char *decided_by, const char *campaign_id);
+
+/** bd_campaigns_sync_arms for every campaign (after loading them). */
+int bd_campaigns_sync_all_arms(bd_campaigns_t *cs) BD_WUR;
+
+/**
+ * The daily budget campaign @p c paces: a campaign with a uniform arm
+ * leaves the arm its users' share of the budget (the treated users, those
+ * not held out, share it by head), so both arms spend alike per request.
+ */
+double bd_campaign_budget(const bd_campaign_t *c);
 
 /** Day number of @p ts_ms in the campaign's time zone, and the second of it. */
 int64_t bd_campaign_day(const bd_campaign_t *c, int64_t ts_ms, double *sec_of_day);

@@ -50,6 +50,10 @@ void bd_decide(const bd_campaign_t *c, const bd_plan_t *plan,
 #define BD_REASON_HOLDOUT "holdout"
 /** Whether a decision of reason @p reason was a holdout's. */
 bool bd_decide_is_holdout(const char *reason);
+/** The experiment arm a decision publishes: "holdout", "uniform" (decided
+ *  by a uniform arm, campaign id @p decided_by), "plan", or "" when its
+ *  campaign runs no experiment (@p experiment false). */
+const char *bd_decide_arm_name(const char *decided_by, const char *reason, bool experiment);
 
 /**
  * The budget guard (docs/solving.md): commits the estimated cost of @p d,

@@ -43,7 +43,8 @@
 /** User groups of the clustered variance (see the file comment). */
 #define BD_EXP_BUCKETS 64
 
-enum bd_exp_arm { BD_ARM_TREATED = 0, BD_ARM_HOLDOUT = 1, BD_ARM__COUNT };
+/** The arms: the plan's users (treated), the holdout, the uniform arm. */
+enum bd_exp_arm { BD_ARM_TREATED = 0, BD_ARM_HOLDOUT = 1, BD_ARM_UNIFORM = 2, BD_ARM__COUNT };
 
 /** One group's sums (a stats vector of kind BD_STATS_EXPERIMENT). */
 enum bd_exp_stat {
@@ -58,6 +59,11 @@ enum bd_exp_stat {
 /** Whether @p user_id of campaign @p campaign_id is in a holdout of share
  *  @p holdout (0: nobody). */
 bool bd_experiment_holdout(const char *campaign_id, const char *user_id, double holdout);
+/** Whether @p user_id of campaign @p campaign_id is in a uniform arm of
+ *  share @p share (0: nobody).  The same draw as the holdout's, from the
+ *  other end: holdout and arm never share a user while their shares sum to
+ *  at most 1, and each keeps its users when the other's share changes. */
+bool bd_experiment_uniform_arm(const char *campaign_id, const char *user_id, double share);
 /** The user's group, 0 .. BD_EXP_BUCKETS - 1. */
 int bd_experiment_bucket(const char *campaign_id, const char *user_id);
 
@@ -96,23 +102,31 @@ typedef struct bd_exp_result_s {
 	double requests[BD_ARM__COUNT], outcomes[BD_ARM__COUNT];
 	/** per request, per arm: value, cost, orders */
 	bd_exp_mean_t value[BD_ARM__COUNT], cost[BD_ARM__COUNT], orders[BD_ARM__COUNT];
-	/** treated minus holdout, per request */
+	/** the arms compared: a (the policy) and b (its baseline) */
+	int a, b;
+	/** arm a minus arm b, per request */
 	bd_exp_mean_t uplift_value, uplift_orders, uplift_cost;
 	double z;	     /**< the intervals' quantile (t, see above) */
 	double lo, hi;	     /**< uplift_value's interval */
-	/** uplift_value x treated requests: the value the incentives added,
-	 *  and its interval; over the treated cost: value per unit spent */
+	/** uplift_value x arm a's requests: the value arm a added over what
+	 *  arm b's policy would have bought for them, and its interval; over
+	 *  arm a's cost (against the holdout only): value per unit spent */
 	double increment, increment_lo, increment_hi, roi;
-	/** "better", "worse", "not yet known", or "no holdout" */
+	/** "better", "worse", "not yet known", "no holdout" or "no uniform arm" */
 	const char *verdict;
-	/** while not yet known: the treated requests (in the same proportion
-	 *  to the holdout) at which an effect of the current size would be
-	 *  z standard errors from 0; 0 when there is no effect to find */
+	/** while not yet known: arm a's requests (in the same proportion to
+	 *  arm b's) at which an effect of the current size would be z
+	 *  standard errors from 0; 0 when there is no effect to find */
 	double requests_needed;
 } bd_exp_result_t;
 
-/** Computes @p out from @p e, the intervals at the normal quantile @p z
- *  (1.96: 95%) made Student's t. */
+/** Computes @p out from @p e: arm @p a against arm @p b, the intervals at
+ *  the normal quantile @p z (1.96: 95%) made Student's t.  The two arms
+ *  hold different users, so their difference's variance is the sum of
+ *  theirs: arm against holdout and arm against arm alike. */
+void bd_experiment_compare(const bd_experiment_t *e, int a, int b, double z,
+			   bd_exp_result_t *out);
+/** bd_experiment_compare of the plan's users (treated) and the holdout. */
 void bd_experiment_result(const bd_experiment_t *e, double z, bd_exp_result_t *out);
 
 #endif

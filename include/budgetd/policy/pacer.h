@@ -55,6 +55,14 @@ int bd_pacer_plan(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estim
 		  double spent, int64_t day, bd_plan_t *p) BD_WUR;
 
 /**
+ * bd_pacer_plan with the day's budget @p budget instead of the campaign's
+ * own (bd_campaign_budget): a campaign and its uniform arm each pace their
+ * share, capped by what the other has left of the whole (daemon_solve.c).
+ */
+int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double budget,
+			 const bd_estimate_t *e, double spent, int64_t day, bd_plan_t *p) BD_WUR;
+
+/**
  * Whether spend or traffic since @p old was made left its pace by more
  * than cfg->pace_band (of the remaining budget, of the forecast requests).
  * A plan of another day, or one made without a forecast, is off pace.

@@ -87,6 +87,8 @@ typedef struct bd_control_command_s {
 	double max_value, max_cost, winsor_value;
 	bool has_holdout;
 	double holdout; /**< 0 .. BD_HOLDOUT_MAX (experiment.h) */
+	bool has_uniform_arm;
+	double uniform_arm; /**< 0 .. BD_HOLDOUT_MAX (experiment.h) */
 } bd_control_command_t;
 
 typedef struct bd_decision_s {
@@ -97,6 +99,7 @@ typedef struct bd_decision_s {
 	bool explored;
 	int64_t plan_version, model_version;
 	const char *reason;
+	const char *arm; /**< the user's experiment arm, "" without one */
 } bd_decision_t;
 
 typedef struct bd_plan_msg_s {
