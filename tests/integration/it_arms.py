@@ -25,28 +25,9 @@ HOLD, UNI = 0.1, 0.45
 CTL = os.path.join(BUILDDIR, "budgetctl")
 
 
-def experiment(url):
-    st, body = http_get(url + "/api/experiment")
-    if st != 200:
-        return None
-    got = [c for c in json.loads(body)["campaigns"] if c["campaign"] == CAMP]
-    return got[0] if got else None
-
-
 def settled(url, want, timeout=40):
     """The report once every request of the day and its outcome is in."""
-    end = time.time() + timeout * SLOW
-    c = None
-    while time.time() < end:
-        c = experiment(url)
-        if c and "today" in c and "uniform" in c["today"]:
-            t = c["today"]
-            arms = ("treated", "holdout", "uniform")
-            if sum(t[a]["requests"] for a in arms) == want and \
-                    sum(t[a]["outcomes"] for a in arms) == want:
-                return c
-        time.sleep(0.5)
-    fail("the report never counted %d requests and outcomes: %r" % (want, c))
+    return experiment_settled(url, CAMP, want, ("treated", "holdout", "uniform"), timeout)
 
 
 def within(got, truth, se, what):

@@ -19,31 +19,9 @@ EVENTS = 6000
 CTL = os.path.join(BUILDDIR, "budgetctl")
 
 
-def experiment(url):
-    """The campaign's report; None while the endpoint has none (503 before
-    the first documents are rendered)."""
-    st, body = http_get(url + "/api/experiment")
-    if st != 200:
-        return None
-    doc = json.loads(body)
-    got = [c for c in doc["campaigns"] if c["campaign"] == CAMP]
-    return got[0] if got else None
-
-
 def settled(url, want, timeout=40):
     """The report once every request of the day and its outcome is in."""
-    end = time.time() + timeout * SLOW
-    c = None
-    while time.time() < end:
-        c = experiment(url)
-        if c and "today" in c:
-            t = c["today"]
-            n = t["treated"]["requests"] + t["holdout"]["requests"]
-            o = t["treated"]["outcomes"] + t["holdout"]["outcomes"]
-            if n == want and o == want:
-                return c
-        time.sleep(0.5)
-    fail("the report never counted %d requests and outcomes: %r" % (want, c))
+    return experiment_settled(url, CAMP, want, timeout=timeout)
 
 
 broker = start_broker()

@@ -6,6 +6,7 @@ Nothing here imports budgetd code: it is an independent implementation of
 the wire formats, so the tests check budgetd against the spec, not itself.
 """
 import io
+import json
 import os
 import re
 import shlex
@@ -321,6 +322,26 @@ def http_get(url, timeout=5):
         return e.code, e.read().decode()
     except (urllib.error.URLError, OSError) as e:
         return None, str(e)
+
+
+def experiment_settled(url, campaign, want, arms=("treated", "holdout"), timeout=40):
+    """Campaign @campaign's report (/api/experiment) once today's requests
+    and outcomes in @arms both number @want (503 before the first documents
+    are rendered: retried)."""
+    end = time.time() + timeout * SLOW
+    c = None
+    while time.time() < end:
+        st, body = http_get(url + "/api/experiment")
+        got = [x for x in json.loads(body)["campaigns"] if x["campaign"] == campaign] \
+            if st == 200 else []
+        c = got[0] if got else None
+        t = c.get("today") if c else None
+        if t and all(a in t for a in arms) and \
+                sum(t[a]["requests"] for a in arms) == want and \
+                sum(t[a]["outcomes"] for a in arms) == want:
+            return c
+        time.sleep(0.5)
+    fail("the report never counted %d requests and outcomes: %r" % (want, c))
 
 
 def admin_url(proc, timeout=20):
