@@ -138,9 +138,12 @@ static void per_campaign(const bd_report_t *r, bd_sbuf_t *o, const char *name, c
 	}
 }
 
+/* The budget the row's spend is held to: a campaign with a uniform arm
+ * paces its share, the arm's row the rest (so BudgetdOverspend compares
+ * like with like). */
 static double get_budget(const bd_report_t *r, int i)
 {
-	return r->campaigns->v[i].daily_budget;
+	return bd_campaign_budget(&r->campaigns->v[i]);
 }
 
 static double get_paused(const bd_report_t *r, int i)
@@ -370,7 +373,8 @@ static void metrics_work(const bd_report_t *r, bd_sbuf_t *o)
 /* Per-campaign gauges: budget, spend, pace and the latest plan. */
 static void metrics_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 {
-	per_campaign(r, o, "budgetd_campaign_budget", "Daily budget", get_budget);
+	per_campaign(r, o, "budgetd_campaign_budget",
+		     "Daily budget the campaign paces (less its uniform arm's share)", get_budget);
 	per_campaign(r, o, "budgetd_campaign_paused", "1 while paused", get_paused);
 	per_campaign(r, o, "budgetd_campaign_spend", "Spend today: realised + expected pending",
 		     get_spent);

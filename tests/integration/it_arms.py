@@ -119,6 +119,14 @@ try:
              t["uniform"]["requests"], "/metrics uniform-arm requests")
     check(abs(metric(url, "budgetd_experiment_plan_over_uniform", '{campaign="%s"}' % CAMP) -
               pu["uplift_per_request"]["value"]) < 1e-6, "/metrics plan over uniform")
+    # each row's budget gauge is what its spend is held to (BudgetdOverspend):
+    # the two rows' shares make the campaign's budget
+    budget = float(kv["budget"])
+    rows = [metric(url, "budgetd_campaign_budget", '{campaign="%s"}' % c)
+            for c in (CAMP, CAMP + "#uniform")]
+    print("budget gauges %r, budget %.2f" % (rows, budget))
+    check(abs(rows[0] - rows[1]) < 1e-6 * budget and abs(sum(rows) - budget) < 1e-6 * budget,
+          "budget gauges %r for a budget of %.2f" % (rows, budget))
     ctl = subprocess.run([CTL, "--admin", url.replace("http://", ""), "show", "experiment"],
                          capture_output=True, text=True, timeout=30)
     print(ctl.stdout)
@@ -131,7 +139,6 @@ try:
         st, body = http_get(url + path)
         check(st == 200, path)
         return {x[key if key in x else "campaign"]: x for x in json.loads(body)[path.split("/")[-1]]}
-    budget = float(kv["budget"])
     camps = api("/api/campaigns", "id")
     spent = camps[CAMP]["spent_today"] + camps[CAMP + "#uniform"]["spent_today"]
     v0 = api("/api/plans", "campaign")[CAMP]["version"]
