@@ -3,8 +3,9 @@
  * outcome would be dead-lettered as expired) and is dropped by RocksDB's
  * compactions (store.h, bd_store_set_expiry); so is a pending mark (carry.h)
  * older than the oldest campaign's limit.  The main loop publishes each
- * campaign's limit every decision.expiry.interval.s and asks for the
- * compactions; the compaction threads read the limits under a lock.
+ * campaign's limit every decision.expiry.interval.s and compacts both
+ * families on libuv's thread pool (every file, so no expired record is
+ * left behind); the compaction threads read the limits under a lock.
  *
  * The grace is for outcomes that come out of order: one dated before its
  * campaign's clock (another partition, a slow producer) may still join a
@@ -31,6 +32,11 @@ struct bd_expiry_s {
 	limit_t *v; /* sorted by id */
 	int n;
 	int64_t min_before_ms; /* over the campaigns: the pending marks' limit */
+	/* the compactions, on libuv's thread pool (main loop only) */
+	uv_work_t req;
+	bool running;
+	bd_store_t *store;
+	char errstr[512]; /* the pass's first error, for the main loop */
 };
 
 static int cmp_limit(const void *a, const void *b)
@@ -126,20 +132,46 @@ static int publish_limits(bd_daemon_t *d)
 	return 0;
 }
 
+/* On libuv's thread pool: both families compacted through the rule. */
+static void expiry_work(uv_work_t *req)
+{
+	bd_expiry_t *x = req->data;
+	static const bd_cf_t cfs[] = {BD_CF_DECISIONS, BD_CF_PENDING};
+	x->errstr[0] = '\0';
+	for (size_t i = 0; i < BD_ARRAY_SIZE(cfs); i++)
+		if (bd_store_expire_now(x->store, cfs[i], x->errstr, sizeof(x->errstr)) != 0)
+			return;
+}
+
+static void expiry_done(uv_work_t *req, int status)
+{
+	bd_expiry_t *x = req->data;
+	x->running = false;
+	if (status == 0 && x->errstr[0])
+		bd_warn("expiry: compaction failed: %s", x->errstr);
+	bd_debug("expiry: %llu expired records dropped since the start",
+		 (unsigned long long)bd_store_expired(x->store));
+}
+
+/* Publishes the limits and compacts with them, one pass at a time: a pass
+ * still running when the timer fires again is not doubled (the next tick
+ * takes the newer limits). */
 static void on_expiry_timer(uv_timer_t *t)
 {
 	bd_daemon_t *d = t->data;
-	char errstr[512];
-	static const bd_cf_t cfs[] = {BD_CF_DECISIONS, BD_CF_PENDING};
+	bd_expiry_t *x = d->expiry;
 	if (publish_limits(d) != 0) {
 		bd_warn("expiry: out of memory for the campaigns' limits; the old ones stay");
 		return;
 	}
-	for (size_t i = 0; i < BD_ARRAY_SIZE(cfs); i++)
-		if (bd_store_expire_soon(d->store, cfs[i], errstr, sizeof(errstr)) != 0)
-			bd_warn("expiry: cannot ask for a compaction: %s", errstr);
-	bd_debug("expiry: %llu expired records dropped since the start",
-		 (unsigned long long)bd_store_expired(d->store));
+	if (x->running)
+		return;
+	x->store = d->store;
+	x->req.data = x;
+	if (uv_queue_work(&d->loop, &x->req, expiry_work, expiry_done) == 0)
+		x->running = true;
+	else
+		bd_warn("expiry: cannot queue the compaction");
 }
 
 void bd_daemon_expiry_start(bd_daemon_t *d)

@@ -106,15 +106,17 @@ uint64_t bd_store_expired(bd_store_t *st)
 	return atomic_load_explicit(&st->expired, memory_order_relaxed);
 }
 
-int bd_store_expire_soon(bd_store_t *st, bd_cf_t cf, char *errstr, size_t errstr_size)
+int bd_store_expire_now(bd_store_t *st, bd_cf_t cf, char *errstr, size_t errstr_size)
 {
 	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
 	char *err = NULL;
-	rocksdb_flushoptions_set_wait(fo, 0);
+	rocksdb_flushoptions_set_wait(fo, 1);
 	rocksdb_flush_cf(st->db, fo, st->cf[cf], &err);
 	rocksdb_flushoptions_destroy(fo);
+	/* every level, the bottommost too (a compaction filter is set:
+	 * RocksDB's default then compacts it) */
 	if (!err)
-		rocksdb_suggest_compact_range_cf(st->db, st->cf[cf], NULL, 0, NULL, 0, &err);
+		rocksdb_compact_range_cf(st->db, st->cf[cf], NULL, 0, NULL, 0);
 	if (err) {
 		snprintf(errstr, errstr_size, "%s: %s", cf_names[cf], err);
 		free(err);
