@@ -5,7 +5,7 @@ arm and every decision publishes its arm; the uniform arm's decisions are
 uniform over the treatments (control aside) with their stated propensity;
 each policy arm lands its share of the budget (the plan's users and the
 uniform arm's share the budget by head) at most 5% over and 15% short (bench/experiment
-measures 2% at scale); the report counts
+measures the landing at scale, docs/experiment.md); the report counts
 exactly the requests of each arm the simulator saw, and its uplifts (each
 arm over the holdout, the plan over the uniform arm) are within 3.3
 standard errors of the simulator's true ones (over the users that came);
