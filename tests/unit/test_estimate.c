@@ -138,6 +138,44 @@ static void test_pending_credits_arrivals(void **state)
 	bd_estimate_free(&e);
 }
 
+/* Delays exponential with a mean of an hour: 3% of the cost comes more than
+ * 3.5 h after its decision, past the delay vector's open last bucket
+ * (2 h 50 min on) and past solve.maturity.s (2 h).  The open bucket's cost
+ * arrives on the tail the buckets before it decay on, so the arrived share
+ * at 5 h is the exponential's (not 1), and a matured hour of today (8:00,
+ * at noon) still owes its share of cost, Benktander's (1 - F) of it. */
+static void test_delay_tail(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	const double M = 3600, W = BD_DELAY_BUCKET_S;
+	double x[BD_STAT__COUNT], dl[BD_DELAY_BUCKETS];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	/* days ago: a million decisions costing 1 each, all arrived */
+	cell(x, 1e6, 1, 0, 1);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 - 100, x, BD_STAT__COUNT);
+	for (int i = 0; i < BD_DELAY_BUCKETS; i++)
+		dl[i] = 1e6 * (exp(-i * W / M) - (i < BD_DELAY_BUCKETS - 1 ? exp(-(i + 1) * W / M) : 0));
+	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS);
+	/* 8:00-9:00 today: 1000 decisions, what came of their cost by noon */
+	double want_f = 0;
+	for (int q = 0; q < 4; q++)
+		want_f += (1 - exp(-(4 - (q + 0.5) / 4) * 3600 / M)) / 4;
+	cell(x, 1000, 1, 0, want_f);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	if (fabs(e.delay_tail - exp(-W / M)) > 1e-9)
+		fail_msg("tail decay %.6f per bucket: want %.6f", e.delay_tail, exp(-W / M));
+	double f5 = bd_estimate_arrived(&e, 5 * 3600);
+	if (fabs(f5 - (1 - exp(-5 * 3600 / M))) > 1e-4)
+		fail_msg("arrived at 5 h %.5f: want %.5f", f5, 1 - exp(-5 * 3600 / M));
+	double want = 1000 * (1 - want_f);
+	if (fabs(e.pending_cost - want) > 0.01 * want)
+		fail_msg("pending cost of a matured hour %.2f: want %.2f", e.pending_cost, want);
+	bd_estimate_free(&e);
+}
+
 /* A first day at noon: decisions spread evenly over the last two hours,
  * each costing 1, its cost arriving evenly over the hour after it.  The
  * workers' delay vector holds only what arrived: a delay of d can only be
@@ -564,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_pending_credits_arrivals),
 		cmocka_unit_test(test_delay_censoring),
+		cmocka_unit_test(test_delay_tail),
 		cmocka_unit_test(test_concave_uplift),
 		cmocka_unit_test(test_first_day_pace_requests),
 		cmocka_unit_test(test_order_value_pool),

@@ -78,12 +78,15 @@ typedef struct bd_estimate_s {
 	double *today_by_t; /**< j x BD_DAY__COUNT (stats.h): today's totals by
 			         treatment, unweighted, over the decisions of
 			         today's hours and the outcomes joined to them */
-	double *recent;     /**< k x j x BD_ESTIMATE_YOUNG_HOURS x 2: today's
-			         unmatured hours (from the oldest): decisions,
-			         realised cost */
+	double *recent;     /**< k x j x BD_ESTIMATE_YOUNG_HOURS: today's
+			         unmatured hours (from the oldest): decisions */
+	double *day_cells;  /**< k x j x 24 x 2: today's hours (from the
+			         day's first), matured or not: decisions,
+			         realised cost (the cost still to come) */
 	double delay[BD_DELAY_BUCKETS]; /**< realised cost by outcome delay */
-	double young_dec[BD_ESTIMATE_YOUNG_HOURS]; /**< decisions of the
-				 unmatured hours (any day), unweighted */
+	double age_dec[BD_ESTIMATE_YOUNG_HOURS]; /**< decisions by hour of
+				 age (0: the current hour, any day),
+				 unweighted; older ones only in live_dec */
 	double live_dec;    /**< decisions of every live hour, unweighted */
 	int64_t first_hour; /**< earliest live hour seen */
 	/* filled by bd_estimate_finish */
@@ -101,7 +104,7 @@ typedef struct bd_estimate_s {
 	double n_tail;      /**< of n_rem, requests in the day's last tail_s */
 	int immature;       /**< 1: warm-up means over joined outcomes */
 	double pending_cost; /**< expected cost still to come from today's
-				  unmatured decisions */
+				  decisions */
 	double pending_cost_err; /**< how much pending_cost grows when every
 				  cell's cost is one standard error higher
 				  (the budget guard's upper bound) */
@@ -111,6 +114,10 @@ typedef struct bd_estimate_s {
 				 bd_estimate_arrived reads): a bucket's
 				 cost over the share of decisions old
 				 enough to have shown it */
+	double delay_tail;  /**< the open last bucket's cost arrives on a
+				 geometric tail, this share of it still to
+				 come one bucket width later (0: within
+				 one width) */
 	double recent_rate; /**< requests per second today over the unmatured
 				 hours (the latest solve.maturity.s or so) */
 	double sec_left;    /**< seconds left in the campaign's day */
