@@ -229,6 +229,17 @@ static void gate_and_explain(const bd_config_t *cfg, const bd_estimate_t *e, dou
 			 "it, %.2f (%.2f to %.2f), is not significantly positive",
 			 p->uplift_uniform, p->uplift_uniform - zs * p->uplift_uniform_se,
 			 p->uplift_uniform + zs * p->uplift_uniform_se);
+	} else if (land && p->n_curve > 0 &&
+		   per_req * n > p->curve_budget[p->n_curve - 1] * (1 + 1e-9)) {
+		/* the curve ends at the costliest plan by the estimates: on a
+		 * cold day, costly coupons measured on a few explored
+		 * decisions can look cheaper than they are, and then no plan
+		 * spends the budget (by the estimates; realised cost follows
+		 * the true costs) */
+		snprintf(p->note, sizeof(p->note),
+			 "the costliest plan by the estimates spends %.2f of the %.2f budgeted for "
+			 "the rest of the day (the value-maximising spend %.2f)",
+			 p->curve_budget[p->n_curve - 1], per_req * n, p->value_max_spend);
 	} else if (land && per_req > peak * (1 + 1e-9)) {
 		snprintf(p->note, sizeof(p->note),
 			 "spending past the value-maximising spend (%.2f) because solve.land=%d: "

@@ -401,6 +401,15 @@ static void test_gate(void **state)
 	assert_true(fabs(p->value_max_spend - 1.0 * e.n_rem * 0.9) < 1e-6 * e.n_rem);
 	double landed = cost_per_request(p, &e, 0.1);
 	bd_plan_unref(p);
+	/* a budget past the costliest plan: the note says the estimates
+	 * cannot place it, not that the plan spends it */
+	c = campaign(1000 * e.n_rem);
+	p = bd_plan_new_uniform("c", K, J);
+	assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+	if (!strstr(p->note, "the costliest plan by the estimates spends"))
+		fail_msg("budget past the costliest plan, note: %s", p->note);
+	bd_plan_unref(p);
+	c = campaign(1.8 * e.n_rem);
 
 	/* a day without a traffic profile, 20 hours left: no landing yet (the
 	 * plan spends what maximising value spends, 1 per request), and the
