@@ -193,6 +193,24 @@ static raw_t raw_of(const double *x, int matured)
 	return a;
 }
 
+/* Kish's effective sample size of a cell's @p n decisions: inverse-
+ * propensity weights that differ (a first day's uniform warm-up at 1/0.2,
+ * then an exploration slice at 1/0.004) make the mean as noisy as one of
+ * n / deff, deff = m sum w^2 / (sum w)^2 over its m joined outcomes.  A
+ * smooth-world first day's costly coupons, 270 warm-up and 20 explored
+ * decisions each, counted 290 where they were worth 32: their standard
+ * errors three times too small, the budget guard's bound on their cost
+ * (+ guard.cost.sigmas of them) too tight, and 7 of 24 such days overspent
+ * by more than 2% (bench/bd-day-bench; 3 with this). */
+static double kish_n(const double *x, double n)
+{
+	double m = x[BD_STAT_OUTCOMES], w = x[BD_STAT_W], w2 = x[BD_STAT_W2];
+	if (!(m > 1) || !(w > 0))
+		return n;
+	double deff = m * w2 / (w * w);
+	return deff > 1 ? n / deff : n;
+}
+
 /* Empirical Bayes over clusters for one treatment's uplift over control:
  * @p u (k) raw uplifts, @p v (k) their sampling variances (INFINITY: no
  * data), @p U the pooled uplift.  Writes the shrinkage factors into @p b. */
@@ -365,9 +383,11 @@ static void finish_means(bd_estimate_t *e, const bd_estimate_params_t *p)
 			e->c[i] = (n * c + m0 * c0) / (n + m0 + 1e-300);
 			e->conv[i] = (n * cv + m0 * cv0) / (n + m0 + 1e-300);
 			/* the shrunk mean's error: the cell's own spread over
-			 * its data plus the prior's pseudo-data */
-			e->r_se[i] = sqrt(var_r / (n + m0 + 1e-300));
-			e->c_se[i] = sqrt(var_c / (n + m0 + 1e-300));
+			 * its data (as many decisions as its weights are worth)
+			 * plus the prior's pseudo-data */
+			double ne = kish_n(src + i * NS, n);
+			e->r_se[i] = sqrt(var_r / (ne + m0 + 1e-300));
+			e->c_se[i] = sqrt(var_c / (ne + m0 + 1e-300));
 			e->c_var[i] = var_c;
 			e->conv_se[i] = sqrt(e->conv[i] * (1 - e->conv[i]) / (n + m0 + 1e-300));
 		}

@@ -213,6 +213,31 @@ static void test_delay_censoring(void **state)
 	bd_estimate_free(&e);
 }
 
+/* A cell of 270 decisions at propensity 0.2 (a uniform warm-up) costing 0
+ * and 20 at 0.004 (an exploration slice) costing 1: its cost's standard
+ * error is that of Kish's effective size, 290 / deff with deff = m sum w^2
+ * / (sum w)^2 = 9.04, not of 290 decisions. */
+static void test_se_effective_size(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	cell(x, 270, 0.2, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 6, x, BD_STAT__COUNT);
+	cell(x, 20, 0.004, 0, 1);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 7, x, BD_STAT__COUNT);
+	bd_estimate_finish(&e, &p);
+	double w = 270 / 0.2 + 20 / 0.004, w2 = 270 / 0.04 + 20 / 0.000016;
+	double deff = 290 * w2 / (w * w), q = 20.0 / 290, var = q * (1 - q);
+	double want = sqrt(var * deff / 290);
+	if (fabs(e.c_se[0] - want) > 1e-9)
+		fail_msg("cost se %.5f: want %.5f (deff %.2f; on 290 decisions %.5f)", e.c_se[0],
+			 want, deff, sqrt(var / 290));
+	bd_estimate_free(&e);
+}
+
 static void test_ipw_and_shrinkage(void **state)
 {
 	bd_estimate_t e;
@@ -595,6 +620,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maturity),
 		cmocka_unit_test(test_ipw_and_shrinkage),
+		cmocka_unit_test(test_se_effective_size),
 		cmocka_unit_test(test_recency),
 		cmocka_unit_test(test_warmup_uses_joined_outcomes),
 		cmocka_unit_test(test_profile),
