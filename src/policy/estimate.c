@@ -514,9 +514,9 @@ static double younger_share(const bd_estimate_t *e, const bd_estimate_params_t *
  * behind it can be long: lognormal delays of mean 1 h (log-sd 1.2) still
  * bring 7% of the cost after 2 h 50 min and 2% after 6 h.  Read as
  * "arrived within one more width", that cost was missed at every solve of
- * the evening, and a first day of such a world overspent by 2.6% on
- * average (bench/bd-day-bench, smooth world; 0.07% with the true pending
- * cost).  The tail goes on decaying as the buckets before it did: by the
+ * the evening, and a first day of such a world overspent by 2.2% on
+ * average (bench/bd-day-bench, smooth world, 24 days; 0.07% with the true
+ * cost still to come).  The tail goes on decaying as the buckets before it did: by the
  * ratio per width of the last three buckets before it to the three before
  * those (exact for exponential delays), at most DELAY_TAIL_MAX (a mean
  * left of 3.25 h), none where those buckets are empty.
