@@ -147,8 +147,17 @@ try:
           "(model %d's first, %.0f simulated minutes later)"
           % (f0, last_old[-1][0], f1, version, (first_new[0][2] - last_old[-1][2]) / 60000))
     if not KILLS:  # (a restart leaves a gap of minutes of simulated traffic)
-        check(abs(f1 / f0 - 1) < 0.10,
-              "the forecast jumped at the promotion: %.0f -> %.0f requests" % (f0, f1))
+        # The fault this guards against dropped the forecast by the share of
+        # the day's decisions still waiting (waiting / requests decided so
+        # far, about EVENTS - f0: 40-50% here); under ASan on a loaded host
+        # the consumer's lag moves the forecast between two plans by up to
+        # 13% either way (a fixed +-10% failed once in CI, once in an ASan
+        # run beside it), so the bound is
+        # half the fault's drop, and a rise is not the fault
+        drop = max(0.5 * waiting / max(EVENTS - f0, 1), 0.10)
+        check(1 - drop < f1 / f0 < 1.25,
+              "the forecast jumped at the promotion: %.0f -> %.0f requests (a drop of %.0f%% "
+              "allowed)" % (f0, f1, 100 * drop))
 
     check_eq(dec, float(EVENTS), "decisions in the cells of model %d" % version)
     check_eq(outc, float(EVENTS), "outcomes in the cells of model %d" % version)
