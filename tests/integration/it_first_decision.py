@@ -28,7 +28,11 @@ try:
                "ts_ms": int(time.time() * 1000), "features": [0.0] * 12, "context": {}}
         produce(p, "feature_event", ("w%d" % j).encode(), encode("feature_event", rec))
     p.flush(10)
-    time.sleep(3)
+    # the campaign must be known before the first timed request (on a
+    # loaded host the control topic's first assignment can come later than
+    # a fixed wait, and a request of an unknown campaign is a dead letter)
+    wait_log(d, r"control: \S+ %s: plan written" % CAMP, 40)
+    time.sleep(1)
     rng = random.Random(1)
     ms = []
     for i in range(16):
@@ -39,6 +43,8 @@ try:
         produce(p, "feature_event", ("u%d" % i).encode(), encode("feature_event", rec))
         p.flush(10)
         got = dec.read(1, 10, lambda m, i=i: decode("decision", m.value())["request_id"] == "q%d" % i)
+        if not got:
+            d.dump_log()
         check(got, "no decision for request %d" % i)
         ms.append(1000 * (time.time() - t0))
         time.sleep(0.2)
