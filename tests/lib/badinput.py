@@ -391,8 +391,9 @@ def run(kind):
         wait_log(d, r"assigned budgetd\.features", 40)
         tails = Tails(broker.bootstrap, [TOPICS["plan"], TOPICS["dead_letter"],
                                          TOPICS["decision"]])
-        p = Producer({"bootstrap.servers": broker.bootstrap, "partitioner": "murmur2_random",
-                      "linger.ms": 5, "message.max.bytes": 8 << 20})
+        p = warm(Producer({"bootstrap.servers": broker.bootstrap,
+                           "partitioner": "murmur2_random", "linger.ms": 5,
+                           "message.max.bytes": 8 << 20}))
         upsert = control(CAMP, "UPSERT_CAMPAIGN", 100.0, TREATMENTS, 0.0)
         produce(p, "control_command", CAMP, encode("control_command", upsert))
         p.flush(10)

@@ -119,8 +119,17 @@ def decode(kind, data):
 def producer(bootstrap):
     # murmur2_random: the partitioner budgetd and budgetd-sim use, so a
     # user's features and outcomes land on the same partition number
-    return Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                     "linger.ms": 5})
+    return warm(Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                          "linger.ms": 5}))
+
+
+def warm(p):
+    """The client's metadata for every topic at once: librdkafka otherwise
+    holds a message to a topic it has not looked up yet until its next
+    refresh, up to 1 s per topic (librdkafka #3202) -- test time, not what
+    a test measures."""
+    p.list_topics(timeout=10 * SLOW)
+    return p
 
 
 def produce(p, kind, key, value):
