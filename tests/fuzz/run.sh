@@ -1,7 +1,7 @@
 #!/bin/sh
 # Short libFuzzer run of every target in tests/fuzz (docs/fuzzing.md).
 #
-#   tests/fuzz/run.sh [SECONDS [TARGET...]]
+#   tests/fuzz/run.sh [SECONDS [TARGET...]]    (FUZZ_JOBS targets at a time)
 #
 # From a configured source tree: copies the distribution (make distdir, as
 # quickstart's check_sanitized does), builds it with CC=clang --enable-fuzz,
@@ -20,6 +20,9 @@ srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 
 work=$(mktemp -d /tmp/budgetd-fuzz.XXXXXX)
+# FUZZ_JOBS build jobs, and targets at a time (default: one per core):
+# each target is one single-threaded process
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 if [ -n "${FUZZ_BUILDDIR:-}" ]; then
 	build=$(cd "$FUZZ_BUILDDIR" && pwd)
 else
@@ -31,7 +34,7 @@ else
 	}
 	build=$work/src
 	(cd "$build" && ./configure CC=clang --enable-fuzz --enable-werror >"$work/configure.log" 2>&1 &&
-		make -j"${FUZZ_JOBS:-2}" fuzz >"$work/build.log" 2>&1) || {
+		make -j"$jobs" fuzz >"$work/build.log" 2>&1) || {
 		tail -n 30 "$work/configure.log" "$work/build.log" >&2
 		say "the fuzz build failed"
 		echo "# FAIL:  1 (fuzz build)"
@@ -40,9 +43,10 @@ else
 fi
 
 targets=${*:-feature outcome control decision plan model campaign config utf8 resolve}
-pass=0
-failed=0
-for t in $targets; do
+
+# One target: its verdict line in $work/$t.result (run side by side).
+run_target() {
+	t=$1
 	bin=$build/tests/fuzz/fuzz_$t
 	seeds=$srcdir/tests/fuzz/corpus/$t
 	mkdir -p "$work/corpus/$t" "$work/crash/$t"
@@ -57,12 +61,28 @@ for t in $targets; do
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
 	cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)
 	if [ "$rc" = 0 ] && [ -z "$(ls "$work/crash/$t")" ]; then
-		pass=$((pass + 1))
 		echo "PASS: fuzz_$t ${seconds}s, ${execs:-?} runs, ${rate:-?} exec/s, ${cov:-cov: ?}"
 	else
-		failed=$((failed + 1))
 		echo "FAIL: fuzz_$t (exit $rc); inputs in $work/crash/$t"
 		grep -A 30 '^==[0-9]*==ERROR\|^SUMMARY\|runtime error' "$work/$t.log" | head -n 60
+	fi >"$work/$t.result"
+}
+
+n=0
+for t in $targets; do
+	run_target "$t" &
+	n=$((n + 1))
+	[ $((n % jobs)) = 0 ] && wait
+done
+wait
+pass=0
+failed=0
+for t in $targets; do
+	cat "$work/$t.result"
+	if grep -q '^PASS' "$work/$t.result"; then
+		pass=$((pass + 1))
+	else
+		failed=$((failed + 1))
 	fi
 done
 echo "# PASS:  $pass"
