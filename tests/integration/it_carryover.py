@@ -31,8 +31,12 @@ if "IT_CARRY_KILLS" not in os.environ:
             sys.exit(rc)
     sys.exit(0)
 
-EVENTS, DURATION = 4000, 24.0
 KILLS = os.environ.get("IT_CARRY_KILLS", "0") == "1"
+# with kills the promotion comes after two restarts (~6 s each: the instance
+# lock's group join, then the workers'): a longer day, the retrain earlier,
+# so that decisions still wait for their outcomes when it comes (on a
+# loaded host a 24 s day had ended by then, and the test tested nothing)
+EVENTS, DURATION, RETRAIN_AT = 4000, 40.0 if KILLS else 24.0, 0.3 if KILLS else 0.6
 broker = start_broker()
 state = tmpdir("carry")
 args = (*SIM_CLOCK, "-X", "train.min.samples=100", "-X", "train.epochs=2", "-X", "train.interval.s=0",
@@ -58,7 +62,7 @@ try:
                 if r["campaign_id"] == "carry" and r["solver"] not in ("paused",):
                     seen.append((r["model_version"], r["expected_requests"], r["ts_ms"]))
 
-    drain(DURATION * 0.6)
+    drain(DURATION * RETRAIN_AT)
     p = producer(broker.bootstrap)
     procs = [d]
 
