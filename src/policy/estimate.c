@@ -27,7 +27,6 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->hist = calloc((size_t)k * 24, sizeof(double));
 	e->today = calloc((size_t)k, sizeof(double));
 	e->today_by_t = calloc((size_t)j * BD_DAY__COUNT, sizeof(double));
-	e->recent = calloc(kj * BD_ESTIMATE_YOUNG_HOURS, sizeof(double));
 	e->day_cells = calloc(kj * 24 * 2, sizeof(double));
 	e->r = calloc(kj, sizeof(double));
 	e->c = calloc(kj, sizeof(double));
@@ -41,7 +40,7 @@ int bd_estimate_init(bd_estimate_t *e, int k, int j)
 	e->rr_var = calloc(kj, sizeof(double));
 	e->share = calloc((size_t)k, sizeof(double));
 	e->profile = calloc((size_t)k * 24, sizeof(double));
-	if (!e->mat || !e->all || !e->hist || !e->today || !e->today_by_t || !e->recent ||
+	if (!e->mat || !e->all || !e->hist || !e->today || !e->today_by_t ||
 	    !e->day_cells || !e->r || !e->c || !e->conv ||
 	    !e->r_se || !e->c_se || !e->conv_se || !e->c_var || !e->n || !e->rr || !e->rr_var || !e->share || !e->profile) {
 		bd_estimate_free(e);
@@ -57,7 +56,6 @@ void bd_estimate_free(bd_estimate_t *e)
 	free(e->hist);
 	free(e->today);
 	free(e->today_by_t);
-	free(e->recent);
 	free(e->day_cells);
 	free(e->r);
 	free(e->c);
@@ -123,12 +121,6 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 		double *q = e->day_cells + (((size_t)cluster * e->j + treatment) * 24 + (size_t)h) * 2;
 		q[0] += dec;
 		q[1] += x[BD_STAT_COST];
-	}
-	if (hour >= p->today_first_hour && hour >= p->mature_before_hour) {
-		int64_t y = hour - p->mature_before_hour;
-		if (y >= BD_ESTIMATE_YOUNG_HOURS)
-			y = BD_ESTIMATE_YOUNG_HOURS - 1;
-		e->recent[((size_t)cluster * e->j + treatment) * BD_ESTIMATE_YOUNG_HOURS + y] += dec;
 	}
 	if (hour < e->first_hour)
 		e->first_hour = hour;
@@ -641,9 +633,14 @@ static void finish_rate(bd_estimate_t *e, const bd_estimate_params_t *p)
 	double dec = 0, now_s = (double)p->now_ms / 1000;
 	double day_start_s = now_s - p->sec_of_day;
 	double from_s = fmax((double)p->mature_before_hour * 3600, day_start_s);
+	/* today's hours from the first unmatured one (day_cells keeps hours
+	 * past the 24th in its last) */
+	int64_t h0 = p->mature_before_hour - p->today_first_hour;
+	if (h0 < 0)
+		h0 = 0;
 	for (size_t i = 0; i < KJ; i++)
-		for (int y = 0; y < BD_ESTIMATE_YOUNG_HOURS; y++)
-			dec += e->recent[i * BD_ESTIMATE_YOUNG_HOURS + (size_t)y];
+		for (int64_t h = h0; h < 24; h++)
+			dec += e->day_cells[(i * 24 + (size_t)h) * 2];
 	/* at least a minute, so the day's first requests do not make a rate */
 	e->recent_rate = dec / fmax(now_s - from_s, 60);
 	e->sec_left = fmax(86400 - p->sec_of_day, 0);

@@ -176,6 +176,31 @@ static void test_delay_tail(void **state)
 	bd_estimate_free(&e);
 }
 
+/* Today's request rate counts today's unmatured hours only: at 12:30
+ * (maturity 2 h: hours from 10:00 unmatured) 600 decisions at 10:00, 900 at
+ * 11:00 and 300 at 12:00 over the 2.5 h since 10:00 are 0.2 a second; the
+ * matured 9:00 hour and yesterday's 22:00 hour do not count. */
+static void test_recent_rate(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12.5);
+	double x[BD_STAT__COUNT];
+	const double n[] = {5000, 4000, 600, 900, 300};
+	const int64_t h[] = {H0 - 2, H0 + 9, H0 + 10, H0 + 11, H0 + 12};
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 2, 2), 0);
+	for (int i = 0; i < 5; i++) {
+		/* split over two clusters and two treatments */
+		cell(x, n[i] / 4, 0.5, 1, 1);
+		for (int c = 0; c < 4; c++)
+			bd_estimate_add_cell(&e, &p, c / 2, c % 2, h[i], x, BD_STAT__COUNT);
+	}
+	bd_estimate_finish(&e, &p);
+	if (fabs(e.recent_rate - 1800.0 / 9000) > 1e-9)
+		fail_msg("today's recent rate %.6f a second: want %.6f", e.recent_rate, 0.2);
+	bd_estimate_free(&e);
+}
+
 /* A first day at noon: decisions spread evenly over the last two hours,
  * each costing 1, its cost arriving evenly over the hour after it.  The
  * workers' delay vector holds only what arrived: a delay of d can only be
@@ -629,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_pending_credits_arrivals),
 		cmocka_unit_test(test_delay_censoring),
 		cmocka_unit_test(test_delay_tail),
+		cmocka_unit_test(test_recent_rate),
 		cmocka_unit_test(test_concave_uplift),
 		cmocka_unit_test(test_first_day_pace_requests),
 		cmocka_unit_test(test_order_value_pool),

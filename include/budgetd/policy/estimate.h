@@ -78,8 +78,6 @@ typedef struct bd_estimate_s {
 	double *today_by_t; /**< j x BD_DAY__COUNT (stats.h): today's totals by
 			         treatment, unweighted, over the decisions of
 			         today's hours and the outcomes joined to them */
-	double *recent;     /**< k x j x BD_ESTIMATE_YOUNG_HOURS: today's
-			         unmatured hours (from the oldest): decisions */
 	double *day_cells;  /**< k x j x 24 x 2: today's hours (from the
 			         day's first), matured or not: decisions,
 			         realised cost (the cost still to come) */
