@@ -1,6 +1,10 @@
 #include "budgetd/serve/broker.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
@@ -27,9 +31,60 @@ struct bd_broker_s {
 	rd_kafka_mock_cluster_t *mc;
 };
 
+/* librdkafka 2.0.2's mock thread serves its op queue, then drains its
+ * wake-up pipe: an op queued in between loses its wake-up and waits for the
+ * thread's next poll timeout, up to 1 s.  Creating the topics (one op each,
+ * each waiting for its reply) took 0 to 3 s a start that way, 0.8 s on
+ * average.  A connection to a broker's listener also ends the poll, so while
+ * the topics are created a thread connects (and hangs up) every 10 ms; the
+ * mock broker logs those connections at debug level only. */
+typedef struct waker_s {
+	uv_thread_t thread;
+	struct sockaddr_in addr;
+	atomic_int stop;
+} waker_t;
+
+static void waker_run(void *arg)
+{
+	waker_t *w = arg;
+	while (!atomic_load(&w->stop)) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0) {
+			(void)connect(fd, (const struct sockaddr *)&w->addr, sizeof(w->addr));
+			close(fd);
+		}
+		uv_sleep(10);
+	}
+}
+
+/* Starts @p w on the first address of @p bootstraps ("HOST:PORT,...").
+ * @returns 0, or negative when it could not (the creation is then slower,
+ * nothing else). */
+static int waker_start(waker_t *w, const char *bootstraps)
+{
+	char host[64];
+	const char *colon = strchr(bootstraps, ':');
+	if (!colon || (size_t)(colon - bootstraps) >= sizeof(host))
+		return -1;
+	memcpy(host, bootstraps, (size_t)(colon - bootstraps));
+	host[colon - bootstraps] = '\0';
+	if (uv_ip4_addr(host, atoi(colon + 1), &w->addr) != 0)
+		return -1;
+	atomic_init(&w->stop, 0);
+	return uv_thread_create(&w->thread, waker_run, w) == 0 ? 0 : -1;
+}
+
+static void waker_stop(waker_t *w)
+{
+	atomic_store(&w->stop, 1);
+	uv_thread_join(&w->thread);
+}
+
 int bd_broker_start(const bd_config_t *cfg, bd_broker_t **out, char *errstr,
 		    size_t errstr_size)
 {
+	waker_t waker;
+	int waking = 0;
 	bd_broker_t *b = calloc(1, sizeof(*b));
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char num[16];
@@ -54,6 +109,7 @@ int bd_broker_start(const bd_config_t *cfg, bd_broker_t **out, char *errstr,
 		snprintf(errstr, errstr_size, "cannot start the mock cluster");
 		goto fail;
 	}
+	waking = waker_start(&waker, rd_kafka_mock_cluster_bootstraps(b->mc)) == 0;
 	for (int k = 0; k < BD_MSG__COUNT; k++) {
 		/* The control topic has one partition so commands keep one order. */
 		int parts = k == BD_MSG_CONTROL ? 1 : cfg->topic_partitions;
@@ -66,12 +122,17 @@ int bd_broker_start(const bd_config_t *cfg, bd_broker_t **out, char *errstr,
 			goto fail;
 		}
 	}
+	if (waking)
+		waker_stop(&waker);
+	waking = 0;
 	bd_info("embedded broker: %d brokers at %s (mock cluster: keeps ~5 MiB "
 		"per partition)",
 		cfg->broker_count, rd_kafka_mock_cluster_bootstraps(b->mc));
 	*out = b;
 	return 0;
 fail:
+	if (waking)
+		waker_stop(&waker);
 	if (conf)
 		rd_kafka_conf_destroy(conf);
 	bd_broker_stop(b);
