@@ -67,6 +67,9 @@ try:
     produce(p, "control_command", CAMP,
             encode("control_command", control(CAMP, "UPSERT_CAMPAIGN", 1000.0, TREATMENTS, 0.2)))
     p.flush(10)
+    # the campaign known before its first requests (the control topic and
+    # the inputs are read by different consumers, in no order between them)
+    wait_log(a, r"control: \S+ %s: plan written" % CAMP, 30)
     first = requests(p, "one", 200)
     check_eq(len(decided(decisions, first)), 200, "first batch decided")
     wait_caught_up(broker.bootstrap)

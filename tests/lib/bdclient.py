@@ -119,15 +119,19 @@ def decode(kind, data):
 def producer(bootstrap):
     # murmur2_random: the partitioner budgetd and budgetd-sim use, so a
     # user's features and outcomes land on the same partition number
-    return warm(Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                          "linger.ms": 5}))
+    # (not warmed: tests that send a campaign's command and its requests
+    # back to back count on the first lookup's delay to order them)
+    return Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                     "linger.ms": 5})
 
 
 def warm(p):
     """The client's metadata for every topic at once: librdkafka otherwise
     holds a message to a topic it has not looked up yet until its next
     refresh, up to 1 s per topic (librdkafka #3202) -- test time, not what
-    a test measures."""
+    a test measures.  Only for a test that orders its inputs itself (a
+    command's plan awaited before the requests): the control topic and the
+    input topics are read by different consumers, in no order between them."""
     p.list_topics(timeout=10 * SLOW)
     return p
 
