@@ -124,7 +124,7 @@ static void relay(const char *bootstrap, int i, int of, int64_t from, bd_codec_t
 	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-relay");
 	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, "relay");
 	bd_decision_t d = {"0123456789abcdef", "b123456", "relay", "u12345", wall_ms(), 2, 5,
-			   0.925, false, 7, 1, "plan"};
+			   0.925, false, 7, 1, "plan", ""};
 	int n = 0;
 	if (bd_encode_decision(codec, &d, b))
 		exit(1);
