@@ -23,7 +23,7 @@
 /* ---- the loop ----------------------------------------------------------------- */
 
 static void fail_stop(bd_worker_t *w);
-static void on_again(uv_timer_t *t);
+static void on_again(uv_idle_t *h);
 
 static void drain(bd_worker_t *w)
 {
@@ -43,14 +43,23 @@ static void drain(bd_worker_t *w)
 		return;
 	}
 	/* The wake-up fires only when the queue goes from empty to non-empty:
-	 * if we stopped early, come back on the next loop iteration. */
+	 * if we stopped early, come back on the next loop iteration.  An idle
+	 * handle, not a timer of timeout 0: libuv before 1.48 (Debian 12 has
+	 * 1.44) runs such a timer started in its own callback again in the
+	 * same pass over the timers (libuv #4245), so a backlog was drained
+	 * batch after batch without the loop polling: no flush tick (the
+	 * stall guard saw a silent loop and paused reading for 2 s), no
+	 * delivery reports.  Idle handles run once per iteration, after the
+	 * timers and with the I/O poll made non-blocking. */
 	if (n == w->cfg->batch_max && !w->stopping)
-		uv_timer_start(&w->again, on_again, 0, 0);
+		uv_idle_start(&w->again, on_again);
+	else
+		uv_idle_stop(&w->again);
 }
 
-static void on_again(uv_timer_t *t)
+static void on_again(uv_idle_t *h)
 {
-	drain(t->data);
+	drain(h->data);
 }
 
 static void on_consumer(uv_poll_t *h, int status, int events)
@@ -170,7 +179,7 @@ static void do_stop(bd_worker_t *w)
 	if (w->stopping)
 		return;
 	w->stopping = 1;
-	uv_timer_stop(&w->again);
+	uv_idle_stop(&w->again);
 	if (bd_worker_batch_flush(w) != 0)
 		w->failed = 1;
 	/* close serves the final revoke (bd_worker_assign_rebalance_cb flushes) */
@@ -445,7 +454,7 @@ static int worker_loop_init(bd_worker_t *w, char *errstr, size_t errstr_size)
 		return err;
 	}
 	uv_timer_init(&w->loop, &w->timer);
-	uv_timer_init(&w->loop, &w->again);
+	uv_idle_init(&w->loop, &w->again);
 	w->timer.data = w->again.data = w;
 	uv_async_init(&w->loop, &w->mailbox, on_mailbox);
 	w->mailbox.data = w;

@@ -89,7 +89,8 @@ struct bd_worker_s {
 	uv_loop_t loop;
 	uv_thread_t thread;
 	uv_async_t mailbox;
-	uv_timer_t timer, again;
+	uv_timer_t timer;
+	uv_idle_t again; /* drains on while a batch came back full (drain) */
 	bd_kafka_waker_t cons_waker, prod_waker;
 	rd_kafka_t *consumer, *producer;
 	/* the output topics, looked up at start (worker.c, warm_outputs) and

@@ -214,13 +214,14 @@ class Proc:
         return self.p.returncode
 
 
-def start_broker(faults=False):
-    """The embedded broker; with faults, fault() injects mock-cluster faults."""
+def start_broker(faults=False, extra=()):
+    """The embedded broker; with faults, fault() injects mock-cluster faults;
+    @extra more of its arguments (-X topic.partitions=32)."""
     if faults:
-        b = Proc([BUDGETD, "--broker-only", "--broker-faults"] + TEST_KAFKA, "broker",
-                 stdin=subprocess.PIPE)
+        b = Proc([BUDGETD, "--broker-only", "--broker-faults"] + TEST_KAFKA + list(extra),
+                 "broker", stdin=subprocess.PIPE)
     else:
-        b = Proc([BUDGETD, "--broker-only"] + TEST_KAFKA, "broker")
+        b = Proc([BUDGETD, "--broker-only"] + TEST_KAFKA + list(extra), "broker")
     b.wait_bootstrap()
     return b
 
