@@ -125,11 +125,24 @@ int bd_store_expire_now(bd_store_t *st, bd_cf_t cf, char *errstr, size_t errstr_
 	return 0;
 }
 
+/* A point operation held until the batch is written (sorted_flush). */
+typedef struct held_op_s {
+	size_t off;          /* key, then value, in the arena */
+	uint32_t klen, vlen;
+	uint8_t cf, kind;    /* bd_cf_t, bd_store_op_t */
+} held_op_t;
+
 struct bd_store_batch_s {
 	rocksdb_writebatch_t *wb;
 	bd_store_t *st; /* whose column family handles it uses */
 	bd_store_op_hook *hook; /* told every operation (NULL: none) */
 	void *hook_opaque;
+	/* point operations not yet in wb, in the order they were made */
+	held_op_t *ops;
+	size_t n_ops, cap_ops;
+	char *arena;
+	size_t arena_len, arena_cap;
+	int failed; /* out of memory holding one: the write fails */
 };
 
 /* ---- merge operator: element-wise sum of double vectors ----------------- */
@@ -380,6 +393,110 @@ int bd_store_get(bd_store_t *st, bd_cf_t cf, const void *key, size_t klen,
 
 /* ---- batches --------------------------------------------------------------- */
 
+/*
+ * A batch's point operations are held and go into the RocksDB write batch
+ * sorted by family and key (equal keys in the order they were made), when
+ * the batch is written or before a range delete (which must see the
+ * operations made before it, and only those).  Why: RocksDB inserts a
+ * batch into each family's memtable skiplist in batch order, starting each
+ * insert from where the last one ended; in request order a family's keys
+ * are random and every insert searched from the skiplist's top, 31% of a
+ * feature event's instructions (docs/benchmarks.md).  The result is the
+ * same: operations on different keys commute, on one key they keep their
+ * order.
+ */
+static int held_push(bd_store_batch_t *b, bd_cf_t cf, bd_store_op_t kind, const void *key,
+		     size_t klen, const void *val, size_t vlen)
+{
+	if (b->n_ops == b->cap_ops) {
+		size_t cap = b->cap_ops ? b->cap_ops * 2 : 1024;
+		held_op_t *v = realloc(b->ops, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->ops = v;
+		b->cap_ops = cap;
+	}
+	if (b->arena_len + klen + vlen > b->arena_cap) {
+		size_t cap = b->arena_cap ? b->arena_cap : 65536;
+		while (cap < b->arena_len + klen + vlen)
+			cap *= 2;
+		char *a = realloc(b->arena, cap);
+		if (!a)
+			return -ENOMEM;
+		b->arena = a;
+		b->arena_cap = cap;
+	}
+	held_op_t *o = &b->ops[b->n_ops++];
+	o->off = b->arena_len;
+	o->klen = (uint32_t)klen;
+	o->vlen = (uint32_t)vlen;
+	o->cf = (uint8_t)cf;
+	o->kind = (uint8_t)kind;
+	memcpy(b->arena + b->arena_len, key, klen);
+	if (vlen)
+		memcpy(b->arena + b->arena_len + klen, val, vlen);
+	b->arena_len += klen + vlen;
+	return 0;
+}
+
+typedef struct held_ref_s {
+	const char *key;
+	uint32_t klen, i;
+	uint8_t cf;
+} held_ref_t;
+
+static int held_cmp(const void *pa, const void *pb)
+{
+	const held_ref_t *a = pa, *b = pb;
+	if (a->cf != b->cf)
+		return a->cf < b->cf ? -1 : 1;
+	int c = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+	if (c)
+		return c;
+	if (a->klen != b->klen)
+		return a->klen < b->klen ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i; /* stable: equal keys in order */
+}
+
+/* Moves the held operations into the write batch, sorted.  @returns 0 or
+ * -ENOMEM (nothing moved; the batch must not be written). */
+static int sorted_flush(bd_store_batch_t *b)
+{
+	if (!b->n_ops)
+		return 0;
+	held_ref_t *r = malloc(b->n_ops * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n_ops; i++)
+		r[i] = (held_ref_t){b->arena + b->ops[i].off, b->ops[i].klen, (uint32_t)i,
+				    b->ops[i].cf};
+	qsort(r, b->n_ops, sizeof(*r), held_cmp);
+	for (size_t j = 0; j < b->n_ops; j++) {
+		const held_op_t *o = &b->ops[r[j].i];
+		const char *k = b->arena + o->off, *v = k + o->klen;
+		rocksdb_column_family_handle_t *h = b->st->cf[o->cf];
+		if (o->kind == BD_STORE_PUT)
+			rocksdb_writebatch_put_cf(b->wb, h, k, o->klen, v, o->vlen);
+		else if (o->kind == BD_STORE_MERGE)
+			rocksdb_writebatch_merge_cf(b->wb, h, k, o->klen, v, o->vlen);
+		else
+			rocksdb_writebatch_delete_cf(b->wb, h, k, o->klen);
+	}
+	free(r);
+	b->n_ops = 0;
+	b->arena_len = 0;
+	return 0;
+}
+
+static void held_op(bd_store_batch_t *b, bd_cf_t cf, bd_store_op_t kind, const void *key,
+		    size_t klen, const void *val, size_t vlen)
+{
+	if (held_push(b, cf, kind, key, klen, val, vlen))
+		b->failed = 1;
+	if (b->hook)
+		b->hook(b->hook_opaque, cf, kind, key, klen, val, vlen);
+}
+
 bd_store_batch_t *bd_store_batch_new(bd_store_t *st)
 {
 	bd_store_batch_t *b = calloc(1, sizeof(*b));
@@ -395,17 +512,22 @@ void bd_store_batch_destroy(bd_store_batch_t *b)
 	if (!b)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
+	free(b->ops);
+	free(b->arena);
 	free(b);
 }
 
 void bd_store_batch_clear(bd_store_batch_t *b)
 {
 	rocksdb_writebatch_clear(b->wb);
+	b->n_ops = 0;
+	b->arena_len = 0;
+	b->failed = 0;
 }
 
 int bd_store_batch_count(const bd_store_batch_t *b)
 {
-	return rocksdb_writebatch_count(b->wb);
+	return rocksdb_writebatch_count(b->wb) + (int)b->n_ops;
 }
 
 void bd_store_batch_hook(bd_store_batch_t *b, bd_store_op_hook *fn, void *opaque)
@@ -417,33 +539,28 @@ void bd_store_batch_hook(bd_store_batch_t *b, bd_store_op_hook *fn, void *opaque
 void bd_store_batch_put(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 			size_t klen, const void *val, size_t vlen)
 {
-	rocksdb_writebatch_put_cf(b->wb, b->st->cf[cf], key, klen, val, vlen);
-	if (b->hook)
-		b->hook(b->hook_opaque, cf, BD_STORE_PUT, key, klen, val, vlen);
+	held_op(b, cf, BD_STORE_PUT, key, klen, val, vlen);
 }
 
 void bd_store_batch_add(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 			size_t klen, const double *x, int n)
 {
-	rocksdb_writebatch_merge_cf(b->wb, b->st->cf[cf], key, klen,
-				    (const char *)x, (size_t)n * sizeof(double));
-	if (b->hook)
-		b->hook(b->hook_opaque, cf, BD_STORE_MERGE, key, klen, x,
-			(size_t)n * sizeof(double));
+	held_op(b, cf, BD_STORE_MERGE, key, klen, x, (size_t)n * sizeof(double));
 }
 
 void bd_store_batch_delete(bd_store_batch_t *b, bd_cf_t cf, const void *key,
 			   size_t klen)
 {
-	rocksdb_writebatch_delete_cf(b->wb, b->st->cf[cf], key, klen);
-	if (b->hook)
-		b->hook(b->hook_opaque, cf, BD_STORE_DELETE, key, klen, "", 0);
+	held_op(b, cf, BD_STORE_DELETE, key, klen, "", 0);
 }
 
 void bd_store_batch_delete_range(bd_store_batch_t *b, bd_cf_t cf,
 				 const void *from, size_t flen, const void *to,
 				 size_t tlen)
 {
+	/* after what was made before it, before what comes after */
+	if (sorted_flush(b))
+		b->failed = 1;
 	rocksdb_writebatch_delete_range_cf(b->wb, b->st->cf[cf], from, flen, to,
 					   tlen);
 	if (b->hook)
@@ -476,6 +593,10 @@ int bd_store_batch_write(bd_store_t *st, bd_store_batch_t *b, char *errstr,
 			 size_t errstr_size)
 {
 	char *err = NULL;
+	if (b->failed || sorted_flush(b)) {
+		snprintf(errstr, errstr_size, "RocksDB write: out of memory holding the batch");
+		return BD_ESTORE;
+	}
 	rocksdb_write(st->db, st->wopts, b->wb, &err);
 	if (err) {
 		snprintf(errstr, errstr_size, "RocksDB write: %s", err);

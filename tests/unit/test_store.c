@@ -86,6 +86,54 @@ static void test_put_get_merge(void **state)
 	bd_store_close(st);
 }
 
+/* A batch's operations are written sorted by family and key (store.c
+ * sorted_flush): the result must be what they make in the order they were
+ * made.  One key's operations keep their order; a range delete removes what
+ * was put before it and nothing put after it. */
+static void test_batch_order(void **state)
+{
+	bd_store_t *st = open_at("order");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	char *v = NULL, key[8];
+	size_t vl = 0;
+	(void)state;
+	bd_store_batch_put(b, BD_CF_META, "z", 1, "1", 1);
+	bd_store_batch_put(b, BD_CF_META, "k", 1, "a", 1);
+	bd_store_batch_delete(b, BD_CF_META, "k", 1);
+	bd_store_batch_put(b, BD_CF_META, "k", 1, "b", 1);
+	bd_store_batch_put(b, BD_CF_META, "a", 1, "2", 1);
+	bd_store_batch_put(b, BD_CF_META, "k", 1, "c", 1);
+	bd_store_batch_delete(b, BD_CF_META, "z", 1);
+	/* r1..r9 put, the range [r0, r9) deleted, then r3 and r9 put again */
+	for (int i = 1; i <= 9; i++) {
+		snprintf(key, sizeof(key), "r%d", i);
+		bd_store_batch_put(b, BD_CF_META, key, 2, "old", 3);
+	}
+	bd_store_batch_delete_range(b, BD_CF_META, "r0", 2, "r9", 2);
+	bd_store_batch_put(b, BD_CF_META, "r3", 2, "new", 3);
+	assert_int_equal(bd_store_batch_count(b), 18);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "k", 1, &v, &vl), 0);
+	assert_memory_equal(v, "c", 1); /* the last put of three */
+	free(v);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "z", 1, &v, &vl), 1);
+	assert_int_equal(bd_store_get(st, BD_CF_META, "a", 1, &v, &vl), 0);
+	free(v);
+	for (int i = 1; i <= 9; i++) {
+		snprintf(key, sizeof(key), "r%d", i);
+		int rc = bd_store_get(st, BD_CF_META, key, 2, &v, &vl);
+		if (i == 3 || i == 9) { /* put after the range delete; r9 is past its end */
+			assert_int_equal(rc, 0);
+			assert_memory_equal(v, i == 3 ? "new" : "old", 3);
+			free(v);
+		} else {
+			assert_int_equal(rc, 1);
+		}
+	}
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+}
+
 static void test_offsets_and_checkpoint(void **state)
 {
 	bd_store_t *st = open_at("b"), *cp;
@@ -374,6 +422,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_merge),
+		cmocka_unit_test(test_batch_order),
 		cmocka_unit_test(test_offsets_and_checkpoint),
 		cmocka_unit_test(test_checkpoint_rotate),
 		cmocka_unit_test(test_scan_and_ranges),
