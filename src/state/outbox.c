@@ -34,6 +34,18 @@ typedef struct vec_s {
 	size_t n, cap, elem;
 } vec_t;
 
+/* One outbox partition's written, not yet deleted entries, in sequence
+ * order (they are produced in that order: staged, then recovered from the
+ * store's key order).  [head, ready) are acknowledged and go as range
+ * deletes; an entry acknowledged past the first unacknowledged one waits
+ * for it, and a range spans consecutive sequence numbers only, so that no
+ * range ever covers an entry still owed. */
+typedef struct queue_s {
+	uint64_t *seq;
+	uint8_t *acked;
+	size_t head, ready, n, cap;
+} queue_t;
+
 struct bd_outbox_s {
 	bd_store_t *st;
 	rd_kafka_t *producer;
@@ -41,9 +53,10 @@ struct bd_outbox_s {
 	uint64_t *next_seq; /* per outbox partition, lazily grown */
 	uint8_t *seq_dirty;
 	size_t nparts;
+	queue_t **queue; /* per outbox partition, lazily made */
 	vec_t staged;  /* staged_t */
-	vec_t acked;   /* uint64_t opaque */
 	vec_t retry;   /* uint64_t opaque */
+	size_t deletable; /* sum of the queues' ready - head */
 	size_t inflight;
 	uint64_t failures;
 };
@@ -87,7 +100,7 @@ bd_outbox_t *bd_outbox_new(bd_store_t *st, rd_kafka_t *producer,
 	ob->producer = producer;
 	ob->topics = topics;
 	ob->staged.elem = sizeof(staged_t);
-	ob->acked.elem = ob->retry.elem = sizeof(uint64_t);
+	ob->retry.elem = sizeof(uint64_t);
 	return ob;
 }
 
@@ -97,8 +110,14 @@ void bd_outbox_free(bd_outbox_t *ob)
 		return;
 	bd_outbox_discard(ob);
 	free(ob->staged.v);
-	free(ob->acked.v);
 	free(ob->retry.v);
+	for (size_t p = 0; p < ob->nparts; p++)
+		if (ob->queue[p]) {
+			free(ob->queue[p]->seq);
+			free(ob->queue[p]->acked);
+			free(ob->queue[p]);
+		}
+	free(ob->queue);
 	free(ob->next_seq);
 	free(ob->seq_dirty);
 	free(ob);
@@ -117,9 +136,14 @@ static int ensure_part(bd_outbox_t *ob, uint16_t part)
 	if (!d)
 		return -ENOMEM;
 	ob->seq_dirty = d;
+	queue_t **q = realloc(ob->queue, n * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	ob->queue = q;
 	for (size_t i = ob->nparts; i < n; i++) {
 		ob->next_seq[i] = UINT64_MAX; /* not recovered yet */
 		ob->seq_dirty[i] = 0;
+		ob->queue[i] = NULL;
 	}
 	ob->nparts = n;
 	return 0;
@@ -137,6 +161,81 @@ static uint64_t load_seq(bd_outbox_t *ob, uint16_t part)
 		free(v);
 	}
 	return seq;
+}
+
+/* Appends a written entry to its partition's queue (@p seq above every
+ * entry queued there). */
+static int queue_push(bd_outbox_t *ob, uint16_t part, uint64_t seq)
+{
+	queue_t *q;
+	int err;
+
+	if ((err = ensure_part(ob, part)))
+		return err;
+	if (!(q = ob->queue[part]) && !(q = ob->queue[part] = calloc(1, sizeof(*q))))
+		return -ENOMEM;
+	if (q->head > 0 && q->head >= q->n / 2) { /* reuse the deleted front */
+		memmove(q->seq, q->seq + q->head, (q->n - q->head) * sizeof(*q->seq));
+		memmove(q->acked, q->acked + q->head, q->n - q->head);
+		q->n -= q->head;
+		q->ready -= q->head;
+		q->head = 0;
+	}
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		uint64_t *sq = realloc(q->seq, cap * sizeof(*sq));
+		if (!sq)
+			return -ENOMEM;
+		q->seq = sq;
+		uint8_t *a = realloc(q->acked, cap);
+		if (!a)
+			return -ENOMEM;
+		q->acked = a;
+		q->cap = cap;
+	}
+	q->seq[q->n] = seq;
+	q->acked[q->n++] = 0;
+	return 0;
+}
+
+/* Marks a queued entry acknowledged; one no longer queued (its partition
+ * was recovered again since, or it was deleted already) is ignored. */
+static void queue_ack(bd_outbox_t *ob, uint64_t opaque)
+{
+	uint16_t part = (uint16_t)(opaque >> SEQ_BITS);
+	uint64_t seq = opaque & SEQ_MASK;
+	queue_t *q = part < ob->nparts ? ob->queue[part] : NULL;
+	size_t lo, hi;
+
+	if (!q)
+		return;
+	lo = q->head;
+	hi = q->n;
+	while (lo < hi) { /* the first queued at or above seq */
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->seq[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == q->n || q->seq[lo] != seq)
+		return;
+	q->acked[lo] = 1;
+	while (q->ready < q->n && q->acked[q->ready]) {
+		q->ready++;
+		ob->deletable++;
+	}
+}
+
+/* Forgets a partition's queue: its entries are produced again from the
+ * store, and queued again, by bd_outbox_recover. */
+static void queue_reset(bd_outbox_t *ob, uint16_t part)
+{
+	queue_t *q = ob->queue[part];
+	if (!q)
+		return;
+	ob->deletable -= q->ready - q->head;
+	q->head = q->ready = q->n = 0;
 }
 
 int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
@@ -175,14 +274,27 @@ int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 
 void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b)
 {
-	const uint64_t *a = ob->acked.v;
-	for (size_t i = 0; i < ob->acked.n; i++) {
-		uint8_t ek[10];
-		bd_store_batch_delete(b, BD_CF_OUTBOX, ek,
-				      entry_key(ek, (uint16_t)(a[i] >> SEQ_BITS),
-						a[i] & SEQ_MASK));
+	/* a range per run of consecutive sequence numbers in each partition's
+	 * acknowledged prefix (one per partition but where a batch was
+	 * discarded or an entry could not be queued): a point delete per
+	 * entry was a memtable entry per output (issue 19) */
+	for (size_t p = 0; ob->deletable && p < ob->nparts; p++) {
+		queue_t *q = ob->queue[p];
+		if (!q)
+			continue;
+		for (size_t i = q->head; i < q->ready;) {
+			size_t j = i + 1;
+			while (j < q->ready && q->seq[j] == q->seq[j - 1] + 1)
+				j++;
+			uint8_t from[10], to[10];
+			entry_key(from, (uint16_t)p, q->seq[i]);
+			entry_key(to, (uint16_t)p, q->seq[j - 1] + 1);
+			bd_store_batch_delete_range(b, BD_CF_OUTBOX, from, 10, to, 10);
+			i = j;
+		}
+		ob->deletable -= q->ready - q->head;
+		q->head = q->ready;
 	}
-	ob->acked.n = 0;
 	for (size_t p = 0; p < ob->nparts; p++)
 		if (ob->seq_dirty[p]) {
 			uint8_t k[6], v[8];
@@ -238,7 +350,7 @@ static void produce_one(bd_outbox_t *ob, uint16_t part, uint64_t seq,
 	if (rec_parse(data, len, &r) != 0) {
 		bd_error("outbox entry %u/%llu is damaged; dropped", part,
 			 (unsigned long long)seq);
-		vec_push(&ob->acked, &opaque);
+		queue_ack(ob, opaque);
 		return;
 	}
 	/* an empty key stays empty: librdkafka makes a key null only when
@@ -286,6 +398,11 @@ void bd_outbox_produce(bd_outbox_t *ob)
 {
 	staged_t *s = ob->staged.v;
 	for (size_t i = 0; i < ob->staged.n; i++) {
+		/* without its queue slot (no memory) it is never deleted, only
+		 * produced again at the next recovery: at least once still */
+		if (queue_push(ob, s[i].part, s[i].seq))
+			bd_warn("outbox: no memory to track entry %u/%llu", s[i].part,
+				(unsigned long long)s[i].seq);
 		produce_one(ob, s[i].part, s[i].seq, s[i].data, s[i].len);
 		free(s[i].data);
 	}
@@ -320,6 +437,8 @@ static int recover_cb(const char *key, size_t klen, const char *val, size_t vlen
 	recover_t *r = opaque;
 	if (klen != 10)
 		return 0;
+	if (queue_push(r->ob, r->part, bd_rd_be64((const uint8_t *)key + 2)))
+		return -ENOMEM;
 	produce_one(r->ob, r->part, bd_rd_be64((const uint8_t *)key + 2),
 		    (const uint8_t *)val, vlen);
 	r->n++;
@@ -335,6 +454,7 @@ int bd_outbox_recover(bd_outbox_t *ob, uint16_t part)
 	if ((err = ensure_part(ob, part)))
 		return err;
 	ob->next_seq[part] = load_seq(ob, part);
+	queue_reset(ob, part);
 	bd_be16(prefix, part);
 	err = bd_store_scan(ob->st, BD_CF_OUTBOX, prefix, 2, recover_cb, &r);
 	if (r.n)
@@ -355,7 +475,7 @@ void bd_outbox_on_delivery(bd_outbox_t *ob, const rd_kafka_message_t *m)
 		vec_push(&ob->retry, &opaque);
 		return;
 	}
-	vec_push(&ob->acked, &opaque);
+	queue_ack(ob, opaque);
 }
 
 size_t bd_outbox_inflight(const bd_outbox_t *ob)
@@ -365,7 +485,7 @@ size_t bd_outbox_inflight(const bd_outbox_t *ob)
 
 size_t bd_outbox_acked(const bd_outbox_t *ob)
 {
-	return ob->acked.n;
+	return ob->deletable;
 }
 
 uint64_t bd_outbox_failures(const bd_outbox_t *ob)
