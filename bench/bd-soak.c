@@ -15,7 +15,8 @@
  * that million, the request -> decision latency (the decision's Kafka
  * timestamp less the request's send time) p50 and p99 over it, the
  * daemon's RSS (/proc/PID/statm) and the state directory's disk use:
- *   soak: decided=M wall_s=W rate=R p50_ms=X p99_ms=Y rss_mb=S disk_mb=D
+ *   soak: decided=M wall_s=W rate=R p50_ms=X p99_ms=Y rss_mb=S disk_mb=D wal_mb=L
+ * (L: the part of D in RocksDB's write-ahead logs, *.log).
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -85,12 +86,17 @@ static void produce(rd_kafka_t *p, const char *topic, const char *key, const bd_
 		rd_kafka_poll(p, 10);
 }
 
-static double disk_bytes;
+static double disk_bytes, wal_bytes;
 static int add_size(const char *path, const struct stat *sb, int flag, struct FTW *f)
 {
-	(void)path, (void)f;
-	if (flag == FTW_F)
-		disk_bytes += (double)sb->st_blocks * 512;
+	(void)f;
+	if (flag != FTW_F)
+		return 0;
+	disk_bytes += (double)sb->st_blocks * 512;
+	/* RocksDB's write-ahead logs are NNNNNN.log; its info log is LOG */
+	size_t n = strlen(path);
+	if (n > 4 && strcmp(path + n - 4, ".log") == 0)
+		wal_bytes += (double)sb->st_blocks * 512;
 	return 0;
 }
 
@@ -189,14 +195,14 @@ int main(int argc, char **argv)
 			if (++decided % WINDOW == 0 || decided == n) {
 				long k = nlat < WINDOW ? nlat : WINDOW;
 				qsort(lat, (size_t)k, sizeof(double), cmp_double);
-				disk_bytes = 0;
+				disk_bytes = wal_bytes = 0;
 				nftw(dir, add_size, 32, FTW_PHYS);
 				double dt = now() - win_t;
 				printf("soak: decided=%ld wall_s=%.0f rate=%.0f p50_ms=%.0f p99_ms=%.0f "
-				       "rss_mb=%.0f disk_mb=%.0f\n", decided, now() - t0,
+				       "rss_mb=%.0f disk_mb=%.0f wal_mb=%.0f\n", decided, now() - t0,
 				       dt > 0 ? (double)(decided - (decided - 1) / WINDOW * WINDOW) / dt : 0,
 				       k ? lat[k / 2] : -1, k ? lat[(long)(k * 0.99)] : -1, rss_mb(pid),
-				       disk_bytes / 1048576.0);
+				       disk_bytes / 1048576.0, wal_bytes / 1048576.0);
 				fflush(stdout);
 				win_t = now();
 				nlat = 0;

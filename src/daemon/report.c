@@ -509,6 +509,11 @@ static void metrics_memory(const bd_report_t *r, bd_sbuf_t *o)
 		for (int i = 0; i < BD_CF__COUNT; i++)
 			sample(o, "budgetd_rocksdb_memtable_bytes", "cf",
 			       bd_store_cf_name((bd_cf_t)i), r->mem.memtable_cf[i]);
+		family(o, "budgetd_rocksdb_sst_bytes", "gauge",
+		       "RocksDB's SST files on disk by column family");
+		for (int i = 0; i < BD_CF__COUNT; i++)
+			sample(o, "budgetd_rocksdb_sst_bytes", "cf",
+			       bd_store_cf_name((bd_cf_t)i), r->mem.sst_cf[i]);
 	}
 	/* one family per property: each has its own unit */
 	static const struct {

@@ -31,12 +31,22 @@ static const char *cf_names[BD_CF__COUNT] = {
  * measured (bd_store_memory).  Each column family's memtable grows to its
  * write buffer size before it is flushed (RocksDB's default: 64 MiB, with up
  * to 2 of them per family).  The outbox holds outputs only until their
- * delivery report, a put and a delete each, so a small memtable flushes
- * often and cheaply: at 64 MiB, 200 000 dead letters grew the process by
- * ~100 MB before its first flush (docs/reliability.md).  The block cache is
- * RocksDB's default size, one cache shared by every family. */
+ * delivery report (a put each, and a range delete per partition and batch),
+ * so a small memtable flushes often and cheaply: at 64 MiB, 200 000 dead
+ * letters grew the process by ~100 MB before its first flush
+ * (docs/reliability.md).  The block cache is RocksDB's default size, one
+ * cache shared by every family.
+ *
+ * Disk: a write-ahead log file is kept until every family with data in it
+ * has flushed, and a family written a little per batch (statistics, plans)
+ * fills its memtable only after hours, so by RocksDB's default limit (four
+ * times the memtables, ~4.6 GiB here) the logs, not the data, were most of
+ * the state's disk: 559 of 613 MB after a million soak decisions
+ * (bench/soak).  Past MAX_WAL_BYTES RocksDB flushes the families that hold
+ * the oldest log. */
 #define OUTBOX_WRITE_BUFFER (4u << 20)
 #define BLOCK_CACHE_BYTES (8u << 20)
+#define MAX_WAL_BYTES (256u << 20)
 
 struct bd_store_s {
 	rocksdb_t *db;
@@ -272,6 +282,7 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 	/* A corrupt WAL must stop the start, not be silently skipped. */
 	rocksdb_options_set_wal_recovery_mode(st->opts, 2 /* point in time */);
 	rocksdb_options_set_paranoid_checks(st->opts, 1);
+	rocksdb_options_set_max_total_wal_size(st->opts, MAX_WAL_BYTES);
 	rocksdb_options_increase_parallelism(st->opts, 2);
 	st->cache = rocksdb_cache_create_lru(BLOCK_CACHE_BYTES);
 	st->bbto = rocksdb_block_based_options_create();
@@ -878,6 +889,10 @@ int bd_store_memory(bd_store_t *st, bd_store_memory_t *m)
 					    "rocksdb.estimate-table-readers-mem", &v) != 0)
 			return BD_EINVAL;
 		m->table_readers += (double)v;
+		if (rocksdb_property_int_cf(st->db, st->cf[i], "rocksdb.total-sst-files-size",
+					    &v) != 0)
+			return BD_EINVAL;
+		m->sst_cf[i] = (double)v;
 	}
 	m->block_cache = (double)rocksdb_cache_get_usage(st->cache);
 	m->block_cache_pinned = (double)rocksdb_cache_get_pinned_usage(st->cache);

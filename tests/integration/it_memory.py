@@ -62,6 +62,11 @@ try:
     check(rss1 != rss0, "RSS did not move")
     check(abs(cur - mt1) <= 0.05 * mt1 + 65536 and abs(per_cf - mt1) <= 0.05 * mt1 + 65536,
           "cur-size-all-mem-tables %.0f, per family %.0f, total %.0f disagree" % (cur, per_cf, mt1))
+    sst = need(m1, 'budgetd_rocksdb_sst_files_bytes')
+    sst_cf = [v for k, v in m1.items() if k.startswith("budgetd_rocksdb_sst_bytes{")]
+    check(len(sst_cf) >= 5, "SST bytes by family: %d families" % len(sst_cf))
+    check(abs(sum(sst_cf) - sst) <= 0.05 * sst + 65536,
+          "SST files by family %.0f, total %.0f disagree" % (sum(sst_cf), sst))
     print("PASS: memory gauges present and moving")
     passed = True
 finally:

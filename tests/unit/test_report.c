@@ -258,6 +258,8 @@ static int setup(void **state)
 	r->mem.memtables = 4194304;
 	for (int i = 0; i < BD_CF__COUNT; i++)
 		r->mem.memtable_cf[i] = 1024.0 * i;
+	for (int i = 0; i < BD_CF__COUNT; i++)
+		r->mem.sst_cf[i] = 1048576.0 * i;
 	r->mem.block_cache = 8388608;
 	r->mem.table_readers = 65536;
 	r->active = 1;

@@ -209,6 +209,8 @@ typedef struct bd_store_memory_s {
 	double block_cache;	   /**< the block cache every family shares */
 	double block_cache_pinned; /**< the part of it in use by readers */
 	double table_readers; /**< index and filter blocks held outside the cache */
+	double sst_cf[BD_CF__COUNT]; /**< disk, not memory: each family's SST files
+				       *  (read here so one call gives the gauges) */
 } bd_store_memory_t;
 
 /** Reads @p m.  The outbox family's memtable is bounded to 4 MiB (it holds
