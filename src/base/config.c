@@ -222,7 +222,8 @@ static const setting_t settings[] = {
 	 "Log the input and dead-letter counters this often when they changed, and at shutdown "
 	 "(0: at shutdown only)", R_LIVE_TIMERS},
 	{"samples.max", T_INT, OFF(samples_max), "1000000", 0, INT_MAX, NULL,
-	 "Joined samples kept per partition for training (oldest dropped)", R_RESTART},
+	 "Joined samples kept per partition for training (the oldest dropped, a 64th of it "
+	 "at a time)", R_RESTART},
 	{"solve.interval.ms", T_INT, OFF(solve_interval_ms), "5000", 100, 3600000, NULL,
 	 "Re-solve timer", R_LIVE_TIMERS},
 	{"solve.mode", T_ENUM, OFF(solve_mode), "stochastic", 0, 0, "lp|integer|stochastic",

@@ -366,7 +366,7 @@ static int append_sample(bd_worker_t *w, uint16_t part, const bd_sample_t *s)
 		size_t vlen = 0;
 		uint8_t mk[6] = {'s', 's', 'e', 'q'};
 		bd_be16(mk + 4, part);
-		p->sample_seq = 0;
+		p->sample_seq = p->sample_trimmed = 0;
 		if (bd_store_get(w->env.store, BD_CF_META, mk, sizeof(mk), &v,
 				 &vlen) == 0) {
 			if (vlen == 8)

@@ -53,6 +53,9 @@ typedef struct part_s {
 	int off_dirty[2];
 	int commit_pending[2]; /* Kafka's committed offset may lag ours */
 	uint64_t sample_seq;
+	/* samples below it deleted by this run (0 after a load: the first
+	 * trim covers everything older) */
+	uint64_t sample_trimmed;
 	int sample_loaded, sample_dirty;
 	int64_t carried; /* the model version its statistics were carried to */
 	int carried_loaded, carried_told; /* told: in carried_part (written) */
