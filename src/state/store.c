@@ -47,7 +47,6 @@ static const char *cf_names[BD_CF__COUNT] = {
 #define OUTBOX_WRITE_BUFFER (4u << 20)
 #define BLOCK_CACHE_BYTES (8u << 20)
 #define MAX_WAL_BYTES (256u << 20)
-#define MAX_MERGES 32
 
 struct bd_store_s {
 	rocksdb_t *db;
@@ -299,15 +298,8 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 						 merge_name);
 	for (int i = 0; i < BD_CF__COUNT; i++) {
 		st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
-		if (i == BD_CF_STATS) {
+		if (i == BD_CF_STATS)
 			rocksdb_options_set_merge_operator(st->cf_opts[i], st->merge);
-			/* every batch merges into its day and cell keys, and a read
-			 * (every solve scans them) sums every operand still in the
-			 * memtable (bench/soak: the solve's scan was the main
-			 * thread's top cost, summing operands).  Past MAX_MERGES
-			 * operands on a key the write folds them into one value. */
-			rocksdb_options_set_max_successive_merges(st->cf_opts[i], MAX_MERGES);
-		}
 		if (i == BD_CF_OUTBOX)
 			rocksdb_options_set_write_buffer_size(st->cf_opts[i], OUTBOX_WRITE_BUFFER);
 		/* every feature event looks its request up (the dedup) and every
