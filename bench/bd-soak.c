@@ -40,7 +40,7 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap)
 	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr));
 	if (type == RD_KAFKA_PRODUCER) {
 		rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof(errstr));
-		rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof(errstr));
+		rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof(errstr));
 		rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr,
 				  sizeof(errstr));
 	} else {
