@@ -5,8 +5,9 @@
  *
  * An output (decision, dead letter, plan) is first put into the outbox
  * column family in the SAME write batch as the state and input offsets
- * that produced it; only after that batch is durable is it produced.  The
- * delivery report deletes it (in the next batch).  A crash between the two
+ * that produced it; only after that batch is durable is it produced.  Its
+ * delivery report lets a later batch delete it (a range delete over the
+ * entries delivered so far).  A crash between the two
  * leaves it in the outbox, and whoever owns the partition next produces it
  * again: outputs are at least once, with stable ids (decision ids), and an
  * input offset never moves past an output that could be lost.
@@ -41,7 +42,10 @@ void bd_outbox_free(bd_outbox_t *ob);
 int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 		  bd_msg_kind_t kind, const void *key, size_t klen,
 		  const void *val, size_t vlen) BD_WUR;
-/** Adds the deletes of delivered entries and the sequence counters to @p b. */
+/** Adds the deletes of delivered entries to @p b, as one range per run of
+ *  consecutive sequence numbers delivered in each partition's order (an
+ *  entry delivered before an earlier one waits for it), and the sequence
+ *  counters. */
 void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b);
 /** After @p b was written: produces everything staged since. */
 void bd_outbox_produce(bd_outbox_t *ob);
@@ -56,7 +60,8 @@ int bd_outbox_recover(bd_outbox_t *ob, uint16_t part) BD_WUR;
 void bd_outbox_on_delivery(bd_outbox_t *ob, const rd_kafka_message_t *m);
 /** Produced but not yet acknowledged. */
 size_t bd_outbox_inflight(const bd_outbox_t *ob);
-/** Delivered but not yet deleted from the store. */
+/** Delivered and ready to delete (every earlier entry of its partition
+ *  delivered too): what the next bd_outbox_prepare deletes. */
 size_t bd_outbox_acked(const bd_outbox_t *ob);
 /** Deliveries that failed (each is retried from the store). */
 uint64_t bd_outbox_failures(const bd_outbox_t *ob);
