@@ -327,6 +327,14 @@ static void delivered(bd_outbox_t *ob, uint16_t part, uint64_t seq)
 	bd_outbox_on_delivery(ob, &m);
 }
 
+/* what a worker's batch does at its end: the outbox's deletes and
+ * counters into the batch, the batch written */
+static void commit(bd_outbox_t *ob, bd_store_batch_t *b, bd_store_t *st)
+{
+	bd_outbox_prepare(ob, b);
+	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+}
+
 /* Acknowledged entries go as ranges, and a range never covers an entry
  * still owed: reports out of order wait for the ones before them, and an
  * entry the outbox does not track (here: one written beside it, in the
@@ -346,28 +354,24 @@ static void test_outbox_ranges(void **state)
 	/* 0, 1, 2, 3; reports for 0, 2, 3: only 0 can go */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(bd_outbox_add(ob, b, part, BD_MSG_DECISION, "k", 1, "v", 1), 0);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	bd_outbox_produce(ob);
 	delivered(ob, part, 0);
 	delivered(ob, part, 2);
 	delivered(ob, part, 3);
 	assert_int_equal(bd_outbox_acked(ob), 1);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	assert_int_equal(part_rows(st, part), 3);
 	delivered(ob, part, 1); /* now 1, 2, 3 in one range */
 	delivered(ob, part, 7); /* never written: ignored */
 	assert_int_equal(bd_outbox_acked(ob), 3);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	assert_int_equal(part_rows(st, part), 0);
 
 	/* 4 written; 5 staged and discarded, and a record put at 5 by hand;
 	 * 6 written; both reported: 4 and 6 go, 5 stays */
 	assert_int_equal(bd_outbox_add(ob, b, part, BD_MSG_DECISION, "k", 1, "v", 1), 0);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	bd_outbox_produce(ob);
 	assert_int_equal(bd_outbox_add(ob, b, part, BD_MSG_DECISION, "k", 1, "v", 1), 0);
 	bd_outbox_discard(ob);
@@ -375,14 +379,12 @@ static void test_outbox_ranges(void **state)
 	k[9] = 5;
 	bd_store_batch_put(b, BD_CF_OUTBOX, k, 10, "\xb2\x03\x00\x00\x00\x00\x01kx", 9);
 	assert_int_equal(bd_outbox_add(ob, b, part, BD_MSG_DECISION, "k", 1, "v", 1), 0);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	bd_outbox_produce(ob);
 	delivered(ob, part, 4);
 	delivered(ob, part, 6);
 	assert_int_equal(bd_outbox_acked(ob), 2);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	assert_int_equal(part_rows(st, part), 1);
 	char *v;
 	size_t vl;
@@ -391,8 +393,7 @@ static void test_outbox_ranges(void **state)
 
 	/* the producer's own reports for all of them change nothing more */
 	rd_kafka_flush(p, 5000);
-	bd_outbox_prepare(ob, b);
-	assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	commit(ob, b, st);
 	assert_int_equal(part_rows(st, part), 1);
 	finish(ob, b, p, st);
 }
