@@ -156,7 +156,8 @@ int bd_codec_new(const uint32_t schema_ids[BD_MSG__COUNT],
 			goto fail;
 		c->schema_id[k] = schema_ids ? schema_ids[k] : 0;
 	}
-	if ((err = old_layouts_load(c, errstr, errstr_size)))
+	if ((err = old_layouts_load(c, errstr, errstr_size)) ||
+	    (err = bd_codec_direct_check(c, errstr, errstr_size)))
 		goto fail;
 	c->reader = avro_reader_memory("", 0);
 	c->writer = avro_writer_memory("", 0);
@@ -200,6 +201,8 @@ void bd_codec_free(bd_codec_t *c)
 	if (c->writer)
 		avro_writer_free(c->writer);
 	free(c->fscratch);
+	free(c->tscratch[0]);
+	free(c->tscratch[1]);
 	free(c->dscratch);
 	free(c->opscratch);
 	free(c->offscratch);

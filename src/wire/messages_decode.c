@@ -152,13 +152,14 @@ static int resolve_body(bd_codec_t *c, bd_msg_kind_t kind, uint32_t id, const ch
 
 /* ---- decode helpers ------------------------------------------------------ */
 
-/* Frames, checks the schema is the one of @kind, decodes the body into the
- * codec's value of that kind. */
-static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
-		       size_t len, char *errstr, size_t errstr_size)
+/* Frames, checks the schema is the one of @kind and walks the body: on
+ * success *out_body (*out_len bytes) decodes exactly with the kind's
+ * current schema (an earlier layout's or another writer's body brought to
+ * it in c->padded). */
+static int frame_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf, size_t len,
+		      const char **out_body, size_t *out_len, char *errstr, size_t errstr_size)
 {
 	bd_wire_header_t h;
-	avro_value_t *v = &c->value[kind];
 	int err;
 
 	err = bd_wire_header_parse(buf, len, &h, errstr, errstr_size);
@@ -222,6 +223,21 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 				 bd_msg_kind_name(kind), why);
 		return BD_EDECODE;
 	}
+	*out_body = body;
+	*out_len = body_len;
+	return 0;
+}
+
+/* frame_body, then the body into the codec's generic value of @p kind. */
+static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
+		       size_t len, char *errstr, size_t errstr_size)
+{
+	avro_value_t *v = &c->value[kind];
+	const char *body;
+	size_t body_len;
+	int err = frame_body(c, kind, buf, len, &body, &body_len, errstr, errstr_size);
+	if (err)
+		return err;
 	avro_value_reset(v);
 	avro_reader_memory_set_source(c->reader, body, (int64_t)body_len);
 	if (avro_value_read(c->reader, v) != 0) {
@@ -237,6 +253,22 @@ static int decode_body(bd_codec_t *c, bd_msg_kind_t kind, const void *buf,
 	return 0;
 }
 
+/* A string of @p size bytes with its NUL (as Avro C gives it): NUL-free,
+ * at most 1024 bytes.  @required: must be non-empty. */
+static int check_str(const char *s, size_t size, const char *name, bool required,
+		     const char **out, char *errstr, size_t errstr_size)
+{
+	if (size == 0 || strlen(s) != size - 1)
+		return fail(errstr, errstr_size, "%s contains a NUL byte", name);
+	if (required && s[0] == '\0')
+		return fail(errstr, errstr_size, "%s is empty", name);
+	if (size - 1 > 1024)
+		return fail(errstr, errstr_size, "%s is %zu bytes long (limit 1024)",
+			    name, size - 1);
+	*out = s;
+	return 0;
+}
+
 /* A string field: non-NULL, NUL-free.  @required: must be non-empty. */
 static int get_str(avro_value_t *rec, size_t i, const char *name, bool required,
 		   const char **out, char *errstr, size_t errstr_size)
@@ -247,15 +279,7 @@ static int get_str(avro_value_t *rec, size_t i, const char *name, bool required,
 
 	if (avro_value_get_string(&f, &s, &size) != 0)
 		return fail(errstr, errstr_size, "%s: not a string", name);
-	if (size == 0 || strlen(s) != size - 1)
-		return fail(errstr, errstr_size, "%s contains a NUL byte", name);
-	if (required && s[0] == '\0')
-		return fail(errstr, errstr_size, "%s is empty", name);
-	if (size - 1 > 1024)
-		return fail(errstr, errstr_size, "%s is %zu bytes long (limit 1024)",
-			    name, size - 1);
-	*out = s;
-	return 0;
+	return check_str(s, size, name, required, out, errstr, errstr_size);
 }
 
 static int64_t get_long(avro_value_t *rec, size_t i)
@@ -294,32 +318,19 @@ static bool get_optional(avro_value_t *rec, size_t i, avro_value_t *branch)
 	return true;
 }
 
-static int get_floats(bd_codec_t *c, avro_value_t *arr, const char *name,
-		      const float **out, int *dim, char *errstr, size_t errstr_size)
+/* A features array of @p n values read (messages_direct.c: the values are
+ * there when n <= BD_MAX_DIM). */
+static int check_floats(const float *x, size_t n, const char *name, const float **out,
+			int *dim, char *errstr, size_t errstr_size)
 {
-	size_t n = 0;
-	avro_value_get_size(arr, &n);
 	if (n > BD_MAX_DIM)
 		return fail(errstr, errstr_size, "%s has %zu values (limit %d)",
 			    name, n, BD_MAX_DIM);
-	if (n > c->fscratch_cap) {
-		float *p = realloc(c->fscratch, n * sizeof(*p));
-		if (!p)
-			return fail(errstr, errstr_size, "out of memory");
-		c->fscratch = p;
-		c->fscratch_cap = n;
-	}
-	for (size_t j = 0; j < n; j++) {
-		avro_value_t e;
-		float x = 0;
-		avro_value_get_by_index(arr, j, &e, NULL);
-		avro_value_get_float(&e, &x);
-		if (!isfinite(x))
+	for (size_t j = 0; j < n; j++)
+		if (!isfinite(x[j]))
 			return fail(errstr, errstr_size,
 				    "%s[%zu] is not a finite number", name, j);
-		c->fscratch[j] = x;
-	}
-	*out = c->fscratch;
+	*out = x;
 	*dim = (int)n;
 	return 0;
 }
@@ -344,40 +355,39 @@ static int check_ts(int64_t ts, char *errstr, size_t errstr_size)
 int bd_decode_feature(bd_codec_t *c, const void *buf, size_t len,
 		      bd_feature_event_t *ev, char *errstr, size_t errstr_size)
 {
-	avro_value_t *v = &c->value[BD_MSG_FEATURE], arr;
+	bd_codec_feature_t f;
+	const char *body;
+	size_t body_len;
 
-	TRY(decode_body(c, BD_MSG_FEATURE, buf, len, errstr, errstr_size));
-	TRY(get_str(v, BD_F_FEATURE_EVENT_REQUEST_ID, "request_id", true, &ev->request_id,
-		    errstr, errstr_size));
-	TRY(get_str(v, BD_F_FEATURE_EVENT_CAMPAIGN_ID, "campaign_id", true, &ev->campaign_id,
-		    errstr, errstr_size));
-	TRY(get_str(v, BD_F_FEATURE_EVENT_USER_ID, "user_id", true, &ev->user_id,
-		    errstr, errstr_size));
-	ev->ts_ms = get_long(v, BD_F_FEATURE_EVENT_TS_MS);
+	TRY(frame_body(c, BD_MSG_FEATURE, buf, len, &body, &body_len, errstr, errstr_size));
+	TRY(bd_codec_direct_feature(c, body, body_len, &f, errstr, errstr_size));
+	TRY(check_str(f.request_id, f.size[0], "request_id", true, &ev->request_id, errstr,
+		      errstr_size));
+	TRY(check_str(f.campaign_id, f.size[1], "campaign_id", true, &ev->campaign_id, errstr,
+		      errstr_size));
+	TRY(check_str(f.user_id, f.size[2], "user_id", true, &ev->user_id, errstr,
+		      errstr_size));
+	ev->ts_ms = f.ts_ms;
 	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
-	arr = bd_codec_field(v, BD_F_FEATURE_EVENT_FEATURES);
-	return get_floats(c, &arr, "features", &ev->features, &ev->dim, errstr,
-			  errstr_size);
+	return check_floats(f.features, f.n, "features", &ev->features, &ev->dim, errstr,
+			    errstr_size);
 }
 
-int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
-		      bd_outcome_event_t *ev, char *errstr, size_t errstr_size)
+/* The outcome's values, checked in the order of its fields. */
+static int check_outcome(const bd_codec_outcome_t *o, bd_outcome_event_t *ev, char *errstr,
+			 size_t errstr_size)
 {
-	avro_value_t *v = &c->value[BD_MSG_OUTCOME], b;
-
-	TRY(decode_body(c, BD_MSG_OUTCOME, buf, len, errstr, errstr_size));
-	memset(ev, 0, sizeof(*ev));
-	TRY(get_str(v, BD_F_OUTCOME_EVENT_DECISION_ID, "decision_id", false, &ev->decision_id,
-		    errstr, errstr_size));
-	TRY(get_str(v, BD_F_OUTCOME_EVENT_CAMPAIGN_ID, "campaign_id", true, &ev->campaign_id,
-		    errstr, errstr_size));
-	TRY(get_str(v, BD_F_OUTCOME_EVENT_USER_ID, "user_id", true, &ev->user_id,
-		    errstr, errstr_size));
-	ev->ts_ms = get_long(v, BD_F_OUTCOME_EVENT_TS_MS);
+	TRY(check_str(o->decision_id, o->size[0], "decision_id", false, &ev->decision_id,
+		      errstr, errstr_size));
+	TRY(check_str(o->campaign_id, o->size[1], "campaign_id", true, &ev->campaign_id,
+		      errstr, errstr_size));
+	TRY(check_str(o->user_id, o->size[2], "user_id", true, &ev->user_id, errstr,
+		      errstr_size));
+	ev->ts_ms = o->ts_ms;
 	TRY(check_ts(ev->ts_ms, errstr, errstr_size));
-	ev->orders = get_int(v, BD_F_OUTCOME_EVENT_ORDERS);
-	ev->value = get_double(v, BD_F_OUTCOME_EVENT_VALUE);
-	ev->cost = get_double(v, BD_F_OUTCOME_EVENT_COST);
+	ev->orders = (int32_t)o->orders; /* an int: the walk checked its range */
+	ev->value = o->value;
+	ev->cost = o->cost;
 	if (ev->orders < 0)
 		return fail(errstr, errstr_size, "orders %d is negative", ev->orders);
 	if (!isfinite(ev->value) || ev->value < 0)
@@ -386,18 +396,18 @@ int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
 	if (!isfinite(ev->cost) || ev->cost < 0)
 		return fail(errstr, errstr_size, "cost %g is not a finite number >= 0",
 			    ev->cost);
-	if ((ev->has_features = get_optional(v, BD_F_OUTCOME_EVENT_FEATURES, &b)))
-		TRY(get_floats(c, &b, "features", &ev->features, &ev->dim, errstr,
-			       errstr_size));
-	if ((ev->has_treatment = get_optional(v, BD_F_OUTCOME_EVENT_TREATMENT, &b))) {
-		avro_value_get_int(&b, &ev->treatment);
+	if ((ev->has_features = o->has_features))
+		TRY(check_floats(o->features, o->n, "features", &ev->features, &ev->dim,
+				 errstr, errstr_size));
+	if ((ev->has_treatment = o->has_treatment)) {
+		ev->treatment = (int32_t)o->treatment;
 		if (ev->treatment < 0 || ev->treatment >= BD_MAX_TREATMENTS)
 			return fail(errstr, errstr_size,
 				    "treatment %d is outside 0..%d", ev->treatment,
 				    BD_MAX_TREATMENTS - 1);
 	}
-	if ((ev->has_propensity = get_optional(v, BD_F_OUTCOME_EVENT_PROPENSITY, &b))) {
-		avro_value_get_double(&b, &ev->propensity);
+	if ((ev->has_propensity = o->has_propensity)) {
+		ev->propensity = o->propensity;
 		if (!(ev->propensity > 0 && ev->propensity <= 1))
 			return fail(errstr, errstr_size,
 				    "propensity %g is outside (0, 1]", ev->propensity);
@@ -408,6 +418,19 @@ int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
 			    "outcome without decision_id must carry features, "
 			    "treatment and propensity (historical sample)");
 	return 0;
+}
+
+int bd_decode_outcome(bd_codec_t *c, const void *buf, size_t len,
+		      bd_outcome_event_t *ev, char *errstr, size_t errstr_size)
+{
+	bd_codec_outcome_t o;
+	const char *body;
+	size_t body_len;
+
+	TRY(frame_body(c, BD_MSG_OUTCOME, buf, len, &body, &body_len, errstr, errstr_size));
+	TRY(bd_codec_direct_outcome(c, body, body_len, &o, errstr, errstr_size));
+	memset(ev, 0, sizeof(*ev));
+	return check_outcome(&o, ev, errstr, errstr_size);
 }
 
 /* An optional outcome bound of a control command: finite, above 0 (or at

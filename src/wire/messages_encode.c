@@ -171,25 +171,10 @@ int bd_encode_control(bd_codec_t *c, const bd_control_command_t *cmd,
 	return encode_value(c, BD_MSG_CONTROL, out);
 }
 
+/* Written directly (messages_direct.c): the hot path's output. */
 int bd_encode_decision(bd_codec_t *c, const bd_decision_t *d, bd_buf_t *out)
 {
-	avro_value_t *v = &c->value[BD_MSG_DECISION], f;
-	avro_value_reset(v);
-	set_str(v, BD_F_DECISION_DECISION_ID, d->decision_id);
-	set_str(v, BD_F_DECISION_REQUEST_ID, d->request_id);
-	set_str(v, BD_F_DECISION_CAMPAIGN_ID, d->campaign_id);
-	set_str(v, BD_F_DECISION_USER_ID, d->user_id);
-	set_long(v, BD_F_DECISION_TS_MS, d->ts_ms);
-	set_int(v, BD_F_DECISION_TREATMENT, d->treatment);
-	set_int(v, BD_F_DECISION_CLUSTER, d->cluster);
-	set_double(v, BD_F_DECISION_PROPENSITY, d->propensity);
-	f = bd_codec_field(v, BD_F_DECISION_EXPLORED);
-	avro_value_set_boolean(&f, d->explored);
-	set_long(v, BD_F_DECISION_PLAN_VERSION, d->plan_version);
-	set_long(v, BD_F_DECISION_MODEL_VERSION, d->model_version);
-	set_str(v, BD_F_DECISION_REASON, d->reason);
-	set_str(v, BD_F_DECISION_ARM, d->arm ? d->arm : "");
-	return encode_value(c, BD_MSG_DECISION, out);
+	return bd_codec_direct_decision(c, d, out);
 }
 
 int bd_encode_plan(bd_codec_t *c, const bd_plan_msg_t *p, bd_buf_t *out)

@@ -7,7 +7,10 @@
  *    buffers), action and dead-letter reason names;
  *  - messages_decode.c: framing checked, bodies decoded, every field
  *    checked (bd_decode_*);
- *  - messages_encode.c: bodies written and framed (bd_encode_*).
+ *  - messages_encode.c: bodies written and framed (bd_encode_*);
+ *  - messages_direct.c: the hot path's kinds (a FeatureEvent and an
+ *    OutcomeEvent read, a Decision written) without Avro C's generic
+ *    values.
  *
  * @locality as messages.h: one codec per thread; a codec is never shared.
  */
@@ -65,6 +68,10 @@ struct bd_codec_s {
 	size_t fscratch_cap;
 	double *dscratch;
 	size_t dscratch_cap;
+	/* the strings of the last FeatureEvent [0] and OutcomeEvent [1] read
+	 * by messages_direct.c, NUL-terminated */
+	char *tscratch[2];
+	size_t tscratch_cap[2];
 	/* a decoded changelog record's arrays */
 	bd_clog_op_t *opscratch;
 	size_t opscratch_cap;
@@ -91,5 +98,41 @@ int bd_codec_old_layout_by_fingerprint(const bd_codec_t *c, bd_msg_kind_t kind, 
  *  not UTF-8 included), newest first, or -1. */
 int bd_codec_old_layout_by_walk(const bd_codec_t *c, bd_msg_kind_t kind, const void *body,
 				size_t len);
+
+/* A FeatureEvent or an OutcomeEvent as its body holds it, before the
+ * checks of messages_decode.c: size[i] is a string's length + 1, as Avro C
+ * gives it (a NUL inside shows as strlen(s) != size - 1); n the count of
+ * the whole features array, whose values are in features when n <=
+ * BD_MAX_DIM.  Valid until the next read of the same kind. */
+typedef struct bd_codec_feature_s {
+	const char *request_id, *campaign_id, *user_id;
+	size_t size[3];
+	int64_t ts_ms;
+	const float *features;
+	size_t n;
+} bd_codec_feature_t;
+
+typedef struct bd_codec_outcome_s {
+	const char *decision_id, *campaign_id, *user_id;
+	size_t size[3];
+	int64_t ts_ms, orders;
+	double value, cost, propensity;
+	bool has_features, has_treatment, has_propensity;
+	int64_t treatment;
+	const float *features;
+	size_t n;
+} bd_codec_outcome_t;
+
+/** Whether the layouts messages_direct.c follows are the compiled-in
+ *  schemas' (bd_codec_new refuses to start when not). */
+int bd_codec_direct_check(const bd_codec_t *c, char *errstr, size_t errstr_size);
+/** Reads a body already walked against the kind's current schema
+ *  (bd_wire_body_check). */
+int bd_codec_direct_feature(bd_codec_t *c, const char *body, size_t len,
+			    bd_codec_feature_t *f, char *errstr, size_t errstr_size);
+int bd_codec_direct_outcome(bd_codec_t *c, const char *body, size_t len,
+			    bd_codec_outcome_t *o, char *errstr, size_t errstr_size);
+/** Writes @p d framed as c->out_format, the bytes avro_value_write gives. */
+int bd_codec_direct_decision(bd_codec_t *c, const bd_decision_t *d, bd_buf_t *out);
 
 #endif

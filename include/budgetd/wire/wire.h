@@ -56,7 +56,8 @@ int bd_wire_header_parse(const void *buf, size_t len, bd_wire_header_t *h,
 /**
  * Checks that @p len bytes are exactly one Avro binary value of @p schema
  * (lengths, counts, union branches and enum symbols in range, no trailing
- * bytes) without allocating; decoders call it before avro_value_read.
+ * bytes) without allocating; decoders call it before avro_value_read or
+ * a direct read (messages_direct.c).
  * Every string, map keys included, must be strict UTF-8 (utf8.h).
  * @returns 0; BD_EDECODE with the reason in @p why; or, when the body is
  *          sound but a string is not UTF-8, BD_EENCODING with the field
