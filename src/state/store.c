@@ -45,6 +45,13 @@ static const char *cf_names[BD_CF__COUNT] = {
  * (bench/soak).  Past MAX_WAL_BYTES RocksDB flushes the families that hold
  * the oldest log. */
 #define OUTBOX_WRITE_BUFFER (4u << 20)
+/* The statistics family holds a merge operand per cell and batch; every
+ * solve (solve.interval.ms) scans the family and RocksDB sums each cell's
+ * operands still in the memtables on the read.  With a 64 MiB memtable
+ * that was most of the main thread's work in a long run (bench/soak: 57 MiB
+ * of operands, 67% of a core); a flush folds a cell's operands into one
+ * value, so a small memtable bounds what a scan sums. */
+#define STATS_WRITE_BUFFER (4u << 20)
 #define BLOCK_CACHE_BYTES (8u << 20)
 #define MAX_WAL_BYTES (256u << 20)
 
@@ -298,8 +305,10 @@ int bd_store_open(const char *dir, bd_store_t **out, char *errstr,
 						 merge_name);
 	for (int i = 0; i < BD_CF__COUNT; i++) {
 		st->cf_opts[i] = rocksdb_options_create_copy(st->opts);
-		if (i == BD_CF_STATS)
+		if (i == BD_CF_STATS) {
 			rocksdb_options_set_merge_operator(st->cf_opts[i], st->merge);
+			rocksdb_options_set_write_buffer_size(st->cf_opts[i], STATS_WRITE_BUFFER);
+		}
 		if (i == BD_CF_OUTBOX)
 			rocksdb_options_set_write_buffer_size(st->cf_opts[i], OUTBOX_WRITE_BUFFER);
 		/* every feature event looks its request up (the dedup) and every

@@ -86,6 +86,34 @@ static void test_put_get_merge(void **state)
 	bd_store_close(st);
 }
 
+/* The statistics family's memtables stay small however many merge operands
+ * arrive (store.c STATS_WRITE_BUFFER): every solve's scan sums the operands
+ * still in them, so their size is that scan's cost.  24 MB of operands over
+ * 64 cells; the sums stay exact across the flushes that fold them. */
+static void test_stats_memtable_bounded(void **state)
+{
+	bd_store_t *st = open_at("m");
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	double x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, got[8];
+	char key[16];
+	(void)state;
+	for (int batch = 0; batch < 1500; batch++) {
+		for (int k = 0; k < 128; k++) {
+			snprintf(key, sizeof(key), "cell%03d", k % 64);
+			bd_store_batch_add(b, BD_CF_STATS, key, strlen(key), x, 8);
+		}
+		assert_int_equal(bd_store_batch_write(st, b, err, sizeof(err)), 0);
+	}
+	bd_store_memory_t m;
+	assert_int_equal(bd_store_memory(st, &m), 0);
+	/* the 4 MiB active memtable and one being flushed, with slack */
+	assert_true(m.memtable_cf[BD_CF_STATS] < 10.0 * 1048576);
+	get_doubles(st, "cell007", 7, got, 8);
+	assert_true(got[0] == 3000 && got[7] == 8 * 3000);
+	bd_store_batch_destroy(b);
+	bd_store_close(st);
+}
+
 /* A batch's operations are written sorted by family and key (store.c
  * sorted_flush): the result must be what they make in the order they were
  * made.  One key's operations keep their order; a range delete removes what
@@ -423,6 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_get_merge),
 		cmocka_unit_test(test_batch_order),
+		cmocka_unit_test(test_stats_memtable_bounded),
 		cmocka_unit_test(test_offsets_and_checkpoint),
 		cmocka_unit_test(test_checkpoint_rotate),
 		cmocka_unit_test(test_scan_and_ranges),

@@ -214,7 +214,8 @@ typedef struct bd_store_memory_s {
 } bd_store_memory_t;
 
 /** Reads @p m.  The outbox family's memtable is bounded to 4 MiB (it holds
- *  outputs until their delivery: a put each, then range deletes); the others
+ *  outputs until their delivery: a put each, then range deletes), the
+ *  statistics' too (every solve sums the merge operands in it); the others
  *  have RocksDB's default (64 MiB, up to 2).  @returns 0 or BD_EINVAL.
  *  @locality any thread. */
 int bd_store_memory(bd_store_t *st, bd_store_memory_t *m) BD_WUR;
