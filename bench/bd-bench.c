@@ -2,6 +2,9 @@
  * bd-bench: the measuring half of bench/throughput.
  *
  *   bd-bench produce  BOOTSTRAP CAMPAIGN N        N feature events, as fast as possible
+ *   bd-bench outcomes BOOTSTRAP CAMPAIGN N        an outcome for each of the first N
+ *                                                 decisions of CAMPAIGN (one order, value
+ *                                                 10, cost 1), as fast as possible
  *   bd-bench bare     BOOTSTRAP N                 a bare librdkafka consumer reads N
  *                                                 feature events: events/s
  *   bd-bench collect  BOOTSTRAP CAMPAIGN N        waits for N decisions; events/s from
@@ -115,6 +118,50 @@ static void send_feature(rd_kafka_t *p, bd_codec_t *codec, const char *campaign,
 				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		rd_kafka_poll(p, 10);
+}
+
+/* An outcome for each of the first @p n decisions of @p campaign. */
+static void send_outcomes(const char *bootstrap, const char *campaign, int n, bd_codec_t *codec,
+			  bd_buf_t *b)
+{
+	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-outcomes");
+	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap, NULL);
+	char errstr[512];
+	int sent = 0;
+	assign_all(c, "budgetd.decisions", RD_KAFKA_OFFSET_BEGINNING);
+	for (double end = now() + 300; sent < n && now() < end;) {
+		rd_kafka_poll(p, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+		if (!m)
+			continue;
+		bd_decision_t d;
+		if (!m->err &&
+		    !bd_decode_decision(codec, m->payload, m->len, &d, errstr, sizeof(errstr)) &&
+		    !strcmp(d.campaign_id, campaign)) {
+			bd_outcome_event_t o = {.decision_id = d.decision_id,
+						.campaign_id = d.campaign_id,
+						.user_id = d.user_id,
+						.ts_ms = wall_ms(),
+						.orders = 1,
+						.value = 10,
+						.cost = 1};
+			if (bd_encode_outcome(codec, &o, b))
+				exit(1);
+			while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC("budgetd.outcomes"),
+						 RD_KAFKA_V_KEY(d.user_id, strlen(d.user_id)),
+						 RD_KAFKA_V_VALUE(b->data, b->len),
+						 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(p, 10);
+			sent++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_flush(p, 60000);
+	printf("outcomes=%d\n", sent);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	rd_kafka_destroy(p);
 }
 
 /* The relay: each feature event in, one fixed decision out (see the top). */
@@ -288,6 +335,8 @@ int main(int argc, char **argv)
 		rd_kafka_flush(p, 60000);
 		printf("produced=%d\n", n);
 		rd_kafka_destroy(p);
+	} else if (!strcmp(argv[1], "outcomes") && argc == 5) {
+		send_outcomes(bootstrap, argv[3], atoi(argv[4]), codec, &b);
 	} else if (!strcmp(argv[1], "bare") && argc == 4) {
 		int n = atoi(argv[3]), got = 0;
 		rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap, "bd-bench-bare");

@@ -11,11 +11,13 @@
  * clock.mode=event), user u<i mod 200000>.  Each decision of CAMPAIGN is
  * answered by an outcome dated its decision + 1 s: an order for one
  * request in eight, value 20, cost the treatment's (treatment t costs t).
- * Every million decisions prints one line: the decisions per second over
+ * Every million decisions (SOAK_WINDOW) prints one line: the decisions per second over
  * that million, the request -> decision latency (the decision's Kafka
  * timestamp less the request's send time) p50 and p99 over it, the
  * daemon's RSS (/proc/PID/statm) and the state directory's disk use:
  *   soak: decided=M wall_s=W rate=R p50_ms=X p99_ms=Y rss_mb=S disk_mb=D wal_mb=L
+ *         main_cpu=C (cores the daemon's main thread used over the window:
+ *         solving, reports, expiry)
  * (L: the part of D in RocksDB's write-ahead logs, *.log).
  */
 #define _XOPEN_SOURCE 700
@@ -114,13 +116,33 @@ static double rss_mb(int pid)
 	return rss < 0 ? -1 : (double)rss * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
 }
 
+/* CPU seconds the daemon's main thread (its tid is its pid) has used:
+ * /proc/PID/task/PID/stat, utime + stime (fields 14 and 15). */
+static double main_cpu_s(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields after the command name, which may hold spaces: from the last ')' */
+	char *q = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			 &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-#define WINDOW 1000000
 
 int main(int argc, char **argv)
 {
@@ -137,7 +159,10 @@ int main(int argc, char **argv)
 	const double rate = atof(argv[4]), event_ms = atof(argv[5]);
 	const int pid = atoi(argv[6]);
 	int64_t *sent_ms = calloc((size_t)n, sizeof(int64_t));
-	double *lat = calloc(WINDOW, sizeof(double));
+	/* a line per WINDOW decisions (SOAK_WINDOW, default a million) */
+	const char *w_env = getenv("SOAK_WINDOW");
+	const long WINDOW = w_env && atol(w_env) > 0 ? atol(w_env) : 1000000;
+	double *lat = calloc((size_t)WINDOW, sizeof(double));
 	rd_kafka_t *p = client(RD_KAFKA_PRODUCER, bootstrap);
 	rd_kafka_t *c = client(RD_KAFKA_CONSUMER, bootstrap);
 	if (!sent_ms || !lat)
@@ -154,7 +179,7 @@ int main(int argc, char **argv)
 	}
 	const int64_t t0_event = wall_ms();
 	long sent = 0, decided = 0, nlat = 0;
-	double t0 = now(), win_t = t0, last_seen = t0;
+	double t0 = now(), win_t = t0, last_seen = t0, win_cpu = main_cpu_s(pid);
 	float f[12];
 	while (decided < n && now() - last_seen < 120) {
 		double t = now();
@@ -197,13 +222,16 @@ int main(int argc, char **argv)
 				qsort(lat, (size_t)k, sizeof(double), cmp_double);
 				disk_bytes = wal_bytes = 0;
 				nftw(dir, add_size, 32, FTW_PHYS);
-				double dt = now() - win_t;
+				double dt = now() - win_t, cpu = main_cpu_s(pid);
 				printf("soak: decided=%ld wall_s=%.0f rate=%.0f p50_ms=%.0f p99_ms=%.0f "
-				       "rss_mb=%.0f disk_mb=%.0f wal_mb=%.0f\n", decided, now() - t0,
+				       "rss_mb=%.0f disk_mb=%.0f wal_mb=%.0f main_cpu=%.2f\n", decided,
+				       now() - t0,
 				       dt > 0 ? (double)(decided - (decided - 1) / WINDOW * WINDOW) / dt : 0,
 				       k ? lat[k / 2] : -1, k ? lat[(long)(k * 0.99)] : -1, rss_mb(pid),
-				       disk_bytes / 1048576.0, wal_bytes / 1048576.0);
+				       disk_bytes / 1048576.0, wal_bytes / 1048576.0,
+				       dt > 0 && cpu >= 0 && win_cpu >= 0 ? (cpu - win_cpu) / dt : -1);
 				fflush(stdout);
+				win_cpu = cpu;
 				win_t = now();
 				nlat = 0;
 			}
