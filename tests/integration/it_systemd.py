@@ -135,7 +135,9 @@ proc = subprocess.Popen(
     ["/bin/sh", "-c", 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"', "sh", BUDGETD,
      "-X", "state.dir=" + os.path.join(WORK, "state"), "-X", "workers=2",
      "-X", "topic.partitions=4", "-X", "kafka.session.timeout.ms=6000",
-     "-X", "kafka.heartbeat.interval.ms=500"],
+     "-X", "kafka.heartbeat.interval.ms=500",
+     # any free port: the default 9877 may be taken by whatever runs beside
+     "-X", "admin.listen=127.0.0.1:0"],
     env=env, stdout=subprocess.DEVNULL, stderr=open(LOG, "w"))
 
 # ---- start-up: STATUS= steps, then READY=1 after the assignments --------------
