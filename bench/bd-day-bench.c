@@ -23,6 +23,10 @@
  *        first_quarter=..
  *   daybench: days=N inc_over_uniform_median=.. mean=.. min=.. worst_abs_spend_err=..
  *             mean_spend_err=.. mean_exp_spend_err=.. (realised and expected cost)
+ * On standard error, with BD_DAY_TRACE a line per solve, with BD_DAY_PEND the
+ * pending cost against the truth, with BD_DAY_CAL per day the true expected
+ * cost of the decisions over what their plans priced them at (the plan's
+ * cost per request), over the day and by two hours.
  */
 #include <math.h>
 #include <stdio.h>
@@ -103,6 +107,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	c.daily_budget = frac * max_spend;
 
 	double *delay = st->delay, realised = 0, next_solve = 0, value = 0, espend = 0;
+	double cal_pred = 0, cal_true = 0, cal_pred_h[24] = {0}, cal_true_h[24] = {0};
 	int np = 0, head = 0;
 	for (int i = 0; i <= n; i++) {
 		double now = i < n ? times[i] : day_s;
@@ -140,6 +145,7 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 				.shrinkage = cfg->solve_shrinkage, .min_matured = BD_PACER_WARMUP,
 				.tail_s = cfg->solve_maturity_s, .halflife_h = cfg->solve_halflife_h,
 				.shrink_uplift = cfg->solve_shrink_uplift, .concave = cfg->solve_concave,
+				.cost_calibrate = cfg->solve_cost_calibrate,
 				.order_value_prior = cfg->solve_order_value_prior,
 			};
 			bd_estimate_t e;
@@ -219,6 +225,12 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 					  : -log(1 - bd_sim_rng_uniform(&orng)) * wp->mean_delay_s;
 		pend[np++] = (pend_t){now + dly / scale, i};
 		ec[i] = bd_sim_user_ec(w, users[i], d.treatment);
+		if (plan && plan->pace_rate > 0) {
+			cal_pred += plan->pace_rate;
+			cal_true += ec[i];
+			cal_pred_h[hr[i]] += plan->pace_rate;
+			cal_true_h[hr[i]] += ec[i];
+		}
 		value += bd_sim_user_ev(w, users[i], d.treatment);
 		espend += ec[i];
 	}
@@ -251,6 +263,12 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	out->spend_err = realised / c.daily_budget - 1;
 	out->exp_spend_err = espend / c.daily_budget - 1;
 	out->first_quarter = espend > 0 ? q25 / espend : NAN;
+	if (getenv("BD_DAY_CAL")) {
+		fprintf(stderr, "CAL day %d true/pred %.3f by 2 hours:", day, cal_true / cal_pred);
+		for (int h = 0; h < 24; h += 2)
+			fprintf(stderr, " %.2f", (cal_true_h[h] + cal_true_h[h + 1]) / (cal_pred_h[h] + cal_pred_h[h + 1]));
+		fprintf(stderr, "\n");
+	}
 	rc = 0;
 out:
 	bd_plan_unref(plan);

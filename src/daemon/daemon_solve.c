@@ -138,6 +138,7 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 		.halflife_h = cfg->solve_halflife_h,
 		.shrink_uplift = cfg->solve_shrink_uplift,
 		.concave = cfg->solve_concave,
+		.cost_calibrate = cfg->solve_cost_calibrate,
 		.order_value_prior = cfg->solve_order_value_prior,
 	};
 	int err = bd_estimate_init(&g->est, d->model->k, c->n_treatments);

@@ -205,6 +205,11 @@ static double get_uplift_control(const bd_report_t *r, int i)
 	return r->plans[i] ? r->plans[i]->uplift_control : NAN;
 }
 
+static double get_cost_cal(const bd_report_t *r, int i)
+{
+	return r->plans[i] ? r->plans[i]->cost_cal : NAN;
+}
+
 static double get_gated(const bd_report_t *r, int i)
 {
 	const bd_plan_t *p = r->plans[i];
@@ -397,6 +402,10 @@ static void metrics_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 	per_campaign(r, o, "budgetd_campaign_uplift_over_control",
 		     "The plan's estimated value over control for everyone, rest of the day",
 		     get_uplift_control);
+	per_campaign(r, o, "budgetd_campaign_cost_calibration",
+		     "Today's realised cost over what the cells' estimates said should have arrived, "
+		     "shrunk toward 1: the latest plan's costs were scaled by it",
+		     get_cost_cal);
 	per_campaign(r, o, "budgetd_campaign_gated",
 		     "1 while uniform allocation is served because the plan's uplift over it is not "
 		     "significantly positive (solve.gate.z)", get_gated);
@@ -711,6 +720,7 @@ static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 	kv_opt_num(o, "uplift_over_control", p->uplift_control);
 	kv_opt_num(o, "uplift_over_control_se", p->uplift_control_se);
 	kv_opt_num(o, "value_max_spend", p->value_max_spend);
+	kv_opt_num(o, "cost_calibration", p->cost_cal);
 	bd_sbuf_json_kv_str(o, "note", p->note, 1);
 	bd_sbuf_json_kv_num(o, "k", p->k, 1);
 	bd_sbuf_json_kv_num(o, "j", p->j, 1);

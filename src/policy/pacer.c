@@ -353,6 +353,7 @@ int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double 
 	p->pace_dec = e->today_total;
 	p->pace_elapsed = e->day_elapsed;
 	p->pace_nrem = n_rem;
+	p->cost_cal = e->cost_cal;
 	for (size_t i = 0; i < (size_t)K * J; i++)
 		outcomes += e->all[i * BD_STAT__COUNT + BD_STAT_OUTCOMES];
 	/* the budget guard: the workers stop this plan's spending once its

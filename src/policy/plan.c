@@ -21,6 +21,7 @@ bd_plan_t *bd_plan_new_uniform(const char *campaign_id, int k, int j)
 	p->uplift_uniform = p->uplift_uniform_se = NAN;
 	p->uplift_control = p->uplift_control_se = NAN;
 	p->value_max_spend = NAN;
+	p->cost_cal = NAN;
 	p->guard_limit = -1;
 	p->guard = calloc(1, sizeof(*p->guard));
 	p->prob = malloc((size_t)k * (size_t)j * sizeof(double));

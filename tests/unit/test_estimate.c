@@ -640,6 +640,59 @@ static void test_order_value_pool(void **state)
 	}
 }
 
+/* Today's cost calibration: yesterday's 20 000 decisions cost 1 each, today's
+ * matured morning (4 000 decisions, 6-10h, at noon) 0.6 each.  The cell's
+ * estimate (0.93) says 3 733 should have arrived where 2 400 did: the costs
+ * are scaled by about 0.64, the pending cost with them.  Off: untouched.  A
+ * first day (no yesterday) only raises costs; a handful of decisions moves
+ * the calibration only part of the way. */
+static double calibrated(double yesterday, double today_n, double today_c, double sd, double *c)
+{
+	/* < 0: as a log of -yesterday decisions (hour 0: evidence, no traffic) */
+	int64_t yh = yesterday < 0 ? 0 : H0 - 16;
+	yesterday = fabs(yesterday);
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT], dl[BD_DELAY_BUCKETS] = {10, 10, 10, 10, 10, 10};
+	p.cost_calibrate = sd;
+	assert_int_equal(bd_estimate_init(&e, 1, 1), 0);
+	if (yesterday > 0) {
+		cell(x, yesterday, 1, 0, 1);
+		bd_estimate_add_cell(&e, &p, 0, 0, yh, x, BD_STAT__COUNT);
+	}
+	cell(x, today_n / 4, 1, 0, today_c);
+	for (int h = 6; h < 10; h++)
+		bd_estimate_add_cell(&e, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS);
+	bd_estimate_finish(&e, &p);
+	double cal = e.cost_cal;
+	*c = e.c[0];
+	bd_estimate_free(&e);
+	return cal;
+}
+
+static void test_cost_calibration(void **state)
+{
+	double c0, c;
+	(void)state;
+	/* off */
+	assert_true(calibrated(20000, 4000, 0.6, 0, &c0) == 1);
+	/* on: 2 400 arrived of 4 000 x c0 expected */
+	double want = 2400 / (4000 * c0), cal = calibrated(20000, 4000, 0.6, 0.2, &c);
+	if (!(fabs(cal - want) < 0.02))
+		fail_msg("calibration %.4f: want %.4f (2400 / (4000 x %.4f))", cal, want, c0);
+	assert_true(fabs(c - cal * c0) < 1e-9);
+	/* costs higher today: raised */
+	assert_true(calibrated(20000, 4000, 1.5, 0.2, &c) > 1.2);
+	/* a handful of decisions: part of the way only */
+	double few = calibrated(20000, 8, 0.2, 0.2, &c);
+	assert_true(few < 1 && few > 2.0 * 0.2 / 1.0 + 0.05 && few > 0.5);
+	/* a first day (a log behind its cells, no traffic yet) only raises
+	 * its costs */
+	assert_true(calibrated(-20000, 4000, 0.6, 0.2, &c) == 1);
+	assert_true(calibrated(-20000, 4000, 1.5, 0.2, &c) > 1.2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_first_day_pace_requests),
 		cmocka_unit_test(test_order_value_pool),
 		cmocka_unit_test(test_day_totals),
+		cmocka_unit_test(test_cost_calibration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,7 @@ typedef struct bd_config_s {
 	int samples_max;
 	int solve_interval_ms;
 	char *solve_mode;
-	double solve_overspend_prob, solve_shrinkage, solve_order_value_prior, pace_band, pace_lead, solve_halflife_h,
+	double solve_overspend_prob, solve_cost_calibrate, solve_shrinkage, solve_order_value_prior, pace_band, pace_lead, solve_halflife_h,
 		guard_tolerance, guard_cost_sigmas;
 	double solve_gate_z, solve_land_cold_h, pace_lead_cold;
 	int solve_land, solve_shrink_uplift, solve_concave;

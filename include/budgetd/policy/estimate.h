@@ -107,6 +107,12 @@ typedef struct bd_estimate_s {
 				  cell's cost is one standard error higher
 				  (the budget guard's upper bound) */
 	double delay_weight; /**< cost behind the delay distribution (0: none) */
+	double cost_cal;     /**< today's cost calibration: every cell's cost
+				  (and its error) was multiplied by it (1:
+				  none) */
+	double cal_realised, cal_expected; /**< its evidence: today's realised
+				  cost, and the cells' estimates of the
+				  share of it that should have arrived */
 	double delay_adj[BD_DELAY_BUCKETS]; /**< the delay distribution
 				 corrected for censoring (what
 				 bd_estimate_arrived reads): a bucket's
@@ -143,6 +149,8 @@ typedef struct bd_estimate_params_s {
 	double order_value_prior;   /**< orders of prior pulling a cell's
 					 value per order toward its
 					 cluster's (0: plain means) */
+	double cost_calibrate;      /**< prior standard deviation of today's
+					 cost calibration (0: none) */
 } bd_estimate_params_t;
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j) BD_WUR;

@@ -53,6 +53,9 @@ typedef struct bd_plan_s {
 	double uplift_uniform, uplift_uniform_se, uplift_control, uplift_control_se;
 	double value_max_spend; /**< what maximising estimated value would
 				     spend over the rest of the day (NAN: none) */
+	double cost_cal;        /**< today's cost calibration the cells' costs
+				     were scaled by (1: none; NAN: no
+				     estimates) */
 	char note[256];         /**< why the plan is what it is, in words ("")*/
 	/* the budget guard: the estimated cost of one decision by cluster and
 	 * treatment (k x j) the plan was solved with (NULL: no estimates, no
