@@ -9,14 +9,18 @@
  * runs the real daemon.
  *
  *   bd-day-bench [--events N] [--budget-frac F] [--solve-s S] [--days D]
- *                [--seed0 S] [--warm] [-X key=value ...] [-p world-knob=value ...]
+ *                [--seed0 S] [--warm] [--log-profile F] [-X key=value ...]
+ *                [-p world-knob=value ...]
  *
  * Each day D = 0, 1, ... (its own arrivals and outcome draws, as
  * `budgetd-sim run --day D`) starts from nothing; with --warm the days run
  * one after another on one state (the traffic profile and the estimates
  * learned from the days before; no retraining: the initial model), with
  * bench/pacing's budgets (day 0 at 30%, not scored; then 10, 25, 50, 75,
- * 100% of the spend-everything level, round again).  The plan is re-solved
+ * 100% of the spend-everything level, round again).  --log-profile F: a
+ * first day (each day, or day 0 with --warm) knows the hours of a log fed
+ * before it: yesterday's arrivals by hour of day, F samples per request
+ * (the estimate's hist_log; the log's outcomes are not added).  The plan is re-solved
  * every S simulated seconds (default 300) and the outcomes due by then are
  * applied first.  Prints one line a day and a summary:
  *   day: d=.. inc_over_uniform=.. inc_over_oracle=.. spend_err=.. exp_spend_err=..
@@ -70,7 +74,8 @@ typedef struct state_s {
 
 /* One day; @returns 0 or -1. */
 static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim_params_t *wp,
-		   int n, double frac, double solve_s, int day, int slot, state_t *st, day_t *out)
+		   int n, double frac, double solve_s, int day, int slot, double log_f, state_t *st,
+		   day_t *out)
 {
 	const int J = bd_sim_n_treatments(w);
 	const double day_s = wp->day_seconds, scale = 86400.0 / day_s;
@@ -106,6 +111,23 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 	max_spend = 0.9 * max_spend + 0.1 * uni_s;
 	c.daily_budget = frac * max_spend;
 
+	/* --log-profile F: yesterday's arrivals, F per request, by hour of day:
+	 * the hours of a log fed before the day (historical samples) */
+	double ylog[24] = {0};
+	if (log_f > 0) {
+		uint64_t yr = bd_sim_rng_seed(wp->seed, 99991 + 7919ULL * (uint64_t)day);
+		double *yt = malloc(sizeof(double) * (size_t)n);
+		int *yu = malloc(sizeof(int) * (size_t)n);
+		int e = !yt || !yu || bd_sim_day_arrivals(w, n, &yr, yt, yu);
+		for (int q = 0; !e && q < n; q++) {
+			int hh = (int)(yt[q] * scale / 3600);
+			ylog[hh > 23 ? 23 : hh] += log_f;
+		}
+		free(yt);
+		free(yu);
+		if (e)
+			goto out;
+	}
 	double *delay = st->delay, realised = 0, next_solve = 0, value = 0, espend = 0;
 	double cal_pred = 0, cal_true = 0, cal_pred_h[24] = {0}, cal_true_h[24] = {0};
 	int np = 0, head = 0;
@@ -161,6 +183,8 @@ static int run_day(const bd_config_t *cfg, const bd_sim_world_t *w, const bd_sim
 									     (D - slot) * 24 + h, cv, NS);
 					}
 			bd_estimate_add_delay(&e, delay, BD_DELAY_BUCKETS);
+			for (int h = 0; h < 24; h++)
+				e.hist_log[h] += ylog[h];
 			bd_estimate_finish(&e, &ep);
 			bd_plan_t *p = bd_plan_new_uniform("day", K, J);
 			if (!p) {
@@ -294,7 +318,7 @@ static int dbl_cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int n = 20000, days = 20, seed0 = 0, warm = 0;
-	double frac = 0.3, solve_s = 300;
+	double frac = 0.3, solve_s = 300, log_f = 0;
 	bd_config_t cfg;
 	bd_sim_params_t wp;
 	char err[256];
@@ -313,6 +337,8 @@ int main(int argc, char **argv)
 			n = atoi(v);
 		else if (strcmp(a, "--budget-frac") == 0)
 			frac = atof(v);
+		else if (strcmp(a, "--log-profile") == 0)
+			log_f = atof(v);
 		else if (strcmp(a, "--solve-s") == 0)
 			solve_s = atof(v);
 		else if (strcmp(a, "--days") == 0)
@@ -356,7 +382,8 @@ int main(int argc, char **argv)
 			memset(st.cells, 0, sizeof(double) * (size_t)K * J * 24 * NS);
 			memset(st.delay, 0, sizeof(st.delay));
 		}
-		if (run_day(&cfg, w, &wp, n, f, solve_s, seed0 + d, warm ? d : 0, &st, &r))
+		if (run_day(&cfg, w, &wp, n, f, solve_s, seed0 + d, warm ? d : 0, warm && d > 0 ? 0 : log_f,
+			    &st, &r))
 			return 1;
 		if (warm && d == 0) {
 			printf("day: d=0 (history day, not scored) inc_over_uniform=%.3f spend_err=%+.4f\n",
@@ -389,6 +416,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: bd-day-bench [--events N] [--budget-frac F] [--solve-s S] "
-			"[--days D] [--seed0 S] [--warm] [-X key=value] [-p knob=value]\n");
+			"[--days D] [--seed0 S] [--warm] [--log-profile F] [-X key=value] [-p knob=value]\n");
 	return 2;
 }

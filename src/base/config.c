@@ -283,6 +283,9 @@ static const setting_t settings[] = {
 	 "share ahead of the even pace (the remaining budget falls as requests left to the power "
 	 "1 + this): the flat forecast expects the evening's falling traffic at the day's rate, and "
 	 "a first day that runs behind lands short", R_LIVE},
+	{"pace.lead.log", T_DOUBLE, OFF(pace_lead_log), "1", 0, 2, NULL,
+	 "pace.lead.cold on a first day whose traffic profile is the hours of its log (historical "
+	 "samples fed before the day)", R_LIVE},
 	{"guard.tolerance", T_DOUBLE, OFF(guard_tolerance), "0.05", 0, 1, NULL,
 	 "The budget guard: once the expected cost of the decisions made under a plan would "
 	 "pass the plan's remaining budget times 1 + this, further decisions of the campaign get "

@@ -721,6 +721,8 @@ static void plan_json(const bd_plan_t *p, bd_sbuf_t *o)
 	kv_opt_num(o, "uplift_over_control_se", p->uplift_control_se);
 	kv_opt_num(o, "value_max_spend", p->value_max_spend);
 	kv_opt_num(o, "cost_calibration", p->cost_cal);
+	if (p->traffic_profile)
+		bd_sbuf_json_kv_str(o, "traffic_profile", p->traffic_profile, 1);
 	bd_sbuf_json_kv_str(o, "note", p->note, 1);
 	bd_sbuf_json_kv_num(o, "k", p->k, 1);
 	bd_sbuf_json_kv_num(o, "j", p->j, 1);

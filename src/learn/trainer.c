@@ -99,8 +99,8 @@ static int finite_model(const bd_cluster_model_t *m)
 
 /* Step 1 of the carry-over (carry.h): every sample of the log below each
  * partition's sequence at the start, clustered by the candidate, with its
- * exposure and its outcome (historical samples at hour 0: evidence, never
- * traffic).  The whole log, not the training pool: a reservoir would count a
+ * exposure and its outcome (historical samples at their hour of day, -1 to
+ * -24: evidence, never traffic).  The whole log, not the training pool: a reservoir would count a
  * share of the decisions and the traffic forecast would shrink with it. */
 #define REBUILD_FLUSH_KEYS 50000
 

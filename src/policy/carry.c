@@ -141,7 +141,8 @@ int bd_carry_add_sample(bd_stats_delta_t *d, uint16_t part, const bd_cluster_mod
 	x[BD_STAT_DW] = 1.0 / s->propensity;
 	size_t klen = bd_stats_cell_key(key, part, s->campaign_id, m->version,
 					bd_cluster_assign(m, s->features), s->treatment,
-					s->historical ? 0 : bd_stats_hour(s->ts_ms));
+					s->historical ? bd_stats_log_hour(s->ts_ms)
+						      : bd_stats_hour(s->ts_ms));
 	int err = bd_stats_delta_add(d, key, klen, x, BD_STAT__COUNT);
 	return err ? err : 1;
 }

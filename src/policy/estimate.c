@@ -13,6 +13,7 @@
 #define NS BD_STAT__COUNT
 #define PRIOR_PROFILE 200.0 /* pseudo-decisions of a cluster's profile prior */
 #define PRIOR_FLAT 240.0    /* pseudo-decisions of the pooled profile's flat prior */
+#define LOG_PROFILE_MIN 240.0 /* a log's samples that make a first day's profile */
 #define PAST_WEIGHT 0.25    /* days: weight of the past daily mean in today's volume */
 
 int bd_estimate_init(bd_estimate_t *e, int k, int j)
@@ -97,8 +98,10 @@ void bd_estimate_add_cell(bd_estimate_t *e, const bd_estimate_params_t *p, int c
 	if (hour < p->mature_before_hour)
 		for (int i = 0; i < n; i++)
 			e->mat[o + i] += w * x[i];
+	if (hour < 0 && hour >= -24) /* a log's sample: its hour of day (UTC) */
+		e->hist_log[hour_of_day(-hour - 1, p->tz_offset_s)] += x[BD_STAT_DECISIONS];
 	if (hour <= 0)
-		return; /* historical samples carry no traffic information */
+		return; /* historical samples are not traffic */
 	double dec = x[BD_STAT_DECISIONS];
 	/* by age, unweighted: the delay distribution's censoring */
 	e->live_dec += dec;
@@ -413,12 +416,26 @@ static void finish_traffic(bd_estimate_t *e, const bd_estimate_params_t *p)
 			pooled[h] += e->hist[(size_t)k * 24 + h];
 		ptot += pooled[h];
 	}
-	for (int h = 0; h < 24; h++)
-		pooled[h] = (pooled[h] + PRIOR_FLAT / 24) / (ptot + PRIOR_FLAT);
-	double past_days = 0;
+	double past_days = 0, ltot = 0;
 	if (e->first_hour < p->today_first_hour)
 		past_days = ceil((double)(p->today_first_hour - e->first_hour) / 24.0);
 	e->past_days = past_days;
+	for (int h = 0; h < 24; h++)
+		ltot += e->hist_log[h];
+	/* A first day: the hours its log was decided at, where it has one.
+	 * The log is not traffic (how many requests today brings is still
+	 * the day's own to say), but when in the day they come is what a
+	 * first day's pacing lacks most: on 30 first days per world family
+	 * of bench/bd-day-bench, the log's shape instead of the flat prior
+	 * bought 0.955 -> 1.114 of uniform's increment on the smooth world,
+	 * 1.063 -> 1.100 and 1.065 -> 1.107 on the others (docs/solving.md) */
+	e->log_profile = past_days < 1 && ltot >= LOG_PROFILE_MIN;
+	if (e->log_profile) {
+		memcpy(pooled, e->hist_log, sizeof(pooled));
+		ptot = ltot;
+	}
+	for (int h = 0; h < 24; h++)
+		pooled[h] = (pooled[h] + PRIOR_FLAT / 24) / (ptot + PRIOR_FLAT);
 	/* where in the day we are: hour of day now and its elapsed fraction */
 	double hod = p->sec_of_day / 3600.0;
 	int hnow = (int)hod;

@@ -415,7 +415,7 @@ static int outcome_stats(bd_worker_t *w, uint16_t part, const char *campaign,
 	double c = ev->cost, o = (double)ev->orders;
 	double x[BD_STAT__COUNT];
 	bd_stats_outcome_vector(x, cell_value, c, o, propensity, explored);
-	if (hour == 0) {
+	if (hour <= 0) {
 		/* a historical sample is its own exposure */
 		x[BD_STAT_DECISIONS] = 1;
 		x[BD_STAT_DW] = 1.0 / propensity;
@@ -502,7 +502,7 @@ static void on_historical(bd_worker_t *w, const rd_kafka_message_t *m,
 	};
 	if ((err = outcome_stats(w, part, ev->campaign_id, s.model_version, cluster,
 				 ev->treatment, rct, ev->propensity, ev, s.value,
-				 INT64_MIN, 0, ev->features)) ||
+				 INT64_MIN, bd_stats_log_hour(ev->ts_ms), ev->features)) ||
 	    (err = append_sample(w, part, &s))) {
 		bd_error("historical %d@%lld: %s", m->partition,
 			 (long long)m->offset, bd_strerror(err));

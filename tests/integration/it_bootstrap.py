@@ -8,10 +8,12 @@ before the day's first request.  Then a short day (budgetd-sim run):
  - the history is not traffic: the plan's traffic forecast is the same
    before the log and after the promotion (no requests yet: nothing to
    forecast from), no spend counts before the first request, and the trained
-   model's cells hold the log at hour 0 and only the day's decisions at live
-   hours (what the traffic profile is learned from);
+   model's cells hold the log at its hours of day (-1 to -24: evidence, and
+   when in the day a first day's requests come: /api/plans says
+   traffic_profile "log") and only the day's decisions at live hours;
  - the history is not spend: at the end of the day the stored account holds
    one day, the day's outcomes and their cost, nothing of yesterday's."""
+import json
 import re
 import subprocess
 
@@ -58,6 +60,12 @@ try:
           0.01 * max(1.0, first["expected_requests"]),
           "the log changed the traffic forecast: %.1f requests before it, %.1f after the "
           "promotion" % (first["expected_requests"], last["expected_requests"]))
+    # the first day's forecast takes its hours of day from the log
+    _, body = http_get(admin_url(d) + "/api/plans")
+    api_plan = [p for p in json.loads(body)["plans"] if p["campaign"] == CAMPAIGN]
+    check(api_plan and api_plan[0].get("traffic_profile") == "log",
+          "the first day's traffic profile is not the log's hours: %r"
+          % (api_plan[0].get("traffic_profile") if api_plan else None))
 
     r = subprocess.run([SIM, "run", "--bootstrap", broker.bootstrap, "--campaign", CAMPAIGN,
                         "--events", str(EVENTS), "--duration", "12", "--budget-frac", "0.3",
@@ -85,15 +93,19 @@ try:
           "days %s, %d outcomes, cost %.2f" % (len(dec), versions, demo["spend"],
                                               demo["budget"], n_days, outcomes, spent))
     check_eq(len(n_days), 1, "days with an account (history is not yesterday's spend)")
-    # the statistics of the model trained on the log: the log at hour 0
-    # (evidence), the day's decisions at live hours (traffic), nothing else
+    # the statistics of the model trained on the log: the log at its hours
+    # of day (evidence), the day's decisions at live hours (traffic), nothing
+    # else
     cells = [r for r in dump_state(state) if r[0] == "cell" and r[2] == CAMPAIGN and
              r[3] == str(last["model_version"])]
-    hist_dec = sum(float(r[7]) for r in cells if r[6] == "0")
-    live_dec = sum(float(r[7]) for r in cells if r[6] != "0")
-    print("model %d's cells: %.0f samples at hour 0, %.0f decisions at live hours"
-          % (last["model_version"], hist_dec, live_dec))
-    check_eq(hist_dec, float(HIST), "the log in the trained model's cells at hour 0")
+    hist_dec = sum(float(r[7]) for r in cells if int(r[6]) <= 0)
+    live_dec = sum(float(r[7]) for r in cells if int(r[6]) > 0)
+    log_hours = {int(r[6]) for r in cells if int(r[6]) <= 0}
+    print("model %d's cells: %.0f samples at the log's hours of day %s, %.0f decisions at "
+          "live hours" % (last["model_version"], hist_dec, sorted(log_hours), live_dec))
+    check_eq(hist_dec, float(HIST), "the log in the trained model's cells at historical hours")
+    check(log_hours and min(log_hours) >= -24 and max(log_hours) <= -1 and len(log_hours) > 12,
+          "the log's hours of day: %s" % sorted(log_hours))
     check_eq(live_dec, float(EVENTS), "the day's decisions at live hours")
     check_eq(outcomes, float(EVENTS), "outcomes in the day's account")
     check(abs(spent - demo["spend"]) <= 1e-6 * demo["spend"] + 0.01,

@@ -693,6 +693,58 @@ static void test_cost_calibration(void **state)
 	assert_true(calibrated(-20000, 4000, 1.5, 0.2, &c) > 1.2);
 }
 
+/* A first day's traffic profile from its log's hours of day: 2 400 logged
+ * decisions at 18-21h (hours -19 to -22), 100 live requests today at 8-11h,
+ * at noon.  The log says most of the day is still to come: the forecast of
+ * the rest of the day is several times the flat prior's.  A past day of
+ * live traffic, or a log too small, leaves the log's hours out; the hours
+ * are UTC and move with the campaign's time zone. */
+static double log_forecast(double log_n, int past_day, int32_t tz, bd_estimate_t *out)
+{
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT];
+	p.tz_offset_s = tz;
+	assert_int_equal(bd_estimate_init(out, 1, 1), 0);
+	cell(x, log_n / 4, 1, 0, 0);
+	for (int h = 18; h < 22; h++)
+		bd_estimate_add_cell(out, &p, 0, 0, bd_stats_log_hour((int64_t)h * 3600000 + 60000), x,
+				     BD_STAT__COUNT);
+	cell(x, 25, 1, 0, 0);
+	for (int h = 8; h < 12; h++)
+		bd_estimate_add_cell(out, &p, 0, 0, H0 + h, x, BD_STAT__COUNT);
+	if (past_day)
+		bd_estimate_add_cell(out, &p, 0, 0, H0 - 24 + 10, x, BD_STAT__COUNT);
+	bd_estimate_finish(out, &p);
+	return out->n_rem;
+}
+
+static void test_log_profile(void **state)
+{
+	bd_estimate_t e;
+	(void)state;
+	double flat = log_forecast(0, 0, 0, &e);
+	assert_false(e.log_profile);
+	bd_estimate_free(&e);
+	double logged = log_forecast(2400, 0, 0, &e);
+	assert_true(e.log_profile && e.past_days == 0);
+	/* the log's evening carries most of the profile */
+	double eve = e.profile[18] + e.profile[19] + e.profile[20] + e.profile[21];
+	if (!(eve > 0.7 && logged > 3 * flat))
+		fail_msg("evening share %.3f, forecast %.1f (flat prior %.1f)", eve, logged, flat);
+	bd_estimate_free(&e);
+	/* the campaign an hour east of UTC: the log's hours are 19-22h local */
+	log_forecast(2400, 0, 3600, &e);
+	assert_true(e.profile[22] > 0.15 && e.profile[18] < 0.05);
+	bd_estimate_free(&e);
+	/* too small a log: the flat prior */
+	assert_true(log_forecast(100, 0, 0, &e) == flat && !e.log_profile);
+	bd_estimate_free(&e);
+	/* a past day: its own profile, not the log's */
+	log_forecast(2400, 1, 0, &e);
+	assert_true(!e.log_profile && e.past_days >= 1 && e.profile[19] < 0.1);
+	bd_estimate_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_order_value_pool),
 		cmocka_unit_test(test_day_totals),
 		cmocka_unit_test(test_cost_calibration),
+		cmocka_unit_test(test_log_profile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,7 @@ static bd_plan_t *plan(const char *id)
 	p->uplift_uniform_se = 30.25;
 	p->uplift_control = 800;
 	p->cost_cal = 0.875;
+	p->traffic_profile = "log";
 	p->uplift_control_se = 45.5;
 	p->value_max_spend = NAN; /* left out of the JSON */
 	snprintf(p->note, sizeof(p->note), "the budget binds");

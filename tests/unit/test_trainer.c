@@ -3,7 +3,8 @@
  *   irrelevant columns): every first promotion has no cluster below the
  *   floor and none is refused for a cluster's size;
  * - the new version's statistics count the whole sample log (not the
- *   training pool), historical samples at hour 0, and record where the
+ *   training pool), historical samples at their hours of day (-1 to -24),
+ *   and record where the
  *   rebuild stopped; a worker's carry-over adds exactly what came after and
  *   the decisions still waiting for outcomes. */
 #include <math.h>
@@ -191,7 +192,8 @@ static void test_raw_features(void **state)
 		fail_msg("%d of 8 first promotions refused or with a cluster below the floor", bad);
 }
 
-/* Sum of one statistic over version @p v's cells at hour 0 or not. */
+/* Sum of one statistic over version @p v's cells at historical hours (<= 0:
+ * a log's hours of day) or live ones. */
 typedef struct sum_s {
 	int64_t v;
 	double at0, live;
@@ -207,7 +209,7 @@ static int sum_cb(const char *key, size_t klen, const char *val, size_t vlen, vo
 	    vlen < (size_t)(s->stat + 1) * sizeof(double))
 		return 0;
 	memcpy(&x, val + s->stat * sizeof(double), sizeof(double));
-	*(k.hour == 0 ? &s->at0 : &s->live) += x;
+	*(k.hour <= 0 ? &s->at0 : &s->live) += x;
 	return 0;
 }
 

@@ -66,7 +66,7 @@ typedef struct bd_config_s {
 	char *solve_mode;
 	double solve_overspend_prob, solve_cost_calibrate, solve_shrinkage, solve_order_value_prior, pace_band, pace_lead, solve_halflife_h,
 		guard_tolerance, guard_cost_sigmas;
-	double solve_gate_z, solve_land_cold_h, pace_lead_cold;
+	double solve_gate_z, solve_land_cold_h, pace_lead_cold, pace_lead_log;
 	int solve_land, solve_shrink_uplift, solve_concave;
 	int solve_scenarios, solve_maturity_s, pace_check_ms, health_window_ms;
 	int health_skip_window_s;

@@ -74,6 +74,9 @@ typedef struct bd_estimate_s {
 	double *mat;        /**< k x j x BD_STAT__COUNT: matured hours */
 	double *all;        /**< k x j x BD_STAT__COUNT: every hour */
 	double *hist;       /**< k x 24: decisions of past days by hour of day */
+	double hist_log[24]; /**< the campaign's log (historical samples) by
+				  the hour of day they were decided at */
+	int log_profile;    /**< a first day's profile is its log's hours */
 	double *today;      /**< k: decisions today */
 	double *today_by_t; /**< j x BD_DAY__COUNT (stats.h): today's totals by
 			         treatment, unweighted, over the decisions of

@@ -53,6 +53,11 @@ typedef struct bd_plan_s {
 	double uplift_uniform, uplift_uniform_se, uplift_control, uplift_control_se;
 	double value_max_spend; /**< what maximising estimated value would
 				     spend over the rest of the day (NAN: none) */
+	const char *traffic_profile; /**< static: what the forecast's hours of
+				     day came from: "days" (past days), "log"
+				     (a first day's log of historical
+				     samples), "flat" (the prior); NULL: no
+				     estimates */
 	double cost_cal;        /**< today's cost calibration the cells' costs
 				     were scaled by (1: none; NAN: no
 				     estimates) */

@@ -5,7 +5,8 @@
  * Two kinds of vectors live in the stats column family, summed by its merge
  * operator:
  *  - cell: partition, campaign, model version, cluster, treatment, hour of
- *    the decision (hours since the epoch; 0 for historical samples) ->
+ *    the decision (hours since the epoch; a historical sample's hour of day
+ *    in UTC as -1 to -24, 0 for those of older state: bd_stats_log_hour) ->
  *    BD_STAT__COUNT doubles (exposures, outcomes, sums and sums of squares
  *    of value, cost and orders, their inverse-propensity-weighted sums, and
  *    the same restricted to exploration traffic, the RCT slice).  An outcome
@@ -85,7 +86,7 @@ typedef struct bd_stats_key_s {
 	int64_t model_version; /**< cell */
 	int32_t cluster;       /**< cell */
 	int32_t treatment;     /**< cell */
-	int64_t hour;          /**< cell: decision time / 1 h; 0: historical */
+	int64_t hour;          /**< cell: decision time / 1 h; <= 0: historical */
 	int64_t day;           /**< day, experiment */
 	int arm, bucket;       /**< experiment (experiment.h) */
 } bd_stats_key_t;
@@ -104,6 +105,16 @@ static inline int64_t bd_stats_hour(int64_t ts_ms)
 {
 	int64_t h = ts_ms >= 0 ? ts_ms / 3600000 : 0;
 	return h > 0 ? h : 1;
+}
+
+/** The hour bucket of a historical sample decided at @p ts_ms: -1 - its
+ *  hour of day in UTC (-1 to -24).  Historical samples are evidence, never
+ *  traffic, but the hours a campaign's log was decided at are a first day's
+ *  traffic profile (estimate.c). */
+static inline int64_t bd_stats_log_hour(int64_t ts_ms)
+{
+	int64_t h = ts_ms >= 0 ? ts_ms / 3600000 % 24 : 0;
+	return -1 - h;
 }
 
 size_t bd_stats_delay_key(uint8_t *buf, uint16_t partition, const char *campaign);
