@@ -617,7 +617,8 @@ static double hour_arrived(const bd_estimate_t *e, const bd_estimate_params_t *p
  * own realised cost says by how much: the ratio of the cost arrived so far
  * to what the cells' estimates say should have arrived by now (each hour's
  * decisions priced at their cells' cost, times the share of it arrived:
- * the Cape Cod method of insurance reserving).  Shrunk toward 1 by its
+ * the Cape Cod method of insurance reserving), over today's matured hours
+ * (older than solve.maturity.s).  Shrunk toward 1 by its
  * noise (the cells' per-decision cost variance over the arrived
  * decisions) against a prior standard deviation of cost_calibrate, and
  * kept within [1/2, 2].
@@ -640,7 +641,12 @@ static void finish_calibrate(bd_estimate_t *e, const bd_estimate_params_t *p)
 			pv += r[0] * (e->c_var[i] + e->c[i] * e->c[i]);
 			rh += r[1];
 		}
-		if (!(prior > 0))
+		/* matured hours only: a young hour's arrived share leans on the
+		 * delay distribution's first minutes, and costs that came within
+		 * seconds of their decisions read as decisions dearer than they
+		 * are (it_budgetguard's first hour: the guard then charged every
+		 * decision a third more and stopped the plan early) */
+		if (!(prior > 0) || p->today_first_hour + h >= p->mature_before_hour)
 			continue;
 		double f = hour_arrived(e, p, h);
 		if (!isfinite(f))
