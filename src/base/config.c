@@ -232,9 +232,9 @@ static const setting_t settings[] = {
 	{"solve.overspend.prob", T_DOUBLE, OFF(solve_overspend_prob), "0.25", 0, 1, NULL,
 	 "Stochastic mode: allowed probability of spending more than the remaining budget", R_LIVE},
 	{"solve.cost.calibrate", T_DOUBLE, OFF(solve_cost_calibrate), "0.2", 0, 10, NULL,
-	 "Today's cost calibration: the cells' costs are scaled by today's realised cost over "
-	 "what they said should have arrived by now, shrunk toward 1 with this prior standard "
-	 "deviation (0: off)", R_LIVE},
+	 "Today's cost calibration: the cells' costs are scaled by the realised cost of today's "
+	 "matured hours over what they said should have arrived, shrunk toward 1 with this prior "
+	 "standard deviation (0: off; a first day only raises them)", R_LIVE},
 	{"solve.halflife.h", T_DOUBLE, OFF(solve_halflife_h), "24", 0, 1e6, NULL,
 	 "Recency: a decision hour's statistics weigh half as much every this many hours of age "
 	 "(0: all hours alike; historical samples never fade)", R_LIVE},

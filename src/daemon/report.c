@@ -403,8 +403,8 @@ static void metrics_campaigns(const bd_report_t *r, bd_sbuf_t *o)
 		     "The plan's estimated value over control for everyone, rest of the day",
 		     get_uplift_control);
 	per_campaign(r, o, "budgetd_campaign_cost_calibration",
-		     "Today's realised cost over what the cells' estimates said should have arrived, "
-		     "shrunk toward 1: the latest plan's costs were scaled by it",
+		     "Today's realised cost (matured hours) over what the cells' estimates said should "
+		     "have arrived, shrunk toward 1: the latest plan's costs were scaled by it",
 		     get_cost_cal);
 	per_campaign(r, o, "budgetd_campaign_gated",
 		     "1 while uniform allocation is served because the plan's uplift over it is not "
