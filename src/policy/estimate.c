@@ -634,6 +634,13 @@ static void finish_calibrate(bd_estimate_t *e, const bd_estimate_params_t *p)
 	if (!(p->cost_calibrate > 0))
 		return;
 	for (int h = 0; h < 24; h++) {
+		/* matured hours only: a young hour's arrived share leans on the
+		 * delay distribution's first minutes, and costs that came within
+		 * seconds of their decisions read as decisions dearer than they
+		 * are (it_budgetguard's first hour: the guard then charged every
+		 * decision a third more and stopped the plan early) */
+		if (p->today_first_hour + h >= p->mature_before_hour)
+			continue;
 		double prior = 0, pv = 0, rh = 0;
 		for (size_t i = 0; i < KJ; i++) {
 			const double *r = e->day_cells + (i * 24 + (size_t)h) * 2;
@@ -641,12 +648,7 @@ static void finish_calibrate(bd_estimate_t *e, const bd_estimate_params_t *p)
 			pv += r[0] * (e->c_var[i] + e->c[i] * e->c[i]);
 			rh += r[1];
 		}
-		/* matured hours only: a young hour's arrived share leans on the
-		 * delay distribution's first minutes, and costs that came within
-		 * seconds of their decisions read as decisions dearer than they
-		 * are (it_budgetguard's first hour: the guard then charged every
-		 * decision a third more and stopped the plan early) */
-		if (!(prior > 0) || p->today_first_hour + h >= p->mature_before_hour)
+		if (!(prior > 0))
 			continue;
 		double f = hour_arrived(e, p, h);
 		if (!isfinite(f))
