@@ -107,6 +107,13 @@ static const setting_t settings[] = {
 	{"exploration.min", T_DOUBLE, OFF(exploration_min), "0.02", 0, 1, NULL,
 	 "Floor of the exploration slice sized by exploration.need (at most the campaign's share): "
 	 "what the plan's confidence intervals, solve.gate.z and retraining keep reading", R_LIVE},
+	{"exploration.short", T_DOUBLE, OFF(explore_short), "0.8", 0, 1, NULL,
+	 "On a first day in its landing hours (solve.land.cold.h), while even the costliest plan by "
+	 "the estimates spends less than this share of its budget for the rest of the day, the "
+	 "exploration slice is the campaign's whole share: the costly incentives' costs are read "
+	 "low, and the uniform slice spends where no plan the estimates allow would and measures "
+	 "them; 0: off",
+	 R_LIVE},
 	{"output.format", T_ENUM, OFF(output_format), "confluent", 0, 0,
 	 "confluent|single_object", "Framing of output messages", R_RESTART},
 	{"schema.id.feature_event", T_INT, OFF(schema_id[BD_MSG_FEATURE]), "1", 0, INT_MAX, NULL,

@@ -627,6 +627,54 @@ static void test_explore_sized(void **state)
 	bd_estimate_free(&e);
 }
 
+/* exploration.short: on a first day in its landing hours, a plan whose
+ * costliest plan by the estimates spends under that share of its budget
+ * gets the campaign's whole slice (uniform: it spends and measures the
+ * incentives the estimates read cheap); not before the landing hours, not
+ * on a day with a profile, not when a plan can spend the budget, not at 0. */
+static void test_explore_when_short(void **state)
+{
+	bd_estimate_t e;
+	double n[K * J];
+	const double short0 = cfg.explore_short;
+	(void)state;
+	mode("lp");
+	estimate(&e, 1000);
+	set_num("exploration.need", 300);
+	set_num("exploration.min", 0.02);
+	for (int i = 0; i < K * J; i++)
+		n[i] = 1e6; /* every cell full: the slice at its floor */
+	/* the costliest plan (treatment 2 for all) spends 2 per request */
+	struct {
+		double past_days, hours_left, per_req, short_share, want;
+	} cases[] = {
+		{0, 6, 3, 0.8, 0.1},   /* first day, landing, 2 < 0.8 x 3+: whole slice */
+		{0, 6, 1.2, 0.8, 0.02}, /* a plan spends the budget */
+		{0, 20, 3, 0.8, 0.02},  /* before the landing hours */
+		{3, 6, 3, 0.8, 0.02},   /* a day with a profile */
+		{0, 6, 3, 0, 0.02},     /* off */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_num("exploration.short", cases[i].short_share);
+		e.past_days = cases[i].past_days;
+		e.sec_left = cases[i].hours_left * 3600;
+		for (int j = 0; j < K * J; j++)
+			e.all[(size_t)j * BD_STAT__COUNT + BD_STAT_DECISIONS] = n[j];
+		bd_campaign_t c = campaign(cases[i].per_req * e.n_rem);
+		bd_plan_t *p = bd_plan_new_uniform("c", K, J);
+		assert_int_equal(bd_pacer_plan(&cfg, &c, &e, 0, 7, p), 0);
+		if (p->explore != cases[i].want)
+			fail_msg("case %zu: exploration %g, want %g", i, p->explore, cases[i].want);
+		/* the plan says why its slice is whole */
+		assert_true((strstr(p->note, "exploration.short") != NULL) == (cases[i].want == 0.1));
+		bd_plan_unref(p);
+	}
+	set_num("exploration.short", short0);
+	e.past_days = 3;
+	bd_estimate_free(&e);
+	mode("stochastic");
+}
+
 int main(void)
 {
 	if (bd_config_init(&cfg) != 0)
@@ -643,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_uniform_arm),
 		cmocka_unit_test(test_explore_sized),
+		cmocka_unit_test(test_explore_when_short),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	bd_config_free(&cfg);

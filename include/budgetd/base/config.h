@@ -42,6 +42,7 @@ typedef struct bd_config_s {
 	int clusters;
 	double exploration;
 	double exploration_need, exploration_min; /**< the slice sized to the cells' need */
+	double explore_short; /**< exploration.short: the whole slice while no plan spends */
 	char *output_format;
 	int schema_id[BD_MSG__COUNT];
 	char *schema_registry_url, *schema_registry_user_info;
