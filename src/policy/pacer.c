@@ -323,6 +323,27 @@ static void uniform_arm_plan(const bd_estimate_t *e, double per_req, double n, b
 		 "budget pays for", 100 * q);
 }
 
+/*
+ * exploration.short: a plan that cannot spend its budget @p budget (for the
+ * rest of the day) by the estimates even at its costliest.  The costly
+ * coupons' costs are read low (a first day's few decisions of them), and
+ * the realised spend, which follows their true costs, would not be reached
+ * by any plan the estimates allow.  The campaign's whole exploration slice
+ * then spends: it is uniform, so it spends where the plan does not and
+ * measures what the estimates lack.  First days only (a smooth-world first
+ * day's plan arm landed at 40-88% of its share without it, 96-104% with;
+ * on warm days of bench/bd-day-bench it cost 0.024 of uniform's increment
+ * on the smooth world, mostly on days budgeted at the spend-everything
+ * level, where no plan reaches the budget anyway); not a uniform arm,
+ * whose plan always can.
+ */
+static bool plan_short(const bd_config_t *cfg, const bd_campaign_t *c, const bd_estimate_t *e,
+		       int land, double eps, double budget, const bd_plan_t *p)
+{
+	return land && !c->arm && e->past_days < 1 && eps < c->exploration && p->n_curve > 0 &&
+	       p->curve_budget[p->n_curve - 1] < cfg->explore_short * budget;
+}
+
 bool bd_pacer_cold_landing(const bd_config_t *cfg, const bd_estimate_t *e)
 {
 	return e->past_days < 1 && e->sec_left <= cfg->solve_land_cold_h * 3600;
@@ -436,20 +457,7 @@ int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double 
 	bool short_slice = false;
 	if ((err = solve_policy(cfg, e, pol, n_rem * (1 - eps), land, p, &peak)))
 		return err;
-	/* A plan that cannot spend its budget by the estimates even at its
-	 * costliest: the costly coupons' costs are read low (a first day's
-	 * few decisions of them), and the realised spend, which follows
-	 * their true costs, would not be reached by any plan the estimates
-	 * allow.  The campaign's whole exploration slice then spends: it is
-	 * uniform, so it spends where the plan does not and measures what
-	 * the estimates lack.  First days only (a smooth-world first day's
-	 * plan arm landed at 40-88% of its share without it, 96-104% with;
-	 * on warm days of bench/bd-day-bench it cost 0.024 of uniform's
-	 * increment on the smooth world, mostly on days budgeted at the
-	 * spend-everything level, where no plan reaches the budget anyway);
-	 * not a uniform arm, whose plan always can. */
-	if (land && !c->arm && e->past_days < 1 && eps < c->exploration && p->n_curve > 0 &&
-	    p->curve_budget[p->n_curve - 1] < cfg->explore_short * pol * n_rem * (1 - eps)) {
+	if (plan_short(cfg, c, e, land, eps, pol * n_rem * (1 - eps), p)) {
 		eps = c->exploration;
 		p->explore = eps;
 		short_slice = true;
