@@ -323,6 +323,14 @@ static void uniform_arm_plan(const bd_estimate_t *e, double per_req, double n, b
 		 "budget pays for", 100 * q);
 }
 
+/* The policy slice's budget per request: what the exploration slice @p eps,
+ * at @p explore_cost per request, leaves of @p per_req (never below 0). */
+static double policy_budget(double per_req, double eps, double explore_cost)
+{
+	double q = eps < 1 ? (per_req - eps * explore_cost) / (1 - eps) : 0;
+	return q > 0 ? q : 0;
+}
+
 /*
  * exploration.short: a plan that cannot spend its budget @p budget (for the
  * rest of the day) by the estimates even at its costliest.  The costly
@@ -331,7 +339,7 @@ static void uniform_arm_plan(const bd_estimate_t *e, double per_req, double n, b
  * by any plan the estimates allow.  The campaign's whole exploration slice
  * then spends: it is uniform, so it spends where the plan does not and
  * measures what the estimates lack.  First days only (a smooth-world first
- * day's plan arm landed at 40-88% of its share without it, 96-104% with;
+ * day's plan arm landed at 41-88% of its share without it, 96-104% with;
  * on warm days of bench/bd-day-bench it cost 0.024 of uniform's increment
  * on the smooth world, mostly on days budgeted at the spend-everything
  * level, where no plan reaches the budget anyway); not a uniform arm,
@@ -446,8 +454,7 @@ int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double 
 		for (int t = 0; t < J; t++)
 			explore_cost += p->share[k] * e->c[k * J + t] / J;
 	p->explore = eps;
-	double policy_req = eps < 1 ? (per_req - eps * explore_cost) / (1 - eps) : 0;
-	double peak = 0, pol = policy_req > 0 ? policy_req : 0;
+	double peak = 0, pol = policy_budget(per_req, eps, explore_cost);
 	/* A day without a traffic profile lands only in its last
 	 * solve.land.cold.h hours: before, a budget per request above what
 	 * maximising value would spend is mostly the forecast's error (too
@@ -461,8 +468,7 @@ int bd_pacer_plan_budget(const bd_config_t *cfg, const bd_campaign_t *c, double 
 		eps = c->exploration;
 		p->explore = eps;
 		short_slice = true;
-		policy_req = eps < 1 ? (per_req - eps * explore_cost) / (1 - eps) : 0;
-		pol = policy_req > 0 ? policy_req : 0;
+		pol = policy_budget(per_req, eps, explore_cost);
 		if ((err = solve_policy(cfg, e, pol, n_rem * (1 - eps), land, p, &peak)))
 			return err;
 	}
