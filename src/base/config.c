@@ -159,9 +159,11 @@ static const setting_t settings[] = {
 	{"schema.registry.timeout.ms", T_INT, OFF(schema_registry_timeout_ms), "10000", 100,
 	 600000, NULL, "Limit of one registry request, connection included", R_RESTART},
 	{"changelog.enabled", T_INT, OFF(changelog_enabled), "0", 0, 1, NULL,
-	 "1: after each worker batch is written, produce its state operations to topic.changelog "
-	 "(shadow mode: nothing reads them yet but budgetd --apply-changelog; the ordering and "
-	 "the restore are not built)", R_RESTART},
+	 "1: after each worker batch is written, produce its state operations to topic.changelog, "
+	 "and on taking the instance lock restore from it what the store lacks before deciding "
+	 "(a standby taking over resumes where the last holder stopped; set it on every "
+	 "instance of a group). Records are produced after the batch is written, not "
+	 "acknowledged before the outputs", R_RESTART},
 	{"changelog.max.bytes", T_INT, OFF(changelog_max_bytes), "900000", 1024, 1000000, NULL,
 	 "A batch's changelog record for one partition larger than this is split into parts "
 	 "(records of the same batch_seq, applied together); below the producer's "

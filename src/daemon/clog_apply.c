@@ -1,7 +1,8 @@
 /*
- * budgetd --apply-changelog DIR (clog_apply.h): one partition at a time,
- * from offset 0 to the end of its log, each batch's parts gathered in one
- * RocksDB batch and written when the last part has come.
+ * The changelog applier (clog_apply.h): one partition at a time, from an
+ * offset to the end of its log, each batch's parts gathered in one RocksDB
+ * batch and written when the last part has come; and budgetd
+ * --apply-changelog DIR on it.
  */
 #include "budgetd/daemon/clog_apply.h"
 
@@ -14,27 +15,24 @@
 
 #include "budgetd/serve/kafka.h"
 #include "budgetd/state/changelog.h"
+#include "budgetd/state/stats.h"
 #include "budgetd/state/store.h"
 #include "budgetd/wire/messages.h"
 #include "budgetd/wire/registry.h"
 
 #define TIMEOUT_MS 10000
 
-typedef struct apply_s {
+struct bd_clog_applier_s {
 	const bd_config_t *cfg;
 	rd_kafka_t *rk;
-	bd_codec_t *codec;
-	bd_store_t *st;
+	bd_codec_t *codec; /* borrowed */
+	bd_store_t *st;	   /* borrowed */
 	bd_store_batch_t *b;
 	/* the batch being gathered: its partition's next part (0: none open) */
 	int64_t seq;
 	int32_t next_part;
-	long records, batches, ops, incomplete;
-	long long bytes;     /* of the records read (framing included) */
-	size_t largest; /* the largest record */
-	long cf_ops[BD_CLOG_CF__COUNT];      /* operations by family */
-	long long cf_bytes[BD_CLOG_CF__COUNT]; /* their keys' and values' bytes */
-} apply_t;
+	bd_clog_tally_t t;
+};
 
 static int fresh_dir(const char *dir, char *errstr, size_t errstr_size)
 {
@@ -67,8 +65,9 @@ static rd_kafka_t *consumer_new(const bd_config_t *cfg, char *errstr, size_t err
 	return rk;
 }
 
-static int partition_count(apply_t *a, const char *topic, char *errstr, size_t errstr_size)
+int bd_clog_applier_partitions(bd_clog_applier_t *a, char *errstr, size_t errstr_size)
 {
+	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(a->rk, topic, NULL);
 	rd_kafka_resp_err_t err = rd_kafka_metadata(a->rk, 0, rkt, &md, TIMEOUT_MS);
@@ -85,82 +84,136 @@ static int partition_count(apply_t *a, const char *topic, char *errstr, size_t e
 	return n;
 }
 
+/* The highest model version among the statistics cells of @p r. */
+static void note_versions(bd_clog_applier_t *a, const bd_changelog_t *r)
+{
+	bd_stats_key_t k;
+	for (size_t i = 0; i < r->n_ops; i++)
+		if (r->ops[i].cf == BD_CLOG_CF_STATS &&
+		    bd_stats_key_parse(r->ops[i].key, r->ops[i].klen, &k) == 0 &&
+		    k.kind == BD_STATS_CELL && k.model_version > a->t.max_model_version)
+			a->t.max_model_version = k.model_version;
+}
+
 /* One record of partition @p p: a part of a batch, applied to a->b; the
  * batch written at its last part.  @returns 0 or an error. */
-static int apply_record(apply_t *a, int32_t p, const rd_kafka_message_t *m, char *errstr,
-			size_t errstr_size)
+static int apply_record(bd_clog_applier_t *a, int32_t p, const bd_changelog_t *r,
+			int64_t offset, char *errstr, size_t errstr_size)
 {
+	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
+	char why[512];
+	int err;
+
+	if (r->part == 0 || r->part != a->next_part || r->batch_seq != a->seq) {
+		if (a->next_part)
+			a->t.incomplete++; /* a batch cut short: its parts are dropped */
+		bd_store_batch_clear(a->b);
+		a->next_part = 0;
+		if (r->part != 0)
+			return 0; /* the rest of a batch whose start is gone */
+	}
+	a->seq = r->batch_seq;
+	if ((err = bd_changelog_apply(a->b, r, why, sizeof(why)))) {
+		snprintf(errstr, errstr_size, "%s/%d at offset %lld: %s", topic, (int)p,
+			 (long long)offset, why);
+		return err;
+	}
+	a->t.ops += (long)r->n_ops;
+	for (size_t i = 0; i < r->n_ops; i++) {
+		a->t.cf_ops[r->ops[i].cf]++;
+		a->t.cf_bytes[r->ops[i].cf] += (long long)(r->ops[i].klen + r->ops[i].vlen);
+	}
+	note_versions(a, r);
+	a->next_part = r->part + 1;
+	if (a->next_part < r->parts)
+		return 0;
+	a->next_part = 0;
+	a->t.batches++;
+	return bd_store_batch_write(a->st, a->b, errstr, errstr_size);
+}
+
+/* Decodes message @p m of partition @p p and applies it unless it is of
+ * @p skip_epoch.  *@p gap (set when the log starts past the store's
+ * position) asks the first record read to be of @p skip_epoch.  @returns 0 or an error. */
+static int read_record(bd_clog_applier_t *a, int32_t p, const rd_kafka_message_t *m,
+		       int64_t skip_epoch, int *gap, char *errstr, size_t errstr_size)
+{
+	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	bd_changelog_t r;
 	char why[512];
 	int err = bd_decode_changelog(a->codec, m->payload, m->len, &r, why, sizeof(why));
 	if (err || r.partition != p || r.kind != BD_CLOG_BATCH) {
-		snprintf(errstr, errstr_size, "%s/%d at offset %lld: %s",
-			 a->cfg->topic[BD_MSG_CHANGELOG], (int)p, (long long)m->offset,
+		snprintf(errstr, errstr_size, "%s/%d at offset %lld: %s", topic, (int)p,
+			 (long long)m->offset,
 			 err ? why : r.partition != p ? "a record of another partition"
 						      : "a record kind this version does not apply");
 		return err ? err : BD_EINVAL;
 	}
-	a->records++;
-	a->bytes += (long long)m->len;
-	if (m->len > a->largest)
-		a->largest = m->len;
-	if (r.part == 0 || r.part != a->next_part || r.batch_seq != a->seq) {
-		if (a->next_part)
-			a->incomplete++; /* a batch cut short: its parts are dropped */
-		bd_store_batch_clear(a->b);
-		a->next_part = 0;
-		if (r.part != 0)
-			return 0; /* the rest of a batch whose start is gone */
+	a->t.records++;
+	a->t.bytes += (long long)m->len;
+	if (m->len > a->t.largest)
+		a->t.largest = m->len;
+	if (*gap && r.epoch != skip_epoch) {
+		snprintf(errstr, errstr_size,
+			 "%s/%d now starts at offset %lld with a record of epoch %lld, not this "
+			 "store's own (%lld): the broker dropped records this store does not hold, "
+			 "and the deltas after them cannot be applied on it",
+			 topic, (int)p, (long long)m->offset, (long long)r.epoch,
+			 (long long)skip_epoch);
+		return BD_EINVAL;
 	}
-	a->seq = r.batch_seq;
-	if ((err = bd_changelog_apply(a->b, &r, why, sizeof(why)))) {
-		snprintf(errstr, errstr_size, "%s/%d at offset %lld: %s",
-			 a->cfg->topic[BD_MSG_CHANGELOG], (int)p, (long long)m->offset, why);
-		return err;
-	}
-	a->ops += (long)r.n_ops;
-	for (size_t i = 0; i < r.n_ops; i++) {
-		a->cf_ops[r.ops[i].cf]++;
-		a->cf_bytes[r.ops[i].cf] += (long long)(r.ops[i].klen + r.ops[i].vlen);
-	}
-	a->next_part = r.part + 1;
-	if (a->next_part < r.parts)
+	*gap = 0;
+	if (skip_epoch >= 0 && r.epoch == skip_epoch) {
+		a->t.skipped++; /* the store wrote it: it holds it already */
 		return 0;
-	a->next_part = 0;
-	a->batches++;
-	return bd_store_batch_write(a->st, a->b, errstr, errstr_size);
+	}
+	return apply_record(a, p, &r, m->offset, errstr, errstr_size);
 }
 
-/* Partition @p p from offset 0 to its end.  @returns 0 or an error. */
-static int apply_partition(apply_t *a, int32_t p, FILE *out, char *errstr,
-			   size_t errstr_size)
+int bd_clog_applier_watermarks(bd_clog_applier_t *a, int32_t p, int64_t *lo, int64_t *hi,
+			       char *errstr, size_t errstr_size)
+{
+	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
+	rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(a->rk, topic, p, lo, hi,
+								    TIMEOUT_MS);
+	if (!kerr)
+		return 0;
+	snprintf(errstr, errstr_size, "%s/%d: %s", topic, (int)p, rd_kafka_err2str(kerr));
+	return BD_EKAFKA;
+}
+
+int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
+			      int64_t skip_epoch, int64_t *end, char *errstr, size_t errstr_size)
 {
 	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	int64_t lo = -1, hi = -1;
-	rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(a->rk, topic, p, &lo, &hi,
-								    TIMEOUT_MS);
-	int err = 0;
-	if (kerr) {
-		snprintf(errstr, errstr_size, "%s/%d: %s", topic, (int)p, rd_kafka_err2str(kerr));
-		return BD_EKAFKA;
+	int err, gap = 0;
+
+	*end = from;
+	if ((err = bd_clog_applier_watermarks(a, p, &lo, &hi, errstr, errstr_size)))
+		return err;
+	if (lo > from) {
+		if (skip_epoch < 0) {
+			snprintf(errstr, errstr_size,
+				 "%s/%d starts at offset %lld, past %lld: the broker dropped the "
+				 "records before it, and the batches after them are deltas on "
+				 "state this store does not have",
+				 topic, (int)p, (long long)lo, (long long)from);
+			return BD_EINVAL;
+		}
+		gap = 1; /* the first record must be the store's own */
+		from = lo;
 	}
-	if (lo > 0) {
-		snprintf(errstr, errstr_size,
-			 "%s/%d starts at offset %lld: the broker dropped the records before it, "
-			 "and the batches after them are deltas on state this store does not have",
-			 topic, (int)p, (long long)lo);
-		return BD_EINVAL;
-	}
-	if (hi <= 0)
+	if (hi <= from) {
+		*end = hi > *end ? hi : *end;
 		return 0;
-	long records = a->records, batches = a->batches;
-	long long bytes = a->bytes;
+	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, topic, p)->offset = 0;
+	rd_kafka_topic_partition_list_add(l, topic, p)->offset = from;
 	rd_kafka_assign(a->rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	a->next_part = 0;
-	for (int64_t next = 0; next < hi && !err;) {
+	for (int64_t next = from; next < hi && !err;) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, TIMEOUT_MS);
 		if (!m) {
 			snprintf(errstr, errstr_size, "%s/%d: nothing read for %d ms at offset %lld "
@@ -177,28 +230,101 @@ static int apply_partition(apply_t *a, int32_t p, FILE *out, char *errstr,
 				 rd_kafka_message_errstr(m));
 			err = BD_EKAFKA;
 		} else {
-			err = apply_record(a, p, m, errstr, errstr_size);
+			err = read_record(a, p, m, skip_epoch, &gap, errstr, errstr_size);
 			next = m->offset + 1;
+			*end = next;
 		}
 		rd_kafka_message_destroy(m);
 	}
 	if (a->next_part)
-		a->incomplete++; /* parts stop at the log end: not applied */
+		a->t.incomplete++; /* parts stop at the log end: not applied */
 	bd_store_batch_clear(a->b);
 	rd_kafka_assign(a->rk, NULL);
-	if (!err)
+	return err;
+}
+
+bd_clog_applier_t *bd_clog_applier_new(const bd_config_t *cfg, bd_codec_t *codec,
+				       bd_store_t *st, char *errstr, size_t errstr_size)
+{
+	bd_clog_applier_t *a = calloc(1, sizeof(*a));
+	if (!a || !(a->b = bd_store_batch_new(st))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto fail;
+	}
+	a->cfg = cfg;
+	a->codec = codec;
+	a->st = st;
+	a->t.max_model_version = -1;
+	if (!(a->rk = consumer_new(cfg, errstr, errstr_size)))
+		goto fail;
+	return a;
+fail:
+	bd_clog_applier_free(a);
+	return NULL;
+}
+
+void bd_clog_applier_free(bd_clog_applier_t *a)
+{
+	if (!a)
+		return;
+	bd_store_batch_destroy(a->b);
+	if (a->rk) {
+		rd_kafka_consumer_close(a->rk);
+		rd_kafka_destroy(a->rk);
+	}
+	free(a);
+}
+
+const bd_clog_tally_t *bd_clog_applier_tally(const bd_clog_applier_t *a)
+{
+	return &a->t;
+}
+
+/* --apply-changelog's summary of @p t over @p n partitions. */
+static void print_tally(const bd_config_t *cfg, const bd_clog_tally_t *t, int n, FILE *out)
+{
+	fprintf(out,
+		"applied %s: %d partitions, %ld records (%lld bytes, largest %zu), %ld batches, "
+		"%ld operations; %ld batches cut short at the end of a log not applied\n",
+		cfg->topic[BD_MSG_CHANGELOG], n, t->records, t->bytes, t->largest, t->batches,
+		t->ops, t->incomplete);
+	for (int cf = 0; cf < BD_CLOG_CF__COUNT; cf++)
+		if (t->cf_ops[cf])
+			fprintf(out, "  %s: %ld operations, %lld bytes of keys and values\n",
+				bd_store_cf_name((bd_cf_t)bd_clog_store_cf(cf)), t->cf_ops[cf],
+				t->cf_bytes[cf]);
+}
+
+/* Every partition from offset 0, each marked applied up to its end (in
+ * one batch after the last).  @returns 0 or an error. */
+static int apply_all(bd_clog_applier_t *a, int n, FILE *out, char *errstr, size_t errstr_size)
+{
+	bd_store_batch_t *mark = bd_store_batch_new(a->st);
+	int err = mark ? 0 : -ENOMEM;
+	for (int32_t p = 0; p < n && !err; p++) {
+		bd_clog_tally_t was = a->t;
+		int64_t end = 0;
+		if ((err = bd_clog_applier_partition(a, p, 0, -1, &end, errstr, errstr_size)))
+			break;
+		bd_clog_position_put(mark, (uint16_t)p, end);
+		long records = a->t.records - was.records;
 		fprintf(out, "partition %d: %ld records, %ld batches, %lld bytes (%.0f per record)\n",
-			(int)p, a->records - records, a->batches - batches, a->bytes - bytes,
-			a->records > records ? (double)(a->bytes - bytes) /
-						       (double)(a->records - records) : 0.0);
+			(int)p, records, a->t.batches - was.batches, a->t.bytes - was.bytes,
+			records ? (double)(a->t.bytes - was.bytes) / (double)records : 0.0);
+	}
+	if (!err)
+		err = bd_store_batch_write(a->st, mark, errstr, errstr_size);
+	bd_store_batch_destroy(mark);
 	return err;
 }
 
 int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *errstr,
 		      size_t errstr_size)
 {
-	apply_t a = {.cfg = cfg};
+	bd_clog_applier_t *a = NULL;
 	bd_registry_t *reg = NULL;
+	bd_codec_t *codec = NULL;
+	bd_store_t *st = NULL;
 	int err, n;
 
 	if (!cfg->bootstrap_servers[0]) {
@@ -213,42 +339,23 @@ int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *
 	if ((err = bd_registry_from_config(cfg, &reg, errstr, errstr_size)))
 		return err;
 	if ((err = bd_codec_new((const uint32_t *)cfg->schema_id, bd_config_output_format(cfg),
-				&a.codec, errstr, errstr_size))) {
-		bd_registry_free(reg);
-		return err;
-	}
-	bd_codec_set_registry(a.codec, reg);
+				&codec, errstr, errstr_size)))
+		goto out;
+	bd_codec_set_registry(codec, reg);
+	if ((err = bd_store_open(dir, &st, errstr, errstr_size)))
+		goto out;
 	err = BD_EKAFKA;
-	if (!(a.rk = consumer_new(cfg, errstr, errstr_size)) ||
-	    (n = partition_count(&a, cfg->topic[BD_MSG_CHANGELOG], errstr, errstr_size)) < 0)
+	if (!(a = bd_clog_applier_new(cfg, codec, st, errstr, errstr_size)) ||
+	    (n = bd_clog_applier_partitions(a, errstr, errstr_size)) < 0)
 		goto out;
-	if ((err = bd_store_open(dir, &a.st, errstr, errstr_size)))
+	if ((err = apply_all(a, n, out, errstr, errstr_size)))
 		goto out;
-	err = -ENOMEM;
-	if (!(a.b = bd_store_batch_new(a.st)))
-		goto out;
-	for (int32_t p = 0; p < n; p++)
-		if ((err = apply_partition(&a, p, out, errstr, errstr_size)))
-			goto out;
-	fprintf(out,
-		"applied %s: %d partitions, %ld records (%lld bytes, largest %zu), %ld batches, "
-		"%ld operations; %ld batches cut short at the end of a log not applied\n",
-		cfg->topic[BD_MSG_CHANGELOG], n, a.records, a.bytes, a.largest, a.batches, a.ops,
-		a.incomplete);
-	for (int cf = 0; cf < BD_CLOG_CF__COUNT; cf++)
-		if (a.cf_ops[cf])
-			fprintf(out, "  %s: %ld operations, %lld bytes of keys and values\n",
-				bd_store_cf_name((bd_cf_t)bd_clog_store_cf(cf)), a.cf_ops[cf],
-				a.cf_bytes[cf]);
+	print_tally(cfg, &a->t, n, out);
 out:
-	bd_store_batch_destroy(a.b);
-	if (a.st)
-		bd_store_close(a.st);
-	if (a.rk) {
-		rd_kafka_consumer_close(a.rk);
-		rd_kafka_destroy(a.rk);
-	}
-	bd_codec_free(a.codec);
+	bd_clog_applier_free(a);
+	if (st)
+		bd_store_close(st);
+	bd_codec_free(codec);
 	bd_registry_free(reg);
 	return err;
 }

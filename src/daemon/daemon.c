@@ -490,7 +490,8 @@ static void close_early(bd_daemon_t *d)
 
 int bd_daemon_run(bd_config_t *cfg, const bd_config_source_t *src)
 {
-	bd_daemon_t d = {.cfg = cfg, .src = src, .stale_worker = -1, .control_reset_from = -1};
+	bd_daemon_t d = {.cfg = cfg, .src = src, .stale_worker = -1, .control_reset_from = -1,
+			 .restore = {.epoch = -1}};
 	char errstr[1024] = "";
 	int err;
 

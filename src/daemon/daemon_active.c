@@ -83,11 +83,24 @@ static int go_active(bd_daemon_t *d)
 {
 	const bd_config_t *cfg = d->cfg;
 	bd_worker_env_t env = {cfg, d->bootstrap, d->store, &d->worker_failed, d->health,
-			       &d->worker_carried, 0, d->registry, d->schema_id};
+			       &d->worker_carried, 0, d->registry, d->schema_id, -1};
 	char errstr[1024] = "";
 	int err;
 
 	d->active = 1;
+	for (int in = 0; in < 2; in++)
+		if (!(d->n_parts[in] = topic_partitions(d, cfg->topic[in ? BD_MSG_OUTCOME
+									   : BD_MSG_FEATURE])))
+			bd_warn("no partition count for %s: the check that this instance's "
+				"workers hold every input partition is off",
+				cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE]);
+	/* before anything is solved or decided: the state the last holder
+	 * left, from the changelog (daemon_restore.c) */
+	if (cfg->changelog_enabled &&
+	    ((err = changelog_partitions(d, &env.clog_partitions, errstr, sizeof(errstr))) ||
+	     (err = bd_daemon_restore_run(d, env.clog_partitions, &env.clog_epoch, errstr,
+					  sizeof(errstr)))))
+		goto fail;
 	if ((err = bd_daemon_train_publish_model(d, d->model, NULL))) {
 		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
 			 (long long)d->model->version, bd_strerror(err));
@@ -99,15 +112,6 @@ static int go_active(bd_daemon_t *d)
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (int in = 0; in < 2; in++)
-		if (!(d->n_parts[in] = topic_partitions(d, cfg->topic[in ? BD_MSG_OUTCOME
-									   : BD_MSG_FEATURE])))
-			bd_warn("no partition count for %s: the check that this instance's "
-				"workers hold every input partition is off",
-				cfg->topic[in ? BD_MSG_OUTCOME : BD_MSG_FEATURE]);
-	if (cfg->changelog_enabled &&
-	    (err = changelog_partitions(d, &env.clog_partitions, errstr, sizeof(errstr))))
-		goto fail;
 	bd_notify_status("starting %d workers", cfg->workers);
 	for (int i = 0; i < cfg->workers; i++) {
 		if ((err = bd_worker_start(i, &env, d->snap, &d->workers[i], errstr,

@@ -43,6 +43,12 @@ static void report_counters(bd_daemon_t *d, bd_report_t *r)
 	r->active = d->active;
 	r->inputs_paused = d->inputs_paused;
 	r->lock_changes = bd_lock_changes(d->lock);
+	r->restore_runs = d->restore.runs;
+	r->restore_records = d->restore.records;
+	r->restore_batches = d->restore.batches;
+	r->restore_skipped = d->restore.skipped;
+	r->restore_seconds = d->restore.last_seconds;
+	r->clog_epoch = d->restore.epoch;
 	for (int k = 0; k < BD_DEAD__COUNT; k++)
 		r->control_dead += d->control_dead[k];
 	bd_daemon_admin_counters_sum(d, &r->counters);

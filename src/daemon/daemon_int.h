@@ -52,6 +52,14 @@
 #include "budgetd/learn/trainer.h"
 #include "budgetd/serve/worker.h"
 
+/* What the restores from the changelog did (daemon_restore.c; /metrics). */
+typedef struct bd_daemon_restore_s {
+	uint64_t runs;		 /* restores made */
+	uint64_t records, batches, skipped, incomplete; /* summed over them */
+	double last_seconds;	 /* the last one's time */
+	int64_t epoch;		 /* the owner epoch this instance writes (-1: none) */
+} bd_daemon_restore_t;
+
 /* Expired decisions (daemon_expiry.c): each campaign's limit, read by the
  * store's compaction threads. */
 typedef struct bd_expiry_s bd_expiry_t;
@@ -152,7 +160,20 @@ struct bd_daemon_s {
 	/* control topic offsets the broker no longer had (control_offset_lost) */
 	uint64_t control_resets, control_skipped;
 	int64_t control_reset_from; /* -1: none pending */
+	/* the last restore from the changelog (daemon_restore.c) */
+	bd_daemon_restore_t restore;
 };
+
+/* ---- daemon_restore.c ----------------------------------------------------------- */
+
+/* Restores, with changelog.enabled, what the store lacks of @p nparts
+ * input partitions' state from topic.changelog before this instance
+ * decides, and hands out the owner epoch its records carry from now on
+ * (*@p epoch).  Refuses (and this instance does not decide) what it cannot
+ * restore exactly.  @returns 0 or an error with @p errstr.
+ * @locality main loop (it blocks it while it reads) */
+int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errstr,
+			  size_t errstr_size);
 
 /* The host's clock in ms since the epoch.  @locality any thread */
 static inline int64_t bd_daemon_wall_ms(void)

@@ -277,6 +277,23 @@ static void metrics_instance(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_lock_changes_total", "counter",
 	       "Times this instance acquired or lost the instance lock");
 	sample(o, "budgetd_lock_changes_total", NULL, NULL, (double)r->lock_changes);
+	family(o, "budgetd_restores_total", "counter",
+	       "Restores from the changelog made on taking the instance lock");
+	sample(o, "budgetd_restores_total", NULL, NULL, (double)r->restore_runs);
+	family(o, "budgetd_restore_records_total", "counter",
+	       "Changelog records those restores read");
+	sample(o, "budgetd_restore_records_total", NULL, NULL, (double)r->restore_records);
+	family(o, "budgetd_restore_batches_total", "counter",
+	       "Batches of other writers those restores applied to the store");
+	sample(o, "budgetd_restore_batches_total", NULL, NULL, (double)r->restore_batches);
+	family(o, "budgetd_restore_skipped_total", "counter",
+	       "Records those restores skipped: the store's own batches, held already");
+	sample(o, "budgetd_restore_skipped_total", NULL, NULL, (double)r->restore_skipped);
+	family(o, "budgetd_restore_seconds", "gauge", "How long the last restore took");
+	sample(o, "budgetd_restore_seconds", NULL, NULL, r->restore_seconds);
+	family(o, "budgetd_changelog_epoch", "gauge",
+	       "The owner epoch this instance's changelog records carry (-1: none yet)");
+	sample(o, "budgetd_changelog_epoch", NULL, NULL, (double)r->clog_epoch);
 	static const bd_msg_kind_t in_topic[3] = {BD_MSG_FEATURE, BD_MSG_OUTCOME, BD_MSG_CONTROL};
 	family(o, "budgetd_input_resets_total", "counter",
 	       "Offset resets: the offset to read next was no longer on the broker "

@@ -129,6 +129,18 @@ int64_t bd_carry_next_version(bd_store_t *st, bd_store_batch_t *b, int64_t curre
 	return next;
 }
 
+void bd_carry_reserve_version(bd_store_t *st, bd_store_batch_t *b, int64_t version)
+{
+	uint64_t last = 0;
+	uint8_t val[8];
+	if (get_u64s(st, (const uint8_t *)"mver", 4, &last, 1) != 0)
+		last = 0;
+	if (version <= (int64_t)last)
+		return;
+	bd_be64(val, (uint64_t)version);
+	bd_store_batch_put(b, BD_CF_META, "mver", 4, val, sizeof(val));
+}
+
 int bd_carry_add_sample(bd_stats_delta_t *d, uint16_t part, const bd_cluster_model_t *m,
 			const bd_sample_t *s)
 {

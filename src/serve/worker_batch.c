@@ -319,6 +319,7 @@ static void clog_flush(bd_worker_t *w)
 			continue;
 		}
 		r.instance = w->clog_instance;
+		r.epoch = w->env.clog_epoch;
 		r.ts_ms = now;
 		clog_produce(w, &r);
 	}

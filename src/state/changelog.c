@@ -253,3 +253,50 @@ int bd_changelog_apply(bd_store_batch_t *b, const bd_changelog_t *r, char *errst
 	}
 	return 0;
 }
+
+/* ---- where the store stands against the changelog ------------------------- */
+
+static int64_t meta_i64(bd_store_t *st, const void *key, size_t klen)
+{
+	char *val = NULL;
+	size_t vlen = 0;
+	int64_t v = -1;
+	if (bd_store_get(st, BD_CF_META, key, klen, &val, &vlen) == 0) {
+		if (vlen == 8)
+			v = (int64_t)bd_rd_be64((const uint8_t *)val);
+		free(val);
+	}
+	return v;
+}
+
+static size_t position_key(uint8_t *key, uint16_t part)
+{
+	memcpy(key, "clof", 4);
+	bd_be16(key + 4, part);
+	return 6;
+}
+
+int64_t bd_clog_position_get(bd_store_t *st, uint16_t part)
+{
+	uint8_t key[6];
+	return meta_i64(st, key, position_key(key, part));
+}
+
+void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset)
+{
+	uint8_t key[6], val[8];
+	bd_be64(val, (uint64_t)next_offset);
+	bd_store_batch_put(b, BD_CF_META, key, position_key(key, part), val, sizeof(val));
+}
+
+int64_t bd_clog_epoch_get(bd_store_t *st)
+{
+	return meta_i64(st, "clep", 4);
+}
+
+void bd_clog_epoch_put(bd_store_batch_t *b, int64_t epoch)
+{
+	uint8_t val[8];
+	bd_be64(val, (uint64_t)epoch);
+	bd_store_batch_put(b, BD_CF_META, "clep", 4, val, sizeof(val));
+}

@@ -1,22 +1,26 @@
 /**
  * @file clog_apply.h
- * @brief budgetd --apply-changelog DIR: a fresh store built from the
- *        changelog topic alone (state/changelog.h).
+ * @brief Reading the changelog topic into a store: the applier behind
+ *        budgetd --apply-changelog DIR (a fresh store from the topic alone)
+ *        and behind the restore an instance makes when it takes the
+ *        instance lock (daemon_restore.c).
  *
- * Reads every partition of topic.changelog from bootstrap.servers, from
- * the start of its log to its end at the time of the call, and makes each
- * batch's operations on a new RocksDB store in DIR: one RocksDB batch per
- * changelog batch, written when its last part has come (a batch whose
- * parts stop at the log end is not applied, and is counted).
+ * A partition of topic.changelog is read from a given offset to its end at
+ * the time of the call, and each batch's operations are made on the store:
+ * one RocksDB batch per changelog batch, written when its last part has
+ * come (a batch whose parts stop at the log end, or are cut short by
+ * another writer's record, is not applied, and is counted).  Records whose
+ * epoch is the store's own (@p skip_epoch: batches this store wrote itself
+ * and holds already) are read and skipped.
  *
- * It refuses, and says why: a DIR that already holds a store; a partition
- * whose log no longer starts at offset 0 (the broker dropped records: the
- * deltas after them cannot be applied on nothing); a record that does not
- * decode, or whose operations name another partition.  Shadow mode: this
- * is how the changelog is checked (tests/integration/it_changelog_replay.sh);
- * nothing else reads it yet.
+ * It refuses, and says why: a partition whose log no longer starts at the
+ * offset asked for (the broker dropped records: the deltas after them
+ * cannot be applied on state that lacks them), unless every record from
+ * the log's start on that could be missed is the store's own; a record that
+ * does not decode, or whose operations name another partition.
  *
- * @locality the calling thread; a process of its own (no daemon).
+ * @locality the calling thread; its consumer is its own (assign only, no
+ * group joined, nothing committed).
  */
 #ifndef BUDGETD_CLOG_APPLY_H
 #define BUDGETD_CLOG_APPLY_H
@@ -25,8 +29,60 @@
 
 #include "budgetd/base/common.h"
 #include "budgetd/base/config.h"
+#include "budgetd/state/store.h"
+#include "budgetd/wire/messages.h"
 
-/** Builds the store in @p dir; a summary line goes to @p out.
+/** What an applier read and made, over every partition it was given. */
+typedef struct bd_clog_tally_s {
+	long records, batches, ops;
+	long incomplete; /* batches cut short: not applied */
+	long skipped;	 /* records of the store's own epoch: not applied again */
+	long long bytes; /* of the records read (framing included) */
+	size_t largest;	 /* the largest record */
+	long cf_ops[BD_CLOG_CF__COUNT];	       /* operations by family */
+	long long cf_bytes[BD_CLOG_CF__COUNT]; /* their keys' and values' bytes */
+	int64_t max_model_version;	       /* of the statistics cells applied (-1: none) */
+} bd_clog_tally_t;
+
+typedef struct bd_clog_applier_s bd_clog_applier_t;
+
+/** An applier reading @p cfg's topic.changelog from bootstrap.servers
+ *  into @p st (borrowed) through @p codec (borrowed).  NULL with
+ *  @p errstr set when its consumer cannot be made. */
+bd_clog_applier_t *bd_clog_applier_new(const bd_config_t *cfg, bd_codec_t *codec,
+				       bd_store_t *st, char *errstr, size_t errstr_size);
+void bd_clog_applier_free(bd_clog_applier_t *a);
+
+/** The changelog's partition count from the brokers' metadata, or -1 with
+ *  @p errstr set. */
+int bd_clog_applier_partitions(bd_clog_applier_t *a, char *errstr, size_t errstr_size);
+
+/** The first and next offsets of partition @p p's log.
+ *  @returns 0, or BD_EKAFKA with @p errstr set. */
+int bd_clog_applier_watermarks(bd_clog_applier_t *a, int32_t p, int64_t *lo, int64_t *hi,
+			       char *errstr, size_t errstr_size) BD_WUR;
+
+/**
+ * Applies partition @p p from offset @p from (0: the start) to the end of
+ * its log; *@p end gets the offset after the last record read (@p from
+ * when there was none).  @p skip_epoch: records of this epoch are the
+ * store's own and skipped (-1: none are).  Where the log now starts past
+ * @p from, it is read from its start only if @p skip_epoch is set and the
+ * first record there is of that epoch (the store's own writes began at
+ * @p from, so the dropped records were its own too); otherwise refused.
+ * @returns 0, or an error with @p errstr set.
+ */
+int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
+			      int64_t skip_epoch, int64_t *end, char *errstr,
+			      size_t errstr_size) BD_WUR;
+
+/** What was read and applied so far. */
+const bd_clog_tally_t *bd_clog_applier_tally(const bd_clog_applier_t *a);
+
+/** budgetd --apply-changelog: builds a new store in @p dir (refused when it
+ *  holds one already) from every partition's log from offset 0, and marks
+ *  each partition applied up to its end (a daemon started on that store
+ *  restores only what came after).  A summary goes to @p out.
  *  @returns 0, or an error with @p errstr set. */
 int bd_clog_apply_run(const bd_config_t *cfg, const char *dir, FILE *out, char *errstr,
 		      size_t errstr_size) BD_WUR;

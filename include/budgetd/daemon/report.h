@@ -113,6 +113,12 @@ typedef struct bd_report_s {
 	/* instance: deciding or standing by (lock.h), inputs paused */
 	int active, inputs_paused;
 	uint64_t lock_changes;
+	/* restores from the changelog on taking the lock: runs, records read,
+	 * batches applied, records skipped as the store's own; the last one's
+	 * seconds; the owner epoch written (-1: none) */
+	uint64_t restore_runs, restore_records, restore_batches, restore_skipped;
+	double restore_seconds;
+	int64_t clog_epoch;
 	/* inputs skipped: offset resets and the offsets they skipped, by
 	 * input topic (features, outcomes, control) */
 	uint64_t input_resets[3], input_skipped[3];

@@ -73,6 +73,12 @@ int64_t bd_carry_get_target(bd_store_t *st);
  *  run starts). */
 int64_t bd_carry_next_version(bd_store_t *st, bd_store_batch_t *b, int64_t current);
 
+/** Marks @p version handed out (if it is above every number handed out
+ *  before), in @p b: a store restored from the changelog holds cells of
+ *  versions another instance trained, and no run of this one may reuse
+ *  their numbers. */
+void bd_carry_reserve_version(bd_store_t *st, bd_store_batch_t *b, int64_t version);
+
 typedef struct bd_carry_counts_s {
 	int samples;  /**< samples added (sequence >= the trainer's S_p) */
 	int pending;  /**< exposures of decisions waiting for outcomes */

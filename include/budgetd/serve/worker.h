@@ -58,6 +58,9 @@ typedef struct bd_worker_env_s {
 	const struct bd_registry_s *registry;
 	/** the schema ids the codecs write (schema.id.* or the registry's) */
 	const uint32_t *schema_id;
+	/** the owner epoch every changelog record carries: this instance's
+	 *  since it took the instance lock (daemon_restore.c) */
+	int64_t clog_epoch;
 } bd_worker_env_t;
 
 /**

@@ -5,9 +5,10 @@
  *        makes, and the applier, which makes a record's operations on a
  *        store batch again.
  *
- * Shadow mode (docs/architecture.md, "The changelog"): the worker produces
- * what the recorder collected after its RocksDB batch is written, and only
- * budgetd --apply-changelog reads it back.  Nothing decides on it yet.
+ * The worker produces what the recorder collected after its RocksDB batch
+ * is written (docs/architecture.md, "The changelog"); an instance taking the
+ * instance lock restores from it (daemon_restore.c), and budgetd
+ * --apply-changelog builds a store from it alone.
  *
  * Every operation of a worker batch must name an input partition
  * (bd_store_key_partition) below the recorder's partition count: one that
@@ -42,7 +43,7 @@ const char *bd_clog_rec_failed(const bd_clog_rec_t *r);
 /**
  * The next partition, from *@p cursor on (start at 0), with operations
  * recorded: its record in @p out (kind BATCH, partition, batch_seq, part 0
- * of 1, its input offsets and ops; epoch 0, instance and ts_ms left to the
+ * of 1, its input offsets and ops; epoch, instance and ts_ms left to the
  * caller), valid until the recorder is cleared.  Each call numbers the
  * partition's batch_seq on.  @returns 1 with a record, 0 when there are no
  * more, -ENOMEM (the partition at *@p cursor skipped: call again for the
@@ -66,5 +67,20 @@ int bd_clog_store_cf(int clog_cf);
  */
 int bd_changelog_apply(bd_store_batch_t *b, const bd_changelog_t *r, char *errstr,
 		       size_t errstr_size) BD_WUR;
+
+/*
+ * Where a store stands against the changelog (the restore, daemon_restore.c),
+ * in meta keys the main loop writes (never recorded themselves):
+ *  - the position of partition p: the changelog offset up to which the
+ *    store holds every record, its own and others' (set when the store was
+ *    restored or built; -1: never);
+ *  - the store's epoch: the owner epoch of the instance that last decided
+ *    on it.  Records of that epoch after the position are the store's own
+ *    batches, already in it (-1: none).
+ */
+int64_t bd_clog_position_get(bd_store_t *st, uint16_t part);
+void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset);
+int64_t bd_clog_epoch_get(bd_store_t *st);
+void bd_clog_epoch_put(bd_store_batch_t *b, int64_t epoch);
 
 #endif
