@@ -133,10 +133,13 @@ static int apply_record(bd_clog_applier_t *a, int32_t p, const bd_changelog_t *r
 }
 
 /* Decodes message @p m of partition @p p and applies it unless it is of
- * @p skip_epoch.  *@p gap (set when the log starts past the store's
- * position) asks the first record read to be of @p skip_epoch.  @returns 0 or an error. */
+ * @p skip_epoch or older than *@p high, the highest epoch applied so far
+ * in the partition (or the store's own).  *@p gap (set when the log starts
+ * past the store's position) asks the first record read to be of
+ * @p skip_epoch.  @returns 0 or an error. */
 static int read_record(bd_clog_applier_t *a, int32_t p, const rd_kafka_message_t *m,
-		       int64_t skip_epoch, int *gap, char *errstr, size_t errstr_size)
+		       int64_t skip_epoch, int *gap, int64_t *high, char *errstr,
+		       size_t errstr_size)
 {
 	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	bd_changelog_t r;
@@ -163,10 +166,17 @@ static int read_record(bd_clog_applier_t *a, int32_t p, const rd_kafka_message_t
 		return BD_EINVAL;
 	}
 	*gap = 0;
+	if (r.epoch > a->t.max_epoch)
+		a->t.max_epoch = r.epoch;
 	if (skip_epoch >= 0 && r.epoch == skip_epoch) {
 		a->t.skipped++; /* the store wrote it: it holds it already */
 		return 0;
 	}
+	if (r.epoch < *high) {
+		a->t.fenced++; /* a zombie's: a later holder decided in its place */
+		return 0;
+	}
+	*high = r.epoch;
 	return apply_record(a, p, &r, m->offset, errstr, errstr_size);
 }
 
@@ -183,7 +193,8 @@ int bd_clog_applier_watermarks(bd_clog_applier_t *a, int32_t p, int64_t *lo, int
 }
 
 int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
-			      int64_t skip_epoch, int64_t *end, char *errstr, size_t errstr_size)
+			      int64_t skip_epoch, int64_t *fence, int64_t *end, char *errstr,
+			      size_t errstr_size)
 {
 	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	int64_t lo = -1, hi = -1;
@@ -230,7 +241,7 @@ int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
 				 rd_kafka_message_errstr(m));
 			err = BD_EKAFKA;
 		} else {
-			err = read_record(a, p, m, skip_epoch, &gap, errstr, errstr_size);
+			err = read_record(a, p, m, skip_epoch, &gap, fence, errstr, errstr_size);
 			next = m->offset + 1;
 			*end = next;
 		}
@@ -255,6 +266,7 @@ bd_clog_applier_t *bd_clog_applier_new(const bd_config_t *cfg, bd_codec_t *codec
 	a->codec = codec;
 	a->st = st;
 	a->t.max_model_version = -1;
+	a->t.max_epoch = -1;
 	if (!(a->rk = consumer_new(cfg, errstr, errstr_size)))
 		goto fail;
 	return a;
@@ -285,9 +297,10 @@ static void print_tally(const bd_config_t *cfg, const bd_clog_tally_t *t, int n,
 {
 	fprintf(out,
 		"applied %s: %d partitions, %ld records (%lld bytes, largest %zu), %ld batches, "
-		"%ld operations; %ld batches cut short at the end of a log not applied\n",
+		"%ld operations; %ld batches cut short at the end of a log not applied; %ld records "
+		"of a fenced epoch not applied\n",
 		cfg->topic[BD_MSG_CHANGELOG], n, t->records, t->bytes, t->largest, t->batches,
-		t->ops, t->incomplete);
+		t->ops, t->incomplete, t->fenced);
 	for (int cf = 0; cf < BD_CLOG_CF__COUNT; cf++)
 		if (t->cf_ops[cf])
 			fprintf(out, "  %s: %ld operations, %lld bytes of keys and values\n",
@@ -303,10 +316,12 @@ static int apply_all(bd_clog_applier_t *a, int n, FILE *out, char *errstr, size_
 	int err = mark ? 0 : -ENOMEM;
 	for (int32_t p = 0; p < n && !err; p++) {
 		bd_clog_tally_t was = a->t;
-		int64_t end = 0;
-		if ((err = bd_clog_applier_partition(a, p, 0, -1, &end, errstr, errstr_size)))
+		int64_t end = 0, fence = -1;
+		if ((err = bd_clog_applier_partition(a, p, 0, -1, &fence, &end, errstr,
+						     errstr_size)))
 			break;
 		bd_clog_position_put(mark, (uint16_t)p, end);
+		bd_clog_fence_put(mark, (uint16_t)p, fence);
 		long records = a->t.records - was.records;
 		fprintf(out, "partition %d: %ld records, %ld batches, %lld bytes (%.0f per record)\n",
 			(int)p, records, a->t.batches - was.batches, a->t.bytes - was.bytes,

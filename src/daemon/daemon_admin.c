@@ -47,6 +47,7 @@ static void report_counters(bd_daemon_t *d, bd_report_t *r)
 	r->restore_records = d->restore.records;
 	r->restore_batches = d->restore.batches;
 	r->restore_skipped = d->restore.skipped;
+	r->restore_fenced = d->restore.fenced;
 	r->restore_seconds = d->restore.last_seconds;
 	r->clog_epoch = d->restore.epoch;
 	for (int k = 0; k < BD_DEAD__COUNT; k++)

@@ -55,7 +55,7 @@
 /* What the restores from the changelog did (daemon_restore.c; /metrics). */
 typedef struct bd_daemon_restore_s {
 	uint64_t runs;		 /* restores made */
-	uint64_t records, batches, skipped, incomplete; /* summed over them */
+	uint64_t records, batches, skipped, fenced, incomplete; /* summed over them */
 	double last_seconds;	 /* the last one's time */
 	int64_t epoch;		 /* the owner epoch this instance writes (-1: none) */
 } bd_daemon_restore_t;

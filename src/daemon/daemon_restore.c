@@ -40,9 +40,10 @@ static bool has_offsets(bd_daemon_t *d, int p)
 	       bd_store_offset_get(d->store, d->cfg->topic[BD_MSG_OUTCOME], p) >= 0;
 }
 
-/* Partition @p p from the store's position; *@p end the offset reached. */
+/* Partition @p p from the store's position; *@p end the offset reached,
+ * *@p fence the highest epoch applied (records below it are a zombie's). */
 static int restore_partition(bd_daemon_t *d, bd_clog_applier_t *a, int p, int64_t own,
-			     int64_t *end, char *errstr, size_t errstr_size)
+			     int64_t *fence, int64_t *end, char *errstr, size_t errstr_size)
 {
 	int64_t from = bd_clog_position_get(d->store, (uint16_t)p);
 	if (from < 0 && has_offsets(d, p)) {
@@ -61,14 +62,18 @@ static int restore_partition(bd_daemon_t *d, bd_clog_applier_t *a, int p, int64_
 			 d->cfg->topic[BD_MSG_CHANGELOG], p, (long long)lo, (long long)hi, p);
 		return BD_EINVAL;
 	}
-	return bd_clog_applier_partition(a, p, from < 0 ? 0 : from, own, end, errstr,
+	*fence = bd_clog_fence_get(d->store, (uint16_t)p);
+	if (*fence < own)
+		*fence = own;
+	return bd_clog_applier_partition(a, p, from < 0 ? 0 : from, own, fence, end, errstr,
 					 errstr_size);
 }
 
 /* The position of every partition, the new epoch and the model versions
  * the restored cells use, in one batch.  @returns 0 or an error. */
-static int restore_mark(bd_daemon_t *d, const int64_t *end, int nparts, int64_t epoch,
-			int64_t max_version, char *errstr, size_t errstr_size)
+static int restore_mark(bd_daemon_t *d, const int64_t *end, const int64_t *fence,
+			int nparts, int64_t epoch, int64_t max_version, char *errstr,
+			size_t errstr_size)
 {
 	bd_store_batch_t *b = bd_store_batch_new(d->store);
 	int err;
@@ -76,8 +81,10 @@ static int restore_mark(bd_daemon_t *d, const int64_t *end, int nparts, int64_t 
 		snprintf(errstr, errstr_size, "out of memory");
 		return BD_ESTORE;
 	}
-	for (int p = 0; p < nparts; p++)
+	for (int p = 0; p < nparts; p++) {
 		bd_clog_position_put(b, (uint16_t)p, end[p]);
+		bd_clog_fence_put(b, (uint16_t)p, fence[p]);
+	}
 	bd_clog_epoch_put(b, epoch);
 	if (max_version > 0)
 		bd_carry_reserve_version(d->store, b, max_version);
@@ -95,12 +102,13 @@ static void restore_tell(bd_daemon_t *d, const bd_clog_tally_t *t, int nparts, d
 	r->batches += (uint64_t)t->batches;
 	r->skipped += (uint64_t)t->skipped;
 	r->incomplete += (uint64_t)t->incomplete;
+	r->fenced += (uint64_t)t->fenced;
 	r->last_seconds = s;
 	bd_info("restored from %s in %.2f s: %d partitions, %ld records read, %ld batches "
-		"applied (%ld operations), %ld records this store's own, %ld batches cut short "
-		"not applied; owner epoch %lld",
+		"applied (%ld operations), %ld records this store's own, %ld records of a fenced "
+		"epoch and %ld batches cut short not applied; owner epoch %lld",
 		d->cfg->topic[BD_MSG_CHANGELOG], s, nparts, t->records, t->batches, t->ops,
-		t->skipped, t->incomplete, (long long)r->epoch);
+		t->skipped, t->fenced, t->incomplete, (long long)r->epoch);
 	if (t->max_model_version > d->model->version)
 		bd_warn("the restored statistics hold cells of model %lld, newer than the model "
 			"this instance decides with (%lld): models are not restored from the "
@@ -111,7 +119,8 @@ static void restore_tell(bd_daemon_t *d, const bd_clog_tally_t *t, int nparts, d
 int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errstr,
 			  size_t errstr_size)
 {
-	int64_t own = bd_clog_epoch_get(d->store), *end = calloc((size_t)nparts, sizeof(*end));
+	int64_t own = bd_clog_epoch_get(d->store), *end = calloc((size_t)nparts * 2, sizeof(*end));
+	int64_t *fence = end ? end + nparts : NULL;
 	uint64_t t0 = uv_hrtime();
 	bd_clog_applier_t *a = NULL;
 	int err = BD_ESTORE;
@@ -126,16 +135,19 @@ int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errs
 	for (int p = 0; p < nparts; p++) {
 		bd_notify_status("restoring state from %s: partition %d of %d",
 				 d->cfg->topic[BD_MSG_CHANGELOG], p + 1, nparts);
-		if ((err = restore_partition(d, a, p, own, &end[p], errstr, errstr_size)))
+		if ((err = restore_partition(d, a, p, own, &fence[p], &end[p], errstr,
+					     errstr_size)))
 			goto out;
 	}
-	/* above every epoch this store wrote, and as a rule above the last
-	 * holder's too: the host's clock when it took the lock */
+	/* above every epoch this store wrote and every epoch read: the
+	 * host's clock when it took the lock, or one more */
+	const bd_clog_tally_t *t = bd_clog_applier_tally(a);
 	*epoch = bd_daemon_wall_ms();
 	if (*epoch <= own)
 		*epoch = own + 1;
-	const bd_clog_tally_t *t = bd_clog_applier_tally(a);
-	if ((err = restore_mark(d, end, nparts, *epoch, t->max_model_version, errstr,
+	if (*epoch <= t->max_epoch) /* another host's clock ahead of this one's */
+		*epoch = t->max_epoch + 1;
+	if ((err = restore_mark(d, end, fence, nparts, *epoch, t->max_model_version, errstr,
 				errstr_size)) ||
 	    (err = bd_clocks_load(&d->clocks, d->store)))
 		goto out;

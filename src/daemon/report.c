@@ -289,6 +289,10 @@ static void metrics_instance(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_restore_skipped_total", "counter",
 	       "Records those restores skipped: the store's own batches, held already");
 	sample(o, "budgetd_restore_skipped_total", NULL, NULL, (double)r->restore_skipped);
+	family(o, "budgetd_restore_fenced_total", "counter",
+	       "Records those restores did not apply: of an owner epoch older than one before "
+	       "them (an instance that lost the lock and still wrote)");
+	sample(o, "budgetd_restore_fenced_total", NULL, NULL, (double)r->restore_fenced);
 	family(o, "budgetd_restore_seconds", "gauge", "How long the last restore took");
 	sample(o, "budgetd_restore_seconds", NULL, NULL, r->restore_seconds);
 	family(o, "budgetd_changelog_epoch", "gauge",

@@ -269,9 +269,9 @@ static int64_t meta_i64(bd_store_t *st, const void *key, size_t klen)
 	return v;
 }
 
-static size_t position_key(uint8_t *key, uint16_t part)
+static size_t part_key(uint8_t *key, const char *tag, uint16_t part)
 {
-	memcpy(key, "clof", 4);
+	memcpy(key, tag, 4);
 	bd_be16(key + 4, part);
 	return 6;
 }
@@ -279,14 +279,27 @@ static size_t position_key(uint8_t *key, uint16_t part)
 int64_t bd_clog_position_get(bd_store_t *st, uint16_t part)
 {
 	uint8_t key[6];
-	return meta_i64(st, key, position_key(key, part));
+	return meta_i64(st, key, part_key(key, "clof", part));
 }
 
 void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset)
 {
 	uint8_t key[6], val[8];
 	bd_be64(val, (uint64_t)next_offset);
-	bd_store_batch_put(b, BD_CF_META, key, position_key(key, part), val, sizeof(val));
+	bd_store_batch_put(b, BD_CF_META, key, part_key(key, "clof", part), val, sizeof(val));
+}
+
+int64_t bd_clog_fence_get(bd_store_t *st, uint16_t part)
+{
+	uint8_t key[6];
+	return meta_i64(st, key, part_key(key, "clfe", part));
+}
+
+void bd_clog_fence_put(bd_store_batch_t *b, uint16_t part, int64_t epoch)
+{
+	uint8_t key[6], val[8];
+	bd_be64(val, (uint64_t)epoch);
+	bd_store_batch_put(b, BD_CF_META, key, part_key(key, "clfe", part), val, sizeof(val));
 }
 
 int64_t bd_clog_epoch_get(bd_store_t *st)

@@ -55,24 +55,42 @@ for what in decisions samples offsets; do
 done
 # Restarted on its own store, the daemon reads its own records back and
 # applies none (they are in the store: applied again, every merge would
-# count twice); started on the rebuilt store, a daemon reads nothing (the
-# rebuild marked every partition applied up to its end).
+# count twice), nor the zombie's; started on the rebuilt store, a daemon reads
+# only the zombie's record (the rebuild marked every partition applied up to
+# its end, and the highest epoch it applied) and fences it.
+# A zombie's record (an instance that lost the lock and still wrote: an
+# epoch older than the daemon's) comes last: fenced, not applied.
+PYTHONPATH="$srcdir/tests/lib" "$PYTHON" - "$BOOTSTRAP" <<'EOF' || fail "cannot produce the zombie's record"
+import sys, time
+from bdclient import Producer, encode
+p = Producer({"bootstrap.servers": sys.argv[1]})
+rec = {"kind": "BATCH", "partition": 0, "epoch": 1, "instance": "zombie", "batch_seq": 0,
+       "part": 0, "parts": 1, "ts_ms": int(time.time() * 1000), "input_offsets": [],
+       "ops": [{"cf": "DECISIONS", "op": "PUT", "key": b"\0\0zombie!!", "value": b"x"}]}
+p.produce("budgetd.changelog", encode("changelog", rec), key=b"\0\0", partition=0)
+sys.exit(0 if p.flush(10) == 0 else 1)
+EOF
+records=$((records + 1))
 start_daemon a2 "$WORK/state" $SIM_CLOCK -X changelog.enabled=1 -X changelog.max.bytes=1024
 wait_log "$WORK/a2.log" "restored from budgetd.changelog" 60
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code (restart)"
 line=$(grep -o "restored from budgetd.changelog.*" "$WORK/a2.log")
 echo "own store: $line"
-echo "$line" | grep -q " $records records read, 0 batches applied (0 operations), $records records this store's own" ||
-	fail "the restart applied its own records again, or skipped others: $line"
+echo "$line" | grep -q " $records records read, 0 batches applied (0 operations), $((records - 1)) records this store's own, 1 records of a fenced epoch" ||
+	fail "the restart applied its own records again, or the zombie's: $line"
 start_daemon r "$WORK/rebuilt" $SIM_CLOCK -X changelog.enabled=1
 wait_log "$WORK/r.log" "restored from budgetd.changelog" 60
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code (rebuilt store)"
 line=$(grep -o "restored from budgetd.changelog.*" "$WORK/r.log")
 echo "rebuilt store: $line"
-echo "$line" | grep -q " 0 records read," || fail "the rebuilt store read records again: $line"
+echo "$line" | grep -q " 1 records read, 0 batches applied (0 operations), 0 records this store's own, 1 records of a fenced epoch" ||
+	fail "the rebuilt store read the daemon's records again, or applied the zombie's: $line"
 "$BUDGETD" -X state.dir="$WORK/state" --dump stats >"$WORK/daemon.stats2" || fail "dump stats"
 "$PYTHON" "$srcdir/tests/lib/statscmp.py" "$WORK/daemon.stats" "$WORK/daemon.stats2" "$EVENTS" \
 	"the store before the restart" "after it" || fail "the restart changed the statistics"
+"$BUDGETD" -X state.dir="$WORK/state" --dump decisions >"$WORK/daemon.decisions2" || fail "dump decisions"
+cmp -s "$WORK/daemon.decisions" "$WORK/daemon.decisions2" ||
+	fail "the restart changed the decision records: $(diff "$WORK/daemon.decisions" "$WORK/daemon.decisions2" | head -n 3)"
 
 # Fail closed: a changelog topic that is not co-partitioned with the inputs
 # (the mock broker creates an unknown topic with 4 partitions) stops the
@@ -83,4 +101,4 @@ rc=$?
 [ "$rc" -eq 1 ] || fail "a daemon with a 4-partition changelog exited $rc (want 1)"
 grep -q "cannot start deciding: changelog.enabled: budgetd.changelog4 has 4 partitions, budgetd.features 8" \
 	"$WORK/four.log" || fail "no reason for the refusal: $(grep ERROR "$WORK/four.log")"
-echo "PASS: the store from the changelog equals the daemon's: statistics, $(wc -l <"$WORK/daemon.decisions") decisions, $(wc -l <"$WORK/daemon.samples") samples, $(wc -l <"$WORK/daemon.offsets") offsets; restarts on both stores apply nothing again; a 4-partition changelog refused"
+echo "PASS: the store from the changelog equals the daemon's: statistics, $(wc -l <"$WORK/daemon.decisions") decisions, $(wc -l <"$WORK/daemon.samples") samples, $(wc -l <"$WORK/daemon.offsets") offsets; restarts on both stores apply nothing again, a zombie's record fenced; a 4-partition changelog refused"

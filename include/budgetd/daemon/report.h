@@ -114,9 +114,10 @@ typedef struct bd_report_s {
 	int active, inputs_paused;
 	uint64_t lock_changes;
 	/* restores from the changelog on taking the lock: runs, records read,
-	 * batches applied, records skipped as the store's own; the last one's
+	 * batches applied, records skipped as the store's own, records of a
+	 * fenced (zombie's) epoch; the last one's
 	 * seconds; the owner epoch written (-1: none) */
-	uint64_t restore_runs, restore_records, restore_batches, restore_skipped;
+	uint64_t restore_runs, restore_records, restore_batches, restore_skipped, restore_fenced;
 	double restore_seconds;
 	int64_t clog_epoch;
 	/* inputs skipped: offset resets and the offsets they skipped, by

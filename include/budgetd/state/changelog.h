@@ -76,11 +76,15 @@ int bd_changelog_apply(bd_store_batch_t *b, const bd_changelog_t *r, char *errst
  *    restored or built; -1: never);
  *  - the store's epoch: the owner epoch of the instance that last decided
  *    on it.  Records of that epoch after the position are the store's own
- *    batches, already in it (-1: none).
+ *    batches, already in it (-1: none);
+ *  - the fence of partition p: the highest epoch applied from it; a record
+ *    of a lower epoch after the position is a zombie's (-1: none).
  */
 int64_t bd_clog_position_get(bd_store_t *st, uint16_t part);
 void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset);
 int64_t bd_clog_epoch_get(bd_store_t *st);
+int64_t bd_clog_fence_get(bd_store_t *st, uint16_t part);
+void bd_clog_fence_put(bd_store_batch_t *b, uint16_t part, int64_t epoch);
 void bd_clog_epoch_put(bd_store_batch_t *b, int64_t epoch);
 
 #endif
