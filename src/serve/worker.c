@@ -131,7 +131,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	bd_worker_t *w = opaque;
 	if (w->clog && strcmp(rd_kafka_topic_name(m->rkt), w->cfg->topic[BD_MSG_CHANGELOG]) == 0) {
-		/* shadow mode: a record lost is counted, nothing waits for it */
+		/* a record lost is counted; nothing waits for it (a restore misses it) */
 		if (m->err) {
 			bd_warn("worker %d: changelog record of partition %d lost: %s", w->id,
 				(int)m->partition, rd_kafka_err2str(m->err));

@@ -244,7 +244,7 @@ static void recommit(bd_worker_t *w)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* ---- the changelog (shadow mode: produced after the write) ---------------- */
+/* ---- the changelog (produced after the write; daemon_restore.c reads it) -- */
 
 /* Produces part @p r of a batch's record (its ops already cut). */
 static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
@@ -425,7 +425,7 @@ int bd_worker_batch_flush(bd_worker_t *w)
 		return batch_fail(w, commit, err);
 	}
 	if (w->clog)
-		clog_flush(w); /* shadow mode: after the write, no ordering yet */
+		clog_flush(w); /* after the write: not waited for before the outputs */
 	bd_outbox_produce(w->outbox);
 	carry_tell(w);
 	int64_t t = bd_worker_now_ms();
