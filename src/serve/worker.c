@@ -131,12 +131,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	bd_worker_t *w = opaque;
 	if (w->clog && strcmp(rd_kafka_topic_name(m->rkt), w->cfg->topic[BD_MSG_CHANGELOG]) == 0) {
-		/* a record lost is counted; nothing waits for it (a restore misses it) */
+		/* a record lost is counted; its batch's outputs go out without it
+		 * (a restore misses the batch) */
 		if (m->err) {
-			bd_warn("worker %d: changelog record of partition %d lost: %s", w->id,
-				(int)m->partition, rd_kafka_err2str(m->err));
+			bd_warn("worker %d: changelog record of partition %d lost: %s; its batch's "
+				"outputs go out without it", w->id, (int)m->partition,
+				rd_kafka_err2str(m->err));
 			COUNT(w, c_clog_failures);
 		}
+		bd_worker_batch_clog_done(w, (uint64_t)(uintptr_t)m->_private, m->err);
 		return;
 	}
 	if (m->err)
@@ -303,6 +306,7 @@ static void worker_free(bd_worker_t *w)
 	bd_codec_free(w->codec);
 	bd_store_batch_destroy(w->batch);
 	bd_clog_rec_free(w->clog);
+	free(w->gates);
 	bd_buf_free(&w->clog_buf);
 	bd_stats_delta_free(w->delta);
 	bd_clock_marks_free(&w->clock_marks);

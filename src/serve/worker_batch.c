@@ -246,8 +246,9 @@ static void recommit(bd_worker_t *w)
 
 /* ---- the changelog (produced after the write; daemon_restore.c reads it) -- */
 
-/* Produces part @p r of a batch's record (its ops already cut). */
-static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
+/* Produces part @p r of a batch's record (its ops already cut), its
+ * delivery report tagged with the batch's gate.  @returns 1 when produced. */
+static int clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
 {
 	uint8_t key[2];
 	rd_kafka_resp_err_t err;
@@ -256,18 +257,19 @@ static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
 		bd_warn("worker %d: changelog record of partition %d does not encode", w->id,
 			r->partition);
 		COUNT(w, c_clog_failures);
-		return;
+		return 0;
 	}
 	bd_be16(key, (uint16_t)r->partition);
 	err = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->cfg->topic[BD_MSG_CHANGELOG]),
 				RD_KAFKA_V_PARTITION(r->partition), RD_KAFKA_V_KEY(key, sizeof(key)),
 				RD_KAFKA_V_VALUE(w->clog_buf.data, w->clog_buf.len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)w->clog_gate), RD_KAFKA_V_END);
 	if (err) {
 		bd_warn("worker %d: changelog record of partition %d (%zu bytes) not produced: %s",
 			w->id, r->partition, w->clog_buf.len, rd_kafka_err2str(err));
 		COUNT(w, c_clog_failures);
-		return;
+		return 0;
 	}
 	COUNT(w, c_clog_records);
 	atomic_fetch_add_explicit(&w->c_clog_bytes, w->clog_buf.len, memory_order_relaxed);
@@ -275,17 +277,19 @@ static void clog_produce_part(bd_worker_t *w, const bd_changelog_t *r)
 	w->clog_records_window++;
 	if (w->clog_buf.len > w->clog_max_record)
 		w->clog_max_record = w->clog_buf.len;
+	return 1;
 }
 
 /* Produces partition @p r's record, in as many parts as changelog.max.bytes
- * asks; the input offsets go in part 0. */
-static void clog_produce(bd_worker_t *w, bd_changelog_t *r)
+ * asks; the input offsets go in part 0.  @returns the parts produced. */
+static size_t clog_produce(bd_worker_t *w, bd_changelog_t *r)
 {
 	const bd_clog_op_t *ops = r->ops;
 	const bd_clog_offset_t *offs = r->offsets;
 	size_t n = r->n_ops, n_offs = r->n_offsets, head = bd_changelog_head_bytes(r), from = 0;
 	size_t max = (size_t)w->cfg->changelog_max_bytes;
 	int parts = 0;
+	size_t produced = 0;
 	do {
 		from = bd_changelog_part_end(ops, n, from, head, max);
 		parts++;
@@ -298,9 +302,63 @@ static void clog_produce(bd_worker_t *w, bd_changelog_t *r)
 		r->n_ops = end - from;
 		r->offsets = r->part == 0 ? offs : NULL;
 		r->n_offsets = r->part == 0 ? n_offs : 0;
-		clog_produce_part(w, r);
+		produced += (size_t)clog_produce_part(w, r);
 		from = end;
 	}
+	return produced;
+}
+
+/* Opens every gate at the head whose records are all done: their
+ * batches' outputs go out, in order. */
+static void gates_advance(bd_worker_t *w)
+{
+	uint64_t open = 0;
+	while (w->gates_n && w->gates[w->gates_head].left == 0) {
+		open = w->gates[w->gates_head].gate;
+		w->gates_head++;
+		w->gates_n--;
+	}
+	if (!w->gates_n)
+		w->gates_head = 0;
+	if (open)
+		bd_outbox_release(w->outbox, open);
+}
+
+/* Waits for @p left records of the current gate.  @returns 0, or -ENOMEM
+ * (the caller then opens the gate at once). */
+static int gates_push(bd_worker_t *w, size_t left)
+{
+	if (w->gates_head + w->gates_n == w->gates_cap) {
+		if (w->gates_head) { /* the front is free: move down */
+			memmove(w->gates, w->gates + w->gates_head, w->gates_n * sizeof(*w->gates));
+			w->gates_head = 0;
+		} else {
+			size_t cap = w->gates_cap ? w->gates_cap * 2 : 64;
+			clog_gate_t *g = realloc(w->gates, cap * sizeof(*g));
+			if (!g)
+				return -ENOMEM;
+			w->gates = g;
+			w->gates_cap = cap;
+		}
+	}
+	w->gates[w->gates_head + w->gates_n++] = (clog_gate_t){w->clog_gate, left};
+	return 0;
+}
+
+void bd_worker_batch_clog_done(bd_worker_t *w, uint64_t gate, rd_kafka_resp_err_t err)
+{
+	if (err) /* logged and counted by the caller: the outputs go out still */
+		bd_debug("worker %d: gate %llu: a changelog record lost", w->id,
+			 (unsigned long long)gate);
+	for (size_t i = 0; i < w->gates_n; i++) {
+		clog_gate_t *g = &w->gates[w->gates_head + i];
+		if (g->gate == gate) {
+			if (g->left)
+				g->left--;
+			break;
+		}
+	}
+	gates_advance(w);
 }
 
 /* After the batch is written: one record per partition it touched; a log
@@ -310,7 +368,9 @@ static void clog_flush(bd_worker_t *w)
 	bd_changelog_t r;
 	int cursor = 0;
 	int64_t now = bd_worker_now_ms();
+	size_t produced = 0;
 	int more;
+	w->clog_gate++;
 	while ((more = bd_clog_rec_next(w->clog, &cursor, &r))) {
 		if (more < 0) {
 			bd_warn("worker %d: changelog record of partition %d lost: out of memory",
@@ -321,9 +381,15 @@ static void clog_flush(bd_worker_t *w)
 		r.instance = w->clog_instance;
 		r.epoch = w->env.clog_epoch;
 		r.ts_ms = now;
-		clog_produce(w, &r);
+		produced += clog_produce(w, &r);
 	}
 	bd_clog_rec_clear(w->clog);
+	/* the batch's outputs wait for its records (and every earlier batch's) */
+	bd_outbox_hold(w->outbox, w->clog_gate);
+	if (gates_push(w, produced) != 0)
+		bd_outbox_release(w->outbox, w->clog_gate); /* no memory: not held */
+	else
+		gates_advance(w);
 	uint64_t batches = atomic_load_explicit(&w->c_batches, memory_order_relaxed) + 1;
 	if (batches % 1000 == 0 && w->clog_records_window) {
 		bd_info("worker %d: changelog: %llu records, %llu bytes in the last 1000 batches "
@@ -425,8 +491,9 @@ int bd_worker_batch_flush(bd_worker_t *w)
 		return batch_fail(w, commit, err);
 	}
 	if (w->clog)
-		clog_flush(w); /* after the write: not waited for before the outputs */
-	bd_outbox_produce(w->outbox);
+		clog_flush(w); /* after the write; the outputs wait for its records */
+	else
+		bd_outbox_produce(w->outbox);
 	carry_tell(w);
 	int64_t t = bd_worker_now_ms();
 	for (size_t i = 0; i < w->dec_n; i++)

@@ -85,6 +85,12 @@ typedef struct pending_rec_s {
 	uint8_t *rec; /* NULL = empty slot */
 } pending_rec_t;
 
+/* A written batch's changelog records not yet acknowledged (worker_batch.c). */
+typedef struct clog_gate_s {
+	uint64_t gate;
+	size_t left;
+} clog_gate_t;
+
 struct bd_worker_s {
 	int id;
 	bd_worker_env_t env;
@@ -111,6 +117,13 @@ struct bd_worker_s {
 	char clog_instance[96]; /* host:pid, the records' instance */
 	uint64_t clog_bytes_window, clog_records_window; /* since the last log line */
 	size_t clog_max_record; /* the largest record of the window */
+	/* the changelog before the outputs: each written batch's gate (a
+	 * number rising by batch) and its records not yet acknowledged, oldest
+	 * first; a batch's outputs are held in the outbox until every gate up
+	 * to its own is open */
+	uint64_t clog_gate;
+	clog_gate_t *gates;
+	size_t gates_head, gates_n, gates_cap;
 	bd_snapshot_t *snap;
 	bd_clock_rule_t clock_rule;
 	bd_clock_marks_t clock_marks; /* campaign clocks this batch moved */
@@ -262,6 +275,11 @@ int bd_worker_batch_carry_all(bd_worker_t *w);
  * @returns 0 or an error (the worker has failed).  @locality the worker's
  * loop, from every file. */
 int bd_worker_batch_flush(bd_worker_t *w);
+
+/* A changelog record of gate @p gate was acknowledged or lost (@p err):
+ * the outputs of every batch whose records are all done go out.
+ * @locality the worker's loop (the producer's delivery reports) */
+void bd_worker_batch_clog_done(bd_worker_t *w, uint64_t gate, rd_kafka_resp_err_t err);
 
 /* ---- worker_assign.c --------------------------------------------------------- */
 

@@ -25,6 +25,7 @@
 typedef struct staged_s {
 	uint16_t part;
 	uint64_t seq;
+	uint64_t gate; /* held: produced once the gate is open (bd_outbox_hold) */
 	size_t len;
 	uint8_t *data; /* the record */
 } staged_t;
@@ -55,6 +56,7 @@ struct bd_outbox_s {
 	size_t nparts;
 	queue_t **queue; /* per outbox partition, lazily made */
 	vec_t staged;  /* staged_t */
+	vec_t held;    /* staged_t, written, waiting for their gate, in gate order */
 	vec_t retry;   /* uint64_t opaque */
 	size_t deletable; /* sum of the queues' ready - head */
 	size_t inflight;
@@ -100,6 +102,7 @@ bd_outbox_t *bd_outbox_new(bd_store_t *st, rd_kafka_t *producer,
 	ob->producer = producer;
 	ob->topics = topics;
 	ob->staged.elem = sizeof(staged_t);
+	ob->held.elem = sizeof(staged_t);
 	ob->retry.elem = sizeof(uint64_t);
 	return ob;
 }
@@ -109,6 +112,10 @@ void bd_outbox_free(bd_outbox_t *ob)
 	if (!ob)
 		return;
 	bd_outbox_discard(ob);
+	staged_t *h = ob->held.v;
+	for (size_t i = 0; i < ob->held.n; i++)
+		free(h[i].data); /* written: the next owner produces them */
+	free(ob->held.v);
 	free(ob->staged.v);
 	free(ob->retry.v);
 	for (size_t p = 0; p < ob->nparts; p++)
@@ -394,10 +401,10 @@ static void retry_from_store(bd_outbox_t *ob)
 	free(r);
 }
 
-void bd_outbox_produce(bd_outbox_t *ob)
+/* Produces @p n written entries from @p s, in order. */
+static void produce_written(bd_outbox_t *ob, staged_t *s, size_t n)
 {
-	staged_t *s = ob->staged.v;
-	for (size_t i = 0; i < ob->staged.n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		/* without its queue slot (no memory) it is never deleted, only
 		 * produced again at the next recovery: at least once still */
 		if (queue_push(ob, s[i].part, s[i].seq))
@@ -406,8 +413,46 @@ void bd_outbox_produce(bd_outbox_t *ob)
 		produce_one(ob, s[i].part, s[i].seq, s[i].data, s[i].len);
 		free(s[i].data);
 	}
+}
+
+void bd_outbox_produce(bd_outbox_t *ob)
+{
+	produce_written(ob, ob->staged.v, ob->staged.n);
 	ob->staged.n = 0;
 	bd_outbox_retry(ob);
+}
+
+void bd_outbox_hold(bd_outbox_t *ob, uint64_t gate)
+{
+	staged_t *s = ob->staged.v;
+	size_t i = 0;
+	for (; i < ob->staged.n; i++) {
+		s[i].gate = gate;
+		if (vec_push(&ob->held, &s[i]) != 0)
+			break;
+	}
+	/* no memory to hold the rest: produced now, as without a gate */
+	produce_written(ob, s + i, ob->staged.n - i);
+	ob->staged.n = 0;
+	bd_outbox_retry(ob);
+}
+
+void bd_outbox_release(bd_outbox_t *ob, uint64_t gate)
+{
+	staged_t *h = ob->held.v;
+	size_t n = 0;
+	while (n < ob->held.n && h[n].gate <= gate)
+		n++;
+	if (!n)
+		return;
+	produce_written(ob, h, n);
+	memmove(h, h + n, (ob->held.n - n) * sizeof(*h));
+	ob->held.n -= n;
+}
+
+size_t bd_outbox_held(const bd_outbox_t *ob)
+{
+	return ob->held.n;
 }
 
 void bd_outbox_retry(bd_outbox_t *ob)

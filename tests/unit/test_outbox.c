@@ -398,6 +398,51 @@ static void test_outbox_ranges(void **state)
 	finish(ob, b, p, st);
 }
 
+/* The changelog's ordering (bd_outbox_hold): a written batch's outputs go
+ * out only when its gate opens, and in order; held entries dropped with
+ * the outbox stay in the store for the partition's next owner. */
+static void test_outbox_hold(void **state)
+{
+	got_t got[8];
+	bd_store_t *st;
+	rd_kafka_t *p = producer();
+	(void)state;
+	rd_kafka_mock_topic_create(mc, "held", 1, 1);
+	char *held_topics[BD_MSG__COUNT] = {"f", "o", "c", "held", "p", "m", "dlq"};
+	assert_int_equal(bd_store_open(dir, &st, err, sizeof(err)), 0);
+	bd_store_batch_t *b = bd_store_batch_new(st);
+	bd_outbox_t *ob = current = bd_outbox_new(st, p, held_topics);
+	assert_int_equal(bd_outbox_recover(ob, 11), 0);
+	const char *vals[] = {"g1a", "g1b", "g2", "g3"};
+	const uint64_t gate[] = {1, 1, 2, 3};
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(bd_outbox_add(ob, b, 11, BD_MSG_DECISION, "k", 1, vals[i], 3), 0);
+		if (i == 0)
+			continue; /* g1a and g1b: one batch */
+		commit(ob, b, st);
+		bd_outbox_hold(ob, gate[i]);
+	}
+	assert_int_equal(bd_outbox_held(ob), 4);
+	rd_kafka_flush(p, 2000);
+	assert_int_equal(read_topic("held", got, 8), 0); /* nothing before its gate */
+	bd_outbox_release(ob, 2);
+	assert_int_equal(bd_outbox_held(ob), 1);
+	wait_delivered(p, ob, 5);
+	assert_int_equal(read_topic("held", got, 8), 3);
+	assert_string_equal(got[0].val, "g1a");
+	assert_string_equal(got[1].val, "g1b");
+	assert_string_equal(got[2].val, "g2");
+	commit(ob, b, st);
+	assert_int_equal(part_rows(st, 11), 1); /* g3: written, held, owed */
+	bd_outbox_free(ob); /* g3 never went out: the next owner sends it */
+	ob = current = bd_outbox_new(st, p, held_topics);
+	assert_int_equal(bd_outbox_recover(ob, 11), 0);
+	wait_delivered(p, ob, 5);
+	assert_int_equal(read_topic("held", got, 8), 4);
+	assert_string_equal(got[3].val, "g3");
+	finish(ob, b, p, st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_outbox_keys),
 		cmocka_unit_test(test_outbox_old_records),
 		cmocka_unit_test(test_outbox_ranges),
+		cmocka_unit_test(test_outbox_hold),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

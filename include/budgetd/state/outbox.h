@@ -49,6 +49,18 @@ int bd_outbox_add(bd_outbox_t *ob, bd_store_batch_t *b, uint16_t part,
 void bd_outbox_prepare(bd_outbox_t *ob, bd_store_batch_t *b);
 /** After @p b was written: produces everything staged since. */
 void bd_outbox_produce(bd_outbox_t *ob);
+/** After @p b was written, instead of bd_outbox_produce: holds everything
+ *  staged since until bd_outbox_release opens @p gate (numbers rising with
+ *  each call).  The changelog's ordering: a batch's outputs go out only
+ *  once its changelog records are acknowledged, so an instance that takes
+ *  over never lacks the state behind an output already published.  Held
+ *  entries are written: dropped by bd_outbox_free, the partition's next
+ *  owner produces them. */
+void bd_outbox_hold(bd_outbox_t *ob, uint64_t gate);
+/** Produces, in order, the held entries of every gate up to @p gate. */
+void bd_outbox_release(bd_outbox_t *ob, uint64_t gate);
+/** Entries held, not yet released. */
+size_t bd_outbox_held(const bd_outbox_t *ob);
 /** Produces again, from the store, the entries whose delivery failed.
  *  Call it from a timer so retries happen while no input arrives. */
 void bd_outbox_retry(bd_outbox_t *ob);
