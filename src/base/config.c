@@ -162,8 +162,8 @@ static const setting_t settings[] = {
 	 "1: after each worker batch is written, produce its state operations to topic.changelog, "
 	 "and on taking the instance lock restore from it what the store lacks before deciding "
 	 "(a standby taking over resumes where the last holder stopped; set it on every "
-	 "instance of a group). Records are produced after the batch is written, not "
-	 "acknowledged before the outputs", R_RESTART},
+	 "instance of a group). A batch's outputs (decisions, dead letters) go out once its "
+	 "records are acknowledged", R_RESTART},
 	{"changelog.max.bytes", T_INT, OFF(changelog_max_bytes), "900000", 1024, 1000000, NULL,
 	 "A batch's changelog record for one partition larger than this is split into parts "
 	 "(records of the same batch_seq, applied together); below the producer's "

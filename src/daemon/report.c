@@ -380,8 +380,8 @@ static void metrics_work(const bd_report_t *r, bd_sbuf_t *o)
 	family(o, "budgetd_changelog_bytes_total", "counter", "Bytes of those records");
 	sample(o, "budgetd_changelog_bytes_total", NULL, NULL, (double)c->clog_bytes);
 	family(o, "budgetd_changelog_failures_total", "counter",
-	       "Changelog records lost: not produced or not delivered (counted; a restore misses them, "
-	       "nothing waits for them)");
+	       "Changelog records lost for good: not produced or not delivered (counted; their "
+	       "batch's outputs go out without them, a restore misses them)");
 	sample(o, "budgetd_changelog_failures_total", NULL, NULL, (double)c->clog_failures);
 	family(o, "budgetd_decisions_expired_total", "counter",
 	       "Stored decision records (and pending marks) deleted by compactions once older than "
