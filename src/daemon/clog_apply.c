@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "budgetd/serve/kafka.h"
+#include "budgetd/policy/carry.h"
 #include "budgetd/state/changelog.h"
 #include "budgetd/state/stats.h"
 #include "budgetd/state/store.h"
@@ -84,15 +85,22 @@ int bd_clog_applier_partitions(bd_clog_applier_t *a, char *errstr, size_t errstr
 	return n;
 }
 
-/* The highest model version among the statistics cells of @p r. */
+/* The highest model version among the statistics cells of @p r and the
+ * versions its partitions were carried to. */
 static void note_versions(bd_clog_applier_t *a, const bd_changelog_t *r)
 {
 	bd_stats_key_t k;
-	for (size_t i = 0; i < r->n_ops; i++)
-		if (r->ops[i].cf == BD_CLOG_CF_STATS &&
-		    bd_stats_key_parse(r->ops[i].key, r->ops[i].klen, &k) == 0 &&
-		    k.kind == BD_STATS_CELL && k.model_version > a->t.max_model_version)
-			a->t.max_model_version = k.model_version;
+	for (size_t i = 0; i < r->n_ops; i++) {
+		const bd_clog_op_t *o = &r->ops[i];
+		int64_t v = -1;
+		if (o->cf == BD_CLOG_CF_STATS && bd_stats_key_parse(o->key, o->klen, &k) == 0 &&
+		    k.kind == BD_STATS_CELL)
+			v = k.model_version;
+		else if (o->cf == BD_CLOG_CF_META && o->op == BD_CLOG_PUT)
+			v = bd_carry_marker_version(o->key, o->klen, o->value, o->vlen);
+		if (v > a->t.max_model_version)
+			a->t.max_model_version = v;
+	}
 }
 
 /* One record of partition @p p: a part of a batch, applied to a->b; the

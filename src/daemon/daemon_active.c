@@ -120,6 +120,17 @@ static int go_active(bd_daemon_t *d)
 		d->n_workers++;
 	}
 	bd_daemon_reload_start_timers(d);
+	if (d->restore.newer_model) {
+		/* the last holder decided with a model this instance lacks: one
+		 * trained on the restored samples replaces the stale own one */
+		char why[160];
+		snprintf(why, sizeof(why), "taking over: the restored statistics are of model "
+			 "%lld, this instance holds %lld", (long long)d->restore.newer_model,
+			 (long long)d->model->version);
+		const char *whynot = bd_daemon_train_start(d, why);
+		if (whynot)
+			bd_warn("not training on taking over: %s", whynot);
+	}
 	if (cfg->checkpoint_dir[0])
 		bd_daemon_timer_every(&d->checkpoint_timer, on_checkpoint_timer,
 				      (uint64_t)cfg->checkpoint_interval_s * 1000);

@@ -58,6 +58,8 @@ typedef struct bd_daemon_restore_s {
 	uint64_t records, batches, skipped, fenced, incomplete; /* summed over them */
 	double last_seconds;	 /* the last one's time */
 	int64_t epoch;		 /* the owner epoch this instance writes (-1: none) */
+	int64_t newer_model;	 /* a model version of the restored cells newer than
+				  * this instance's own (0: none) */
 } bd_daemon_restore_t;
 
 /* Expired decisions (daemon_expiry.c): each campaign's limit, read by the

@@ -109,11 +109,15 @@ static void restore_tell(bd_daemon_t *d, const bd_clog_tally_t *t, int nparts, d
 		"epoch and %ld batches cut short not applied; owner epoch %lld",
 		d->cfg->topic[BD_MSG_CHANGELOG], s, nparts, t->records, t->batches, t->ops,
 		t->skipped, t->fenced, t->incomplete, (long long)r->epoch);
-	if (t->max_model_version > d->model->version)
+	r->newer_model = 0;
+	if (t->max_model_version > d->model->version) {
+		r->newer_model = t->max_model_version;
 		bd_warn("the restored statistics hold cells of model %lld, newer than the model "
 			"this instance decides with (%lld): models are not restored from the "
-			"changelog; it decides with its own until it trains again",
-			(long long)t->max_model_version, (long long)d->model->version);
+			"changelog; it decides with its own and trains one from the restored "
+			"samples now", (long long)t->max_model_version,
+			(long long)d->model->version);
+	}
 }
 
 int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errstr,

@@ -104,6 +104,13 @@ int64_t bd_carry_get_carried(bd_store_t *st, uint16_t part)
 	return get_u64s(st, key, part_key(key, "carr", part), &v, 1) == 0 ? (int64_t)v : -1;
 }
 
+int64_t bd_carry_marker_version(const void *key, size_t klen, const void *val, size_t vlen)
+{
+	if (klen != 6 || memcmp(key, "carr", 4) != 0 || vlen != 8)
+		return -1;
+	return (int64_t)bd_rd_be64(val);
+}
+
 void bd_carry_put_target(bd_store_batch_t *b, int64_t version)
 {
 	uint8_t val[8];

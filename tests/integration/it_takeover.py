@@ -18,6 +18,7 @@ decides the next 200 requests and nothing again:
   - its store, dumped after it stopped, holds the 400 decision records, the
     first 200 with the treatments the first instance published.
 """
+import json
 import random
 import signal
 
@@ -25,10 +26,14 @@ from bdclient import *  # noqa: F401,F403
 
 CAMP = "takeover-test"
 COST = {0: 0.0, 1: 2.0, 2: 5.0}
-CLOG = ("-X", "changelog.enabled=1")
+CLOG = ("-X", "changelog.enabled=1", "-X", "train.min.samples=100", "-X", "train.epochs=2",
+        "-X", "train.interval.s=0", "-X", "train.min.agreement=0.1", "-X", "clusters=2",
+        "-X", "train.min.cluster.users=5", "-X", "train.min.cluster.share=0.01")
 
 
 def requests(p, prefix, n, rng):
+    """@n feature events; the outcome of each depends on its first feature
+    and its treatment (something for a model to learn)."""
     ids = []
     for i in range(n):
         user = "%s-u%d" % (prefix, i)
@@ -78,13 +83,22 @@ try:
     check_eq(len({d["request_id"] for d in first}), 200, "first batch decided")
     spent = 0.0
     for d in first:
-        spent += COST[d["treatment"]]
+        buys = rng.random() < 0.2 + 0.2 * d["treatment"] + 0.2 * (int(d["user_id"][5:]) % 2)
+        spent += COST[d["treatment"]] if buys else 0.0
         produce(p, "outcome_event", d["user_id"].encode(), encode("outcome_event", {
             "decision_id": d["decision_id"], "campaign_id": CAMP, "user_id": d["user_id"],
-            "ts_ms": int(time.time() * 1000), "orders": 1, "value": 30.0,
-            "cost": COST[d["treatment"]], "features": None, "treatment": None,
-            "propensity": None}))
+            "ts_ms": int(time.time() * 1000), "orders": 1 if buys else 0,
+            "value": 30.0 if buys else 0.0, "cost": COST[d["treatment"]] if buys else 0.0,
+            "features": None, "treatment": None, "propensity": None}))
     p.flush(10)
+    wait_caught_up(broker.bootstrap)
+    # the holder trains and promotes a model the standby does not have
+    produce(p, "control_command", CAMP, encode("control_command", control(CAMP, "RETRAIN")))
+    p.flush(10)
+    wait_log(a, r"model [0-9]+ (promoted|not promoted)", 120)
+    promoted = re.search(r"model ([0-9]+) promoted", a.log_text())
+    check(promoted, "the holder's model not promoted: %s" % re.findall(
+        r"model [0-9]+ not promoted[^\n]*", a.log_text()))
     wait_caught_up(broker.bootstrap)
     time.sleep(2)  # the last batches' changelog records are delivered
     treated = {d["request_id"]: d["treatment"] for d in first}
@@ -106,6 +120,9 @@ try:
     check_eq(metric(url_b, "budgetd_decisions_total"), 200.0,
              "the second instance's decisions (the first's 200 not decided again)")
     check(metric(url_b, "budgetd_restore_batches_total") > 0, "no batch restored")
+    inst = json.loads(http_get(url_b + "/api/status")[1])["instance"]
+    check(inst["active"] and inst["restores"] == 1 and inst["restore_batches"] > 0 and
+          inst["changelog_epoch"] > 0, "/api/status instance: %r" % inst)
     everything = [decode("decision", m.value()) for m in
                   Tail(broker.bootstrap, "budgetd.decisions", from_start=True).read(10 ** 6, 5)]
     both = {}
@@ -122,6 +139,12 @@ try:
     cost = today(url_b, "budgetd_campaign_cost_today")
     check(abs(cost - spent) < 1e-6, "the day's cost as the second counts it: %.2f, the "
           "first's outcomes cost %.2f" % (cost, spent))
+    # the standby lacks the holder's model: it trains one on the restored samples
+    wait_log(b, r"training model [0-9]+ \(taking over: the restored statistics are of model %s"
+             % promoted.group(1), 10)
+    wait_log(b, r"model [0-9]+ (promoted|not promoted)", 120)
+    print("the standby: %s" % re.search(r"model [0-9]+ (promoted|not promoted)[^\n]*",
+                                        b.log_text()).group(0))
     check_eq(b.stop(), 0, "second exit code")
     recs = {}
     for line in subprocess.run([BUDGETD, "-X", "state.dir=" + state_b, "--dump", "decisions"],

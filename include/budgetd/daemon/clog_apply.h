@@ -46,7 +46,8 @@ typedef struct bd_clog_tally_s {
 	size_t largest;	 /* the largest record */
 	long cf_ops[BD_CLOG_CF__COUNT];	       /* operations by family */
 	long long cf_bytes[BD_CLOG_CF__COUNT]; /* their keys' and values' bytes */
-	int64_t max_model_version;	       /* of the statistics cells applied (-1: none) */
+	int64_t max_model_version; /* of the cells applied and the versions their
+				    * partitions were carried to (-1: none) */
 } bd_clog_tally_t;
 
 typedef struct bd_clog_applier_s bd_clog_applier_t;

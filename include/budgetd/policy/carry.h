@@ -62,6 +62,10 @@ void bd_carry_put_rebuilt(bd_store_batch_t *b, uint16_t part, int64_t version,
  *  -1 if none. */
 void bd_carry_put_carried(bd_store_batch_t *b, uint16_t part, int64_t version);
 int64_t bd_carry_get_carried(bd_store_t *st, uint16_t part);
+/** The version a meta-family put of @p key and @p val marks a partition
+ *  carried to (step 2's marker), or -1 when it is not that marker (the
+ *  changelog's restore reads the versions another instance promoted). */
+int64_t bd_carry_marker_version(const void *key, size_t klen, const void *val, size_t vlen);
 
 /** The version whose cells the carry protocol keeps complete, written with
  *  the promoted model; -1 if none (a store older than the protocol). */
