@@ -56,7 +56,11 @@ static rd_kafka_t *consumer_new(const bd_config_t *cfg, char *errstr, size_t err
 	/* assign only, never subscribe: no group is joined, nothing committed */
 	if (bd_kafka_conf_set(conf, "group.id", "budgetd-apply-changelog", errstr, errstr_size) ||
 	    bd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-	    bd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)) {
+	    bd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
+	    /* reading a log to its end: a fetch that waits for more data only
+	     * delays the end (the embedded broker answers it when the wait is
+	     * over) */
+	    bd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}

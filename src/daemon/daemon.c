@@ -207,6 +207,7 @@ void bd_daemon_shutdown(bd_daemon_t *d)
 	uv_timer_stop(&d->admin_timer);
 	/* blocks this loop, which has nothing else to do now */
 	bd_daemon_active_stop_workers(d);
+	bd_daemon_restore_stopped(d);
 	/* the workers left their group: a standby may take over now */
 	bd_lock_stop(d->lock);
 	bd_daemon_admin_counters_log(d, true);

@@ -60,6 +60,8 @@ typedef struct bd_daemon_restore_s {
 	int64_t epoch;		 /* the owner epoch this instance writes (-1: none) */
 	int64_t newer_model;	 /* a model version of the restored cells newer than
 				  * this instance's own (0: none) */
+	int nparts;		 /* the changelog's partitions (0: not restored) */
+	uint64_t failures_at;	 /* the workers' changelog failures at the restore */
 } bd_daemon_restore_t;
 
 /* Expired decisions (daemon_expiry.c): each campaign's limit, read by the
@@ -176,6 +178,11 @@ struct bd_daemon_s {
  * @locality main loop (it blocks it while it reads) */
 int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errstr,
 			  size_t errstr_size);
+/* After the workers of a clean stop drained: the store holds every record
+ * of the changelog now (its own, delivered, and what it restored), so its
+ * positions move to the logs' ends and a restart reads nothing back.  Not
+ * when a record was lost or the lock is not held.  @locality main loop */
+void bd_daemon_restore_stopped(bd_daemon_t *d);
 
 /* The host's clock in ms since the epoch.  @locality any thread */
 static inline int64_t bd_daemon_wall_ms(void)

@@ -156,6 +156,8 @@ int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errs
 	    (err = bd_clocks_load(&d->clocks, d->store)))
 		goto out;
 	d->restore.epoch = *epoch;
+	d->restore.nparts = nparts;
+	d->restore.failures_at = d->joined.clog_failures;
 	restore_tell(d, t, nparts, (double)(uv_hrtime() - t0) / 1e9);
 out:
 	if (err && !errstr[0])
@@ -163,4 +165,31 @@ out:
 	bd_clog_applier_free(a);
 	free(end);
 	return err;
+}
+
+void bd_daemon_restore_stopped(bd_daemon_t *d)
+{
+	const char *topic = d->cfg->topic[BD_MSG_CHANGELOG];
+	char errstr[256];
+	int err = 0;
+
+	if (!d->active || !d->restore.nparts)
+		return;
+	if (d->joined.clog_failures != d->restore.failures_at) {
+		bd_warn("changelog records were lost while this instance decided: its position "
+			"stays where the restore left it");
+		return;
+	}
+	bd_store_batch_t *b = bd_store_batch_new(d->store);
+	for (int p = 0; b && p < d->restore.nparts && !err; p++) {
+		int64_t lo, hi;
+		if (rd_kafka_query_watermark_offsets(d->producer, topic, p, &lo, &hi, 5000))
+			err = BD_EKAFKA; /* not known: left where it was */
+		else
+			bd_clog_position_put(b, (uint16_t)p, hi);
+	}
+	if (b && !err && bd_store_batch_write(d->store, b, errstr, sizeof(errstr)) == 0)
+		bd_info("changelog position moved to the end of %s: a restart reads nothing back",
+			topic);
+	bd_store_batch_destroy(b);
 }

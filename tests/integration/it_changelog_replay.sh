@@ -53,11 +53,12 @@ for what in decisions samples offsets; do
 	cmp -s "$WORK/daemon.$what" "$WORK/rebuilt.$what" ||
 		fail "$what differ ($(wc -l <"$WORK/daemon.$what") lines in the daemon's store, $(wc -l <"$WORK/rebuilt.$what") rebuilt): $(diff "$WORK/daemon.$what" "$WORK/rebuilt.$what" | head -n 4)"
 done
-# Restarted on its own store, the daemon reads its own records back and
-# applies none (they are in the store: applied again, every merge would
-# count twice), nor the zombie's; started on the rebuilt store, a daemon reads
-# only the zombie's record (the rebuild marked every partition applied up to
-# its end, and the highest epoch it applied) and fences it.
+# Restarted on its own store, the daemon reads only what came after its
+# clean stop (which moved its position to the logs' ends): the zombie's
+# record, fenced; started on the rebuilt store, a daemon reads the same
+# (the rebuild marked every partition applied up to its end, and the
+# highest epoch it applied).  (A restart after a kill reads its own records
+# back and skips them: it_takeover.py.)
 # A zombie's record (an instance that lost the lock and still wrote: an
 # epoch older than the daemon's) comes last: fenced, not applied.
 PYTHONPATH="$srcdir/tests/lib" "$PYTHON" - "$BOOTSTRAP" <<'EOF' || fail "cannot produce the zombie's record"
@@ -70,14 +71,13 @@ rec = {"kind": "BATCH", "partition": 0, "epoch": 1, "instance": "zombie", "batch
 p.produce("budgetd.changelog", encode("changelog", rec), key=b"\0\0", partition=0)
 sys.exit(0 if p.flush(10) == 0 else 1)
 EOF
-records=$((records + 1))
 start_daemon a2 "$WORK/state" $SIM_CLOCK -X changelog.enabled=1 -X changelog.max.bytes=1024
 wait_log "$WORK/a2.log" "restored from budgetd.changelog" 60
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code (restart)"
 line=$(grep -o "restored from budgetd.changelog.*" "$WORK/a2.log")
 echo "own store: $line"
-echo "$line" | grep -q " $records records read, 0 batches applied (0 operations), $((records - 1)) records this store's own, 1 records of a fenced epoch" ||
-	fail "the restart applied its own records again, or the zombie's: $line"
+echo "$line" | grep -q " 1 records read, 0 batches applied (0 operations), 0 records this store's own, 1 records of a fenced epoch" ||
+	fail "the restart read its own records back (its clean stop moved its position to the end), or applied the zombie's: $line"
 start_daemon r "$WORK/rebuilt" $SIM_CLOCK -X changelog.enabled=1
 wait_log "$WORK/r.log" "restored from budgetd.changelog" 60
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || fail "daemon exit code (rebuilt store)"

@@ -15,6 +15,10 @@ decides the next 200 requests and nothing again:
     few the first had not seen acknowledged),
   - its day counts the first instance's 200 decisions and the cost of their
     outcomes (the budget's spend follows the partition),
+  - the holder had promoted a model the standby lacks: the standby trains
+    one on the restored samples as it takes over,
+  - killed too and restarted on its store, it reads its own records back
+    and applies none of them (its day still counts 400 decisions),
   - its store, dumped after it stopped, holds the 400 decision records, the
     first 200 with the treatments the first instance published.
 """
@@ -145,6 +149,24 @@ try:
     wait_log(b, r"model [0-9]+ (promoted|not promoted)", 120)
     print("the standby: %s" % re.search(r"model [0-9]+ (promoted|not promoted)[^\n]*",
                                         b.log_text()).group(0))
+    # killed too and started again on its store: it reads its own records
+    # back (written after its position) and applies none of them
+    b.p.send_signal(signal.SIGKILL)
+    b.p.wait()
+    b = start_daemon(broker.bootstrap, state_b, *CLOG)
+    b.name = "second, restarted"
+    url_b = admin_url(b)
+    wait_log(b, r"restored from budgetd.changelog", 60)
+    wait_log(b, r"ready: every worker holds its partitions", 60)
+    line = re.search(r"restored from [^\n]*", b.log_text()).group(0)
+    print("restart after a kill: %s" % line)
+    own = re.search(r" 0 batches applied \(0 operations\), ([0-9]+) records this store's own", line)
+    check(own and int(own.group(1)) > 0, "the restart applied its own records again: " + line)
+    wait_caught_up(broker.bootstrap)
+    time.sleep(1.5)
+    check_eq(metric(url_b, "budgetd_decisions_total"), 0.0, "decisions after the restart")
+    check_eq(today(url_b, "budgetd_campaign_decisions_today"), 400.0,
+             "the day's decisions after the restart")
     check_eq(b.stop(), 0, "second exit code")
     recs = {}
     for line in subprocess.run([BUDGETD, "-X", "state.dir=" + state_b, "--dump", "decisions"],
