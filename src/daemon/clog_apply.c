@@ -7,6 +7,7 @@
 #include "budgetd/daemon/clog_apply.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ struct bd_clog_applier_s {
 	/* the batch being gathered: its partition's next part (0: none open) */
 	int64_t seq;
 	int32_t next_part;
+	/* the partition being read: the last batch the store holds of it, and
+	 * the epoch below which a record is a zombie's */
+	bd_clog_stamp_t held;
+	int64_t fence;
 	bd_clog_tally_t t;
 };
 
@@ -141,17 +146,26 @@ static int apply_record(bd_clog_applier_t *a, int32_t p, const bd_changelog_t *r
 		return 0;
 	a->next_part = 0;
 	a->t.batches++;
-	return bd_store_batch_write(a->st, a->b, errstr, errstr_size);
+	if ((err = bd_store_batch_write(a->st, a->b, errstr, errstr_size)))
+		return err;
+	a->held = (bd_clog_stamp_t){r->epoch, r->batch_seq}; /* its stamp, in the store too */
+	if (r->epoch > a->fence)
+		a->fence = r->epoch;
+	return 0;
 }
 
-/* Decodes message @p m of partition @p p and applies it unless it is of
- * @p skip_epoch or older than *@p high, the highest epoch applied so far
- * in the partition (or the store's own).  *@p gap (set when the log starts
- * past the store's position) asks the first record read to be of
- * @p skip_epoch.  @returns 0 or an error. */
+/* Whether the store holds the batch of record @p r already. */
+static bool held(const bd_clog_applier_t *a, const bd_changelog_t *r)
+{
+	return r->epoch == a->held.epoch && r->batch_seq <= a->held.seq;
+}
+
+/* Decodes message @p m of partition @p p and applies it unless the store
+ * holds it already or it is a zombie's (an epoch below a->fence).  *@p gap
+ * (set when the log starts past the store's position) asks the first
+ * record read to be one the store holds.  @returns 0 or an error. */
 static int read_record(bd_clog_applier_t *a, int32_t p, const rd_kafka_message_t *m,
-		       int64_t skip_epoch, int *gap, int64_t *high, char *errstr,
-		       size_t errstr_size)
+		       int *gap, char *errstr, size_t errstr_size)
 {
 	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
 	bd_changelog_t r;
@@ -168,27 +182,26 @@ static int read_record(bd_clog_applier_t *a, int32_t p, const rd_kafka_message_t
 	a->t.bytes += (long long)m->len;
 	if (m->len > a->t.largest)
 		a->t.largest = m->len;
-	if (*gap && r.epoch != skip_epoch) {
+	if (*gap && !held(a, &r)) {
 		snprintf(errstr, errstr_size,
-			 "%s/%d now starts at offset %lld with a record of epoch %lld, not this "
-			 "store's own (%lld): the broker dropped records this store does not hold, "
-			 "and the deltas after them cannot be applied on it",
+			 "%s/%d now starts at offset %lld with a batch this store does not hold "
+			 "(epoch %lld, batch %lld; it holds up to %lld of epoch %lld): the broker "
+			 "dropped records before it, and the deltas after them cannot be applied on it",
 			 topic, (int)p, (long long)m->offset, (long long)r.epoch,
-			 (long long)skip_epoch);
+			 (long long)r.batch_seq, (long long)a->held.seq, (long long)a->held.epoch);
 		return BD_EINVAL;
 	}
 	*gap = 0;
 	if (r.epoch > a->t.max_epoch)
 		a->t.max_epoch = r.epoch;
-	if (skip_epoch >= 0 && r.epoch == skip_epoch) {
-		a->t.skipped++; /* the store wrote it: it holds it already */
+	if (held(a, &r)) {
+		a->t.skipped++; /* written here, or applied before: held already */
 		return 0;
 	}
-	if (r.epoch < *high) {
+	if (r.epoch < a->fence) {
 		a->t.fenced++; /* a zombie's: a later holder decided in its place */
 		return 0;
 	}
-	*high = r.epoch;
 	return apply_record(a, p, &r, m->offset, errstr, errstr_size);
 }
 
@@ -205,7 +218,7 @@ int bd_clog_applier_watermarks(bd_clog_applier_t *a, int32_t p, int64_t *lo, int
 }
 
 int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
-			      int64_t skip_epoch, int64_t *fence, int64_t *end, char *errstr,
+			      bd_clog_stamp_t *held_, int64_t *fence, int64_t *end, char *errstr,
 			      size_t errstr_size)
 {
 	const char *topic = a->cfg->topic[BD_MSG_CHANGELOG];
@@ -215,8 +228,10 @@ int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
 	*end = from;
 	if ((err = bd_clog_applier_watermarks(a, p, &lo, &hi, errstr, errstr_size)))
 		return err;
+	a->held = *held_;
+	a->fence = *fence;
 	if (lo > from) {
-		if (skip_epoch < 0) {
+		if (a->held.epoch < 0) {
 			snprintf(errstr, errstr_size,
 				 "%s/%d starts at offset %lld, past %lld: the broker dropped the "
 				 "records before it, and the batches after them are deltas on "
@@ -224,7 +239,7 @@ int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
 				 topic, (int)p, (long long)lo, (long long)from);
 			return BD_EINVAL;
 		}
-		gap = 1; /* the first record must be the store's own */
+		gap = 1; /* the first record must be one the store holds */
 		from = lo;
 	}
 	if (hi <= from) {
@@ -253,7 +268,7 @@ int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
 				 rd_kafka_message_errstr(m));
 			err = BD_EKAFKA;
 		} else {
-			err = read_record(a, p, m, skip_epoch, &gap, fence, errstr, errstr_size);
+			err = read_record(a, p, m, &gap, errstr, errstr_size);
 			next = m->offset + 1;
 			*end = next;
 		}
@@ -263,6 +278,8 @@ int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
 		a->t.incomplete++; /* parts stop at the log end: not applied */
 	bd_store_batch_clear(a->b);
 	rd_kafka_assign(a->rk, NULL);
+	*held_ = a->held;
+	*fence = a->fence;
 	return err;
 }
 
@@ -329,7 +346,8 @@ static int apply_all(bd_clog_applier_t *a, int n, FILE *out, char *errstr, size_
 	for (int32_t p = 0; p < n && !err; p++) {
 		bd_clog_tally_t was = a->t;
 		int64_t end = 0, fence = -1;
-		if ((err = bd_clog_applier_partition(a, p, 0, -1, &fence, &end, errstr,
+		bd_clog_stamp_t held = {-1, -1};
+		if ((err = bd_clog_applier_partition(a, p, 0, &held, &fence, &end, errstr,
 						     errstr_size)))
 			break;
 		bd_clog_position_put(mark, (uint16_t)p, end);

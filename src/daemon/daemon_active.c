@@ -83,7 +83,8 @@ static int go_active(bd_daemon_t *d)
 {
 	const bd_config_t *cfg = d->cfg;
 	bd_worker_env_t env = {cfg, d->bootstrap, d->store, &d->worker_failed, d->health,
-			       &d->worker_carried, 0, d->registry, d->schema_id, -1};
+			       &d->worker_carried, 0, d->registry, d->schema_id, -1,
+			       &d->restore.seq};
 	char errstr[1024] = "";
 	int err;
 

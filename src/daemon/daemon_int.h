@@ -24,6 +24,7 @@
 #ifndef BUDGETD_DAEMON_INT_H
 #define BUDGETD_DAEMON_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -62,6 +63,7 @@ typedef struct bd_daemon_restore_s {
 				  * this instance's own (0: none) */
 	int nparts;		 /* the changelog's partitions (0: not restored) */
 	uint64_t failures_at;	 /* the workers' changelog failures at the restore */
+	_Atomic int64_t seq;	 /* the workers' next changelog batch number */
 } bd_daemon_restore_t;
 
 /* Expired decisions (daemon_expiry.c): each campaign's limit, read by the

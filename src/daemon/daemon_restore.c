@@ -12,8 +12,10 @@
  *
  * What the store lacks, per partition p: the records after its position
  * (bd_clog_position_get: the changelog offset up to which it holds every
- * record, set when it was last restored or built) that are not its own
- * (records of the store's epoch: the batches it wrote itself since then).
+ * record, set when it was last restored, built or stopped cleanly) that
+ * are not of a batch it holds (its stamp of p: the last batch it wrote or
+ * applied, kept with the batch itself, so a checkpoint is exact too) and
+ * not a zombie's (an epoch below the fence).
  * The position and a new owner epoch are written after the last partition,
  * so a restore cut short is made again wholly the next time.  A store with
  * state of a partition but no position (it decided before it had one) is
@@ -62,10 +64,13 @@ static int restore_partition(bd_daemon_t *d, bd_clog_applier_t *a, int p, int64_
 			 d->cfg->topic[BD_MSG_CHANGELOG], p, (long long)lo, (long long)hi, p);
 		return BD_EINVAL;
 	}
+	bd_clog_stamp_t held = bd_clog_stamp_get(d->store, (uint16_t)p);
 	*fence = bd_clog_fence_get(d->store, (uint16_t)p);
 	if (*fence < own)
 		*fence = own;
-	return bd_clog_applier_partition(a, p, from < 0 ? 0 : from, own, fence, end, errstr,
+	if (*fence < held.epoch)
+		*fence = held.epoch;
+	return bd_clog_applier_partition(a, p, from < 0 ? 0 : from, &held, fence, end, errstr,
 					 errstr_size);
 }
 
@@ -105,7 +110,7 @@ static void restore_tell(bd_daemon_t *d, const bd_clog_tally_t *t, int nparts, d
 	r->fenced += (uint64_t)t->fenced;
 	r->last_seconds = s;
 	bd_info("restored from %s in %.2f s: %d partitions, %ld records read, %ld batches "
-		"applied (%ld operations), %ld records this store's own, %ld records of a fenced "
+		"applied (%ld operations), %ld records of batches held already, %ld records of a fenced "
 		"epoch and %ld batches cut short not applied; owner epoch %lld",
 		d->cfg->topic[BD_MSG_CHANGELOG], s, nparts, t->records, t->batches, t->ops,
 		t->skipped, t->fenced, t->incomplete, (long long)r->epoch);

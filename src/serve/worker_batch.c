@@ -380,6 +380,7 @@ static void clog_flush(bd_worker_t *w)
 		}
 		r.instance = w->clog_instance;
 		r.epoch = w->env.clog_epoch;
+		r.batch_seq = w->clog_seq; /* the stamp's */
 		r.ts_ms = now;
 		produced += clog_produce(w, &r);
 	}
@@ -476,6 +477,11 @@ int bd_worker_batch_flush(bd_worker_t *w)
 		}
 	}
 	bd_outbox_prepare(w->outbox, w->batch);
+	if (w->clog) {
+		/* last: what the batch holds of each partition, for a restore */
+		w->clog_seq = atomic_fetch_add(w->env.clog_seq, 1);
+		bd_clog_rec_stamp(w->clog, w->batch, w->env.clog_epoch, w->clog_seq);
+	}
 	const char *unrecorded = w->clog ? bd_clog_rec_failed(w->clog) : NULL;
 	if (unrecorded) {
 		/* fail closed: state the changelog cannot carry is not written */

@@ -122,6 +122,7 @@ struct bd_worker_s {
 	 * first; a batch's outputs are held in the outbox until every gate up
 	 * to its own is open */
 	uint64_t clog_gate;
+	int64_t clog_seq; /* the batch number of the batch being written */
 	clog_gate_t *gates;
 	size_t gates_head, gates_n, gates_cap;
 	bd_snapshot_t *snap;

@@ -196,6 +196,18 @@ int bd_clog_rec_next(bd_clog_rec_t *r, int *cursor, bd_changelog_t *out)
 	return 0;
 }
 
+void bd_clog_rec_stamp(bd_clog_rec_t *r, bd_store_batch_t *b, int64_t epoch, int64_t seq)
+{
+	uint8_t key[6] = {'c', 'l', 's', 'q'}, val[16];
+	bd_be64(val, (uint64_t)epoch);
+	bd_be64(val + 8, (uint64_t)seq);
+	for (int i = 0; i < r->nparts; i++)
+		if (r->parts[i].n) {
+			bd_be16(key + 4, (uint16_t)i);
+			bd_store_batch_put(b, BD_CF_META, key, sizeof(key), val, sizeof(val));
+		}
+}
+
 void bd_clog_rec_clear(bd_clog_rec_t *r)
 {
 	for (int i = 0; i < r->nparts; i++)
@@ -256,12 +268,24 @@ int bd_changelog_apply(bd_store_batch_t *b, const bd_changelog_t *r, char *errst
 
 /* ---- where the store stands against the changelog ------------------------- */
 
-static int64_t meta_i64(bd_store_t *st, const void *key, size_t klen)
+/* A meta key: @p tag, and the partition unless @p part < 0. */
+static size_t meta_key(uint8_t key[6], const char tag[4], int part)
 {
+	memcpy(key, tag, 4);
+	if (part < 0)
+		return 4;
+	bd_be16(key + 4, (uint16_t)part);
+	return 6;
+}
+
+/* The big-endian i64 under meta key @p tag (+ @p part); -1 when absent. */
+static int64_t meta_get(bd_store_t *st, const char tag[4], int part)
+{
+	uint8_t key[6];
 	char *val = NULL;
 	size_t vlen = 0;
 	int64_t v = -1;
-	if (bd_store_get(st, BD_CF_META, key, klen, &val, &vlen) == 0) {
+	if (bd_store_get(st, BD_CF_META, key, meta_key(key, tag, part), &val, &vlen) == 0) {
 		if (vlen == 8)
 			v = (int64_t)bd_rd_be64((const uint8_t *)val);
 		free(val);
@@ -269,47 +293,54 @@ static int64_t meta_i64(bd_store_t *st, const void *key, size_t klen)
 	return v;
 }
 
-static size_t part_key(uint8_t *key, const char *tag, uint16_t part)
+static void meta_put(bd_store_batch_t *b, const char tag[4], int part, int64_t v)
 {
-	memcpy(key, tag, 4);
-	bd_be16(key + 4, part);
-	return 6;
+	uint8_t key[6], val[8];
+	bd_be64(val, (uint64_t)v);
+	bd_store_batch_put(b, BD_CF_META, key, meta_key(key, tag, part), val, sizeof(val));
 }
 
 int64_t bd_clog_position_get(bd_store_t *st, uint16_t part)
 {
-	uint8_t key[6];
-	return meta_i64(st, key, part_key(key, "clof", part));
+	return meta_get(st, "clof", part);
 }
 
 void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset)
 {
-	uint8_t key[6], val[8];
-	bd_be64(val, (uint64_t)next_offset);
-	bd_store_batch_put(b, BD_CF_META, key, part_key(key, "clof", part), val, sizeof(val));
+	meta_put(b, "clof", part, next_offset);
 }
 
 int64_t bd_clog_fence_get(bd_store_t *st, uint16_t part)
 {
-	uint8_t key[6];
-	return meta_i64(st, key, part_key(key, "clfe", part));
+	return meta_get(st, "clfe", part);
 }
 
 void bd_clog_fence_put(bd_store_batch_t *b, uint16_t part, int64_t epoch)
 {
-	uint8_t key[6], val[8];
-	bd_be64(val, (uint64_t)epoch);
-	bd_store_batch_put(b, BD_CF_META, key, part_key(key, "clfe", part), val, sizeof(val));
+	meta_put(b, "clfe", part, epoch);
 }
 
 int64_t bd_clog_epoch_get(bd_store_t *st)
 {
-	return meta_i64(st, "clep", 4);
+	return meta_get(st, "clep", -1);
 }
 
 void bd_clog_epoch_put(bd_store_batch_t *b, int64_t epoch)
 {
-	uint8_t val[8];
-	bd_be64(val, (uint64_t)epoch);
-	bd_store_batch_put(b, BD_CF_META, "clep", 4, val, sizeof(val));
+	meta_put(b, "clep", -1, epoch);
+}
+
+bd_clog_stamp_t bd_clog_stamp_get(bd_store_t *st, uint16_t part)
+{
+	uint8_t key[6];
+	char *val = NULL;
+	size_t vlen = 0;
+	bd_clog_stamp_t s = {-1, -1};
+	if (bd_store_get(st, BD_CF_META, key, meta_key(key, "clsq", part), &val, &vlen) == 0) {
+		if (vlen == 16)
+			s = (bd_clog_stamp_t){(int64_t)bd_rd_be64((const uint8_t *)val),
+					      (int64_t)bd_rd_be64((const uint8_t *)val + 8)};
+		free(val);
+	}
+	return s;
 }

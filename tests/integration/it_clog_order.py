@@ -26,21 +26,6 @@ TOPICS = ["budgetd.features", "budgetd.outcomes", "budgetd.decisions", "budgetd.
           "budgetd.plans", "budgetd.models", "budgetd.deadletters"]
 
 
-def requests(p, prefix, n, rng):
-    ids = []
-    for i in range(n):
-        user = "%s-u%d" % (prefix, i)
-        rid = "%s-%d" % (prefix, i)
-        produce(p, "feature_event", user.encode(),
-                encode("feature_event", {"request_id": rid, "campaign_id": CAMP,
-                                         "user_id": user, "ts_ms": int(time.time() * 1000),
-                                         "features": [rng.gauss(0, 1) for _ in range(12)],
-                                         "context": {}}))
-        ids.append(rid)
-    p.flush(10)
-    return ids
-
-
 def published(tail, prefix, want, timeout):
     got = tail.read(want, timeout, lambda m: decode("decision", m.value())["request_id"]
                     .startswith(prefix))
@@ -75,14 +60,14 @@ try:
             encode("control_command", control(CAMP, "UPSERT_CAMPAIGN", 5000.0, TREATMENTS, 0.3)))
     p.flush(10)
     wait_log(a, r"control: \S+ %s: plan written" % CAMP, 30)
-    requests(p, "one", 100, rng)
+    feature_events(p, CAMP, "one", 100, rng)
     check_eq(len({d["request_id"] for d in published(decisions, "one-", 100, 60)}), 100,
              "first batch decided and published")
     time.sleep(2)  # the last batches' changelog records are acknowledged
 
     fault(broker, "down 3")
     down = True
-    requests(p, "two", 50, rng)
+    feature_events(p, CAMP, "two", 50, rng)
     wait_caught_up(broker.bootstrap)  # read and written by the first
     early = published(decisions, "two-", 50, 4)
     check_eq(len(early), 0, "decisions published while their changelog records were not "

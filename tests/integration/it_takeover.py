@@ -19,11 +19,15 @@ decides the next 200 requests and nothing again:
     one on the restored samples as it takes over,
   - killed too and restarted on its store, it reads its own records back
     and applies none of them (its day still counts 400 decisions),
+  - a backup (checkpoint) of its state taken before it decided, started
+    on: the restore applies the batches written after the backup, and
+    nothing is decided again,
   - its store, dumped after it stopped, holds the 400 decision records, the
     first 200 with the treatments the first instance published.
 """
 import json
 import random
+import shutil
 import signal
 
 from bdclient import *  # noqa: F401,F403
@@ -33,23 +37,6 @@ COST = {0: 0.0, 1: 2.0, 2: 5.0}
 CLOG = ("-X", "changelog.enabled=1", "-X", "train.min.samples=100", "-X", "train.epochs=2",
         "-X", "train.interval.s=0", "-X", "train.min.agreement=0.1", "-X", "clusters=2",
         "-X", "train.min.cluster.users=5", "-X", "train.min.cluster.share=0.01")
-
-
-def requests(p, prefix, n, rng):
-    """@n feature events; the outcome of each depends on its first feature
-    and its treatment (something for a model to learn)."""
-    ids = []
-    for i in range(n):
-        user = "%s-u%d" % (prefix, i)
-        rid = "%s-%d" % (prefix, i)
-        produce(p, "feature_event", user.encode(),
-                encode("feature_event", {"request_id": rid, "campaign_id": CAMP,
-                                         "user_id": user, "ts_ms": int(time.time() * 1000),
-                                         "features": [rng.gauss(0, 1) for _ in range(12)],
-                                         "context": {}}))
-        ids.append(rid)
-    p.flush(10)
-    return ids
 
 
 def decisions_of(tail, ids, timeout=60):
@@ -67,13 +54,16 @@ def today(url, name):
 rng = random.Random(7)
 broker = start_broker()
 state_a, state_b = tmpdir("holder"), tmpdir("standby")
+ckpts, ckcopy = tmpdir("checkpoints"), tmpdir("ckcopy")
+CKPT = ("-X", "checkpoint.dir=" + ckpts, "-X", "checkpoint.interval.s=1",
+        "-X", "checkpoint.keep=100")
 a = start_daemon(broker.bootstrap, state_a, *CLOG)
 a.name = "first"
-b = None
+b = c = None
 passed = False
 try:
     wait_log(a, r"ready: every worker holds its partitions", 40)
-    b = start_daemon(broker.bootstrap, state_b, *CLOG)
+    b = start_daemon(broker.bootstrap, state_b, *CLOG, *CKPT)
     b.name = "second"
     url_b = admin_url(b)
     wait_log(b, r"standby: another instance holds the instance lock", 40)
@@ -83,7 +73,7 @@ try:
             encode("control_command", control(CAMP, "UPSERT_CAMPAIGN", 5000.0, TREATMENTS, 0.3)))
     p.flush(10)
     wait_log(a, r"control: \S+ %s: plan written" % CAMP, 30)
-    first = decisions_of(decisions, requests(p, "one", 200, rng))
+    first = decisions_of(decisions, feature_events(p, CAMP, "one", 200, rng))
     check_eq(len({d["request_id"] for d in first}), 200, "first batch decided")
     spent = 0.0
     for d in first:
@@ -116,7 +106,12 @@ try:
     wait_log(b, r"ready: every worker holds its partitions", 60)
     print("takeover: the second decides %.1f s after the first was killed; %s" % (
         time.time() - t0, re.search(r"restored from [^\n]*", b.log_text()).group(0)))
-    second = decisions_of(decisions, requests(p, "two", 200, rng))
+    # a backup of the standby's state before it decides anything itself
+    wait_log(b, r"checkpoint written: ", 20)
+    ckpt = re.findall(r"checkpoint written: (\S+)", b.log_text())[-1]
+    shutil.rmtree(ckcopy)
+    shutil.copytree(ckpt, ckcopy)
+    second = decisions_of(decisions, feature_events(p, CAMP, "two", 200, rng))
     check_eq(len({d["request_id"] for d in second}), 200, "second batch decided")
     wait_caught_up(broker.bootstrap)
     time.sleep(1.5)  # one admin refresh
@@ -160,7 +155,7 @@ try:
     wait_log(b, r"ready: every worker holds its partitions", 60)
     line = re.search(r"restored from [^\n]*", b.log_text()).group(0)
     print("restart after a kill: %s" % line)
-    own = re.search(r" 0 batches applied \(0 operations\), ([0-9]+) records this store's own", line)
+    own = re.search(r" 0 batches applied \(0 operations\), ([0-9]+) records of batches held already", line)
     check(own and int(own.group(1)) > 0, "the restart applied its own records again: " + line)
     wait_caught_up(broker.bootstrap)
     time.sleep(1.5)
@@ -168,6 +163,22 @@ try:
     check_eq(today(url_b, "budgetd_campaign_decisions_today"), 400.0,
              "the day's decisions after the restart")
     check_eq(b.stop(), 0, "second exit code")
+    # the backup taken before the second batch, started on: the restore
+    # applies the batches written after it (its own epoch, later batch
+    # numbers), so nothing is decided again
+    c = start_daemon(broker.bootstrap, ckcopy, *CLOG)
+    c.name = "second, from its backup"
+    url_c = admin_url(c)
+    wait_log(c, r"restored from budgetd.changelog", 60)
+    wait_log(c, r"ready: every worker holds its partitions", 60)
+    line = re.search(r"restored from [^\n]*", c.log_text()).group(0)
+    print("from a backup: %s" % line)
+    wait_caught_up(broker.bootstrap)
+    time.sleep(1.5)
+    check_eq(metric(url_c, "budgetd_decisions_total"), 0.0, "decisions after the backup's restore")
+    check_eq(today(url_c, "budgetd_campaign_decisions_today"), 400.0,
+             "the day's decisions on the backup after its restore")
+    check_eq(c.stop(), 0, "exit code on the backup")
     recs = {}
     for line in subprocess.run([BUDGETD, "-X", "state.dir=" + state_b, "--dump", "decisions"],
                                capture_output=True, text=True, check=True).stdout.splitlines():
@@ -187,9 +198,13 @@ finally:
         a.dump_log(40)
         if b:
             b.dump_log(60)
+        if c:
+            c.dump_log(40)
     a.stop()
     if b:
         b.stop()
+    if c:
+        c.stop()
     broker.stop()
-    cleanup(state_a, state_b)
+    cleanup(state_a, state_b, ckpts, ckcopy)
 sys.exit(0 if passed else 1)

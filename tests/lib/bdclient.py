@@ -294,6 +294,24 @@ class Requests:
         p.flush(10)
 
 
+def feature_events(p, campaign, prefix, n, rng, dim=12):
+    """@n feature events of @campaign dated now, one user each: request ids
+    PREFIX-0.., users PREFIX-u0.., features drawn from @rng; @returns the
+    request ids."""
+    ids = []
+    for i in range(n):
+        user = "%s-u%d" % (prefix, i)
+        rid = "%s-%d" % (prefix, i)
+        produce(p, "feature_event", user.encode(),
+                encode("feature_event", {"request_id": rid, "campaign_id": campaign,
+                                         "user_id": user, "ts_ms": int(time.time() * 1000),
+                                         "features": [rng.gauss(0, 1) for _ in range(dim)],
+                                         "context": {}}))
+        ids.append(rid)
+    p.flush(10)
+    return ids
+
+
 def sim_day(daemon, bootstrap, campaign, events, seconds, *extra):
     """One closed-loop day of budgetd-sim against @daemon; its stdout (the
     test fails, with the daemon's log, when the simulator does)."""

@@ -325,6 +325,7 @@ static void test_rebuild_equal(void **state)
 		bd_changelog_t rec, d;
 		int cursor = 0, n = 0;
 		stage_batch(wb, ob, round);
+		bd_clog_rec_stamp(r, wb, 7, (int64_t)round); /* recorded with the batch */
 		assert_null(bd_clog_rec_failed(r));
 		assert_int_equal(bd_store_batch_write(a, wb, err, sizeof(err)), 0);
 		while (bd_clog_rec_next(r, &cursor, &rec) == 1) {
@@ -344,6 +345,16 @@ static void test_rebuild_equal(void **state)
 		assert_int_equal(bd_store_batch_write(b, ab, err, sizeof(err)), 0);
 	}
 	assert_stores_equal(a, b);
+	/* the stamps: the last batch each store holds of each partition */
+	for (int i = 0; i < 2; i++) {
+		bd_store_t *st = i ? b : a;
+		bd_clog_stamp_t s0 = bd_clog_stamp_get(st, 0), s1 = bd_clog_stamp_get(st, 1),
+				s2 = bd_clog_stamp_get(st, 2);
+		assert_int_equal(s0.epoch, 7);
+		assert_int_equal(s0.seq, 2);
+		assert_int_equal(s2.seq, 2);
+		assert_int_equal(s1.epoch, -1); /* nothing of partition 1 */
+	}
 	bd_buf_free(&out);
 	bd_outbox_free(ob);
 	bd_clog_rec_free(r);

@@ -9,17 +9,18 @@
  * the time of the call, and each batch's operations are made on the store:
  * one RocksDB batch per changelog batch, written when its last part has
  * come (a batch whose parts stop at the log end, or are cut short by
- * another writer's record, is not applied, and is counted).  Records whose
- * epoch is the store's own (@p skip_epoch: batches this store wrote itself
- * and holds already) are read and skipped.  Records of an epoch older than
- * the store's own or than one read before them in the partition are a
- * zombie's (an instance that lost the lock and still wrote: every holder
- * writes a higher epoch than the ones before it): fenced, skipped, counted.
+ * another writer's record, is not applied, and is counted).  Records of a
+ * batch the store holds already (its stamp: the epoch and batch number of
+ * the last batch it wrote or applied of the partition, state/changelog.h)
+ * are read and skipped.  Records of an epoch below the fence (the store's
+ * own epoch, or one applied before them in the partition) are a zombie's
+ * (an instance that lost the lock and still wrote: every holder writes a
+ * higher epoch than the ones before it): fenced, skipped, counted.
  *
  * It refuses, and says why: a partition whose log no longer starts at the
  * offset asked for (the broker dropped records: the deltas after them
- * cannot be applied on state that lacks them), unless every record from
- * the log's start on that could be missed is the store's own; a record that
+ * cannot be applied on state that lacks them), unless the first record
+ * left is one the store holds; a record that
  * does not decode, or whose operations name another partition.
  *
  * @locality the calling thread; its consumer is its own (assign only, no
@@ -32,6 +33,7 @@
 
 #include "budgetd/base/common.h"
 #include "budgetd/base/config.h"
+#include "budgetd/state/changelog.h"
 #include "budgetd/state/store.h"
 #include "budgetd/wire/messages.h"
 
@@ -39,7 +41,7 @@
 typedef struct bd_clog_tally_s {
 	long records, batches, ops;
 	long incomplete; /* batches cut short: not applied */
-	long skipped;	 /* records of the store's own epoch: not applied again */
+	long skipped;	 /* records of batches the store holds: not applied again */
 	long fenced;	 /* records of an epoch older than one read before them */
 	int64_t max_epoch; /* the highest epoch read (-1: none) */
 	long long bytes; /* of the records read (framing included) */
@@ -71,17 +73,17 @@ int bd_clog_applier_watermarks(bd_clog_applier_t *a, int32_t p, int64_t *lo, int
 /**
  * Applies partition @p p from offset @p from (0: the start) to the end of
  * its log; *@p end gets the offset after the last record read (@p from
- * when there was none).  @p skip_epoch: records of this epoch are the
- * store's own and skipped (-1: none are).  *@p fence: records of a lower
+ * when there was none).  *@p held: the store's stamp of the partition
+ * ({-1, -1}: none); records of batches it covers are skipped; on return,
+ * the stamp of the last batch applied.  *@p fence: records of a lower
  * epoch are fenced (a zombie's); on return, the highest epoch applied or
  * fenced against.  Where the log now starts past @p from, it is read from
- * its start only if @p skip_epoch is set and the first record there is of
- * that epoch (the store's own writes began at @p from, so the dropped
- * records were its own too); otherwise refused.
+ * its start only if the first record there is a batch the store holds
+ * (nothing it lacks was dropped); otherwise refused.
  * @returns 0, or an error with @p errstr set.
  */
 int bd_clog_applier_partition(bd_clog_applier_t *a, int32_t p, int64_t from,
-			      int64_t skip_epoch, int64_t *fence, int64_t *end, char *errstr,
+			      bd_clog_stamp_t *held, int64_t *fence, int64_t *end, char *errstr,
 			      size_t errstr_size) BD_WUR;
 
 /** What was read and applied so far. */

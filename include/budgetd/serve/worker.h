@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "budgetd/base/common.h"
@@ -61,6 +62,9 @@ typedef struct bd_worker_env_s {
 	/** the owner epoch every changelog record carries: this instance's
 	 *  since it took the instance lock (daemon_restore.c) */
 	int64_t clog_epoch;
+	/** the batch numbers of the changelog records, one counter for every
+	 *  worker of the instance (each batch takes the next) */
+	_Atomic int64_t *clog_seq;
 } bd_worker_env_t;
 
 /**

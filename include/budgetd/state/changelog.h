@@ -51,6 +51,13 @@ const char *bd_clog_rec_failed(const bd_clog_rec_t *r);
  */
 int bd_clog_rec_next(bd_clog_rec_t *r, int *cursor, bd_changelog_t *out);
 
+/** Stamps the batch: puts into @p b, for every partition with operations
+ *  recorded, the meta key saying the store holds that partition's batches
+ *  of @p epoch up to @p seq (bd_clog_stamp_get).  The put is recorded too,
+ *  so a store the record is applied to says the same.  Call it last,
+ *  before the write; the records' batch_seq must be @p seq. */
+void bd_clog_rec_stamp(bd_clog_rec_t *r, bd_store_batch_t *b, int64_t epoch, int64_t seq);
+
 /** Forgets what was recorded (after the batch was written or discarded). */
 void bd_clog_rec_clear(bd_clog_rec_t *r);
 
@@ -78,8 +85,15 @@ int bd_changelog_apply(bd_store_batch_t *b, const bd_changelog_t *r, char *errst
  *    on it.  Records of that epoch after the position are the store's own
  *    batches, already in it (-1: none);
  *  - the fence of partition p: the highest epoch applied from it; a record
- *    of a lower epoch after the position is a zombie's (-1: none).
+ *    of a lower epoch after the position is a zombie's (-1: none);
+ *  - the stamp of partition p: the (epoch, batch_seq) of the last batch the
+ *    store holds of it, written with the batch itself (bd_clog_rec_stamp):
+ *    a record of that epoch and a batch_seq not above it is held already.
  */
+typedef struct bd_clog_stamp_s {
+	int64_t epoch, seq; /* -1, -1: none */
+} bd_clog_stamp_t;
+bd_clog_stamp_t bd_clog_stamp_get(bd_store_t *st, uint16_t part);
 int64_t bd_clog_position_get(bd_store_t *st, uint16_t part);
 void bd_clog_position_put(bd_store_batch_t *b, uint16_t part, int64_t next_offset);
 int64_t bd_clog_epoch_get(bd_store_t *st);
