@@ -278,6 +278,7 @@ static void daemon_free(bd_daemon_t *d)
 	bd_cluster_model_unref(d->next_model);
 	bd_cluster_model_unref(d->carry);
 	free(d->carry_parts);
+	free((void *)d->restore.end);
 	bd_codec_free(d->codec);
 	bd_registry_free(d->registry); /* after every codec that reads through it */
 	bd_buf_free(&d->out);

@@ -84,7 +84,7 @@ static int go_active(bd_daemon_t *d)
 	const bd_config_t *cfg = d->cfg;
 	bd_worker_env_t env = {cfg, d->bootstrap, d->store, &d->worker_failed, d->health,
 			       &d->worker_carried, 0, d->registry, d->schema_id, -1,
-			       &d->restore.seq};
+			       &d->restore.seq, NULL};
 	char errstr[1024] = "";
 	int err;
 
@@ -102,6 +102,7 @@ static int go_active(bd_daemon_t *d)
 	     (err = bd_daemon_restore_run(d, env.clog_partitions, &env.clog_epoch, errstr,
 					  sizeof(errstr)))))
 		goto fail;
+	env.clog_end = d->restore.end;
 	if ((err = bd_daemon_train_publish_model(d, d->model, NULL))) {
 		snprintf(errstr, sizeof(errstr), "cannot publish model %lld: %s",
 			 (long long)d->model->version, bd_strerror(err));

@@ -64,6 +64,9 @@ typedef struct bd_daemon_restore_s {
 	int nparts;		 /* the changelog's partitions (0: not restored) */
 	uint64_t failures_at;	 /* the workers' changelog failures at the restore */
 	_Atomic int64_t seq;	 /* the workers' next changelog batch number */
+	_Atomic int64_t *end;	 /* per partition: the log's end as this instance
+				  * knows it (the restore's, then raised by the
+				  * workers' acknowledged records) */
 } bd_daemon_restore_t;
 
 /* Expired decisions (daemon_expiry.c): each campaign's limit, read by the

@@ -22,6 +22,8 @@
  * refused when the changelog holds records of that partition: nothing says
  * which of them it holds.
  */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +163,13 @@ int bd_daemon_restore_run(bd_daemon_t *d, int nparts, int64_t *epoch, char *errs
 	    (err = bd_clocks_load(&d->clocks, d->store)))
 		goto out;
 	d->restore.epoch = *epoch;
+	free((void *)d->restore.end);
+	if (!(d->restore.end = calloc((size_t)nparts, sizeof(*d->restore.end)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (int p = 0; p < nparts; p++)
+		atomic_store(&d->restore.end[p], end[p]);
 	d->restore.nparts = nparts;
 	d->restore.failures_at = d->joined.clog_failures;
 	restore_tell(d, t, nparts, (double)(uv_hrtime() - t0) / 1e9);
@@ -174,27 +183,25 @@ out:
 
 void bd_daemon_restore_stopped(bd_daemon_t *d)
 {
-	const char *topic = d->cfg->topic[BD_MSG_CHANGELOG];
 	char errstr[256];
-	int err = 0;
 
-	if (!d->active || !d->restore.nparts)
+	if (!d->active || !d->restore.nparts || !d->restore.end)
 		return;
 	if (d->joined.clog_failures != d->restore.failures_at) {
 		bd_warn("changelog records were lost while this instance decided: its position "
 			"stays where the restore left it");
 		return;
 	}
+	/* the logs' ends as this instance knows them: nobody else wrote since
+	 * it took the lock (a zombie's records after them are fenced anyway),
+	 * and asking the brokers could wait on a broker that is gone */
 	bd_store_batch_t *b = bd_store_batch_new(d->store);
-	for (int p = 0; b && p < d->restore.nparts && !err; p++) {
-		int64_t lo, hi;
-		if (rd_kafka_query_watermark_offsets(d->producer, topic, p, &lo, &hi, 5000))
-			err = BD_EKAFKA; /* not known: left where it was */
-		else
-			bd_clog_position_put(b, (uint16_t)p, hi);
-	}
-	if (b && !err && bd_store_batch_write(d->store, b, errstr, sizeof(errstr)) == 0)
+	if (!b)
+		return;
+	for (int p = 0; p < d->restore.nparts; p++)
+		bd_clog_position_put(b, (uint16_t)p, atomic_load(&d->restore.end[p]));
+	if (bd_store_batch_write(d->store, b, errstr, sizeof(errstr)) == 0)
 		bd_info("changelog position moved to the end of %s: a restart reads nothing back",
-			topic);
+			d->cfg->topic[BD_MSG_CHANGELOG]);
 	bd_store_batch_destroy(b);
 }

@@ -139,6 +139,14 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 				rd_kafka_err2str(m->err));
 			COUNT(w, c_clog_failures);
 		}
+		if (!m->err && w->env.clog_end && m->partition >= 0 &&
+		    m->partition < w->env.clog_partitions) {
+			_Atomic int64_t *end = &w->env.clog_end[m->partition];
+			int64_t was = atomic_load(end);
+			while (m->offset + 1 > was &&
+			       !atomic_compare_exchange_weak(end, &was, m->offset + 1))
+				;
+		}
 		bd_worker_batch_clog_done(w, (uint64_t)(uintptr_t)m->_private, m->err);
 		return;
 	}

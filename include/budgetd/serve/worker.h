@@ -65,6 +65,9 @@ typedef struct bd_worker_env_s {
 	/** the batch numbers of the changelog records, one counter for every
 	 *  worker of the instance (each batch takes the next) */
 	_Atomic int64_t *clog_seq;
+	/** per changelog partition, the offset after the last record of this
+	 *  instance the broker acknowledged (workers raise it) */
+	_Atomic int64_t *clog_end;
 } bd_worker_env_t;
 
 /**
