@@ -46,6 +46,26 @@ def decisions_of(tail, ids, timeout=60):
     return [decode("decision", m.value()) for m in got]
 
 
+def start_restored(bootstrap, state, name):
+    """A daemon on @state that has restored and holds its partitions: (the
+    process, its admin URL, its restore line)."""
+    d = start_daemon(bootstrap, state, *CLOG)
+    d.name = name
+    url = admin_url(d)
+    wait_log(d, r"restored from budgetd.changelog", 60)
+    wait_log(d, r"ready: every worker holds its partitions", 60)
+    return d, url, re.search(r"restored from [^\n]*", d.log_text()).group(0)
+
+
+def decided_nothing_again(bootstrap, url, what):
+    """Once caught up, @url's daemon decided nothing and counts the day's 400."""
+    wait_caught_up(bootstrap)
+    time.sleep(1.5)  # one admin refresh
+    check_eq(metric(url, "budgetd_decisions_total"), 0.0, "decisions " + what)
+    check_eq(today(url, "budgetd_campaign_decisions_today"), 400.0,
+             "the day's decisions " + what)
+
+
 def today(url, name):
     return sum(v for k, v in metrics(url).items()
                if k.startswith('%s{campaign="%s"' % (name, CAMP)))
@@ -148,36 +168,18 @@ try:
     # back (written after its position) and applies none of them
     b.p.send_signal(signal.SIGKILL)
     b.p.wait()
-    b = start_daemon(broker.bootstrap, state_b, *CLOG)
-    b.name = "second, restarted"
-    url_b = admin_url(b)
-    wait_log(b, r"restored from budgetd.changelog", 60)
-    wait_log(b, r"ready: every worker holds its partitions", 60)
-    line = re.search(r"restored from [^\n]*", b.log_text()).group(0)
+    b, url_b, line = start_restored(broker.bootstrap, state_b, "second, restarted")
     print("restart after a kill: %s" % line)
     own = re.search(r" 0 batches applied \(0 operations\), ([0-9]+) records of batches held already", line)
     check(own and int(own.group(1)) > 0, "the restart applied its own records again: " + line)
-    wait_caught_up(broker.bootstrap)
-    time.sleep(1.5)
-    check_eq(metric(url_b, "budgetd_decisions_total"), 0.0, "decisions after the restart")
-    check_eq(today(url_b, "budgetd_campaign_decisions_today"), 400.0,
-             "the day's decisions after the restart")
+    decided_nothing_again(broker.bootstrap, url_b, "after the restart")
     check_eq(b.stop(), 0, "second exit code")
     # the backup taken before the second batch, started on: the restore
     # applies the batches written after it (its own epoch, later batch
     # numbers), so nothing is decided again
-    c = start_daemon(broker.bootstrap, ckcopy, *CLOG)
-    c.name = "second, from its backup"
-    url_c = admin_url(c)
-    wait_log(c, r"restored from budgetd.changelog", 60)
-    wait_log(c, r"ready: every worker holds its partitions", 60)
-    line = re.search(r"restored from [^\n]*", c.log_text()).group(0)
+    c, url_c, line = start_restored(broker.bootstrap, ckcopy, "second, from its backup")
     print("from a backup: %s" % line)
-    wait_caught_up(broker.bootstrap)
-    time.sleep(1.5)
-    check_eq(metric(url_c, "budgetd_decisions_total"), 0.0, "decisions after the backup's restore")
-    check_eq(today(url_c, "budgetd_campaign_decisions_today"), 400.0,
-             "the day's decisions on the backup after its restore")
+    decided_nothing_again(broker.bootstrap, url_c, "after the backup's restore")
     check_eq(c.stop(), 0, "exit code on the backup")
     recs = {}
     for line in subprocess.run([BUDGETD, "-X", "state.dir=" + state_b, "--dump", "decisions"],
