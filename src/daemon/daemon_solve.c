@@ -71,6 +71,9 @@ typedef struct gather_s {
 	 * campaigns have none) */
 	bd_experiment_days_t *exp;
 	double spent; /* today's, set by gather_finish */
+	/* the campaign's guard ledger before its statistics were read: a
+	 * new plan's allowance counts from here */
+	double ledger0;
 } gather_t;
 
 typedef struct scan_s {
@@ -115,6 +118,23 @@ static int gather_cb(const char *key, size_t klen, const char *val, size_t vlen,
 	return 0;
 }
 
+/* The status track of campaign @p id, created on first use. */
+static bd_report_track_t *track_for(bd_daemon_t *d, const char *id)
+{
+	for (int i = 0; i < d->n_tracks; i++)
+		if (strcmp(d->tracks[i]->campaign_id, id) == 0)
+			return d->tracks[i];
+	bd_report_track_t **v = realloc(d->tracks, sizeof(*v) * (size_t)(d->n_tracks + 1));
+	if (!v)
+		return NULL;
+	d->tracks = v;
+	if (!(v[d->n_tracks] = calloc(1, sizeof(**v))))
+		return NULL;
+	v[d->n_tracks]->day = -1;
+	snprintf(v[d->n_tracks]->campaign_id, sizeof(v[0]->campaign_id), "%s", id);
+	return v[d->n_tracks++];
+}
+
 static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 {
 	const bd_campaign_t *c = &d->campaigns.v[ci];
@@ -124,10 +144,13 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 	double sec_of_day;
 
 	memset(g, 0, sizeof(*g));
+	const bd_report_track_t *tr = track_for(d, c->id);
+	g->ledger0 = tr ? atomic_load_explicit(&tr->ledger, memory_order_relaxed) : 0;
 	g->now = now;
 	g->day = bd_campaign_day(c, now, &sec_of_day);
 	g->ep = (bd_estimate_params_t){
 		.now_ms = now,
+		.arrived_ms = bd_clock_arrived(bd_clocks_get(&d->clocks, c->id), now),
 		.mature_before_hour = (now - (int64_t)cfg->solve_maturity_s * 1000) / 3600000,
 		.today_first_hour = (now - (int64_t)(sec_of_day * 1000)) / 3600000,
 		.sec_of_day = sec_of_day,
@@ -144,23 +167,6 @@ static int gather_init(bd_daemon_t *d, int ci, gather_t *g)
 	int err = bd_estimate_init(&g->est, d->model->k, c->n_treatments);
 	g->active = err == 0;
 	return err;
-}
-
-/* The status track of campaign @p id, created on first use. */
-static bd_report_track_t *track_for(bd_daemon_t *d, const char *id)
-{
-	for (int i = 0; i < d->n_tracks; i++)
-		if (strcmp(d->tracks[i]->campaign_id, id) == 0)
-			return d->tracks[i];
-	bd_report_track_t **v = realloc(d->tracks, sizeof(*v) * (size_t)(d->n_tracks + 1));
-	if (!v)
-		return NULL;
-	d->tracks = v;
-	if (!(v[d->n_tracks] = calloc(1, sizeof(**v))))
-		return NULL;
-	v[d->n_tracks]->day = -1;
-	snprintf(v[d->n_tracks]->campaign_id, sizeof(v[0]->campaign_id), "%s", id);
-	return v[d->n_tracks++];
 }
 
 /* Records how a solve of campaign @p c ended (solve_gathered's @p err,
@@ -320,8 +326,11 @@ static int solve_gathered(bd_daemon_t *d, const scan_t *sc, int ci, const char *
 	p->model_version = d->model->version;
 	p->ts_ms = g->now;
 	p->version = (old ? old->version : 0) + 1;
-	if (tr)
+	if (tr) {
 		p->guard->campaign_guarded = &tr->guarded;
+		p->guard->campaign_ledger = &tr->ledger;
+		p->guard->ledger_base = g->ledger0;
+	}
 	if ((err = bd_pacer_plan_budget(cfg, c, budget_of(d, sc, ci), &g->est, spent, g->day,
 					p)) ||
 	    (err = bd_plan_check(p, fail, sizeof(fail))))

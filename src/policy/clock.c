@@ -36,13 +36,29 @@ int64_t bd_clock_read(const bd_clock_t *c)
 	return atomic_load_explicit(&((bd_clock_t *)c)->ms, memory_order_relaxed);
 }
 
-void bd_clock_advance(bd_clock_t *c, int64_t ts_ms)
+static void atomic_max(_Atomic int64_t *v, int64_t ts_ms)
 {
-	int64_t cur = atomic_load_explicit(&c->ms, memory_order_relaxed);
+	int64_t cur = atomic_load_explicit(v, memory_order_relaxed);
 	while (ts_ms > cur &&
-	       !atomic_compare_exchange_weak_explicit(&c->ms, &cur, ts_ms, memory_order_relaxed,
+	       !atomic_compare_exchange_weak_explicit(v, &cur, ts_ms, memory_order_relaxed,
 						      memory_order_relaxed))
 		;
+}
+
+void bd_clock_advance(bd_clock_t *c, int64_t ts_ms)
+{
+	atomic_max(&c->ms, ts_ms);
+}
+
+void bd_clock_advance_outcome(bd_clock_t *c, int64_t ts_ms)
+{
+	atomic_max(&c->out_ms, ts_ms);
+}
+
+int64_t bd_clock_arrived(const bd_clock_t *c, int64_t now_ms)
+{
+	int64_t out = c ? atomic_load_explicit(&((bd_clock_t *)c)->out_ms, memory_order_relaxed) : 0;
+	return out > 0 && out < now_ms ? out : now_ms;
 }
 
 /* ts_ms against the host's clock (both modes' outcomes use it too). */
@@ -177,6 +193,9 @@ static int load_cb(const char *key, size_t klen, const char *val, size_t vlen, v
 	if (!(c = bd_clocks_get(opaque, id)))
 		return -ENOMEM;
 	bd_clock_advance(c, (int64_t)bd_rd_be64((const uint8_t *)val));
+	/* the outcomes are taken as caught up with the stored clock: what
+	 * came in before the stop is in the statistics already */
+	bd_clock_advance_outcome(c, bd_clock_read(c));
 	return 0;
 }
 

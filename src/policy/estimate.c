@@ -602,8 +602,15 @@ static double hour_arrived(const bd_estimate_t *e, const bd_estimate_params_t *p
 {
 	double start_s = (double)(p->today_first_hour + h) * 3600, now_s = (double)p->now_ms / 1000,
 	       end_s = fmin(start_s + 3600, now_s), arrived = 0;
+	/* the delay distribution's age counted up to where the outcomes have
+	 * come, not to now: decisions made after it (a backlog decided in one
+	 * burst, outcomes held up behind the requests) have nothing arrived
+	 * whatever their event time (clock.h, bd_clock_advance_outcome) */
+	double upto_s = p->arrived_ms > 0 && p->arrived_ms < p->now_ms
+				? (double)p->arrived_ms / 1000
+				: now_s;
 	for (int q = 0; q < 4; q++)
-		arrived += bd_estimate_arrived(e, now_s - (start_s + (end_s - start_s) * (q + 0.5) / 4));
+		arrived += bd_estimate_arrived(e, upto_s - (start_s + (end_s - start_s) * (q + 0.5) / 4));
 	return arrived / 4;
 }
 

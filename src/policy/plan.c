@@ -73,11 +73,13 @@ int bd_plan_guard_commit(const bd_plan_t *p, int cluster, int treatment)
 		return 0;
 	bd_plan_guard_t *g = p->guard;
 	double x = p->cost[(size_t)cluster * p->j + treatment];
-	double cur = atomic_load_explicit(&g->committed, memory_order_relaxed);
+	_Atomic double *sum = g->campaign_ledger ? g->campaign_ledger : &g->committed;
+	double limit = p->guard_limit + (g->campaign_ledger ? g->ledger_base : 0);
+	double cur = atomic_load_explicit(sum, memory_order_relaxed);
 	/* a compare-and-swap loop: the workers commit concurrently, and the
 	 * sum of what they commit must never pass the limit */
 	do {
-		if (cur + x > p->guard_limit) {
+		if (cur + x > limit) {
 			atomic_fetch_add_explicit(&g->guarded, 1, memory_order_relaxed);
 			if (g->campaign_guarded)
 				atomic_fetch_add_explicit(g->campaign_guarded, 1,
@@ -86,7 +88,7 @@ int bd_plan_guard_commit(const bd_plan_t *p, int cluster, int treatment)
 				       ? 1
 				       : 2;
 		}
-	} while (!atomic_compare_exchange_weak_explicit(&g->committed, &cur, cur + x,
+	} while (!atomic_compare_exchange_weak_explicit(sum, &cur, cur + x,
 							memory_order_relaxed,
 							memory_order_relaxed));
 	return 0;

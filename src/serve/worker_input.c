@@ -685,6 +685,11 @@ static void on_outcome(bd_worker_t *w, const rd_kafka_message_t *m, int *held)
 	if (rec.experiment && day != INT64_MIN &&
 	    (err = experiment_add(w, part, rec.campaign_id, rec.user_id, rec.reason, day, xe)))
 		goto store_error;
+	/* how far the campaign's outcomes have come (clock.h: the pending
+	 * cost of decisions made since is not taken as arrived) */
+	bd_clock_t *oclk = c ? bd_snapshot_clock(w->snap, c) : NULL;
+	if (oclk)
+		bd_clock_advance_outcome(oclk, ev.ts_ms);
 	if (bd_decide_is_holdout(rec.reason)) {
 		if ((err = outcome_holdout(w, part, &ev, &rec, h, day)))
 			goto store_error;

@@ -200,6 +200,42 @@ static void test_budget_guard(void **state)
 	bd_cluster_model_unref(m);
 }
 
+/* Plans solved in quick succession during a burst share the campaign's
+ * ledger: a plan's allowance counts from the ledger as it stood when its
+ * estimates were gathered, so the decisions made meanwhile under the plan
+ * before (in neither the new plan's estimates nor its allowance) are not
+ * given the remaining budget a second time. */
+static void test_budget_guard_ledger(void **state)
+{
+	_Atomic double ledger = 0;
+	bd_plan_t *v[3];
+	double spent = 0;
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(v[i] = bd_plan_new_uniform("c", 1, 2));
+		v[i]->version = i + 1;
+		assert_non_null(v[i]->cost = calloc(2, sizeof(double)));
+		v[i]->cost[1] = 1;
+		v[i]->guard_limit = 10; /* each plan saw 10 left */
+		v[i]->guard->campaign_ledger = &ledger;
+	}
+	/* plans 2 and 3 were gathered before plan 1 decided anything */
+	for (int i = 0; i < 3; i++) {
+		v[i]->guard->ledger_base = 0;
+		for (int n = 0; n < 20; n++)
+			spent += bd_plan_guard_commit(v[i], 0, 1) == 0;
+	}
+	if (spent != 10)
+		fail_msg("three plans gathered at once committed %g, want 10", spent);
+	/* a plan gathered after 10 was committed has 10 of its own */
+	v[2]->guard->ledger_base = 10;
+	for (int n = 0; n < 20; n++)
+		spent += bd_plan_guard_commit(v[2], 0, 1) == 0;
+	assert_true(spent == 20 && atomic_load(&ledger) == 20);
+	for (int i = 0; i < 3; i++)
+		bd_plan_unref(v[i]);
+}
+
 /* Workers commit concurrently: the sum never passes the limit. */
 static void *commit_many(void *arg)
 {
@@ -355,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic_and_exploration),
 		cmocka_unit_test(test_plan_rows),
 		cmocka_unit_test(test_budget_guard),
+		cmocka_unit_test(test_budget_guard_ledger),
 		cmocka_unit_test(test_budget_guard_threads),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_campaigns),

@@ -74,6 +74,44 @@ static void test_maturity(void **state)
 	bd_estimate_free(&e);
 }
 
+/* The outcome clock (clock.h): decisions made after the latest outcome
+ * that came in have nothing of their cost arrived, whatever the delay
+ * distribution says of their event time (a backlog decided in one burst;
+ * an outcome stream behind the requests). */
+static void test_pending_outcome_clock(void **state)
+{
+	bd_estimate_t e;
+	bd_estimate_params_t p = params_at(12);
+	double x[BD_STAT__COUNT], dl[BD_DELAY_BUCKETS] = {50};
+	const double arrived_at_now = (1 - 0.9375) * (0 + 100 * 1.0 * (1 - 0.9375));
+	(void)state;
+	assert_int_equal(bd_estimate_init(&e, 1, 2), 0);
+	cell(x, 100, 0.5, 10, 1);
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 11, x, BD_STAT__COUNT);
+	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS); /* all within 10 minutes */
+	/* outcomes in up to 11:00: the 11 o'clock hour owes all its cost */
+	p.arrived_ms = p.now_ms - 3600000;
+	bd_estimate_finish(&e, &p);
+	if (fabs(e.pending_cost - 100) > 1e-9)
+		fail_msg("pending with outcomes in up to 11:00: %.4f, want 100", e.pending_cost);
+	/* up to 11:30: the first half of the hour's decisions are 0-30
+	 * minutes old at the outcome clock, the second half not yet made */
+	p.arrived_ms = p.now_ms - 1800000;
+	bd_estimate_finish(&e, &p);
+	assert_true(e.pending_cost > arrived_at_now + 1 && e.pending_cost < 100 - 1);
+	/* caught up (or no outcome clock, or one ahead of now): as before */
+	for (int i = 0; i < 3; i++) {
+		p.arrived_ms = i == 0 ? p.now_ms : i == 1 ? 0 : p.now_ms + 3600000;
+		bd_estimate_finish(&e, &p);
+		assert_true(fabs(e.pending_cost - arrived_at_now) < 1e-9);
+	}
+	bd_estimate_free(&e);
+}
+
 /* Today's totals by treatment (the campaign's business gauges): today's
  * hours only, neither yesterday's nor historical samples (hour 0), and
  * unweighted (propensities and recency do not enter). */
@@ -749,6 +787,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maturity),
+		cmocka_unit_test(test_pending_outcome_clock),
 		cmocka_unit_test(test_ipw_and_shrinkage),
 		cmocka_unit_test(test_se_effective_size),
 		cmocka_unit_test(test_recency),

@@ -53,6 +53,9 @@ typedef struct bd_report_track_s {
 	/** decisions the budget guard turned to control, over all the
 	 *  campaign's plans (the workers add through bd_plan_guard_t) */
 	_Atomic uint64_t guarded;
+	/** the charged cost of the campaign's decisions since start, over
+	 *  all its plans (bd_plan_guard_t.campaign_ledger) */
+	_Atomic double ledger;
 	/** why the campaign was last logged off pace ("" while on pace):
 	 *  daemon_solve.c logs a state once when it begins, not at every check */
 	char off_pace[48];

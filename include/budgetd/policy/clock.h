@@ -62,6 +62,8 @@ void bd_clock_rule_from_config(bd_clock_rule_t *r, const bd_config_t *cfg);
 /** One campaign's clock: allocated once by the registry, never moved. */
 typedef struct bd_clock_s {
 	_Atomic int64_t ms; /**< the latest accepted event time; 0: none yet */
+	_Atomic int64_t out_ms; /**< the latest joined outcome's time (not
+				     stored: the clock's value at load) */
 	char id[BD_ID_MAX]; /**< the campaign */
 } bd_clock_t;
 
@@ -70,6 +72,23 @@ int64_t bd_clock_read(const bd_clock_t *c);
 /** Moves the clock to @p ts_ms if that is later (atomic maximum).
  *  @locality any thread. */
 void bd_clock_advance(bd_clock_t *c, int64_t ts_ms);
+/**
+ * The outcome clock: moved by the time of every outcome joined to one of
+ * the campaign's decisions (atomic maximum), and to the clock itself when
+ * the clocks are loaded at start-up.  It moves no day and refuses nothing:
+ * it says how far the outcomes have come, so that the pending cost counts
+ * the decisions whose outcomes cannot have come yet, whatever their event
+ * time says (a backlog of requests decided in one burst after an outage,
+ * an outcome stream behind the requests; docs/solving.md, Pending cost).
+ * @locality any thread.
+ */
+void bd_clock_advance_outcome(bd_clock_t *c, int64_t ts_ms);
+/**
+ * The time up to which outcomes are taken as arrived for a campaign whose
+ * "now" is @p now_ms: the outcome clock, never later than @p now_ms; @p now_ms
+ * while no outcome clock is known.  @locality any thread.
+ */
+int64_t bd_clock_arrived(const bd_clock_t *c, int64_t now_ms);
 
 /**
  * Checks the time @p ts_ms of a feature event of a campaign whose clock

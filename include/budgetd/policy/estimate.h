@@ -136,6 +136,10 @@ typedef struct bd_estimate_s {
 
 typedef struct bd_estimate_params_s {
 	int64_t now_ms;
+	int64_t arrived_ms;         /**< outcomes are taken as arrived up to
+					 this time (bd_clock_arrived: the
+					 outcome clock, at most now_ms);
+					 0: now_ms */
 	int64_t mature_before_hour; /**< hours < this are matured */
 	int64_t today_first_hour;   /**< first hour (epoch hours) of today */
 	double sec_of_day;          /**< now, in the campaign's day */

@@ -28,6 +28,16 @@ typedef struct bd_plan_guard_s {
 	_Atomic uint64_t *campaign_guarded; /**< the campaign's count over all
 					       its plans (NULL: none); owned
 					       by the daemon, outlives plans */
+	/** the charged cost of the campaign's decisions over all its plans
+	 *  (NULL: this plan's committed alone); owned by the daemon, outlives
+	 *  plans.  With it the plan's limit counts from ledger_base, the
+	 *  ledger's value when the estimates behind the plan were gathered:
+	 *  a decision made while the plan was solved, under the plan before,
+	 *  is in neither the plan's estimates nor a fresh allowance, so
+	 *  plans solved in quick succession during a burst do not stack their
+	 *  allowances (docs/solving.md, The budget guard) */
+	_Atomic double *campaign_ledger;
+	double ledger_base;
 } bd_plan_guard_t;
 
 typedef struct bd_plan_s {
