@@ -32,7 +32,7 @@ static const char *const paths[BD_ADMIN__COUNT] = {
 	"/api/models",	    "/api/config",     "/api/health",	"/api/commands",
 	"/text/campaigns",  "/text/plans",     "/text/clusters", "/text/models",
 	"/text/config",	    "/text/health",    "/text/commands",  "/api/experiment",
-	"/text/experiment",
+	"/text/experiment", "/api/instance",    "/text/instance",
 };
 
 const char *bd_admin_doc_path(bd_admin_doc_t doc)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "budgetd/base/log.h"
 #include "budgetd/daemon/status_html.h"
@@ -114,6 +115,8 @@ static const struct {
 	{BD_ADMIN_TEXT_HEALTH, bd_report_text_health, 0},
 	{BD_ADMIN_API_EXPERIMENT, bd_report_api_experiment, 1},
 	{BD_ADMIN_TEXT_EXPERIMENT, bd_report_text_experiment, 0},
+	{BD_ADMIN_API_INSTANCE, bd_report_api_instance, 1},
+	{BD_ADMIN_TEXT_INSTANCE, bd_report_text_instance, 0},
 };
 
 /* Renders every document of @p r and hands each to the server thread. */
@@ -169,6 +172,12 @@ void bd_daemon_admin_refresh(bd_daemon_t *d)
 	};
 	if (r.now_ms <= 0)
 		r.now_ms = bd_daemon_wall_ms();
+	/* host:pid, what tells the instances of a group apart */
+	char host[256] = "?", id[300];
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "?");
+	snprintf(id, sizeof(id), "%s:%ld", host, (long)getpid());
+	r.instance_id = id;
 	report_counters(d, &r);
 	report_workers(d, &r, lag);
 	report_store_tracks(d, store_val, tracks);

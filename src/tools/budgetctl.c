@@ -45,7 +45,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: budgetctl [options] COMMAND\n"
 		"commands:\n"
-		"  show campaigns|plans|clusters|models|config|health|experiment\n"
+		"  show campaigns|plans|clusters|models|config|health|experiment|instance\n"
 		"  show commands [CAMPAIGN]     what became of the control commands read\n"
 		"  show campaign CAMPAIGN       its row, its plan and its commands\n"
 		"  create CAMPAIGN SETTING...   a new campaign; SETTING is KEY=VALUE or @FILE\n"
@@ -867,7 +867,7 @@ out:
 static int cmd_show(const ctl_t *o, char **args, int nargs)
 {
 	static const char *const what[] = {"campaigns", "plans", "clusters", "models",
-					   "config", "health", "experiment"};
+					   "config", "health", "experiment", "instance"};
 	char path[64], errstr[1024], *body;
 	size_t i;
 	if (nargs >= 1 && nargs <= 2 && strcmp(args[0], "commands") == 0)
@@ -879,8 +879,8 @@ static int cmd_show(const ctl_t *o, char **args, int nargs)
 			break;
 	if (nargs != 1 || i == sizeof(what) / sizeof(what[0])) {
 		fprintf(stderr, "budgetctl: show what? (campaigns, plans, clusters, models, "
-				"config, health, experiment, commands [CAMPAIGN], campaign "
-				"CAMPAIGN)\n");
+				"config, health, experiment, instance, commands [CAMPAIGN], "
+				"campaign CAMPAIGN)\n");
 		return EX_USAGE;
 	}
 	snprintf(path, sizeof(path), "/%s/%s", o->json ? "api" : "text", what[i]);

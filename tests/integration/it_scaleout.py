@@ -12,6 +12,9 @@ Two thirds in, a third instance joins.  At the end:
     count: a request decided twice with two treatments would be paid twice),
   - every request reached the decisions topic, none with two treatments,
   - the dead-letter topic is empty,
+  - `budgetctl show instance` and /api/instance show the last holder
+    deciding with every input partition and its restore, the late one
+    standing by with none,
   - the last holder's statistics count each request's decision and each
     outcome exactly once (tests/lib/statscmp.py: EVENTS of each), and equal
     those of a store one process rebuilds from the changelog alone
@@ -22,10 +25,12 @@ single-instance day would not decide the same; the rebuild by one process
 from the same log is the single-instance reference.
 Shown failing with the restore switched off (docs/reliability.md).
 """
+import json
 import signal
 
 from bdclient import *  # noqa: F401,F403
 
+CTL = os.path.join(BUILDDIR, "budgetctl")
 CAMP = "scaleout-test"
 EVENTS, SECONDS = 10000, 100
 ARGS = ("-X", "changelog.enabled=1", "-X", "solve.interval.ms=500", *SIM_CLOCK)
@@ -93,9 +98,29 @@ try:
     dead = Tail(boot, "budgetd.deadletters", from_start=True).read(1, 3)
     check_eq(len(dead), 0, "dead letters")
 
+    # who decides, as an operator sees it: the holder deciding with every
+    # input partition, the late one standing by with none
+    wait_caught_up(boot)
+    time.sleep(1.5 * SLOW)  # admin.refresh.ms
+    for p, role, held in ((b, "deciding", 8), (c, "standby", 0)):
+        url = admin_url(p)
+        ctl = subprocess.run([CTL, "--admin", url.replace("http://", ""), "show", "instance"],
+                             capture_output=True, text=True, timeout=30)
+        print(ctl.stdout.splitlines()[2] if ctl.returncode == 0 else ctl.stderr)
+        check(ctl.returncode == 0 and ("role:       " + role) in ctl.stdout and
+              ("inputs:     %d partition(s) of budgetd.features, %d of budgetd.outcomes" %
+               (held, held)) in ctl.stdout, "budgetctl show instance of %s: %s%s" % (
+                  p.name, ctl.stdout, ctl.stderr))
+        _, body = http_get(url + "/api/instance")
+        inst = json.loads(body)
+        check_eq((inst["role"], len(inst["partitions"])), (role, 2 * held),
+                 p.name + "'s /api/instance role and partitions")
+        if role == "deciding":
+            check(inst["changelog"]["restores"] == 1 and inst["changelog"]["restore_records"] > 0,
+                  "the holder's restore in /api/instance: %s" % inst["changelog"])
+
     # the last holder stops cleanly, then the standbys; one process rebuilds
     # a store from the changelog alone
-    wait_caught_up(boot)
     check(b.stop() == 0, "the holder's exit code")
     for p in (a2, c):
         check(p.stop() == 0, p.name + "'s exit code")

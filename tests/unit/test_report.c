@@ -165,6 +165,7 @@ static int setup(void **state)
 	char err[256];
 	assert_int_equal(bd_config_init(&f->cfg), 0);
 	assert_int_equal(bd_config_set(&f->cfg, "workers", "3", err, sizeof(err)), 0);
+	assert_int_equal(bd_config_set(&f->cfg, "changelog.enabled", "1", err, sizeof(err)), 0);
 	/* sorted by id, as bd_campaigns_t keeps them */
 	campaign(&f->camp[0], "alpha", 1000, 0);
 	f->camp[0].holdout = 0.1;
@@ -267,6 +268,14 @@ static int setup(void **state)
 	r->active = 1;
 	r->inputs_paused = 0;
 	r->lock_changes = 1;
+	r->instance_id = "host-1:4242";
+	r->restore_runs = 1;
+	r->restore_records = 1229;
+	r->restore_batches = 1200;
+	r->restore_skipped = 27;
+	r->restore_fenced = 2;
+	r->restore_seconds = 0.39;
+	r->clog_epoch = 1796677059455;
 	r->input_resets[1] = 1;
 	r->input_skipped[1] = 250;
 	*state = f;
@@ -410,6 +419,8 @@ DOC(text_models, "models.txt")
 DOC(text_health, "health.txt")
 DOC(api_experiment, "experiment.json")
 DOC(text_experiment, "experiment.txt")
+DOC(api_instance, "instance.json")
+DOC(text_instance, "instance.txt")
 
 /* A healthy instance without a model says so in both health documents. */
 static void test_health_ok(void **state)
@@ -465,6 +476,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_experiment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_experiment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_instance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	};

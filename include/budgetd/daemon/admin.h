@@ -46,6 +46,8 @@ typedef enum bd_admin_doc_e {
 	BD_ADMIN_TEXT_COMMANDS,
 	BD_ADMIN_API_EXPERIMENT, /**< the holdouts' reports (experiment.h) */
 	BD_ADMIN_TEXT_EXPERIMENT,
+	BD_ADMIN_API_INSTANCE, /**< this instance in its group */
+	BD_ADMIN_TEXT_INSTANCE,
 	BD_ADMIN__COUNT
 } bd_admin_doc_t;
 

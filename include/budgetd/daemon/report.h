@@ -115,6 +115,8 @@ typedef struct bd_report_s {
 	bd_store_memory_t mem;
 	/* instance: deciding or standing by (lock.h), inputs paused */
 	int active, inputs_paused;
+	/* "host:pid" (NULL: "?"), what tells the instances of a group apart */
+	const char *instance_id;
 	uint64_t lock_changes;
 	/* restores from the changelog on taking the lock: runs, records read,
 	 * batches applied, records skipped as the store's own, records of a
@@ -156,6 +158,12 @@ void bd_report_text_clusters(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_models(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_health(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *out);
+/** /api/instance and /text/instance (`budgetctl show instance`): this
+ *  instance in its group: its id (host:pid), deciding or standing by, its
+ *  changelog epoch and restores, the input partitions its workers hold
+ *  with their lag (report_instance.c). */
+void bd_report_api_instance(const bd_report_t *r, bd_sbuf_t *out);
+void bd_report_text_instance(const bd_report_t *r, bd_sbuf_t *out);
 /** /api/experiment and /text/experiment: each campaign's holdout report
  *  (today and to date), and its /metrics families (report_experiment.c). */
 void bd_report_api_experiment(const bd_report_t *r, bd_sbuf_t *out);
