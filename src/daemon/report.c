@@ -908,12 +908,7 @@ void bd_report_api_status(const bd_report_t *r, bd_sbuf_t *o)
 	/* who decides, and what the restores from the changelog did */
 	bd_sbuf_printf(o, ",\"instance\":{\"active\":%s", r->active ? "true" : "false");
 	bd_sbuf_json_kv_num(o, "changelog_epoch", (double)r->clog_epoch, 1);
-	bd_sbuf_json_kv_num(o, "restores", (double)r->restore_runs, 1);
-	bd_sbuf_json_kv_num(o, "restore_records", (double)r->restore_records, 1);
-	bd_sbuf_json_kv_num(o, "restore_batches", (double)r->restore_batches, 1);
-	bd_sbuf_json_kv_num(o, "restore_skipped", (double)r->restore_skipped, 1);
-	bd_sbuf_json_kv_num(o, "restore_fenced", (double)r->restore_fenced, 1);
-	bd_sbuf_json_kv_num(o, "restore_seconds", r->restore_seconds, 1);
+	bd_report_json_restores(r, o);
 	bd_sbuf_cat(o, "}");
 	clusters_described(r, o);
 	bd_sbuf_cat(o, ",\"campaigns\":[");

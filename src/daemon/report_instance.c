@@ -18,6 +18,16 @@ static int held(const bd_report_t *r, const char *topic)
 	return n;
 }
 
+void bd_report_json_restores(const bd_report_t *r, bd_sbuf_t *o)
+{
+	bd_sbuf_json_kv_num(o, "restores", (double)r->restore_runs, 1);
+	bd_sbuf_json_kv_num(o, "restore_records", (double)r->restore_records, 1);
+	bd_sbuf_json_kv_num(o, "restore_batches", (double)r->restore_batches, 1);
+	bd_sbuf_json_kv_num(o, "restore_skipped", (double)r->restore_skipped, 1);
+	bd_sbuf_json_kv_num(o, "restore_fenced", (double)r->restore_fenced, 1);
+	bd_sbuf_json_kv_num(o, "restore_seconds", r->restore_seconds, 1);
+}
+
 void bd_report_api_instance(const bd_report_t *r, bd_sbuf_t *o)
 {
 	const bd_config_t *cfg = r->cfg;
@@ -35,12 +45,7 @@ void bd_report_api_instance(const bd_report_t *r, bd_sbuf_t *o)
 		       cfg->changelog_enabled ? "true" : "false");
 	bd_sbuf_json_kv_str(o, "topic", cfg->topic[BD_MSG_CHANGELOG], 1);
 	bd_sbuf_json_kv_num(o, "epoch", (double)r->clog_epoch, 1);
-	bd_sbuf_json_kv_num(o, "restores", (double)r->restore_runs, 1);
-	bd_sbuf_json_kv_num(o, "restore_records", (double)r->restore_records, 1);
-	bd_sbuf_json_kv_num(o, "restore_batches", (double)r->restore_batches, 1);
-	bd_sbuf_json_kv_num(o, "restore_skipped", (double)r->restore_skipped, 1);
-	bd_sbuf_json_kv_num(o, "restore_fenced", (double)r->restore_fenced, 1);
-	bd_sbuf_json_kv_num(o, "restore_seconds", r->restore_seconds, 1);
+	bd_report_json_restores(r, o);
 	bd_sbuf_cat(o, "},\"partitions\":[");
 	for (int i = 0; i < r->n_lag; i++) {
 		bd_sbuf_cat(o, i ? ",{" : "{");

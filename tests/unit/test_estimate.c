@@ -40,22 +40,28 @@ static void cell(double x[BD_STAT__COUNT], double n, double p, double v, double 
 		x[i] = n * (e[i] + o[i]);
 }
 
+/* One cluster, two treatments at noon: matured hours (value 10 and cost 1
+ * per decision under treatment 1), and the last hour's decisions whose
+ * outcomes mostly have not come (value 0 so far: they must not drag the
+ * mean down). */
+static void maturity_cells(bd_estimate_t *e, const bd_estimate_params_t *p)
+{
+	double x[BD_STAT__COUNT];
+	assert_int_equal(bd_estimate_init(e, 1, 2), 0);
+	cell(x, 100, 0.5, 10, 1);
+	bd_estimate_add_cell(e, p, 0, 1, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(e, p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
+	cell(x, 100, 0.5, 0, 0);
+	bd_estimate_add_cell(e, p, 0, 1, H0 + 11, x, BD_STAT__COUNT);
+}
+
 static void test_maturity(void **state)
 {
 	bd_estimate_t e;
 	bd_estimate_params_t p = params_at(12);
-	double x[BD_STAT__COUNT];
 	(void)state;
-	assert_int_equal(bd_estimate_init(&e, 1, 2), 0);
-	/* matured hours: value 10 per decision under treatment 1 */
-	cell(x, 100, 0.5, 10, 1);
-	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 8, x, BD_STAT__COUNT);
-	cell(x, 100, 0.5, 0, 0);
-	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
-	/* the last hour: decisions whose outcomes mostly have not come, i.e.
-	 * value 0 so far; they must not drag the mean down */
-	cell(x, 100, 0.5, 0, 0);
-	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 11, x, BD_STAT__COUNT);
+	maturity_cells(&e, &p);
 	bd_estimate_finish(&e, &p);
 	assert_false(e.immature);
 	assert_true(fabs(e.r[1] - 10) < 1e-12 && fabs(e.c[1] - 1) < 1e-12);
@@ -82,16 +88,10 @@ static void test_pending_outcome_clock(void **state)
 {
 	bd_estimate_t e;
 	bd_estimate_params_t p = params_at(12);
-	double x[BD_STAT__COUNT], dl[BD_DELAY_BUCKETS] = {50};
+	double dl[BD_DELAY_BUCKETS] = {50};
 	const double arrived_at_now = (1 - 0.9375) * (0 + 100 * 1.0 * (1 - 0.9375));
 	(void)state;
-	assert_int_equal(bd_estimate_init(&e, 1, 2), 0);
-	cell(x, 100, 0.5, 10, 1);
-	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 8, x, BD_STAT__COUNT);
-	cell(x, 100, 0.5, 0, 0);
-	bd_estimate_add_cell(&e, &p, 0, 0, H0 + 8, x, BD_STAT__COUNT);
-	cell(x, 100, 0.5, 0, 0);
-	bd_estimate_add_cell(&e, &p, 0, 1, H0 + 11, x, BD_STAT__COUNT);
+	maturity_cells(&e, &p);
 	bd_estimate_add_delay(&e, dl, BD_DELAY_BUCKETS); /* all within 10 minutes */
 	/* outcomes in up to 11:00: the 11 o'clock hour owes all its cost */
 	p.arrived_ms = p.now_ms - 3600000;

@@ -163,6 +163,9 @@ void bd_report_text_config(const bd_report_t *r, bd_sbuf_t *out);
  *  changelog epoch and restores, the input partitions its workers hold
  *  with their lag (report_instance.c). */
 void bd_report_api_instance(const bd_report_t *r, bd_sbuf_t *out);
+/** The restores' JSON members (`,"restores":..,...,"restore_seconds":..`),
+ *  shared by /api/instance and /api/status's instance object. */
+void bd_report_json_restores(const bd_report_t *r, bd_sbuf_t *out);
 void bd_report_text_instance(const bd_report_t *r, bd_sbuf_t *out);
 /** /api/experiment and /text/experiment: each campaign's holdout report
  *  (today and to date), and its /metrics families (report_experiment.c). */
